@@ -1,0 +1,138 @@
+//! Pipeline settings and the builder that validates them.
+
+use crate::error::{ConfigError, Error, Result};
+use crate::resource::ResourceSettings;
+use crate::telemetry::AzureTelemetry;
+use opentelemetry::KeyValue;
+use std::time::Duration;
+
+pub const CONNECTION_STRING_ENV: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+
+/// Every setting of the pipeline. Build one with [`AzureTelemetry::builder`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The connection string; `None` reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
+    pub connection_string: Option<String>,
+    pub resource: ResourceSettings,
+    /// Items per export request.
+    pub max_batch_size: usize,
+    /// How long a partly filled batch waits before it is sent.
+    pub batch_delay: Duration,
+    /// Items the ingest queue holds; past that, new items are counted as
+    /// `dropped_queue_full` instead of blocking the caller.
+    pub queue_capacity: usize,
+    /// Export requests in flight at once.
+    pub max_concurrent_exports: usize,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// Threads of the background runtime.
+    pub worker_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            connection_string: None,
+            resource: ResourceSettings::default(),
+            max_batch_size: 1024,
+            batch_delay: Duration::from_millis(1000),
+            queue_capacity: 65_536,
+            max_concurrent_exports: 2,
+            request_timeout: Duration::from_secs(10),
+            worker_threads: 2,
+        }
+    }
+}
+
+impl Config {
+    /// Checks ranges; the message names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn range(field: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
+            if v < lo || v > hi {
+                return Err(ConfigError::new(field, format!("must be between {lo} and {hi}, got {v}")));
+            }
+            Ok(())
+        }
+        range("max_batch_size", self.max_batch_size, 1, 32_768)?;
+        range("queue_capacity", self.queue_capacity, 1, 16_777_216)?;
+        range("max_concurrent_exports", self.max_concurrent_exports, 1, 64)?;
+        range("worker_threads", self.worker_threads, 1, 64)?;
+        if self.batch_delay > Duration::from_secs(3600) {
+            return Err(ConfigError::new("batch_delay", "must be at most one hour"));
+        }
+        if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
+            return Err(ConfigError::new("request_timeout", "must be between 1 ms and 600 s"));
+        }
+        Ok(())
+    }
+}
+
+/// Builds an [`AzureTelemetry`] pipeline.
+///
+/// ```no_run
+/// let telemetry = genkit_azure::AzureTelemetry::builder()
+///     .connection_string("InstrumentationKey=00000000-0000-0000-0000-000000000000")
+///     .service_name("my-genkit-app")
+///     .build()?;
+/// # Ok::<(), genkit_azure::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AzureTelemetryBuilder {
+    config: Config,
+}
+
+impl AzureTelemetryBuilder {
+    pub fn from_config(config: Config) -> Self {
+        Self { config }
+    }
+    pub fn connection_string(mut self, s: impl Into<String>) -> Self {
+        self.config.connection_string = Some(s.into());
+        self
+    }
+    pub fn service_name(mut self, s: impl Into<String>) -> Self {
+        self.config.resource.service_name = Some(s.into());
+        self
+    }
+    pub fn service_version(mut self, s: impl Into<String>) -> Self {
+        self.config.resource.service_version = Some(s.into());
+        self
+    }
+    pub fn service_namespace(mut self, s: impl Into<String>) -> Self {
+        self.config.resource.service_namespace = Some(s.into());
+        self
+    }
+    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
+        self.config.resource.attributes.push(kv);
+        self
+    }
+    pub fn max_batch_size(mut self, n: usize) -> Self {
+        self.config.max_batch_size = n;
+        self
+    }
+    pub fn batch_delay(mut self, d: Duration) -> Self {
+        self.config.batch_delay = d;
+        self
+    }
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.config.queue_capacity = n;
+        self
+    }
+    pub fn max_concurrent_exports(mut self, n: usize) -> Self {
+        self.config.max_concurrent_exports = n;
+        self
+    }
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.config.request_timeout = d;
+        self
+    }
+    pub fn worker_threads(mut self, n: usize) -> Self {
+        self.config.worker_threads = n;
+        self
+    }
+
+    /// Validates the settings, starts the background runtime and returns the handle.
+    pub fn build(self) -> Result<AzureTelemetry> {
+        self.config.validate().map_err(Error::Config)?;
+        AzureTelemetry::start(self.config, |k| std::env::var(k).ok())
+    }
+}

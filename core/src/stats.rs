@@ -1,0 +1,115 @@
+//! Counters every face can read: what was accepted, delivered, and what was
+//! lost and why. Nothing accepted disappears without landing in one of them.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Live counters, updated with relaxed atomics from the host's threads and
+/// the background runtime.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub spans_accepted: AtomicU64,
+    pub logs_accepted: AtomicU64,
+    pub batches_exported: AtomicU64,
+    pub batches_failed: AtomicU64,
+    pub envelopes_sent: AtomicU64,
+    pub envelopes_delivered: AtomicU64,
+    pub envelopes_rejected: AtomicU64,
+    pub items_export_failed: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_shut_down: AtomicU64,
+    pub dropped_mapping_error: AtomicU64,
+    pub values_truncated: AtomicU64,
+    pub queue_depth: AtomicU64,
+    pub http_requests: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    /// Items whose batch finished, delivered or not (internal: for shutdown accounting).
+    pub items_settled: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            spans_accepted: self.spans_accepted.load(Relaxed),
+            logs_accepted: self.logs_accepted.load(Relaxed),
+            batches_exported: self.batches_exported.load(Relaxed),
+            batches_failed: self.batches_failed.load(Relaxed),
+            envelopes_sent: self.envelopes_sent.load(Relaxed),
+            envelopes_delivered: self.envelopes_delivered.load(Relaxed),
+            envelopes_rejected: self.envelopes_rejected.load(Relaxed),
+            items_export_failed: self.items_export_failed.load(Relaxed),
+            dropped_queue_full: self.dropped_queue_full.load(Relaxed),
+            dropped_shut_down: self.dropped_shut_down.load(Relaxed),
+            dropped_mapping_error: self.dropped_mapping_error.load(Relaxed),
+            values_truncated: self.values_truncated.load(Relaxed),
+            queue_depth: self.queue_depth.load(Relaxed),
+            http_requests: self.http_requests.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+        }
+    }
+}
+
+/// A point-in-time copy of the counters.
+///
+/// Spans and logs are counted as items; one span can become several envelopes
+/// (a span with an exception event becomes a dependency and an exception), so
+/// delivery is counted in envelopes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Spans taken into the queue.
+    pub spans_accepted: u64,
+    /// Log records taken into the queue.
+    pub logs_accepted: u64,
+    /// Batches the server acknowledged (fully or partly).
+    pub batches_exported: u64,
+    /// Batches that failed after the transport gave up.
+    pub batches_failed: u64,
+    /// Envelopes put on the wire (retries not counted twice).
+    pub envelopes_sent: u64,
+    /// Envelopes the server accepted.
+    pub envelopes_delivered: u64,
+    /// Envelopes the server rejected permanently.
+    pub envelopes_rejected: u64,
+    /// Spans and logs lost because their batch could not be delivered.
+    pub items_export_failed: u64,
+    /// Spans and logs refused because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Spans and logs still queued when shutdown's timeout ran out.
+    pub dropped_shut_down: u64,
+    /// Spans and logs whose mapping to envelopes failed.
+    pub dropped_mapping_error: u64,
+    /// Strings cut to the service's limits.
+    pub values_truncated: u64,
+    /// Items waiting in the queue now.
+    pub queue_depth: u64,
+    /// HTTP requests made to the ingestion endpoint.
+    pub http_requests: u64,
+    /// Request body bytes sent (after compression).
+    pub bytes_sent: u64,
+}
+
+impl Stats {
+    /// `(name, value)` pairs, for faces that expose the counters as a map.
+    pub fn fields(&self) -> [(&'static str, u64); 15] {
+        [
+            ("spans_accepted", self.spans_accepted),
+            ("logs_accepted", self.logs_accepted),
+            ("batches_exported", self.batches_exported),
+            ("batches_failed", self.batches_failed),
+            ("envelopes_sent", self.envelopes_sent),
+            ("envelopes_delivered", self.envelopes_delivered),
+            ("envelopes_rejected", self.envelopes_rejected),
+            ("items_export_failed", self.items_export_failed),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_shut_down", self.dropped_shut_down),
+            ("dropped_mapping_error", self.dropped_mapping_error),
+            ("values_truncated", self.values_truncated),
+            ("queue_depth", self.queue_depth),
+            ("http_requests", self.http_requests),
+            ("bytes_sent", self.bytes_sent),
+        ]
+    }
+}

@@ -1,0 +1,257 @@
+//! `AzureTelemetry`: the handle every face holds.
+//!
+//! Pushing never blocks and never waits on I/O: items go into a bounded queue
+//! read by a worker on a background tokio runtime that this handle owns.
+
+use crate::block_on::block_on_until;
+use crate::config::{AzureTelemetryBuilder, Config, CONNECTION_STRING_ENV};
+use crate::connection_string::{Authorization, ConnectionString};
+use crate::error::{ConfigError, Error, Result};
+use crate::export::AzureExporter;
+use crate::log_record::LogRecord;
+use crate::progress::Progress;
+use crate::resource::build_resource;
+use crate::stats::{Counters, Stats};
+use crate::transport::Transport;
+use crate::worker::{Msg, Worker, WorkerSettings};
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::Resource;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+/// What happened to an item handed to the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// In the queue; it will be delivered or counted.
+    Accepted,
+    /// The queue was full; counted in `dropped_queue_full`.
+    DroppedQueueFull,
+}
+
+/// A running telemetry pipeline. Cheap to clone; all clones share it.
+#[derive(Clone, Debug)]
+pub struct AzureTelemetry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: mpsc::Sender<Msg>,
+    counters: Arc<Counters>,
+    progress: Arc<Progress>,
+    shut_down: AtomicBool,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    resource: Resource,
+    connection_string: ConnectionString,
+}
+
+impl AzureTelemetry {
+    pub fn builder() -> AzureTelemetryBuilder {
+        AzureTelemetryBuilder::default()
+    }
+
+    /// Starts the pipeline; `env` looks up environment variables (injectable for tests).
+    pub(crate) fn start(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let connection_string = resolve_connection_string(&config, &env)?;
+        let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
+        let counters = Arc::new(Counters::default());
+        let progress = Arc::new(Progress::default());
+        let transport = Transport::new(
+            &connection_string.ingestion_endpoint,
+            config.request_timeout,
+            Arc::clone(&counters),
+        )
+        .map_err(|e| Error::Transport(e.to_string()))?;
+        let exporter = AzureExporter::new(&connection_string, transport, &resource)
+            .map_err(Error::Transport)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads)
+            .thread_name("genkit-azure")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Runtime(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let worker = Worker::new(
+            rx,
+            Arc::new(exporter),
+            Arc::clone(&counters),
+            Arc::clone(&progress),
+            WorkerSettings {
+                max_batch_size: config.max_batch_size,
+                batch_delay: config.batch_delay,
+                max_concurrent_exports: config.max_concurrent_exports,
+            },
+        );
+        runtime.spawn(worker.run());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx,
+                counters,
+                progress,
+                shut_down: AtomicBool::new(false),
+                runtime: Mutex::new(Some(runtime)),
+                resource,
+                connection_string,
+            }),
+        })
+    }
+
+    /// The resource every envelope carries (service name, version, ...).
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// The ingestion endpoint requests go to.
+    pub fn ingestion_endpoint(&self) -> &str {
+        self.inner.connection_string.ingestion_endpoint.as_str()
+    }
+
+    /// Hands a finished span to the pipeline. Never blocks.
+    pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
+        self.push(Msg::Span(Box::new(span)), &self.inner.counters.spans_accepted)
+    }
+
+    /// Hands a log record to the pipeline. Never blocks.
+    pub fn emit_log(&self, record: LogRecord) -> Result<Pushed> {
+        self.push(Msg::Log(Box::new(record)), &self.inner.counters.logs_accepted)
+    }
+
+    fn push(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {
+        if self.inner.shut_down.load(Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        // Count the depth before sending so the worker's decrement never
+        // runs ahead of it and wraps below zero.
+        self.inner.counters.queue_depth.fetch_add(1, Relaxed);
+        match self.inner.tx.try_send(msg) {
+            Ok(()) => {
+                accepted.fetch_add(1, Relaxed);
+                Ok(Pushed::Accepted)
+            }
+            Err(TrySendError::Full(_)) => {
+                self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
+                Counters::add(&self.inner.counters.dropped_queue_full, 1);
+                Ok(Pushed::DroppedQueueFull)
+            }
+            Err(TrySendError::Closed(_)) => {
+                self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
+                Err(Error::ShutDown)
+            }
+        }
+    }
+
+    /// Sends everything accepted before this call and waits for it.
+    ///
+    /// Returns `Ok(true)` when all of it (and everything accepted since the
+    /// previous flush) was delivered; `Ok(false)` when some of it was not, or
+    /// the timeout passed first.
+    pub fn flush(&self, timeout: Duration) -> Result<bool> {
+        if self.inner.shut_down.load(Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        Ok(self.flush_until(Instant::now() + timeout))
+    }
+
+    fn flush_until(&self, deadline: Instant) -> bool {
+        let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+        // The marker queues behind everything accepted so far. If the queue is
+        // full, wait for room, but never past the deadline.
+        match block_on_until(self.inner.tx.send(Msg::Flush(reply_tx)), deadline) {
+            Some(Ok(())) => {}
+            Some(Err(_)) | None => return false,
+        }
+        let Ok((start, end)) = reply_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            return false;
+        };
+        self.inner.progress.wait(start, end, deadline).unwrap_or(false)
+    }
+
+    /// Sends what it can within `timeout`, then stops the background runtime.
+    /// Returns `Ok(true)` when everything accepted was delivered. Later calls
+    /// on any clone return [`Error::ShutDown`].
+    pub fn shutdown(&self, timeout: Duration) -> Result<bool> {
+        if self.inner.shut_down.swap(true, SeqCst) {
+            return Err(Error::ShutDown);
+        }
+        let deadline = Instant::now() + timeout;
+        let delivered = self.flush_until(deadline);
+        let (done_tx, done_rx) = std_mpsc::sync_channel(1);
+        let marker = Msg::Shutdown { deadline, done: done_tx };
+        if let Some(Ok(())) = block_on_until(self.inner.tx.send(marker), deadline) {
+            let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        self.inner.stop_runtime(deadline);
+        Ok(delivered && self.inner.unsettled() == 0)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+}
+
+impl Inner {
+    fn accepted(&self) -> u64 {
+        self.counters.spans_accepted.load(Relaxed) + self.counters.logs_accepted.load(Relaxed)
+    }
+
+    fn unsettled(&self) -> u64 {
+        self.accepted()
+            .saturating_sub(self.counters.items_settled.load(Relaxed))
+    }
+
+    fn stop_runtime(&self, deadline: Instant) {
+        let runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(runtime) = runtime {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Inside someone's async context a blocking shutdown would panic.
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+        }
+        // Whatever is neither delivered nor failed by now is lost with the runtime.
+        let lost = self.unsettled()
+            .saturating_sub(self.counters.dropped_shut_down.load(Relaxed));
+        Counters::add(&self.counters.dropped_shut_down, lost);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropped without shutdown: stop the threads without waiting. Call
+        // `shutdown` to deliver what is queued.
+        if let Some(rt) = self.runtime.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn resolve_connection_string(
+    config: &Config,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<ConnectionString> {
+    let (raw, source_name) = match &config.connection_string {
+        Some(s) => (s.clone(), "argument"),
+        None => match env(CONNECTION_STRING_ENV) {
+            Some(s) if !s.trim().is_empty() => (s, CONNECTION_STRING_ENV),
+            _ => return Err(Error::MissingConnectionString),
+        },
+    };
+    let cs = ConnectionString::parse(&raw)
+        .map_err(|detail| Error::ConnectionString { source_name, detail })?;
+    if cs.authorization == Authorization::EntraId {
+        return Err(Error::ConnectionString {
+            source_name,
+            detail: ConfigError::new(
+                "Authorization",
+                "AAD (Entra ID) authentication is not supported yet; remove Authorization=AAD to use the instrumentation key",
+            ),
+        });
+    }
+    Ok(cs)
+}

@@ -1,0 +1,242 @@
+//! The background worker: takes items off the ingest queue, batches them by
+//! size and age, and runs exports concurrently (bounded), each in a task of its
+//! own so that a panic in mapping costs one counted batch, never the pipeline.
+//!
+//! It sees every item in arrival order on one task, which is where per-trace
+//! state (Genkit enrichment, sampling decisions, derived metrics) will live.
+
+use crate::export::AzureExporter;
+use crate::log_record::LogRecord;
+use crate::progress::Progress;
+use crate::sanitize;
+use crate::stats::Counters;
+use opentelemetry_sdk::trace::SpanData;
+use std::mem;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+
+/// What travels through the ingest queue.
+pub(crate) enum Msg {
+    Span(Box<SpanData>),
+    Log(Box<LogRecord>),
+    /// Send everything queued so far; answer with the range of batch ids
+    /// whose settling the flush waits for.
+    Flush(SyncSender<(u64, u64)>),
+    /// Send everything, wait for in-flight exports until the deadline, stop.
+    Shutdown { deadline: Instant, done: SyncSender<()> },
+}
+
+pub(crate) struct WorkerSettings {
+    pub max_batch_size: usize,
+    pub batch_delay: Duration,
+    pub max_concurrent_exports: usize,
+}
+
+pub(crate) struct Worker {
+    rx: mpsc::Receiver<Msg>,
+    exporter: Arc<AzureExporter>,
+    counters: Arc<Counters>,
+    progress: Arc<Progress>,
+    settings: WorkerSettings,
+    permits: Arc<Semaphore>,
+    next_batch_id: u64,
+    /// First batch id not yet covered by a completed flush request.
+    flushed_through: u64,
+    spans: Vec<SpanData>,
+    logs: Vec<LogRecord>,
+    /// When the oldest item of the pending batches arrived.
+    oldest: Option<tokio::time::Instant>,
+}
+
+enum Batch {
+    Spans(Vec<SpanData>),
+    Logs(Vec<LogRecord>),
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Spans(v) => v.len(),
+            Batch::Logs(v) => v.len(),
+        }
+    }
+}
+
+impl Worker {
+    pub fn new(
+        rx: mpsc::Receiver<Msg>,
+        exporter: Arc<AzureExporter>,
+        counters: Arc<Counters>,
+        progress: Arc<Progress>,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            rx,
+            exporter,
+            counters,
+            progress,
+            permits: Arc::new(Semaphore::new(settings.max_concurrent_exports)),
+            settings,
+            next_batch_id: 0,
+            flushed_through: 0,
+            spans: Vec::new(),
+            logs: Vec::new(),
+            oldest: None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            let deadline = self.oldest.map(|t| t + self.settings.batch_delay);
+            let msg = tokio::select! {
+                biased;
+                msg = self.rx.recv() => msg,
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    self.send_pending().await;
+                    continue;
+                }
+            };
+            match msg {
+                Some(Msg::Shutdown { deadline, done }) => {
+                    self.rx.close();
+                    while let Ok(msg) = self.rx.try_recv() {
+                        self.handle(msg).await;
+                    }
+                    self.send_pending().await;
+                    self.wait_for_exports(deadline).await;
+                    let _ = done.send(());
+                    return;
+                }
+                Some(msg) => self.handle(msg).await,
+                None => {
+                    // Every handle was dropped without shutdown: send what we have.
+                    self.send_pending().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Span(span) => {
+                self.counters.queue_depth.fetch_sub(1, Relaxed);
+                self.spans.push(*span);
+                self.oldest.get_or_insert_with(tokio::time::Instant::now);
+                if self.spans.len() >= self.settings.max_batch_size {
+                    let batch = Batch::Spans(mem::take(&mut self.spans));
+                    self.dispatch(batch).await;
+                }
+            }
+            Msg::Log(log) => {
+                self.counters.queue_depth.fetch_sub(1, Relaxed);
+                self.logs.push(*log);
+                self.oldest.get_or_insert_with(tokio::time::Instant::now);
+                if self.logs.len() >= self.settings.max_batch_size {
+                    let batch = Batch::Logs(mem::take(&mut self.logs));
+                    self.dispatch(batch).await;
+                }
+            }
+            Msg::Flush(reply) => {
+                self.send_pending().await;
+                let _ = reply.send((self.flushed_through, self.next_batch_id));
+                self.flushed_through = self.next_batch_id;
+            }
+            // A second shutdown marker behind the first cannot happen: the
+            // handle lets only one through.
+            Msg::Shutdown { done, .. } => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    async fn send_pending(&mut self) {
+        if !self.spans.is_empty() {
+            let batch = Batch::Spans(mem::take(&mut self.spans));
+            self.dispatch(batch).await;
+        }
+        if !self.logs.is_empty() {
+            let batch = Batch::Logs(mem::take(&mut self.logs));
+            self.dispatch(batch).await;
+        }
+        self.oldest = None;
+    }
+
+    async fn dispatch(&mut self, batch: Batch) {
+        if self.spans.is_empty() && self.logs.is_empty() {
+            self.oldest = None;
+        }
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        // Waiting here is the back-pressure: while every export slot is busy
+        // the queue fills, and the host's pushes are counted as dropped rather
+        // than ever blocking.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let items = batch.len() as u64;
+        let exporter = Arc::clone(&self.exporter);
+        let counters = Arc::clone(&self.counters);
+        let progress = Arc::clone(&self.progress);
+        let export = tokio::spawn(export_batch(exporter, Arc::clone(&counters), batch));
+        tokio::spawn(async move {
+            let failed = match export.await {
+                Ok(Ok(())) => {
+                    Counters::add(&counters.batches_exported, 1);
+                    false
+                }
+                Ok(Err(_)) => {
+                    Counters::add(&counters.batches_failed, 1);
+                    Counters::add(&counters.items_export_failed, items);
+                    true
+                }
+                Err(_) => {
+                    // The mapping panicked (see sanitize.rs); the batch is lost, counted.
+                    Counters::add(&counters.batches_failed, 1);
+                    Counters::add(&counters.dropped_mapping_error, items);
+                    true
+                }
+            };
+            Counters::add(&counters.items_settled, items);
+            progress.settle(id, failed);
+            drop(permit);
+        });
+    }
+
+    async fn wait_for_exports(&self, deadline: Instant) {
+        let all = self.settings.max_concurrent_exports as u32;
+        let _ = tokio::time::timeout_at(deadline.into(), self.permits.acquire_many(all)).await;
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn export_batch(
+    exporter: Arc<AzureExporter>,
+    counters: Arc<Counters>,
+    batch: Batch,
+) -> opentelemetry_sdk::error::OTelSdkResult {
+    match batch {
+        Batch::Spans(mut spans) => {
+            let cut: u64 = spans.iter_mut().map(sanitize::span).sum();
+            Counters::add(&counters.values_truncated, cut);
+            exporter.export_spans(spans).await
+        }
+        Batch::Logs(mut logs) => {
+            let cut: u64 = logs.iter_mut().map(sanitize::log).sum();
+            Counters::add(&counters.values_truncated, cut);
+            exporter.export_logs(logs).await
+        }
+    }
+}
