@@ -255,3 +255,45 @@ fn resolve_connection_string(
     }
     Ok(cs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn resolve(arg: Option<&str>, env_value: Option<&str>) -> Result<ConnectionString> {
+        let config = Config {
+            connection_string: arg.map(str::to_string),
+            ..Config::default()
+        };
+        let env = |k: &str| (k == CONNECTION_STRING_ENV).then(|| env_value.map(str::to_string)).flatten();
+        resolve_connection_string(&config, &env)
+    }
+
+    #[test]
+    fn the_argument_wins_over_the_environment() {
+        let cs = resolve(
+            Some(&format!("InstrumentationKey={KEY};IngestionEndpoint=https://arg.example")),
+            Some(&format!("InstrumentationKey={KEY};IngestionEndpoint=https://env.example")),
+        )
+        .unwrap();
+        assert_eq!(cs.ingestion_endpoint.host(), "arg.example");
+        let cs = resolve(None, Some(&format!("InstrumentationKey={KEY}"))).unwrap();
+        assert_eq!(cs.instrumentation_key(), KEY);
+    }
+
+    #[test]
+    fn errors_say_where_the_string_came_from() {
+        let err = resolve(None, None).unwrap_err();
+        assert!(err.to_string().contains(CONNECTION_STRING_ENV), "{err}");
+        let err = resolve(None, Some("   ")).unwrap_err();
+        assert!(matches!(err, Error::MissingConnectionString));
+        let err = resolve(None, Some("InstrumentationKey=nope")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(CONNECTION_STRING_ENV) && msg.contains("InstrumentationKey"), "{msg}");
+        let err = resolve(Some(&format!("InstrumentationKey={KEY};Authorization=AAD")), None).unwrap_err();
+        assert!(err.to_string().contains("Entra ID"), "{err}");
+        assert!(!err.to_string().contains(KEY));
+    }
+}

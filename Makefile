@@ -1,0 +1,50 @@
+# genkit-azure: `make demo` and `make test` are all a fresh machine needs.
+# Python dependencies go into .venv (created here from PyPI); Rust builds share
+# one target/ directory so every step is incremental.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+CARGO ?= cargo
+export VIRTUAL_ENV := $(abspath $(VENV))
+
+.PHONY: all build venv python-dev test test-rust test-python demo header bench lint
+
+all: build
+
+## Rust artefacts the tests and the demo run: the emulator binary and libgenkit_azure.so.
+build:
+	$(CARGO) build -p genkit-azure-emulator -p genkit-azure-ffi
+
+## The Python environment (genkit, maturin, pytest), installed from PyPI.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+## Builds the PyO3 module into .venv.
+python-dev: venv
+	$(VENV)/bin/maturin develop --quiet -m python/Cargo.toml
+
+test-rust: build
+	$(CARGO) test --workspace --exclude genkit-azure-python
+
+test-python: build python-dev
+	$(PY) -m pytest tests/python -q
+
+## Every test: Rust unit and integration tests, the C programs, the header check, Python with a real Genkit.
+test: test-rust test-python
+
+## Runs a small Genkit app against the local emulator and prints what arrived.
+demo: build python-dev
+	$(PY) tests/demo/run_demo.py
+
+## Regenerates include/genkit_azure.h from the ffi crate.
+header:
+	GENKIT_AZURE_BLESS_HEADER=1 $(CARGO) test -p genkit-azure-ffi --test header
+
+lint:
+	$(CARGO) clippy --workspace --exclude genkit-azure-python --all-targets

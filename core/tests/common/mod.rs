@@ -1,0 +1,52 @@
+//! Shared set-up for the pipeline's integration tests: a real emulator on a
+//! loopback port and helpers to find envelopes in what it accepted.
+
+#![allow(dead_code)]
+
+use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder};
+use genkit_azure_emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+use std::time::Duration;
+
+pub const IKEY: &str = "0e2c1f5a-7b1d-4c3e-9f00-123456789abc";
+
+pub fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        instrumentation_key: Some(IKEY.to_string()),
+        ..Default::default()
+    })
+    .expect("emulator starts")
+}
+
+/// A builder pointed at `emu`, with a short batch delay so tests are quick.
+pub fn builder(emu: &Emulator) -> AzureTelemetryBuilder {
+    AzureTelemetry::builder()
+        .connection_string(emu.connection_string(IKEY))
+        .service_name("pipeline-test")
+        .batch_delay(Duration::from_millis(50))
+}
+
+pub fn short_name(env: &Value) -> &str {
+    env["name"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("Microsoft.ApplicationInsights.")
+}
+
+pub fn of_kind<'a>(envs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    envs.iter().filter(|e| short_name(e) == kind).collect()
+}
+
+pub fn by_name<'a>(envs: &'a [Value], name: &str) -> &'a Value {
+    envs.iter()
+        .find(|e| e["data"]["baseData"]["name"] == name)
+        .unwrap_or_else(|| panic!("no envelope named {name} in {envs:#?}"))
+}
+
+pub fn tag<'a>(env: &'a Value, key: &str) -> Option<&'a str> {
+    env["tags"][key].as_str()
+}
+
+pub fn prop<'a>(env: &'a Value, key: &str) -> Option<&'a str> {
+    env["data"]["baseData"]["properties"][key].as_str()
+}

@@ -1,0 +1,253 @@
+//! The pipeline end to end: OTel SDK spans and log records through the queue,
+//! the worker and the transport, over real sockets, into the emulator.
+
+mod common;
+
+use common::*;
+use genkit_azure::opentelemetry::logs::Severity;
+use genkit_azure::opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
+use genkit_azure::opentelemetry::{Context, KeyValue};
+use genkit_azure::opentelemetry_sdk::trace::SdkTracerProvider;
+use genkit_azure::{AzureSpanProcessor, Error, LogRecord, Pushed};
+use std::time::Duration;
+
+#[test]
+fn a_span_tree_and_its_logs_arrive_once_with_operation_ids() {
+    let emu = emulator();
+    let telemetry = builder(&emu).service_version("9.9.9").build().unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(AzureSpanProcessor::new(telemetry.clone()))
+        .build();
+    let tracer = provider.tracer("pipeline-test");
+
+    let server = tracer
+        .span_builder("GET /flow")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.response.status_code", 200),
+        ])
+        .start(&tracer);
+    let server_cx = Context::current_with_span(server);
+    let flow = tracer
+        .span_builder("menuSuggestion")
+        .with_attributes([KeyValue::new("genkit:type", "action")])
+        .start_with_context(&tracer, &server_cx);
+    let flow_ids = flow.span_context().clone();
+    let flow_cx = server_cx.with_span(flow);
+    let mut model = tracer
+        .span_builder("fake/model")
+        .with_kind(SpanKind::Client)
+        .start_with_context(&tracer, &flow_cx);
+    model.set_status(Status::error("model exploded"));
+    model.end();
+    telemetry
+        .emit_log(
+            LogRecord::new(Severity::Info, "inside the flow")
+                .with_attribute(KeyValue::new("attempt", 1))
+                .with_trace_context(flow_ids.trace_id(), flow_ids.span_id()),
+        )
+        .unwrap();
+    telemetry
+        .emit_log(LogRecord::new(Severity::Warn, "outside any span"))
+        .unwrap();
+    flow_cx.span().end();
+    server_cx.span().end();
+
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let envs = emu.envelopes();
+    assert_eq!(envs.len(), 5, "{envs:#?}");
+    // The crate names a request after its method and route, not the span name.
+    let request = of_kind(&envs, "Request")[0];
+    let flow = by_name(&envs, "menuSuggestion");
+    let model = by_name(&envs, "fake/model");
+    assert_eq!(short_name(request), "Request");
+    assert_eq!(short_name(flow), "RemoteDependency");
+    assert_eq!(model["data"]["baseData"]["success"], false);
+
+    let trace_id = flow_ids.trace_id().to_string();
+    for e in [request, flow, model] {
+        assert_eq!(tag(e, "ai.operation.id"), Some(trace_id.as_str()));
+        assert_eq!(tag(e, "ai.cloud.role"), Some("pipeline-test"));
+        assert_eq!(tag(e, "ai.application.ver"), Some("9.9.9"));
+    }
+    assert_eq!(tag(request, "ai.operation.parentId"), None);
+    assert_eq!(
+        tag(flow, "ai.operation.parentId"),
+        request["data"]["baseData"]["id"].as_str()
+    );
+    assert_eq!(
+        tag(model, "ai.operation.parentId"),
+        flow["data"]["baseData"]["id"].as_str()
+    );
+
+    let messages = of_kind(&envs, "Message");
+    let inside = messages
+        .iter()
+        .find(|m| m["data"]["baseData"]["message"] == "inside the flow")
+        .unwrap();
+    assert_eq!(tag(inside, "ai.operation.id"), Some(trace_id.as_str()));
+    assert_eq!(
+        tag(inside, "ai.operation.parentId"),
+        Some(flow_ids.span_id().to_string().as_str())
+    );
+    assert_eq!(prop(inside, "attempt"), Some("1"));
+    let outside = messages
+        .iter()
+        .find(|m| m["data"]["baseData"]["message"] == "outside any span")
+        .unwrap();
+    assert_eq!(tag(outside, "ai.operation.id"), None);
+
+    let stats = telemetry.stats();
+    assert_eq!(stats.spans_accepted, 3);
+    assert_eq!(stats.logs_accepted, 2);
+    assert_eq!(stats.envelopes_delivered, 5);
+    assert_eq!(stats.queue_depth, 0);
+    assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
+    assert_eq!(emu.envelopes().len(), 5, "nothing sent twice");
+}
+
+#[test]
+fn a_log_with_an_exception_keeps_the_message_the_user_wrote() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    telemetry
+        .emit_log(
+            LogRecord::new(Severity::Error, "division failed")
+                .with_attribute(KeyValue::new("exception.type", "ZeroDivisionError"))
+                .with_attribute(KeyValue::new("exception.message", "division by zero"))
+                .with_attribute(KeyValue::new("exception.stacktrace", "Traceback ...")),
+        )
+        .unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let envs = emu.envelopes();
+    let ex = &of_kind(&envs, "Exception")[0]["data"]["baseData"]["exceptions"][0];
+    assert_eq!(ex["typeName"], "ZeroDivisionError");
+    assert_eq!(ex["message"], "division failed");
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn values_cut_inside_multibyte_characters_neither_panic_nor_stop_the_pipeline() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(AzureSpanProcessor::new(telemetry.clone()))
+        .build();
+    let tracer = provider.tracer("t");
+    let straddling = format!("{}é", "a".repeat(8191));
+    let huge = "日本語テキスト".repeat(1_000_000 / 21 + 1);
+    assert!(huge.len() >= 1_000_000);
+    tracer
+        .span_builder(format!("{}ü", "n".repeat(1023)))
+        .with_attributes([
+            KeyValue::new("straddling", straddling),
+            KeyValue::new("huge", huge),
+        ])
+        .start(&tracer)
+        .end();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    // A second span proves the export path is still alive.
+    tracer.start("after").end();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+
+    let envs = emu.envelopes();
+    assert_eq!(envs.len(), 2);
+    let first = envs.iter().find(|e| prop(e, "straddling").is_some()).unwrap();
+    assert_eq!(prop(first, "straddling").unwrap(), "a".repeat(8191));
+    let huge = prop(first, "huge").unwrap();
+    assert!(huge.len() <= 8192 && huge.starts_with("日本語"), "{}", huge.len());
+    assert_eq!(
+        first["data"]["baseData"]["name"].as_str().unwrap(),
+        "n".repeat(1023)
+    );
+    assert!(telemetry.stats().values_truncated >= 3);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_full_queue_drops_with_a_count_instead_of_blocking() {
+    // A server that accepts connections and never answers keeps the one
+    // export slot busy, so the tiny queue fills.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let telemetry = genkit_azure::AzureTelemetry::builder()
+        .connection_string(format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=http://127.0.0.1:{port}"
+        ))
+        .queue_capacity(4)
+        .max_batch_size(1)
+        .max_concurrent_exports(1)
+        .request_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut dropped = 0;
+    for i in 0..200 {
+        let log = LogRecord::new(Severity::Info, format!("log {i}"));
+        if telemetry.emit_log(log).unwrap() == Pushed::DroppedQueueFull {
+            dropped += 1;
+        }
+    }
+    let stats = telemetry.stats();
+    assert!(dropped > 150, "only {dropped} dropped");
+    assert_eq!(stats.dropped_queue_full, dropped);
+    assert_eq!(stats.logs_accepted + dropped, 200);
+    assert!(
+        !telemetry.flush(Duration::from_millis(300)).unwrap(),
+        "nothing can have been delivered"
+    );
+    assert!(!telemetry.shutdown(Duration::from_millis(300)).unwrap());
+    let stats = telemetry.stats();
+    assert_eq!(
+        stats.dropped_shut_down, stats.logs_accepted,
+        "what shutdown could not send is counted"
+    );
+    drop(silent);
+}
+
+#[test]
+fn after_shutdown_every_call_says_so() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let clone = telemetry.clone();
+    assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
+    let err = clone.emit_log(LogRecord::new(Severity::Info, "late")).unwrap_err();
+    assert!(matches!(err, Error::ShutDown));
+    assert_eq!(err.to_string(), "the telemetry pipeline is shut down");
+    assert!(matches!(clone.flush(Duration::from_secs(1)), Err(Error::ShutDown)));
+    assert!(matches!(clone.shutdown(Duration::from_secs(1)), Err(Error::ShutDown)));
+    assert_eq!(emu.stats().requests, 0);
+}
+
+#[test]
+fn requests_use_v2_1_track_and_gzip() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    telemetry.emit_log(LogRecord::new(Severity::Info, "x")).unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let reqs = emu.requests();
+    assert_eq!(reqs.len(), 1);
+    let dbg = format!("{:?}", reqs[0]);
+    assert!(dbg.contains("/v2.1/track"), "{dbg}");
+    assert!(dbg.contains("gzip"), "{dbg}");
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn configuration_errors_name_the_setting() {
+    let err = genkit_azure::AzureTelemetry::builder()
+        .connection_string(format!("InstrumentationKey={IKEY}"))
+        .max_batch_size(0)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("max_batch_size"), "{err}");
+    let err = genkit_azure::AzureTelemetry::builder()
+        .connection_string(format!("InstrumentationKey={IKEY};IngestionEndpoint=http://10.0.0.1"))
+        .build()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("IngestionEndpoint") && msg.contains("argument"), "{msg}");
+    assert!(!msg.contains(IKEY));
+}
