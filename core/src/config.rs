@@ -27,6 +27,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Threads of the background runtime.
     pub worker_threads: usize,
+    /// How often aggregated metric points are exported (and on every flush).
+    pub metric_export_interval: Duration,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             max_concurrent_exports: 2,
             request_timeout: Duration::from_secs(10),
             worker_threads: 2,
+            metric_export_interval: Duration::from_secs(60),
         }
     }
 }
@@ -62,6 +65,9 @@ impl Config {
         }
         if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
             return Err(ConfigError::new("request_timeout", "must be between 1 ms and 600 s"));
+        }
+        if self.metric_export_interval < Duration::from_millis(100) {
+            return Err(ConfigError::new("metric_export_interval", "must be at least 100 ms"));
         }
         Ok(())
     }
@@ -123,6 +129,10 @@ impl AzureTelemetryBuilder {
     }
     pub fn request_timeout(mut self, d: Duration) -> Self {
         self.config.request_timeout = d;
+        self
+    }
+    pub fn metric_export_interval(mut self, d: Duration) -> Self {
+        self.config.metric_export_interval = d;
         self
     }
     pub fn worker_threads(mut self, n: usize) -> Self {

@@ -9,6 +9,8 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry_application_insights::Exporter;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
@@ -57,6 +59,10 @@ impl AzureExporter {
         let records: Vec<_> = logs.into_iter().map(|l| self.to_sdk_record(l)).collect();
         let pairs: Vec<_> = records.iter().map(|r| (r, &self.log_scope)).collect();
         LogExporter::export(&self.inner, LogBatch::new(&pairs)).await
+    }
+
+    pub async fn export_metrics(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        PushMetricExporter::export(&self.inner, metrics).await
     }
 
     fn to_sdk_record(&self, log: LogRecord) -> opentelemetry_sdk::logs::SdkLogRecord {

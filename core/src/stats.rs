@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub(crate) struct Counters {
     pub spans_accepted: AtomicU64,
     pub logs_accepted: AtomicU64,
+    pub metrics_accepted: AtomicU64,
     pub batches_exported: AtomicU64,
     pub batches_failed: AtomicU64,
     pub envelopes_sent: AtomicU64,
@@ -35,6 +36,7 @@ impl Counters {
         Stats {
             spans_accepted: self.spans_accepted.load(Relaxed),
             logs_accepted: self.logs_accepted.load(Relaxed),
+            metrics_accepted: self.metrics_accepted.load(Relaxed),
             batches_exported: self.batches_exported.load(Relaxed),
             batches_failed: self.batches_failed.load(Relaxed),
             envelopes_sent: self.envelopes_sent.load(Relaxed),
@@ -63,6 +65,8 @@ pub struct Stats {
     pub spans_accepted: u64,
     /// Log records taken into the queue.
     pub logs_accepted: u64,
+    /// Metric points taken into the queue (aggregated before export).
+    pub metrics_accepted: u64,
     /// Batches the server acknowledged (fully or partly).
     pub batches_exported: u64,
     /// Batches that failed after the transport gave up.
@@ -93,10 +97,11 @@ pub struct Stats {
 
 impl Stats {
     /// `(name, value)` pairs, for faces that expose the counters as a map.
-    pub fn fields(&self) -> [(&'static str, u64); 15] {
+    pub fn fields(&self) -> [(&'static str, u64); 16] {
         [
             ("spans_accepted", self.spans_accepted),
             ("logs_accepted", self.logs_accepted),
+            ("metrics_accepted", self.metrics_accepted),
             ("batches_exported", self.batches_exported),
             ("batches_failed", self.batches_failed),
             ("envelopes_sent", self.envelopes_sent),

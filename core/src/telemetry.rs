@@ -9,6 +9,7 @@ use crate::connection_string::{Authorization, ConnectionString};
 use crate::error::{ConfigError, Error, Result};
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
+use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::progress::Progress;
 use crate::resource::build_resource;
 use crate::stats::{Counters, Stats};
@@ -59,26 +60,31 @@ impl AzureTelemetry {
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
-        let transport = Transport::new(
-            &connection_string.ingestion_endpoint,
-            config.request_timeout,
-            Arc::clone(&counters),
-        )
-        .map_err(|e| Error::Transport(e.to_string()))?;
-        let exporter = AzureExporter::new(&connection_string, transport, &resource)
-            .map_err(Error::Transport)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
             .thread_name("genkit-azure")
             .enable_all()
             .build()
             .map_err(|e| Error::Runtime(e.to_string()))?;
+        let transport = Transport::new(
+            &connection_string.ingestion_endpoint,
+            config.request_timeout,
+            Arc::clone(&counters),
+            runtime.handle().clone(),
+        )
+        .map_err(|e| Error::Transport(e.to_string()))?;
+        let exporter = Arc::new(
+            AzureExporter::new(&connection_string, transport, &resource).map_err(Error::Transport)?,
+        );
+        let metrics =
+            MetricsRecorder::new(Arc::clone(&exporter), resource.clone(), config.metric_export_interval);
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let worker = Worker::new(
             rx,
-            Arc::new(exporter),
+            exporter,
             Arc::clone(&counters),
             Arc::clone(&progress),
+            metrics,
             WorkerSettings {
                 max_batch_size: config.max_batch_size,
                 batch_delay: config.batch_delay,
@@ -117,6 +123,18 @@ impl AzureTelemetry {
     /// Hands a log record to the pipeline. Never blocks.
     pub fn emit_log(&self, record: LogRecord) -> Result<Pushed> {
         self.push(Msg::Log(Box::new(record)), &self.inner.counters.logs_accepted)
+    }
+
+    /// Hands a metric measurement to the pipeline. Never blocks. Points are
+    /// aggregated and exported every `metric_export_interval` and on flush.
+    pub fn record_metric(&self, point: MetricPoint) -> Result<Pushed> {
+        if !point.value.is_finite() {
+            return Err(Error::InvalidArgument(ConfigError::new(
+                "value",
+                format!("metric '{}' has a non-finite value", crate::sanitize::truncated(&point.name, 200)),
+            )));
+        }
+        self.push(Msg::Metric(Box::new(point)), &self.inner.counters.metrics_accepted)
     }
 
     fn push(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {

@@ -24,6 +24,9 @@ pub(crate) struct Transport {
     client: reqwest::Client,
     track_url: String,
     counters: Arc<Counters>,
+    /// Requests run on our runtime even when the caller polls from elsewhere
+    /// (the SDK's metric reader drives exports from its own thread).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Transport {
@@ -31,6 +34,7 @@ impl Transport {
         endpoint: &Endpoint,
         timeout: Duration,
         counters: Arc<Counters>,
+        runtime: tokio::runtime::Handle,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -44,6 +48,7 @@ impl Transport {
             client,
             track_url: endpoint.join(TRACK_PATH),
             counters,
+            runtime,
         })
     }
 
@@ -99,15 +104,15 @@ impl HttpClient for Transport {
         let (parts, body) = request.into_parts();
         Counters::add(&self.counters.http_requests, 1);
         Counters::add(&self.counters.bytes_sent, body.len() as u64);
-        let response = self
-            .client
-            .post(&self.track_url)
-            .headers(parts.headers)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let bytes = response.bytes().await?;
+        let request = self.client.post(&self.track_url).headers(parts.headers).body(body);
+        let (status, bytes) = self
+            .runtime
+            .spawn(async move {
+                let response = request.send().await?;
+                let status = response.status();
+                Ok::<_, reqwest::Error>((status, response.bytes().await?))
+            })
+            .await??;
         self.record_response(status.as_u16(), &bytes);
         Ok(Response::builder().status(status).body(bytes)?)
     }

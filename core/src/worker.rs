@@ -7,6 +7,7 @@
 
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
+use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::progress::Progress;
 use crate::sanitize;
 use crate::stats::Counters;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, Semaphore};
 pub(crate) enum Msg {
     Span(Box<SpanData>),
     Log(Box<LogRecord>),
+    Metric(Box<MetricPoint>),
     /// Send everything queued so far; answer with the range of batch ids
     /// whose settling the flush waits for.
     Flush(SyncSender<(u64, u64)>),
@@ -47,6 +49,7 @@ pub(crate) struct Worker {
     flushed_through: u64,
     spans: Vec<SpanData>,
     logs: Vec<LogRecord>,
+    metrics: MetricsRecorder,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
 }
@@ -71,6 +74,7 @@ impl Worker {
         exporter: Arc<AzureExporter>,
         counters: Arc<Counters>,
         progress: Arc<Progress>,
+        metrics: MetricsRecorder,
         settings: WorkerSettings,
     ) -> Self {
         Self {
@@ -84,6 +88,7 @@ impl Worker {
             flushed_through: 0,
             spans: Vec::new(),
             logs: Vec::new(),
+            metrics,
             oldest: None,
         }
     }
@@ -106,7 +111,14 @@ impl Worker {
                         self.handle(msg).await;
                     }
                     self.send_pending().await;
+                    self.collect_metrics().await;
                     self.wait_for_exports(deadline).await;
+                    let (_, provider) = self.metrics.take_pending();
+                    let _ = tokio::time::timeout_at(
+                        deadline.into(),
+                        tokio::task::spawn_blocking(move || provider.shutdown()),
+                    )
+                    .await;
                     let _ = done.send(());
                     return;
                 }
@@ -140,8 +152,13 @@ impl Worker {
                     self.dispatch(batch).await;
                 }
             }
+            Msg::Metric(point) => {
+                self.counters.queue_depth.fetch_sub(1, Relaxed);
+                self.metrics.record(*point);
+            }
             Msg::Flush(reply) => {
                 self.send_pending().await;
+                self.collect_metrics().await;
                 let _ = reply.send((self.flushed_through, self.next_batch_id));
                 self.flushed_through = self.next_batch_id;
             }
@@ -163,6 +180,28 @@ impl Worker {
             self.dispatch(batch).await;
         }
         self.oldest = None;
+    }
+
+    /// Exports the metric points recorded since the last collection, as a
+    /// batch of its own so that `flush` waits for it too.
+    async fn collect_metrics(&mut self) {
+        let (points, provider) = self.metrics.take_pending();
+        if points == 0 {
+            return;
+        }
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let permit = self.permits.clone().acquire_owned().await.expect("never closed");
+        let counters = Arc::clone(&self.counters);
+        let progress = Arc::clone(&self.progress);
+        tokio::spawn(async move {
+            // The SDK collects and exports synchronously on the calling thread.
+            let result = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+            let failed = !matches!(result, Ok(Ok(())));
+            Counters::add(if failed { &counters.batches_failed } else { &counters.batches_exported }, 1);
+            progress.settle(id, failed);
+            drop(permit);
+        });
     }
 
     async fn dispatch(&mut self, batch: Batch) {

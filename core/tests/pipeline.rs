@@ -251,3 +251,44 @@ fn configuration_errors_name_the_setting() {
     assert!(msg.contains("IngestionEndpoint") && msg.contains("argument"), "{msg}");
     assert!(!msg.contains(IKEY));
 }
+
+#[test]
+fn metric_points_are_aggregated_and_exported_on_flush() {
+    use genkit_azure::{MetricKind, MetricPoint};
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let tokens = |v: f64| {
+        MetricPoint::new(MetricKind::Counter, "genkit/ai/generate/input/tokens", v)
+            .with_attribute(KeyValue::new("modelName", "fake/echo"))
+    };
+    telemetry.record_metric(tokens(3.0)).unwrap();
+    telemetry.record_metric(tokens(2.0)).unwrap();
+    for ms in [10.0, 30.0] {
+        telemetry
+            .record_metric(MetricPoint::new(MetricKind::Histogram, "latency_ms", ms))
+            .unwrap();
+    }
+    let err = telemetry
+        .record_metric(MetricPoint::new(MetricKind::Gauge, "broken", f64::NAN))
+        .unwrap_err();
+    assert!(err.to_string().contains("broken"), "{err}");
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+
+    let envs = emu.envelopes();
+    let metrics = of_kind(&envs, "Metric");
+    let point = |name: &str| {
+        metrics
+            .iter()
+            .map(|m| &m["data"]["baseData"])
+            .find(|d| d["metrics"][0]["name"] == name)
+            .unwrap_or_else(|| panic!("no metric {name} in {metrics:#?}"))
+    };
+    let counter = point("genkit/ai/generate/input/tokens");
+    assert_eq!(counter["metrics"][0]["value"], 5.0);
+    assert_eq!(counter["properties"]["modelName"], "fake/echo");
+    let hist = &point("latency_ms")["metrics"][0];
+    assert_eq!((hist["value"].as_f64(), hist["count"].as_u64()), (Some(40.0), Some(2)));
+    assert_eq!((hist["min"].as_f64(), hist["max"].as_f64()), (Some(10.0), Some(30.0)));
+    assert_eq!(telemetry.stats().metrics_accepted, 4);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

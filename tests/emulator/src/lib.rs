@@ -1,0 +1,161 @@
+//! A local Application Insights ingestion emulator.
+//!
+//! It speaks the real track protocol (`POST /v2/track`, `POST /v2.1/track`, gzip or
+//! plain, JSON array or NDJSON), validates envelopes the way the service does, answers
+//! 200/206/400 with the service's response body, and keeps what it accepted so tests can
+//! assert on it. Inspection endpoints: `GET /stats`, `GET /envelopes`, `GET /requests`,
+//! `POST /reset`, `POST /shutdown`.
+//!
+//! Tests in other crates are plain synchronous `#[test]` functions, so [`Emulator`] runs
+//! the async server on its own thread with its own tokio runtime and exposes a blocking
+//! API; nothing here requires the caller to have a runtime.
+//!
+//! ```no_run
+//! use genkit_azure_emulator::{Emulator, EmulatorConfig};
+//! use std::time::Duration;
+//! let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+//! let conn = emu.connection_string("00000000-0000-0000-0000-000000000000");
+//! // ... point the exporter at `conn`, emit telemetry ...
+//! assert!(emu.wait_for_items(1, Duration::from_secs(10)));
+//! ```
+
+pub mod decode;
+pub mod faults;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod validate;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use server::{ItemError, TrackResponse};
+pub use state::State;
+pub use store::{RequestRecord, Stats};
+pub use validate::{validate_envelope, TelemetryKind};
+
+/// How to run an emulator.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorConfig {
+    /// When set, envelopes whose `iKey` differs are rejected (as the real endpoint does
+    /// for a foreign resource). `None` accepts any non-empty key.
+    pub instrumentation_key: Option<String>,
+    /// When set, every accepted envelope is appended to this file as one JSON line.
+    /// The file is truncated at start.
+    pub jsonl_path: Option<PathBuf>,
+    /// TCP port on 127.0.0.1; 0 lets the OS pick a free one (what tests should use).
+    pub port: u16,
+}
+
+/// A running emulator on its own thread. Stops on [`Emulator::shutdown`] or drop.
+pub struct Emulator {
+    state: Arc<State>,
+    port: u16,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:`config.port` and starts serving. Returns once the socket is
+    /// bound, so the port is connectable as soon as this returns (no start-up race).
+    pub fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener =
+            std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let state = Arc::new(State::new(&config)?);
+        // Two workers: gzip + JSON parsing of one big batch shouldn't stall the
+        // inspection endpoints a test polls meanwhile. Building the runtime here (not on
+        // the thread) makes failures surface as this function's error.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("genkit-azure-emulator-worker")
+            .enable_all()
+            .build()?;
+        let thread_state = state.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("genkit-azure-emulator-{port}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            if let Err(e) = server::serve(listener, thread_state).await {
+                                eprintln!("genkit-azure-emulator: server stopped: {e}");
+                            }
+                        }
+                        Err(e) => eprintln!("genkit-azure-emulator: cannot register listener: {e}"),
+                    }
+                });
+                // Dropping the runtime here aborts any connection task still alive.
+            })?;
+        Ok(Emulator {
+            state,
+            port,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A connection string pointing at this emulator, with the trailing `/` real
+    /// connection strings carry on `IngestionEndpoint`.
+    pub fn connection_string(&self, ikey: &str) -> String {
+        format!(
+            "InstrumentationKey={ikey};IngestionEndpoint={}/",
+            self.base_url()
+        )
+    }
+
+    /// Envelopes accepted so far, in arrival order.
+    pub fn envelopes(&self) -> Vec<serde_json::Value> {
+        self.state.envelopes()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.requests()
+    }
+
+    /// Clears accepted envelopes, counters and request records (same as `POST /reset`).
+    pub fn reset(&self) {
+        self.state.reset()
+    }
+
+    /// The shared state, for callers that need more than the convenience methods
+    /// (e.g. installing a fault policy).
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Blocks until `itemsAccepted >= n`; returns false on timeout. Wakes on each
+    /// commit rather than polling, so it returns as soon as the items are in.
+    pub fn wait_for_items(&self, n: usize, timeout: Duration) -> bool {
+        self.state.wait_for_items(n, timeout)
+    }
+
+    /// Stops the server and joins its thread. Also happens on drop.
+    pub fn shutdown(self) {
+        drop(self)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.state.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
