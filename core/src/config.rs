@@ -29,6 +29,12 @@ pub struct Config {
     pub worker_threads: usize,
     /// How often aggregated metric points are exported (and on every flush).
     pub metric_export_interval: Duration,
+    /// First retry delay after a transient failure (jittered, doubling).
+    pub retry_base_delay: Duration,
+    /// Longest delay between retries.
+    pub retry_max_delay: Duration,
+    /// Compressed bytes kept in memory for retry; past it the oldest go, counted.
+    pub max_backlog_bytes: u64,
 }
 
 impl Default for Config {
@@ -43,6 +49,9 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             worker_threads: 2,
             metric_export_interval: Duration::from_secs(60),
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+            max_backlog_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -65,6 +74,12 @@ impl Config {
         }
         if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
             return Err(ConfigError::new("request_timeout", "must be between 1 ms and 600 s"));
+        }
+        if self.retry_base_delay.is_zero() || self.retry_base_delay > self.retry_max_delay {
+            return Err(ConfigError::new(
+                "retry_base_delay",
+                "must be above zero and at most retry_max_delay",
+            ));
         }
         if self.metric_export_interval < Duration::from_millis(100) {
             return Err(ConfigError::new("metric_export_interval", "must be at least 100 ms"));
@@ -133,6 +148,15 @@ impl AzureTelemetryBuilder {
     }
     pub fn metric_export_interval(mut self, d: Duration) -> Self {
         self.config.metric_export_interval = d;
+        self
+    }
+    pub fn retry_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.config.retry_base_delay = base;
+        self.config.retry_max_delay = max;
+        self
+    }
+    pub fn max_backlog_bytes(mut self, n: u64) -> Self {
+        self.config.max_backlog_bytes = n;
         self
     }
     pub fn worker_threads(mut self, n: usize) -> Self {

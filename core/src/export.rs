@@ -3,7 +3,7 @@
 
 use crate::connection_string::ConnectionString;
 use crate::log_record::LogRecord;
-use crate::transport::Transport;
+use crate::transport::CaptureClient;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_application_insights::Exporter;
@@ -17,7 +17,7 @@ use opentelemetry_sdk::Resource;
 /// Turns our batches into envelopes and sends them.
 #[derive(Debug)]
 pub(crate) struct AzureExporter {
-    inner: Exporter<Transport>,
+    inner: Exporter<CaptureClient>,
     /// Only a factory for `SdkLogRecord`s (the SDK offers no public
     /// constructor); it has no processors and exports nothing itself.
     logger: SdkLogger,
@@ -28,7 +28,7 @@ pub(crate) struct AzureExporter {
 impl AzureExporter {
     pub fn new(
         connection_string: &ConnectionString,
-        transport: Transport,
+        transport: CaptureClient,
         resource: &Resource,
     ) -> Result<Self, String> {
         // The crate parses its own connection string. It needs only the key:

@@ -19,16 +19,21 @@
 //! # Ok::<(), genkit_azure::Error>(())
 //! ```
 
+mod backoff;
 mod block_on;
 pub mod config;
 pub mod connection_string;
+mod delivery;
+pub mod diagnostics;
 mod error;
 mod export;
 pub mod log_record;
 pub mod metrics;
+mod payload;
 mod progress;
 pub mod resource;
 pub mod sanitize;
+mod sender;
 pub mod span;
 mod span_processor;
 mod stats;

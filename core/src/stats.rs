@@ -1,7 +1,9 @@
 //! Counters every face can read: what was accepted, delivered, and what was
 //! lost and why. Nothing accepted disappears without landing in one of them.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// Live counters, updated with relaxed atomics from the host's threads and
 /// the background runtime.
@@ -25,11 +27,32 @@ pub(crate) struct Counters {
     pub bytes_sent: AtomicU64,
     /// Items whose batch finished, delivered or not (internal: for shutdown accounting).
     pub items_settled: AtomicU64,
+    pub retries: AtomicU64,
+    pub batches_rejected: AtomicU64,
+    pub backlog_bytes: AtomicU64,
+    pub dropped_backlog_full: AtomicU64,
+    pub envelopes_dropped_unreadable: AtomicU64,
+    rejected_by_status: Mutex<BTreeMap<u16, u64>>,
 }
 
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// Counts one envelope or request rejected with `status`.
+    pub fn count_rejected_status(&self, status: u16) {
+        *self
+            .rejected_by_status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(status)
+            .or_default() += 1;
+    }
+
+    pub fn rejected_by_status(&self) -> Vec<(u16, u64)> {
+        let map = self.rejected_by_status.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     pub fn snapshot(&self) -> Stats {
@@ -50,6 +73,10 @@ impl Counters {
             queue_depth: self.queue_depth.load(Relaxed),
             http_requests: self.http_requests.load(Relaxed),
             bytes_sent: self.bytes_sent.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+            batches_rejected: self.batches_rejected.load(Relaxed),
+            backlog_bytes: self.backlog_bytes.load(Relaxed),
+            dropped_backlog_full: self.dropped_backlog_full.load(Relaxed),
         }
     }
 }
@@ -93,11 +120,19 @@ pub struct Stats {
     pub http_requests: u64,
     /// Request body bytes sent (after compression).
     pub bytes_sent: u64,
+    /// Attempts that re-sent a payload after a transient failure.
+    pub retries: u64,
+    /// Whole requests the service rejected permanently (400, 401, 404, ...).
+    pub batches_rejected: u64,
+    /// Bytes (compressed) waiting in memory for a retry.
+    pub backlog_bytes: u64,
+    /// Spans and logs dropped because the retry backlog was full.
+    pub dropped_backlog_full: u64,
 }
 
 impl Stats {
     /// `(name, value)` pairs, for faces that expose the counters as a map.
-    pub fn fields(&self) -> [(&'static str, u64); 16] {
+    pub fn fields(&self) -> [(&'static str, u64); 20] {
         [
             ("spans_accepted", self.spans_accepted),
             ("logs_accepted", self.logs_accepted),
@@ -115,6 +150,10 @@ impl Stats {
             ("queue_depth", self.queue_depth),
             ("http_requests", self.http_requests),
             ("bytes_sent", self.bytes_sent),
+            ("retries", self.retries),
+            ("batches_rejected", self.batches_rejected),
+            ("backlog_bytes", self.backlog_bytes),
+            ("dropped_backlog_full", self.dropped_backlog_full),
         ]
     }
 }

@@ -13,7 +13,10 @@ use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::progress::Progress;
 use crate::resource::build_resource;
 use crate::stats::{Counters, Stats};
-use crate::transport::Transport;
+use crate::backoff::Backoff;
+use crate::delivery::Delivery;
+use crate::sender::Sender;
+use crate::transport::CaptureClient;
 use crate::worker::{Msg, Worker, WorkerSettings};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -66,15 +69,28 @@ impl AzureTelemetry {
             .enable_all()
             .build()
             .map_err(|e| Error::Runtime(e.to_string()))?;
-        let transport = Transport::new(
+        let sender = Sender::new(
             &connection_string.ingestion_endpoint,
             config.request_timeout,
             Arc::clone(&counters),
-            runtime.handle().clone(),
         )
         .map_err(|e| Error::Transport(e.to_string()))?;
+        let delivery = Arc::new(Delivery::new(
+            sender,
+            Backoff::new(config.retry_base_delay, config.retry_max_delay),
+            config.max_backlog_bytes,
+            Arc::clone(&counters),
+            Arc::clone(&progress),
+        ));
+        runtime.spawn(Arc::clone(&delivery).run_retries());
+        let metrics_batch = Arc::new(Mutex::new(None));
+        let client = CaptureClient::new(
+            Arc::clone(&delivery),
+            runtime.handle().clone(),
+            Arc::clone(&metrics_batch),
+        );
         let exporter = Arc::new(
-            AzureExporter::new(&connection_string, transport, &resource).map_err(Error::Transport)?,
+            AzureExporter::new(&connection_string, client, &resource).map_err(Error::Transport)?,
         );
         let metrics =
             MetricsRecorder::new(Arc::clone(&exporter), resource.clone(), config.metric_export_interval);
@@ -82,9 +98,11 @@ impl AzureTelemetry {
         let worker = Worker::new(
             rx,
             exporter,
+            delivery,
             Arc::clone(&counters),
             Arc::clone(&progress),
             metrics,
+            metrics_batch,
             WorkerSettings {
                 max_batch_size: config.max_batch_size,
                 batch_delay: config.batch_delay,
@@ -209,6 +227,11 @@ impl AzureTelemetry {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+
+    /// Envelopes and requests the service rejected, by HTTP status.
+    pub fn rejected_by_status(&self) -> Vec<(u16, u64)> {
+        self.inner.counters.rejected_by_status()
     }
 }
 

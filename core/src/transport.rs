@@ -1,121 +1,110 @@
-//! Our HTTP transport: the `HttpClient` that `opentelemetry-application-insights`
-//! sends through.
+//! The `HttpClient` that `opentelemetry-application-insights` "sends" through.
 //!
-//! It owns where requests go. The crate rewrites every `http://` endpoint to
-//! `https://`; this transport ignores the crate's URL and posts to the endpoint
-//! the user configured, which `ConnectionString` allows to be plain `http://`
-//! only on loopback (the local emulator). It also reads each response to count
-//! what the service accepted and rejected.
+//! It sends nothing. The crate maps envelopes, serialises and gzips them, and
+//! then would own delivery: its retries block its export for up to 35 s, ignore
+//! `Retry-After`, and report success for items the service rejected. So this
+//! client takes the finished body, hands it to our delivery layer, and answers
+//! the crate with a plain 200. Delivery (retries, redirects, persistence,
+//! counting) is ours end to end; see `delivery.rs`.
 
-use crate::connection_string::Endpoint;
-use crate::stats::Counters;
+use crate::delivery::Delivery;
+use crate::payload::{BatchRef, Payload};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
-use std::sync::Arc;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 
 /// Path of the ingestion API; `v2.1` is what the official SDKs use.
 pub const TRACK_PATH: &str = "v2.1/track";
 
-#[derive(Debug)]
-pub(crate) struct Transport {
-    client: reqwest::Client,
-    track_url: String,
-    counters: Arc<Counters>,
-    /// Requests run on our runtime even when the caller polls from elsewhere
-    /// (the SDK's metric reader drives exports from its own thread).
-    runtime: tokio::runtime::Handle,
+tokio::task_local! {
+    /// Set by an export task around its call into the crate: the body lands
+    /// here and the task delivers it itself, so it can settle its batch.
+    static CAPTURED: RefCell<Option<Bytes>>;
 }
 
-impl Transport {
-    pub fn new(
-        endpoint: &Endpoint,
-        timeout: Duration,
-        counters: Arc<Counters>,
-        runtime: tokio::runtime::Handle,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-            // Redirects are handled by the delivery layer, which must remember
-            // the new host; never follow them blindly.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self {
-            client,
-            track_url: endpoint.join(TRACK_PATH),
-            counters,
-            runtime,
+/// Runs `export` (a call into the crate) and returns its result together with
+/// the body it produced, if any.
+pub(crate) async fn capture<F: std::future::Future>(export: F) -> (F::Output, Option<Bytes>) {
+    CAPTURED
+        .scope(RefCell::new(None), async move {
+            let out = export.await;
+            (out, CAPTURED.with(|c| c.borrow_mut().take()))
         })
-    }
+        .await
+}
 
-    fn record_response(&self, status: u16, body: &[u8]) {
-        if status != 200 && status != 206 {
-            return;
+#[derive(Debug)]
+pub(crate) struct CaptureClient {
+    delivery: Arc<Delivery>,
+    runtime: tokio::runtime::Handle,
+    /// The batch a metric collection started by `flush` belongs to. Metric
+    /// exports run on the SDK reader's thread, outside any export task.
+    metrics_batch: Arc<Mutex<Option<BatchRef>>>,
+}
+
+impl CaptureClient {
+    pub fn new(
+        delivery: Arc<Delivery>,
+        runtime: tokio::runtime::Handle,
+        metrics_batch: Arc<Mutex<Option<BatchRef>>>,
+    ) -> Self {
+        Self {
+            delivery,
+            runtime,
+            metrics_batch,
         }
-        let Some(summary) = TrackResponse::parse(body) else {
-            return;
-        };
-        Counters::add(&self.counters.envelopes_sent, summary.received);
-        Counters::add(&self.counters.envelopes_delivered, summary.accepted);
-        Counters::add(&self.counters.envelopes_rejected, summary.permanently_rejected);
     }
 }
 
-/// The parts of the service's JSON answer this transport needs.
+#[async_trait]
+impl HttpClient for CaptureClient {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let body = request.into_body();
+        let captured = CAPTURED.try_with(|c| c.borrow_mut().replace(body.clone())).is_ok();
+        if !captured {
+            let batch = self.metrics_batch.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let delivery = Arc::clone(&self.delivery);
+            self.runtime
+                .spawn(async move { delivery.deliver(Payload::new(body, batch)).await });
+        }
+        Ok(Response::builder().status(200).body(Bytes::new())?)
+    }
+}
+
+/// The parts of the service's JSON answer delivery needs.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct TrackResponse {
     pub received: u64,
     pub accepted: u64,
-    /// Items whose own status will not succeed on retry.
-    pub permanently_rejected: u64,
+    /// `(index, status)` of every item not accepted.
+    pub errors: Vec<(usize, u16)>,
 }
 
 impl TrackResponse {
     pub fn parse(body: &[u8]) -> Option<Self> {
         let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let permanently_rejected = v["errors"]
+        let errors = v["errors"]
             .as_array()
             .map(|errs| {
                 errs.iter()
-                    .filter(|e| !is_retryable(e["statusCode"].as_u64().unwrap_or(0) as u16))
-                    .count() as u64
+                    .filter_map(|e| Some((e["index"].as_u64()? as usize, e["statusCode"].as_u64()? as u16)))
+                    .collect()
             })
-            .unwrap_or(0);
+            .unwrap_or_default();
         Some(Self {
             received: v["itemsReceived"].as_u64()?,
             accepted: v["itemsAccepted"].as_u64()?,
-            permanently_rejected,
+            errors,
         })
     }
 }
 
-/// Statuses the service documents as worth retrying.
+/// Item or request statuses the service documents as worth retrying.
 pub fn is_retryable(status: u16) -> bool {
-    matches!(status, 408 | 429 | 439 | 500 | 502 | 503 | 504)
-}
-
-#[async_trait]
-impl HttpClient for Transport {
-    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let (parts, body) = request.into_parts();
-        Counters::add(&self.counters.http_requests, 1);
-        Counters::add(&self.counters.bytes_sent, body.len() as u64);
-        let request = self.client.post(&self.track_url).headers(parts.headers).body(body);
-        let (status, bytes) = self
-            .runtime
-            .spawn(async move {
-                let response = request.send().await?;
-                let status = response.status();
-                Ok::<_, reqwest::Error>((status, response.bytes().await?))
-            })
-            .await??;
-        self.record_response(status.as_u16(), &bytes);
-        Ok(Response::builder().status(status).body(bytes)?)
-    }
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 #[cfg(test)]
@@ -130,7 +119,7 @@ mod tests {
             {"index":2,"statusCode":500,"message":"oops"}]}"#;
         assert_eq!(
             TrackResponse::parse(body),
-            Some(TrackResponse { received: 4, accepted: 1, permanently_rejected: 1 })
+            Some(TrackResponse { received: 4, accepted: 1, errors: vec![(0, 400), (1, 503), (2, 500)] })
         );
         assert_eq!(TrackResponse::parse(b"not json"), None);
     }

@@ -5,9 +5,12 @@
 //! It sees every item in arrival order on one task, which is where per-trace
 //! state (Genkit enrichment, sampling decisions, derived metrics) will live.
 
+use crate::delivery::Delivery;
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
+use crate::payload::{BatchRef, Payload};
+use crate::transport::capture;
 use crate::progress::Progress;
 use crate::sanitize;
 use crate::stats::Counters;
@@ -40,6 +43,7 @@ pub(crate) struct WorkerSettings {
 pub(crate) struct Worker {
     rx: mpsc::Receiver<Msg>,
     exporter: Arc<AzureExporter>,
+    delivery: Arc<Delivery>,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
     settings: WorkerSettings,
@@ -50,6 +54,8 @@ pub(crate) struct Worker {
     spans: Vec<SpanData>,
     logs: Vec<LogRecord>,
     metrics: MetricsRecorder,
+    /// Shared with the capture client: the batch of a flush-started metric collection.
+    metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
 }
@@ -72,14 +78,17 @@ impl Worker {
     pub fn new(
         rx: mpsc::Receiver<Msg>,
         exporter: Arc<AzureExporter>,
+        delivery: Arc<Delivery>,
         counters: Arc<Counters>,
         progress: Arc<Progress>,
         metrics: MetricsRecorder,
+        metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
         settings: WorkerSettings,
     ) -> Self {
         Self {
             rx,
             exporter,
+            delivery,
             counters,
             progress,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_exports)),
@@ -89,6 +98,7 @@ impl Worker {
             spans: Vec::new(),
             logs: Vec::new(),
             metrics,
+            metrics_batch,
             oldest: None,
         }
     }
@@ -191,16 +201,20 @@ impl Worker {
         }
         let id = self.next_batch_id;
         self.next_batch_id += 1;
-        let permit = self.permits.clone().acquire_owned().await.expect("never closed");
+        let batch = BatchRef { id, items: 0 };
+        let slot = Arc::clone(&self.metrics_batch);
         let counters = Arc::clone(&self.counters);
         let progress = Arc::clone(&self.progress);
         tokio::spawn(async move {
-            // The SDK collects and exports synchronously on the calling thread.
+            // The crate's metric export runs on the SDK reader's thread; the
+            // body it produces finds this batch in the slot and settles it on
+            // delivery. If nothing was sent, settle it here.
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(batch);
             let result = tokio::task::spawn_blocking(move || provider.force_flush()).await;
-            let failed = !matches!(result, Ok(Ok(())));
-            Counters::add(if failed { &counters.batches_failed } else { &counters.batches_exported }, 1);
-            progress.settle(id, failed);
-            drop(permit);
+            let unsent = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if unsent.is_some() {
+                settle(&counters, &progress, batch, !matches!(result, Ok(Ok(()))));
+            }
         });
     }
 
@@ -219,31 +233,29 @@ impl Worker {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let items = batch.len() as u64;
+        let batch_ref = BatchRef { id, items: batch.len() as u64 };
         let exporter = Arc::clone(&self.exporter);
+        let delivery = Arc::clone(&self.delivery);
         let counters = Arc::clone(&self.counters);
         let progress = Arc::clone(&self.progress);
-        let export = tokio::spawn(export_batch(exporter, Arc::clone(&counters), batch));
+        // Mapping runs in a task of its own so a panic in it is contained.
+        let mapping = tokio::spawn(capture(export_batch(exporter, Arc::clone(&counters), batch)));
         tokio::spawn(async move {
-            let failed = match export.await {
-                Ok(Ok(())) => {
-                    Counters::add(&counters.batches_exported, 1);
-                    false
+            match mapping.await {
+                Ok((Ok(()), Some(body))) => {
+                    delivery.deliver(Payload::new(body, Some(batch_ref))).await;
                 }
-                Ok(Err(_)) => {
-                    Counters::add(&counters.batches_failed, 1);
-                    Counters::add(&counters.items_export_failed, items);
-                    true
+                Ok((Ok(()), None)) => settle(&counters, &progress, batch_ref, false),
+                Ok((Err(_), _)) => {
+                    Counters::add(&counters.items_export_failed, batch_ref.items);
+                    settle(&counters, &progress, batch_ref, true);
                 }
                 Err(_) => {
                     // The mapping panicked (see sanitize.rs); the batch is lost, counted.
-                    Counters::add(&counters.batches_failed, 1);
-                    Counters::add(&counters.dropped_mapping_error, items);
-                    true
+                    Counters::add(&counters.dropped_mapping_error, batch_ref.items);
+                    settle(&counters, &progress, batch_ref, true);
                 }
-            };
-            Counters::add(&counters.items_settled, items);
-            progress.settle(id, failed);
+            }
             drop(permit);
         });
     }
@@ -252,6 +264,13 @@ impl Worker {
         let all = self.settings.max_concurrent_exports as u32;
         let _ = tokio::time::timeout_at(deadline.into(), self.permits.acquire_many(all)).await;
     }
+}
+
+/// Settles a batch that never reached delivery.
+fn settle(counters: &Counters, progress: &Progress, batch: BatchRef, failed: bool) {
+    Counters::add(if failed { &counters.batches_failed } else { &counters.batches_exported }, 1);
+    Counters::add(&counters.items_settled, batch.items);
+    progress.settle(batch.id, failed);
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -1,0 +1,226 @@
+//! Delivery: getting each payload to the service exactly once, or counting why not.
+//!
+//! - A fresh payload is sent at once, unless the endpoint is known to be down
+//!   or asked us to wait (`Retry-After`): then it joins the backlog without a
+//!   request, so exports of other batches never wait on a failing one.
+//! - Transient failures put the payload in the backlog. One retry driver sends
+//!   the backlog oldest first, each attempt gated by the endpoint's health:
+//!   after a failure nothing is sent to the endpoint before `Retry-After` (when
+//!   given, exactly) or a jittered exponential backoff has passed. The first
+//!   success reopens the gate for everyone.
+//! - 206: only the items whose own status is retryable go back to the backlog;
+//!   the rest are counted as rejected. 400 and other permanent answers drop the
+//!   payload, counted, with one rate-limited diagnostic.
+//!
+//! A payload's batch settles (for `flush`) when it is delivered, rejected, or dropped.
+
+use crate::backoff::Backoff;
+use crate::diagnostics::Diagnostics;
+use crate::payload::Payload;
+use crate::progress::Progress;
+use crate::sender::{Sender, Verdict};
+use crate::stats::Counters;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// How long to wait after a quota answer without `Retry-After`.
+const QUOTA_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default)]
+struct Health {
+    /// No request before this instant.
+    not_before: Option<Instant>,
+    consecutive_failures: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    sender: Sender,
+    backoff: Backoff,
+    health: Mutex<Health>,
+    backlog: Mutex<VecDeque<Payload>>,
+    backlog_changed: Notify,
+    max_backlog_bytes: u64,
+    counters: Arc<Counters>,
+    progress: Arc<Progress>,
+    diagnostics: Diagnostics,
+}
+
+impl Delivery {
+    pub fn new(
+        sender: Sender,
+        backoff: Backoff,
+        max_backlog_bytes: u64,
+        counters: Arc<Counters>,
+        progress: Arc<Progress>,
+    ) -> Self {
+        Self {
+            sender,
+            backoff,
+            health: Mutex::default(),
+            backlog: Mutex::default(),
+            backlog_changed: Notify::new(),
+            max_backlog_bytes,
+            counters,
+            progress,
+            diagnostics: Diagnostics::default(),
+        }
+    }
+
+    /// The first attempt at a fresh payload.
+    pub async fn deliver(&self, payload: Payload) {
+        if self.gate_closed() {
+            self.to_backlog(payload);
+        } else {
+            self.attempt(payload).await;
+        }
+    }
+
+    /// Resends the backlog, oldest first, whenever the endpoint allows.
+    /// Runs for the life of the pipeline.
+    pub async fn run_retries(self: Arc<Self>) {
+        loop {
+            let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            let Some(payload) = next else {
+                self.backlog_changed.notified().await;
+                continue;
+            };
+            self.counters.backlog_bytes.fetch_sub(payload.body.len() as u64, Relaxed);
+            self.wait_for_gate().await;
+            Counters::add(&self.counters.retries, 1);
+            self.attempt(payload).await;
+        }
+    }
+
+    async fn attempt(&self, mut payload: Payload) {
+        match self.sender.send(&payload.body).await {
+            Verdict::Delivered => {
+                self.healthy();
+                self.settle(&payload, false);
+            }
+            Verdict::Partial { retry, rejected } => {
+                self.healthy();
+                self.count_rejected(&rejected);
+                payload.lossy |= !rejected.is_empty();
+                if retry.is_empty() {
+                    self.settle(&payload, false);
+                    return;
+                }
+                match payload.subset(&retry) {
+                    Ok(mut rest) => {
+                        rest.attempts += 1;
+                        self.to_backlog(rest);
+                    }
+                    Err(e) => {
+                        Counters::add(&self.counters.envelopes_dropped_unreadable, retry.len() as u64);
+                        self.diagnostics.say("unreadable-payload", || format!("could not re-send part of a batch: {e}"));
+                        self.settle(&payload, true);
+                    }
+                }
+            }
+            Verdict::Transient { reason, retry_after } => {
+                self.failed(retry_after);
+                self.diagnostics.say("transient", || {
+                    format!("ingestion is failing ({reason}); keeping the data and retrying")
+                });
+                payload.attempts += 1;
+                self.to_backlog(payload);
+            }
+            Verdict::Quota { status, retry_after } => {
+                self.failed(Some(retry_after.unwrap_or(QUOTA_BACKOFF)));
+                self.diagnostics.say("quota", || {
+                    format!("the service answered {status}: quota or daily cap reached; keeping the data and retrying later")
+                });
+                payload.attempts += 1;
+                self.to_backlog(payload);
+            }
+            Verdict::Permanent { status, reason } => {
+                // The endpoint answered, so it is up: don't slow other payloads.
+                self.healthy();
+                Counters::add(&self.counters.batches_rejected, 1);
+                self.counters.count_rejected_status(status);
+                self.diagnostics.say("permanent", || format!("{reason}; the batch was dropped"));
+                self.settle(&payload, true);
+            }
+        }
+    }
+
+    fn count_rejected(&self, statuses: &[u16]) {
+        Counters::add(&self.counters.envelopes_rejected, statuses.len() as u64);
+        for &s in statuses {
+            self.counters.count_rejected_status(s);
+        }
+    }
+
+    fn settle(&self, payload: &Payload, lost: bool) {
+        let lossy = lost || payload.lossy;
+        if let Some(batch) = payload.batch {
+            if lossy {
+                Counters::add(&self.counters.batches_failed, 1);
+            } else {
+                Counters::add(&self.counters.batches_exported, 1);
+            }
+            Counters::add(&self.counters.items_settled, batch.items);
+            self.progress.settle(batch.id, lossy);
+        }
+    }
+
+    fn to_backlog(&self, payload: Payload) {
+        let size = payload.body.len() as u64;
+        let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        // Memory is bounded: past the limit the oldest payloads go, counted.
+        // (Spilling them to disk instead is the persistence layer's job.)
+        while !backlog.is_empty()
+            && self.counters.backlog_bytes.load(Relaxed) + size > self.max_backlog_bytes
+        {
+            if let Some(old) = backlog.pop_front() {
+                self.counters.backlog_bytes.fetch_sub(old.body.len() as u64, Relaxed);
+                Counters::add(&self.counters.dropped_backlog_full, old.batch.map_or(0, |b| b.items));
+                self.diagnostics.say("backlog-full", || {
+                    "the retry backlog is full; dropping the oldest batch".to_string()
+                });
+                self.settle(&old, true);
+            }
+        }
+        self.counters.backlog_bytes.fetch_add(size, Relaxed);
+        backlog.push_back(payload);
+        drop(backlog);
+        self.backlog_changed.notify_one();
+    }
+
+    fn gate_closed(&self) -> bool {
+        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.not_before.is_some_and(|t| Instant::now() < t)
+    }
+
+    async fn wait_for_gate(&self) {
+        loop {
+            let until = self.health.lock().unwrap_or_else(|p| p.into_inner()).not_before;
+            match until {
+                Some(t) if Instant::now() < t => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn failed(&self, retry_after: Option<Duration>) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.consecutive_failures += 1;
+        let wait = retry_after.unwrap_or_else(|| self.backoff.delay(h.consecutive_failures));
+        let until = Instant::now() + wait;
+        h.not_before = Some(h.not_before.map_or(until, |t| t.max(until)));
+    }
+
+    fn healthy(&self) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.consecutive_failures = 0;
+        // A success does not cancel a Retry-After still in force.
+        if h.not_before.is_some_and(|t| Instant::now() >= t) {
+            h.not_before = None;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The library's own diagnostics: what went wrong in delivery, said once in a
+//! while, never per item, and never with a secret in it.
+//!
+//! They go to stderr with a `genkit-azure:` prefix unless a face installs its
+//! own sink (Python routes them to its `genkit_azure_rs` logger, which is never
+//! exported back, so there is no feedback loop).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+pub type DiagnosticSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How often the same kind of diagnostic may be said.
+const QUIET_PERIOD: Duration = Duration::from_secs(60);
+
+static SINK: RwLock<Option<DiagnosticSink>> = RwLock::new(None);
+
+/// Replaces where diagnostics go (process-wide). `None` restores stderr.
+pub fn set_diagnostic_sink(sink: Option<DiagnosticSink>) {
+    *SINK.write().unwrap_or_else(|p| p.into_inner()) = sink;
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Diagnostics {
+    last: Mutex<HashMap<&'static str, Instant>>,
+}
+
+impl Diagnostics {
+    /// Says `message` unless a diagnostic of the same `kind` was said in the
+    /// last minute. Returns whether it was said.
+    pub fn say(&self, kind: &'static str, message: impl FnOnce() -> String) -> bool {
+        let now = Instant::now();
+        {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            match last.get(kind) {
+                Some(t) if now.duration_since(*t) < QUIET_PERIOD => return false,
+                _ => {
+                    last.insert(kind, now);
+                }
+            }
+        }
+        let text = message();
+        let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match sink {
+            Some(sink) => sink(&text),
+            None => eprintln!("genkit-azure: {text}"),
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_kind_is_said_once_per_period() {
+        let d = Diagnostics::default();
+        assert!(d.say("test-kind-a", || "first".into()));
+        assert!(!d.say("test-kind-a", || "second".into()));
+        assert!(d.say("test-kind-b", || "other kind".into()));
+    }
+}

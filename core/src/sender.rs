@@ -1,0 +1,235 @@
+//! One HTTP attempt to the ingestion endpoint, and what its answer means.
+
+use crate::backoff::parse_retry_after;
+use crate::connection_string::{is_loopback, Endpoint};
+use crate::stats::Counters;
+use crate::transport::{is_retryable, TrackResponse, TRACK_PATH};
+use bytes::Bytes;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// Redirects followed in a row before the attempt counts as failed.
+const MAX_REDIRECTS: usize = 3;
+
+/// What an attempt's answer means for the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Verdict {
+    /// Everything accepted.
+    Delivered,
+    /// Some items accepted; `retry` (indexes in the sent body) may succeed
+    /// later; `rejected` holds the statuses of items that never will.
+    Partial { retry: Vec<usize>, rejected: Vec<u16> },
+    /// Nothing accepted, try again later (connection error, timeout, 408, 429, 5xx).
+    Transient { reason: String, retry_after: Option<Duration> },
+    /// Over quota or daily cap (402, 439): keep the data, try much later.
+    Quota { status: u16, retry_after: Option<Duration> },
+    /// Will never be accepted (400, 404, ...).
+    Permanent { status: u16, reason: String },
+}
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    client: reqwest::Client,
+    /// Where requests go now; a redirect replaces it for later requests.
+    track_url: RwLock<String>,
+    counters: Arc<Counters>,
+}
+
+impl Sender {
+    pub fn new(endpoint: &Endpoint, timeout: Duration, counters: Arc<Counters>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
+            // Redirects are followed here, where the new host can be checked and remembered.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            client,
+            track_url: RwLock::new(endpoint.join(TRACK_PATH)),
+            counters,
+        })
+    }
+
+    pub fn track_url(&self) -> String {
+        self.track_url.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub async fn send(&self, body: &Bytes) -> Verdict {
+        let mut url = self.track_url();
+        for _ in 0..=MAX_REDIRECTS {
+            Counters::add(&self.counters.http_requests, 1);
+            Counters::add(&self.counters.bytes_sent, body.len() as u64);
+            let response = self
+                .client
+                .post(&url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CONTENT_ENCODING, "gzip")
+                .body(body.clone())
+                .send()
+                .await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    return Verdict::Transient {
+                        reason: describe_error(&e),
+                        retry_after: None,
+                    }
+                }
+            };
+            let status = response.status().as_u16();
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let retry_after = header(http::header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after(&v, SystemTime::now()));
+            if matches!(status, 307 | 308) {
+                match header(http::header::LOCATION).and_then(|l| redirect_target(&url, &l)) {
+                    Some(next) => {
+                        // Remember the new ingestion host for every later request.
+                        *self.track_url.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
+                        url = next;
+                        continue;
+                    }
+                    None => {
+                        return Verdict::Permanent {
+                            status,
+                            reason: "redirect without a usable https Location".into(),
+                        }
+                    }
+                }
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            return classify(status, retry_after, &body, &self.counters);
+        }
+        Verdict::Transient {
+            reason: format!("more than {MAX_REDIRECTS} redirects in a row"),
+            retry_after: None,
+        }
+    }
+}
+
+/// Says what failed without the URL's query or any header (no secrets).
+fn describe_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "request timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "connection failed before an answer".into()
+    }
+}
+
+/// The absolute track URL a `Location` points to, if it is one we trust:
+/// https, or plain http only when the original endpoint was loopback http.
+fn redirect_target(current: &str, location: &str) -> Option<String> {
+    let mut next = if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_string()
+    } else if location.starts_with('/') {
+        let scheme_end = current.find("://")? + 3;
+        let host_end = current[scheme_end..].find('/').map_or(current.len(), |i| scheme_end + i);
+        format!("{}{}", &current[..host_end], location)
+    } else {
+        return None;
+    };
+    let endpoint = Endpoint::parse("Location", next.split("/v2").next()?).ok()?;
+    if !endpoint.is_https() && !(current.starts_with("http://") && is_loopback(endpoint.host())) {
+        return None;
+    }
+    if !next.contains("/v2") {
+        next = endpoint.join(TRACK_PATH);
+    }
+    Some(next)
+}
+
+pub(crate) fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], counters: &Counters) -> Verdict {
+    match status {
+        200 => {
+            if let Some(r) = TrackResponse::parse(body) {
+                Counters::add(&counters.envelopes_sent, r.received);
+                Counters::add(&counters.envelopes_delivered, r.accepted);
+            }
+            Verdict::Delivered
+        }
+        206 => {
+            let Some(r) = TrackResponse::parse(body) else {
+                // Unreadable partial answer: resending all risks duplicates,
+                // dropping all risks loss; the service may have kept some.
+                return Verdict::Transient {
+                    reason: "206 with an unreadable body".into(),
+                    retry_after,
+                };
+            };
+            Counters::add(&counters.envelopes_sent, r.received);
+            Counters::add(&counters.envelopes_delivered, r.accepted);
+            let (retry, rejected): (Vec<_>, Vec<_>) =
+                r.errors.iter().partition(|(_, s)| is_retryable(*s) || matches!(s, 402 | 439));
+            Verdict::Partial {
+                retry: retry.into_iter().map(|(i, _)| i).collect(),
+                rejected: rejected.into_iter().map(|(_, s)| s).collect(),
+            }
+        }
+        402 | 439 => Verdict::Quota { status, retry_after },
+        s if is_retryable(s) => Verdict::Transient {
+            reason: format!("the service answered {s}"),
+            retry_after,
+        },
+        401 | 403 => Verdict::Permanent {
+            status,
+            reason: format!("the service refused authentication ({status}); check the connection string's key and the resource's local-auth setting"),
+        },
+        s => Verdict::Permanent {
+            status: s,
+            reason: format!("the service rejected the request ({s})"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_map_to_verdicts() {
+        let c = Counters::default();
+        assert_eq!(classify(200, None, b"", &c), Verdict::Delivered);
+        let partial = br#"{"itemsReceived":4,"itemsAccepted":1,"errors":[
+            {"index":0,"statusCode":500},{"index":2,"statusCode":400},{"index":3,"statusCode":429}]}"#;
+        assert_eq!(
+            classify(206, None, partial, &c),
+            Verdict::Partial { retry: vec![0, 3], rejected: vec![400] }
+        );
+        assert_eq!(c.snapshot().envelopes_delivered, 1);
+        let ra = Some(Duration::from_secs(5));
+        assert!(matches!(classify(429, ra, b"", &c), Verdict::Transient { retry_after: Some(d), .. } if d.as_secs() == 5));
+        assert!(matches!(classify(503, None, b"", &c), Verdict::Transient { .. }));
+        assert!(matches!(classify(439, None, b"", &c), Verdict::Quota { status: 439, .. }));
+        assert!(matches!(classify(400, None, b"", &c), Verdict::Permanent { status: 400, .. }));
+        assert!(matches!(classify(401, None, b"", &c), Verdict::Permanent { status: 401, .. }));
+    }
+
+    #[test]
+    fn redirects_are_followed_only_to_trusted_hosts() {
+        let cur = "https://dc.example.com/v2.1/track";
+        assert_eq!(
+            redirect_target(cur, "https://westeurope.in.example.com/v2.1/track").as_deref(),
+            Some("https://westeurope.in.example.com/v2.1/track")
+        );
+        assert_eq!(
+            redirect_target(cur, "https://other.example.com").as_deref(),
+            Some("https://other.example.com/v2.1/track")
+        );
+        assert_eq!(redirect_target(cur, "/v2/track").as_deref(), Some("https://dc.example.com/v2/track"));
+        assert_eq!(redirect_target(cur, "http://evil.example.com/v2.1/track"), None);
+        assert_eq!(
+            redirect_target("http://127.0.0.1:1/v2.1/track", "http://127.0.0.1:2/v2.1/track").as_deref(),
+            Some("http://127.0.0.1:2/v2.1/track")
+        );
+        assert_eq!(redirect_target("https://127.0.0.1:1/v2.1/track", "http://127.0.0.1:2/"), None);
+        assert_eq!(redirect_target(cur, "ftp://x"), None);
+    }
+}
