@@ -2,6 +2,7 @@
 
 use crate::error::{ConfigError, Error, Result};
 use crate::resource::ResourceSettings;
+use std::path::PathBuf;
 use crate::telemetry::AzureTelemetry;
 use opentelemetry::KeyValue;
 use std::time::Duration;
@@ -35,6 +36,16 @@ pub struct Config {
     pub retry_max_delay: Duration,
     /// Compressed bytes kept in memory for retry; past it the oldest go, counted.
     pub max_backlog_bytes: u64,
+    /// Persist undeliverable batches to disk (default on).
+    pub storage_enabled: bool,
+    /// Where; `None` is `<temp>/genkit-azure-<uid>/<hash of the key>`.
+    pub storage_directory: Option<PathBuf>,
+    /// Disk cap for this key's directory.
+    pub max_disk_bytes: u64,
+    /// Files older than this are dropped, counted.
+    pub disk_retention: Duration,
+    /// How long a file being sent stays leased to this process.
+    pub disk_lease: Duration,
 }
 
 impl Default for Config {
@@ -52,6 +63,11 @@ impl Default for Config {
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
             max_backlog_bytes: 64 * 1024 * 1024,
+            storage_enabled: true,
+            storage_directory: None,
+            max_disk_bytes: 50 * 1024 * 1024,
+            disk_retention: Duration::from_secs(48 * 3600),
+            disk_lease: Duration::from_secs(60),
         }
     }
 }
@@ -153,6 +169,28 @@ impl AzureTelemetryBuilder {
     pub fn retry_delays(mut self, base: Duration, max: Duration) -> Self {
         self.config.retry_base_delay = base;
         self.config.retry_max_delay = max;
+        self
+    }
+    /// Persist undeliverable batches under `dir` instead of the default directory.
+    pub fn storage_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.storage_directory = Some(dir.into());
+        self
+    }
+    /// Keep undeliverable batches in memory only.
+    pub fn disable_storage(mut self) -> Self {
+        self.config.storage_enabled = false;
+        self
+    }
+    pub fn max_disk_bytes(mut self, n: u64) -> Self {
+        self.config.max_disk_bytes = n;
+        self
+    }
+    pub fn disk_retention(mut self, d: Duration) -> Self {
+        self.config.disk_retention = d;
+        self
+    }
+    pub fn disk_lease(mut self, d: Duration) -> Self {
+        self.config.disk_lease = d;
         self
     }
     pub fn max_backlog_bytes(mut self, n: u64) -> Self {

@@ -20,6 +20,7 @@ use crate::payload::Payload;
 use crate::progress::Progress;
 use crate::sender::{Sender, Verdict};
 use crate::stats::Counters;
+use crate::storage::{Leased, Storage};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -47,8 +48,23 @@ pub(crate) struct Delivery {
     max_backlog_bytes: u64,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
-    diagnostics: Diagnostics,
+    diagnostics: Arc<Diagnostics>,
+    /// Where payloads wait when they cannot be delivered now; `None` or
+    /// disabled means they wait in memory only.
+    storage: Option<Arc<Storage>>,
 }
+
+/// What became of an attempt.
+enum Outcome {
+    /// Delivered, or dropped for good (counted, settled).
+    Done { delivered: bool },
+    /// Must wait and be sent again (the whole payload or the retryable part of it).
+    Retry(Payload),
+}
+
+/// How often the backlog driver looks at the disk even when nothing woke it:
+/// files left by other or crashed processes, and expired leases.
+const DISK_POLL: Duration = Duration::from_secs(5);
 
 impl Delivery {
     pub fn new(
@@ -57,6 +73,7 @@ impl Delivery {
         max_backlog_bytes: u64,
         counters: Arc<Counters>,
         progress: Arc<Progress>,
+        storage: Option<Arc<Storage>>,
     ) -> Self {
         Self {
             sender,
@@ -67,40 +84,89 @@ impl Delivery {
             max_backlog_bytes,
             counters,
             progress,
-            diagnostics: Diagnostics::default(),
+            diagnostics: Arc::default(),
+            storage,
         }
+    }
+
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
     }
 
     /// The first attempt at a fresh payload.
     pub async fn deliver(&self, payload: Payload) {
         if self.gate_closed() {
-            self.to_backlog(payload);
-        } else {
-            self.attempt(payload).await;
+            self.to_backlog(payload).await;
+        } else if let Outcome::Retry(p) = self.attempt(payload).await {
+            self.to_backlog(p).await;
         }
     }
 
-    /// Resends the backlog, oldest first, whenever the endpoint allows.
-    /// Runs for the life of the pipeline.
+    /// Resends the backlog, oldest first, whenever the endpoint allows:
+    /// payloads waiting in memory, then files on disk (ours, or left by a
+    /// process that died). Runs for the life of the pipeline.
     pub async fn run_retries(self: Arc<Self>) {
         loop {
             let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-            let Some(payload) = next else {
-                self.backlog_changed.notified().await;
+            if let Some(payload) = next {
+                self.counters.backlog_bytes.fetch_sub(payload.body.len() as u64, Relaxed);
+                self.wait_for_gate().await;
+                Counters::add(&self.counters.retries, 1);
+                if let Outcome::Retry(p) = self.attempt(payload).await {
+                    self.to_backlog(p).await;
+                }
                 continue;
-            };
-            self.counters.backlog_bytes.fetch_sub(payload.body.len() as u64, Relaxed);
-            self.wait_for_gate().await;
-            Counters::add(&self.counters.retries, 1);
-            self.attempt(payload).await;
+            }
+            if let Some(leased) = self.lease_from_disk().await {
+                self.wait_for_gate().await;
+                self.resend_from_disk(leased).await;
+                continue;
+            }
+            let _ = tokio::time::timeout(DISK_POLL, self.backlog_changed.notified()).await;
         }
     }
 
-    async fn attempt(&self, mut payload: Payload) {
+    async fn lease_from_disk(self: &Arc<Self>) -> Option<Leased> {
+        let storage = self.storage.clone().filter(|s| s.enabled())?;
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || storage.lease_oldest(&this.counters, &this.diagnostics))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn resend_from_disk(self: &Arc<Self>, leased: Leased) {
+        let Some(storage) = self.storage.clone() else { return };
+        Counters::add(&self.counters.retries, 1);
+        let payload = Payload::new(leased.body.clone(), None);
+        let outcome = self.attempt(payload).await;
+        let this = Arc::clone(self);
+        let _ = tokio::task::spawn_blocking(move || match outcome {
+            Outcome::Done { delivered } => {
+                if delivered {
+                    Counters::add(&this.counters.resent_from_disk_batches, 1);
+                }
+                storage.delete(leased, &this.counters);
+            }
+            Outcome::Retry(p) if p.body == leased.body => storage.release(leased),
+            Outcome::Retry(part) => {
+                // A 206: keep only the retryable part, then let the old file go.
+                if storage.write(&part.body, &this.counters, &this.diagnostics) {
+                    storage.delete(leased, &this.counters);
+                } else {
+                    storage.release(leased);
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn attempt(&self, mut payload: Payload) -> Outcome {
         match self.sender.send(&payload.body).await {
             Verdict::Delivered => {
                 self.healthy();
                 self.settle(&payload, false);
+                Outcome::Done { delivered: true }
             }
             Verdict::Partial { retry, rejected } => {
                 self.healthy();
@@ -108,17 +174,18 @@ impl Delivery {
                 payload.lossy |= !rejected.is_empty();
                 if retry.is_empty() {
                     self.settle(&payload, false);
-                    return;
+                    return Outcome::Done { delivered: true };
                 }
                 match payload.subset(&retry) {
                     Ok(mut rest) => {
                         rest.attempts += 1;
-                        self.to_backlog(rest);
+                        Outcome::Retry(rest)
                     }
                     Err(e) => {
                         Counters::add(&self.counters.envelopes_dropped_unreadable, retry.len() as u64);
                         self.diagnostics.say("unreadable-payload", || format!("could not re-send part of a batch: {e}"));
                         self.settle(&payload, true);
+                        Outcome::Done { delivered: false }
                     }
                 }
             }
@@ -128,7 +195,7 @@ impl Delivery {
                     format!("ingestion is failing ({reason}); keeping the data and retrying")
                 });
                 payload.attempts += 1;
-                self.to_backlog(payload);
+                Outcome::Retry(payload)
             }
             Verdict::Quota { status, retry_after } => {
                 self.failed(Some(retry_after.unwrap_or(QUOTA_BACKOFF)));
@@ -136,7 +203,7 @@ impl Delivery {
                     format!("the service answered {status}: quota or daily cap reached; keeping the data and retrying later")
                 });
                 payload.attempts += 1;
-                self.to_backlog(payload);
+                Outcome::Retry(payload)
             }
             Verdict::Permanent { status, reason } => {
                 // The endpoint answered, so it is up: don't slow other payloads.
@@ -145,6 +212,7 @@ impl Delivery {
                 self.counters.count_rejected_status(status);
                 self.diagnostics.say("permanent", || format!("{reason}; the batch was dropped"));
                 self.settle(&payload, true);
+                Outcome::Done { delivered: false }
             }
         }
     }
@@ -169,7 +237,28 @@ impl Delivery {
         }
     }
 
-    fn to_backlog(&self, payload: Payload) {
+    /// Puts a payload aside for a later attempt: on disk when persistence is
+    /// on (its batch then counts as settled, since a crash can no longer lose
+    /// it), else in the bounded memory backlog.
+    async fn to_backlog(&self, mut payload: Payload) {
+        if let Some(storage) = self.storage.clone().filter(|s| s.enabled()) {
+            let body = payload.body.clone();
+            let counters = Arc::clone(&self.counters);
+            let diagnostics = Arc::clone(&self.diagnostics);
+            let written = tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
+            .await
+            .unwrap_or(false);
+            if written {
+                self.settle(&payload, false);
+                payload.batch = None;
+                self.backlog_changed.notify_one();
+                return;
+            }
+        }
+        self.to_memory(payload);
+    }
+
+    fn to_memory(&self, payload: Payload) {
         let size = payload.body.len() as u64;
         let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
         // Memory is bounded: past the limit the oldest payloads go, counted.

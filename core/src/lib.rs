@@ -37,6 +37,7 @@ mod sender;
 pub mod span;
 mod span_processor;
 mod stats;
+pub mod storage;
 mod telemetry;
 mod transport;
 mod worker;

@@ -32,6 +32,11 @@ pub(crate) struct Counters {
     pub backlog_bytes: AtomicU64,
     pub dropped_backlog_full: AtomicU64,
     pub envelopes_dropped_unreadable: AtomicU64,
+    pub persisted_batches: AtomicU64,
+    pub resent_from_disk_batches: AtomicU64,
+    pub disk_bytes: AtomicU64,
+    pub dropped_disk_full_batches: AtomicU64,
+    pub dropped_retention_batches: AtomicU64,
     rejected_by_status: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -77,6 +82,11 @@ impl Counters {
             batches_rejected: self.batches_rejected.load(Relaxed),
             backlog_bytes: self.backlog_bytes.load(Relaxed),
             dropped_backlog_full: self.dropped_backlog_full.load(Relaxed),
+            persisted_batches: self.persisted_batches.load(Relaxed),
+            resent_from_disk_batches: self.resent_from_disk_batches.load(Relaxed),
+            disk_bytes: self.disk_bytes.load(Relaxed),
+            dropped_disk_full_batches: self.dropped_disk_full_batches.load(Relaxed),
+            dropped_retention_batches: self.dropped_retention_batches.load(Relaxed),
         }
     }
 }
@@ -128,11 +138,21 @@ pub struct Stats {
     pub backlog_bytes: u64,
     /// Spans and logs dropped because the retry backlog was full.
     pub dropped_backlog_full: u64,
+    /// Batches written to disk to wait for delivery.
+    pub persisted_batches: u64,
+    /// Batches read back from disk and delivered.
+    pub resent_from_disk_batches: u64,
+    /// Bytes this process wrote to disk that are still there.
+    pub disk_bytes: u64,
+    /// Files dropped (oldest first) to stay under the disk cap.
+    pub dropped_disk_full_batches: u64,
+    /// Files dropped because they outlived the retention period.
+    pub dropped_retention_batches: u64,
 }
 
 impl Stats {
     /// `(name, value)` pairs, for faces that expose the counters as a map.
-    pub fn fields(&self) -> [(&'static str, u64); 20] {
+    pub fn fields(&self) -> [(&'static str, u64); 25] {
         [
             ("spans_accepted", self.spans_accepted),
             ("logs_accepted", self.logs_accepted),
@@ -154,6 +174,11 @@ impl Stats {
             ("batches_rejected", self.batches_rejected),
             ("backlog_bytes", self.backlog_bytes),
             ("dropped_backlog_full", self.dropped_backlog_full),
+            ("persisted_batches", self.persisted_batches),
+            ("resent_from_disk_batches", self.resent_from_disk_batches),
+            ("disk_bytes", self.disk_bytes),
+            ("dropped_disk_full_batches", self.dropped_disk_full_batches),
+            ("dropped_retention_batches", self.dropped_retention_batches),
         ]
     }
 }

@@ -16,6 +16,7 @@ use crate::stats::{Counters, Stats};
 use crate::backoff::Backoff;
 use crate::delivery::Delivery;
 use crate::sender::Sender;
+use crate::storage::{default_directory, Storage, StorageSettings};
 use crate::transport::CaptureClient;
 use crate::worker::{Msg, Worker, WorkerSettings};
 use opentelemetry_sdk::trace::SpanData;
@@ -75,13 +76,20 @@ impl AzureTelemetry {
             Arc::clone(&counters),
         )
         .map_err(|e| Error::Transport(e.to_string()))?;
+        let storage = open_storage(&config, &connection_string);
         let delivery = Arc::new(Delivery::new(
             sender,
             Backoff::new(config.retry_base_delay, config.retry_max_delay),
             config.max_backlog_bytes,
             Arc::clone(&counters),
             Arc::clone(&progress),
+            storage.as_ref().ok().cloned().flatten(),
         ));
+        if let Err(reason) = storage {
+            delivery.diagnostics().say("storage-off", || {
+                format!("disk persistence is off: {reason}; undelivered data waits in memory only")
+            });
+        }
         runtime.spawn(Arc::clone(&delivery).run_retries());
         let metrics_batch = Arc::new(Mutex::new(None));
         let client = CaptureClient::new(
@@ -270,6 +278,27 @@ impl Drop for Inner {
             rt.shutdown_background();
         }
     }
+}
+
+/// Opens the disk store; `Err` says why persistence is off (never fatal).
+fn open_storage(
+    config: &Config,
+    cs: &ConnectionString,
+) -> std::result::Result<Option<Arc<Storage>>, String> {
+    if !config.storage_enabled {
+        return Ok(None);
+    }
+    let dir = config
+        .storage_directory
+        .clone()
+        .unwrap_or_else(|| default_directory(cs.instrumentation_key()));
+    let settings = StorageSettings {
+        directory: Some(dir.clone()),
+        max_bytes: config.max_disk_bytes,
+        retention: config.disk_retention,
+        lease: config.disk_lease,
+    };
+    Storage::open(&dir, settings).map(|s| Some(Arc::new(s)))
 }
 
 fn resolve_connection_string(

@@ -181,6 +181,7 @@ fn a_full_queue_drops_with_a_count_instead_of_blocking() {
         .max_batch_size(1)
         .max_concurrent_exports(1)
         .request_timeout(Duration::from_secs(30))
+        .disable_storage()
         .build()
         .unwrap();
     let mut dropped = 0;

@@ -19,11 +19,14 @@ pub fn emulator() -> Emulator {
 }
 
 /// A builder pointed at `emu`, with a short batch delay so tests are quick.
+/// Disk persistence is off: tests share a key, and must not share a
+/// directory; the reliability tests give each pipeline its own.
 pub fn builder(emu: &Emulator) -> AzureTelemetryBuilder {
     AzureTelemetry::builder()
         .connection_string(emu.connection_string(IKEY))
         .service_name("pipeline-test")
         .batch_delay(Duration::from_millis(50))
+        .disable_storage()
 }
 
 pub fn short_name(env: &Value) -> &str {

@@ -1,0 +1,420 @@
+//! Disk persistence: payloads that cannot be delivered now wait in files.
+//!
+//! One directory per user and instrumentation key (the key itself never
+//! appears in the path: a hash of it does). The directory is 0700 and must
+//! belong to us; files are 0600 and written atomically (temp file + rename).
+//! A process takes a file by renaming it to a lease with an expiry, so two
+//! processes sharing the directory never send the same file twice, and a lease
+//! left by a crashed process is taken over once it expires. Size and age are
+//! capped; what falls out is counted. Any I/O failure (read-only or full file
+//! system) switches persistence off with one diagnostic: never a crash.
+
+use crate::diagnostics::Diagnostics;
+use crate::stats::Counters;
+use bytes::Bytes;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const BLOB: &str = "blob";
+const LEASE: &str = "lease";
+const TMP: &str = "tmp";
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// `None`: persistence disabled.
+    pub directory: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub retention: Duration,
+    /// How long a taken file stays ours before another process may take it.
+    pub lease: Duration,
+}
+
+/// The default directory: `<temp>/genkit-azure-<uid>/<hash of the key>`.
+pub fn default_directory(instrumentation_key: &str) -> PathBuf {
+    std::env::temp_dir()
+        .join(format!("genkit-azure-{}", current_uid()))
+        .join(format!("{:016x}", fnv1a(instrumentation_key.as_bytes())))
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    0
+}
+
+/// A file taken for sending.
+#[derive(Debug)]
+pub(crate) struct Leased {
+    path: PathBuf,
+    /// Where the file goes back if it must wait again.
+    blob_path: PathBuf,
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+pub(crate) struct Storage {
+    dir: PathBuf,
+    settings: StorageSettings,
+    enabled: AtomicBool,
+    seq: AtomicU64,
+}
+
+impl Storage {
+    /// Opens (creating if needed) the directory. `Err` says why persistence is off.
+    pub fn open(dir: &Path, settings: StorageSettings) -> Result<Self, String> {
+        create_private_dir(dir).map_err(|e| format!("cannot use {}: {e}", dir.display()))?;
+        check_private_dir(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            settings,
+            enabled: AtomicBool::new(true),
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
+    fn disable(&self, what: &str, e: &io::Error, diagnostics: &Diagnostics) {
+        if self.enabled.swap(false, Relaxed) {
+            diagnostics.say("storage-off", || {
+                format!(
+                    "disk persistence is off ({what} in {} failed: {e}); undelivered data now waits in memory only",
+                    self.dir.display()
+                )
+            });
+        }
+    }
+
+    /// Writes a payload. Makes room by dropping the oldest files (counted).
+    /// Returns false when it could not be written.
+    pub fn write(&self, body: &[u8], counters: &Counters, diagnostics: &Diagnostics) -> bool {
+        if !self.enabled() {
+            return false;
+        }
+        if body.len() as u64 > self.settings.max_bytes {
+            return false;
+        }
+        self.evict(body.len() as u64, counters);
+        let name = format!(
+            "{:020}-{}-{:06}",
+            now_nanos(),
+            std::process::id(),
+            self.seq.fetch_add(1, Relaxed) % 1_000_000
+        );
+        let tmp = self.dir.join(format!("{name}.{TMP}"));
+        let done = self.dir.join(format!("{name}.{BLOB}"));
+        let result = (|| {
+            let mut f = private_file(&tmp)?;
+            f.write_all(body)?;
+            f.sync_data()?;
+            fs::rename(&tmp, &done)
+        })();
+        match result {
+            Ok(()) => {
+                Counters::add(&counters.persisted_batches, 1);
+                counters.disk_bytes.fetch_add(body.len() as u64, Relaxed);
+                true
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                self.disable("writing a batch", &e, diagnostics);
+                false
+            }
+        }
+    }
+
+    /// Takes the oldest file nobody holds, dropping those past retention.
+    pub fn lease_oldest(&self, counters: &Counters, diagnostics: &Diagnostics) -> Option<Leased> {
+        if !self.enabled() {
+            return None;
+        }
+        let now = SystemTime::now();
+        for entry in self.entries() {
+            let (blob_path, age) = match &entry.kind {
+                Kind::Blob => (entry.path.clone(), entry.age(now)),
+                Kind::Lease { until_ms, blob_path } if *until_ms < ms_since_epoch(now) => {
+                    (blob_path.clone(), entry.age(now))
+                }
+                _ => continue,
+            };
+            if age > self.settings.retention {
+                if fs::remove_file(&entry.path).is_ok() {
+                    Counters::add(&counters.dropped_retention_batches, 1);
+                    counters.disk_bytes.fetch_sub(entry.size.min(counters.disk_bytes.load(Relaxed)), Relaxed);
+                }
+                continue;
+            }
+            let until = ms_since_epoch(now) + self.settings.lease.as_millis() as u64;
+            let lease_path = PathBuf::from(format!("{}.{until}.{LEASE}", blob_path.display()));
+            // The rename is the lock: exactly one process wins it.
+            if fs::rename(&entry.path, &lease_path).is_err() {
+                continue;
+            }
+            match fs::read(&lease_path) {
+                Ok(body) => {
+                    return Some(Leased {
+                        path: lease_path,
+                        blob_path,
+                        body: body.into(),
+                    })
+                }
+                Err(e) => {
+                    self.disable("reading a batch", &e, diagnostics);
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// The leased file was delivered (or dropped for good): remove it.
+    pub fn delete(&self, leased: Leased, counters: &Counters) {
+        if fs::remove_file(&leased.path).is_ok() {
+            let n = (leased.body.len() as u64).min(counters.disk_bytes.load(Relaxed));
+            counters.disk_bytes.fetch_sub(n, Relaxed);
+        }
+    }
+
+    /// The leased file must wait again: give it back.
+    pub fn release(&self, leased: Leased) {
+        let _ = fs::rename(&leased.path, &leased.blob_path);
+    }
+
+    /// Bytes in the directory now (all processes), from a scan.
+    #[cfg(test)]
+    pub fn scan_bytes(&self) -> u64 {
+        self.entries().iter().map(|e| e.size).sum()
+    }
+
+    fn evict(&self, incoming: u64, counters: &Counters) {
+        let entries = self.entries();
+        let mut total: u64 = entries.iter().map(|e| e.size).sum();
+        for e in entries.iter().filter(|e| matches!(e.kind, Kind::Blob)) {
+            if total + incoming <= self.settings.max_bytes {
+                break;
+            }
+            if fs::remove_file(&e.path).is_ok() {
+                total -= e.size;
+                Counters::add(&counters.dropped_disk_full_batches, 1);
+                let n = e.size.min(counters.disk_bytes.load(Relaxed));
+                counters.disk_bytes.fetch_sub(n, Relaxed);
+            }
+        }
+    }
+
+    /// Blobs and leases, oldest first (names start with the write time).
+    fn entries(&self) -> Vec<Entry> {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Entry> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Entry::parse(e.path(), e.metadata().ok()?.len()))
+            .collect();
+        out.sort_by(|a, b| a.stem.cmp(&b.stem));
+        out
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Blob,
+    Lease { until_ms: u64, blob_path: PathBuf },
+}
+
+#[derive(Debug)]
+struct Entry {
+    path: PathBuf,
+    stem: String,
+    written_nanos: u128,
+    size: u64,
+    kind: Kind,
+}
+
+impl Entry {
+    fn parse(path: PathBuf, size: u64) -> Option<Entry> {
+        let name = path.file_name()?.to_str()?.to_string();
+        let (stem, kind) = if let Some(stem) = name.strip_suffix(&format!(".{BLOB}")) {
+            (stem.to_string(), Kind::Blob)
+        } else if let Some(rest) = name.strip_suffix(&format!(".{LEASE}")) {
+            let (blob, until) = rest.rsplit_once('.')?;
+            let stem = blob.strip_suffix(&format!(".{BLOB}"))?.to_string();
+            (stem, Kind::Lease { until_ms: until.parse().ok()?, blob_path: path.with_file_name(blob) })
+        } else {
+            return None;
+        };
+        let written_nanos = stem.split('-').next()?.parse().ok()?;
+        Some(Entry { path, stem, written_nanos, size, kind })
+    }
+
+    fn age(&self, now: SystemTime) -> Duration {
+        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        Duration::from_nanos(now.saturating_sub(self.written_nanos).min(u64::MAX as u128) as u64)
+    }
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
+fn ms_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// Refuses a directory another user owns or others can read or write: a
+/// shared temp dir must not let them read telemetry or plant files.
+#[cfg(unix)]
+fn check_private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let md = fs::metadata(dir).map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    if md.uid() != current_uid() {
+        return Err(format!("{} belongs to another user", dir.display()));
+    }
+    if md.mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{} is open to other users and cannot be made private: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+#[cfg(not(unix))]
+fn check_private_dir(_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn private_file(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &Path) -> StorageSettings {
+        StorageSettings {
+            directory: Some(dir.to_path_buf()),
+            max_bytes: 1000,
+            retention: Duration::from_secs(3600),
+            lease: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn files_are_private_leased_once_and_oldest_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let s = Storage::open(&dir, settings(&dir)).unwrap();
+        assert!(s.write(b"first", &c, &d));
+        assert!(s.write(b"second", &c, &d));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+            for e in fs::read_dir(&dir).unwrap() {
+                assert_eq!(e.unwrap().metadata().unwrap().permissions().mode() & 0o777, 0o600);
+            }
+        }
+        let other = Storage::open(&dir, settings(&dir)).unwrap(); // a second process
+        let a = s.lease_oldest(&c, &d).unwrap();
+        assert_eq!(&a.body[..], b"first");
+        let b = other.lease_oldest(&c, &d).unwrap();
+        assert_eq!(&b.body[..], b"second", "a leased file is not handed out twice");
+        assert!(s.lease_oldest(&c, &d).is_none());
+        s.release(a);
+        assert_eq!(&other.lease_oldest(&c, &d).unwrap().body[..], b"first");
+        other.delete(b, &c);
+    }
+
+    #[test]
+    fn an_expired_lease_is_taken_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let mut st = settings(tmp.path());
+        st.lease = Duration::ZERO;
+        let crashed = Storage::open(tmp.path(), st.clone()).unwrap();
+        assert!(crashed.write(b"orphan", &c, &d));
+        let _held = crashed.lease_oldest(&c, &d).unwrap(); // never released: the owner died
+        std::thread::sleep(Duration::from_millis(5));
+        let next = Storage::open(tmp.path(), st).unwrap();
+        assert_eq!(&next.lease_oldest(&c, &d).unwrap().body[..], b"orphan");
+    }
+
+    #[test]
+    fn the_cap_drops_the_oldest_and_retention_drops_the_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let s = Storage::open(tmp.path(), settings(tmp.path())).unwrap();
+        for i in 0..5u8 {
+            assert!(s.write(&[i; 300], &c, &d));
+        }
+        assert!(s.scan_bytes() <= 1000);
+        assert_eq!(c.snapshot().dropped_disk_full_batches, 2);
+        assert_eq!(s.lease_oldest(&c, &d).unwrap().body[0], 2, "oldest went first");
+
+        let mut st = settings(tmp.path());
+        st.retention = Duration::ZERO;
+        let stale = Storage::open(tmp.path(), st).unwrap();
+        assert!(stale.lease_oldest(&c, &d).is_none());
+        assert_eq!(c.snapshot().dropped_retention_batches, 2);
+    }
+
+    #[test]
+    fn a_failing_file_system_turns_persistence_off_instead_of_failing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let s = Storage::open(&dir, settings(&dir)).unwrap();
+        // The directory vanishing makes every write fail, as a read-only or
+        // full file system would (permission bits alone don't stop root).
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(!s.write(b"x", &c, &d));
+        assert!(!s.enabled());
+        assert!(!s.write(b"y", &c, &d), "stays off");
+        assert_eq!(c.snapshot().persisted_batches, 0);
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_created_is_refused_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        fs::write(&file, b"").unwrap();
+        let err = Storage::open(&file.join("sub"), settings(&file)).unwrap_err();
+        assert!(err.contains("cannot use"), "{err}");
+    }
+
+    #[test]
+    fn the_default_directory_hides_the_key() {
+        let p = default_directory("11111111-2222-3333-4444-555555555555");
+        assert!(!p.to_string_lossy().contains("11111111"));
+        assert_eq!(p, default_directory("11111111-2222-3333-4444-555555555555"));
+    }
+}
