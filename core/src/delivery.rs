@@ -52,7 +52,13 @@ pub(crate) struct Delivery {
     /// Where payloads wait when they cannot be delivered now; `None` or
     /// disabled means they wait in memory only.
     storage: Option<Arc<Storage>>,
+    /// Set by shutdown: attempts must end by then, and what is not delivered
+    /// by then goes to disk.
+    drain_by: Mutex<Option<Instant>>,
 }
+
+/// Below this much time left in a shutdown, a payload goes to disk unsent.
+const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 
 /// What became of an attempt.
 enum Outcome {
@@ -86,10 +92,24 @@ impl Delivery {
             progress,
             diagnostics: Arc::default(),
             storage,
+            drain_by: Mutex::new(None),
         }
     }
 
-    pub fn diagnostics(&self) -> &Diagnostics {
+    /// Starts draining for shutdown: from now on attempts end by `deadline`
+    /// and what cannot be sent by then is persisted.
+    pub fn drain_by(&self, deadline: std::time::Instant) {
+        *self.drain_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline.into());
+        self.backlog_changed.notify_one();
+    }
+
+    /// Time left before the drain deadline; `None` when not draining.
+    fn drain_left(&self) -> Option<Duration> {
+        let by = (*self.drain_by.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(by.saturating_duration_since(Instant::now()))
+    }
+
+    pub fn diagnostics(&self) -> &Arc<Diagnostics> {
         &self.diagnostics
     }
 
@@ -110,17 +130,27 @@ impl Delivery {
             let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
             if let Some(payload) = next {
                 self.counters.backlog_bytes.fetch_sub(payload.body.len() as u64, Relaxed);
-                self.wait_for_gate().await;
+                if !self.wait_for_gate().await {
+                    // Shutting down and the endpoint may not be asked yet: keep it on disk.
+                    self.to_backlog(payload).await;
+                    if self.storage.as_ref().is_none_or(|s| !s.enabled()) {
+                        // Nowhere to put it but memory: stop cycling.
+                        self.backlog_changed.notified().await;
+                    }
+                    continue;
+                }
                 Counters::add(&self.counters.retries, 1);
                 if let Outcome::Retry(p) = self.attempt(payload).await {
                     self.to_backlog(p).await;
                 }
                 continue;
             }
-            if let Some(leased) = self.lease_from_disk().await {
-                self.wait_for_gate().await;
-                self.resend_from_disk(leased).await;
-                continue;
+            if self.drain_left().is_none() {
+                if let Some(leased) = self.lease_from_disk().await {
+                    self.wait_for_gate().await;
+                    self.resend_from_disk(leased).await;
+                    continue;
+                }
             }
             let _ = tokio::time::timeout(DISK_POLL, self.backlog_changed.notified()).await;
         }
@@ -162,7 +192,11 @@ impl Delivery {
     }
 
     async fn attempt(&self, mut payload: Payload) -> Outcome {
-        match self.sender.send(&payload.body).await {
+        let left = self.drain_left();
+        if left.is_some_and(|l| l < MIN_ATTEMPT) {
+            return Outcome::Retry(payload);
+        }
+        match self.sender.send(&payload.body, left).await {
             Verdict::Delivered => {
                 self.healthy();
                 self.settle(&payload, false);
@@ -286,12 +320,29 @@ impl Delivery {
         h.not_before.is_some_and(|t| Instant::now() < t)
     }
 
-    async fn wait_for_gate(&self) {
+    /// Memory-backlog payloads go to disk (shutdown: the process is about to end).
+    pub async fn persist_memory_backlog(&self) {
+        if self.storage.as_ref().is_none_or(|s| !s.enabled()) {
+            return;
+        }
+        loop {
+            let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            let Some(p) = next else { return };
+            self.counters.backlog_bytes.fetch_sub(p.body.len() as u64, Relaxed);
+            self.to_backlog(p).await;
+        }
+    }
+
+    /// Waits until the endpoint may be asked. Returns false when a shutdown's
+    /// deadline comes first.
+    async fn wait_for_gate(&self) -> bool {
         loop {
             let until = self.health.lock().unwrap_or_else(|p| p.into_inner()).not_before;
-            match until {
-                Some(t) if Instant::now() < t => tokio::time::sleep_until(t).await,
-                _ => return,
+            let drain_by = *self.drain_by.lock().unwrap_or_else(|p| p.into_inner());
+            match (until, drain_by) {
+                (Some(t), Some(d)) if Instant::now() < t && t > d => return false,
+                (Some(t), _) if Instant::now() < t => tokio::time::sleep_until(t).await,
+                _ => return true,
             }
         }
     }

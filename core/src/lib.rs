@@ -36,6 +36,7 @@ pub mod sanitize;
 mod sender;
 pub mod span;
 mod span_processor;
+mod spill;
 mod stats;
 pub mod storage;
 mod telemetry;

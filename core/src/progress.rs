@@ -5,6 +5,7 @@
 //! then reports whether any of them failed.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -22,9 +23,22 @@ struct State {
 pub(crate) struct Progress {
     state: Mutex<State>,
     changed: Condvar,
+    /// Ids come from one sequence for every producer of batches (the worker,
+    /// the spill), so "all ids below N settled" covers all of them.
+    next_id: AtomicU64,
 }
 
 impl Progress {
+    /// A fresh batch id.
+    pub fn allocate(&self) -> u64 {
+        self.next_id.fetch_add(1, SeqCst)
+    }
+
+    /// The id the next batch will get: every batch made so far is below it.
+    pub fn allocated(&self) -> u64 {
+        self.next_id.load(SeqCst)
+    }
+
     /// Records that batch `id` settled, delivered or not.
     pub fn settle(&self, id: u64, failed: bool) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());

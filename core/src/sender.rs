@@ -55,19 +55,23 @@ impl Sender {
         self.track_url.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub async fn send(&self, body: &Bytes) -> Verdict {
+    /// One attempt (following redirects). `timeout` shortens the client's
+    /// request timeout, e.g. to fit what is left of a shutdown.
+    pub async fn send(&self, body: &Bytes, timeout: Option<Duration>) -> Verdict {
         let mut url = self.track_url();
         for _ in 0..=MAX_REDIRECTS {
             Counters::add(&self.counters.http_requests, 1);
             Counters::add(&self.counters.bytes_sent, body.len() as u64);
-            let response = self
+            let mut request = self
                 .client
                 .post(&url)
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .header(http::header::CONTENT_ENCODING, "gzip")
-                .body(body.clone())
-                .send()
-                .await;
+                .body(body.clone());
+            if let Some(t) = timeout {
+                request = request.timeout(t);
+            }
+            let response = request.send().await;
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {

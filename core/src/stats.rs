@@ -37,6 +37,8 @@ pub(crate) struct Counters {
     pub disk_bytes: AtomicU64,
     pub dropped_disk_full_batches: AtomicU64,
     pub dropped_retention_batches: AtomicU64,
+    pub spilled_items: AtomicU64,
+    pub dropped_spill_failed: AtomicU64,
     rejected_by_status: Mutex<BTreeMap<u16, u64>>,
 }
 
@@ -87,6 +89,8 @@ impl Counters {
             disk_bytes: self.disk_bytes.load(Relaxed),
             dropped_disk_full_batches: self.dropped_disk_full_batches.load(Relaxed),
             dropped_retention_batches: self.dropped_retention_batches.load(Relaxed),
+            spilled_items: self.spilled_items.load(Relaxed),
+            dropped_spill_failed: self.dropped_spill_failed.load(Relaxed),
         }
     }
 }
@@ -148,11 +152,15 @@ pub struct Stats {
     pub dropped_disk_full_batches: u64,
     /// Files dropped because they outlived the retention period.
     pub dropped_retention_batches: u64,
+    /// Spans and logs that found the queue full and were written to disk instead.
+    pub spilled_items: u64,
+    /// Spilled spans and logs whose write to disk failed.
+    pub dropped_spill_failed: u64,
 }
 
 impl Stats {
     /// `(name, value)` pairs, for faces that expose the counters as a map.
-    pub fn fields(&self) -> [(&'static str, u64); 25] {
+    pub fn fields(&self) -> [(&'static str, u64); 27] {
         [
             ("spans_accepted", self.spans_accepted),
             ("logs_accepted", self.logs_accepted),
@@ -179,6 +187,8 @@ impl Stats {
             ("disk_bytes", self.disk_bytes),
             ("dropped_disk_full_batches", self.dropped_disk_full_batches),
             ("dropped_retention_batches", self.dropped_retention_batches),
+            ("spilled_items", self.spilled_items),
+            ("dropped_spill_failed", self.dropped_spill_failed),
         ]
     }
 }

@@ -12,6 +12,7 @@ use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::progress::Progress;
 use crate::resource::build_resource;
+use crate::spill::Spill;
 use crate::stats::{Counters, Stats};
 use crate::backoff::Backoff;
 use crate::delivery::Delivery;
@@ -45,6 +46,11 @@ pub struct AzureTelemetry {
 #[derive(Debug)]
 struct Inner {
     tx: mpsc::Sender<Msg>,
+    /// Where spans and logs go when `tx` is full; `None` without persistence.
+    spill_tx: Option<mpsc::Sender<Msg>>,
+    /// Batch ids below this were covered by an earlier flush.
+    flushed_below: Mutex<u64>,
+    delivery: Arc<Delivery>,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
     shut_down: AtomicBool,
@@ -77,6 +83,7 @@ impl AzureTelemetry {
         )
         .map_err(|e| Error::Transport(e.to_string()))?;
         let storage = open_storage(&config, &connection_string);
+        let storage_for_spill = storage.as_ref().ok().cloned().flatten();
         let delivery = Arc::new(Delivery::new(
             sender,
             Backoff::new(config.retry_base_delay, config.retry_max_delay),
@@ -100,6 +107,9 @@ impl AzureTelemetry {
         let exporter = Arc::new(
             AzureExporter::new(&connection_string, client, &resource).map_err(Error::Transport)?,
         );
+        let exporter_for_spill = Arc::clone(&exporter);
+        let diagnostics = Arc::clone(delivery.diagnostics());
+        let delivery_handle = Arc::clone(&delivery);
         let metrics =
             MetricsRecorder::new(Arc::clone(&exporter), resource.clone(), config.metric_export_interval);
         let (tx, rx) = mpsc::channel(config.queue_capacity);
@@ -118,9 +128,28 @@ impl AzureTelemetry {
             },
         );
         runtime.spawn(worker.run());
+        let spill_tx = storage_for_spill.map(|storage| {
+            let (spill_tx, spill_rx) = mpsc::channel(config.queue_capacity);
+            runtime.spawn(
+                Spill {
+                    rx: spill_rx,
+                    exporter: Arc::clone(&exporter_for_spill),
+                    storage,
+                    counters: Arc::clone(&counters),
+                    progress: Arc::clone(&progress),
+                    diagnostics: Arc::clone(&diagnostics),
+                    max_batch_size: config.max_batch_size,
+                }
+                .run(),
+            );
+            spill_tx
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 tx,
+                spill_tx,
+                flushed_below: Mutex::new(0),
+                delivery: delivery_handle,
                 counters,
                 progress,
                 shut_down: AtomicBool::new(false),
@@ -175,10 +204,21 @@ impl AzureTelemetry {
                 accepted.fetch_add(1, Relaxed);
                 Ok(Pushed::Accepted)
             }
-            Err(TrySendError::Full(_)) => {
+            Err(TrySendError::Full(msg)) => {
                 self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
-                Counters::add(&self.inner.counters.dropped_queue_full, 1);
-                Ok(Pushed::DroppedQueueFull)
+                // Spans and logs spill to disk; metric points are aggregates
+                // of the moment and are dropped (counted) instead.
+                let spill = match (&self.inner.spill_tx, &msg) {
+                    (Some(spill), Msg::Span(_) | Msg::Log(_)) => spill.try_send(msg).is_ok(),
+                    _ => false,
+                };
+                if spill {
+                    accepted.fetch_add(1, Relaxed);
+                    Ok(Pushed::Accepted)
+                } else {
+                    Counters::add(&self.inner.counters.dropped_queue_full, 1);
+                    Ok(Pushed::DroppedQueueFull)
+                }
             }
             Err(TrySendError::Closed(_)) => {
                 self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
@@ -200,18 +240,27 @@ impl AzureTelemetry {
     }
 
     fn flush_until(&self, deadline: Instant) -> bool {
-        let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
-        // The marker queues behind everything accepted so far. If the queue is
-        // full, wait for room, but never past the deadline.
-        match block_on_until(self.inner.tx.send(Msg::Flush(reply_tx)), deadline) {
-            Some(Ok(())) => {}
-            Some(Err(_)) | None => return false,
+        let start = *self.inner.flushed_below.lock().unwrap_or_else(|p| p.into_inner());
+        let mut end = 0;
+        // A marker queues behind everything accepted so far, in the queue and
+        // in the spill. If a queue is full, wait for room, never past the deadline.
+        for tx in std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref()) {
+            let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+            match block_on_until(tx.send(Msg::Flush(reply_tx)), deadline) {
+                Some(Ok(())) => {}
+                Some(Err(_)) | None => return false,
+            }
+            match reply_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(below) => end = end.max(below),
+                Err(_) => return false,
+            }
         }
-        let Ok((start, end)) = reply_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        else {
-            return false;
-        };
-        self.inner.progress.wait(start, end, deadline).unwrap_or(false)
+        let ok = self.inner.progress.wait(start, end, deadline).unwrap_or(false);
+        // The next flush reports failures from here on; it still waits for
+        // every earlier batch that has not settled.
+        let mut below = self.inner.flushed_below.lock().unwrap_or_else(|p| p.into_inner());
+        *below = (*below).max(end);
+        ok
     }
 
     /// Sends what it can within `timeout`, then stops the background runtime.
@@ -222,11 +271,21 @@ impl AzureTelemetry {
             return Err(Error::ShutDown);
         }
         let deadline = Instant::now() + timeout;
+        // Leave the end of the timeout for writing to disk what could not be sent.
+        let margin = (timeout / 5).min(Duration::from_millis(500));
+        self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
-        let (done_tx, done_rx) = std_mpsc::sync_channel(1);
-        let marker = Msg::Shutdown { deadline, done: done_tx };
-        if let Some(Ok(())) = block_on_until(self.inner.tx.send(marker), deadline) {
-            let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        for tx in std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref()) {
+            let (done_tx, done_rx) = std_mpsc::sync_channel(1);
+            let marker = Msg::Shutdown { deadline, done: done_tx };
+            if let Some(Ok(())) = block_on_until(tx.send(marker), deadline) {
+                let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+        }
+        let handle = self.inner.runtime.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|r| r.handle().clone());
+        if let Some(handle) = handle {
+            let delivery = Arc::clone(&self.inner.delivery);
+            let _ = block_on_until(handle.spawn(async move { delivery.persist_memory_backlog().await }), deadline);
         }
         self.inner.stop_runtime(deadline);
         Ok(delivered && self.inner.unsettled() == 0)

@@ -27,9 +27,9 @@ pub(crate) enum Msg {
     Span(Box<SpanData>),
     Log(Box<LogRecord>),
     Metric(Box<MetricPoint>),
-    /// Send everything queued so far; answer with the range of batch ids
-    /// whose settling the flush waits for.
-    Flush(SyncSender<(u64, u64)>),
+    /// Send everything queued so far; answer with the batch id below which
+    /// everything queued before the marker lies.
+    Flush(SyncSender<u64>),
     /// Send everything, wait for in-flight exports until the deadline, stop.
     Shutdown { deadline: Instant, done: SyncSender<()> },
 }
@@ -48,9 +48,6 @@ pub(crate) struct Worker {
     progress: Arc<Progress>,
     settings: WorkerSettings,
     permits: Arc<Semaphore>,
-    next_batch_id: u64,
-    /// First batch id not yet covered by a completed flush request.
-    flushed_through: u64,
     spans: Vec<SpanData>,
     logs: Vec<LogRecord>,
     metrics: MetricsRecorder,
@@ -60,13 +57,13 @@ pub(crate) struct Worker {
     oldest: Option<tokio::time::Instant>,
 }
 
-enum Batch {
+pub(crate) enum Batch {
     Spans(Vec<SpanData>),
     Logs(Vec<LogRecord>),
 }
 
 impl Batch {
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         match self {
             Batch::Spans(v) => v.len(),
             Batch::Logs(v) => v.len(),
@@ -93,8 +90,6 @@ impl Worker {
             progress,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_exports)),
             settings,
-            next_batch_id: 0,
-            flushed_through: 0,
             spans: Vec::new(),
             logs: Vec::new(),
             metrics,
@@ -169,8 +164,7 @@ impl Worker {
             Msg::Flush(reply) => {
                 self.send_pending().await;
                 self.collect_metrics().await;
-                let _ = reply.send((self.flushed_through, self.next_batch_id));
-                self.flushed_through = self.next_batch_id;
+                let _ = reply.send(self.progress.allocated());
             }
             // A second shutdown marker behind the first cannot happen: the
             // handle lets only one through.
@@ -199,8 +193,7 @@ impl Worker {
         if points == 0 {
             return;
         }
-        let id = self.next_batch_id;
-        self.next_batch_id += 1;
+        let id = self.progress.allocate();
         let batch = BatchRef { id, items: 0 };
         let slot = Arc::clone(&self.metrics_batch);
         let counters = Arc::clone(&self.counters);
@@ -222,8 +215,7 @@ impl Worker {
         if self.spans.is_empty() && self.logs.is_empty() {
             self.oldest = None;
         }
-        let id = self.next_batch_id;
-        self.next_batch_id += 1;
+        let id = self.progress.allocate();
         // Waiting here is the back-pressure: while every export slot is busy
         // the queue fills, and the host's pushes are counted as dropped rather
         // than ever blocking.
@@ -267,7 +259,7 @@ impl Worker {
 }
 
 /// Settles a batch that never reached delivery.
-fn settle(counters: &Counters, progress: &Progress, batch: BatchRef, failed: bool) {
+pub(crate) fn settle(counters: &Counters, progress: &Progress, batch: BatchRef, failed: bool) {
     Counters::add(if failed { &counters.batches_failed } else { &counters.batches_exported }, 1);
     Counters::add(&counters.items_settled, batch.items);
     progress.settle(batch.id, failed);
@@ -280,7 +272,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn export_batch(
+pub(crate) async fn export_batch(
     exporter: Arc<AzureExporter>,
     counters: Arc<Counters>,
     batch: Batch,

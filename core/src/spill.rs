@@ -1,0 +1,105 @@
+//! Spill instead of drop: when the ingest queue is full, spans and logs go to
+//! a second bounded queue whose consumer maps them and writes them straight to
+//! disk, where the backlog driver finds and sends them once the endpoint keeps
+//! up again. The host's thread still only does a non-blocking send; only when
+//! both queues are full (or persistence is off) is an item dropped, counted.
+
+use crate::diagnostics::Diagnostics;
+use crate::export::AzureExporter;
+use crate::progress::Progress;
+use crate::stats::Counters;
+use crate::storage::Storage;
+use crate::transport::capture;
+use crate::worker::{export_batch, settle, Batch, Msg};
+use crate::payload::BatchRef;
+use std::mem;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub(crate) struct Spill {
+    pub rx: mpsc::Receiver<Msg>,
+    pub exporter: Arc<AzureExporter>,
+    pub storage: Arc<Storage>,
+    pub counters: Arc<Counters>,
+    pub progress: Arc<Progress>,
+    pub diagnostics: Arc<Diagnostics>,
+    pub max_batch_size: usize,
+}
+
+impl Spill {
+    pub async fn run(mut self) {
+        let mut spans = Vec::new();
+        let mut logs = Vec::new();
+        loop {
+            let Some(msg) = self.rx.recv().await else {
+                self.persist_all(&mut spans, &mut logs).await;
+                return;
+            };
+            match msg {
+                Msg::Span(s) => spans.push(*s),
+                Msg::Log(l) => logs.push(*l),
+                // Metric points are never spilled (see `AzureTelemetry::push`).
+                Msg::Metric(_) => {}
+                Msg::Flush(reply) => {
+                    self.persist_all(&mut spans, &mut logs).await;
+                    let _ = reply.send(self.progress.allocated());
+                }
+                Msg::Shutdown { done, .. } => {
+                    self.rx.close();
+                    while let Ok(m) = self.rx.try_recv() {
+                        match m {
+                            Msg::Span(s) => spans.push(*s),
+                            Msg::Log(l) => logs.push(*l),
+                            _ => {}
+                        }
+                    }
+                    self.persist_all(&mut spans, &mut logs).await;
+                    let _ = done.send(());
+                    return;
+                }
+            }
+            // Write when a batch is full or the burst is over.
+            if spans.len() >= self.max_batch_size || logs.len() >= self.max_batch_size || self.rx.is_empty() {
+                self.persist_all(&mut spans, &mut logs).await;
+            }
+        }
+    }
+
+    async fn persist_all(&self, spans: &mut Vec<opentelemetry_sdk::trace::SpanData>, logs: &mut Vec<crate::LogRecord>) {
+        if !spans.is_empty() {
+            self.persist(Batch::Spans(mem::take(spans))).await;
+        }
+        if !logs.is_empty() {
+            self.persist(Batch::Logs(mem::take(logs))).await;
+        }
+    }
+
+    async fn persist(&self, batch: Batch) {
+        let batch_ref = BatchRef { id: self.progress.allocate(), items: batch.len() as u64 };
+        let mapping = tokio::spawn(capture(export_batch(
+            Arc::clone(&self.exporter),
+            Arc::clone(&self.counters),
+            batch,
+        )));
+        let body = match mapping.await {
+            Ok((Ok(()), Some(body))) => body,
+            Ok((Ok(()), None)) => return settle(&self.counters, &self.progress, batch_ref, false),
+            Ok((Err(_), _)) | Err(_) => {
+                Counters::add(&self.counters.dropped_mapping_error, batch_ref.items);
+                return settle(&self.counters, &self.progress, batch_ref, true);
+            }
+        };
+        let storage = Arc::clone(&self.storage);
+        let counters = Arc::clone(&self.counters);
+        let diagnostics = Arc::clone(&self.diagnostics);
+        let written = tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
+            .await
+            .unwrap_or(false);
+        if written {
+            Counters::add(&self.counters.spilled_items, batch_ref.items);
+        } else {
+            Counters::add(&self.counters.dropped_spill_failed, batch_ref.items);
+        }
+        settle(&self.counters, &self.progress, batch_ref, !written);
+    }
+}
