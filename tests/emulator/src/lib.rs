@@ -6,6 +6,24 @@
 //! assert on it. Inspection endpoints: `GET /stats`, `GET /envelopes`, `GET /requests`,
 //! `POST /reset`, `POST /shutdown`.
 //!
+//! It can also misbehave on purpose, for reliability tests: status sequences,
+//! `Retry-After`, 206 with chosen failing items, redirects, delays, connection resets
+//! and outage windows (real "connection refused" on the same port). See [`faults`] for
+//! the plan format; install a plan with [`Emulator::set_faults`], `POST /faults`
+//! (`GET /faults` shows it, `DELETE /faults` restores normal behaviour) or the binary's
+//! `--faults JSON`.
+//!
+//! ```no_run
+//! use genkit_azure_emulator::{Emulator, EmulatorConfig, FaultPlan, Step};
+//! let emu = Emulator::start(EmulatorConfig::default()).unwrap();
+//! emu.set_faults(
+//!     FaultPlan::statuses([503, 503])
+//!         .then(Step::retry_after(429, "2"))
+//!         .then(Step::partial([(0, 500)])),
+//! )
+//! .unwrap();
+//! ```
+//!
 //! Tests in other crates are plain synchronous `#[test]` functions, so [`Emulator`] runs
 //! the async server on its own thread with its own tokio runtime and exposes a blocking
 //! API; nothing here requires the caller to have a runtime.
@@ -30,8 +48,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+pub use faults::{FaultKind, FaultPlan, FaultPlanError, FaultStatus, Step};
 pub use server::{ItemError, TrackResponse};
 pub use state::State;
 pub use store::{RequestRecord, Stats};
@@ -133,10 +152,41 @@ impl Emulator {
         self.state.reset()
     }
 
-    /// The shared state, for callers that need more than the convenience methods
-    /// (e.g. installing a fault policy).
+    /// The shared state, for callers that need more than the convenience methods.
     pub fn state(&self) -> &Arc<State> {
         &self.state
+    }
+
+    /// Installs a fault plan (replacing the current one; its steps start with the next
+    /// track request). Returns once the listener matches the plan: for an outage, the
+    /// port refuses connections when this returns; for a plan without one, a running
+    /// outage is over and the port accepts again (waits at most 2 s for the rebind).
+    pub fn set_faults(&self, plan: FaultPlan) -> Result<(), FaultPlanError> {
+        self.state.set_faults(plan)?;
+        self.state.wait_listener_settled(Duration::from_secs(2));
+        Ok(())
+    }
+
+    /// Back to normal behaviour (ends an outage early too). Same as `DELETE /faults`.
+    pub fn clear_faults(&self) {
+        self.set_faults(FaultPlan::default())
+            .expect("the normal plan is valid");
+    }
+
+    /// The plan in force and how far it got (same as `GET /faults`).
+    pub fn faults(&self) -> FaultStatus {
+        self.state.fault_status()
+    }
+
+    /// Arrival time of every track request recorded in [`Emulator::requests`], same
+    /// order, e.g. to check that no retry arrived before a `Retry-After` expired.
+    pub fn track_requests_at(&self) -> Vec<Instant> {
+        self.state.track_requests_at()
+    }
+
+    /// The instant `RequestRecord::received_us` / `answered_us` count from.
+    pub fn started_at(&self) -> Instant {
+        self.state.started_at()
     }
 
     /// Blocks until `itemsAccepted >= n`; returns false on timeout. Wakes on each

@@ -1,4 +1,4 @@
-//! `genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE]`
+//! `genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON]`
 //!
 //! Runs the emulator in the foreground until SIGTERM/SIGINT or `POST /shutdown`.
 //! Prints exactly one line to stdout once it is ready (after writing `--port-file`), so scripts
@@ -9,15 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use genkit_azure_emulator::{server, EmulatorConfig, State};
+use genkit_azure_emulator::{server, EmulatorConfig, FaultPlan, State};
 
 const USAGE: &str =
-    "usage: genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE]
+    "usage: genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON]
 
   --port N          TCP port on 127.0.0.1 (default 0: pick a free one)
   --ikey KEY        reject envelopes whose iKey differs from KEY
   --out FILE        append every accepted envelope to FILE as JSON lines (truncated at start)
   --port-file FILE  write the chosen port to FILE (atomically) once listening
+  --faults JSON     initial fault plan, e.g. '[503, 503, 200]' or
+                    '{\"steps\": [{\"status\": 429, \"retry_after\": \"5\"}], \"delay_ms\": 100}'
+                    (@FILE reads it from FILE); change it later with POST /faults
   -h, --help        show this help
 
 Stops on SIGTERM, SIGINT or POST /shutdown.";
@@ -26,6 +29,7 @@ Stops on SIGTERM, SIGINT or POST /shutdown.";
 struct Args {
     config: EmulatorConfig,
     port_file: Option<PathBuf>,
+    faults: Option<FaultPlan>,
 }
 
 enum Parsed {
@@ -38,6 +42,7 @@ enum Parsed {
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut config = EmulatorConfig::default();
     let mut port_file = None;
+    let mut faults = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -60,10 +65,23 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--ikey" => config.instrumentation_key = Some(value("--ikey")?),
             "--out" => config.jsonl_path = Some(PathBuf::from(value("--out")?)),
             "--port-file" => port_file = Some(PathBuf::from(value("--port-file")?)),
+            "--faults" => {
+                let v = value("--faults")?;
+                let text = match v.strip_prefix('@') {
+                    Some(path) => std::fs::read_to_string(path)
+                        .map_err(|e| format!("--faults: cannot read {path}: {e}"))?,
+                    None => v,
+                };
+                faults = Some(FaultPlan::from_json(&text).map_err(|e| format!("--faults: {e}"))?);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Parsed::Run(Args { config, port_file }))
+    Ok(Parsed::Run(Args {
+        config,
+        port_file,
+        faults,
+    }))
 }
 
 /// Write-then-rename, so a script polling for the file never reads it half-written.
@@ -132,6 +150,13 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(plan) = args.faults {
+        // Validated while parsing arguments; an outage in it starts now.
+        if let Err(e) = state.set_faults(plan) {
+            eprintln!("genkit-azure-emulator: --faults: {e}");
+            return ExitCode::from(2);
+        }
+    }
 
     // Install signal handlers before announcing readiness: a harness that sends SIGTERM
     // right after reading the line must get a clean shutdown, not the default kill.
@@ -241,6 +266,25 @@ mod tests {
         assert_eq!(a.config.instrumentation_key.as_deref(), Some("k"));
         assert_eq!(a.config.jsonl_path, Some(PathBuf::from("o.jsonl")));
         assert_eq!(a.port_file, Some(PathBuf::from("p")));
+        assert!(a.faults.is_none());
+    }
+
+    #[test]
+    fn parses_fault_plans_inline_and_from_a_file() {
+        let Ok(Parsed::Run(a)) = parse(&["--faults", "[503, 200]"]) else {
+            panic!("should parse")
+        };
+        assert_eq!(a.faults, Some(FaultPlan::statuses([503, 200])));
+        let path = std::env::temp_dir().join(format!("emu-plan-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"steps": [429], "delay_ms": 5}"#).unwrap();
+        let Ok(Parsed::Run(a)) = parse(&[&format!("--faults=@{}", path.display())]) else {
+            panic!("should parse")
+        };
+        assert_eq!(a.faults, Some(FaultPlan::statuses([429]).with_delay(5)));
+        let _ = std::fs::remove_file(&path);
+        let err = parse(&["--faults", r#"[{"status": 206}]"#]).err().unwrap();
+        assert!(err.contains("206 needs item_errors"), "{err}");
+        assert!(parse(&["--faults", "@/nonexistent/plan.json"]).is_err());
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! - every response is a complete `Full` body with a `Content-Length`, so hyper writes
 //!   headers and body together (one vectored write) instead of in separate segments.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -20,11 +22,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::decode;
-use crate::faults::Behaviour;
+use crate::faults::{default_message, Action, FaultKind, FaultPlan};
 use crate::state::State;
 use crate::store::{Batch, RequestRecord};
 use crate::validate::{validate_envelope, TelemetryKind};
@@ -35,6 +38,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long shutdown waits for in-flight requests before dropping connections.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Largest `POST /faults` body.
+const MAX_PLAN_BYTES: usize = 1024 * 1024;
+
+/// How long `POST /faults` waits for the listener to close (outage) or reopen.
+const LISTENER_SETTLE: Duration = Duration::from_secs(2);
+
+/// Pause between attempts to bind the port again after an outage, when it's taken.
+const REBIND_RETRY: Duration = Duration::from_millis(50);
 
 /// The track response body, shaped like the real service's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,12 +66,54 @@ pub struct ItemError {
 }
 
 /// Serves until `state.shutdown()` is called (by the owner, a signal, or `POST /shutdown`).
+///
+/// During an outage window (see `faults`) the listener is closed, so connecting gets a
+/// real "connection refused", and bound again on the same address when the window
+/// ends. The port is bound with `SO_REUSEADDR` (tokio's default on Unix), so
+/// connections in TIME_WAIT don't block the rebind; if the port is taken meanwhile
+/// (unlikely: it was picked from the ephemeral range), binding is retried every 50 ms.
 pub async fn serve(listener: TcpListener, state: Arc<State>) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    let mut listener = Some(listener);
     let mut shutdown = state.subscribe_shutdown();
+    let mut outage = state.subscribe_outage();
     let mut conns = JoinSet::new();
+    let mut rebind_at: Option<Instant> = None;
+    let mut rebind_warned = false;
     loop {
+        // Bring the listener in line with the fault plan.
+        let refusing_until = state.outage_until();
+        match (&listener, refusing_until) {
+            (Some(_), Some(_)) => {
+                listener = None; // closed: new connections are refused, the backlog reset
+                state.set_listening(false);
+            }
+            (None, None) if rebind_at.is_none_or(|at| at <= Instant::now()) => {
+                match bind_again(addr).await {
+                    Ok(l) => {
+                        listener = Some(l);
+                        rebind_at = None;
+                        rebind_warned = false;
+                    }
+                    Err(e) => {
+                        if !rebind_warned {
+                            eprintln!(
+                                "genkit-azure-emulator: cannot listen on {addr} again after \
+                                 the outage ({e}); retrying"
+                            );
+                            rebind_warned = true;
+                        }
+                        rebind_at = Some(Instant::now() + REBIND_RETRY);
+                    }
+                }
+            }
+            _ => {}
+        }
+        state.set_listening(listener.is_some());
+        let wake_at = refusing_until.or(rebind_at);
+
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()) => match accepted {
                 Ok((sock, _peer)) => {
                     // See the module doc: without this, small responses can stall ~40 ms.
                     if let Err(e) = sock.set_nodelay(true) {
@@ -74,39 +128,120 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) -> io::Result<()> {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
+            _ = sleep_until(wake_at) => {}
+            _ = changed(&mut outage) => {}
             _ = stopped(&mut shutdown) => break,
             // Reap finished connections so the set doesn't grow for the server's lifetime.
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
     drop(listener); // stop accepting right away; clients get "connection refused"
+    state.set_listening(false);
     let drain = async { while conns.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
     conns.abort_all();
     Ok(())
 }
 
-async fn serve_connection(sock: tokio::net::TcpStream, state: Arc<State>) {
+async fn bind_again(addr: SocketAddr) -> io::Result<TcpListener> {
+    // `TcpListener::bind` sets SO_REUSEADDR on Unix, which is what lets the port be
+    // bound again while earlier connections sit in TIME_WAIT.
+    TcpListener::bind(addr).await
+}
+
+async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the watched value changes (never, once the sender is gone).
+async fn changed<T>(rx: &mut watch::Receiver<T>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// What a handler wants done with its request.
+enum Reply {
+    Answer(Response<Full<Bytes>>),
+    /// Drop the connection with a TCP reset, without answering.
+    Reset,
+}
+
+async fn serve_connection(sock: TcpStream, state: Arc<State>) {
     let mut shutdown = state.subscribe_shutdown();
+    let mut outage = state.subscribe_outage();
+    // A handler asks for a reset through this; the service future then never resolves,
+    // and the loop below takes the socket back from hyper and resets it.
+    let reset = Arc::new(Notify::new());
     let svc_state = state.clone();
+    let svc_reset = reset.clone();
     let service = service_fn(move |req| {
         let state = svc_state.clone();
-        async move { Ok::<_, Infallible>(route(&state, req).await) }
+        let reset = svc_reset.clone();
+        async move {
+            match route(&state, req).await {
+                Reply::Answer(resp) => Ok::<_, Infallible>(resp),
+                Reply::Reset => {
+                    reset.notify_one();
+                    std::future::pending().await
+                }
+            }
+        }
     });
-    let conn = http1::Builder::new()
+    let mut conn = http1::Builder::new()
         // The timer makes hyper's default 30 s header-read timeout effective, so a
         // client that opens a socket and never speaks can't pin a task forever.
         .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(sock), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stopped(&mut shutdown) => {
-            // Lets an in-flight request (e.g. the POST /shutdown itself) finish and get
-            // its response, then closes; idle keep-alive connections close at once.
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = &mut conn => return,
+            _ = reset.notified() => {
+                let sock = conn.into_parts().io.into_inner();
+                // SO_LINGER 0: close() sends RST at once, so the client sees "connection
+                // reset by peer" rather than a clean end of stream (or a hang).
+                if let Err(e) = sock.set_zero_linger() {
+                    eprintln!("genkit-azure-emulator: SO_LINGER failed: {e}");
+                }
+                drop(sock);
+                return;
+            }
+            // Lets an in-flight request (e.g. the POST /shutdown or POST /faults itself)
+            // finish and get its response, then closes; idle keep-alive connections
+            // close at once. An outage closes connections like a stopping server would.
+            _ = stopped(&mut shutdown), if !closing => {
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                closing = true;
+            }
+            _ = outage_began(&mut outage), if !closing => {
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                closing = true;
+            }
         }
+    }
+}
+
+/// Resolves once an outage window is active.
+async fn outage_began(rx: &mut watch::Receiver<Option<Instant>>) {
+    loop {
+        if rx
+            .borrow_and_update()
+            .is_some_and(|until| until > Instant::now())
+        {
+            return;
+        }
+        changed(rx).await;
     }
 }
 
@@ -117,15 +252,25 @@ async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &State, req: Request<Incoming>) -> Reply {
     // Connection strings end with '/', and naive joins then produce "//v2/track"; accept
     // it (the raw path is kept in `RequestRecord` for tests that care).
     let raw_path = req.uri().path().to_string();
     let path = normalize_path(&raw_path);
     let method = req.method().clone();
-    match (method, path) {
-        (Method::POST, "/v2/track" | "/v2.1/track") => handle_track(state, req, raw_path).await,
+    let resp = match (method, path) {
+        (Method::POST, "/v2/track" | "/v2.1/track") => {
+            return handle_track(state, req, raw_path).await
+        }
         (_, "/v2/track" | "/v2.1/track") => method_not_allowed("POST"),
+        (Method::GET, "/faults") => json_response(StatusCode::OK, &state.fault_status()),
+        (Method::POST, "/faults") => post_faults(state, req).await,
+        (Method::DELETE, "/faults") => {
+            state.clear_faults();
+            settle_listener(state).await;
+            json_response(StatusCode::OK, &state.fault_status())
+        }
+        (_, "/faults") => method_not_allowed("GET, POST, DELETE"),
         (Method::GET, "/stats") => json_response(StatusCode::OK, &state.stats()),
         (Method::GET, "/envelopes") => {
             raw_json_response(StatusCode::OK, state.envelopes_json_array())
@@ -148,6 +293,47 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
             StatusCode::NOT_FOUND,
             &serde_json::json!({"error": format!("no route for {raw_path}")}),
         ),
+    };
+    Reply::Answer(resp)
+}
+
+/// `POST /faults`: installs the plan in the body (see `faults` for the JSON form; `{}`
+/// or an empty body restores normal behaviour). Answers with `GET /faults`'s body, after
+/// the listener matches the plan, so a client that gets the answer to an outage plan
+/// is refused on its next connection attempt. An invalid plan is a 400 and leaves the
+/// current plan in place.
+async fn post_faults(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let bad = |message: String| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": message }),
+        )
+    };
+    let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return bad(format!("failed to read body: {e}")),
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return bad("body is not UTF-8".to_string());
+    };
+    match FaultPlan::from_json(text).and_then(|plan| state.set_faults(plan)) {
+        Ok(()) => {
+            settle_listener(state).await;
+            json_response(StatusCode::OK, &state.fault_status())
+        }
+        Err(e) => bad(e.to_string()),
+    }
+}
+
+/// Waits (bounded) until the accept loop has closed or reopened the listener as the
+/// plan says.
+async fn settle_listener(state: &State) {
+    let deadline = Instant::now() + LISTENER_SETTLE;
+    while !state.listener_settled() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -163,21 +349,15 @@ fn normalize_path(path: &str) -> &str {
     }
 }
 
-async fn handle_track(
-    state: &State,
-    req: Request<Incoming>,
-    raw_path: String,
-) -> Response<Full<Bytes>> {
+async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -> Reply {
     let headers = req.headers();
     let content_encoding = header_string(headers, header::CONTENT_ENCODING);
     let content_type = header_string(headers, header::CONTENT_TYPE);
     let user_agent = header_string(headers, header::USER_AGENT);
 
-    // The one place fault injection hooks in (see faults.rs). Decided before the body
-    // is read so future modes can also act early (reset, delay, outage).
-    match state.decide(&raw_path) {
-        Behaviour::Normal => {}
-    }
+    // The one place fault injection hooks in (see faults.rs): decided when the headers
+    // arrive, so steps go to track requests in arrival order.
+    let (decision, received_at) = state.decide(&raw_path);
 
     let mut record = RequestRecord {
         path: raw_path,
@@ -188,8 +368,25 @@ async fn handle_track(
         items_accepted: 0,
         status: 0,
         body_bytes: 0,
+        fault: decision.kind,
+        step: decision.step,
+        received_us: state.micros_since_start(received_at),
+        answered_us: 0,
+    };
+    let commit = |mut record: RequestRecord,
+                  items_received: usize,
+                  accepted: Vec<(TelemetryKind, Box<str>)>| {
+        record.answered_us = state.micros_since_start(Instant::now());
+        state.commit(Batch {
+            record,
+            received_at,
+            items_received: items_received as u64,
+            rejected: (items_received - accepted.len()) as u64,
+            accepted,
+        });
     };
 
+    // Every mode reads the whole request first (a reset happens "after the request").
     let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
         .collect()
         .await
@@ -205,32 +402,115 @@ async fn handle_track(
                 (StatusCode::BAD_REQUEST, format!("failed to read body: {e}"))
             };
             record.status = status.as_u16();
-            state.commit(Batch {
-                record,
-                items_received: 0,
-                rejected: 0,
-                accepted: Vec::new(),
-            });
-            return json_response(status, &body_error(status, message));
+            commit(record, 0, Vec::new());
+            return Reply::Answer(json_response(status, &body_error(status, message)));
         }
     };
     record.body_bytes = body.len();
 
-    let outcome = process_body(
-        state.instrumentation_key(),
-        record.content_encoding.as_deref(),
-        &body,
-    );
-    record.item_count = outcome.response.items_received;
-    record.items_accepted = outcome.response.items_accepted;
-    record.status = outcome.status.as_u16();
-    state.commit(Batch {
-        record,
-        items_received: outcome.response.items_received as u64,
-        rejected: (outcome.response.items_received - outcome.response.items_accepted) as u64,
-        accepted: outcome.accepted,
-    });
-    json_response(outcome.status, &outcome.response)
+    if !decision.delay.is_zero() {
+        tokio::time::sleep(decision.delay).await;
+    }
+
+    let mut action = decision.action;
+    // An outage that began while this request was in flight (e.g. delayed) kills it as
+    // it would on a real server going down.
+    if !matches!(action, Action::Reset | Action::Outage { .. }) && state.outage_until().is_some() {
+        action = Action::Reset;
+        record.fault = Some(FaultKind::Outage);
+    }
+
+    let encoding = record.content_encoding.clone();
+    let (status, response, mut resp) = match action {
+        Action::Reset | Action::Outage { .. } => {
+            let n = count_items(encoding.as_deref(), &body);
+            record.item_count = n;
+            commit(record, n, Vec::new());
+            return Reply::Reset;
+        }
+        Action::Normal | Action::Partial { .. } => {
+            let (forced, message) = match action {
+                Action::Partial {
+                    item_errors,
+                    message,
+                } => (item_errors, message),
+                _ => (BTreeMap::new(), None),
+            };
+            let outcome = process_body_with_faults(
+                state.instrumentation_key(),
+                encoding.as_deref(),
+                &body,
+                &forced,
+                message.as_deref(),
+            );
+            record.item_count = outcome.response.items_received;
+            record.items_accepted = outcome.response.items_accepted;
+            record.status = outcome.status.as_u16();
+            let resp = json_response(outcome.status, &outcome.response);
+            commit(record, outcome.response.items_received, outcome.accepted);
+            return Reply::Answer(with_retry_after(resp, decision.retry_after));
+        }
+        Action::Status { status, message } => {
+            let n = count_items(encoding.as_deref(), &body);
+            let message = message.unwrap_or_else(|| default_message(status));
+            let response = TrackResponse {
+                items_received: n,
+                items_accepted: 0,
+                errors: (0..n)
+                    .map(|index| ItemError {
+                        index,
+                        status_code: status,
+                        message: message.clone(),
+                    })
+                    .collect(),
+            };
+            let resp = json_response(status_code(status), &response);
+            (status, response, resp)
+        }
+        Action::Redirect { status, location } => {
+            let n = count_items(encoding.as_deref(), &body);
+            let mut resp = empty_response(status_code(status));
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            let response = TrackResponse {
+                items_received: n,
+                items_accepted: 0,
+                errors: Vec::new(),
+            };
+            (status, response, resp)
+        }
+    };
+    record.item_count = response.items_received;
+    record.status = status;
+    commit(record, response.items_received, Vec::new());
+    resp = with_retry_after(resp, decision.retry_after);
+    Reply::Answer(resp)
+}
+
+/// Items in a body, for answers that don't validate it (0 when it can't be read).
+fn count_items(content_encoding: Option<&str>, body: &[u8]) -> usize {
+    decode::decompress(content_encoding, body)
+        .and_then(|b| decode::split_items(&b))
+        .map_or(0, |items| items.len())
+}
+
+/// `StatusCode` for a validated plan status (any 200-599 is accepted by `from_u16`;
+/// `empty_response` supplies reason phrases hyper doesn't know, like 439's).
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn with_retry_after(
+    mut resp: Response<Full<Bytes>>,
+    retry_after: Option<crate::faults::RetryAfter>,
+) -> Response<Full<Bytes>> {
+    if let Some(ra) = retry_after {
+        if let Ok(v) = HeaderValue::from_str(&ra.header_value(chrono::Utc::now())) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
 }
 
 /// Result of processing one track body, independent of HTTP plumbing.
@@ -244,6 +524,20 @@ pub struct Outcome {
 /// Decodes and validates a track body and decides the status like the service does:
 /// 200 all accepted, 206 some rejected, 400 unreadable body or nothing accepted.
 pub fn process_body(ikey: Option<&str>, content_encoding: Option<&str>, body: &[u8]) -> Outcome {
+    process_body_with_faults(ikey, content_encoding, body, &BTreeMap::new(), None)
+}
+
+/// [`process_body`] with injected per-item failures (a 206 fault step): the items at
+/// `forced` indexes are rejected with the given statuses (and `message`, or a default
+/// one) whether or not they are valid; the rest are validated as usual. With a
+/// non-empty `forced`, a readable body always gets 206.
+pub fn process_body_with_faults(
+    ikey: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    forced: &BTreeMap<usize, u16>,
+    message: Option<&str>,
+) -> Outcome {
     let items =
         match decode::decompress(content_encoding, body).and_then(|b| decode::split_items(&b)) {
             Ok(items) => items,
@@ -270,6 +564,14 @@ pub fn process_body(ikey: Option<&str>, content_encoding: Option<&str>, body: &[
     let mut accepted = Vec::with_capacity(received);
     let mut errors = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
+        if let Some(&status_code) = forced.get(&index) {
+            errors.push(ItemError {
+                index,
+                status_code,
+                message: message.map_or_else(|| default_message(status_code), str::to_string),
+            });
+            continue;
+        }
         let verdict = item.and_then(|parsed| {
             let kind = validate_envelope(&parsed.value, ikey)?;
             Ok((kind, parsed.text))
@@ -283,7 +585,9 @@ pub fn process_body(ikey: Option<&str>, content_encoding: Option<&str>, body: &[
             }),
         }
     }
-    let status = if errors.is_empty() {
+    let status = if !forced.is_empty() {
+        StatusCode::PARTIAL_CONTENT
+    } else if errors.is_empty() {
         StatusCode::OK
     } else if accepted.is_empty() {
         StatusCode::BAD_REQUEST
@@ -339,17 +643,35 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Full<By
 }
 
 fn raw_json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = empty_response(status);
     let len = body.len();
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    *resp.status_mut() = status;
+    *resp.body_mut() = Full::new(Bytes::from(body));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A response with no body (and `Content-Length: 0`).
+fn empty_response(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = status;
     // Explicit, so the response is never chunked (hyper would infer it from `Full`,
     // but being explicit keeps the guarantee independent of hyper's heuristics).
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    if status.canonical_reason().is_none() {
+        // Without this hyper writes "HTTP/1.1 439 <none>".
+        let reason: &'static [u8] = match status.as_u16() {
+            439 => b"Too Many Requests Over Extended Time",
+            _ => b"Unknown",
+        };
+        resp.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason));
+    }
     resp
 }
 

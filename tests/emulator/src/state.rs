@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::faults::{Behaviour, Faults, TrackContext};
+use crate::faults::{
+    Action, Decision, FaultPlan, FaultPlanError, FaultStatus, Faults, TrackContext,
+};
 use crate::store::{Batch, RequestRecord, Stats, Store};
 use crate::EmulatorConfig;
 
@@ -23,6 +25,13 @@ pub struct State {
     faults: Mutex<Faults>,
     track_sequence: AtomicU64,
     shutdown: watch::Sender<bool>,
+    started: Instant,
+    /// End of the latest outage window (`None`: no outage). Always written under the
+    /// `faults` lock, so it agrees with `Faults`. The accept loop closes the listener
+    /// while the instant is in the future; connections close when it changes.
+    outage: watch::Sender<Option<Instant>>,
+    /// Whether the accept loop holds a bound listener right now.
+    listening: watch::Sender<bool>,
 }
 
 impl State {
@@ -35,6 +44,9 @@ impl State {
             faults: Mutex::new(Faults::normal()),
             track_sequence: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
+            started: Instant::now(),
+            outage: watch::channel(None).0,
+            listening: watch::channel(false).0,
         })
     }
 
@@ -48,22 +60,116 @@ impl State {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Consults the fault policy for one track request.
-    pub(crate) fn decide(&self, path: &str) -> Behaviour {
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When this state was created (the emulator's start); `RequestRecord::received_us`
+    /// counts from here.
+    pub fn started_at(&self) -> Instant {
+        self.started
+    }
+
+    pub(crate) fn micros_since_start(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Consults the fault plan for one track request (advancing it) and returns the
+    /// decision with the request's arrival time.
+    pub(crate) fn decide(&self, path: &str) -> (Decision, Instant) {
+        let received_at = Instant::now();
         let ctx = TrackContext {
             sequence: self.track_sequence.fetch_add(1, Ordering::Relaxed),
             path,
-            received_at: Instant::now(),
+            received_at,
         };
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .decide(&ctx)
+        let decision = {
+            let mut faults = self.faults();
+            let decision = faults.decide(&ctx);
+            if let Action::Outage { until } = decision.action {
+                self.outage.send_replace(Some(until));
+            }
+            decision
+        };
+        if matches!(decision.action, Action::Outage { .. }) {
+            self.store().note_outage();
+        }
+        (decision, received_at)
     }
 
-    /// Replaces the fault policy (for the fault-injection endpoint a later task adds).
-    pub fn set_faults(&self, faults: Faults) {
-        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    /// Installs a fault plan, replacing the current one (and ending any outage window
+    /// unless the new plan starts one). Returns at once: the accept loop closes or
+    /// reopens the listener shortly after (see `wait_listener_settled`).
+    pub fn set_faults(&self, plan: FaultPlan) -> Result<(), FaultPlanError> {
+        let now = Instant::now();
+        let faults = Faults::new(plan, now)?;
+        let outage = {
+            let mut current = self.faults();
+            *current = faults;
+            let outage = current.outage_until(now);
+            self.outage.send_replace(outage);
+            outage
+        };
+        if outage.is_some() {
+            self.store().note_outage();
+        }
+        Ok(())
+    }
+
+    /// Back to normal behaviour (same as `DELETE /faults`).
+    pub fn clear_faults(&self) {
+        self.set_faults(FaultPlan::default())
+            .expect("the normal plan is valid");
+    }
+
+    /// The plan in force and how far it got.
+    pub fn fault_status(&self) -> FaultStatus {
+        self.faults().status(Instant::now())
+    }
+
+    /// End of the outage window active now, if any.
+    pub fn outage_until(&self) -> Option<Instant> {
+        self.faults().outage_until(Instant::now())
+    }
+
+    pub(crate) fn subscribe_outage(&self) -> watch::Receiver<Option<Instant>> {
+        self.outage.subscribe()
+    }
+
+    pub(crate) fn set_listening(&self, listening: bool) {
+        self.listening.send_replace(listening);
+    }
+
+    /// Whether the server is accepting connections right now (false during an outage
+    /// window and after shutdown).
+    pub fn is_listening(&self) -> bool {
+        *self.listening.borrow()
+    }
+
+    /// True when the listener matches the fault plan: closed during an outage, open
+    /// otherwise.
+    pub fn listener_settled(&self) -> bool {
+        self.is_listening() == self.outage_until().is_none()
+    }
+
+    /// Blocks until `listener_settled()` or `timeout` (returns false then, e.g. when the
+    /// server isn't running or the port could not be bound again yet).
+    pub fn wait_listener_settled(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.listener_settled() {
+                return true;
+            }
+            if Instant::now() >= deadline || self.is_shutting_down() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Arrival time of each track request in `requests()`, same order.
+    pub fn track_requests_at(&self) -> Vec<Instant> {
+        self.store().requests_received_at()
     }
 
     pub(crate) fn commit(&self, batch: Batch) {

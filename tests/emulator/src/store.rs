@@ -9,9 +9,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::faults::FaultKind;
 use crate::validate::TelemetryKind;
 
 /// Counters served at `GET /stats`.
@@ -23,12 +25,26 @@ pub struct Stats {
     /// Items read from parseable bodies (valid or not).
     pub items_received: u64,
     pub items_accepted: u64,
+    /// Items received but not stored: invalid, or refused by an injected fault (an
+    /// error status, a 206's failing items, a redirect, a reset).
     pub items_rejected: u64,
     /// Accepted items by short type name. Every known type is always present (0 when
     /// none arrived) so callers can index without checking for absence.
     pub by_name: BTreeMap<String, u64>,
     /// Body bytes as they came over the wire (compressed size when gzipped).
     pub bytes_received: u64,
+    /// Track requests the fault plan altered (injected status, partial, redirect,
+    /// reset, outage or delay): the requests whose `RequestRecord::fault` is set.
+    pub faults_injected: u64,
+    /// Track answers by HTTP status, injected or not. A request answered by resetting
+    /// the connection has no status and is counted in `connections_reset` instead.
+    /// JSON keys are the status codes as strings: `{"200": 3, "503": 2}`.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Track requests answered by resetting the connection (reset steps, outages).
+    pub connections_reset: u64,
+    /// Outage windows started (connections refused during them never reach the
+    /// emulator, so they can't be counted).
+    pub outages: u64,
 }
 
 impl Default for Stats {
@@ -43,6 +59,10 @@ impl Default for Stats {
                 .map(|k| (k.short_name().to_string(), 0))
                 .collect(),
             bytes_received: 0,
+            faults_injected: 0,
+            by_status: BTreeMap::new(),
+            connections_reset: 0,
+            outages: 0,
         }
     }
 }
@@ -58,16 +78,29 @@ pub struct RequestRecord {
     /// Items read from the body (0 when the body could not be parsed).
     pub item_count: usize,
     pub items_accepted: usize,
-    /// Status code the emulator answered with.
+    /// Status code the emulator answered with; 0 when it reset the connection instead.
     pub status: u16,
     /// Body size on the wire.
     pub body_bytes: usize,
+    /// The fault the plan injected into this request; `None` when it was handled
+    /// exactly as without a plan.
+    pub fault: Option<FaultKind>,
+    /// Index of the plan step applied (`None`: no plan, steps ran out, or refused by
+    /// an outage).
+    pub step: Option<usize>,
+    /// When the request's headers arrived, in microseconds since the emulator started
+    /// (monotonic clock; see `Emulator::track_requests_at` for `Instant`s).
+    pub received_us: u64,
+    /// When the answer was sent (or the connection reset), same clock.
+    pub answered_us: u64,
 }
 
 /// Outcome of one track request, ready to be committed in one step so counters,
 /// envelopes and the JSONL file never disagree.
 pub struct Batch {
     pub record: RequestRecord,
+    /// Exact arrival time of the request (`record.received_us` is derived from it).
+    pub received_at: Instant,
     pub items_received: u64,
     pub rejected: u64,
     /// Accepted envelopes as compact JSON text, in body order.
@@ -78,6 +111,8 @@ pub struct Store {
     envelopes: Vec<Box<str>>,
     stats: Stats,
     requests: Vec<RequestRecord>,
+    /// Arrival time of each entry of `requests`.
+    received_at: Vec<Instant>,
     jsonl: Option<BufWriter<File>>,
 }
 
@@ -93,6 +128,7 @@ impl Store {
             envelopes: Vec::new(),
             stats: Stats::default(),
             requests: Vec::new(),
+            received_at: Vec::new(),
             jsonl,
         })
     }
@@ -103,6 +139,12 @@ impl Store {
         self.stats.items_received += batch.items_received;
         self.stats.items_rejected += batch.rejected;
         self.stats.items_accepted += batch.accepted.len() as u64;
+        self.stats.faults_injected += u64::from(batch.record.fault.is_some());
+        if batch.record.status == 0 {
+            self.stats.connections_reset += 1;
+        } else {
+            *self.stats.by_status.entry(batch.record.status).or_insert(0) += 1;
+        }
         for (kind, text) in batch.accepted {
             *self
                 .stats
@@ -128,6 +170,12 @@ impl Store {
             }
         }
         self.requests.push(batch.record);
+        self.received_at.push(batch.received_at);
+    }
+
+    /// Counts an outage window that just started.
+    pub fn note_outage(&mut self) {
+        self.stats.outages += 1;
     }
 
     /// Clears memory and counters. The JSONL file is left as is: it is the run's log.
@@ -135,6 +183,7 @@ impl Store {
         self.envelopes.clear();
         self.stats = Stats::default();
         self.requests.clear();
+        self.received_at.clear();
     }
 
     pub fn stats(&self) -> Stats {
@@ -147,6 +196,11 @@ impl Store {
 
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.requests.clone()
+    }
+
+    /// Arrival time of each request in `requests()`, same order.
+    pub fn requests_received_at(&self) -> Vec<Instant> {
+        self.received_at.clone()
     }
 
     pub fn envelope_texts(&self) -> &[Box<str>] {

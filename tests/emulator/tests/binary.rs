@@ -102,7 +102,12 @@ fn binary_exits_on_post_shutdown() {
 
 #[test]
 fn binary_rejects_bad_arguments_with_exit_code_2() {
-    for args in [&["--port", "notaport"][..], &["--frobnicate"], &["--out"]] {
+    for args in [
+        &["--port", "notaport"][..],
+        &["--frobnicate"],
+        &["--out"],
+        &["--faults", "[{\"status\": 206}]"],
+    ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
@@ -111,4 +116,21 @@ fn binary_rejects_bad_arguments_with_exit_code_2() {
         );
         assert!(out.stdout.is_empty(), "no readiness line for {args:?}");
     }
+}
+
+#[test]
+fn binary_starts_with_the_faults_flag_plan() {
+    let (mut child, port, _stdout) =
+        spawn(&["--faults", r#"[{"status": 503, "retry_after": "2"}]"#]);
+    let r = post_json(port, "/v2.1/track", &json!([message_env("x")]));
+    assert_eq!((r.status, r.header("retry-after")), (503, Some("2")));
+    assert_eq!(
+        post_json(port, "/v2.1/track", &json!([message_env("x")])).status,
+        200
+    );
+    let faults = get_json(port, "/faults");
+    assert_eq!(faults["steps_applied"], 1);
+    assert_eq!(get_json(port, "/stats")["faultsInjected"], 1);
+    assert_eq!(http(port, "POST", "/shutdown", &[], b"").status, 200);
+    assert!(wait_exit(&mut child, Duration::from_secs(10)).success());
 }

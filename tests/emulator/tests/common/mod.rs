@@ -3,7 +3,7 @@
 //! Content-Length), envelope builders, and temp paths.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -47,16 +47,18 @@ pub struct Client {
 
 impl Client {
     pub fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to emulator");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        let writer = stream.try_clone().unwrap();
-        Client {
+        Client::try_connect(port).expect("connect to emulator")
+    }
+
+    pub fn try_connect(port: u16) -> io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        let writer = stream.try_clone()?;
+        Ok(Client {
             reader: BufReader::new(stream),
             writer,
-        }
+        })
     }
 
     pub fn send(
@@ -66,6 +68,19 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> HttpResponse {
+        self.try_send(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like `send`, but a broken connection (reset, closed before an answer, timeout)
+    /// is an `Err` instead of a panic. A response with a malformed head still panics.
+    pub fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<HttpResponse> {
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n",
             body.len()
@@ -76,20 +91,25 @@ impl Client {
         req.push_str("\r\n");
         let mut bytes = req.into_bytes();
         bytes.extend_from_slice(body);
-        self.writer.write_all(&bytes).unwrap();
+        self.writer.write_all(&bytes)?;
         self.read_response()
     }
 
-    fn read_response(&mut self) -> HttpResponse {
+    fn read_response(&mut self) -> io::Result<HttpResponse> {
         let mut line = String::new();
-        self.reader.read_line(&mut line).expect("status line");
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed without a response",
+            ));
+        }
         let mut parts = line.trim_end().splitn(3, ' ');
         assert_eq!(parts.next(), Some("HTTP/1.1"), "bad status line {line:?}");
         let status: u16 = parts.next().unwrap().parse().unwrap();
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
-            self.reader.read_line(&mut h).unwrap();
+            self.reader.read_line(&mut h)?;
             let h = h.trim_end();
             if h.is_empty() {
                 break;
@@ -106,12 +126,12 @@ impl Client {
         let len =
             resp_len.unwrap_or_else(|| panic!("response without Content-Length: {headers:?}"));
         let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).unwrap();
-        HttpResponse {
+        self.reader.read_exact(&mut body)?;
+        Ok(HttpResponse {
             status,
             headers,
             body,
-        }
+        })
     }
 }
 
@@ -124,6 +144,17 @@ pub fn http(
     body: &[u8],
 ) -> HttpResponse {
     Client::connect(port).send(method, path, headers, body)
+}
+
+/// One request on a fresh connection; connection failures are returned, not panics.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<HttpResponse> {
+    Client::try_connect(port)?.try_send(method, path, headers, body)
 }
 
 pub fn post_json(port: u16, path: &str, body: &Value) -> HttpResponse {
