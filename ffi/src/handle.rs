@@ -1,0 +1,313 @@
+//! `genkit_azure_handle`: one running telemetry pipeline, owned by C.
+//!
+//! Lifecycle: `genkit_azure_new` -> export/emit/flush (any thread, any
+//! number of times) -> `genkit_azure_shutdown` (delivers what is queued) ->
+//! `genkit_azure_free`. Freeing without shutting down stops the background
+//! threads at once and loses whatever was still queued.
+
+use crate::boundary::{boundary, try_ref, try_write, FfiError, FfiResult, Path};
+use crate::config::{builder, genkit_azure_config};
+use crate::status::genkit_azure_status::{self, *};
+use genkit_azure::{AzureTelemetry, Pushed};
+use std::time::Duration;
+
+/// An opaque handle to a running telemetry pipeline (background threads, an
+/// ingest queue and an HTTP client). Create with `genkit_azure_new`, release
+/// with `genkit_azure_free`. All functions taking a handle may be called from
+/// several threads at once, except `genkit_azure_free`, which must be the last.
+// Not repr(C): C only ever sees a pointer, so cbindgen emits an opaque
+// forward declaration and the layout stays ours to change.
+pub struct genkit_azure_handle {
+    telemetry: AzureTelemetry,
+}
+
+impl genkit_azure_handle {
+    /// Borrows the pipeline behind a handle pointer from C.
+    ///
+    /// # Safety
+    /// `handle` must be NULL or a live pointer from `genkit_azure_new`.
+    pub(crate) unsafe fn telemetry<'a>(
+        handle: *const genkit_azure_handle,
+    ) -> FfiResult<&'a AzureTelemetry> {
+        // SAFETY: forwarded from the caller.
+        unsafe { try_ref(handle, &Path::Root("handle")) }.map(|h| &h.telemetry)
+    }
+}
+
+/// Turns the outcome of a push into the C result. A full queue is reported
+/// (the caller may want to slow down) but is not an error of the input.
+pub(crate) fn pushed(result: genkit_azure::Result<Pushed>, what: &str) -> FfiResult {
+    match result? {
+        Pushed::Accepted => Ok(()),
+        Pushed::DroppedQueueFull => Err(FfiError::new(
+            GENKIT_AZURE_QUEUE_FULL,
+            format!("the ingest queue is full; the {what} was dropped and counted in dropped_queue_full"),
+        )),
+    }
+}
+
+/// Creates a pipeline and starts its background threads.
+///
+/// `config` must not be NULL; a zero-initialised config means "all defaults",
+/// with the connection string read from APPLICATIONINSIGHTS_CONNECTION_STRING.
+/// On success `*out` receives the handle; on failure `*out` is set to NULL (if
+/// `out` is not NULL) and the status says why: `GENKIT_AZURE_INVALID_CONFIG`
+/// for a bad connection string or setting, with a message that names the part
+/// and never contains the instrumentation key. Nothing is sent over the
+/// network until telemetry is exported.
+///
+/// # Safety
+/// `config` must be NULL or point to a valid `genkit_azure_config` (its
+/// strings NULL or NUL-terminated); `out` must be NULL or valid for writing a
+/// pointer.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_new(
+    config: *const genkit_azure_config,
+    out: *mut *mut genkit_azure_handle,
+) -> genkit_azure_status {
+    boundary("genkit_azure_new", || {
+        let out_path = Path::Root("out");
+        // Clear *out first so that no failure leaves a stale pointer behind.
+        // SAFETY: forwarded from the caller.
+        unsafe { try_write(out, std::ptr::null_mut(), &out_path) }?;
+        let config_path = Path::Root("config");
+        // SAFETY: forwarded from the caller.
+        let builder = unsafe { builder(try_ref(config, &config_path)?, &config_path) }?;
+        let handle = Box::new(genkit_azure_handle {
+            telemetry: builder.build()?,
+        });
+        // SAFETY: checked non-NULL and aligned above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+fn timeout(ms: u32) -> Duration {
+    Duration::from_millis(u64::from(ms))
+}
+
+/// Sends everything queued so far and waits up to `timeout_ms` milliseconds
+/// for it to be delivered.
+///
+/// `GENKIT_AZURE_OK`: all of it (and everything since the previous flush) was
+/// delivered. `GENKIT_AZURE_INCOMPLETE` (not fatal): the timeout passed first
+/// or the endpoint refused some items; the stats say which.
+/// `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_flush(
+    handle: *mut genkit_azure_handle,
+    timeout_ms: u32,
+) -> genkit_azure_status {
+    boundary("genkit_azure_flush", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        if telemetry.flush(timeout(timeout_ms))? {
+            Ok(())
+        } else {
+            Err(FfiError::new(
+                GENKIT_AZURE_INCOMPLETE,
+                format!(
+                    "not everything was delivered within {timeout_ms} ms; see genkit_azure_get_stats"
+                ),
+            ))
+        }
+    })
+}
+
+/// Delivers what it can within `timeout_ms` milliseconds, then stops the
+/// background threads. Afterwards every call on the handle except
+/// `genkit_azure_get_stats` and `genkit_azure_free` returns
+/// `GENKIT_AZURE_SHUT_DOWN`; the handle must still be freed.
+///
+/// `GENKIT_AZURE_OK`: everything accepted was delivered.
+/// `GENKIT_AZURE_INCOMPLETE`: some items were lost (counted in the stats).
+/// `GENKIT_AZURE_SHUT_DOWN`: it was already shut down.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_shutdown(
+    handle: *mut genkit_azure_handle,
+    timeout_ms: u32,
+) -> genkit_azure_status {
+    boundary("genkit_azure_shutdown", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        if telemetry.shutdown(timeout(timeout_ms))? {
+            Ok(())
+        } else {
+            Err(FfiError::new(
+                GENKIT_AZURE_INCOMPLETE,
+                format!("shut down, but not everything was delivered within {timeout_ms} ms; see genkit_azure_get_stats"),
+            ))
+        }
+    })
+}
+
+/// Releases a handle. NULL is a no-op. If the handle was not shut down, its
+/// background threads are stopped without waiting and anything still queued
+/// is lost; call `genkit_azure_shutdown` first to deliver it.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new` that no other
+/// thread is using; it must not be used again afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_free(handle: *mut genkit_azure_handle) {
+    // There is no status to return, but a panic while dropping must still not
+    // reach C; if one happens it is recorded as this thread's last error.
+    let _ = boundary("genkit_azure_free", || {
+        if !handle.is_null() {
+            // SAFETY: the caller gives back ownership of a pointer made by
+            // Box::into_raw in genkit_azure_new.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+        Ok(())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::genkit_azure_export_span;
+    use crate::span::tests::valid_span;
+    use crate::stats::{genkit_azure_get_stats, genkit_azure_stats};
+    use genkit_azure::opentelemetry::Key;
+    use std::ffi::CStr;
+
+    /// Nothing listens on the discard port; nothing here waits for delivery.
+    const UNREACHABLE: &CStr =
+        c"InstrumentationKey=00000000-0000-4000-8000-000000000001;IngestionEndpoint=http://127.0.0.1:9/";
+
+    fn config() -> genkit_azure_config {
+        // SAFETY: all-zero is a valid config ("all defaults").
+        let zeroed: genkit_azure_config = unsafe { std::mem::zeroed() };
+        genkit_azure_config {
+            connection_string: UNREACHABLE.as_ptr(),
+            // Never leave files behind in the shared temp directory.
+            disable_storage: true,
+            ..zeroed
+        }
+    }
+
+    fn last_error() -> String {
+        // SAFETY: the library's own NUL-terminated, thread-owned string.
+        unsafe { CStr::from_ptr(crate::status::genkit_azure_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_full_queue_is_reported_but_not_an_input_error() {
+        assert!(pushed(Ok(Pushed::Accepted), "span").is_ok());
+        let e = pushed(Ok(Pushed::DroppedQueueFull), "span").unwrap_err();
+        assert_eq!(e.status, GENKIT_AZURE_QUEUE_FULL);
+        assert!(e.message.contains("dropped_queue_full"), "{}", e.message);
+        let e = pushed(Err(genkit_azure::Error::ShutDown), "span").unwrap_err();
+        assert_eq!(e.status, GENKIT_AZURE_SHUT_DOWN);
+    }
+
+    #[test]
+    fn failed_new_clears_out_and_names_the_setting() {
+        let mut out = std::ptr::NonNull::<genkit_azure_handle>::dangling().as_ptr();
+        let bad = genkit_azure_config {
+            max_batch_size: 40_000,
+            ..config()
+        };
+        // SAFETY: valid config and out pointer.
+        let status = unsafe { genkit_azure_new(&bad, &mut out) };
+        assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG);
+        assert!(
+            out.is_null(),
+            "a failed new must not leave a pointer behind"
+        );
+        assert!(last_error().contains("max_batch_size"), "{}", last_error());
+
+        let bad = genkit_azure_config {
+            storage_directory: c"".as_ptr(),
+            ..config()
+        };
+        // SAFETY: as above.
+        let status = unsafe { genkit_azure_new(&bad, &mut out) };
+        assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG);
+        assert!(
+            last_error().contains("config.storage_directory is empty"),
+            "{}",
+            last_error()
+        );
+    }
+
+    #[test]
+    fn lifecycle_from_new_to_free() {
+        let mut handle = std::ptr::null_mut();
+        let c = genkit_azure_config {
+            service_name: c"unit".as_ptr(),
+            batch_delay_ms: crate::config::GENKIT_AZURE_NO_BATCH_DELAY,
+            ..config()
+        };
+        // SAFETY: every pointer below is a live local or the handle made here.
+        unsafe {
+            assert_eq!(
+                genkit_azure_new(&c, &mut handle),
+                GENKIT_AZURE_OK,
+                "{}",
+                last_error()
+            );
+            let telemetry = genkit_azure_handle::telemetry(handle).unwrap();
+            let name = telemetry
+                .resource()
+                .get(&Key::from_static_str("service.name"));
+            assert_eq!(name.map(|v| v.to_string()).as_deref(), Some("unit"));
+
+            assert_eq!(
+                genkit_azure_export_span(handle, &valid_span()),
+                GENKIT_AZURE_OK
+            );
+            let mut stats = genkit_azure_stats::default();
+            assert_eq!(genkit_azure_get_stats(handle, &mut stats), GENKIT_AZURE_OK);
+            assert_eq!(stats.spans_accepted, 1);
+
+            // The endpoint is unreachable, so this can only time out or give up.
+            let status = genkit_azure_shutdown(handle, 50);
+            assert!(
+                matches!(status, GENKIT_AZURE_OK | GENKIT_AZURE_INCOMPLETE),
+                "{status:?}: {}",
+                last_error()
+            );
+            assert_eq!(
+                genkit_azure_export_span(handle, &valid_span()),
+                GENKIT_AZURE_SHUT_DOWN
+            );
+            assert!(last_error().contains("shut down"), "{}", last_error());
+            assert_eq!(genkit_azure_flush(handle, 10), GENKIT_AZURE_SHUT_DOWN);
+            assert_eq!(genkit_azure_shutdown(handle, 10), GENKIT_AZURE_SHUT_DOWN);
+            assert_eq!(genkit_azure_get_stats(handle, &mut stats), GENKIT_AZURE_OK);
+            assert_eq!(stats.spans_accepted, 1);
+            genkit_azure_free(handle);
+            genkit_azure_free(std::ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn free_without_shutdown_does_not_wait() {
+        let mut handle = std::ptr::null_mut();
+        let started = std::time::Instant::now();
+        // SAFETY: valid locals; the handle is freed once.
+        unsafe {
+            assert_eq!(
+                genkit_azure_new(&config(), &mut handle),
+                GENKIT_AZURE_OK,
+                "{}",
+                last_error()
+            );
+            assert_eq!(
+                genkit_azure_export_span(handle, &valid_span()),
+                GENKIT_AZURE_OK
+            );
+            genkit_azure_free(handle);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,227 @@
+//! `genkit_azure_log_record`: a log record handed over from C, and
+//! `genkit_azure_emit_log`, which checks it and queues it.
+
+use crate::attribute::{attributes, genkit_azure_attribute};
+use crate::boundary::{boundary, try_opt_str, try_ref, try_str, FfiError, FfiResult, Path};
+use crate::handle::{genkit_azure_handle, pushed};
+use crate::status::genkit_azure_status;
+use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
+use genkit_azure::{severity_from_number, time_from_unix_nanos, LogRecord};
+use std::ffi::c_char;
+use std::time::SystemTime;
+
+/// A log record. Zero-initialise it and set `severity_number` and `body`:
+/// time 0 means "now" and zero ids mean "not inside a span". A record with an
+/// `exception.*` attribute becomes an Exception item, any other a Message
+/// (trace) item. Everything is copied; the struct may be freed after the call.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct genkit_azure_log_record {
+    /// When it happened, in nanoseconds since the Unix epoch. 0 = now.
+    pub time_unix_nano: u64,
+    /// OpenTelemetry severity number, 1..24: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO,
+    /// 13-16 WARN, 17-20 ERROR, 21-24 FATAL.
+    // Plain int32_t as in the OpenTelemetry data model; 0 (unset) is refused
+    // so that a forgotten field is caught rather than guessed.
+    pub severity_number: i32,
+    /// The message. UTF-8, not NULL (may be "").
+    pub body: *const c_char,
+    /// May be NULL when `attribute_count` is 0.
+    pub attributes: *const genkit_azure_attribute,
+    pub attribute_count: usize,
+    /// The trace the record was emitted in; all zeros = not in a span.
+    pub trace_id: [u8; 16],
+    /// The span the record was emitted in; all zeros together with `trace_id`.
+    pub span_id: [u8; 8],
+    /// The logger's name, kept as a property. NULL = not set.
+    pub logger_name: *const c_char,
+}
+
+/// Reads a C log record into core's `LogRecord`, checking every field.
+///
+/// # Safety
+/// Every pointer in `r` must be NULL or valid as documented on `genkit_azure_log_record`.
+pub(crate) unsafe fn log_record(
+    r: &genkit_azure_log_record,
+    path: &Path<'_>,
+) -> FfiResult<LogRecord> {
+    let severity = severity_from_number(r.severity_number).ok_or_else(|| {
+        FfiError::invalid(format!(
+            "{} is {}; expected an OpenTelemetry severity number 1..24",
+            path.field("severity_number"),
+            r.severity_number
+        ))
+    })?;
+    let time = match r.time_unix_nano {
+        0 => SystemTime::now(),
+        nanos => time_from_unix_nanos(nanos),
+    };
+    // SAFETY (all blocks below): forwarded from the caller.
+    let body = unsafe { try_str(r.body, &path.field("body")) }?;
+    let attrs = unsafe {
+        attributes(
+            r.attributes,
+            r.attribute_count,
+            &path.field("attributes"),
+            &path.field("attribute_count"),
+        )
+    }?;
+    let trace_context = match (r.trace_id == [0; 16], r.span_id == [0; 8]) {
+        (true, true) => None,
+        (false, false) => Some((
+            TraceId::from_bytes(r.trace_id),
+            SpanId::from_bytes(r.span_id),
+        )),
+        // Half a context would produce an item that links to nothing.
+        (true, false) | (false, true) => {
+            return Err(FfiError::invalid(format!(
+                "{} and {} must both be set or both be all zeros",
+                path.field("trace_id"),
+                path.field("span_id")
+            )))
+        }
+    };
+    let logger_name = unsafe { try_opt_str(r.logger_name, &path.field("logger_name")) }?;
+    Ok(LogRecord {
+        time,
+        severity,
+        body: body.to_owned(),
+        attributes: attrs,
+        trace_context,
+        logger_name: logger_name.map(str::to_owned),
+    })
+}
+
+/// Queues a log record for export. Never blocks on the network.
+///
+/// Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not fatal)
+/// when the queue was full and the record was dropped and counted;
+/// `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation status
+/// (nothing queued) when a field is invalid.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`; `log` must
+/// be NULL or point to a `genkit_azure_log_record` whose pointers are NULL or
+/// valid as documented there, for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_emit_log(
+    handle: *mut genkit_azure_handle,
+    log: *const genkit_azure_log_record,
+) -> genkit_azure_status {
+    boundary("genkit_azure_emit_log", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        let path = Path::Root("log");
+        // SAFETY: forwarded from the caller.
+        let record = unsafe { log_record(try_ref(log, &path)?, &path) }?;
+        pushed(telemetry.emit_log(record), "log record")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::genkit_azure_status::*;
+
+    fn valid() -> genkit_azure_log_record {
+        // SAFETY: all-zero is a valid record (what C's `= {0}` gives).
+        let zeroed: genkit_azure_log_record = unsafe { std::mem::zeroed() };
+        genkit_azure_log_record {
+            severity_number: 9,
+            body: c"hello".as_ptr(),
+            ..zeroed
+        }
+    }
+
+    fn convert(r: &genkit_azure_log_record) -> FfiResult<LogRecord> {
+        // SAFETY: test records point only at static strings.
+        unsafe { log_record(r, &Path::Root("log")) }
+    }
+
+    #[test]
+    fn converts_defaults_and_context() {
+        let before = SystemTime::now();
+        let r = convert(&valid()).unwrap();
+        assert!(r.time >= before, "time 0 means now");
+        assert!(r.trace_context.is_none());
+        assert_eq!(r.body, "hello");
+
+        let r = convert(&genkit_azure_log_record {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            time_unix_nano: 1_000,
+            logger_name: c"app".as_ptr(),
+            ..valid()
+        })
+        .unwrap();
+        assert_eq!(
+            r.trace_context,
+            Some((TraceId::from_bytes([1; 16]), SpanId::from_bytes([2; 8])))
+        );
+        assert_eq!(r.time, time_from_unix_nanos(1_000));
+        assert_eq!(r.logger_name.as_deref(), Some("app"));
+    }
+
+    #[test]
+    fn refuses_bad_fields_with_their_names() {
+        let cases = [
+            (
+                genkit_azure_log_record {
+                    severity_number: 0,
+                    ..valid()
+                },
+                GENKIT_AZURE_INVALID_ARGUMENT,
+                "log.severity_number is 0",
+            ),
+            (
+                genkit_azure_log_record {
+                    severity_number: 25,
+                    ..valid()
+                },
+                GENKIT_AZURE_INVALID_ARGUMENT,
+                "log.severity_number is 25",
+            ),
+            (
+                genkit_azure_log_record {
+                    body: std::ptr::null(),
+                    ..valid()
+                },
+                GENKIT_AZURE_NULL_ARGUMENT,
+                "log.body is NULL",
+            ),
+            (
+                genkit_azure_log_record {
+                    body: c"\xe2\x82".as_ptr(),
+                    ..valid()
+                },
+                GENKIT_AZURE_INVALID_UTF8,
+                "log.body is not valid UTF-8",
+            ),
+            (
+                genkit_azure_log_record {
+                    attribute_count: 4,
+                    ..valid()
+                },
+                GENKIT_AZURE_NULL_ARGUMENT,
+                "log.attributes is NULL but log.attribute_count is 4",
+            ),
+            (
+                genkit_azure_log_record {
+                    span_id: [1; 8],
+                    ..valid()
+                },
+                GENKIT_AZURE_INVALID_ARGUMENT,
+                "log.trace_id and log.span_id must both be set",
+            ),
+        ];
+        for (record, status, words) in cases {
+            let e = convert(&record).unwrap_err();
+            assert_eq!(e.status, status, "{}", e.message);
+            assert!(
+                e.message.starts_with(words),
+                "expected '{words}', got '{}'",
+                e.message
+            );
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! `genkit_azure_stats`: the pipeline's counters as a plain C struct, and
+//! `genkit_azure_get_stats`, which fills one in.
+//!
+//! The function is not called `genkit_azure_stats`: in C a typedef and a
+//! function share one namespace, so the struct's typedef would clash with it.
+
+use crate::boundary::{boundary, try_write, Path};
+use crate::handle::genkit_azure_handle;
+use crate::status::genkit_azure_status;
+use genkit_azure::Stats;
+
+/// A snapshot of the pipeline's counters. Spans and logs are counted as
+/// items; one item can become several envelopes (a span with an exception
+/// event becomes a dependency and an exception), so delivery is counted in
+/// envelopes. Every accepted item ends up delivered or in one of the
+/// dropped/failed counters.
+// Written out field by field (not generated) so that cbindgen sees it and
+// the header carries each counter's documentation. Same names and order as
+// core's `Stats`; the test below fails when they drift apart.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct genkit_azure_stats {
+    /// Spans taken into the queue.
+    pub spans_accepted: u64,
+    /// Log records taken into the queue.
+    pub logs_accepted: u64,
+    /// Metric points taken into the queue (aggregated before export).
+    pub metrics_accepted: u64,
+    /// Batches the server acknowledged (fully or partly).
+    pub batches_exported: u64,
+    /// Batches that failed after the transport gave up.
+    pub batches_failed: u64,
+    /// Envelopes put on the wire (retries not counted twice).
+    pub envelopes_sent: u64,
+    /// Envelopes the server accepted.
+    pub envelopes_delivered: u64,
+    /// Envelopes the server rejected permanently.
+    pub envelopes_rejected: u64,
+    /// Spans and logs lost because their batch could not be delivered.
+    pub items_export_failed: u64,
+    /// Spans and logs refused because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Spans and logs still queued when shutdown's timeout ran out (or the
+    /// handle was freed without shutdown).
+    pub dropped_shut_down: u64,
+    /// Spans and logs whose mapping to envelopes failed.
+    pub dropped_mapping_error: u64,
+    /// Strings cut to the service's limits.
+    pub values_truncated: u64,
+    /// Items waiting in the queue now.
+    pub queue_depth: u64,
+    /// HTTP requests made to the ingestion endpoint.
+    pub http_requests: u64,
+    /// Request body bytes sent (after compression).
+    pub bytes_sent: u64,
+    /// Attempts that re-sent a payload after a transient failure.
+    pub retries: u64,
+    /// Whole requests the service rejected permanently (400, 401, 404, ...).
+    pub batches_rejected: u64,
+    /// Bytes (compressed) waiting in memory for a retry.
+    pub backlog_bytes: u64,
+    /// Spans and logs dropped because the retry backlog was full.
+    pub dropped_backlog_full: u64,
+    /// Batches written to disk to wait for delivery.
+    pub persisted_batches: u64,
+    /// Batches read back from disk and delivered.
+    pub resent_from_disk_batches: u64,
+    /// Bytes this process wrote to disk that are still there.
+    pub disk_bytes: u64,
+    /// Files dropped (oldest first) to stay under the disk cap.
+    pub dropped_disk_full_batches: u64,
+    /// Files dropped because they outlived the retention period.
+    pub dropped_retention_batches: u64,
+    /// Spans and logs that found the queue full and were written to disk instead.
+    pub spilled_items: u64,
+    /// Spilled spans and logs whose write to disk failed.
+    pub dropped_spill_failed: u64,
+}
+
+/// Generates the name -> field lookup from one list, so the names cannot
+/// disagree with the field they select.
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        impl genkit_azure_stats {
+            /// The C struct's counter names, in field order.
+            #[cfg(test)]
+            const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            fn slot(&mut self, name: &str) -> Option<&mut u64> {
+                match name {
+                    $(stringify!($name) => Some(&mut self.$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+counters!(
+    spans_accepted,
+    logs_accepted,
+    metrics_accepted,
+    batches_exported,
+    batches_failed,
+    envelopes_sent,
+    envelopes_delivered,
+    envelopes_rejected,
+    items_export_failed,
+    dropped_queue_full,
+    dropped_shut_down,
+    dropped_mapping_error,
+    values_truncated,
+    queue_depth,
+    http_requests,
+    bytes_sent,
+    retries,
+    batches_rejected,
+    backlog_bytes,
+    dropped_backlog_full,
+    persisted_batches,
+    resent_from_disk_batches,
+    disk_bytes,
+    dropped_disk_full_batches,
+    dropped_retention_batches,
+    spilled_items,
+    dropped_spill_failed,
+);
+
+impl From<Stats> for genkit_azure_stats {
+    fn from(stats: Stats) -> Self {
+        // Copied by name through core's `fields()` rather than by an
+        // exhaustive destructure: a counter core adds while this struct has
+        // no field for it yet must not break the build of the C library
+        // (the test below reports it instead).
+        let mut out = Self::default();
+        for (name, value) in stats.fields() {
+            if let Some(slot) = out.slot(name) {
+                *slot = value;
+            }
+        }
+        out
+    }
+}
+
+/// Copies the current counters into `*out`. Works before and after
+/// `genkit_azure_shutdown` (the counters stay readable until the handle is freed).
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`; `out` must
+/// be NULL or valid for writing a `genkit_azure_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_get_stats(
+    handle: *const genkit_azure_handle,
+    out: *mut genkit_azure_stats,
+) -> genkit_azure_status {
+    boundary("genkit_azure_get_stats", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { try_write(out, telemetry.stats().into(), &Path::Root("out")) }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_every_core_counter_in_core_order() {
+        let core: Vec<&str> = Stats::default().fields().iter().map(|(n, _)| *n).collect();
+        let missing: Vec<&&str> = core
+            .iter()
+            .filter(|n| !genkit_azure_stats::NAMES.contains(n))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "core's Stats has counters genkit_azure_stats lacks: {missing:?}. Add them to \
+             ffi/src/stats.rs (struct and counters! list, in core's order) and run `make header`."
+        );
+        assert_eq!(
+            genkit_azure_stats::NAMES,
+            &core[..],
+            "same names, same order as core"
+        );
+    }
+
+    #[test]
+    fn names_select_their_own_fields() {
+        // Give each counter its index, then view the repr(C) struct as an
+        // array: element i must hold i, i.e. NAMES is in field order.
+        let n = genkit_azure_stats::NAMES.len();
+        assert_eq!(size_of::<genkit_azure_stats>(), n * size_of::<u64>());
+        let mut s = genkit_azure_stats::default();
+        for (i, name) in genkit_azure_stats::NAMES.iter().enumerate() {
+            *s.slot(name).expect("listed names have slots") = i as u64;
+        }
+        // SAFETY: a repr(C) struct of exactly n u64 fields (size checked above)
+        // has the layout of [u64; n].
+        let values = unsafe { std::slice::from_raw_parts(&s as *const _ as *const u64, n) };
+        assert!(
+            values.iter().enumerate().all(|(i, v)| *v == i as u64),
+            "{values:?}"
+        );
+    }
+
+    #[test]
+    fn copies_values_from_core() {
+        let core = Stats {
+            spans_accepted: 3,
+            bytes_sent: 99,
+            ..Stats::default()
+        };
+        let c = genkit_azure_stats::from(core);
+        assert_eq!(
+            (c.spans_accepted, c.bytes_sent, c.logs_accepted),
+            (3, 99, 0)
+        );
+    }
+}

@@ -1,0 +1,366 @@
+//! Compiles the C programs in tests/c/ against include/genkit_azure.h and the
+//! shared library, runs them against an in-process ingestion emulator, and
+//! checks what arrived.
+//!
+//! The programs use the library exactly as a C client would: only the header,
+//! `-lgenkit_azure`, and the connection string in the environment. This test
+//! does not build the library (running cargo from inside cargo would fight
+//! over the build lock); `cargo build -p genkit-azure-ffi` must have produced
+//! target/debug/libgenkit_azure.so first, as `make test` does.
+
+use genkit_azure_emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const IKEY: &str = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("ffi/ has a parent")
+        .to_path_buf()
+}
+
+/// Where `cargo build` put the debug library: `$CARGO_TARGET_DIR/debug`
+/// (relative paths taken from the repository root, where `make` runs cargo),
+/// else `<repo>/target/debug`.
+fn library_dir() -> PathBuf {
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => repo_root().join(dir),
+        _ => repo_root().join("target"),
+    };
+    let dir = target.join("debug");
+    let lib = dir.join(format!(
+        "{}genkit_azure{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        lib.is_file(),
+        "{} does not exist. The C programs link against the shared library, which this \
+         test does not build; run `cargo build -p genkit-azure-ffi` first (`make test` does).",
+        lib.display()
+    );
+    // cargo test does not rebuild a cdylib-only crate, so an old library
+    // would silently test old code.
+    let built = modified(&lib);
+    for src in ["ffi/src", "core/src"] {
+        if let Some(newer) = newest_file(&repo_root().join(src)).filter(|(t, _)| *t > built) {
+            panic!(
+                "{} is older than {}; run `cargo build -p genkit-azure-ffi` first (`make test` does).",
+                lib.display(),
+                newer.1.display()
+            );
+        }
+    }
+    dir
+}
+
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// The most recently modified file under `dir`, recursively.
+fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                newest_file(&path)
+            } else {
+                Some((modified(&path), path))
+            }
+        })
+        .max()
+}
+
+/// Compiles tests/c/<name>.c into a scratch directory and returns the executable.
+fn compile(name: &str) -> PathBuf {
+    let root = repo_root();
+    let lib_dir = library_dir();
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_programs");
+    std::fs::create_dir_all(&out_dir).expect("create the scratch directory");
+    let exe = out_dir.join(name);
+    let source = root.join("tests/c").join(format!("{name}.c"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let output = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(format!("-I{}", root.join("include").display()))
+        .arg(&source)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-lgenkit_azure")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+    assert!(
+        output.status.success(),
+        "compiling {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    exe
+}
+
+/// Runs a compiled program with the emulator's connection string in the environment.
+fn run(exe: &Path, emulator: &Emulator, args: &[&str]) -> Output {
+    // A private TMPDIR: the library keeps undeliverable batches under the
+    // temp directory, keyed by the instrumentation key, and resends them on
+    // the next start. Sharing it across runs would let one failed run leak
+    // extra items into the next.
+    let tmp = exe.with_extension("tmpdir");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("create the program's TMPDIR");
+    let output = Command::new(exe)
+        .args(args)
+        .env(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            emulator.connection_string(IKEY),
+        )
+        .env("TMPDIR", &tmp)
+        // The resource must come from the program, not from the developer's shell.
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    eprintln!(
+        "--- {} stdout:\n{}--- stderr:\n{}",
+        exe.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn start_emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        instrumentation_key: Some(IKEY.to_string()),
+        ..Default::default()
+    })
+    .expect("start the ingestion emulator")
+}
+
+/// The short item type of an envelope: "Request", "RemoteDependency", ...
+fn kind(envelope: &Value) -> &str {
+    envelope["name"]
+        .as_str()
+        .and_then(|n| n.strip_prefix("Microsoft.ApplicationInsights."))
+        .unwrap_or("?")
+}
+
+fn tag<'a>(envelope: &'a Value, name: &str) -> Option<&'a str> {
+    envelope["tags"][name].as_str()
+}
+
+fn base_data(envelope: &Value) -> &Value {
+    &envelope["data"]["baseData"]
+}
+
+/// A trace id unique to this run, so a stray envelope from elsewhere cannot match.
+fn fresh_trace_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!(
+        "{:016x}{:08x}{:08x}",
+        nanos as u64 | 1,
+        std::process::id(),
+        0x6e6b_7a75
+    )
+}
+
+#[test]
+fn span_tree_arrives_as_a_correlated_operation() {
+    let exe = compile("span_tree");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(
+        output.status.success(),
+        "span_tree failed: {:?}",
+        output.status
+    );
+
+    // 4 spans (1 request, 3 dependencies) + 1 exception + 2 messages. The
+    // program flushed and shut down before exiting, so they are all in.
+    assert!(
+        emulator.wait_for_items(7, Duration::from_secs(10)),
+        "expected 7 items, got {:?}",
+        emulator.stats()
+    );
+    let envelopes = emulator.envelopes();
+    let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
+    assert_eq!(
+        envelopes.len(),
+        7,
+        "unexpected items: {kinds:?}\n{envelopes:#?}"
+    );
+
+    let span_id = |n: u8| format!("a1000000000000{n:02x}");
+    let (root_id, flow_id, model_id, tool_id) = (span_id(1), span_id(2), span_id(3), span_id(4));
+
+    // Each span exactly once, as the right item type.
+    let by_id = |id: &str| -> &Value {
+        let matches: Vec<&Value> = envelopes
+            .iter()
+            .filter(|e| matches!(kind(e), "Request" | "RemoteDependency"))
+            .filter(|e| base_data(e)["id"].as_str() == Some(id))
+            .collect();
+        assert_eq!(
+            matches.len(),
+            1,
+            "span {id} arrived {} times",
+            matches.len()
+        );
+        matches[0]
+    };
+    let root = by_id(&root_id);
+    let flow = by_id(&flow_id);
+    let model = by_id(&model_id);
+    let tool = by_id(&tool_id);
+    assert_eq!(kind(root), "Request");
+    for dep in [flow, model, tool] {
+        assert_eq!(kind(dep), "RemoteDependency", "{dep:#}");
+    }
+    assert_eq!(base_data(root)["name"], "POST /api/generate");
+    assert_eq!(base_data(root)["responseCode"], "200");
+    assert_eq!(base_data(root)["success"], true);
+    assert_eq!(base_data(flow)["name"], "generate");
+    assert_eq!(base_data(flow)["properties"]["genkit:name"], "generate");
+    assert_eq!(base_data(flow)["properties"]["genkit:type"], "action");
+    // An omitted "success" means true to the service (UNSET status, 2xx code).
+    assert_ne!(base_data(model)["success"], false, "{model:#}");
+    assert_eq!(
+        base_data(tool)["success"],
+        false,
+        "the ERROR span must fail: {tool:#}"
+    );
+
+    // One operation: every item carries the trace id.
+    for e in &envelopes[..] {
+        if kind(e) == "Message" && base_data(e)["message"] == "cache warm-up skipped" {
+            continue;
+        }
+        assert_eq!(tag(e, "ai.operation.id"), Some(trace_id.as_str()), "{e:#}");
+    }
+    // Parent links follow the tree.
+    assert_eq!(
+        tag(root, "ai.operation.parentId"),
+        None,
+        "the root has no parent: {root:#}"
+    );
+    assert_eq!(tag(flow, "ai.operation.parentId"), Some(root_id.as_str()));
+    assert_eq!(tag(model, "ai.operation.parentId"), Some(flow_id.as_str()));
+    assert_eq!(tag(tool, "ai.operation.parentId"), Some(flow_id.as_str()));
+    // The resource set in the config.
+    assert_eq!(tag(root, "ai.cloud.role"), Some("span-tree-c"));
+    assert_eq!(tag(root, "ai.application.ver"), Some("1.2.3"));
+
+    // The exception event became an Exception item inside the failing span.
+    let exceptions: Vec<&Value> = envelopes
+        .iter()
+        .filter(|e| kind(e) == "Exception")
+        .collect();
+    assert_eq!(exceptions.len(), 1, "{kinds:?}");
+    let exception = exceptions[0];
+    assert_eq!(
+        tag(exception, "ai.operation.parentId"),
+        Some(tool_id.as_str())
+    );
+    let detail = &base_data(exception)["exceptions"][0];
+    assert_eq!(detail["typeName"], "OrderNotFoundError", "{exception:#}");
+    assert_eq!(detail["message"], "order 42 does not exist");
+    assert!(
+        detail["stack"]
+            .as_str()
+            .is_some_and(|s| s.contains("lookupOrder")),
+        "{exception:#}"
+    );
+
+    // The log inside "generate" is a Message in that span; the other is in none.
+    let messages: Vec<&Value> = envelopes.iter().filter(|e| kind(e) == "Message").collect();
+    assert_eq!(messages.len(), 2, "{kinds:?}");
+    let find_message = |body: &str| -> &Value {
+        messages
+            .iter()
+            .copied()
+            .find(|m| base_data(m)["message"] == body)
+            .unwrap_or_else(|| panic!("no Message {body:?} in {messages:#?}"))
+    };
+    let in_span = find_message("generating a reply");
+    assert_eq!(tag(in_span, "ai.operation.id"), Some(trace_id.as_str()));
+    assert_eq!(
+        tag(in_span, "ai.operation.parentId"),
+        Some(flow_id.as_str())
+    );
+    assert_eq!(
+        base_data(in_span)["properties"]["logger_name"],
+        "genkit",
+        "{in_span:#}"
+    );
+    let outside = find_message("cache warm-up skipped");
+    assert_eq!(tag(outside, "ai.operation.id"), None, "{outside:#}");
+    assert_eq!(tag(outside, "ai.operation.parentId"), None, "{outside:#}");
+
+    // The program printed its stats.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("spans_accepted=4 logs_accepted=2"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_messages_and_changes_nothing() {
+    let exe = compile("bad_input");
+    let emulator = start_emulator();
+
+    let output = run(&exe, &emulator, &[IKEY]);
+    assert!(
+        output.status.success(),
+        "bad_input failed: {:?}",
+        output.status
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains(IKEY),
+        "the instrumentation key leaked to stderr"
+    );
+
+    // Exactly the good span and the good log, nothing from the bad calls.
+    // The program flushed before it checked its stats, so both are in.
+    assert!(
+        emulator.wait_for_items(2, Duration::from_secs(10)),
+        "{:?}",
+        emulator.stats()
+    );
+    // Give a stray late request a moment to show up before counting.
+    std::thread::sleep(Duration::from_millis(200));
+    let envelopes = emulator.envelopes();
+    let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
+    assert_eq!(
+        kinds.len(),
+        2,
+        "unexpected items: {kinds:?}\n{envelopes:#?}"
+    );
+    let span = envelopes
+        .iter()
+        .find(|e| kind(e) == "RemoteDependency")
+        .expect("the good span");
+    assert_eq!(base_data(span)["name"], "good span");
+    let log = envelopes
+        .iter()
+        .find(|e| kind(e) == "Message")
+        .expect("the good log");
+    assert_eq!(base_data(log)["message"], "good log café");
+    assert_eq!(emulator.stats().items_rejected, 0);
+}

@@ -1,0 +1,394 @@
+/*
+ * bad_input.c: feeds genkit_azure every kind of bad input a C caller can
+ * produce and checks, for each call, the status AND that
+ * genkit_azure_last_error() names the function and the offending field.
+ *
+ * Then checks that none of the bad calls changed anything: the stats show
+ * only the one good span and the one good log this program sends, and
+ * ffi/tests/c_programs.rs checks the emulator received exactly those two.
+ *
+ * Usage: bad_input <instrumentation key of APPLICATIONINSIGHTS_CONNECTION_STRING>
+ * The key is used to build bad connection strings around a real key and to
+ * check that no message ever contains it.
+ * Exit status 0 only if every check passed.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv/unsetenv, to test the environment fallback */
+
+#include "genkit_azure.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures = 0;
+static int checks = 0;
+
+/* Strings that must never appear in an error message. */
+static const char *secrets[3];
+
+static void fail(int line, const char *call, const char *why)
+{
+    fprintf(stderr, "bad_input.c:%d: %s: %s\n", line, call, why);
+    failures++;
+}
+
+/*
+ * Checks that `got` is `want` and that the last error starts with the
+ * function's name and contains every word in `words` (NULL-terminated).
+ */
+static void expect(genkit_azure_status got, genkit_azure_status want, const char *call, int line,
+                   const char *const *words)
+{
+    checks++;
+    const char *message = genkit_azure_last_error();
+    if (got != want) {
+        char why[1024];
+        snprintf(why, sizeof why, "returned %s, expected %s (last error: \"%s\")",
+                 genkit_azure_status_name(got), genkit_azure_status_name(want), message);
+        fail(line, call, why);
+        return;
+    }
+    /* The function name is the call text up to the '('. */
+    size_t name_len = strcspn(call, "(");
+    if (strncmp(message, call, name_len) != 0 || message[name_len] != ':') {
+        char why[1024];
+        snprintf(why, sizeof why, "message \"%s\" does not start with \"%.*s:\"", message,
+                 (int)name_len, call);
+        fail(line, call, why);
+    }
+    for (; *words != NULL; words++) {
+        if (strstr(message, *words) == NULL) {
+            char why[1024];
+            snprintf(why, sizeof why, "message \"%s\" lacks \"%s\"", message, *words);
+            fail(line, call, why);
+        }
+    }
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        if (secrets[i] != NULL && strstr(message, secrets[i]) != NULL) {
+            fail(line, call, "message contains a secret (instrumentation key)");
+        }
+    }
+}
+
+/* EXPECT(call, status, words...): at least one word, all must be in the message. */
+#define EXPECT(call, status, ...) \
+    expect((call), (status), #call, __LINE__, (const char *const[]){__VA_ARGS__, NULL})
+
+#define CHECK_OK(call)                                                                    \
+    do {                                                                                  \
+        genkit_azure_status st_ = (call);                                                 \
+        checks++;                                                                         \
+        if (st_ != GENKIT_AZURE_OK) {                                                     \
+            fprintf(stderr, "bad_input.c:%d: %s returned %s: %s\n", __LINE__, #call,      \
+                    genkit_azure_status_name(st_), genkit_azure_last_error());            \
+            failures++;                                                                   \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_TRUE(cond)                                 \
+    do {                                                 \
+        checks++;                                        \
+        if (!(cond)) {                                   \
+            fail(__LINE__, #cond, "is false");           \
+        }                                                \
+    } while (0)
+
+static uint64_t now_unix_nano(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A span every check starts from; each case breaks one thing. */
+static genkit_azure_span good_span(void)
+{
+    genkit_azure_span s = {0};
+    memset(s.trace_id, 0x5b, sizeof s.trace_id);
+    memset(s.span_id, 0x5c, sizeof s.span_id);
+    s.name = "good span";
+    s.kind = GENKIT_AZURE_SPAN_KIND_INTERNAL;
+    s.end_time_unix_nano = now_unix_nano();
+    s.start_time_unix_nano = s.end_time_unix_nano - 5000000u;
+    return s;
+}
+
+static genkit_azure_log_record good_log(void)
+{
+    genkit_azure_log_record r = {0};
+    r.severity_number = 9;
+    r.body = "good log caf\xc3\xa9"; /* valid UTF-8 (é) */
+    return r;
+}
+
+static genkit_azure_attribute int_attr(const char *key)
+{
+    genkit_azure_attribute a = {0};
+    a.key = key;
+    a.type = GENKIT_AZURE_ATTRIBUTE_INT;
+    a.int_value = 1;
+    return a;
+}
+
+static void connection_string_cases(const char *ikey)
+{
+    genkit_azure_handle *h = NULL;
+    genkit_azure_config c = {0};
+    char text[512];
+
+    c.connection_string = "IngestionEndpoint=https://example.com/";
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "InstrumentationKey", "missing");
+    CHECK_TRUE(h == NULL);
+
+    c.connection_string = "InstrumentationKey=SECRET-1234-not-a-guid";
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "InstrumentationKey", "GUID");
+    CHECK_TRUE(h == NULL);
+
+    snprintf(text, sizeof text, "InstrumentationKey=%s;IngestionEndpoint=http://example.com/", ikey);
+    c.connection_string = text;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "IngestionEndpoint", "http://",
+           "example.com");
+    CHECK_TRUE(h == NULL);
+
+    /* NULL connection string with the environment variable unset. */
+    const char *env = getenv("APPLICATIONINSIGHTS_CONNECTION_STRING");
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", env != NULL ? env : "");
+    unsetenv("APPLICATIONINSIGHTS_CONNECTION_STRING");
+    genkit_azure_config zero = {0};
+    EXPECT(genkit_azure_new(&zero, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "APPLICATIONINSIGHTS_CONNECTION_STRING");
+    CHECK_TRUE(h == NULL);
+    setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", saved, 1);
+}
+
+static void config_cases(void)
+{
+    genkit_azure_handle *h = NULL;
+    genkit_azure_config c = {0};
+
+    EXPECT(genkit_azure_new(NULL, &h), GENKIT_AZURE_NULL_ARGUMENT, "config is NULL");
+    CHECK_TRUE(h == NULL);
+    EXPECT(genkit_azure_new(&c, NULL), GENKIT_AZURE_NULL_ARGUMENT, "out is NULL");
+
+    c.max_batch_size = 100000;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "max_batch_size", "100000");
+    c.max_batch_size = 0;
+
+    c.batch_delay_ms = 3600001;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "batch_delay");
+    c.batch_delay_ms = 0;
+
+    c.service_name = "svc\xff";
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_UTF8, "config.service_name", "UTF-8");
+    c.service_name = NULL;
+
+    c.resource_attribute_count = 1;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_NULL_ARGUMENT, "config.resource_attributes",
+           "resource_attribute_count is 1");
+    CHECK_TRUE(h == NULL);
+}
+
+static void null_handle_cases(void)
+{
+    genkit_azure_span span = good_span();
+    genkit_azure_log_record log = good_log();
+    genkit_azure_stats stats;
+
+    EXPECT(genkit_azure_export_span(NULL, &span), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
+    EXPECT(genkit_azure_emit_log(NULL, &log), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
+    EXPECT(genkit_azure_flush(NULL, 10), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
+    EXPECT(genkit_azure_shutdown(NULL, 10), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
+    EXPECT(genkit_azure_get_stats(NULL, &stats), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
+}
+
+static void span_cases(genkit_azure_handle *h)
+{
+    genkit_azure_span s;
+
+    EXPECT(genkit_azure_export_span(h, NULL), GENKIT_AZURE_NULL_ARGUMENT, "span is NULL");
+
+    s = good_span();
+    s.name = "bad \xff name";
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_UTF8, "span.name", "UTF-8");
+
+    s = good_span();
+    s.name = NULL;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.name is NULL");
+
+    genkit_azure_attribute attrs[4] = {int_attr("a"), int_attr("b"), int_attr("c"), int_attr("d\xc3(")};
+    s = good_span();
+    s.attributes = attrs;
+    s.attribute_count = 4;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_UTF8, "span.attributes[3].key",
+           "UTF-8");
+
+    attrs[3] = int_attr("d");
+    attrs[1].type = 42;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.attributes[1].type",
+           "42");
+    attrs[1].type = GENKIT_AZURE_ATTRIBUTE_STRING; /* ... with string_value NULL */
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT,
+           "span.attributes[1].string_value is NULL");
+
+    s = good_span();
+    s.attribute_count = 2; /* attributes left NULL */
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.attributes is NULL",
+           "span.attribute_count is 2");
+
+    s = good_span();
+    s.kind = 7;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.kind", "7");
+
+    s = good_span();
+    s.status_code = 3;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.status_code", "3");
+
+    s = good_span();
+    s.end_time_unix_nano = s.start_time_unix_nano - 1;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT,
+           "span.end_time_unix_nano", "before", "span.start_time_unix_nano");
+
+    s = good_span();
+    s.start_time_unix_nano = 0;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT,
+           "span.start_time_unix_nano is 0");
+
+    s = good_span();
+    memset(s.trace_id, 0, sizeof s.trace_id);
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.trace_id",
+           "all zeros");
+
+    s = good_span();
+    memset(s.span_id, 0, sizeof s.span_id);
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.span_id",
+           "all zeros");
+
+    genkit_azure_event event = {0};
+    event.time_unix_nano = now_unix_nano();
+    s = good_span();
+    s.events = &event;
+    s.event_count = 1;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.events[0].name is NULL");
+}
+
+static void log_cases(genkit_azure_handle *h)
+{
+    genkit_azure_log_record r;
+
+    EXPECT(genkit_azure_emit_log(h, NULL), GENKIT_AZURE_NULL_ARGUMENT, "log is NULL");
+
+    r = good_log();
+    r.body = "body \xe2\x82 cut";
+    EXPECT(genkit_azure_emit_log(h, &r), GENKIT_AZURE_INVALID_UTF8, "log.body", "UTF-8");
+
+    r = good_log();
+    r.severity_number = 0;
+    EXPECT(genkit_azure_emit_log(h, &r), GENKIT_AZURE_INVALID_ARGUMENT, "log.severity_number is 0",
+           "1..24");
+
+    r = good_log();
+    r.severity_number = 25;
+    EXPECT(genkit_azure_emit_log(h, &r), GENKIT_AZURE_INVALID_ARGUMENT, "log.severity_number is 25");
+
+    r = good_log();
+    r.attribute_count = 3;
+    EXPECT(genkit_azure_emit_log(h, &r), GENKIT_AZURE_NULL_ARGUMENT, "log.attributes is NULL",
+           "log.attribute_count is 3");
+
+    r = good_log();
+    memset(r.span_id, 1, sizeof r.span_id); /* a span id without a trace id */
+    EXPECT(genkit_azure_emit_log(h, &r), GENKIT_AZURE_INVALID_ARGUMENT, "log.trace_id", "log.span_id");
+}
+
+static void status_name_cases(void)
+{
+    CHECK_TRUE(strcmp(genkit_azure_status_name(GENKIT_AZURE_OK), "GENKIT_AZURE_OK") == 0);
+    CHECK_TRUE(strcmp(genkit_azure_status_name(GENKIT_AZURE_NULL_ARGUMENT),
+                      "GENKIT_AZURE_NULL_ARGUMENT") == 0);
+    CHECK_TRUE(strcmp(genkit_azure_status_name(GENKIT_AZURE_INTERNAL), "GENKIT_AZURE_INTERNAL") == 0);
+    CHECK_TRUE(strcmp(genkit_azure_status_name(999), "GENKIT_AZURE_UNKNOWN_STATUS") == 0);
+    CHECK_TRUE(strcmp(genkit_azure_status_name(-1), "GENKIT_AZURE_UNKNOWN_STATUS") == 0);
+    CHECK_TRUE(strlen(genkit_azure_version()) > 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <instrumentation key>\n", argv[0]);
+        return 2;
+    }
+    secrets[0] = argv[1];
+    secrets[1] = "SECRET-1234-not-a-guid";
+    secrets[2] = "SECRET";
+
+    CHECK_TRUE(strcmp(genkit_azure_last_error(), "") == 0); /* nothing failed yet */
+
+    status_name_cases();
+    genkit_azure_free(NULL); /* harmless */
+    config_cases();
+    connection_string_cases(argv[1]);
+    null_handle_cases();
+
+    /* A real handle, from the environment (zero-initialised config). */
+    genkit_azure_handle *h = NULL;
+    genkit_azure_config c = {0};
+    c.service_name = "bad-input-c";
+    c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
+    CHECK_OK(genkit_azure_new(&c, &h));
+    if (h == NULL) {
+        fprintf(stderr, "bad_input.c: cannot continue without a handle\n");
+        return 1;
+    }
+
+    span_cases(h);
+    log_cases(h);
+
+    genkit_azure_stats stats;
+    EXPECT(genkit_azure_get_stats(h, NULL), GENKIT_AZURE_NULL_ARGUMENT, "out is NULL");
+    CHECK_OK(genkit_azure_get_stats(h, &stats));
+    CHECK_TRUE(stats.spans_accepted == 0);
+    CHECK_TRUE(stats.logs_accepted == 0);
+    CHECK_TRUE(stats.queue_depth == 0);
+    CHECK_TRUE(stats.dropped_queue_full == 0);
+    CHECK_TRUE(stats.http_requests == 0);
+
+    /* The handle still works after all that: one good span and one good log. */
+    genkit_azure_span span = good_span();
+    genkit_azure_log_record log = good_log();
+    CHECK_OK(genkit_azure_export_span(h, &span));
+    CHECK_OK(genkit_azure_emit_log(h, &log));
+    CHECK_OK(genkit_azure_flush(h, 10000));
+    CHECK_OK(genkit_azure_get_stats(h, &stats));
+    CHECK_TRUE(stats.spans_accepted == 1);
+    CHECK_TRUE(stats.logs_accepted == 1);
+    CHECK_TRUE(stats.envelopes_delivered == 2);
+
+    /* After shutdown everything but stats and free says SHUT_DOWN. */
+    CHECK_OK(genkit_azure_shutdown(h, 10000));
+    EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_SHUT_DOWN, "shut down");
+    EXPECT(genkit_azure_emit_log(h, &log), GENKIT_AZURE_SHUT_DOWN, "shut down");
+    EXPECT(genkit_azure_flush(h, 10), GENKIT_AZURE_SHUT_DOWN, "shut down");
+    EXPECT(genkit_azure_shutdown(h, 10), GENKIT_AZURE_SHUT_DOWN, "shut down");
+    /* Validation still comes first: a bad span says what is wrong with it. */
+    span.kind = 99;
+    EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_INVALID_ARGUMENT, "span.kind");
+    CHECK_OK(genkit_azure_get_stats(h, &stats));
+    CHECK_TRUE(stats.spans_accepted == 1);
+    CHECK_TRUE(stats.logs_accepted == 1);
+    CHECK_TRUE(stats.dropped_shut_down == 0);
+    printf("spans_accepted=%" PRIu64 " logs_accepted=%" PRIu64 " envelopes_delivered=%" PRIu64 "\n",
+           stats.spans_accepted, stats.logs_accepted, stats.envelopes_delivered);
+
+    genkit_azure_free(h);
+    genkit_azure_free(NULL);
+
+    if (failures != 0) {
+        fprintf(stderr, "bad_input.c: %d of %d checks failed\n", failures, checks);
+        return 1;
+    }
+    printf("bad_input: all %d checks passed\n", checks);
+    return 0;
+}
