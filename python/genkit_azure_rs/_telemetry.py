@@ -1,0 +1,251 @@
+"""``AzureTelemetry``: wires OpenTelemetry tracing, stdlib logging and structlog to the
+Rust export pipeline."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+from . import _native, _structlog
+from ._context import LIBRARY_LOGGER
+from ._logging import AzureLogHandler
+
+_log = logging.getLogger(LIBRARY_LOGGER)
+_log.addHandler(logging.NullHandler())
+
+
+class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
+    """An OpenTelemetry SDK span processor that hands every finished span straight to
+    the Rust pipeline.
+
+    ``on_end`` reads the span's fields in Rust and queues it without blocking; there is
+    no Python ``BatchSpanProcessor`` and no Python export thread. ``force_flush``
+    flushes the Rust pipeline (so ``TracerProvider.force_flush()`` delivers), and
+    ``shutdown`` stops it (so ``TracerProvider.shutdown()`` does too).
+
+    :meth:`AzureTelemetry.initialize` adds one to the global provider; for a provider of
+    your own, ``provider.add_span_processor(AzureSpanProcessor(telemetry))``.
+    """
+
+    def __new__(
+        cls, telemetry: AzureTelemetry | _native.Telemetry, *, shutdown_timeout_s: float = 10.0
+    ) -> AzureSpanProcessor:
+        native = telemetry._native if isinstance(telemetry, AzureTelemetry) else telemetry
+        return super().__new__(cls, native, shutdown_timeout_s=shutdown_timeout_s)
+
+    def __init__(
+        self, telemetry: AzureTelemetry | _native.Telemetry, *, shutdown_timeout_s: float = 10.0
+    ) -> None:
+        # The native base took the arguments in __new__.
+        super().__init__()
+
+
+class AzureTelemetry:
+    """Azure Monitor (Application Insights) telemetry for a Genkit app.
+
+    Args:
+        connection_string: The Application Insights connection string. ``None`` reads
+            ``APPLICATIONINSIGHTS_CONNECTION_STRING``.
+        service_name: ``service.name`` (shown as the cloud role). ``None`` (the
+            default) means: ``OTEL_SERVICE_NAME``, else ``service.name`` in
+            ``OTEL_RESOURCE_ATTRIBUTES``, else ``"genkit-app"``. A name passed here
+            always wins.
+        service_version: ``service.version`` (``ai.application.ver``); ``None`` omits it.
+        enable_live_metrics: Stored for Live Metrics (not implemented yet).
+        log_level: The lowest stdlib / structlog level exported.
+        service_namespace: ``service.namespace`` (prefixes the cloud role).
+        resource_attributes: More resource attributes.
+
+    Raises:
+        ValueError: at construction, when the connection string is missing (the message
+            names ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or invalid (the message
+            names the broken part and never contains the instrumentation key), or a
+            setting is out of range.
+
+    The export pipeline (a Rust runtime with its own threads) starts at construction;
+    :meth:`initialize` connects tracing and logging to it.
+    """
+
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        service_name: str | None = None,
+        service_version: str | None = "1.0.0",
+        enable_live_metrics: bool = True,
+        log_level: int = logging.INFO,
+        *,
+        service_namespace: str | None = None,
+        resource_attributes: dict[str, Any] | None = None,
+        max_batch_size: int | None = None,
+        batch_delay_s: float | None = None,
+        queue_capacity: int | None = None,
+    ) -> None:
+        self._native = _native.Telemetry(
+            connection_string=connection_string,
+            service_name=service_name,
+            service_version=service_version,
+            service_namespace=service_namespace,
+            resource_attributes=resource_attributes,
+            max_batch_size=max_batch_size,
+            batch_delay_s=batch_delay_s,
+            queue_capacity=queue_capacity,
+        )
+        self.enable_live_metrics = bool(enable_live_metrics)
+        self.log_level = logging._checkLevel(log_level) if isinstance(log_level, str) else int(log_level)  # type: ignore[attr-defined]
+        self._lock = threading.RLock()
+        self._initialized = False
+        self._tracer_provider: TracerProvider | None = None
+        self._span_processor: AzureSpanProcessor | None = None
+        self._log_handler: AzureLogHandler | None = None
+        self._atexit_registered = False
+
+    # -- information -----------------------------------------------------------------
+
+    @property
+    def service_name(self) -> str:
+        """The resolved ``service.name``."""
+        return self._native.service_name
+
+    @property
+    def resource(self) -> dict[str, Any]:
+        """The resource every item carries."""
+        return self._native.resource
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        """The SDK ``TracerProvider`` the span processor was added to (after initialize)."""
+        return self._tracer_provider
+
+    @property
+    def span_processor(self) -> AzureSpanProcessor | None:
+        return self._span_processor
+
+    @property
+    def log_handler(self) -> AzureLogHandler | None:
+        return self._log_handler
+
+    @property
+    def is_shut_down(self) -> bool:
+        return self._native.is_shut_down
+
+    def __repr__(self) -> str:
+        return (
+            f"AzureTelemetry(service_name={self.service_name!r}, "
+            f"ingestion_endpoint={self._native.ingestion_endpoint!r}, "
+            f"initialized={self._initialized}, shut_down={self.is_shut_down})"
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def initialize(self) -> AzureTelemetry:
+        """Connects tracing, stdlib logging and structlog to the pipeline. Idempotent.
+
+        * Makes sure an SDK ``TracerProvider`` is global: an existing one (Genkit's or
+          the application's) is reused; otherwise one is created with this service's
+          resource and set global (Genkit then reuses it). The span processor is added
+          to it once.
+        * Adds an :class:`AzureLogHandler` at ``log_level`` to the root logger once,
+          and lowers the root logger's level to ``log_level`` if it was higher
+          (otherwise records below WARNING would never reach any handler).
+        * Inserts :func:`inject_azure_trace_context` into structlog's processors once,
+          right before the renderer.
+        * Registers an ``atexit`` shutdown (skipped if :meth:`shutdown` ran already).
+        """
+        with self._lock:
+            if self._initialized:
+                return self
+            if self._native.is_shut_down:
+                raise _native.TelemetryShutDownError("the telemetry pipeline is shut down")
+
+            provider = self._ensure_tracer_provider()
+            if provider is not None:
+                self._span_processor = AzureSpanProcessor(self._native)
+                provider.add_span_processor(self._span_processor)
+                self._tracer_provider = provider
+
+            self._log_handler = AzureLogHandler(self._native, self.log_level)
+            root = logging.getLogger()
+            root.addHandler(self._log_handler)
+            if root.level != logging.NOTSET and root.level > self.log_level:
+                root.setLevel(self.log_level)
+
+            _structlog.set_sink(self._native, self.log_level)
+            _structlog.install_processor()
+
+            if not self._atexit_registered:
+                atexit.register(self._at_exit)
+                self._atexit_registered = True
+            self._initialized = True
+
+        _log.info(
+            "Azure telemetry initialized (service_name=%s, live_metrics=%s)",
+            self.service_name,
+            self.enable_live_metrics,
+            extra={"service_name": self.service_name, "live_metrics": self.enable_live_metrics},
+        )
+        return self
+
+    def _ensure_tracer_provider(self) -> TracerProvider | None:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            return current
+        if isinstance(current, trace.ProxyTracerProvider):
+            trace.set_tracer_provider(TracerProvider(resource=Resource.create(self._native.resource)))
+            current = trace.get_tracer_provider()  # someone may have won a race
+            if isinstance(current, TracerProvider):
+                return current
+        _log.warning(
+            "the global tracer provider is a %s, not an OpenTelemetry SDK TracerProvider; "
+            "spans will not be exported to Azure Monitor",
+            type(current).__name__,
+        )
+        return None
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Sends everything recorded so far and waits up to ``timeout_s`` seconds.
+
+        Returns True when all of it was delivered, False when something was not (or
+        the timeout passed first).
+
+        Raises:
+            TelemetryShutDownError: (a ``RuntimeError``) after :meth:`shutdown`.
+        """
+        return self._native.flush(timeout_s)
+
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Delivers what it can within ``timeout_s`` seconds and stops the pipeline.
+
+        Detaches the log handler and the structlog forwarding; the span processor stays
+        on the provider but does nothing more. Returns True when everything accepted was
+        delivered. Idempotent: later calls return the first call's result.
+        """
+        with self._lock:
+            if self._log_handler is not None:
+                logging.getLogger().removeHandler(self._log_handler)
+            if _structlog.current_sink_telemetry() is self._native:
+                _structlog.set_sink(None)
+            if self._atexit_registered:
+                atexit.unregister(self._at_exit)
+                self._atexit_registered = False
+        return self._native.shutdown(timeout_s)
+
+    def stats(self) -> dict[str, int]:
+        """The pipeline's counters by name (``spans_accepted``, ``logs_accepted``,
+        ``envelopes_delivered``, ``dropped_queue_full``, ...)."""
+        return self._native.stats()
+
+    def _at_exit(self) -> None:
+        if not self._native.is_shut_down:
+            self.shutdown()
+
+    def __enter__(self) -> AzureTelemetry:
+        return self.initialize()
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

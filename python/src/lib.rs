@@ -1,0 +1,372 @@
+//! `genkit_azure_rs._native`: the compiled half of the `genkit_azure_rs` package.
+//!
+//! Two classes: `Telemetry` (the Rust pipeline: push, flush, shutdown, stats)
+//! and `SpanProcessor` (an OpenTelemetry SDK span processor whose `on_end`
+//! converts the finished span in Rust and queues it, with no Python export
+//! thread in between). Everything that waits (flush, shutdown, building the
+//! pipeline) runs detached from the interpreter so other Python threads go on.
+
+mod convert;
+
+use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
+use genkit_azure::opentelemetry::KeyValue;
+use genkit_azure::{severity_from_number, AzureTelemetry, Error, LogRecord, Pushed};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+create_exception!(
+    genkit_azure_rs,
+    TelemetryShutDownError,
+    PyRuntimeError,
+    "The telemetry pipeline is shut down; nothing more is accepted or flushed."
+);
+
+fn to_py_err(e: Error) -> PyErr {
+    match e {
+        Error::ShutDown => TelemetryShutDownError::new_err(e.to_string()),
+        Error::ConnectionString { .. }
+        | Error::MissingConnectionString
+        | Error::Config(_)
+        | Error::InvalidArgument(_) => PyValueError::new_err(e.to_string()),
+        _ => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| PyValueError::new_err(format!("{field} must be a non-negative number of seconds, got {secs}")))
+}
+
+/// State shared by `Telemetry` and its span processors.
+#[derive(Debug)]
+struct Shared {
+    telemetry: AzureTelemetry,
+    /// The result of the first shutdown; later calls return it again.
+    shutdown_result: Mutex<Option<bool>>,
+    /// Spans the processor could not read (malformed ids, times, ...).
+    spans_invalid: AtomicU64,
+}
+
+impl Shared {
+    fn shutdown(&self, timeout: Duration) -> bool {
+        let mut guard = self.shutdown_result.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(done) = *guard {
+            return done;
+        }
+        let ok = self.telemetry.shutdown(timeout).unwrap_or(false);
+        *guard = Some(ok);
+        ok
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.shutdown_result.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let raw = match convert::span(span) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                self.spans_invalid.fetch_add(1, Relaxed);
+                return Err(e);
+            }
+        };
+        let data = match raw.into_span_data() {
+            Ok(d) => d,
+            Err(e) => {
+                self.spans_invalid.fetch_add(1, Relaxed);
+                return Err(to_py_err(e));
+            }
+        };
+        match self.telemetry.push_span(data).map_err(to_py_err)? {
+            Pushed::Accepted => Ok(true),
+            Pushed::DroppedQueueFull => Ok(false),
+        }
+    }
+}
+
+/// The Rust telemetry pipeline.
+#[pyclass(frozen, module = "genkit_azure_rs._native", name = "Telemetry")]
+struct Telemetry {
+    shared: Arc<Shared>,
+}
+
+#[pymethods]
+impl Telemetry {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        connection_string = None,
+        service_name = None,
+        service_version = None,
+        service_namespace = None,
+        resource_attributes = None,
+        max_batch_size = None,
+        batch_delay_s = None,
+        queue_capacity = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        connection_string: Option<String>,
+        service_name: Option<String>,
+        service_version: Option<String>,
+        service_namespace: Option<String>,
+        resource_attributes: Option<Bound<'_, PyAny>>,
+        max_batch_size: Option<usize>,
+        batch_delay_s: Option<f64>,
+        queue_capacity: Option<usize>,
+    ) -> PyResult<Self> {
+        let mut b = AzureTelemetry::builder();
+        if let Some(s) = connection_string {
+            b = b.connection_string(s);
+        }
+        if let Some(s) = service_name {
+            b = b.service_name(s);
+        }
+        if let Some(s) = service_version {
+            b = b.service_version(s);
+        }
+        if let Some(s) = service_namespace {
+            b = b.service_namespace(s);
+        }
+        if let Some(attrs) = resource_attributes {
+            for kv in convert::attributes(&attrs)? {
+                b = b.resource_attribute(kv);
+            }
+        }
+        if let Some(n) = max_batch_size {
+            b = b.max_batch_size(n);
+        }
+        if let Some(s) = batch_delay_s {
+            b = b.batch_delay(duration_from_secs("batch_delay_s", s)?);
+        }
+        if let Some(n) = queue_capacity {
+            b = b.queue_capacity(n);
+        }
+        let telemetry = py.detach(|| b.build()).map_err(to_py_err)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                telemetry,
+                shutdown_result: Mutex::new(None),
+                spans_invalid: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The resource every envelope carries, as a dict.
+    #[getter]
+    fn resource<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in self.shared.telemetry.resource().iter() {
+            d.set_item(k.as_str(), convert::value_to_py(py, v)?)?;
+        }
+        Ok(d)
+    }
+
+    /// The resolved `service.name`.
+    #[getter]
+    fn service_name(&self) -> String {
+        let key = genkit_azure::opentelemetry::Key::from_static_str("service.name");
+        self.shared
+            .telemetry
+            .resource()
+            .get(&key)
+            .map(|v| v.as_str().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Where envelopes are sent (scheme, host and port; never the key).
+    #[getter]
+    fn ingestion_endpoint(&self) -> String {
+        self.shared.telemetry.ingestion_endpoint().to_string()
+    }
+
+    #[getter]
+    fn is_shut_down(&self) -> bool {
+        self.shared.is_shut_down()
+    }
+
+    /// Converts a finished SDK `ReadableSpan` and queues it. Returns True when
+    /// it was queued, False when it was not sampled or the queue was full.
+    fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.shared.push_span(span)
+    }
+
+    /// Queues a log record. `severity_number` follows OpenTelemetry (1-24:
+    /// 5 debug, 9 info, 13 warn, 17 error, 21 fatal); `trace_id` / `span_id`
+    /// are the ints of the span the record was emitted in.
+    #[pyo3(signature = (severity_number, body, attributes = None, trace_id = None, span_id = None, logger_name = None, time_ns = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn emit_log(
+        &self,
+        severity_number: i32,
+        body: &Bound<'_, PyAny>,
+        attributes: Option<Bound<'_, PyAny>>,
+        trace_id: Option<Bound<'_, PyAny>>,
+        span_id: Option<Bound<'_, PyAny>>,
+        logger_name: Option<String>,
+        time_ns: Option<u64>,
+    ) -> PyResult<bool> {
+        let severity = severity_from_number(severity_number.clamp(1, 24))
+            .expect("1..=24 is always a severity");
+        let body = match body.cast::<PyString>() {
+            Ok(s) => convert::py_str(s),
+            Err(_) => convert::display(body),
+        };
+        let attributes = match attributes {
+            Some(a) => convert::attributes(&a)?,
+            None => Vec::<KeyValue>::new(),
+        };
+        let trace_context = match (trace_id, span_id) {
+            (Some(t), Some(s)) if !t.is_none() && !s.is_none() => {
+                let t = TraceId::from_bytes(convert::trace_id_bytes(&t)?);
+                let s = SpanId::from_bytes(convert::span_id_bytes(&s)?);
+                (t != TraceId::INVALID && s != SpanId::INVALID).then_some((t, s))
+            }
+            _ => None,
+        };
+        let record = LogRecord {
+            time: time_ns.map_or_else(SystemTime::now, genkit_azure::time_from_unix_nanos),
+            severity,
+            body,
+            attributes,
+            trace_context,
+            logger_name,
+        };
+        match self.shared.telemetry.emit_log(record).map_err(to_py_err)? {
+            Pushed::Accepted => Ok(true),
+            Pushed::DroppedQueueFull => Ok(false),
+        }
+    }
+
+    /// Sends everything queued so far and waits up to `timeout_s`. True when
+    /// all of it was delivered. Raises TelemetryShutDownError after shutdown.
+    #[pyo3(signature = (timeout_s = 10.0))]
+    fn flush(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
+        let timeout = duration_from_secs("timeout_s", timeout_s)?;
+        if self.shared.is_shut_down() {
+            return Err(to_py_err(Error::ShutDown));
+        }
+        let shared = Arc::clone(&self.shared);
+        py.detach(move || shared.telemetry.flush(timeout)).map_err(to_py_err)
+    }
+
+    /// Delivers what it can within `timeout_s` and stops the pipeline. True
+    /// when everything accepted was delivered. Idempotent: later calls return
+    /// the first call's result.
+    #[pyo3(signature = (timeout_s = 10.0))]
+    fn shutdown(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
+        let timeout = duration_from_secs("timeout_s", timeout_s)?;
+        let shared = Arc::clone(&self.shared);
+        Ok(py.detach(move || shared.shutdown(timeout)))
+    }
+
+    /// The pipeline's counters by name.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (name, value) in self.shared.telemetry.stats().fields() {
+            d.set_item(name, value)?;
+        }
+        d.set_item("spans_invalid", self.shared.spans_invalid.load(Relaxed))?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Telemetry(service_name={:?}, ingestion_endpoint={:?}, shut_down={})",
+            self.service_name(),
+            self.ingestion_endpoint(),
+            if self.is_shut_down() { "True" } else { "False" }
+        )
+    }
+}
+
+/// An OpenTelemetry SDK span processor that hands finished spans to a
+/// `Telemetry` pipeline. Duck-types `opentelemetry.sdk.trace.SpanProcessor`
+/// (`on_start`, `_on_ending`, `on_end`, `shutdown`, `force_flush`); the Python
+/// package subclasses it together with the SDK's class.
+#[pyclass(subclass, frozen, module = "genkit_azure_rs._native", name = "SpanProcessor")]
+struct SpanProcessor {
+    shared: Arc<Shared>,
+    shutdown_timeout: Duration,
+}
+
+#[pymethods]
+impl SpanProcessor {
+    #[new]
+    #[pyo3(signature = (telemetry, *, shutdown_timeout_s = 10.0))]
+    fn new(telemetry: &Bound<'_, Telemetry>, shutdown_timeout_s: f64) -> PyResult<Self> {
+        Ok(Self {
+            shared: Arc::clone(&telemetry.get().shared),
+            shutdown_timeout: duration_from_secs("shutdown_timeout_s", shutdown_timeout_s)?,
+        })
+    }
+
+    #[pyo3(signature = (span, parent_context = None))]
+    fn on_start(&self, span: &Bound<'_, PyAny>, parent_context: Option<&Bound<'_, PyAny>>) {
+        let _ = (span, parent_context);
+    }
+
+    fn _on_ending(&self, span: &Bound<'_, PyAny>) {
+        let _ = span;
+    }
+
+    /// Converts and queues the span. Never raises: a span that cannot be read
+    /// is counted in `spans_invalid`, a full queue in `dropped_queue_full`,
+    /// and after shutdown there is nobody to tell.
+    fn on_end(&self, span: &Bound<'_, PyAny>) {
+        let _ = self.shared.push_span(span);
+    }
+
+    /// Stops the pipeline (called by `TracerProvider.shutdown()`); a no-op
+    /// when it is already shut down.
+    fn shutdown(&self, py: Python<'_>) {
+        let shared = Arc::clone(&self.shared);
+        let timeout = self.shutdown_timeout;
+        py.detach(move || shared.shutdown(timeout));
+    }
+
+    /// Flushes the Rust pipeline (called by `TracerProvider.force_flush()`).
+    /// False when something was not delivered in time or after shutdown.
+    #[pyo3(signature = (timeout_millis = 30000))]
+    fn force_flush(&self, py: Python<'_>, timeout_millis: u64) -> bool {
+        if self.shared.is_shut_down() {
+            return false;
+        }
+        let shared = Arc::clone(&self.shared);
+        py.detach(move || {
+            shared
+                .telemetry
+                .flush(Duration::from_millis(timeout_millis))
+                .unwrap_or(false)
+        })
+    }
+
+    /// The pipeline this processor feeds.
+    #[getter]
+    fn telemetry(&self) -> Telemetry {
+        Telemetry {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        "genkit_azure_rs.SpanProcessor()".to_string()
+    }
+}
+
+#[pymodule(name = "_native")]
+fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Telemetry>()?;
+    m.add_class::<SpanProcessor>()?;
+    m.add("TelemetryShutDownError", m.py().get_type::<TelemetryShutDownError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CORE_VERSION", genkit_azure::VERSION)?;
+    Ok(())
+}
