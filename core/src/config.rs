@@ -22,6 +22,9 @@ pub struct Config {
     /// Items the ingest queue holds; past that, new items are counted as
     /// `dropped_queue_full` instead of blocking the caller.
     pub queue_capacity: usize,
+    /// Items the spill queue holds (used when the ingest queue is full and
+    /// persistence is on); its consumer writes them straight to disk.
+    pub spill_capacity: usize,
     /// Export requests in flight at once.
     pub max_concurrent_exports: usize,
     /// Timeout of one HTTP request.
@@ -56,6 +59,7 @@ impl Default for Config {
             max_batch_size: 1024,
             batch_delay: Duration::from_millis(1000),
             queue_capacity: 65_536,
+            spill_capacity: 65_536,
             max_concurrent_exports: 2,
             request_timeout: Duration::from_secs(10),
             worker_threads: 2,
@@ -83,6 +87,7 @@ impl Config {
         }
         range("max_batch_size", self.max_batch_size, 1, 32_768)?;
         range("queue_capacity", self.queue_capacity, 1, 16_777_216)?;
+        range("spill_capacity", self.spill_capacity, 1, 16_777_216)?;
         range("max_concurrent_exports", self.max_concurrent_exports, 1, 64)?;
         range("worker_threads", self.worker_threads, 1, 64)?;
         if self.batch_delay > Duration::from_secs(3600) {
@@ -172,7 +177,9 @@ impl AzureTelemetryBuilder {
         self
     }
     /// Persist undeliverable batches under `dir` instead of the default directory.
+    /// Naming a directory turns persistence on.
     pub fn storage_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.storage_enabled = true;
         self.config.storage_directory = Some(dir.into());
         self
     }

@@ -145,9 +145,10 @@ impl Delivery {
                 }
                 continue;
             }
-            if self.drain_left().is_none() {
+            // Wait for the endpoint before taking a file, so a file is never
+            // held (and kept from the disk cap's eviction) while we wait.
+            if self.drain_left().is_none() && self.wait_for_gate().await {
                 if let Some(leased) = self.lease_from_disk().await {
-                    self.wait_for_gate().await;
                     self.resend_from_disk(leased).await;
                     continue;
                 }

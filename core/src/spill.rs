@@ -95,9 +95,7 @@ impl Spill {
         let written = tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
             .await
             .unwrap_or(false);
-        if written {
-            Counters::add(&self.counters.spilled_items, batch_ref.items);
-        } else {
+        if !written {
             Counters::add(&self.counters.dropped_spill_failed, batch_ref.items);
         }
         settle(&self.counters, &self.progress, batch_ref, !written);

@@ -129,7 +129,7 @@ impl AzureTelemetry {
         );
         runtime.spawn(worker.run());
         let spill_tx = storage_for_spill.map(|storage| {
-            let (spill_tx, spill_rx) = mpsc::channel(config.queue_capacity);
+            let (spill_tx, spill_rx) = mpsc::channel(config.spill_capacity);
             runtime.spawn(
                 Spill {
                     rx: spill_rx,
@@ -214,6 +214,7 @@ impl AzureTelemetry {
                 };
                 if spill {
                     accepted.fetch_add(1, Relaxed);
+                    Counters::add(&self.inner.counters.spilled_items, 1);
                     Ok(Pushed::Accepted)
                 } else {
                     Counters::add(&self.inner.counters.dropped_queue_full, 1);

@@ -1,0 +1,274 @@
+//! Nothing lost: outages, overflow bursts, crashes and shared directories,
+//! against the emulator over real sockets.
+
+mod common;
+
+use common::*;
+use genkit_azure::opentelemetry::logs::Severity;
+use genkit_azure::{AzureTelemetry, LogRecord, Pushed};
+use genkit_azure_emulator::{Emulator, EmulatorConfig};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn log(i: usize) -> LogRecord {
+    LogRecord::new(Severity::Info, format!("item {i}"))
+}
+
+/// How many times each message text arrived.
+fn arrivals(emu: &Emulator) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for e in emu.envelopes() {
+        if let Some(m) = e["data"]["baseData"]["message"].as_str() {
+            *seen.entry(m.to_string()).or_default() += 1;
+        }
+    }
+    seen
+}
+
+fn assert_exactly_once(emu: &Emulator, n: usize) {
+    let seen = arrivals(emu);
+    let missing: Vec<_> = (0..n).filter(|i| !seen.contains_key(&format!("item {i}"))).collect();
+    let twice: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(missing.is_empty(), "missing {} items, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    assert_eq!(seen.len(), n);
+}
+
+fn pipeline_to(port: u16, dir: &Path) -> genkit_azure::AzureTelemetryBuilder {
+    AzureTelemetry::builder()
+        .connection_string(format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=http://127.0.0.1:{port}"
+        ))
+        .batch_delay(Duration::from_millis(50))
+        .max_batch_size(50)
+        .retry_delays(Duration::from_millis(100), Duration::from_millis(500))
+        .storage_directory(dir)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_on(port: u16) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        instrumentation_key: Some(IKEY.into()),
+        port,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn an_outage_loses_nothing_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let emu = start_on(port);
+    let telemetry = pipeline_to(port, dir.path()).build().unwrap();
+    let mut i = 0;
+    let mut send = |until: Instant| {
+        while Instant::now() < until {
+            assert_eq!(telemetry.emit_log(log(i)).unwrap(), Pushed::Accepted);
+            i += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    send(Instant::now() + Duration::from_millis(300));
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let before = arrivals(&emu);
+    emu.shutdown(); // the outage: connections are refused
+    send(Instant::now() + Duration::from_secs(3));
+    let during = telemetry.stats();
+    assert!(during.persisted_batches > 0, "{during:?}");
+    let emu = start_on(port);
+    send(Instant::now() + Duration::from_millis(300));
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    // Persisted batches are resent in the background without new traffic.
+    let total = i;
+    let after_outage = total - before.len();
+    assert!(emu.wait_for_items(after_outage, Duration::from_secs(20)), "{:?}", telemetry.stats());
+    std::thread::sleep(Duration::from_millis(300));
+    let after = arrivals(&emu);
+    for k in before.keys() {
+        assert!(!after.contains_key(k), "{k} arrived before and after the outage");
+    }
+    assert_eq!(before.len() + after.len(), total, "every item, once");
+    assert!(after.values().chain(before.values()).all(|c| *c == 1));
+    let stats = telemetry.stats();
+    assert!(stats.resent_from_disk_batches > 0);
+    assert_eq!(stats.dropped_queue_full + stats.dropped_backlog_full + stats.dropped_disk_full_batches, 0);
+    assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
+}
+
+#[test]
+fn a_burst_larger_than_the_queue_spills_to_disk_and_arrives_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator();
+    let telemetry = pipeline_to(emu.port(), dir.path())
+        .queue_capacity(8)
+        .build()
+        .unwrap();
+    let n = 5_000;
+    for i in 0..n {
+        assert_eq!(telemetry.emit_log(log(i)).unwrap(), Pushed::Accepted, "item {i} dropped");
+    }
+    let stats = telemetry.stats();
+    assert!(stats.spilled_items > 0, "the burst should overflow an 8-slot queue: {stats:?}");
+    assert_eq!(stats.dropped_queue_full, 0);
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    assert!(emu.wait_for_items(n, Duration::from_secs(20)), "{:?}", telemetry.stats());
+    assert_exactly_once(&emu, n);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn without_persistence_an_overflow_is_counted_as_dropped() {
+    let emu = emulator();
+    let telemetry = builder(&emu).queue_capacity(4).max_batch_size(1).build().unwrap();
+    let dropped = (0..2_000)
+        .filter(|i| telemetry.emit_log(log(*i)).unwrap() == Pushed::DroppedQueueFull)
+        .count() as u64;
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap() || dropped > 0);
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped_queue_full, dropped);
+    assert_eq!(stats.spilled_items, 0);
+    assert_eq!(stats.logs_accepted + dropped, 2_000);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn shutdown_during_an_outage_persists_and_the_next_process_sends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(); // nothing listens: an outage
+    let first = pipeline_to(port, dir.path()).build().unwrap();
+    for i in 0..200 {
+        first.emit_log(log(i)).unwrap();
+    }
+    let start = Instant::now();
+    assert!(first.shutdown(Duration::from_secs(3)).unwrap(), "persisted counts as settled: {:?}", first.stats());
+    assert!(start.elapsed() < Duration::from_secs(4));
+    assert!(first.stats().persisted_batches > 0);
+    assert_eq!(first.stats().dropped_shut_down, 0);
+
+    let emu = start_on(port);
+    let second = pipeline_to(port, dir.path()).build().unwrap();
+    assert!(emu.wait_for_items(200, Duration::from_secs(20)), "{:?}", second.stats());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_exactly_once(&emu, 200);
+    second.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn two_pipelines_sharing_a_directory_send_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Both persist during an outage...
+    let a = pipeline_to(port, dir.path()).build().unwrap();
+    let b = pipeline_to(port, dir.path()).build().unwrap();
+    for i in 0..300 {
+        (if i % 2 == 0 { &a } else { &b }).emit_log(log(i)).unwrap();
+    }
+    assert!(a.flush(Duration::from_secs(10)).unwrap());
+    assert!(b.flush(Duration::from_secs(10)).unwrap());
+    // ...then both drain the same directory when the endpoint comes back.
+    let emu = start_on(port);
+    assert!(emu.wait_for_items(300, Duration::from_secs(30)), "{:?} {:?}", a.stats(), b.stats());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_exactly_once(&emu, 300);
+    a.shutdown(Duration::from_secs(5)).unwrap();
+    b.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn the_disk_cap_drops_the_oldest_first_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let telemetry = pipeline_to(port, dir.path()).max_disk_bytes(4_000).max_batch_size(10).build().unwrap();
+    for i in 0..400 {
+        telemetry.emit_log(log(i)).unwrap();
+        if i % 10 == 9 {
+            assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+        }
+    }
+    let stats = telemetry.stats();
+    assert!(stats.dropped_disk_full_batches > 0, "{stats:?}");
+    let emu = start_on(port);
+    assert!(emu.wait_for_items(10, Duration::from_secs(20)));
+    std::thread::sleep(Duration::from_millis(800));
+    let seen = arrivals(&emu);
+    assert!(seen.contains_key("item 399"), "the newest survive");
+    assert!(!seen.contains_key("item 0"), "the oldest went first");
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn an_unusable_directory_is_reported_and_export_goes_on() {
+    use std::sync::{Arc, Mutex};
+    let said: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&said);
+    genkit_azure::diagnostics::set_diagnostic_sink(Some(Arc::new(move |m: &str| {
+        sink.lock().unwrap().push(m.to_string())
+    })));
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-directory");
+    std::fs::write(&file, b"").unwrap();
+    let emu = emulator();
+    let telemetry = builder(&emu).storage_directory(file.join("store")).build().unwrap();
+    telemetry.emit_log(log(0)).unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    assert_exactly_once(&emu, 1);
+    genkit_azure::diagnostics::set_diagnostic_sink(None);
+    let said = said.lock().unwrap();
+    assert!(
+        said.iter().any(|m| m.contains("disk persistence is off") && m.contains("not-a-directory")),
+        "{said:?}"
+    );
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// The child half of the crash test: persists during an outage, then waits
+/// to be killed. Runs only when the parent re-executes this test binary.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("GENKIT_AZURE_CRASH_DIR") else { return };
+    let port: u16 = std::env::var("GENKIT_AZURE_CRASH_PORT").unwrap().parse().unwrap();
+    let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
+    for i in 0..150 {
+        telemetry.emit_log(log(i)).unwrap();
+    }
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    println!("PERSISTED {}", telemetry.stats().persisted_batches);
+    std::thread::sleep(Duration::from_secs(120)); // killed long before this
+}
+
+#[test]
+fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("GENKIT_AZURE_CRASH_DIR", dir.path())
+        .env("GENKIT_AZURE_CRASH_PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("PERSISTED "))
+        .expect("the child persisted");
+    // libtest prints "test crash_child ... " on the same line first.
+    let persisted: u64 = line.rsplit("PERSISTED ").next().unwrap().trim().parse().unwrap();
+    assert!(persisted > 0, "{line}");
+    child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+    child.wait().unwrap();
+
+    let emu = start_on(port);
+    let next = pipeline_to(port, dir.path()).build().unwrap();
+    assert!(emu.wait_for_items(150, Duration::from_secs(20)), "{:?}", next.stats());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_exactly_once(&emu, 150);
+    next.shutdown(Duration::from_secs(5)).unwrap();
+}
