@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python demo header bench lint
+.PHONY: all build venv python-dev test test-rust test-python test-bench demo header bench lint
 
 all: build
 
@@ -35,12 +35,20 @@ test-rust: build
 test-python: build python-dev
 	$(PY) -m pytest tests/python -q
 
+## The benchmark harness on a tiny workload, so it cannot rot (no timing is asserted).
+test-bench: build python-dev
+	$(PY) bench/run.py --smoke
+
 ## Every test: Rust unit and integration tests, the C programs, the header check, Python with a real Genkit.
-test: test-rust test-python
+test: test-rust test-python test-bench
 
 ## Runs a small Genkit app against the local emulator and prints what arrived.
 demo: build python-dev
 	$(PY) tests/demo/run_demo.py
+
+## Side-by-side benchmarks (ours, the official distro, the bare crate); writes BENCHMARKS.md.
+bench:
+	bash bench/run.sh
 
 ## Regenerates include/genkit_azure.h from the ffi crate.
 header:

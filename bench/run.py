@@ -1,0 +1,902 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of genkit-azure against the official Azure Monitor distro
+and the bare ``opentelemetry-application-insights`` crate.
+
+Full run (what ``make bench`` does through bench/run.sh, which prepares .venv-bench and
+the release builds first)::
+
+    .venv-bench/bin/python bench/run.py
+
+Smoke run (a few hundred spans, one repetition, our variants and the floor only; no
+official distro needed; exits non-zero if the harness is broken)::
+
+    .venv/bin/python bench/run.py --smoke
+
+Everything runs against the project's ingestion emulator (tests/emulator; TCP_NODELAY,
+counts envelopes). Each variant runs in a process of its own; variants alternate
+within each repetition (and the order rotates between repetitions); the emulator is
+reset before every run and its ``/stats`` read when the variant's flush has returned.
+Only the standard library is used here, so any Python 3.10+ can drive it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import queue
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+IKEY = "00000000-0000-0000-0000-000000000000"
+SPAN_ENVELOPES = ("Request", "RemoteDependency")
+
+# Targets from the issue (reported against, never asserted).
+TARGET_CPU_RATIO = 0.10  # ours / official lossless, CPU per delivered span
+TARGET_LOOP_RATIO = 1.15  # ours / floor, the application's loop
+TARGET_RSS_RATIO = 0.25  # ours / official lossless, peak RSS
+TARGET_WIRE_RATIO = 0.10  # ours / official lossless, bytes on the wire per delivered span
+TARGET_RUST_SPEEDUP = 2.0  # ours / bare crate, delivered spans per second
+TARGET_QUEUED_BYTES = 512  # bytes of memory per queued span (0.5 KB)
+
+# Variables that would leak the caller's configuration into a variant.
+SCRUB_PREFIXES = ("OTEL_", "APPLICATIONINSIGHTS_", "AZURE_MONITOR_", "GENKIT_")
+
+# The official distro's network side-channels, all off (this machine may only talk to
+# loopback): statsbeat, customer SDK stats, the OneSettings control plane ("remote
+# settings"), and the Azure resource detectors (the VM detector queries the instance
+# metadata service at 169.254.169.254). Names read from azure-monitor-opentelemetry
+# 1.8.11 / exporter 1.0.0b58.
+OFFICIAL_ENV = {
+    "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+    "APPLICATIONINSIGHTS_SDKSTATS_DISABLED": "true",
+    "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
+    "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "otel",
+}
+OFFICIAL_LOSSLESS_ENV = {"OTEL_BSP_MAX_QUEUE_SIZE": "131072"}
+
+LABELS = {
+    "floor": "floor: plain OTel SDK, no processor",
+    "official-lossless": "official distro, lossless",
+    "official-defaults": "official distro, defaults",
+    "ours": "genkit_azure_rs, defaults",
+    "rust:crate-bsp": "Rust: bare crate + SDK BatchSpanProcessor",
+    "rust:ours": "Rust: genkit-azure core (lossless queue)",
+    "rust:ours-default-queue": "Rust: genkit-azure core (default queue)",
+    "c:ours": "C: libgenkit_azure.so (lossless queue)",
+}
+
+
+# --------------------------------------------------------------------------- emulator
+
+
+class Emulator:
+    def __init__(self, binary: Path, workdir: Path) -> None:
+        if not binary.exists():
+            raise SystemExit(f"the emulator is not built: {binary} (cargo build --release -p genkit-azure-emulator)")
+        port_file = workdir / "emulator.port"
+        self.log = open(workdir / "emulator.log", "wb")
+        self.proc = subprocess.Popen(
+            [str(binary), "--port", "0", "--ikey", IKEY, "--port-file", str(port_file)],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"the emulator did not start; see {workdir / 'emulator.log'}")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        self.binary = binary
+
+    @property
+    def connection_string(self) -> str:
+        # LiveEndpoint on loopback too, so nothing could ever leave the machine.
+        return f"InstrumentationKey={IKEY};IngestionEndpoint={self.url}/;LiveEndpoint={self.url}/"
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.load(resp)
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")
+
+    def cpu_s(self) -> float:
+        """The emulator's own CPU seconds so far (it shares the machine's cores)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def spans_in(stats: dict[str, Any]) -> int:
+    by_name = stats.get("byName", {})
+    return sum(int(by_name.get(n, 0)) for n in SPAN_ENVELOPES)
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def run_one(
+    run_id: str, cmd: list[str], env: dict[str, str], emulator: Emulator, logs: Path, timeout_s: float
+) -> dict[str, Any]:
+    """Runs one worker: waits for its RESULT line, reads the emulator's counters (that is
+    what flush delivered), lets it shut down, reads the counters again."""
+    emulator.reset()
+    emu_cpu0 = emulator.cpu_s()
+    stderr_path = logs / f"{run_id}.stderr"
+    record: dict[str, Any] = {"id": run_id, "cmd": [str(c) for c in cmd], "ok": False}
+    # A private temp directory per run: the official distro keeps offline storage under
+    # it, and a batch left by one run must never be resent during another.
+    run_tmp = tempfile.mkdtemp(prefix=f"{run_id}-")
+    env = {**env, "TMPDIR": run_tmp}
+    with open(stderr_path, "wb") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=REPO)
+        try:
+            rc, result = _drive(proc, record, emulator, emu_cpu0, t0, timeout_s)
+        finally:
+            if proc.poll() is None:  # interrupted: never leave a worker behind
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(run_tmp, ignore_errors=True)
+    if rc != 0 and "error" not in record:
+        record["error"] = f"exit code {rc}"
+    record["ok"] = result is not None and "error" not in record
+    if not record["ok"]:
+        tail = stderr_path.read_text(errors="replace")[-2000:]
+        record["stderr_tail"] = tail
+        print(f"    FAILED: {record['error']}\n" + "\n".join("      " + l for l in tail.splitlines()[-15:]))
+    return record
+
+
+def _drive(
+    proc: subprocess.Popen, record: dict[str, Any], emulator: Emulator, emu_cpu0: float, t0: float, timeout_s: float
+) -> tuple[int, dict[str, Any] | None]:
+    """Reads the RESULT line, the emulator's counters, then lets the worker finish."""
+    lines: queue.Queue[bytes | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    result = None
+    other: list[str] = []
+    while result is None:
+        remaining = timeout_s - (time.monotonic() - t0)
+        try:
+            line = lines.get(timeout=max(remaining, 0.01))
+        except queue.Empty:
+            record["error"] = f"no RESULT within {timeout_s:.0f} s"
+            break
+        if line is None:
+            record["error"] = "the worker exited without a RESULT line"
+            break
+        text = line.decode(errors="replace").rstrip("\n")
+        if text.startswith("RESULT "):
+            result = json.loads(text[len("RESULT "):])
+        else:
+            other.append(text)
+    if result is not None:
+        record["result"] = result
+        record["stats_at_flush"] = emulator.stats()
+        record["emulator_cpu_s"] = emulator.cpu_s() - emu_cpu0
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass
+    try:
+        rc = proc.wait(timeout=120 if result is not None else 5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+        record.setdefault("error", "the worker did not exit after its RESULT (killed)")
+    record["rc"] = rc
+    record["stats_after_exit"] = emulator.stats()
+    if other:
+        record["stdout_other"] = other[-20:]
+    return rc, result
+
+
+def derive(record: dict[str, Any]) -> None:
+    """Adds the figures the report shows."""
+    res = record.get("result")
+    if not res:
+        return
+    fig: dict[str, Any] = {}
+    created = res.get("spans_created") or 0
+    fig["spans_created"] = created
+    fig["wall_s"] = res.get("wall_s")
+    fig["cpu_s"] = res.get("cpu_s")
+    fig["max_rss_mb"] = res["max_rss_kb"] / 1024 if res.get("max_rss_kb") else None
+    if res.get("mode") == "queued-memory":
+        fig["heap_bytes_per_queued_span"] = res.get("heap_bytes_per_queued_span")
+        fig["rss_bytes_per_queued_span"] = res.get("rss_bytes_per_queued_span")
+        record["figures"] = fig
+        return
+    stats = record["stats_at_flush"]
+    delivered = spans_in(stats)
+    fig["delivered"] = delivered
+    fig["delivered_after_exit"] = spans_in(record.get("stats_after_exit", {}))
+    fig["delivered_pct"] = 100.0 * delivered / created if created else None
+    fig["loop_s"] = res.get("loop_s")
+    fig["flush_s"] = res.get("flush_s")
+    fig["wire_bytes"] = stats.get("bytesReceived", 0)
+    fig["requests"] = stats.get("requests", 0)
+    fig["envelopes_other"] = int(stats.get("itemsAccepted", 0)) - delivered
+    fig["rejected"] = stats.get("itemsRejected", 0)
+    fig["emulator_cpu_s"] = record.get("emulator_cpu_s")
+    if delivered:
+        fig["cpu_us_per_delivered_span"] = res["cpu_s"] * 1e6 / delivered
+        fig["wire_bytes_per_delivered_span"] = fig["wire_bytes"] / delivered
+        fig["delivered_per_s"] = delivered / res["wall_s"] if res.get("wall_s") else None
+        if record.get("emulator_cpu_s") is not None:
+            fig["emulator_cpu_us_per_delivered_span"] = record["emulator_cpu_s"] * 1e6 / delivered
+    if created:
+        fig["cpu_us_per_created_span"] = res["cpu_s"] * 1e6 / created
+    record["figures"] = fig
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUB_PREFIXES)}
+    env["OTEL_SERVICE_NAME"] = "genkit-azure-bench"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def python_env(variant: str) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    if variant.startswith("official"):
+        extra.update(OFFICIAL_ENV)
+    if variant == "official-lossless":
+        extra.update(OFFICIAL_LOSSLESS_ENV)
+    return worker_env(extra)
+
+
+def plan(args: argparse.Namespace, emulator: Emulator, bins: dict[str, Path]) -> list[tuple[str, str, list[str], dict[str, str]]]:
+    """(group, variant key, command, env) for one repetition, groups in order."""
+    py = args.python
+    cs = emulator.connection_string
+    out: list[tuple[str, str, list[str], dict[str, str]]] = []
+    py_variants = ["floor", "ours"] if args.smoke else ["floor", "official-lossless", "official-defaults", "ours"]
+    if "python" in args.only:
+        for v in py_variants:
+            out.append(("python-synthetic", v, [py, str(BENCH / "py_synthetic.py"), "--variant", v,
+                                                 "--spans", str(args.spans), "--connection-string", cs], python_env(v)))
+    if "genkit" in args.only:
+        for v in py_variants:
+            out.append(("python-genkit", v, [py, str(BENCH / "py_genkit.py"), "--variant", v,
+                                              "--runs", str(args.genkit_runs), "--connection-string", cs], python_env(v)))
+    common = ["--endpoint", emulator.url, "--ikey", IKEY]
+    if "rust" in args.only:
+        for v in ["crate-bsp", "ours", "ours-default-queue"]:
+            if args.smoke and v == "ours-default-queue":
+                continue
+            out.append(("rust-throughput", f"rust:{v}", [str(bins["rust"]), "--variant", v, "--mode", "throughput",
+                                                         "--spans", str(args.rust_spans), *common], worker_env()))
+    if "c" in args.only:
+        out.append(("rust-throughput", "c:ours", [str(bins["c"]), "--mode", "throughput",
+                                                  "--spans", str(args.rust_spans), *common], worker_env()))
+    if "rust" in args.only:
+        for v in ["crate-bsp", "ours"]:
+            out.append(("queued-memory", f"rust:{v}", [str(bins["rust"]), "--variant", v, "--mode", "queued-memory",
+                                                       "--spans", str(args.memory_spans), "--ikey", IKEY], worker_env()))
+    if "c" in args.only:
+        out.append(("queued-memory", "c:ours", [str(bins["c"]), "--mode", "queued-memory",
+                                                "--spans", str(args.memory_spans), "--ikey", IKEY], worker_env()))
+    return out
+
+
+# --------------------------------------------------------------------------- builds
+
+
+def build_native(args: argparse.Namespace) -> dict[str, Path]:
+    """Builds (unless --no-build) and locates the emulator, the Rust host and the C host."""
+    profile_dir = TARGET / args.profile
+    cargo_profile = ["--release"] if args.profile == "release" else []
+    bins: dict[str, Path] = {
+        "emulator": args.emulator or profile_dir / "genkit-azure-emulator",
+        "rust": profile_dir / "genkit-azure-bench",
+        "c": profile_dir / "genkit-azure-bench-c",
+    }
+    if not args.no_build:
+        # The emulator and the ffi crate in one invocation, as the Makefile's `build` does:
+        # Cargo unifies features per invocation, and building either alone would rebuild
+        # (and replace) the other's artefacts with a different feature set.
+        if not args.emulator:
+            run_checked(["cargo", "build", "--quiet", *cargo_profile,
+                         "-p", "genkit-azure-emulator", "-p", "genkit-azure-ffi"])
+        # The Rust host in an invocation of its own, for the same reason.
+        if "rust" in args.only:
+            run_checked(["cargo", "build", "--quiet", *cargo_profile, "-p", "genkit-azure-bench"])
+        if "c" in args.only:
+            cc = os.environ.get("CC", "cc")
+            run_checked([cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-pthread",
+                         "-I", str(REPO / "include"), str(BENCH / "c-host" / "bench.c"),
+                         "-L", str(profile_dir), "-lgenkit_azure", f"-Wl,-rpath,{profile_dir}",
+                         "-o", str(bins["c"])])
+    for key in ("emulator", "rust", "c"):
+        if (key == "emulator" or key in args.only) and not bins[key].exists():
+            raise SystemExit(f"missing {bins[key]}; run without --no-build")
+    return bins
+
+
+def run_checked(cmd: list[str]) -> None:
+    print("  $ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def sh(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine_info(python: str) -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    os_name = platform.system()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    versions_code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {'python': sys.version.split()[0]}\n"
+        "for p in ('azure-monitor-opentelemetry', 'azure-monitor-opentelemetry-exporter', 'opentelemetry-sdk',"
+        " 'genkit', 'genkit-azure-rs'):\n"
+        "    try: out[p] = m.version(p)\n"
+        "    except m.PackageNotFoundError: out[p] = None\n"
+        "print(json.dumps(out))\n"
+    )
+    try:
+        packages = json.loads(sh([python, "-c", versions_code]) or "{}")
+    except json.JSONDecodeError:
+        packages = {}
+    dirty = bool(sh(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return {
+        "cpu_model": cpu or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "os": f"{os_name}, kernel {platform.release()}",
+        "python": packages.get("python"),
+        "packages": {k: v for k, v in packages.items() if k != "python"},
+        "rustc": sh(["rustc", "--version"]),
+        "cc": sh([os.environ.get("CC", "cc"), "--version"]).splitlines()[0] if sh([os.environ.get("CC", "cc"), "--version"]) else "",
+        "git_commit": sh(["git", "rev-parse", "--short", "HEAD"]) + (" (with uncommitted changes)" if dirty else ""),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def summarize(values: list[float | None]) -> dict[str, float] | None:
+    vals = [v for v in values if v is not None and v == v]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def aggregate(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """group -> variant -> figure -> {median, min, max, n}; plus derived ratios."""
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        groups.setdefault(r["group"], {}).setdefault(r["variant"], []).append(r)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for group, variants in groups.items():
+        out[group] = {}
+        floor_loop = floor_cpu = None
+        if "floor" in variants:
+            floor_loop = summarize([r.get("figures", {}).get("loop_s") for r in variants["floor"] if r["ok"]])
+            floor_cpu = summarize([r.get("figures", {}).get("cpu_s") for r in variants["floor"] if r["ok"]])
+        for variant, runs in variants.items():
+            ok = [r for r in runs if r["ok"] and "figures" in r]
+            figs: dict[str, Any] = {"runs": len(runs), "failed": len(runs) - len(ok)}
+            keys = sorted({k for r in ok for k in r["figures"]})
+            for k in keys:
+                s = summarize([r["figures"].get(k) for r in ok])
+                if s:
+                    figs[k] = s
+            if floor_loop and ok:
+                figs["loop_vs_floor"] = summarize(
+                    [r["figures"]["loop_s"] / floor_loop["median"] for r in ok if r["figures"].get("loop_s")]
+                )
+            if floor_cpu and ok and variant != "floor":
+                # The telemetry's own CPU: the process CPU above the floor's (median), per delivered span.
+                figs["cpu_above_floor_us_per_delivered_span"] = summarize(
+                    [(r["figures"]["cpu_s"] - floor_cpu["median"]) * 1e6 / r["figures"]["delivered"]
+                     for r in ok if r["figures"].get("delivered")]
+                )
+            out[group][variant] = figs
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(x: float | None, digits: int = 3, integer: bool = False) -> str:
+    if x is None:
+        return "–"
+    ax = abs(x)
+    if integer and float(x).is_integer():
+        return f"{x:,.0f}"
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits - 1}f}" if ax >= 1 else f"{x:.{digits}g}"
+
+
+INTEGER_FIGURES = {"delivered", "spans_created", "delivered_after_exit", "requests", "rejected", "envelopes_other"}
+
+
+def cell(figs: dict[str, Any], key: str, scale: float = 1.0, digits: int = 3) -> str:
+    s = figs.get(key)
+    if not s:
+        return "–"
+    m, lo, hi = (s["median"] * scale, s["min"] * scale, s["max"] * scale)
+    i = key in INTEGER_FIGURES
+    if s["n"] == 1 or fmt(lo, digits, i) == fmt(hi, digits, i):
+        return fmt(m, digits, i)
+    return f"{fmt(m, digits, i)} ({fmt(lo, digits, i)}–{fmt(hi, digits, i)})"
+
+
+def med(figs: dict[str, Any] | None, key: str) -> float | None:
+    if not figs or not figs.get(key):
+        return None
+    return figs[key]["median"]
+
+
+def verdict(value: float | None, limit: float, higher_is_better: bool = False) -> str:
+    if value is None:
+        return "not measured"
+    ok = value >= limit if higher_is_better else value <= limit
+    return "**met**" if ok else "**missed**"
+
+
+def python_table(agg: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
+    rows = [
+        "| variant | spans delivered at flush | wall until flush returns (s) | process CPU (s) | CPU µs per delivered span | app loop vs floor | peak RSS (MB) | bytes on the wire | wire bytes per span |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for v in order:
+        f = agg.get(v)
+        if not f:
+            continue
+        created = med(f, "spans_created")
+        delivered = cell(f, "delivered") if v != "floor" else "– (no export)"
+        if v != "floor" and created:
+            pct = f.get("delivered_pct")
+            delivered += f" of {fmt(created, integer=True)}" + (f" ({cell(f, 'delivered_pct')} %)" if pct else "")
+        failed = f" ⚠ {f['failed']} of {f['runs']} runs failed" if f.get("failed") else ""
+        rows.append(
+            f"| {LABELS.get(v, v)}{failed} | {delivered} | {cell(f, 'wall_s')} | {cell(f, 'cpu_s')} | "
+            f"{cell(f, 'cpu_us_per_delivered_span') if v != 'floor' else 'per created span: ' + cell(f, 'cpu_us_per_created_span')} | "
+            f"{cell(f, 'loop_vs_floor')} | {cell(f, 'max_rss_mb')} | "
+            f"{cell(f, 'wire_bytes', 1 / 1e6) + ' MB' if v != 'floor' else '–'} | "
+            f"{cell(f, 'wire_bytes_per_delivered_span') if v != 'floor' else '–'} |"
+        )
+    return rows
+
+
+def python_targets(agg: dict[str, dict[str, Any]]) -> list[str]:
+    ours, off, floor = agg.get("ours"), agg.get("official-lossless"), agg.get("floor")
+
+    def ratio(key: str) -> float | None:
+        a, b = med(ours, key), med(off, key)
+        return a / b if a is not None and b else None
+
+    delivered_min = ours["delivered_pct"]["min"] if ours and ours.get("delivered_pct") else None
+    loop = med(ours, "loop_vs_floor")
+    rows = [
+        "| target | measured (medians) | verdict |",
+        "|---|---|---|",
+        f"| defaults deliver 100 % | worst run {fmt(delivered_min)} % | {verdict(delivered_min, 100.0, True)} |",
+    ]
+    r = ratio("cpu_us_per_delivered_span")
+    rows.append(f"| CPU per delivered span ≤ 1/10 of official lossless | {fmt(med(ours, 'cpu_us_per_delivered_span'))} vs "
+                f"{fmt(med(off, 'cpu_us_per_delivered_span'))} µs = {fmt(r)}× | {verdict(r, TARGET_CPU_RATIO)} |")
+    r = ratio("cpu_above_floor_us_per_delivered_span")
+    rows.append(f"| (for information) CPU above the floor per delivered span | "
+                f"{fmt(med(ours, 'cpu_above_floor_us_per_delivered_span'))} vs "
+                f"{fmt(med(off, 'cpu_above_floor_us_per_delivered_span'))} µs = {fmt(r)}× | – |")
+    rows.append(f"| app loop ≤ 1.15× the floor | {fmt(med(ours, 'loop_s'))} vs {fmt(med(floor, 'loop_s'))} s = {fmt(loop)}× | "
+                f"{verdict(loop, TARGET_LOOP_RATIO)} |")
+    r = ratio("max_rss_mb")
+    rows.append(f"| peak RSS ≤ 1/4 of official lossless | {fmt(med(ours, 'max_rss_mb'))} vs {fmt(med(off, 'max_rss_mb'))} MB = "
+                f"{fmt(r)}× | {verdict(r, TARGET_RSS_RATIO)} |")
+    r = ratio("wire_bytes_per_delivered_span")
+    rows.append(f"| bytes on the wire ≤ 1/10 of official lossless (per delivered span) | "
+                f"{fmt(med(ours, 'wire_bytes_per_delivered_span'))} vs {fmt(med(off, 'wire_bytes_per_delivered_span'))} B = "
+                f"{fmt(r)}× | {verdict(r, TARGET_WIRE_RATIO)} |")
+    return rows
+
+
+def native_tables(agg: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    thr = agg.get("rust-throughput", {})
+    mem = agg.get("queued-memory", {})
+    order = ["rust:crate-bsp", "rust:ours", "rust:ours-default-queue", "c:ours"]
+    rows = [
+        "| variant | spans delivered at flush | wall until flush returns (s) | delivered spans/s | process CPU (s) | CPU µs per delivered span | peak RSS (MB) | wire bytes per span | emulator CPU µs per span |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for v in order:
+        f = thr.get(v)
+        if not f:
+            continue
+        failed = f" ⚠ {f['failed']} of {f['runs']} runs failed" if f.get("failed") else ""
+        rows.append(
+            f"| {LABELS.get(v, v)}{failed} | {cell(f, 'delivered')} of {fmt(med(f, 'spans_created'), integer=True)} | "
+            f"{cell(f, 'wall_s')} | {cell(f, 'delivered_per_s')} | {cell(f, 'cpu_s')} | "
+            f"{cell(f, 'cpu_us_per_delivered_span')} | {cell(f, 'max_rss_mb')} | {cell(f, 'wire_bytes_per_delivered_span')} | "
+            f"{cell(f, 'emulator_cpu_us_per_delivered_span')} |"
+        )
+    rows += [
+        "",
+        "Memory per queued span (the exporter stalled; see the method below):",
+        "",
+        "| variant | spans queued | live heap bytes per queued span | RSS bytes per queued span | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    for v in ["rust:crate-bsp", "rust:ours", "c:ours"]:
+        f = mem.get(v)
+        if not f:
+            continue
+        rows.append(f"| {LABELS.get(v, v)} | {fmt(med(f, 'spans_created'), integer=True)} | "
+                    f"{cell(f, 'heap_bytes_per_queued_span') if v.startswith('rust') else '– (not instrumented)'} | "
+                    f"{cell(f, 'rss_bytes_per_queued_span')} | {cell(f, 'max_rss_mb')} |")
+    crate, crate_mem = thr.get("rust:crate-bsp"), mem.get("rust:crate-bsp")
+    rows += ["", "| target | measured (medians) | verdict |", "|---|---|---|"]
+    for v, name in (("rust:ours", "Rust host"), ("c:ours", "C host")):
+        f, fm = thr.get(v), mem.get(v)
+        if not f and not fm:
+            continue
+        a, b = med(f, "delivered_per_s"), med(crate, "delivered_per_s")
+        r = a / b if a is not None and b else None
+        rows.append(f"| {name}: ≥ 2× the bare crate's delivered spans/s | {fmt(a)} vs {fmt(b)} = {fmt(r, 4)}× | "
+                    f"{verdict(r, TARGET_RUST_SPEEDUP, True)} |")
+        a, b = med(f, "max_rss_mb"), med(crate, "max_rss_mb")
+        r = a / b if a is not None and b else None
+        rows.append(f"| {name}: peak RSS no more than the bare crate's | {fmt(a)} vs {fmt(b)} MB = {fmt(r, 4)}× | {verdict(r, 1.0)} |")
+        key = "heap_bytes_per_queued_span" if v.startswith("rust") else "rss_bytes_per_queued_span"
+        a = med(fm, key)
+        b = med(crate_mem, key)
+        rows.append(f"| {name}: ≤ 0.5 KB per queued span ({key.replace('_', ' ')}) | {fmt(a)} B (bare crate: {fmt(b)} B) | "
+                    f"{verdict(a, TARGET_QUEUED_BYTES)} |")
+    return rows
+
+
+def write_report(path: Path, data: dict[str, Any], json_rel: str) -> None:
+    agg = data["aggregate"]
+    m = data["machine"]
+    a = data["args"]
+    lines = [
+        "# Benchmarks: genkit-azure vs the official distro and the bare crate",
+        "",
+        f"Generated by `make bench` on {data['finished_at']} from commit {m['git_commit']}; "
+        f"{a['reps']} repetitions of every variant, alternating; each figure is the median with the min–max "
+        f"across repetitions in parentheses. Raw data: [`{json_rel}`]({json_rel}).",
+        "",
+        "## How to reproduce",
+        "",
+        "```sh",
+        "make bench            # = bash bench/run.sh: .venv-bench, release builds, every workload, this file",
+        "bash bench/run.sh --reps 5 --only python   # a subset; any bench/run.py option passes through",
+        "```",
+        "",
+        f"Exact command of this run: `{data['command']}`",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu_model']}, {m['cores']} cores; memory {m['memory_gib']} GiB",
+        f"- OS: {m['os']}",
+        f"- Python {m['python']}; {', '.join(f'{k} {v}' for k, v in m['packages'].items() if v)}",
+        f"- {m['rustc']}; C compiler: {m['cc']}",
+        f"- load average at start: {', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}; "
+        f"at end: {', '.join(f'{x:.2f}' for x in data['load_average_at_end'])}",
+        "- The emulator (release build) runs on the same cores as the measured process; its own CPU time "
+        "per run is in the raw data (`emulator_cpu_s`).",
+        "",
+    ]
+    if "python-synthetic" in agg:
+        lines += [
+            f"## 1. Python host, synthetic workload ({a['spans']:,} spans)",
+            "",
+            f"{a['spans'] // 5:,} traces of 1 SERVER span and 4 INTERNAL/CLIENT children, 10 attributes each "
+            "(`bench/py_synthetic.py`), created through the OpenTelemetry API with `start_as_current_span`, then one flush.",
+            "",
+            *python_table(agg["python-synthetic"], ["floor", "official-lossless", "official-defaults", "ours"]),
+            "",
+            "Targets (genkit_azure_rs with its defaults against the official distro, lossless):",
+            "",
+            *python_targets(agg["python-synthetic"]),
+            "",
+        ]
+    if "python-genkit" in agg:
+        g = agg["python-genkit"]
+        spans = med(g.get("ours") or g.get("floor"), "spans_created")
+        lines += [
+            f"## 2. Python host, Genkit workload ({a['genkit_runs']:,} flow runs, {fmt(spans, integer=True)} spans)",
+            "",
+            "A real Genkit app (genkit 0.12.0, `bench/py_genkit.py`): a flow that calls `ai.generate` with a fake model "
+            "(defined with `ai.define_model`, reporting token usage) that first requests a tool and then answers; "
+            "the flow runs one run after the other. \"App loop\" is the time of the flow runs.",
+            "",
+            *python_table(g, ["floor", "official-lossless", "official-defaults", "ours"]),
+            "",
+            "Against the same targets:",
+            "",
+            *python_targets(g),
+            "",
+        ]
+    if "rust-throughput" in agg or "queued-memory" in agg:
+        lines += [
+            f"## 3. Rust and C hosts ({a['rust_spans']:,} spans; memory: {a['memory_spans']:,} spans queued)",
+            "",
+            "The same trace shape through the Rust OpenTelemetry SDK (`bench/rust-host`). The bare crate is "
+            "`opentelemetry-application-insights` 0.46 behind the SDK's `BatchSpanProcessor` (queue large enough to drop "
+            "nothing, batches of 1024 like ours), sending through a minimal blocking HTTP/1.1 client with TCP_NODELAY "
+            "(the crate rewrites `http://` to `https://`, so a stock client cannot reach the loopback emulator; the "
+            "client is leaner than reqwest, so if anything it flatters the baseline). Both variants run in the same "
+            "binary, so they share one gzip backend (flate2's, whatever the workspace enables). The C host "
+            "(`bench/c-host/bench.c`) hands the spans to `libgenkit_azure.so` through `genkit_azure_export_span`. "
+            "Delivered spans/s is also bounded by the emulator, which parses, validates and stores every envelope "
+            "on the same two cores (its CPU per span is the last column); an exporter with one request in flight "
+            "(the SDK's batch processor) waits for it, one with several overlaps with it.",
+            "",
+            *native_tables(agg),
+            "",
+            "Method for memory per queued span: the pipeline is pointed at a socket that listens but never accepts, so "
+            "the first exports hang (request timeout 600 s) and every span created after them stays queued. The "
+            "program measures live heap bytes (Rust host: a counting global allocator) and RSS (`/proc/self/statm`) "
+            "before the pipeline is built and 0.5 s after the last span was handed over, and divides the growth by "
+            "the number of spans. Fixed costs (runtime threads, HTTP client, the batches stuck in the hung exports) are "
+            "included, so these are upper bounds. The SDK's `BatchSpanProcessor` preallocates its whole queue "
+            "(a `sync_channel` of `SpanData` slots) when it is built; its queue is sized to the spans created.",
+            "",
+        ]
+    lines += [
+        "## Where the remaining cost is",
+        "",
+        "_To be filled in after profiling (e.g. `perf record -g` on the worker processes):_",
+        "",
+        "- Python host, per span in the app loop: _TODO_ (the SDK's own span creation is the floor)",
+        "- Python host, per span in the export path (reading the span into Rust, mapping, serialising, gzip): _TODO_",
+        "- Rust/C host, per span (ingest queue, mapping through the crate, JSON, gzip, HTTP): _TODO_",
+        "- Memory per queued span (SpanData, attribute storage, queue slot): _TODO_",
+        "",
+        "## Notes",
+        "",
+        "- Official distro variants run with statsbeat, customer SDK stats and the OneSettings control plane off "
+        "(`APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL`, `APPLICATIONINSIGHTS_SDKSTATS_DISABLED`, "
+        "`APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED`) and the resource detectors limited to `otel` "
+        "(`OTEL_EXPERIMENTAL_RESOURCE_DETECTORS`; the Azure VM detector would query the instance metadata service): "
+        "this benchmark may only talk to loopback. Live metrics are off in every variant. \"Lossless\" adds "
+        "`sampling_ratio=1.0`, `OTEL_BSP_MAX_QUEUE_SIZE=131072` and `disable_offline_storage=True`; \"defaults\" "
+        "keeps the distro's sampler (rate-limited, 5 traces/s), queue (2,048) and offline storage.",
+        "- CPU is `getrusage(RUSAGE_SELF)` (user + sys, all threads) from the start of the loop until flush "
+        "returned; peak RSS is `ru_maxrss` when flush returned (the whole process, interpreter and imports "
+        "included). \"Delivered\" counts Request and RemoteDependency envelopes the emulator accepted when the "
+        "variant's flush had returned; \"bytes on the wire\" is request body bytes as received (gzip where sent).",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def smoke_check(records: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    for r in records:
+        if not r["ok"]:
+            problems.append(f"{r['id']}: {r.get('error')}")
+            continue
+        f = r.get("figures", {})
+        if not f.get("spans_created"):
+            problems.append(f"{r['id']}: created no spans")
+        if r["group"] == "queued-memory":
+            if not (f.get("rss_bytes_per_queued_span") or 0) > 0:
+                problems.append(f"{r['id']}: measured no memory growth")
+        elif r["variant"] != "floor":
+            if not f.get("delivered"):
+                problems.append(f"{r['id']}: zero spans delivered")
+            elif f["delivered"] < f["spans_created"]:
+                print(f"  warning: {r['id']} delivered {f['delivered']} of {f['spans_created']} spans")
+    return problems
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny workloads, 1 repetition, our variants + floor only")
+    p.add_argument("--reps", type=int, help="repetitions (default 3; smoke 1)")
+    p.add_argument("--only", default="python,genkit,rust,c", help="comma-separated subset of python,genkit,rust,c")
+    p.add_argument("--spans", type=int, help="Python synthetic spans (default 100000; smoke 500)")
+    p.add_argument("--genkit-runs", type=int, help="Genkit flow runs (default 1000; smoke 10)")
+    p.add_argument("--rust-spans", type=int, help="Rust/C host spans (default 200000; smoke 1000)")
+    p.add_argument("--memory-spans", type=int, help="spans queued in the memory runs (default 200000; smoke 2000)")
+    p.add_argument("--profile", choices=("release", "debug"), help="Cargo profile of the emulator and hosts "
+                   "(default release; smoke debug)")
+    p.add_argument("--python", default=sys.executable, help="interpreter of the Python workers (default: this one)")
+    p.add_argument("--emulator", type=Path, help="emulator binary (default target/<profile>/genkit-azure-emulator)")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo / cc (use what is built)")
+    p.add_argument("--results-dir", type=Path, help="where raw JSON goes (default bench/results; smoke: a temp dir)")
+    p.add_argument("--report", type=Path, help="Markdown report path (default BENCHMARKS.md; smoke: none)")
+    p.add_argument("--report-from", type=Path, help="only re-render the report from a raw JSON file")
+    p.add_argument("--timeout", type=float, default=900, help="seconds one run may take before it is killed")
+    args = p.parse_args()
+
+    if args.report_from:
+        data = json.loads(args.report_from.read_text())
+        report = args.report or REPO / "BENCHMARKS.md"
+        write_report(report, data, os.path.relpath(args.report_from.resolve(), report.parent.resolve()))
+        print(f"wrote {report}")
+        return 0
+
+    s = args.smoke
+    args.reps = args.reps or (1 if s else 3)
+    args.spans = args.spans or (500 if s else 100_000)
+    args.genkit_runs = args.genkit_runs or (10 if s else 1000)
+    args.rust_spans = args.rust_spans or (1000 if s else 200_000)
+    args.memory_spans = args.memory_spans or (2000 if s else 200_000)
+    args.profile = args.profile or ("debug" if s else "release")
+    args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(args.only) - {"python", "genkit", "rust", "c"}
+    if unknown:
+        p.error(f"--only: unknown {', '.join(sorted(unknown))}")
+
+    print(f"bench: {'smoke' if s else 'full'} run, {args.reps} repetition(s), profile {args.profile}, "
+          f"workers on {args.python}", flush=True)
+    bins = build_native(args)
+    tmp = Path(tempfile.mkdtemp(prefix="genkit-azure-bench-"))
+    results_dir = args.results_dir or (tmp if s else BENCH / "results")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    logs = results_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    machine = machine_info(args.python)
+    load1 = os.getloadavg()[0]
+    if not s and load1 > 0.5:
+        print(f"  warning: load average {load1:.2f}: something else is running; the figures will be noisy", flush=True)
+    started = _dt.datetime.now(_dt.timezone.utc)
+    emulator = Emulator(bins["emulator"], tmp)
+    records: list[dict[str, Any]] = []
+    try:
+        one_rep = plan(args, emulator, bins)
+        group_order = list(dict.fromkeys(g for g, *_ in one_rep))
+        for group in group_order:
+            items = [it for it in one_rep if it[0] == group]
+            for rep in range(args.reps):
+                # Alternate variants; rotate the order each repetition so that no variant
+                # always runs first (or right after the heaviest one).
+                k = rep % len(items)
+                for group_, variant, cmd, env in items[k:] + items[:k]:
+                    run_id = f"{group_}-{variant.replace(':', '-')}-r{rep + 1}"
+                    print(f"  {run_id} ...", end=" ", flush=True)
+                    rec = run_one(run_id, cmd, env, emulator, logs, args.timeout)
+                    rec.update(group=group_, variant=variant, rep=rep + 1)
+                    derive(rec)
+                    records.append(rec)
+                    native = (rec.get("result") or {}).get("native_module") or ""
+                    if native.startswith(str(REPO / "python")) and not s:
+                        print(f"\n  warning: genkit_azure_rs was loaded from the source tree ({native}); "
+                              "that may be a debug build: use bench/run.sh, which installs a release wheel")
+                    f = rec.get("figures", {})
+                    if rec["ok"]:
+                        if variant == "floor":
+                            print(f"created {f['spans_created']} spans, wall {f['wall_s']:.2f} s, "
+                                  f"CPU {f['cpu_s']:.2f} s, peak RSS {f['max_rss_mb']:.0f} MB", flush=True)
+                        elif "delivered" in f:
+                            print(f"delivered {f['delivered']}/{f['spans_created']}, wall {f['wall_s']:.2f} s, "
+                                  f"CPU {f['cpu_s']:.2f} s, peak RSS {f['max_rss_mb']:.0f} MB", flush=True)
+                        else:
+                            heap = f.get("heap_bytes_per_queued_span")
+                            print(f"{'n/a' if heap is None else format(heap, '.0f')} heap B / "
+                                  f"{f.get('rss_bytes_per_queued_span') or 0:.0f} RSS B per queued span", flush=True)
+    finally:
+        emulator.stop()
+        if results_dir != tmp:
+            shutil.copyfile(tmp / "emulator.log", logs / "emulator.log")
+
+    finished = _dt.datetime.now(_dt.timezone.utc)
+    data = {
+        "command": " ".join([os.path.relpath(sys.argv[0], REPO) if Path(sys.argv[0]).is_absolute() else sys.argv[0],
+                             *sys.argv[1:]]),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "load_average_at_end": os.getloadavg(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": machine,
+        "official_env": {**OFFICIAL_ENV, **{f"(lossless) {k}": v for k, v in OFFICIAL_LOSSLESS_ENV.items()}},
+        "aggregate": aggregate(records),
+        "runs": records,
+    }
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    raw = results_dir / (f"smoke-{stamp}.json" if s else f"bench-{stamp}.json")
+    raw.write_text(json.dumps(data, indent=1))
+    if not (s and args.results_dir is None):
+        print(f"raw results: {raw}")
+    if not s:
+        shutil.copyfile(raw, results_dir / "latest.json")
+    report = args.report or (None if s else REPO / "BENCHMARKS.md")
+    if report:
+        write_report(report, data, os.path.relpath(raw.resolve(), report.parent.resolve()))
+        print(f"report: {report}")
+
+    failed = [r for r in records if not r["ok"]]
+    if s:
+        problems = smoke_check(records)
+        if problems:
+            print("bench smoke FAILED (logs kept in " + str(logs) + "):\n  " + "\n  ".join(problems))
+            return 1
+        if results_dir == tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"bench smoke: {len(records)} runs OK")
+        return 0
+    shutil.rmtree(tmp, ignore_errors=True)
+    if failed:
+        print(f"{len(failed)} run(s) failed: " + ", ".join(r["id"] for r in failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
