@@ -40,7 +40,7 @@ test-bench: build python-dev
 	$(PY) bench/run.py --smoke
 
 ## Every test: Rust unit and integration tests, the C programs, the header check, Python with a real Genkit.
-test: test-rust test-python test-bench
+test: test-bench test-rust test-python
 
 ## Runs a small Genkit app against the local emulator and prints what arrived.
 demo: build python-dev

@@ -65,7 +65,8 @@ impl Default for Config {
             worker_threads: 2,
             metric_export_interval: Duration::from_secs(60),
             retry_base_delay: Duration::from_millis(500),
-            retry_max_delay: Duration::from_secs(30),
+            // Also the longest a recovered endpoint waits for its first probe.
+            retry_max_delay: Duration::from_secs(10),
             max_backlog_bytes: 64 * 1024 * 1024,
             storage_enabled: true,
             storage_directory: None,

@@ -27,6 +27,8 @@ class Telemetry:
         max_batch_size: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
+        storage_directory: str | os.PathLike[str] | None = None,
+        disable_offline_storage: bool = False,
     ) -> None:
         """Starts the pipeline. Raises ValueError for a missing or invalid connection
         string or an out-of-range setting."""

@@ -61,6 +61,9 @@ class AzureTelemetry:
         log_level: The lowest stdlib / structlog level exported.
         service_namespace: ``service.namespace`` (prefixes the cloud role).
         resource_attributes: More resource attributes.
+        storage_directory: Where batches that cannot be delivered now wait on disk
+            (default: a private directory per user and key under the temp dir).
+        disable_offline_storage: Keep undeliverable batches in memory only.
 
     Raises:
         ValueError: at construction, when the connection string is missing (the message
@@ -85,6 +88,8 @@ class AzureTelemetry:
         max_batch_size: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
+        storage_directory: str | os.PathLike[str] | None = None,
+        disable_offline_storage: bool = False,
     ) -> None:
         self._native = _native.Telemetry(
             connection_string=connection_string,
@@ -95,6 +100,8 @@ class AzureTelemetry:
             max_batch_size=max_batch_size,
             batch_delay_s=batch_delay_s,
             queue_capacity=queue_capacity,
+            storage_directory=storage_directory,
+            disable_offline_storage=disable_offline_storage,
         )
         self.enable_live_metrics = bool(enable_live_metrics)
         self.log_level = logging._checkLevel(log_level) if isinstance(log_level, str) else int(log_level)  # type: ignore[attr-defined]

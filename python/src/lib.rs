@@ -109,6 +109,8 @@ impl Telemetry {
         max_batch_size = None,
         batch_delay_s = None,
         queue_capacity = None,
+        storage_directory = None,
+        disable_offline_storage = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -121,6 +123,8 @@ impl Telemetry {
         max_batch_size: Option<usize>,
         batch_delay_s: Option<f64>,
         queue_capacity: Option<usize>,
+        storage_directory: Option<std::path::PathBuf>,
+        disable_offline_storage: bool,
     ) -> PyResult<Self> {
         let mut b = AzureTelemetry::builder();
         if let Some(s) = connection_string {
@@ -148,6 +152,12 @@ impl Telemetry {
         }
         if let Some(n) = queue_capacity {
             b = b.queue_capacity(n);
+        }
+        if let Some(dir) = storage_directory {
+            b = b.storage_directory(dir);
+        }
+        if disable_offline_storage {
+            b = b.disable_storage();
         }
         let telemetry = py.detach(|| b.build()).map_err(to_py_err)?;
         Ok(Self {
