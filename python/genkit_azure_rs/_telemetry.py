@@ -244,7 +244,8 @@ class AzureTelemetry:
 
     def stats(self) -> dict[str, int]:
         """The pipeline's counters by name (``spans_accepted``, ``logs_accepted``,
-        ``envelopes_delivered``, ``dropped_queue_full``, ...)."""
+        ``envelopes_delivered``, ``persisted_batches``, ``dropped_queue_full``, ...),
+        plus ``rejected_status_<code>`` for envelopes the service rejected, by HTTP status."""
         return self._native.stats()
 
     def _at_exit(self) -> None:

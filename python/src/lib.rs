@@ -284,6 +284,10 @@ impl Telemetry {
             d.set_item(name, value)?;
         }
         d.set_item("spans_invalid", self.shared.spans_invalid.load(Relaxed))?;
+        // Rejections by HTTP status as flat keys, e.g. "rejected_status_400".
+        for (status, count) in self.shared.telemetry.rejected_by_status() {
+            d.set_item(format!("rejected_status_{status}"), count)?;
+        }
         Ok(d)
     }
 
