@@ -90,6 +90,8 @@ def main() -> int:
         try:
             env = dict(os.environ)
             env["APPLICATIONINSIGHTS_CONNECTION_STRING"] = f"InstrumentationKey={IKEY};IngestionEndpoint={url}/"
+            # A private temp dir: the offline store (per key) of an earlier run must not replay here.
+            env["TMPDIR"] = tmp
             print(f"emulator on {url}; running {app.relative_to(REPO) if app.is_relative_to(REPO) else app}")
             subprocess.run([sys.executable, str(app)], env=env, check=True)
             envelopes = fetch(url + "/envelopes")
