@@ -25,7 +25,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use std::sync::atomic::AtomicU64;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 /// How long to wait after a quota answer without `Retry-After`.
@@ -46,6 +47,10 @@ pub(crate) struct Delivery {
     backlog: Mutex<VecDeque<Payload>>,
     backlog_changed: Notify,
     max_backlog_bytes: u64,
+    /// Requests in flight at once (first attempts and retries alike).
+    send_slots: Arc<Semaphore>,
+    /// Compressed bytes of fresh payloads waiting for a send slot.
+    waiting_bytes: AtomicU64,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
     diagnostics: Arc<Diagnostics>,
@@ -77,6 +82,7 @@ impl Delivery {
         sender: Sender,
         backoff: Backoff,
         max_backlog_bytes: u64,
+        max_concurrent_sends: usize,
         counters: Arc<Counters>,
         progress: Arc<Progress>,
         storage: Option<Arc<Storage>>,
@@ -88,6 +94,8 @@ impl Delivery {
             backlog: Mutex::default(),
             backlog_changed: Notify::new(),
             max_backlog_bytes,
+            send_slots: Arc::new(Semaphore::new(max_concurrent_sends)),
+            waiting_bytes: AtomicU64::new(0),
             counters,
             progress,
             diagnostics: Arc::default(),
@@ -116,10 +124,36 @@ impl Delivery {
     /// The first attempt at a fresh payload.
     pub async fn deliver(&self, payload: Payload) {
         if self.gate_closed() {
-            self.to_backlog(payload).await;
-        } else if let Outcome::Retry(p) = self.attempt(payload).await {
+            return self.to_backlog(payload).await;
+        }
+        let slot = match Arc::clone(&self.send_slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Every slot is busy: wait, compressed, unless too much already waits.
+                let size = payload.body.len() as u64;
+                if self.waiting_bytes.load(Relaxed) + size > self.max_backlog_bytes {
+                    return self.to_backlog(payload).await;
+                }
+                self.waiting_bytes.fetch_add(size, Relaxed);
+                let slot = Arc::clone(&self.send_slots).acquire_owned().await;
+                self.waiting_bytes.fetch_sub(size, Relaxed);
+                match slot {
+                    Ok(slot) if !self.gate_closed() => slot,
+                    _ => return self.to_backlog(payload).await,
+                }
+            }
+        };
+        if let Outcome::Retry(p) = self.attempt(payload).await {
             self.to_backlog(p).await;
         }
+        drop(slot);
+    }
+
+    async fn send_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        Arc::clone(&self.send_slots)
+            .acquire_owned()
+            .await
+            .expect("the send semaphore is never closed")
     }
 
     /// Resends the backlog, oldest first, whenever the endpoint allows:
@@ -140,9 +174,11 @@ impl Delivery {
                     continue;
                 }
                 Counters::add(&self.counters.retries, 1);
+                let slot = self.send_slot().await;
                 if let Outcome::Retry(p) = self.attempt(payload).await {
                     self.to_backlog(p).await;
                 }
+                drop(slot);
                 continue;
             }
             // Wait for the endpoint before taking a file, so a file is never
@@ -170,7 +206,9 @@ impl Delivery {
         let Some(storage) = self.storage.clone() else { return };
         Counters::add(&self.counters.retries, 1);
         let payload = Payload::new(leased.body.clone(), None);
+        let slot = self.send_slot().await;
         let outcome = self.attempt(payload).await;
+        drop(slot);
         let this = Arc::clone(self);
         let _ = tokio::task::spawn_blocking(move || match outcome {
             Outcome::Done { delivered } => {

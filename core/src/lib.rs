@@ -27,6 +27,7 @@ mod delivery;
 pub mod diagnostics;
 mod error;
 mod export;
+pub mod intern;
 pub mod log_record;
 pub mod metrics;
 mod payload;

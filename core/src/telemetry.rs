@@ -88,6 +88,7 @@ impl AzureTelemetry {
             sender,
             Backoff::new(config.retry_base_delay, config.retry_max_delay),
             config.max_backlog_bytes,
+            config.max_concurrent_exports,
             Arc::clone(&counters),
             Arc::clone(&progress),
             storage.as_ref().ok().cloned().flatten(),
@@ -124,7 +125,7 @@ impl AzureTelemetry {
             WorkerSettings {
                 max_batch_size: config.max_batch_size,
                 batch_delay: config.batch_delay,
-                max_concurrent_exports: config.max_concurrent_exports,
+                max_concurrent_mappings: config.worker_threads,
             },
         );
         runtime.spawn(worker.run());

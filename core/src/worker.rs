@@ -37,7 +37,9 @@ pub(crate) enum Msg {
 pub(crate) struct WorkerSettings {
     pub max_batch_size: usize,
     pub batch_delay: Duration,
-    pub max_concurrent_exports: usize,
+    /// Batches mapped (serialised and compressed) at once: CPU-bound work,
+    /// so about the runtime's thread count.
+    pub max_concurrent_mappings: usize,
 }
 
 pub(crate) struct Worker {
@@ -88,7 +90,7 @@ impl Worker {
             delivery,
             counters,
             progress,
-            permits: Arc::new(Semaphore::new(settings.max_concurrent_exports)),
+            permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
             settings,
             spans: Vec::new(),
             logs: Vec::new(),
@@ -216,9 +218,10 @@ impl Worker {
             self.oldest = None;
         }
         let id = self.progress.allocate();
-        // Waiting here is the back-pressure: while every export slot is busy
-        // the queue fills, and the host's pushes are counted as dropped rather
-        // than ever blocking.
+        // Waiting here is the back-pressure on CPU: while every mapping slot is
+        // busy the queue fills (then spills). Sending is not waited for here:
+        // a mapped batch is ~30 bytes a span, so batches waiting for the
+        // network wait compressed, in delivery, not as spans in this queue.
         let permit = self
             .permits
             .clone()
@@ -233,7 +236,9 @@ impl Worker {
         // Mapping runs in a task of its own so a panic in it is contained.
         let mapping = tokio::spawn(capture(export_batch(exporter, Arc::clone(&counters), batch)));
         tokio::spawn(async move {
-            match mapping.await {
+            let mapped = mapping.await;
+            drop(permit);
+            match mapped {
                 Ok((Ok(()), Some(body))) => {
                     delivery.deliver(Payload::new(body, Some(batch_ref))).await;
                 }
@@ -248,12 +253,11 @@ impl Worker {
                     settle(&counters, &progress, batch_ref, true);
                 }
             }
-            drop(permit);
         });
     }
 
     async fn wait_for_exports(&self, deadline: Instant) {
-        let all = self.settings.max_concurrent_exports as u32;
+        let all = self.settings.max_concurrent_mappings as u32;
         let _ = tokio::time::timeout_at(deadline.into(), self.permits.acquire_many(all)).await;
     }
 }

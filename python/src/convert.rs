@@ -105,9 +105,13 @@ fn array<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<Array> {
     Some(out.unwrap_or(Array::String(Vec::new())))
 }
 
+/// Keys repeat on every span: intern them (one shared copy, no allocation).
 fn key(k: &Bound<'_, PyAny>) -> Key {
     match k.cast::<PyString>() {
-        Ok(s) => Key::from(py_str(s)),
+        Ok(s) => match s.to_str() {
+            Ok(text) => genkit_azure::intern::key(text),
+            Err(_) => Key::from(py_str(s)),
+        },
         Err(_) => Key::from(display(k)),
     }
 }
@@ -259,18 +263,21 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     } else {
         let sname = opt_string(&field(&scope_obj, intern!(py, "_name"), intern!(py, "name"))?)
             .unwrap_or_default();
-        let mut b = InstrumentationScope::builder(sname);
-        if let Some(v) = opt_string(&field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?)
-            .filter(|v| !v.is_empty())
-        {
-            b = b.with_version(v);
-        }
-        if let Some(u) = opt_string(&field(&scope_obj, intern!(py, "_schema_url"), intern!(py, "schema_url"))?)
-            .filter(|u| !u.is_empty())
-        {
-            b = b.with_schema_url(u);
-        }
-        Some(b.build())
+        let version = opt_string(&field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?)
+            .filter(|v| !v.is_empty());
+        let schema = opt_string(&field(&scope_obj, intern!(py, "_schema_url"), intern!(py, "schema_url"))?)
+            .filter(|u| !u.is_empty());
+        Some(match schema {
+            // The usual case: one shared scope per tracer, not a copy per span.
+            None => genkit_azure::intern::scope(&sname, version.as_deref()),
+            Some(u) => {
+                let mut b = InstrumentationScope::builder(sname);
+                if let Some(v) = version {
+                    b = b.with_version(v);
+                }
+                b.with_schema_url(u).build()
+            }
+        })
     };
 
     Ok(Some(RawSpan {
