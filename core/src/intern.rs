@@ -43,17 +43,26 @@ pub fn key(s: &str) -> Key {
     k
 }
 
-fn scopes() -> &'static RwLock<HashMap<(String, Option<String>), InstrumentationScope>> {
-    static SCOPES: OnceLock<RwLock<HashMap<(String, Option<String>), InstrumentationScope>>> =
-        OnceLock::new();
+/// Scopes by name, then by version: looked up without allocating.
+type Scopes = RwLock<HashMap<String, Vec<(Option<String>, InstrumentationScope)>>>;
+
+fn scopes() -> &'static Scopes {
+    static SCOPES: OnceLock<Scopes> = OnceLock::new();
     SCOPES.get_or_init(Default::default)
+}
+
+fn find(table: &HashMap<String, Vec<(Option<String>, InstrumentationScope)>>, name: &str, version: Option<&str>) -> Option<InstrumentationScope> {
+    table
+        .get(name)?
+        .iter()
+        .find(|(v, _)| v.as_deref() == version)
+        .map(|(_, s)| s.clone())
 }
 
 /// The scope named `name` at `version` (no attributes, no schema URL), shared.
 pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
-    let id = (name.to_string(), version.map(str::to_string));
-    if let Some(s) = scopes().read().unwrap_or_else(|p| p.into_inner()).get(&id) {
-        return s.clone();
+    if let Some(s) = find(&scopes().read().unwrap_or_else(|p| p.into_inner()), name, version) {
+        return s;
     }
     let build = |leak: bool| {
         let text = |s: &str| -> std::borrow::Cow<'static, str> {
@@ -70,10 +79,19 @@ pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
         b.build()
     };
     let mut table = scopes().write().unwrap_or_else(|p| p.into_inner());
-    if table.len() >= MAX_SCOPES || name.len() > MAX_INTERNED_LEN {
+    if let Some(s) = find(&table, name, version) {
+        return s;
+    }
+    let count: usize = table.values().map(Vec::len).sum();
+    if count >= MAX_SCOPES || name.len() > MAX_INTERNED_LEN {
         return build(false);
     }
-    table.entry(id).or_insert_with(|| build(true)).clone()
+    let scope = build(true);
+    table
+        .entry(name.to_string())
+        .or_default()
+        .push((version.map(str::to_string), scope.clone()));
+    scope
 }
 
 #[cfg(test)]

@@ -34,6 +34,15 @@ pub(crate) enum Msg {
     Shutdown { deadline: Instant, done: SyncSender<()> },
 }
 
+/// How long the worker lets items gather after draining the queue.
+const LINGER: Duration = Duration::from_millis(2);
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
 pub(crate) struct WorkerSettings {
     pub max_batch_size: usize,
     pub batch_delay: Duration,
@@ -111,32 +120,48 @@ impl Worker {
                     continue;
                 }
             };
-            match msg {
-                Some(Msg::Shutdown { deadline, done }) => {
-                    self.rx.close();
-                    while let Ok(msg) = self.rx.try_recv() {
-                        self.handle(msg).await;
-                    }
-                    self.send_pending().await;
-                    self.collect_metrics().await;
-                    self.wait_for_exports(deadline).await;
-                    let (_, provider) = self.metrics.take_pending();
-                    let _ = tokio::time::timeout_at(
-                        deadline.into(),
-                        tokio::task::spawn_blocking(move || provider.shutdown()),
-                    )
-                    .await;
-                    let _ = done.send(());
-                    return;
-                }
-                Some(msg) => self.handle(msg).await,
-                None => {
-                    // Every handle was dropped without shutdown: send what we have.
-                    self.send_pending().await;
+            let Some(msg) = msg else {
+                // Every handle was dropped without shutdown: send what we have.
+                self.send_pending().await;
+                return;
+            };
+            if self.on_msg(msg).await == Flow::Stop {
+                return;
+            }
+            // Take what else is queued without waiting...
+            while let Ok(msg) = self.rx.try_recv() {
+                if self.on_msg(msg).await == Flow::Stop {
                     return;
                 }
             }
+            // ...then let the next items gather. While this task waits in
+            // `recv`, every push wakes it: a futex wake and a context switch
+            // charged to the host's thread, per span. A short pause turns that
+            // into one wake per pause.
+            tokio::time::sleep(LINGER.min(self.settings.batch_delay)).await;
         }
+    }
+
+    async fn on_msg(&mut self, msg: Msg) -> Flow {
+        let Msg::Shutdown { deadline, done } = msg else {
+            self.handle(msg).await;
+            return Flow::Go;
+        };
+        self.rx.close();
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg).await;
+        }
+        self.send_pending().await;
+        self.collect_metrics().await;
+        self.wait_for_exports(deadline).await;
+        let (_, provider) = self.metrics.take_pending();
+        let _ = tokio::time::timeout_at(
+            deadline.into(),
+            tokio::task::spawn_blocking(move || provider.shutdown()),
+        )
+        .await;
+        let _ = done.send(());
+        Flow::Stop
     }
 
     async fn handle(&mut self, msg: Msg) {

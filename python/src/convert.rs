@@ -261,21 +261,28 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     let scope = if scope_obj.is_none() {
         None
     } else {
-        let sname = opt_string(&field(&scope_obj, intern!(py, "_name"), intern!(py, "name"))?)
-            .unwrap_or_default();
-        let version = opt_string(&field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?)
-            .filter(|v| !v.is_empty());
+        let name_obj = field(&scope_obj, intern!(py, "_name"), intern!(py, "name"))?;
+        let version_obj = field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?;
         let schema = opt_string(&field(&scope_obj, intern!(py, "_schema_url"), intern!(py, "schema_url"))?)
             .filter(|u| !u.is_empty());
-        Some(match schema {
-            // The usual case: one shared scope per tracer, not a copy per span.
-            None => genkit_azure::intern::scope(&sname, version.as_deref()),
-            Some(u) => {
-                let mut b = InstrumentationScope::builder(sname);
-                if let Some(v) = version {
+        // The usual case (str name and version, no schema URL): look the shared
+        // scope up from borrowed text, so a span costs no copy of it.
+        let name_ref = name_obj.cast::<PyString>().ok().and_then(|s| s.to_str().ok());
+        let version_ref = version_obj.cast::<PyString>().ok().and_then(|s| s.to_str().ok());
+        let version_plain = version_obj.is_none() || version_ref.is_some();
+        Some(match (schema, name_ref) {
+            (None, Some(name)) if version_plain => {
+                genkit_azure::intern::scope(name, version_ref.filter(|v| !v.is_empty()))
+            }
+            (schema, _) => {
+                let mut b = InstrumentationScope::builder(opt_string(&name_obj).unwrap_or_default());
+                if let Some(v) = opt_string(&version_obj).filter(|v| !v.is_empty()) {
                     b = b.with_version(v);
                 }
-                b.with_schema_url(u).build()
+                if let Some(u) = schema {
+                    b = b.with_schema_url(u);
+                }
+                b.build()
             }
         })
     };
