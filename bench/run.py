@@ -137,6 +137,15 @@ class Emulator:
         self.log.close()
 
 
+
+def analysis_lines() -> list[str]:
+    """The profiling notes kept in bench/ANALYSIS.md (written by hand after
+    `perf record`), so that re-rendering the report keeps them."""
+    path = Path(__file__).with_name("ANALYSIS.md")
+    if not path.exists():
+        return ["_No profiling notes yet (bench/ANALYSIS.md)._"]
+    return path.read_text().rstrip("\n").splitlines()
+
 def spans_in(stats: dict[str, Any]) -> int:
     by_name = stats.get("byName", {})
     return sum(int(by_name.get(n, 0)) for n in SPAN_ENVELOPES)
@@ -717,12 +726,7 @@ def write_report(path: Path, data: dict[str, Any], json_rel: str) -> None:
     lines += [
         "## Where the remaining cost is",
         "",
-        "_To be filled in after profiling (e.g. `perf record -g` on the worker processes):_",
-        "",
-        "- Python host, per span in the app loop: _TODO_ (the SDK's own span creation is the floor)",
-        "- Python host, per span in the export path (reading the span into Rust, mapping, serialising, gzip): _TODO_",
-        "- Rust/C host, per span (ingest queue, mapping through the crate, JSON, gzip, HTTP): _TODO_",
-        "- Memory per queued span (SpanData, attribute storage, queue slot): _TODO_",
+        *analysis_lines(),
         "",
         "## Notes",
         "",
