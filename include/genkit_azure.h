@@ -505,6 +505,17 @@ typedef struct genkit_azure_stats {
     uint64_t dropped_spill_failed;
 } genkit_azure_stats;
 
+/**
+ * How many envelopes (or whole requests) the service rejected with one HTTP status.
+ */
+typedef struct genkit_azure_status_count {
+    /**
+     * The HTTP status, e.g. 400.
+     */
+    uint16_t status;
+    uint64_t count;
+} genkit_azure_status_count;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -613,6 +624,21 @@ enum genkit_azure_status genkit_azure_export_span(struct genkit_azure_handle *ha
  */
 enum genkit_azure_status genkit_azure_get_stats(const struct genkit_azure_handle *handle,
                                                 struct genkit_azure_stats *out);
+
+/**
+ * Rejections by HTTP status, lowest status first. Writes at most `capacity`
+ * entries to `out` (which may be NULL when `capacity` is 0) and the number
+ * of entries there are to `*len`, so a caller can ask with 0 first and size
+ * its array.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out` must be NULL or valid for
+ * writing `capacity` entries; `len` must be NULL or valid for writing.
+ */
+enum genkit_azure_status genkit_azure_get_rejected_by_status(const struct genkit_azure_handle *handle,
+                                                             struct genkit_azure_status_count *out,
+                                                             size_t capacity,
+                                                             size_t *len);
 
 /**
  * The message of the last failed call on this thread, or "" if none failed.

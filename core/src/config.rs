@@ -47,7 +47,9 @@ pub struct Config {
     pub max_disk_bytes: u64,
     /// Files older than this are dropped, counted.
     pub disk_retention: Duration,
-    /// How long a file being sent stays leased to this process.
+    /// How long a file being sent stays leased to this process. Never less
+    /// than twice `request_timeout`: a lease that expired mid-request would let
+    /// another process send the same file.
     pub disk_lease: Duration,
 }
 
@@ -72,7 +74,8 @@ impl Default for Config {
             storage_directory: None,
             max_disk_bytes: 50 * 1024 * 1024,
             disk_retention: Duration::from_secs(48 * 3600),
-            disk_lease: Duration::from_secs(60),
+            // Longer than one attempt can take (request_timeout), so a live owner keeps it.
+            disk_lease: Duration::from_secs(30),
         }
     }
 }

@@ -357,7 +357,7 @@ fn open_storage(
         directory: Some(dir.clone()),
         max_bytes: config.max_disk_bytes,
         retention: config.disk_retention,
-        lease: config.disk_lease,
+        lease: config.disk_lease.max(config.request_timeout * 2),
     };
     Storage::open(&dir, settings).map(|s| Some(Arc::new(s)))
 }

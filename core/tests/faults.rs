@@ -136,3 +136,21 @@ fn a_slow_server_does_not_slow_the_host() {
     assert!(fast.shutdown(Duration::from_secs(5)).unwrap());
     let _ = slow.shutdown(Duration::from_millis(500));
 }
+
+#[test]
+fn a_redirect_is_followed_and_remembered() {
+    let target = emulator();
+    let origin = emulator();
+    let location = format!("{}/v2.1/track", target.base_url());
+    origin.set_faults(FaultPlan::sequence([Step::redirect(307, location)])).unwrap();
+    let telemetry = builder(&origin).build().unwrap();
+    telemetry.emit_log(log(0)).unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    telemetry.emit_log(log(1)).unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let seen = arrivals(&target.envelopes());
+    assert_eq!((seen["item 0"], seen["item 1"]), (1, 1));
+    assert_eq!(origin.requests().len(), 1, "the second batch went straight to the new host");
+    assert!(origin.envelopes().is_empty());
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -43,6 +43,9 @@ fn pipeline_to(port: u16, dir: &Path) -> genkit_azure::AzureTelemetryBuilder {
         .batch_delay(Duration::from_millis(50))
         .max_batch_size(50)
         .retry_delays(Duration::from_millis(100), Duration::from_millis(500))
+        // A file a killed process held comes free after this; short for the tests.
+        .disk_lease(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(1)) // the lease is at least twice this
         .storage_directory(dir)
 }
 
@@ -159,27 +162,6 @@ fn shutdown_during_an_outage_persists_and_the_next_process_sends_it() {
 }
 
 #[test]
-fn two_pipelines_sharing_a_directory_send_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    // Both persist during an outage...
-    let a = pipeline_to(port, dir.path()).build().unwrap();
-    let b = pipeline_to(port, dir.path()).build().unwrap();
-    for i in 0..300 {
-        (if i % 2 == 0 { &a } else { &b }).emit_log(log(i)).unwrap();
-    }
-    assert!(a.flush(Duration::from_secs(10)).unwrap());
-    assert!(b.flush(Duration::from_secs(10)).unwrap());
-    // ...then both drain the same directory when the endpoint comes back.
-    let emu = start_on(port);
-    assert!(emu.wait_for_items(300, Duration::from_secs(30)), "{:?} {:?}", a.stats(), b.stats());
-    std::thread::sleep(Duration::from_millis(500));
-    assert_exactly_once(&emu, 300);
-    a.shutdown(Duration::from_secs(5)).unwrap();
-    b.shutdown(Duration::from_secs(5)).unwrap();
-}
-
-#[test]
 fn the_disk_cap_drops_the_oldest_first_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -271,4 +253,59 @@ fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
     std::thread::sleep(Duration::from_millis(300));
     assert_exactly_once(&emu, 150);
     next.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// The child half of the shared-directory test: persists its share during an
+/// outage, then keeps running (draining the shared directory) until killed.
+#[test]
+fn shared_dir_child() {
+    let Ok(dir) = std::env::var("GENKIT_AZURE_SHARED_DIR") else { return };
+    let port: u16 = std::env::var("GENKIT_AZURE_SHARED_PORT").unwrap().parse().unwrap();
+    let first: usize = std::env::var("GENKIT_AZURE_SHARED_FIRST").unwrap().parse().unwrap();
+    let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
+    for i in first..first + 150 {
+        telemetry.emit_log(log(i)).unwrap();
+    }
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    println!("\nPERSISTED {}", telemetry.stats().persisted_batches);
+    std::thread::sleep(Duration::from_secs(120)); // killed long before this
+}
+
+#[test]
+fn two_processes_sharing_a_directory_send_nothing_twice() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port(); // an outage until the emulator starts below
+    let mut children: Vec<_> = [0usize, 150]
+        .iter()
+        .map(|first| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["shared_dir_child", "--exact", "--nocapture", "--test-threads=1"])
+                .env("GENKIT_AZURE_SHARED_DIR", dir.path())
+                .env("GENKIT_AZURE_SHARED_PORT", port.to_string())
+                .env("GENKIT_AZURE_SHARED_FIRST", first.to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children.iter_mut() {
+        let stdout = child.stdout.take().unwrap();
+        let line = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("PERSISTED "))
+            .expect("the child persisted");
+        assert!(!line.ends_with("PERSISTED 0"), "{line}");
+    }
+    // Both processes are alive and both drain the one directory now.
+    let emu = start_on(port);
+    let arrived = emu.wait_for_items(300, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(500));
+    for mut child in children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(arrived);
+    assert_exactly_once(&emu, 300);
 }

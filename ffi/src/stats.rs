@@ -162,6 +162,51 @@ pub unsafe extern "C" fn genkit_azure_get_stats(
     })
 }
 
+/// How many envelopes (or whole requests) the service rejected with one HTTP status.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub struct genkit_azure_status_count {
+    /// The HTTP status, e.g. 400.
+    pub status: u16,
+    pub count: u64,
+}
+
+/// Rejections by HTTP status, lowest status first. Writes at most `capacity`
+/// entries to `out` (which may be NULL when `capacity` is 0) and the number
+/// of entries there are to `*len`, so a caller can ask with 0 first and size
+/// its array.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle; `out` must be NULL or valid for
+/// writing `capacity` entries; `len` must be NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_get_rejected_by_status(
+    handle: *const genkit_azure_handle,
+    out: *mut genkit_azure_status_count,
+    capacity: usize,
+    len: *mut usize,
+) -> genkit_azure_status {
+    boundary("genkit_azure_get_rejected_by_status", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        let counts = telemetry.rejected_by_status();
+        if capacity > 0 && out.is_null() {
+            return Err(crate::boundary::FfiError::new(
+                genkit_azure_status::GENKIT_AZURE_NULL_ARGUMENT,
+                "out is NULL but capacity is not 0",
+            ));
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { try_write(len, counts.len(), &Path::Root("len")) }?;
+        for (i, (status, count)) in counts.into_iter().take(capacity).enumerate() {
+            // SAFETY: i < capacity, and the caller promised room for `capacity` entries.
+            unsafe { out.add(i).write(genkit_azure_status_count { status, count }) };
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

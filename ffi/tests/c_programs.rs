@@ -364,3 +364,18 @@ fn bad_input_is_refused_with_messages_and_changes_nothing() {
     assert_eq!(base_data(log)["message"], "good log café");
     assert_eq!(emulator.stats().items_rejected, 0);
 }
+
+#[test]
+fn rejections_are_reported_by_http_status() {
+    let exe = compile("rejections");
+    let emulator = start_emulator();
+    emulator
+        .set_faults(genkit_azure_emulator::FaultPlan::statuses([400]))
+        .expect("a valid fault plan");
+    let output = run(&exe, &emulator, &[]);
+    assert!(output.status.success(), "rejections failed: {:?}", output.status);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("REJECTED 400 1"), "{stdout}");
+    assert!(stdout.contains("batches_rejected 1"), "{stdout}");
+    assert!(emulator.envelopes().is_empty());
+}
