@@ -32,7 +32,8 @@ impl Backoff {
         let ceiling = self.base.saturating_mul(1u32 << exp).min(self.max);
         let floor = self.base / 10;
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let nanos = rng.u64(floor.as_nanos() as u64..=ceiling.as_nanos().max(floor.as_nanos()) as u64);
+        let nanos =
+            rng.u64(floor.as_nanos() as u64..=ceiling.as_nanos().max(floor.as_nanos()) as u64);
         Duration::from_nanos(nanos)
     }
 }
@@ -65,7 +66,10 @@ mod tests {
             let cap = Duration::from_millis(100)
                 .saturating_mul(1 << (attempt - 1).min(20))
                 .min(Duration::from_secs(2));
-            assert!(d <= cap && d >= Duration::from_millis(10), "{attempt}: {d:?}");
+            assert!(
+                d <= cap && d >= Duration::from_millis(10),
+                "{attempt}: {d:?}"
+            );
         }
         let many: std::collections::HashSet<_> = (0..50).map(|_| b.delay(5)).collect();
         assert!(many.len() > 40, "jitter must spread retries");
@@ -85,12 +89,18 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
         assert_eq!(parse_retry_after("5", now), Some(Duration::from_secs(5)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
             Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }

@@ -2,9 +2,9 @@
 
 use crate::error::{ConfigError, Error, Result};
 use crate::resource::ResourceSettings;
-use std::path::PathBuf;
 use crate::telemetry::AzureTelemetry;
 use opentelemetry::KeyValue;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const CONNECTION_STRING_ENV: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
@@ -85,7 +85,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         fn range(field: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
             if v < lo || v > hi {
-                return Err(ConfigError::new(field, format!("must be between {lo} and {hi}, got {v}")));
+                return Err(ConfigError::new(
+                    field,
+                    format!("must be between {lo} and {hi}, got {v}"),
+                ));
             }
             Ok(())
         }
@@ -98,7 +101,10 @@ impl Config {
             return Err(ConfigError::new("batch_delay", "must be at most one hour"));
         }
         if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
-            return Err(ConfigError::new("request_timeout", "must be between 1 ms and 600 s"));
+            return Err(ConfigError::new(
+                "request_timeout",
+                "must be between 1 ms and 600 s",
+            ));
         }
         if self.retry_base_delay.is_zero() || self.retry_base_delay > self.retry_max_delay {
             return Err(ConfigError::new(
@@ -107,7 +113,10 @@ impl Config {
             ));
         }
         if self.metric_export_interval < Duration::from_millis(100) {
-            return Err(ConfigError::new("metric_export_interval", "must be at least 100 ms"));
+            return Err(ConfigError::new(
+                "metric_export_interval",
+                "must be at least 100 ms",
+            ));
         }
         Ok(())
     }

@@ -66,7 +66,10 @@ impl Endpoint {
             return Err(ConfigError::new(field, format!("'{value}' has no host")));
         }
         if value.parse::<http::Uri>().is_err() {
-            return Err(ConfigError::new(field, format!("'{value}' is not a valid URL")));
+            return Err(ConfigError::new(
+                field,
+                format!("'{value}' is not a valid URL"),
+            ));
         }
         if !https && !is_loopback(host) {
             return Err(ConfigError::new(
@@ -186,7 +189,9 @@ impl ConnectionString {
                     }
                     ikey = Some(v.to_ascii_lowercase());
                 }
-                "ingestionendpoint" => ingestion = Some(Endpoint::parse("IngestionEndpoint", value)?),
+                "ingestionendpoint" => {
+                    ingestion = Some(Endpoint::parse("IngestionEndpoint", value)?)
+                }
                 "liveendpoint" => live = Some(Endpoint::parse("LiveEndpoint", value)?),
                 "endpointsuffix" => suffix = Some(value_or_err(value)?),
                 "location" => location = Some(value_or_err(value)?),
@@ -214,8 +219,14 @@ impl ConnectionString {
             suffix
                 .as_deref()
                 .map(|s| {
-                    let prefix = location.as_deref().map(|l| format!("{l}.")).unwrap_or_default();
-                    Endpoint::parse(field, &format!("https://{prefix}{kind}.{}", s.trim_matches('.')))
+                    let prefix = location
+                        .as_deref()
+                        .map(|l| format!("{l}."))
+                        .unwrap_or_default();
+                    Endpoint::parse(
+                        field,
+                        &format!("https://{prefix}{kind}.{}", s.trim_matches('.')),
+                    )
                 })
                 .transpose()
         };
@@ -319,13 +330,31 @@ mod tests {
     fn errors_name_the_part_and_never_echo_the_key() {
         let cases = [
             (String::new(), "connection string"),
-            (format!("IngestionEndpoint=https://x.com"), "InstrumentationKey"),
+            (
+                "IngestionEndpoint=https://x.com".to_string(),
+                "InstrumentationKey",
+            ),
             (format!("InstrumentationKey={KEY};{KEY}"), "segment 2"),
-            (format!("InstrumentationKey={KEY};InstrumentationKey={KEY}"), "InstrumentationKey"),
-            (format!("InstrumentationKey={KEY};IngestionEndpoint=ftp://x"), "IngestionEndpoint"),
-            (format!("InstrumentationKey={KEY};Authorization=Basic"), "Authorization"),
-            (format!("InstrumentationKey={KEY};EndpointSuffix="), "EndpointSuffix"),
-            (format!("InstrumentationKey=secret-but-not-a-guid"), "InstrumentationKey"),
+            (
+                format!("InstrumentationKey={KEY};InstrumentationKey={KEY}"),
+                "InstrumentationKey",
+            ),
+            (
+                format!("InstrumentationKey={KEY};IngestionEndpoint=ftp://x"),
+                "IngestionEndpoint",
+            ),
+            (
+                format!("InstrumentationKey={KEY};Authorization=Basic"),
+                "Authorization",
+            ),
+            (
+                format!("InstrumentationKey={KEY};EndpointSuffix="),
+                "EndpointSuffix",
+            ),
+            (
+                "InstrumentationKey=secret-but-not-a-guid".to_string(),
+                "InstrumentationKey",
+            ),
         ];
         for (input, field) in cases {
             let err = ConnectionString::parse(&input).unwrap_err();
@@ -338,8 +367,8 @@ mod tests {
 
     #[test]
     fn recognises_entra_id_authorization() {
-        let cs =
-            ConnectionString::parse(&format!("InstrumentationKey={KEY};Authorization=AAD")).unwrap();
+        let cs = ConnectionString::parse(&format!("InstrumentationKey={KEY};Authorization=AAD"))
+            .unwrap();
         assert_eq!(cs.authorization, Authorization::EntraId);
     }
 

@@ -22,10 +22,10 @@ use crate::sender::{Sender, Verdict};
 use crate::stats::Counters;
 use crate::storage::{Leased, Storage};
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use std::sync::atomic::AtomicU64;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -161,9 +161,15 @@ impl Delivery {
     /// process that died). Runs for the life of the pipeline.
     pub async fn run_retries(self: Arc<Self>) {
         loop {
-            let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            let next = self
+                .backlog
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
             if let Some(payload) = next {
-                self.counters.backlog_bytes.fetch_sub(payload.body.len() as u64, Relaxed);
+                self.counters
+                    .backlog_bytes
+                    .fetch_sub(payload.body.len() as u64, Relaxed);
                 if !self.wait_for_gate().await {
                     // Shutting down and the endpoint may not be asked yet: keep it on disk.
                     self.to_backlog(payload).await;
@@ -203,7 +209,9 @@ impl Delivery {
     }
 
     async fn resend_from_disk(self: &Arc<Self>, leased: Leased) {
-        let Some(storage) = self.storage.clone() else { return };
+        let Some(storage) = self.storage.clone() else {
+            return;
+        };
         Counters::add(&self.counters.retries, 1);
         let payload = Payload::new(leased.body.clone(), None);
         let slot = self.send_slot().await;
@@ -255,14 +263,22 @@ impl Delivery {
                         Outcome::Retry(rest)
                     }
                     Err(e) => {
-                        Counters::add(&self.counters.envelopes_dropped_unreadable, retry.len() as u64);
-                        self.diagnostics.say("unreadable-payload", || format!("could not re-send part of a batch: {e}"));
+                        Counters::add(
+                            &self.counters.envelopes_dropped_unreadable,
+                            retry.len() as u64,
+                        );
+                        self.diagnostics.say("unreadable-payload", || {
+                            format!("could not re-send part of a batch: {e}")
+                        });
                         self.settle(&payload, true);
                         Outcome::Done { delivered: false }
                     }
                 }
             }
-            Verdict::Transient { reason, retry_after } => {
+            Verdict::Transient {
+                reason,
+                retry_after,
+            } => {
                 self.failed(retry_after);
                 self.diagnostics.say("transient", || {
                     format!("ingestion is failing ({reason}); keeping the data and retrying")
@@ -270,7 +286,10 @@ impl Delivery {
                 payload.attempts += 1;
                 Outcome::Retry(payload)
             }
-            Verdict::Quota { status, retry_after } => {
+            Verdict::Quota {
+                status,
+                retry_after,
+            } => {
                 self.failed(Some(retry_after.unwrap_or(QUOTA_BACKOFF)));
                 self.diagnostics.say("quota", || {
                     format!("the service answered {status}: quota or daily cap reached; keeping the data and retrying later")
@@ -283,7 +302,8 @@ impl Delivery {
                 self.healthy();
                 Counters::add(&self.counters.batches_rejected, 1);
                 self.counters.count_rejected_status(status);
-                self.diagnostics.say("permanent", || format!("{reason}; the batch was dropped"));
+                self.diagnostics
+                    .say("permanent", || format!("{reason}; the batch was dropped"));
                 self.settle(&payload, true);
                 Outcome::Done { delivered: false }
             }
@@ -318,9 +338,10 @@ impl Delivery {
             let body = payload.body.clone();
             let counters = Arc::clone(&self.counters);
             let diagnostics = Arc::clone(&self.diagnostics);
-            let written = tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
-            .await
-            .unwrap_or(false);
+            let written =
+                tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
+                    .await
+                    .unwrap_or(false);
             if written {
                 self.settle(&payload, false);
                 payload.batch = None;
@@ -340,8 +361,13 @@ impl Delivery {
             && self.counters.backlog_bytes.load(Relaxed) + size > self.max_backlog_bytes
         {
             if let Some(old) = backlog.pop_front() {
-                self.counters.backlog_bytes.fetch_sub(old.body.len() as u64, Relaxed);
-                Counters::add(&self.counters.dropped_backlog_full, old.batch.map_or(0, |b| b.items));
+                self.counters
+                    .backlog_bytes
+                    .fetch_sub(old.body.len() as u64, Relaxed);
+                Counters::add(
+                    &self.counters.dropped_backlog_full,
+                    old.batch.map_or(0, |b| b.items),
+                );
                 self.diagnostics.say("backlog-full", || {
                     "the retry backlog is full; dropping the oldest batch".to_string()
                 });
@@ -365,9 +391,15 @@ impl Delivery {
             return;
         }
         loop {
-            let next = self.backlog.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            let next = self
+                .backlog
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
             let Some(p) = next else { return };
-            self.counters.backlog_bytes.fetch_sub(p.body.len() as u64, Relaxed);
+            self.counters
+                .backlog_bytes
+                .fetch_sub(p.body.len() as u64, Relaxed);
             self.to_backlog(p).await;
         }
     }
@@ -376,7 +408,11 @@ impl Delivery {
     /// deadline comes first.
     async fn wait_for_gate(&self) -> bool {
         loop {
-            let until = self.health.lock().unwrap_or_else(|p| p.into_inner()).not_before;
+            let until = self
+                .health
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .not_before;
             let drain_by = *self.drain_by.lock().unwrap_or_else(|p| p.into_inner());
             match (until, drain_by) {
                 (Some(t), Some(d)) if Instant::now() < t && t > d => return false,

@@ -51,7 +51,11 @@ fn scopes() -> &'static Scopes {
     SCOPES.get_or_init(Default::default)
 }
 
-fn find(table: &HashMap<String, Vec<(Option<String>, InstrumentationScope)>>, name: &str, version: Option<&str>) -> Option<InstrumentationScope> {
+fn find(
+    table: &HashMap<String, Vec<(Option<String>, InstrumentationScope)>>,
+    name: &str,
+    version: Option<&str>,
+) -> Option<InstrumentationScope> {
     table
         .get(name)?
         .iter()
@@ -61,7 +65,11 @@ fn find(table: &HashMap<String, Vec<(Option<String>, InstrumentationScope)>>, na
 
 /// The scope named `name` at `version` (no attributes, no schema URL), shared.
 pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
-    if let Some(s) = find(&scopes().read().unwrap_or_else(|p| p.into_inner()), name, version) {
+    if let Some(s) = find(
+        &scopes().read().unwrap_or_else(|p| p.into_inner()),
+        name,
+        version,
+    ) {
         return s;
     }
     let build = |leak: bool| {
@@ -101,7 +109,10 @@ mod tests {
     #[test]
     fn the_same_text_gives_equal_keys_and_scopes() {
         assert_eq!(key("genkit:name"), Key::from("genkit:name"));
-        assert_eq!(key("genkit:name").as_str(), key(&String::from("genkit:name")).as_str());
+        assert_eq!(
+            key("genkit:name").as_str(),
+            key(&String::from("genkit:name")).as_str()
+        );
         let long = "k".repeat(MAX_INTERNED_LEN + 1);
         assert_eq!(key(&long).as_str(), long);
         let s = scope("genkit-tracer", Some("v1"));

@@ -40,8 +40,8 @@ impl Payload {
     /// A payload with only the envelopes at `indexes` (as numbered in this body).
     pub fn subset(&self, indexes: &[usize]) -> Result<Payload, String> {
         let json = gunzip(&self.body)?;
-        let items: Vec<&RawValue> =
-            serde_json::from_slice(&json).map_err(|e| format!("payload is not a JSON array: {e}"))?;
+        let items: Vec<&RawValue> = serde_json::from_slice(&json)
+            .map_err(|e| format!("payload is not a JSON array: {e}"))?;
         let mut out = Vec::with_capacity(json.len());
         out.push(b'[');
         let mut first = true;
@@ -89,6 +89,8 @@ mod tests {
         let s = p.subset(&[0, 2, 9]).unwrap();
         assert_eq!(gunzip(&s.body).unwrap(), br#"[{"a":1},{"c":"x,y"}]"#);
         assert_eq!(s.batch, p.batch);
-        assert!(Payload::new(Bytes::from_static(b"nope"), None).subset(&[0]).is_err());
+        assert!(Payload::new(Bytes::from_static(b"nope"), None)
+            .subset(&[0])
+            .is_err());
     }
 }

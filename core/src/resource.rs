@@ -107,7 +107,8 @@ mod tests {
     use opentelemetry::Key;
 
     fn get(r: &Resource, k: &'static str) -> Option<String> {
-        r.get(&Key::from_static_str(k)).map(|v| v.as_str().into_owned())
+        r.get(&Key::from_static_str(k))
+            .map(|v| v.as_str().into_owned())
     }
 
     #[test]
@@ -127,7 +128,10 @@ mod tests {
         let r = build_resource(&code, env_all).unwrap();
         assert_eq!(get(&r, "service.name").as_deref(), Some("from-code"));
         assert_eq!(get(&r, "service.version").as_deref(), Some("1.2.3"));
-        assert_eq!(get(&r, "deployment.environment").as_deref(), Some("prod eu"));
+        assert_eq!(
+            get(&r, "deployment.environment").as_deref(),
+            Some("prod eu")
+        );
 
         let r = build_resource(&ResourceSettings::default(), env_all).unwrap();
         assert_eq!(get(&r, "service.name").as_deref(), Some("from-env"));
@@ -139,7 +143,10 @@ mod tests {
         assert_eq!(get(&r, "service.name").as_deref(), Some("from-attrs"));
 
         let r = build_resource(&ResourceSettings::default(), |_| None).unwrap();
-        assert_eq!(get(&r, "service.name").as_deref(), Some(DEFAULT_SERVICE_NAME));
+        assert_eq!(
+            get(&r, "service.name").as_deref(),
+            Some(DEFAULT_SERVICE_NAME)
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ pub fn value_limit(key: &str) -> usize {
     match key {
         "ai.session.isFirst" => 5,
         "ai.location.ip" => 46,
-        "ai.device.locale" | "ai.device.type" | "ai.session.id" | "ai.operation.correlationVector" => 64,
+        "ai.device.locale"
+        | "ai.device.type"
+        | "ai.session.id"
+        | "ai.operation.correlationVector" => 64,
         "ai.operation.id" | "ai.operation.parentId" | "ai.user.id" | "enduser.id" => 128,
         "http.status_code" | "http.response.status_code" | "rpc.grpc.status_code" => 64,
         "exception.message" | "exception.stacktrace" => MAX_MESSAGE_BYTES,
@@ -85,7 +88,8 @@ fn cut_value(value: &Value, max: usize) -> Option<Value> {
         // The crate renders arrays as one string; cut the rendering.
         Value::Array(Array::String(_)) | Value::Array(_) => {
             let rendered = value.as_str();
-            (rendered.len() > max).then(|| Value::String(truncated(&rendered, max).to_string().into()))
+            (rendered.len() > max)
+                .then(|| Value::String(truncated(&rendered, max).to_string().into()))
         }
         _ => None,
     }
@@ -127,7 +131,9 @@ pub fn span(span: &mut SpanData) -> u64 {
     }
     for event in span.events.events.iter_mut() {
         if event.name.len() > MAX_EVENT_NAME_BYTES {
-            event.name = truncated(&event.name, MAX_EVENT_NAME_BYTES).to_string().into();
+            event.name = truncated(&event.name, MAX_EVENT_NAME_BYTES)
+                .to_string()
+                .into();
             cut += 1;
         }
         cut += attributes(&mut event.attributes);

@@ -18,11 +18,20 @@ pub(crate) enum Verdict {
     Delivered,
     /// Some items accepted; `retry` (indexes in the sent body) may succeed
     /// later; `rejected` holds the statuses of items that never will.
-    Partial { retry: Vec<usize>, rejected: Vec<u16> },
+    Partial {
+        retry: Vec<usize>,
+        rejected: Vec<u16>,
+    },
     /// Nothing accepted, try again later (connection error, timeout, 408, 429, 5xx).
-    Transient { reason: String, retry_after: Option<Duration> },
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// Over quota or daily cap (402, 439): keep the data, try much later.
-    Quota { status: u16, retry_after: Option<Duration> },
+    Quota {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     /// Will never be accepted (400, 404, ...).
     Permanent { status: u16, reason: String },
 }
@@ -36,7 +45,11 @@ pub(crate) struct Sender {
 }
 
 impl Sender {
-    pub fn new(endpoint: &Endpoint, timeout: Duration, counters: Arc<Counters>) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        endpoint: &Endpoint,
+        timeout: Duration,
+        counters: Arc<Counters>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .tcp_nodelay(true)
@@ -52,7 +65,10 @@ impl Sender {
     }
 
     pub fn track_url(&self) -> String {
-        self.track_url.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.track_url
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// One attempt (following redirects). `timeout` shortens the client's
@@ -135,13 +151,18 @@ fn redirect_target(current: &str, location: &str) -> Option<String> {
         location.to_string()
     } else if location.starts_with('/') {
         let scheme_end = current.find("://")? + 3;
-        let host_end = current[scheme_end..].find('/').map_or(current.len(), |i| scheme_end + i);
+        let host_end = current[scheme_end..]
+            .find('/')
+            .map_or(current.len(), |i| scheme_end + i);
         format!("{}{}", &current[..host_end], location)
     } else {
         return None;
     };
     let endpoint = Endpoint::parse("Location", next.split("/v2").next()?).ok()?;
-    if !endpoint.is_https() && !(current.starts_with("http://") && is_loopback(endpoint.host())) {
+    // Plain http only from a loopback http endpoint to a loopback host (the emulator).
+    let trusted =
+        endpoint.is_https() || (current.starts_with("http://") && is_loopback(endpoint.host()));
+    if !trusted {
         return None;
     }
     if !next.contains("/v2") {
@@ -150,7 +171,12 @@ fn redirect_target(current: &str, location: &str) -> Option<String> {
     Some(next)
 }
 
-pub(crate) fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], counters: &Counters) -> Verdict {
+pub(crate) fn classify(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    counters: &Counters,
+) -> Verdict {
     match status {
         200 => {
             if let Some(r) = TrackResponse::parse(body) {
@@ -205,15 +231,32 @@ mod tests {
             {"index":0,"statusCode":500},{"index":2,"statusCode":400},{"index":3,"statusCode":429}]}"#;
         assert_eq!(
             classify(206, None, partial, &c),
-            Verdict::Partial { retry: vec![0, 3], rejected: vec![400] }
+            Verdict::Partial {
+                retry: vec![0, 3],
+                rejected: vec![400]
+            }
         );
         assert_eq!(c.snapshot().envelopes_delivered, 1);
         let ra = Some(Duration::from_secs(5));
-        assert!(matches!(classify(429, ra, b"", &c), Verdict::Transient { retry_after: Some(d), .. } if d.as_secs() == 5));
-        assert!(matches!(classify(503, None, b"", &c), Verdict::Transient { .. }));
-        assert!(matches!(classify(439, None, b"", &c), Verdict::Quota { status: 439, .. }));
-        assert!(matches!(classify(400, None, b"", &c), Verdict::Permanent { status: 400, .. }));
-        assert!(matches!(classify(401, None, b"", &c), Verdict::Permanent { status: 401, .. }));
+        assert!(
+            matches!(classify(429, ra, b"", &c), Verdict::Transient { retry_after: Some(d), .. } if d.as_secs() == 5)
+        );
+        assert!(matches!(
+            classify(503, None, b"", &c),
+            Verdict::Transient { .. }
+        ));
+        assert!(matches!(
+            classify(439, None, b"", &c),
+            Verdict::Quota { status: 439, .. }
+        ));
+        assert!(matches!(
+            classify(400, None, b"", &c),
+            Verdict::Permanent { status: 400, .. }
+        ));
+        assert!(matches!(
+            classify(401, None, b"", &c),
+            Verdict::Permanent { status: 401, .. }
+        ));
     }
 
     #[test]
@@ -227,13 +270,26 @@ mod tests {
             redirect_target(cur, "https://other.example.com").as_deref(),
             Some("https://other.example.com/v2.1/track")
         );
-        assert_eq!(redirect_target(cur, "/v2/track").as_deref(), Some("https://dc.example.com/v2/track"));
-        assert_eq!(redirect_target(cur, "http://evil.example.com/v2.1/track"), None);
         assert_eq!(
-            redirect_target("http://127.0.0.1:1/v2.1/track", "http://127.0.0.1:2/v2.1/track").as_deref(),
+            redirect_target(cur, "/v2/track").as_deref(),
+            Some("https://dc.example.com/v2/track")
+        );
+        assert_eq!(
+            redirect_target(cur, "http://evil.example.com/v2.1/track"),
+            None
+        );
+        assert_eq!(
+            redirect_target(
+                "http://127.0.0.1:1/v2.1/track",
+                "http://127.0.0.1:2/v2.1/track"
+            )
+            .as_deref(),
             Some("http://127.0.0.1:2/v2.1/track")
         );
-        assert_eq!(redirect_target("https://127.0.0.1:1/v2.1/track", "http://127.0.0.1:2/"), None);
+        assert_eq!(
+            redirect_target("https://127.0.0.1:1/v2.1/track", "http://127.0.0.1:2/"),
+            None
+        );
         assert_eq!(redirect_target(cur, "ftp://x"), None);
     }
 }

@@ -57,7 +57,9 @@ impl RawSpan {
                 ),
             ));
         }
-        let parent_span_id = self.parent_span_id.map_or(SpanId::INVALID, SpanId::from_bytes);
+        let parent_span_id = self
+            .parent_span_id
+            .map_or(SpanId::INVALID, SpanId::from_bytes);
         let mut events = SpanEvents::default();
         events.events = self.events;
         Ok(SpanData {
@@ -89,7 +91,10 @@ impl RawSpan {
 /// Parses a lowercase or uppercase hex id of exactly `N` bytes.
 pub fn parse_hex_id<const N: usize>(field: &str, hex: &str) -> Result<[u8; N]> {
     if hex.len() != N * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid(field, format!("must be {} hexadecimal digits", N * 2)));
+        return Err(invalid(
+            field,
+            format!("must be {} hexadecimal digits", N * 2),
+        ));
     }
     let mut out = [0u8; N];
     for (i, byte) in out.iter_mut().enumerate() {
@@ -121,11 +126,26 @@ mod tests {
 
     #[test]
     fn rejects_zero_ids_and_reversed_times_with_the_field_name() {
-        let e = RawSpan { trace_id: [0; 16], ..raw() }.into_span_data().unwrap_err();
+        let e = RawSpan {
+            trace_id: [0; 16],
+            ..raw()
+        }
+        .into_span_data()
+        .unwrap_err();
         assert!(e.to_string().contains("trace_id"), "{e}");
-        let e = RawSpan { span_id: [0; 8], ..raw() }.into_span_data().unwrap_err();
+        let e = RawSpan {
+            span_id: [0; 8],
+            ..raw()
+        }
+        .into_span_data()
+        .unwrap_err();
         assert!(e.to_string().contains("span_id"), "{e}");
-        let e = RawSpan { end_unix_nanos: 5, ..raw() }.into_span_data().unwrap_err();
+        let e = RawSpan {
+            end_unix_nanos: 5,
+            ..raw()
+        }
+        .into_span_data()
+        .unwrap_err();
         assert!(e.to_string().contains("end_time"), "{e}");
         let ok = raw().into_span_data().unwrap();
         assert_eq!(ok.parent_span_id, SpanId::INVALID);

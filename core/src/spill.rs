@@ -6,12 +6,12 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::export::AzureExporter;
+use crate::payload::BatchRef;
 use crate::progress::Progress;
 use crate::stats::Counters;
 use crate::storage::Storage;
 use crate::transport::capture;
 use crate::worker::{export_batch, settle, Batch, Msg};
-use crate::payload::BatchRef;
 use std::mem;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -59,13 +59,20 @@ impl Spill {
                 }
             }
             // Write when a batch is full or the burst is over.
-            if spans.len() >= self.max_batch_size || logs.len() >= self.max_batch_size || self.rx.is_empty() {
+            if spans.len() >= self.max_batch_size
+                || logs.len() >= self.max_batch_size
+                || self.rx.is_empty()
+            {
                 self.persist_all(&mut spans, &mut logs).await;
             }
         }
     }
 
-    async fn persist_all(&self, spans: &mut Vec<opentelemetry_sdk::trace::SpanData>, logs: &mut Vec<crate::LogRecord>) {
+    async fn persist_all(
+        &self,
+        spans: &mut Vec<opentelemetry_sdk::trace::SpanData>,
+        logs: &mut Vec<crate::LogRecord>,
+    ) {
         if !spans.is_empty() {
             self.persist(Batch::Spans(mem::take(spans))).await;
         }
@@ -75,7 +82,10 @@ impl Spill {
     }
 
     async fn persist(&self, batch: Batch) {
-        let batch_ref = BatchRef { id: self.progress.allocate(), items: batch.len() as u64 };
+        let batch_ref = BatchRef {
+            id: self.progress.allocate(),
+            items: batch.len() as u64,
+        };
         let mapping = tokio::spawn(capture(export_batch(
             Arc::clone(&self.exporter),
             Arc::clone(&self.counters),
@@ -92,9 +102,10 @@ impl Spill {
         let storage = Arc::clone(&self.storage);
         let counters = Arc::clone(&self.counters);
         let diagnostics = Arc::clone(&self.diagnostics);
-        let written = tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
-            .await
-            .unwrap_or(false);
+        let written =
+            tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
+                .await
+                .unwrap_or(false);
         if !written {
             Counters::add(&self.counters.dropped_spill_failed, batch_ref.items);
         }

@@ -58,7 +58,10 @@ impl Counters {
     }
 
     pub fn rejected_by_status(&self) -> Vec<(u16, u64)> {
-        let map = self.rejected_by_status.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self
+            .rejected_by_status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         map.iter().map(|(k, v)| (*k, *v)).collect()
     }
 

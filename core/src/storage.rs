@@ -40,7 +40,9 @@ pub fn default_directory(instrumentation_key: &str) -> PathBuf {
 }
 
 fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(unix)]
@@ -145,15 +147,18 @@ impl Storage {
         for entry in self.entries() {
             let (blob_path, age) = match &entry.kind {
                 Kind::Blob => (entry.path.clone(), entry.age(now)),
-                Kind::Lease { until_ms, blob_path } if *until_ms < ms_since_epoch(now) => {
-                    (blob_path.clone(), entry.age(now))
-                }
+                Kind::Lease {
+                    until_ms,
+                    blob_path,
+                } if *until_ms < ms_since_epoch(now) => (blob_path.clone(), entry.age(now)),
                 _ => continue,
             };
             if age > self.settings.retention {
                 if fs::remove_file(&entry.path).is_ok() {
                     Counters::add(&counters.dropped_retention_batches, 1);
-                    counters.disk_bytes.fetch_sub(entry.size.min(counters.disk_bytes.load(Relaxed)), Relaxed);
+                    counters
+                        .disk_bytes
+                        .fetch_sub(entry.size.min(counters.disk_bytes.load(Relaxed)), Relaxed);
                 }
                 continue;
             }
@@ -252,22 +257,40 @@ impl Entry {
         } else if let Some(rest) = name.strip_suffix(&format!(".{LEASE}")) {
             let (blob, until) = rest.rsplit_once('.')?;
             let stem = blob.strip_suffix(&format!(".{BLOB}"))?.to_string();
-            (stem, Kind::Lease { until_ms: until.parse().ok()?, blob_path: path.with_file_name(blob) })
+            (
+                stem,
+                Kind::Lease {
+                    until_ms: until.parse().ok()?,
+                    blob_path: path.with_file_name(blob),
+                },
+            )
         } else {
             return None;
         };
         let written_nanos = stem.split('-').next()?.parse().ok()?;
-        Some(Entry { path, stem, written_nanos, size, kind })
+        Some(Entry {
+            path,
+            stem,
+            written_nanos,
+            size,
+            kind,
+        })
     }
 
     fn age(&self, now: SystemTime) -> Duration {
-        let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         Duration::from_nanos(now.saturating_sub(self.written_nanos).min(u64::MAX as u128) as u64)
     }
 }
 
 fn now_nanos() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
 }
 
 fn ms_since_epoch(t: SystemTime) -> u64 {
@@ -277,7 +300,10 @@ fn ms_since_epoch(t: SystemTime) -> u64 {
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 #[cfg(not(unix))]
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -294,8 +320,12 @@ fn check_private_dir(dir: &Path) -> Result<(), String> {
         return Err(format!("{} belongs to another user", dir.display()));
     }
     if md.mode() & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{} is open to other users and cannot be made private: {e}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
+            format!(
+                "{} is open to other users and cannot be made private: {e}",
+                dir.display()
+            )
+        })?;
     }
     Ok(())
 }
@@ -307,11 +337,18 @@ fn check_private_dir(_dir: &Path) -> Result<(), String> {
 #[cfg(unix)]
 fn private_file(path: &Path) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 #[cfg(not(unix))]
 fn private_file(path: &Path) -> io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create_new(true).open(path)
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -338,16 +375,26 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
             for e in fs::read_dir(&dir).unwrap() {
-                assert_eq!(e.unwrap().metadata().unwrap().permissions().mode() & 0o777, 0o600);
+                assert_eq!(
+                    e.unwrap().metadata().unwrap().permissions().mode() & 0o777,
+                    0o600
+                );
             }
         }
         let other = Storage::open(&dir, settings(&dir)).unwrap(); // a second process
         let a = s.lease_oldest(&c, &d).unwrap();
         assert_eq!(&a.body[..], b"first");
         let b = other.lease_oldest(&c, &d).unwrap();
-        assert_eq!(&b.body[..], b"second", "a leased file is not handed out twice");
+        assert_eq!(
+            &b.body[..],
+            b"second",
+            "a leased file is not handed out twice"
+        );
         assert!(s.lease_oldest(&c, &d).is_none());
         s.release(a);
         assert_eq!(&other.lease_oldest(&c, &d).unwrap().body[..], b"first");
@@ -378,7 +425,11 @@ mod tests {
         }
         assert!(s.scan_bytes() <= 1000);
         assert_eq!(c.snapshot().dropped_disk_full_batches, 2);
-        assert_eq!(s.lease_oldest(&c, &d).unwrap().body[0], 2, "oldest went first");
+        assert_eq!(
+            s.lease_oldest(&c, &d).unwrap().body[0],
+            2,
+            "oldest went first"
+        );
 
         let mut st = settings(tmp.path());
         st.retention = Duration::ZERO;

@@ -3,27 +3,27 @@
 //! Pushing never blocks and never waits on I/O: items go into a bounded queue
 //! read by a worker on a background tokio runtime that this handle owns.
 
+use crate::backoff::Backoff;
 use crate::block_on::block_on_until;
 use crate::config::{AzureTelemetryBuilder, Config, CONNECTION_STRING_ENV};
 use crate::connection_string::{Authorization, ConnectionString};
+use crate::delivery::Delivery;
 use crate::error::{ConfigError, Error, Result};
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::progress::Progress;
 use crate::resource::build_resource;
+use crate::sender::Sender;
 use crate::spill::Spill;
 use crate::stats::{Counters, Stats};
-use crate::backoff::Backoff;
-use crate::delivery::Delivery;
-use crate::sender::Sender;
 use crate::storage::{default_directory, Storage, StorageSettings};
 use crate::transport::CaptureClient;
 use crate::worker::{Msg, Worker, WorkerSettings};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -111,8 +111,11 @@ impl AzureTelemetry {
         let exporter_for_spill = Arc::clone(&exporter);
         let diagnostics = Arc::clone(delivery.diagnostics());
         let delivery_handle = Arc::clone(&delivery);
-        let metrics =
-            MetricsRecorder::new(Arc::clone(&exporter), resource.clone(), config.metric_export_interval);
+        let metrics = MetricsRecorder::new(
+            Arc::clone(&exporter),
+            resource.clone(),
+            config.metric_export_interval,
+        );
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let worker = Worker::new(
             rx,
@@ -173,12 +176,18 @@ impl AzureTelemetry {
 
     /// Hands a finished span to the pipeline. Never blocks.
     pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
-        self.push(Msg::Span(Box::new(span)), &self.inner.counters.spans_accepted)
+        self.push(
+            Msg::Span(Box::new(span)),
+            &self.inner.counters.spans_accepted,
+        )
     }
 
     /// Hands a log record to the pipeline. Never blocks.
     pub fn emit_log(&self, record: LogRecord) -> Result<Pushed> {
-        self.push(Msg::Log(Box::new(record)), &self.inner.counters.logs_accepted)
+        self.push(
+            Msg::Log(Box::new(record)),
+            &self.inner.counters.logs_accepted,
+        )
     }
 
     /// Hands a metric measurement to the pipeline. Never blocks. Points are
@@ -187,10 +196,16 @@ impl AzureTelemetry {
         if !point.value.is_finite() {
             return Err(Error::InvalidArgument(ConfigError::new(
                 "value",
-                format!("metric '{}' has a non-finite value", crate::sanitize::truncated(&point.name, 200)),
+                format!(
+                    "metric '{}' has a non-finite value",
+                    crate::sanitize::truncated(&point.name, 200)
+                ),
             )));
         }
-        self.push(Msg::Metric(Box::new(point)), &self.inner.counters.metrics_accepted)
+        self.push(
+            Msg::Metric(Box::new(point)),
+            &self.inner.counters.metrics_accepted,
+        )
     }
 
     fn push(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {
@@ -242,7 +257,11 @@ impl AzureTelemetry {
     }
 
     fn flush_until(&self, deadline: Instant) -> bool {
-        let start = *self.inner.flushed_below.lock().unwrap_or_else(|p| p.into_inner());
+        let start = *self
+            .inner
+            .flushed_below
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let mut end = 0;
         // A marker queues behind everything accepted so far, in the queue and
         // in the spill. If a queue is full, wait for room, never past the deadline.
@@ -257,10 +276,18 @@ impl AzureTelemetry {
                 Err(_) => return false,
             }
         }
-        let ok = self.inner.progress.wait(start, end, deadline).unwrap_or(false);
+        let ok = self
+            .inner
+            .progress
+            .wait(start, end, deadline)
+            .unwrap_or(false);
         // The next flush reports failures from here on; it still waits for
         // every earlier batch that has not settled.
-        let mut below = self.inner.flushed_below.lock().unwrap_or_else(|p| p.into_inner());
+        let mut below = self
+            .inner
+            .flushed_below
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         *below = (*below).max(end);
         ok
     }
@@ -279,15 +306,27 @@ impl AzureTelemetry {
         let delivered = self.flush_until(deadline);
         for tx in std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref()) {
             let (done_tx, done_rx) = std_mpsc::sync_channel(1);
-            let marker = Msg::Shutdown { deadline, done: done_tx };
+            let marker = Msg::Shutdown {
+                deadline,
+                done: done_tx,
+            };
             if let Some(Ok(())) = block_on_until(tx.send(marker), deadline) {
                 let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
         }
-        let handle = self.inner.runtime.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|r| r.handle().clone());
+        let handle = self
+            .inner
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| r.handle().clone());
         if let Some(handle) = handle {
             let delivery = Arc::clone(&self.inner.delivery);
-            let _ = block_on_until(handle.spawn(async move { delivery.persist_memory_backlog().await }), deadline);
+            let _ = block_on_until(
+                handle.spawn(async move { delivery.persist_memory_backlog().await }),
+                deadline,
+            );
         }
         self.inner.stop_runtime(deadline);
         Ok(delivered && self.inner.unsettled() == 0)
@@ -315,7 +354,11 @@ impl Inner {
     }
 
     fn stop_runtime(&self, deadline: Instant) {
-        let runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let runtime = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(runtime) = runtime {
             if tokio::runtime::Handle::try_current().is_ok() {
                 // Inside someone's async context a blocking shutdown would panic.
@@ -325,7 +368,8 @@ impl Inner {
             }
         }
         // Whatever is neither delivered nor failed by now is lost with the runtime.
-        let lost = self.unsettled()
+        let lost = self
+            .unsettled()
             .saturating_sub(self.counters.dropped_shut_down.load(Relaxed));
         Counters::add(&self.counters.dropped_shut_down, lost);
     }
@@ -335,7 +379,12 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Dropped without shutdown: stop the threads without waiting. Call
         // `shutdown` to deliver what is queued.
-        if let Some(rt) = self.runtime.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(rt) = self
+            .runtime
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             rt.shutdown_background();
         }
     }
@@ -373,8 +422,10 @@ fn resolve_connection_string(
             _ => return Err(Error::MissingConnectionString),
         },
     };
-    let cs = ConnectionString::parse(&raw)
-        .map_err(|detail| Error::ConnectionString { source_name, detail })?;
+    let cs = ConnectionString::parse(&raw).map_err(|detail| Error::ConnectionString {
+        source_name,
+        detail,
+    })?;
     if cs.authorization == Authorization::EntraId {
         return Err(Error::ConnectionString {
             source_name,
@@ -398,15 +449,23 @@ mod tests {
             connection_string: arg.map(str::to_string),
             ..Config::default()
         };
-        let env = |k: &str| (k == CONNECTION_STRING_ENV).then(|| env_value.map(str::to_string)).flatten();
+        let env = |k: &str| {
+            (k == CONNECTION_STRING_ENV)
+                .then(|| env_value.map(str::to_string))
+                .flatten()
+        };
         resolve_connection_string(&config, &env)
     }
 
     #[test]
     fn the_argument_wins_over_the_environment() {
         let cs = resolve(
-            Some(&format!("InstrumentationKey={KEY};IngestionEndpoint=https://arg.example")),
-            Some(&format!("InstrumentationKey={KEY};IngestionEndpoint=https://env.example")),
+            Some(&format!(
+                "InstrumentationKey={KEY};IngestionEndpoint=https://arg.example"
+            )),
+            Some(&format!(
+                "InstrumentationKey={KEY};IngestionEndpoint=https://env.example"
+            )),
         )
         .unwrap();
         assert_eq!(cs.ingestion_endpoint.host(), "arg.example");
@@ -422,8 +481,15 @@ mod tests {
         assert!(matches!(err, Error::MissingConnectionString));
         let err = resolve(None, Some("InstrumentationKey=nope")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(CONNECTION_STRING_ENV) && msg.contains("InstrumentationKey"), "{msg}");
-        let err = resolve(Some(&format!("InstrumentationKey={KEY};Authorization=AAD")), None).unwrap_err();
+        assert!(
+            msg.contains(CONNECTION_STRING_ENV) && msg.contains("InstrumentationKey"),
+            "{msg}"
+        );
+        let err = resolve(
+            Some(&format!("InstrumentationKey={KEY};Authorization=AAD")),
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("Entra ID"), "{err}");
         assert!(!err.to_string().contains(KEY));
     }

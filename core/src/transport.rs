@@ -63,9 +63,15 @@ impl CaptureClient {
 impl HttpClient for CaptureClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let body = request.into_body();
-        let captured = CAPTURED.try_with(|c| c.borrow_mut().replace(body.clone())).is_ok();
+        let captured = CAPTURED
+            .try_with(|c| c.borrow_mut().replace(body.clone()))
+            .is_ok();
         if !captured {
-            let batch = self.metrics_batch.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let batch = self
+                .metrics_batch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             let delivery = Arc::clone(&self.delivery);
             self.runtime
                 .spawn(async move { delivery.deliver(Payload::new(body, batch)).await });
@@ -90,7 +96,12 @@ impl TrackResponse {
             .as_array()
             .map(|errs| {
                 errs.iter()
-                    .filter_map(|e| Some((e["index"].as_u64()? as usize, e["statusCode"].as_u64()? as u16)))
+                    .filter_map(|e| {
+                        Some((
+                            e["index"].as_u64()? as usize,
+                            e["statusCode"].as_u64()? as u16,
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -119,7 +130,11 @@ mod tests {
             {"index":2,"statusCode":500,"message":"oops"}]}"#;
         assert_eq!(
             TrackResponse::parse(body),
-            Some(TrackResponse { received: 4, accepted: 1, errors: vec![(0, 400), (1, 503), (2, 500)] })
+            Some(TrackResponse {
+                received: 4,
+                accepted: 1,
+                errors: vec![(0, 400), (1, 503), (2, 500)]
+            })
         );
         assert_eq!(TrackResponse::parse(b"not json"), None);
     }

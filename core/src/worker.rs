@@ -10,10 +10,10 @@ use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::payload::{BatchRef, Payload};
-use crate::transport::capture;
 use crate::progress::Progress;
 use crate::sanitize;
 use crate::stats::Counters;
+use crate::transport::capture;
 use opentelemetry_sdk::trace::SpanData;
 use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
@@ -31,7 +31,10 @@ pub(crate) enum Msg {
     /// everything queued before the marker lies.
     Flush(SyncSender<u64>),
     /// Send everything, wait for in-flight exports until the deadline, stop.
-    Shutdown { deadline: Instant, done: SyncSender<()> },
+    Shutdown {
+        deadline: Instant,
+        done: SyncSender<()>,
+    },
 }
 
 /// How long the worker lets items gather after draining the queue.
@@ -83,6 +86,9 @@ impl Batch {
 }
 
 impl Worker {
+    // Each argument is a distinct shared part the worker drives; a bundle
+    // struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         rx: mpsc::Receiver<Msg>,
         exporter: Arc<AzureExporter>,
@@ -253,13 +259,20 @@ impl Worker {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let batch_ref = BatchRef { id, items: batch.len() as u64 };
+        let batch_ref = BatchRef {
+            id,
+            items: batch.len() as u64,
+        };
         let exporter = Arc::clone(&self.exporter);
         let delivery = Arc::clone(&self.delivery);
         let counters = Arc::clone(&self.counters);
         let progress = Arc::clone(&self.progress);
         // Mapping runs in a task of its own so a panic in it is contained.
-        let mapping = tokio::spawn(capture(export_batch(exporter, Arc::clone(&counters), batch)));
+        let mapping = tokio::spawn(capture(export_batch(
+            exporter,
+            Arc::clone(&counters),
+            batch,
+        )));
         tokio::spawn(async move {
             let mapped = mapping.await;
             drop(permit);
@@ -289,7 +302,14 @@ impl Worker {
 
 /// Settles a batch that never reached delivery.
 pub(crate) fn settle(counters: &Counters, progress: &Progress, batch: BatchRef, failed: bool) {
-    Counters::add(if failed { &counters.batches_failed } else { &counters.batches_exported }, 1);
+    Counters::add(
+        if failed {
+            &counters.batches_failed
+        } else {
+            &counters.batches_exported
+        },
+        1,
+    );
     Counters::add(&counters.items_settled, batch.items);
     progress.settle(batch.id, failed);
 }

@@ -155,10 +155,17 @@ fn values_cut_inside_multibyte_characters_neither_panic_nor_stop_the_pipeline() 
 
     let envs = emu.envelopes();
     assert_eq!(envs.len(), 2);
-    let first = envs.iter().find(|e| prop(e, "straddling").is_some()).unwrap();
+    let first = envs
+        .iter()
+        .find(|e| prop(e, "straddling").is_some())
+        .unwrap();
     assert_eq!(prop(first, "straddling").unwrap(), "a".repeat(8191));
     let huge = prop(first, "huge").unwrap();
-    assert!(huge.len() <= 8192 && huge.starts_with("日本語"), "{}", huge.len());
+    assert!(
+        huge.len() <= 8192 && huge.starts_with("日本語"),
+        "{}",
+        huge.len()
+    );
     assert_eq!(
         first["data"]["baseData"]["name"].as_str().unwrap(),
         "n".repeat(1023)
@@ -214,11 +221,19 @@ fn after_shutdown_every_call_says_so() {
     let telemetry = builder(&emu).build().unwrap();
     let clone = telemetry.clone();
     assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
-    let err = clone.emit_log(LogRecord::new(Severity::Info, "late")).unwrap_err();
+    let err = clone
+        .emit_log(LogRecord::new(Severity::Info, "late"))
+        .unwrap_err();
     assert!(matches!(err, Error::ShutDown));
     assert_eq!(err.to_string(), "the telemetry pipeline is shut down");
-    assert!(matches!(clone.flush(Duration::from_secs(1)), Err(Error::ShutDown)));
-    assert!(matches!(clone.shutdown(Duration::from_secs(1)), Err(Error::ShutDown)));
+    assert!(matches!(
+        clone.flush(Duration::from_secs(1)),
+        Err(Error::ShutDown)
+    ));
+    assert!(matches!(
+        clone.shutdown(Duration::from_secs(1)),
+        Err(Error::ShutDown)
+    ));
     assert_eq!(emu.stats().requests, 0);
 }
 
@@ -226,7 +241,9 @@ fn after_shutdown_every_call_says_so() {
 fn requests_use_v2_1_track_and_gzip() {
     let emu = emulator();
     let telemetry = builder(&emu).build().unwrap();
-    telemetry.emit_log(LogRecord::new(Severity::Info, "x")).unwrap();
+    telemetry
+        .emit_log(LogRecord::new(Severity::Info, "x"))
+        .unwrap();
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     let reqs = emu.requests();
     assert_eq!(reqs.len(), 1);
@@ -245,11 +262,16 @@ fn configuration_errors_name_the_setting() {
         .unwrap_err();
     assert!(err.to_string().contains("max_batch_size"), "{err}");
     let err = genkit_azure::AzureTelemetry::builder()
-        .connection_string(format!("InstrumentationKey={IKEY};IngestionEndpoint=http://10.0.0.1"))
+        .connection_string(format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=http://10.0.0.1"
+        ))
         .build()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("IngestionEndpoint") && msg.contains("argument"), "{msg}");
+    assert!(
+        msg.contains("IngestionEndpoint") && msg.contains("argument"),
+        "{msg}"
+    );
     assert!(!msg.contains(IKEY));
 }
 
@@ -288,8 +310,14 @@ fn metric_points_are_aggregated_and_exported_on_flush() {
     assert_eq!(counter["metrics"][0]["value"], 5.0);
     assert_eq!(counter["properties"]["modelName"], "fake/echo");
     let hist = &point("latency_ms")["metrics"][0];
-    assert_eq!((hist["value"].as_f64(), hist["count"].as_u64()), (Some(40.0), Some(2)));
-    assert_eq!((hist["min"].as_f64(), hist["max"].as_f64()), (Some(10.0), Some(30.0)));
+    assert_eq!(
+        (hist["value"].as_f64(), hist["count"].as_u64()),
+        (Some(40.0), Some(2))
+    );
+    assert_eq!(
+        (hist["min"].as_f64(), hist["max"].as_f64()),
+        (Some(10.0), Some(30.0))
+    );
     assert_eq!(telemetry.stats().metrics_accepted, 4);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }

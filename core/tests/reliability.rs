@@ -28,9 +28,16 @@ fn arrivals(emu: &Emulator) -> HashMap<String, usize> {
 
 fn assert_exactly_once(emu: &Emulator, n: usize) {
     let seen = arrivals(emu);
-    let missing: Vec<_> = (0..n).filter(|i| !seen.contains_key(&format!("item {i}"))).collect();
+    let missing: Vec<_> = (0..n)
+        .filter(|i| !seen.contains_key(&format!("item {i}")))
+        .collect();
     let twice: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(missing.is_empty(), "missing {} items, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "missing {} items, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
     assert_eq!(seen.len(), n);
 }
@@ -50,7 +57,11 @@ fn pipeline_to(port: u16, dir: &Path) -> genkit_azure::AzureTelemetryBuilder {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_on(port: u16) -> Emulator {
@@ -89,17 +100,27 @@ fn an_outage_loses_nothing_and_duplicates_nothing() {
     // Persisted batches are resent in the background without new traffic.
     let total = i;
     let after_outage = total - before.len();
-    assert!(emu.wait_for_items(after_outage, Duration::from_secs(20)), "{:?}", telemetry.stats());
+    assert!(
+        emu.wait_for_items(after_outage, Duration::from_secs(20)),
+        "{:?}",
+        telemetry.stats()
+    );
     std::thread::sleep(Duration::from_millis(300));
     let after = arrivals(&emu);
     for k in before.keys() {
-        assert!(!after.contains_key(k), "{k} arrived before and after the outage");
+        assert!(
+            !after.contains_key(k),
+            "{k} arrived before and after the outage"
+        );
     }
     assert_eq!(before.len() + after.len(), total, "every item, once");
     assert!(after.values().chain(before.values()).all(|c| *c == 1));
     let stats = telemetry.stats();
     assert!(stats.resent_from_disk_batches > 0);
-    assert_eq!(stats.dropped_queue_full + stats.dropped_backlog_full + stats.dropped_disk_full_batches, 0);
+    assert_eq!(
+        stats.dropped_queue_full + stats.dropped_backlog_full + stats.dropped_disk_full_batches,
+        0
+    );
     assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
 }
 
@@ -113,13 +134,24 @@ fn a_burst_larger_than_the_queue_spills_to_disk_and_arrives_later() {
         .unwrap();
     let n = 5_000;
     for i in 0..n {
-        assert_eq!(telemetry.emit_log(log(i)).unwrap(), Pushed::Accepted, "item {i} dropped");
+        assert_eq!(
+            telemetry.emit_log(log(i)).unwrap(),
+            Pushed::Accepted,
+            "item {i} dropped"
+        );
     }
     let stats = telemetry.stats();
-    assert!(stats.spilled_items > 0, "the burst should overflow an 8-slot queue: {stats:?}");
+    assert!(
+        stats.spilled_items > 0,
+        "the burst should overflow an 8-slot queue: {stats:?}"
+    );
     assert_eq!(stats.dropped_queue_full, 0);
     assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
-    assert!(emu.wait_for_items(n, Duration::from_secs(20)), "{:?}", telemetry.stats());
+    assert!(
+        emu.wait_for_items(n, Duration::from_secs(20)),
+        "{:?}",
+        telemetry.stats()
+    );
     assert_exactly_once(&emu, n);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
@@ -127,7 +159,11 @@ fn a_burst_larger_than_the_queue_spills_to_disk_and_arrives_later() {
 #[test]
 fn without_persistence_an_overflow_is_counted_as_dropped() {
     let emu = emulator();
-    let telemetry = builder(&emu).queue_capacity(4).max_batch_size(1).build().unwrap();
+    let telemetry = builder(&emu)
+        .queue_capacity(4)
+        .max_batch_size(1)
+        .build()
+        .unwrap();
     let dropped = (0..2_000)
         .filter(|i| telemetry.emit_log(log(*i)).unwrap() == Pushed::DroppedQueueFull)
         .count() as u64;
@@ -148,14 +184,22 @@ fn shutdown_during_an_outage_persists_and_the_next_process_sends_it() {
         first.emit_log(log(i)).unwrap();
     }
     let start = Instant::now();
-    assert!(first.shutdown(Duration::from_secs(3)).unwrap(), "persisted counts as settled: {:?}", first.stats());
+    assert!(
+        first.shutdown(Duration::from_secs(3)).unwrap(),
+        "persisted counts as settled: {:?}",
+        first.stats()
+    );
     assert!(start.elapsed() < Duration::from_secs(4));
     assert!(first.stats().persisted_batches > 0);
     assert_eq!(first.stats().dropped_shut_down, 0);
 
     let emu = start_on(port);
     let second = pipeline_to(port, dir.path()).build().unwrap();
-    assert!(emu.wait_for_items(200, Duration::from_secs(20)), "{:?}", second.stats());
+    assert!(
+        emu.wait_for_items(200, Duration::from_secs(20)),
+        "{:?}",
+        second.stats()
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_exactly_once(&emu, 200);
     second.shutdown(Duration::from_secs(5)).unwrap();
@@ -165,7 +209,11 @@ fn shutdown_during_an_outage_persists_and_the_next_process_sends_it() {
 fn the_disk_cap_drops_the_oldest_first_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let telemetry = pipeline_to(port, dir.path()).max_disk_bytes(4_000).max_batch_size(10).build().unwrap();
+    let telemetry = pipeline_to(port, dir.path())
+        .max_disk_bytes(4_000)
+        .max_batch_size(10)
+        .build()
+        .unwrap();
     for i in 0..400 {
         telemetry.emit_log(log(i)).unwrap();
         if i % 10 == 9 {
@@ -195,14 +243,18 @@ fn an_unusable_directory_is_reported_and_export_goes_on() {
     let file = tmp.path().join("not-a-directory");
     std::fs::write(&file, b"").unwrap();
     let emu = emulator();
-    let telemetry = builder(&emu).storage_directory(file.join("store")).build().unwrap();
+    let telemetry = builder(&emu)
+        .storage_directory(file.join("store"))
+        .build()
+        .unwrap();
     telemetry.emit_log(log(0)).unwrap();
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     assert_exactly_once(&emu, 1);
     genkit_azure::diagnostics::set_diagnostic_sink(None);
     let said = said.lock().unwrap();
     assert!(
-        said.iter().any(|m| m.contains("disk persistence is off") && m.contains("not-a-directory")),
+        said.iter()
+            .any(|m| m.contains("disk persistence is off") && m.contains("not-a-directory")),
         "{said:?}"
     );
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
@@ -212,8 +264,13 @@ fn an_unusable_directory_is_reported_and_export_goes_on() {
 /// to be killed. Runs only when the parent re-executes this test binary.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var("GENKIT_AZURE_CRASH_DIR") else { return };
-    let port: u16 = std::env::var("GENKIT_AZURE_CRASH_PORT").unwrap().parse().unwrap();
+    let Ok(dir) = std::env::var("GENKIT_AZURE_CRASH_DIR") else {
+        return;
+    };
+    let port: u16 = std::env::var("GENKIT_AZURE_CRASH_PORT")
+        .unwrap()
+        .parse()
+        .unwrap();
     let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
     for i in 0..150 {
         telemetry.emit_log(log(i)).unwrap();
@@ -242,14 +299,24 @@ fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
         .find(|l| l.contains("PERSISTED "))
         .expect("the child persisted");
     // libtest prints "test crash_child ... " on the same line first.
-    let persisted: u64 = line.rsplit("PERSISTED ").next().unwrap().trim().parse().unwrap();
+    let persisted: u64 = line
+        .rsplit("PERSISTED ")
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(persisted > 0, "{line}");
     child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
     child.wait().unwrap();
 
     let emu = start_on(port);
     let next = pipeline_to(port, dir.path()).build().unwrap();
-    assert!(emu.wait_for_items(150, Duration::from_secs(20)), "{:?}", next.stats());
+    assert!(
+        emu.wait_for_items(150, Duration::from_secs(20)),
+        "{:?}",
+        next.stats()
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_exactly_once(&emu, 150);
     next.shutdown(Duration::from_secs(5)).unwrap();
@@ -259,9 +326,17 @@ fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
 /// outage, then keeps running (draining the shared directory) until killed.
 #[test]
 fn shared_dir_child() {
-    let Ok(dir) = std::env::var("GENKIT_AZURE_SHARED_DIR") else { return };
-    let port: u16 = std::env::var("GENKIT_AZURE_SHARED_PORT").unwrap().parse().unwrap();
-    let first: usize = std::env::var("GENKIT_AZURE_SHARED_FIRST").unwrap().parse().unwrap();
+    let Ok(dir) = std::env::var("GENKIT_AZURE_SHARED_DIR") else {
+        return;
+    };
+    let port: u16 = std::env::var("GENKIT_AZURE_SHARED_PORT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let first: usize = std::env::var("GENKIT_AZURE_SHARED_FIRST")
+        .unwrap()
+        .parse()
+        .unwrap();
     let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
     for i in first..first + 150 {
         telemetry.emit_log(log(i)).unwrap();
@@ -280,7 +355,12 @@ fn two_processes_sharing_a_directory_send_nothing_twice() {
         .iter()
         .map(|first| {
             std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["shared_dir_child", "--exact", "--nocapture", "--test-threads=1"])
+                .args([
+                    "shared_dir_child",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("GENKIT_AZURE_SHARED_DIR", dir.path())
                 .env("GENKIT_AZURE_SHARED_PORT", port.to_string())
                 .env("GENKIT_AZURE_SHARED_FIRST", first.to_string())

@@ -201,7 +201,10 @@ pub unsafe extern "C" fn genkit_azure_get_rejected_by_status(
         unsafe { try_write(len, counts.len(), &Path::Root("len")) }?;
         for (i, (status, count)) in counts.into_iter().take(capacity).enumerate() {
             // SAFETY: i < capacity, and the caller promised room for `capacity` entries.
-            unsafe { out.add(i).write(genkit_azure_status_count { status, count }) };
+            unsafe {
+                out.add(i)
+                    .write(genkit_azure_status_count { status, count })
+            };
         }
         Ok(())
     })

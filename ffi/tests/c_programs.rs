@@ -373,7 +373,11 @@ fn rejections_are_reported_by_http_status() {
         .set_faults(genkit_azure_emulator::FaultPlan::statuses([400]))
         .expect("a valid fault plan");
     let output = run(&exe, &emulator, &[]);
-    assert!(output.status.success(), "rejections failed: {:?}", output.status);
+    assert!(
+        output.status.success(),
+        "rejections failed: {:?}",
+        output.status
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("REJECTED 400 1"), "{stdout}");
     assert!(stdout.contains("batches_rejected 1"), "{stdout}");

@@ -135,7 +135,10 @@ pub fn attributes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<KeyValue>> {
     for item in obj.call_method0(intern!(obj.py(), "items"))?.try_iter()? {
         let item = item?;
         let pair = item.cast::<PyTuple>()?;
-        out.push(KeyValue::new(key(&pair.get_item(0)?), value(&pair.get_item(1)?)));
+        out.push(KeyValue::new(
+            key(&pair.get_item(0)?),
+            value(&pair.get_item(1)?),
+        ));
     }
     Ok(out)
 }
@@ -200,10 +203,14 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
         (None, false)
     } else {
         let p = parent.cast::<PyTuple>()?;
-        (Some(span_id_bytes(&p.get_item(1)?)?), p.get_item(2)?.is_truthy()?)
+        (
+            Some(span_id_bytes(&p.get_item(1)?)?),
+            p.get_item(2)?.is_truthy()?,
+        )
     };
 
-    let name = opt_string(&field(span, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
+    let name =
+        opt_string(&field(span, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
     let kind = match enum_value(&field(span, intern!(py, "_kind"), intern!(py, "kind"))?)? {
         1 => SpanKind::Server,
         2 => SpanKind::Client,
@@ -222,11 +229,19 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     let status = if status_obj.is_none() {
         Status::Unset
     } else {
-        let code = field(&status_obj, intern!(py, "_status_code"), intern!(py, "status_code"))?;
+        let code = field(
+            &status_obj,
+            intern!(py, "_status_code"),
+            intern!(py, "status_code"),
+        )?;
         match enum_value(&code)? {
             1 => Status::Ok,
             2 => {
-                let d = field(&status_obj, intern!(py, "_description"), intern!(py, "description"))?;
+                let d = field(
+                    &status_obj,
+                    intern!(py, "_description"),
+                    intern!(py, "description"),
+                )?;
                 Status::Error {
                     description: Cow::Owned(opt_string(&d).unwrap_or_default()),
                 }
@@ -235,7 +250,11 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
         }
     };
 
-    let attrs = attributes(&field(span, intern!(py, "_attributes"), intern!(py, "attributes"))?)?;
+    let attrs = attributes(&field(
+        span,
+        intern!(py, "_attributes"),
+        intern!(py, "attributes"),
+    )?)?;
 
     let events_obj = field(span, intern!(py, "_events"), intern!(py, "events"))?;
     let events_iter = match events_obj.getattr_opt(intern!(py, "_dq"))? {
@@ -245,11 +264,16 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     let mut events = Vec::new();
     for ev in events_iter {
         let ev = ev?;
-        let ev_name = opt_string(&field(&ev, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
+        let ev_name =
+            opt_string(&field(&ev, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
         let ts: u64 = field(&ev, intern!(py, "_timestamp"), intern!(py, "timestamp"))?
             .extract::<Option<u64>>()?
             .unwrap_or(end);
-        let ev_attrs = attributes(&field(&ev, intern!(py, "_attributes"), intern!(py, "attributes"))?)?;
+        let ev_attrs = attributes(&field(
+            &ev,
+            intern!(py, "_attributes"),
+            intern!(py, "attributes"),
+        )?)?;
         events.push(Event::new(ev_name, time_from_unix_nanos(ts), ev_attrs, 0));
     }
 
@@ -263,19 +287,30 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     } else {
         let name_obj = field(&scope_obj, intern!(py, "_name"), intern!(py, "name"))?;
         let version_obj = field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?;
-        let schema = opt_string(&field(&scope_obj, intern!(py, "_schema_url"), intern!(py, "schema_url"))?)
-            .filter(|u| !u.is_empty());
+        let schema = opt_string(&field(
+            &scope_obj,
+            intern!(py, "_schema_url"),
+            intern!(py, "schema_url"),
+        )?)
+        .filter(|u| !u.is_empty());
         // The usual case (str name and version, no schema URL): look the shared
         // scope up from borrowed text, so a span costs no copy of it.
-        let name_ref = name_obj.cast::<PyString>().ok().and_then(|s| s.to_str().ok());
-        let version_ref = version_obj.cast::<PyString>().ok().and_then(|s| s.to_str().ok());
+        let name_ref = name_obj
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok());
+        let version_ref = version_obj
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok());
         let version_plain = version_obj.is_none() || version_ref.is_some();
         Some(match (schema, name_ref) {
             (None, Some(name)) if version_plain => {
                 genkit_azure::intern::scope(name, version_ref.filter(|v| !v.is_empty()))
             }
             (schema, _) => {
-                let mut b = InstrumentationScope::builder(opt_string(&name_obj).unwrap_or_default());
+                let mut b =
+                    InstrumentationScope::builder(opt_string(&name_obj).unwrap_or_default());
                 if let Some(v) = opt_string(&version_obj).filter(|v| !v.is_empty()) {
                     b = b.with_version(v);
                 }
@@ -313,7 +348,9 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny
         Value::Array(Array::Bool(a)) => PyTuple::new(py, a)?.into_any(),
         Value::Array(Array::I64(a)) => PyTuple::new(py, a)?.into_any(),
         Value::Array(Array::F64(a)) => PyTuple::new(py, a)?.into_any(),
-        Value::Array(Array::String(a)) => PyTuple::new(py, a.iter().map(StringValue::as_str))?.into_any(),
+        Value::Array(Array::String(a)) => {
+            PyTuple::new(py, a.iter().map(StringValue::as_str))?.into_any()
+        }
         other => PyString::new(py, &other.as_str()).into_any(),
     })
 }

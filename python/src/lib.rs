@@ -38,8 +38,11 @@ fn to_py_err(e: Error) -> PyErr {
 }
 
 fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| PyValueError::new_err(format!("{field} must be a non-negative number of seconds, got {secs}")))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{field} must be a non-negative number of seconds, got {secs}"
+        ))
+    })
 }
 
 /// State shared by `Telemetry` and its span processors.
@@ -54,7 +57,10 @@ struct Shared {
 
 impl Shared {
     fn shutdown(&self, timeout: Duration) -> bool {
-        let mut guard = self.shutdown_result.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .shutdown_result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(done) = *guard {
             return done;
         }
@@ -64,7 +70,10 @@ impl Shared {
     }
 
     fn is_shut_down(&self) -> bool {
-        self.shutdown_result.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.shutdown_result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -264,7 +273,8 @@ impl Telemetry {
             return Err(to_py_err(Error::ShutDown));
         }
         let shared = Arc::clone(&self.shared);
-        py.detach(move || shared.telemetry.flush(timeout)).map_err(to_py_err)
+        py.detach(move || shared.telemetry.flush(timeout))
+            .map_err(to_py_err)
     }
 
     /// Delivers what it can within `timeout_s` and stops the pipeline. True
@@ -305,7 +315,12 @@ impl Telemetry {
 /// `Telemetry` pipeline. Duck-types `opentelemetry.sdk.trace.SpanProcessor`
 /// (`on_start`, `_on_ending`, `on_end`, `shutdown`, `force_flush`); the Python
 /// package subclasses it together with the SDK's class.
-#[pyclass(subclass, frozen, module = "genkit_azure_rs._native", name = "SpanProcessor")]
+#[pyclass(
+    subclass,
+    frozen,
+    module = "genkit_azure_rs._native",
+    name = "SpanProcessor"
+)]
 struct SpanProcessor {
     shared: Arc<Shared>,
     shutdown_timeout: Duration,
@@ -379,7 +394,10 @@ impl SpanProcessor {
 fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Telemetry>()?;
     m.add_class::<SpanProcessor>()?;
-    m.add("TelemetryShutDownError", m.py().get_type::<TelemetryShutDownError>())?;
+    m.add(
+        "TelemetryShutDownError",
+        m.py().get_type::<TelemetryShutDownError>(),
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("CORE_VERSION", genkit_azure::VERSION)?;
     Ok(())

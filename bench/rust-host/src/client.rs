@@ -56,7 +56,10 @@ impl LoopbackClient {
     }
 
     fn send_blocking(&self, request: &Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let path = request.uri().path_and_query().map_or("/v2/track", |p| p.as_str());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/v2/track", |p| p.as_str());
         let body = request.body();
         let mut msg = Vec::with_capacity(body.len() + 512);
         write!(
@@ -91,7 +94,9 @@ impl LoopbackClient {
                         *guard = None;
                     }
                     self.counters.requests.fetch_add(1, Relaxed);
-                    self.counters.bytes_sent.fetch_add(body.len() as u64, Relaxed);
+                    self.counters
+                        .bytes_sent
+                        .fetch_add(body.len() as u64, Relaxed);
                     self.record(&resp);
                     return Ok(resp);
                 }
@@ -112,18 +117,28 @@ impl LoopbackClient {
         }
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(resp.body()) {
             let n = |k: &str| v[k].as_u64().unwrap_or(0);
-            self.counters.items_received.fetch_add(n("itemsReceived"), Relaxed);
-            self.counters.items_accepted.fetch_add(n("itemsAccepted"), Relaxed);
+            self.counters
+                .items_received
+                .fetch_add(n("itemsReceived"), Relaxed);
+            self.counters
+                .items_accepted
+                .fetch_add(n("itemsAccepted"), Relaxed);
         }
     }
 }
 
 /// Writes one request and reads its response; `bool` = the connection may be reused.
-fn exchange(conn: &mut BufReader<TcpStream>, msg: &[u8]) -> std::io::Result<(Response<Bytes>, bool)> {
+fn exchange(
+    conn: &mut BufReader<TcpStream>,
+    msg: &[u8],
+) -> std::io::Result<(Response<Bytes>, bool)> {
     conn.get_mut().write_all(msg)?;
     let mut line = String::new();
     if conn.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     let status: u16 = line
         .split_whitespace()
@@ -135,7 +150,10 @@ fn exchange(conn: &mut BufReader<TcpStream>, msg: &[u8]) -> std::io::Result<(Res
     loop {
         line.clear();
         if conn.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof in headers"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "eof in headers",
+            ));
         }
         let l = line.trim_end();
         if l.is_empty() {

@@ -40,7 +40,9 @@ use genkit_azure::{AzureSpanProcessor, AzureTelemetry};
 use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkError;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
+};
 use opentelemetry_sdk::Resource;
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
@@ -205,17 +207,24 @@ fn build(args: &Args, endpoint: &str, request_timeout: Duration) -> (SdkTracerPr
     match args.variant {
         Variant::Ours | Variant::OursDefaultQueue => {
             let mut builder = AzureTelemetry::builder()
-                .connection_string(format!("InstrumentationKey={};IngestionEndpoint={endpoint}/", args.ikey))
+                .connection_string(format!(
+                    "InstrumentationKey={};IngestionEndpoint={endpoint}/",
+                    args.ikey
+                ))
                 .service_name(SERVICE_NAME)
                 .max_batch_size(args.batch_size)
                 .request_timeout(request_timeout);
             if args.variant == Variant::Ours {
                 builder = builder.queue_capacity(lossless_queue);
             }
-            let telemetry = builder.build().unwrap_or_else(|e| fail(&format!("cannot start the pipeline: {e}")));
+            let telemetry = builder
+                .build()
+                .unwrap_or_else(|e| fail(&format!("cannot start the pipeline: {e}")));
             let provider = SdkTracerProvider::builder()
                 .with_resource(Resource::builder().with_service_name(SERVICE_NAME).build())
-                .with_span_processor(AzureSpanProcessor::new(telemetry.clone()).with_flush_timeout(FLUSH_TIMEOUT))
+                .with_span_processor(
+                    AzureSpanProcessor::new(telemetry.clone()).with_flush_timeout(FLUSH_TIMEOUT),
+                )
                 .build();
             (provider, Pipeline::Ours(telemetry))
         }
@@ -226,18 +235,26 @@ fn build(args: &Args, endpoint: &str, request_timeout: Duration) -> (SdkTracerPr
                 .unwrap_or_else(|| fail("--endpoint must be http://IP:PORT"));
             let client = Arc::new(LoopbackClient::new(addr, request_timeout));
             // The crate only takes the key from this; the client decides where requests go.
-            let exporter = opentelemetry_application_insights::Exporter::new_from_connection_string(
-                format!("InstrumentationKey={};IngestionEndpoint=https://ingestion.invalid", args.ikey),
-                Shared(Arc::clone(&client)),
-            )
-            .unwrap_or_else(|e| fail(&format!("the crate refused the connection string: {e}")));
+            let exporter =
+                opentelemetry_application_insights::Exporter::new_from_connection_string(
+                    format!(
+                        "InstrumentationKey={};IngestionEndpoint=https://ingestion.invalid",
+                        args.ikey
+                    ),
+                    Shared(Arc::clone(&client)),
+                )
+                .unwrap_or_else(|e| fail(&format!("the crate refused the connection string: {e}")));
             let config = BatchConfigBuilder::default()
                 .with_max_queue_size(lossless_queue)
                 .with_max_export_batch_size(args.batch_size)
                 .build();
             let provider = SdkTracerProvider::builder()
                 .with_resource(Resource::builder().with_service_name(SERVICE_NAME).build())
-                .with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(config).build())
+                .with_span_processor(
+                    BatchSpanProcessor::builder(exporter)
+                        .with_batch_config(config)
+                        .build(),
+                )
                 .build();
             (provider, Pipeline::Crate(client))
         }
@@ -271,8 +288,11 @@ fn pipeline_stats(pipeline: &Pipeline) -> Value {
     match pipeline {
         Pipeline::Ours(t) => {
             let stats = t.stats();
-            let map: serde_json::Map<String, Value> =
-                stats.fields().iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            let map: serde_json::Map<String, Value> = stats
+                .fields()
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
             Value::Object(map)
         }
         Pipeline::Crate(c) => {
@@ -312,7 +332,11 @@ fn rusage() -> Usage {
 /// Current resident set size in bytes (/proc/self/statm).
 fn rss_bytes() -> i64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: i64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let pages: i64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as i64
 }
@@ -380,7 +404,10 @@ fn throughput(args: &Args) {
     wait_for_harness();
     let t = Instant::now();
     let _ = provider.shutdown();
-    eprintln!("genkit-azure-bench: shut down in {:.3} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "genkit-azure-bench: shut down in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn queued_memory(args: &Args) {
