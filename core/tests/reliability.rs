@@ -260,53 +260,59 @@ fn an_unusable_directory_is_reported_and_export_goes_on() {
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
 
-/// The child half of the crash test: persists during an outage, then waits
-/// to be killed. Runs only when the parent re-executes this test binary.
+/// The child half of the multi-process tests: persists 150 items during an
+/// outage, then keeps running (and draining the directory) until killed. Runs
+/// only when a parent test re-executes this binary with the variables set.
 #[test]
-fn crash_child() {
-    let Ok(dir) = std::env::var("GENKIT_AZURE_CRASH_DIR") else {
+fn persisting_child() {
+    let Ok(dir) = std::env::var("GENKIT_AZURE_CHILD_DIR") else {
         return;
     };
-    let port: u16 = std::env::var("GENKIT_AZURE_CRASH_PORT")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let var = |name: &str| std::env::var(name).unwrap().parse::<usize>().unwrap();
+    let (port, first) = (
+        var("GENKIT_AZURE_CHILD_PORT") as u16,
+        var("GENKIT_AZURE_CHILD_FIRST"),
+    );
     let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
-    for i in 0..150 {
+    for i in first..first + 150 {
         telemetry.emit_log(log(i)).unwrap();
     }
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
-    println!("PERSISTED {}", telemetry.stats().persisted_batches);
+    // On a line of its own: libtest has printed "test persisting_child ... ".
+    println!("\nPERSISTED {}", telemetry.stats().persisted_batches);
     std::thread::sleep(Duration::from_secs(120)); // killed long before this
+}
+
+/// Starts `persisting_child` in a new process and waits until it persisted.
+fn spawn_persisting_child(dir: &Path, port: u16, first: usize) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "persisting_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GENKIT_AZURE_CHILD_DIR", dir)
+        .env("GENKIT_AZURE_CHILD_PORT", port.to_string())
+        .env("GENKIT_AZURE_CHILD_FIRST", first.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("PERSISTED "))
+        .expect("the child persisted");
+    assert_ne!(line, "PERSISTED 0");
+    child
 }
 
 #[test]
 fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("GENKIT_AZURE_CRASH_DIR", dir.path())
-        .env("GENKIT_AZURE_CRASH_PORT", port.to_string())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.contains("PERSISTED "))
-        .expect("the child persisted");
-    // libtest prints "test crash_child ... " on the same line first.
-    let persisted: u64 = line
-        .rsplit("PERSISTED ")
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(persisted > 0, "{line}");
+    let mut child = spawn_persisting_child(dir.path(), port, 0);
     child.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
     child.wait().unwrap();
 
@@ -322,62 +328,11 @@ fn after_kill_9_the_next_process_sends_what_the_dead_one_persisted() {
     next.shutdown(Duration::from_secs(5)).unwrap();
 }
 
-/// The child half of the shared-directory test: persists its share during an
-/// outage, then keeps running (draining the shared directory) until killed.
-#[test]
-fn shared_dir_child() {
-    let Ok(dir) = std::env::var("GENKIT_AZURE_SHARED_DIR") else {
-        return;
-    };
-    let port: u16 = std::env::var("GENKIT_AZURE_SHARED_PORT")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let first: usize = std::env::var("GENKIT_AZURE_SHARED_FIRST")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let telemetry = pipeline_to(port, Path::new(&dir)).build().unwrap();
-    for i in first..first + 150 {
-        telemetry.emit_log(log(i)).unwrap();
-    }
-    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
-    println!("\nPERSISTED {}", telemetry.stats().persisted_batches);
-    std::thread::sleep(Duration::from_secs(120)); // killed long before this
-}
-
 #[test]
 fn two_processes_sharing_a_directory_send_nothing_twice() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(); // an outage until the emulator starts below
-    let mut children: Vec<_> = [0usize, 150]
-        .iter()
-        .map(|first| {
-            std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "shared_dir_child",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("GENKIT_AZURE_SHARED_DIR", dir.path())
-                .env("GENKIT_AZURE_SHARED_PORT", port.to_string())
-                .env("GENKIT_AZURE_SHARED_FIRST", first.to_string())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children.iter_mut() {
-        let stdout = child.stdout.take().unwrap();
-        let line = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find(|l| l.contains("PERSISTED "))
-            .expect("the child persisted");
-        assert!(!line.ends_with("PERSISTED 0"), "{line}");
-    }
+    let children = [0, 150].map(|first| spawn_persisting_child(dir.path(), port, first));
     // Both processes are alive and both drain the one directory now.
     let emu = start_on(port);
     let arrived = emu.wait_for_items(300, Duration::from_secs(30));
