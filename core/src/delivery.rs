@@ -170,14 +170,17 @@ impl Delivery {
                 self.counters
                     .backlog_bytes
                     .fetch_sub(payload.body.len() as u64, Relaxed);
+                let persistable = self.storage.as_ref().is_some_and(|s| s.enabled());
                 if !self.wait_for_gate().await {
-                    // Shutting down and the endpoint may not be asked yet: keep it on disk.
-                    self.to_backlog(payload).await;
-                    if self.storage.as_ref().is_none_or(|s| !s.enabled()) {
-                        // Nowhere to put it but memory: stop cycling.
-                        self.backlog_changed.notified().await;
+                    if persistable {
+                        // Shutting down and the endpoint may not be asked
+                        // before the deadline: keep it on disk.
+                        self.to_backlog(payload).await;
+                        continue;
                     }
-                    continue;
+                    // Nowhere to keep it but here: wait for the endpoint as
+                    // long as the runtime lives (shutdown counts it if not).
+                    self.wait_for_endpoint().await;
                 }
                 Counters::add(&self.counters.retries, 1);
                 let slot = self.send_slot().await;
@@ -404,9 +407,18 @@ impl Delivery {
         }
     }
 
+    /// Waits until the endpoint may be asked, whatever the drain deadline.
+    async fn wait_for_endpoint(&self) {
+        self.wait(false).await;
+    }
+
     /// Waits until the endpoint may be asked. Returns false when a shutdown's
     /// deadline comes first.
     async fn wait_for_gate(&self) -> bool {
+        self.wait(true).await
+    }
+
+    async fn wait(&self, respect_drain: bool) -> bool {
         loop {
             let until = self
                 .health
@@ -414,9 +426,13 @@ impl Delivery {
                 .unwrap_or_else(|p| p.into_inner())
                 .not_before;
             let drain_by = *self.drain_by.lock().unwrap_or_else(|p| p.into_inner());
-            match (until, drain_by) {
-                (Some(t), Some(d)) if Instant::now() < t && t > d => return false,
-                (Some(t), _) if Instant::now() < t => tokio::time::sleep_until(t).await,
+            match until {
+                Some(t) if Instant::now() < t => {
+                    if respect_drain && drain_by.is_some_and(|d| t > d) {
+                        return false;
+                    }
+                    tokio::time::sleep_until(t).await;
+                }
                 _ => return true,
             }
         }

@@ -344,3 +344,26 @@ fn two_processes_sharing_a_directory_send_nothing_twice() {
     assert!(arrived);
     assert_exactly_once(&emu, 300);
 }
+
+#[test]
+fn without_persistence_a_shutdown_in_an_outage_counts_what_it_could_not_send() {
+    let port = free_port(); // nothing listens
+    let telemetry = AzureTelemetry::builder()
+        .connection_string(format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=http://127.0.0.1:{port}"
+        ))
+        .batch_delay(Duration::from_millis(20))
+        .disable_storage()
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        telemetry.emit_log(log(i)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200)); // the first attempt fails
+    let started = Instant::now();
+    assert!(!telemetry.shutdown(Duration::from_secs(1)).unwrap());
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped_shut_down, 10, "{stats:?}");
+    assert_eq!(stats.persisted_batches, 0);
+}
