@@ -321,15 +321,9 @@ impl Delivery {
     }
 
     fn settle(&self, payload: &Payload, lost: bool) {
-        let lossy = lost || payload.lossy;
         if let Some(batch) = payload.batch {
-            if lossy {
-                Counters::add(&self.counters.batches_failed, 1);
-            } else {
-                Counters::add(&self.counters.batches_exported, 1);
-            }
-            Counters::add(&self.counters.items_settled, batch.items);
-            self.progress.settle(batch.id, lossy);
+            self.progress
+                .settle_batch(&self.counters, batch, lost || payload.lossy);
         }
     }
 

@@ -4,6 +4,8 @@
 //! at once). `flush` waits until every batch up to a given id has settled and
 //! then reports whether any of them failed.
 
+use crate::payload::BatchRef;
+use crate::stats::Counters;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};
@@ -37,6 +39,19 @@ impl Progress {
     /// The id the next batch will get: every batch made so far is below it.
     pub fn allocated(&self) -> u64 {
         self.next_id.load(SeqCst)
+    }
+
+    /// Records that `batch` settled (delivered, persisted, or lost), with the
+    /// counters that go with it. Every path that finishes a batch ends here.
+    pub fn settle_batch(&self, counters: &Counters, batch: BatchRef, failed: bool) {
+        let outcome = if failed {
+            &counters.batches_failed
+        } else {
+            &counters.batches_exported
+        };
+        Counters::add(outcome, 1);
+        Counters::add(&counters.items_settled, batch.items);
+        self.settle(batch.id, failed);
     }
 
     /// Records that batch `id` settled, delivered or not.

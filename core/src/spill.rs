@@ -11,7 +11,7 @@ use crate::progress::Progress;
 use crate::stats::Counters;
 use crate::storage::Storage;
 use crate::transport::capture;
-use crate::worker::{export_batch, settle, Batch, Msg};
+use crate::worker::{export_batch, Batch, Msg};
 use std::mem;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -93,10 +93,12 @@ impl Spill {
         )));
         let body = match mapping.await {
             Ok((Ok(()), Some(body))) => body,
-            Ok((Ok(()), None)) => return settle(&self.counters, &self.progress, batch_ref, false),
+            Ok((Ok(()), None)) => {
+                return self.progress.settle_batch(&self.counters, batch_ref, false)
+            }
             Ok((Err(_), _)) | Err(_) => {
                 Counters::add(&self.counters.dropped_mapping_error, batch_ref.items);
-                return settle(&self.counters, &self.progress, batch_ref, true);
+                return self.progress.settle_batch(&self.counters, batch_ref, true);
             }
         };
         let storage = Arc::clone(&self.storage);
@@ -109,6 +111,7 @@ impl Spill {
         if !written {
             Counters::add(&self.counters.dropped_spill_failed, batch_ref.items);
         }
-        settle(&self.counters, &self.progress, batch_ref, !written);
+        self.progress
+            .settle_batch(&self.counters, batch_ref, !written);
     }
 }

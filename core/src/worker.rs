@@ -239,7 +239,7 @@ impl Worker {
             let result = tokio::task::spawn_blocking(move || provider.force_flush()).await;
             let unsent = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
             if unsent.is_some() {
-                settle(&counters, &progress, batch, !matches!(result, Ok(Ok(()))));
+                progress.settle_batch(&counters, batch, !matches!(result, Ok(Ok(()))));
             }
         });
     }
@@ -280,15 +280,15 @@ impl Worker {
                 Ok((Ok(()), Some(body))) => {
                     delivery.deliver(Payload::new(body, Some(batch_ref))).await;
                 }
-                Ok((Ok(()), None)) => settle(&counters, &progress, batch_ref, false),
+                Ok((Ok(()), None)) => progress.settle_batch(&counters, batch_ref, false),
                 Ok((Err(_), _)) => {
                     Counters::add(&counters.items_export_failed, batch_ref.items);
-                    settle(&counters, &progress, batch_ref, true);
+                    progress.settle_batch(&counters, batch_ref, true);
                 }
                 Err(_) => {
                     // The mapping panicked (see sanitize.rs); the batch is lost, counted.
                     Counters::add(&counters.dropped_mapping_error, batch_ref.items);
-                    settle(&counters, &progress, batch_ref, true);
+                    progress.settle_batch(&counters, batch_ref, true);
                 }
             }
         });
@@ -298,20 +298,6 @@ impl Worker {
         let all = self.settings.max_concurrent_mappings as u32;
         let _ = tokio::time::timeout_at(deadline.into(), self.permits.acquire_many(all)).await;
     }
-}
-
-/// Settles a batch that never reached delivery.
-pub(crate) fn settle(counters: &Counters, progress: &Progress, batch: BatchRef, failed: bool) {
-    Counters::add(
-        if failed {
-            &counters.batches_failed
-        } else {
-            &counters.batches_exported
-        },
-        1,
-    );
-    Counters::add(&counters.items_settled, batch.items);
-    progress.settle(batch.id, failed);
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -362,7 +362,11 @@ fn without_persistence_a_shutdown_in_an_outage_counts_what_it_could_not_send() {
     std::thread::sleep(Duration::from_millis(200)); // the first attempt fails
     let started = Instant::now();
     assert!(!telemetry.shutdown(Duration::from_secs(1)).unwrap());
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let stats = telemetry.stats();
     assert_eq!(stats.dropped_shut_down, 10, "{stats:?}");
     assert_eq!(stats.persisted_batches, 0);
