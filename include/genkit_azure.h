@@ -503,6 +503,11 @@ typedef struct genkit_azure_stats {
      * Spilled spans and logs whose write to disk failed.
      */
     uint64_t dropped_spill_failed;
+    /**
+     * Envelopes a 206 asked to resend that could not be read back out of
+     * their batch (so were dropped).
+     */
+    uint64_t envelopes_dropped_unreadable;
 } genkit_azure_stats;
 
 /**

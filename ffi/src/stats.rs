@@ -76,6 +76,9 @@ pub struct genkit_azure_stats {
     pub spilled_items: u64,
     /// Spilled spans and logs whose write to disk failed.
     pub dropped_spill_failed: u64,
+    /// Envelopes a 206 asked to resend that could not be read back out of
+    /// their batch (so were dropped).
+    pub envelopes_dropped_unreadable: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -125,6 +128,7 @@ counters!(
     dropped_retention_batches,
     spilled_items,
     dropped_spill_failed,
+    envelopes_dropped_unreadable,
 );
 
 impl From<Stats> for genkit_azure_stats {
