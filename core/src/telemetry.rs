@@ -263,17 +263,10 @@ impl AzureTelemetry {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let mut end = 0;
-        // A marker queues behind everything accepted so far, in the queue and
-        // in the spill. If a queue is full, wait for room, never past the deadline.
-        for tx in std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref()) {
-            let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
-            match block_on_until(tx.send(Msg::Flush(reply_tx)), deadline) {
-                Some(Ok(())) => {}
-                Some(Err(_)) | None => return false,
-            }
-            match reply_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(below) => end = end.max(below),
-                Err(_) => return false,
+        for below in self.round_trip(Msg::Flush, deadline) {
+            match below {
+                Some(below) => end = end.max(below),
+                None => return false,
             }
         }
         let ok = self
@@ -292,6 +285,30 @@ impl AzureTelemetry {
         ok
     }
 
+    /// Puts a control marker into the ingest queue and, when there is one, the
+    /// spill queue, and waits for each consumer's answer. A marker queues
+    /// behind everything accepted so far; if a queue is full it waits for
+    /// room, never past the deadline. One answer per queue, `None` where the
+    /// marker or its answer did not make it in time.
+    fn round_trip<T>(
+        &self,
+        marker: impl Fn(std_mpsc::SyncSender<T>) -> Msg,
+        deadline: Instant,
+    ) -> Vec<Option<T>> {
+        let queues = std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref());
+        queues
+            .map(|tx| {
+                let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
+                match block_on_until(tx.send(marker(reply_tx)), deadline) {
+                    Some(Ok(())) => reply_rx
+                        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                        .ok(),
+                    Some(Err(_)) | None => None,
+                }
+            })
+            .collect()
+    }
+
     /// Sends what it can within `timeout`, then stops the background runtime.
     /// Returns `Ok(true)` when everything accepted was delivered. Later calls
     /// on any clone return [`Error::ShutDown`].
@@ -304,16 +321,7 @@ impl AzureTelemetry {
         let margin = (timeout / 5).min(Duration::from_millis(500));
         self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
-        for tx in std::iter::once(&self.inner.tx).chain(self.inner.spill_tx.as_ref()) {
-            let (done_tx, done_rx) = std_mpsc::sync_channel(1);
-            let marker = Msg::Shutdown {
-                deadline,
-                done: done_tx,
-            };
-            if let Some(Ok(())) = block_on_until(tx.send(marker), deadline) {
-                let _ = done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-            }
-        }
+        self.round_trip(|done| Msg::Shutdown { deadline, done }, deadline);
         let handle = self
             .inner
             .runtime
