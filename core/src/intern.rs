@@ -3,9 +3,14 @@
 //! Faces that receive spans from another language see the same few dozen keys
 //! (`genkit:name`, `http.route`, ...) on every span. Interning them turns a
 //! heap allocation per key per span into a table look-up, and every queued
-//! span then shares one copy. Interned strings are leaked on purpose, so a
-//! `Key` or scope built from them clones for free; the tables are bounded, and
-//! a string past the bound (or too long to be a key) is simply not interned.
+//! span then shares one copy: a packed span (see `packed_span.rs`) stores a
+//! key as its 4-byte id. Interned strings are leaked on purpose, so a `Key`
+//! or scope built from them clones for free; the tables are bounded, and a
+//! string past the bound (or too long to be a key) is simply not interned.
+//!
+//! Looking an id up (on the export threads) takes no lock: ids index a fixed
+//! array of write-once slots. Only interning (on the host's threads) locks,
+//! and after the first few spans that is a shared read lock.
 
 use opentelemetry::{InstrumentationScope, Key};
 use std::collections::HashMap;
@@ -15,91 +20,127 @@ const MAX_KEYS: usize = 4096;
 const MAX_SCOPES: usize = 256;
 const MAX_INTERNED_LEN: usize = 256;
 
-type Table<V> = RwLock<HashMap<&'static str, V>>;
+/// Interned keys by id; a slot is set once, before its id is handed out.
+static KEY_SLOTS: [OnceLock<Key>; MAX_KEYS] = [const { OnceLock::new() }; MAX_KEYS];
+/// Interned scopes by id, likewise.
+static SCOPE_SLOTS: [OnceLock<InstrumentationScope>; MAX_SCOPES] =
+    [const { OnceLock::new() }; MAX_SCOPES];
 
-fn keys() -> &'static Table<Key> {
-    static KEYS: OnceLock<Table<Key>> = OnceLock::new();
-    KEYS.get_or_init(Default::default)
+fn key_ids() -> &'static RwLock<HashMap<&'static str, u32>> {
+    static IDS: OnceLock<RwLock<HashMap<&'static str, u32>>> = OnceLock::new();
+    IDS.get_or_init(Default::default)
+}
+
+/// The id of `s` as an interned key; `None` when it cannot be interned (too
+/// long, or the table is full).
+pub fn key_id(s: &str) -> Option<u32> {
+    if let Some(&id) = key_ids().read().unwrap_or_else(|p| p.into_inner()).get(s) {
+        return Some(id);
+    }
+    if s.len() > MAX_INTERNED_LEN {
+        return None;
+    }
+    let mut table = key_ids().write().unwrap_or_else(|p| p.into_inner());
+    if let Some(&id) = table.get(s) {
+        return Some(id);
+    }
+    let id = table.len();
+    if id >= MAX_KEYS {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+    // Set before the id is published (under the write lock), so every holder
+    // of the id finds its slot filled.
+    let _ = KEY_SLOTS[id].set(Key::from_static_str(leaked));
+    table.insert(leaked, id as u32);
+    Some(id as u32)
+}
+
+/// The interned key with this id.
+pub fn key_by_id(id: u32) -> Option<Key> {
+    KEY_SLOTS.get(id as usize)?.get().cloned()
 }
 
 /// The key for `s`, shared with every earlier use of the same text.
 pub fn key(s: &str) -> Key {
-    if let Some(k) = keys().read().unwrap_or_else(|p| p.into_inner()).get(s) {
-        return k.clone();
-    }
-    if s.len() > MAX_INTERNED_LEN {
-        return Key::from(s.to_string());
-    }
-    let mut table = keys().write().unwrap_or_else(|p| p.into_inner());
-    if let Some(k) = table.get(s) {
-        return k.clone();
-    }
-    if table.len() >= MAX_KEYS {
-        return Key::from(s.to_string());
-    }
-    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
-    let k = Key::from_static_str(leaked);
-    table.insert(leaked, k.clone());
-    k
+    key_id(s)
+        .and_then(key_by_id)
+        .unwrap_or_else(|| Key::from(s.to_string()))
 }
 
-/// Scopes by name, then by version: looked up without allocating.
-type Scopes = RwLock<HashMap<String, Vec<(Option<String>, InstrumentationScope)>>>;
+/// Scope ids by name, then by version: looked up without allocating.
+type Scopes = RwLock<HashMap<String, Vec<(Option<String>, u32)>>>;
 
-fn scopes() -> &'static Scopes {
+fn scope_ids() -> &'static Scopes {
     static SCOPES: OnceLock<Scopes> = OnceLock::new();
     SCOPES.get_or_init(Default::default)
 }
 
 fn find(
-    table: &HashMap<String, Vec<(Option<String>, InstrumentationScope)>>,
+    table: &HashMap<String, Vec<(Option<String>, u32)>>,
     name: &str,
     version: Option<&str>,
-) -> Option<InstrumentationScope> {
+) -> Option<u32> {
     table
         .get(name)?
         .iter()
         .find(|(v, _)| v.as_deref() == version)
-        .map(|(_, s)| s.clone())
+        .map(|(_, id)| *id)
+}
+
+/// The id of the scope named `name` at `version` (no attributes, no schema
+/// URL); `None` when it cannot be interned.
+pub fn scope_id(name: &str, version: Option<&str>) -> Option<u32> {
+    let read = |name, version| {
+        find(
+            &scope_ids().read().unwrap_or_else(|p| p.into_inner()),
+            name,
+            version,
+        )
+    };
+    if let Some(id) = read(name, version) {
+        return Some(id);
+    }
+    if name.len() > MAX_INTERNED_LEN || version.is_some_and(|v| v.len() > MAX_INTERNED_LEN) {
+        return None;
+    }
+    let mut table = scope_ids().write().unwrap_or_else(|p| p.into_inner());
+    if let Some(id) = find(&table, name, version) {
+        return Some(id);
+    }
+    let id: usize = table.values().map(Vec::len).sum();
+    if id >= MAX_SCOPES {
+        return None;
+    }
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+    let mut builder = InstrumentationScope::builder(leak(name));
+    if let Some(v) = version {
+        builder = builder.with_version(leak(v));
+    }
+    let _ = SCOPE_SLOTS[id].set(builder.build());
+    table
+        .entry(name.to_string())
+        .or_default()
+        .push((version.map(str::to_string), id as u32));
+    Some(id as u32)
+}
+
+/// The interned scope with this id.
+pub fn scope_by_id(id: u32) -> Option<InstrumentationScope> {
+    SCOPE_SLOTS.get(id as usize)?.get().cloned()
 }
 
 /// The scope named `name` at `version` (no attributes, no schema URL), shared.
 pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
-    if let Some(s) = find(
-        &scopes().read().unwrap_or_else(|p| p.into_inner()),
-        name,
-        version,
-    ) {
-        return s;
-    }
-    let build = |leak: bool| {
-        let text = |s: &str| -> std::borrow::Cow<'static, str> {
-            if leak {
-                std::borrow::Cow::Borrowed(Box::leak(s.to_string().into_boxed_str()))
-            } else {
-                std::borrow::Cow::Owned(s.to_string())
+    scope_id(name, version)
+        .and_then(scope_by_id)
+        .unwrap_or_else(|| {
+            let mut b = InstrumentationScope::builder(name.to_string());
+            if let Some(v) = version {
+                b = b.with_version(v.to_string());
             }
-        };
-        let mut b = InstrumentationScope::builder(text(name));
-        if let Some(v) = version {
-            b = b.with_version(text(v));
-        }
-        b.build()
-    };
-    let mut table = scopes().write().unwrap_or_else(|p| p.into_inner());
-    if let Some(s) = find(&table, name, version) {
-        return s;
-    }
-    let count: usize = table.values().map(Vec::len).sum();
-    if count >= MAX_SCOPES || name.len() > MAX_INTERNED_LEN {
-        return build(false);
-    }
-    let scope = build(true);
-    table
-        .entry(name.to_string())
-        .or_default()
-        .push((version.map(str::to_string), scope.clone()));
-    scope
+            b.build()
+        })
 }
 
 #[cfg(test)]
@@ -115,10 +156,23 @@ mod tests {
         );
         let long = "k".repeat(MAX_INTERNED_LEN + 1);
         assert_eq!(key(&long).as_str(), long);
+        assert_eq!(key_id(&long), None);
         let s = scope("genkit-tracer", Some("v1"));
         assert_eq!(s.name(), "genkit-tracer");
         assert_eq!(s.version(), Some("v1"));
         assert_eq!(scope("genkit-tracer", Some("v1")), s);
         assert_eq!(scope("genkit-tracer", None).version(), None);
+    }
+
+    #[test]
+    fn ids_are_stable_and_resolve_to_their_text() {
+        let a = key_id("app.request_id").unwrap();
+        assert_eq!(key_id("app.request_id"), Some(a));
+        assert_eq!(key_by_id(a).unwrap().as_str(), "app.request_id");
+        assert_ne!(key_id("app.user_id"), Some(a));
+        assert_eq!(key_by_id(MAX_KEYS as u32), None);
+        let s = scope_id("genkit-tracer", Some("v2")).unwrap();
+        assert_eq!(scope_id("genkit-tracer", Some("v2")), Some(s));
+        assert_eq!(scope_by_id(s).unwrap().version(), Some("v2"));
     }
 }

@@ -1,16 +1,13 @@
-//! Building `SpanData` from plain fields, for faces that receive spans from
-//! another language (C structs, Python SDK spans).
+//! A span as plain fields, for faces that receive spans from another
+//! language (C structs), and the helpers they share.
 
 use crate::error::{ConfigError, Error, Result};
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
+use crate::packed_span::{PackedSpan, SpanPacker};
+use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A finished span as plain fields. `into_span_data` checks them.
+/// A finished span as plain fields, as a face reads it; `pack` checks them.
 #[derive(Debug, Clone)]
 pub struct RawSpan {
     pub trace_id: [u8; 16],
@@ -39,52 +36,38 @@ pub fn time_from_unix_nanos(nanos: u64) -> SystemTime {
 }
 
 impl RawSpan {
-    pub fn into_span_data(self) -> Result<SpanData> {
-        let trace_id = TraceId::from_bytes(self.trace_id);
-        if trace_id == TraceId::INVALID {
-            return Err(invalid("trace_id", "must not be all zeros"));
+    /// Checks the span and packs it for the queue ([`AzureTelemetry::push_packed`]).
+    ///
+    /// [`AzureTelemetry::push_packed`]: crate::AzureTelemetry::push_packed
+    pub fn pack(&self) -> Result<PackedSpan> {
+        let mut p = SpanPacker::new(
+            self.trace_id,
+            self.span_id,
+            self.parent_span_id,
+            self.parent_is_remote,
+            self.kind.clone(),
+            self.start_unix_nanos,
+            self.end_unix_nanos,
+        );
+        p.name(&self.name);
+        p.status(&self.status);
+        if let Some(scope) = &self.scope {
+            p.instrumentation_scope(scope);
         }
-        let span_id = SpanId::from_bytes(self.span_id);
-        if span_id == SpanId::INVALID {
-            return Err(invalid("span_id", "must not be all zeros"));
+        for kv in &self.attributes {
+            p.attribute(kv.key.as_str(), &kv.value);
         }
-        if self.end_unix_nanos < self.start_unix_nanos {
-            return Err(invalid(
-                "end_time",
-                format!(
-                    "is before start_time ({} < {} Unix ns)",
-                    self.end_unix_nanos, self.start_unix_nanos
-                ),
-            ));
+        for e in &self.events {
+            let at = e
+                .timestamp
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            p.event(&e.name, at, e.attributes.len() as u32);
+            for kv in &e.attributes {
+                p.attribute(kv.key.as_str(), &kv.value);
+            }
         }
-        let parent_span_id = self
-            .parent_span_id
-            .map_or(SpanId::INVALID, SpanId::from_bytes);
-        let mut events = SpanEvents::default();
-        events.events = self.events;
-        Ok(SpanData {
-            span_context: SpanContext::new(
-                trace_id,
-                span_id,
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            ),
-            parent_span_id,
-            parent_span_is_remote: self.parent_is_remote,
-            span_kind: self.kind,
-            name: Cow::Owned(self.name),
-            start_time: time_from_unix_nanos(self.start_unix_nanos),
-            end_time: time_from_unix_nanos(self.end_unix_nanos),
-            attributes: self.attributes,
-            dropped_attributes_count: 0,
-            events,
-            links: SpanLinks::default(),
-            status: self.status,
-            instrumentation_scope: self
-                .scope
-                .unwrap_or_else(|| InstrumentationScope::builder("genkit-azure").build()),
-        })
+        p.finish()
     }
 }
 
@@ -130,25 +113,26 @@ mod tests {
             trace_id: [0; 16],
             ..raw()
         }
-        .into_span_data()
+        .pack()
         .unwrap_err();
         assert!(e.to_string().contains("trace_id"), "{e}");
         let e = RawSpan {
             span_id: [0; 8],
             ..raw()
         }
-        .into_span_data()
+        .pack()
         .unwrap_err();
         assert!(e.to_string().contains("span_id"), "{e}");
         let e = RawSpan {
             end_unix_nanos: 5,
             ..raw()
         }
-        .into_span_data()
+        .pack()
         .unwrap_err();
         assert!(e.to_string().contains("end_time"), "{e}");
-        let ok = raw().into_span_data().unwrap();
-        assert_eq!(ok.parent_span_id, SpanId::INVALID);
+        let ok = raw().pack().unwrap().unpack();
+        assert_eq!(ok.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+        assert_eq!(ok.name, "s");
     }
 
     #[test]

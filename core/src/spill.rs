@@ -36,7 +36,7 @@ impl Spill {
                 return;
             };
             match msg {
-                Msg::Span(s) => spans.push(*s),
+                Msg::Span(s) => spans.push(s),
                 Msg::Log(l) => logs.push(*l),
                 // Metric points are never spilled (see `AzureTelemetry::push`).
                 Msg::Metric(_) => {}
@@ -48,7 +48,7 @@ impl Spill {
                     self.rx.close();
                     while let Ok(m) = self.rx.try_recv() {
                         match m {
-                            Msg::Span(s) => spans.push(*s),
+                            Msg::Span(s) => spans.push(s),
                             Msg::Log(l) => logs.push(*l),
                             _ => {}
                         }
@@ -70,7 +70,7 @@ impl Spill {
 
     async fn persist_all(
         &self,
-        spans: &mut Vec<opentelemetry_sdk::trace::SpanData>,
+        spans: &mut Vec<crate::PackedSpan>,
         logs: &mut Vec<crate::LogRecord>,
     ) {
         if !spans.is_empty() {

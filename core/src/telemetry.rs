@@ -12,6 +12,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
+use crate::packed_span::PackedSpan;
 use crate::progress::Progress;
 use crate::resource::build_resource;
 use crate::sender::Sender;
@@ -174,12 +175,16 @@ impl AzureTelemetry {
         self.inner.connection_string.ingestion_endpoint.as_str()
     }
 
-    /// Hands a finished span to the pipeline. Never blocks.
+    /// Hands a finished span to the pipeline. Never blocks. The span is
+    /// packed (see [`PackedSpan`]) before it is queued.
     pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
-        self.push(
-            Msg::Span(Box::new(span)),
-            &self.inner.counters.spans_accepted,
-        )
+        self.push_packed(PackedSpan::from_span_data(&span)?)
+    }
+
+    /// Hands a span packed by a face ([`crate::SpanPacker`]) to the pipeline.
+    /// Never blocks.
+    pub fn push_packed(&self, span: PackedSpan) -> Result<Pushed> {
+        self.push(Msg::Span(span), &self.inner.counters.spans_accepted)
     }
 
     /// Hands a log record to the pipeline. Never blocks.

@@ -9,6 +9,7 @@ use crate::delivery::Delivery;
 use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
+use crate::packed_span::PackedSpan;
 use crate::payload::{BatchRef, Payload};
 use crate::progress::Progress;
 use crate::sanitize;
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 /// What travels through the ingest queue.
 pub(crate) enum Msg {
-    Span(Box<SpanData>),
+    Span(PackedSpan),
     Log(Box<LogRecord>),
     Metric(Box<MetricPoint>),
     /// Send everything queued so far; answer with the batch id below which
@@ -62,7 +63,7 @@ pub(crate) struct Worker {
     progress: Arc<Progress>,
     settings: WorkerSettings,
     permits: Arc<Semaphore>,
-    spans: Vec<SpanData>,
+    spans: Vec<PackedSpan>,
     logs: Vec<LogRecord>,
     metrics: MetricsRecorder,
     /// Shared with the capture client: the batch of a flush-started metric collection.
@@ -72,7 +73,7 @@ pub(crate) struct Worker {
 }
 
 pub(crate) enum Batch {
-    Spans(Vec<SpanData>),
+    Spans(Vec<PackedSpan>),
     Logs(Vec<LogRecord>),
 }
 
@@ -174,7 +175,7 @@ impl Worker {
         match msg {
             Msg::Span(span) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.spans.push(*span);
+                self.spans.push(span);
                 self.oldest.get_or_insert_with(tokio::time::Instant::now);
                 if self.spans.len() >= self.settings.max_batch_size {
                     let batch = Batch::Spans(mem::take(&mut self.spans));
@@ -313,7 +314,9 @@ pub(crate) async fn export_batch(
     batch: Batch,
 ) -> opentelemetry_sdk::error::OTelSdkResult {
     match batch {
-        Batch::Spans(mut spans) => {
+        Batch::Spans(packed) => {
+            let mut spans: Vec<SpanData> = packed.iter().map(PackedSpan::unpack).collect();
+            drop(packed);
             let cut: u64 = spans.iter_mut().map(sanitize::span).sum();
             Counters::add(&counters.values_truncated, cut);
             exporter.export_spans(spans).await

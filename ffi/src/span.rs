@@ -277,8 +277,7 @@ pub unsafe extern "C" fn genkit_azure_export_span(
         // SAFETY: forwarded from the caller.
         let raw = unsafe { raw_span(try_ref(span, &path)?, &path) }?;
         // Core checks again (ids, times); its messages name the field too.
-        let data = raw.into_span_data()?;
-        pushed(telemetry.push_span(data), "span")
+        pushed(telemetry.push_packed(raw.pack()?), "span")
     })
 }
 
@@ -340,7 +339,10 @@ pub(crate) mod tests {
         assert_eq!(raw.attributes.len(), 1);
         assert_eq!(raw.events[0].name, "exception");
         assert_eq!(raw.scope.as_ref().unwrap().version(), Some("1.0"));
-        raw.into_span_data().unwrap();
+        let packed = raw.pack().unwrap().unpack();
+        assert_eq!(packed.attributes.len(), 1);
+        assert_eq!(packed.events.events[0].attributes.len(), 1);
+        assert_eq!(packed.instrumentation_scope.name(), "genkit-tracer");
 
         let root = convert(&valid_span()).unwrap();
         assert_eq!(root.parent_span_id, None);

@@ -5,9 +5,9 @@
 //! falling back to the public properties: the properties copy (a
 //! `MappingProxyType`, a `tuple(events)`) and each is a Python-level call.
 
-use genkit_azure::opentelemetry::trace::{Event, SpanKind, Status};
+use genkit_azure::opentelemetry::trace::{SpanKind, Status};
 use genkit_azure::opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
-use genkit_azure::{time_from_unix_nanos, RawSpan};
+use genkit_azure::{PackedSpan, SpanPacker};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -184,9 +184,86 @@ fn opt_string(obj: &Bound<'_, PyAny>) -> Option<String> {
     }
 }
 
-/// Converts a finished SDK span. `Ok(None)` when the span is not sampled
-/// (the SDK also ends spans that are recorded but not sampled).
-pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
+/// The text of a Python `str` (borrowed when it is valid UTF-8), or `display` for anything else.
+fn text<'a>(obj: &'a Bound<'_, PyAny>, owned: &'a mut String) -> &'a str {
+    if let Ok(s) = obj.cast::<PyString>() {
+        if let Ok(t) = s.to_str() {
+            return t;
+        }
+        *owned = py_str(s);
+    } else {
+        *owned = display(obj);
+    }
+    owned.as_str()
+}
+
+/// Writes one attribute, reading the value's text in place: no copy but the
+/// one into the packed span.
+fn pack_attribute(p: &mut SpanPacker, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>) {
+    let mut key_owned = String::new();
+    let key = text(k, &mut key_owned);
+    if let Ok(s) = v.cast::<PyString>() {
+        match s.to_str() {
+            Ok(t) => p.attribute_str(key, t),
+            Err(_) => p.attribute_str(key, &s.to_string_lossy()),
+        }
+    } else if let Ok(b) = v.cast::<PyBool>() {
+        p.attribute_bool(key, b.is_true());
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        p.attribute_f64(key, f.value());
+    } else {
+        // ints (and their out-of-range text), sequences, anything else.
+        p.attribute(key, &value(v));
+    }
+}
+
+/// The attributes of a mapping with their count, which an event needs first.
+fn attribute_items<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    if obj.is_none() {
+        return Ok(Vec::new());
+    }
+    let dict = match obj.cast::<PyDict>() {
+        Ok(d) => Some(d.clone()),
+        // The SDK's BoundedAttributes keeps a plain dict in `_dict`.
+        Err(_) => obj
+            .getattr_opt(intern!(obj.py(), "_dict"))?
+            .and_then(|inner| inner.cast_into::<PyDict>().ok()),
+    };
+    if let Some(d) = dict {
+        return Ok(d.iter().collect());
+    }
+    let mut out = Vec::new();
+    for item in obj.call_method0(intern!(obj.py(), "items"))?.try_iter()? {
+        let item = item?;
+        let pair = item.cast::<PyTuple>()?;
+        out.push((pair.get_item(0)?, pair.get_item(1)?));
+    }
+    Ok(out)
+}
+
+/// Writes a span's attributes: a plain dict is read in place.
+fn pack_span_attributes(p: &mut SpanPacker, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Some(d) = obj
+        .getattr_opt(intern!(obj.py(), "_dict"))?
+        .and_then(|inner| inner.cast_into::<PyDict>().ok())
+    {
+        for (k, v) in d.iter() {
+            pack_attribute(p, &k, &v);
+        }
+        return Ok(());
+    }
+    for (k, v) in attribute_items(obj)? {
+        pack_attribute(p, &k, &v);
+    }
+    Ok(())
+}
+
+/// Converts a finished SDK span straight into its packed form. `Ok(None)`
+/// when the span is not sampled (the SDK also ends spans that are recorded
+/// but not sampled).
+pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<genkit_azure::Result<PackedSpan>>> {
     let py = span.py();
     let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
     // SpanContext is a tuple: (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid).
@@ -208,9 +285,6 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
             p.get_item(2)?.is_truthy()?,
         )
     };
-
-    let name =
-        opt_string(&field(span, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
     let kind = match enum_value(&field(span, intern!(py, "_kind"), intern!(py, "kind"))?)? {
         1 => SpanKind::Server,
         2 => SpanKind::Client,
@@ -224,17 +298,30 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
     let end: u64 = field(span, intern!(py, "_end_time"), intern!(py, "end_time"))?
         .extract::<Option<u64>>()?
         .unwrap_or(start);
+    let mut p = SpanPacker::new(
+        trace_id,
+        span_id,
+        parent_span_id,
+        parent_is_remote,
+        kind,
+        start,
+        end,
+    );
+
+    let name = field(span, intern!(py, "_name"), intern!(py, "name"))?;
+    if !name.is_none() {
+        let mut owned = String::new();
+        p.name(text(&name, &mut owned));
+    }
 
     let status_obj = field(span, intern!(py, "_status"), intern!(py, "status"))?;
-    let status = if status_obj.is_none() {
-        Status::Unset
-    } else {
+    if !status_obj.is_none() {
         let code = field(
             &status_obj,
             intern!(py, "_status_code"),
             intern!(py, "status_code"),
         )?;
-        match enum_value(&code)? {
+        p.status(&match enum_value(&code)? {
             1 => Status::Ok,
             2 => {
                 let d = field(
@@ -247,34 +334,40 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
                 }
             }
             _ => Status::Unset,
-        }
-    };
+        });
+    }
 
-    let attrs = attributes(&field(
-        span,
-        intern!(py, "_attributes"),
-        intern!(py, "attributes"),
-    )?)?;
+    pack_span_attributes(
+        &mut p,
+        &field(span, intern!(py, "_attributes"), intern!(py, "attributes"))?,
+    )?;
 
     let events_obj = field(span, intern!(py, "_events"), intern!(py, "events"))?;
     let events_iter = match events_obj.getattr_opt(intern!(py, "_dq"))? {
         Some(dq) => dq.try_iter()?,
         None => events_obj.try_iter()?,
     };
-    let mut events = Vec::new();
     for ev in events_iter {
         let ev = ev?;
-        let ev_name =
-            opt_string(&field(&ev, intern!(py, "_name"), intern!(py, "name"))?).unwrap_or_default();
+        let ev_name = field(&ev, intern!(py, "_name"), intern!(py, "name"))?;
         let ts: u64 = field(&ev, intern!(py, "_timestamp"), intern!(py, "timestamp"))?
             .extract::<Option<u64>>()?
             .unwrap_or(end);
-        let ev_attrs = attributes(&field(
+        let items = attribute_items(&field(
             &ev,
             intern!(py, "_attributes"),
             intern!(py, "attributes"),
         )?)?;
-        events.push(Event::new(ev_name, time_from_unix_nanos(ts), ev_attrs, 0));
+        let mut owned = String::new();
+        let ev_name = if ev_name.is_none() {
+            ""
+        } else {
+            text(&ev_name, &mut owned)
+        };
+        p.event(ev_name, ts, items.len() as u32);
+        for (k, v) in &items {
+            pack_attribute(&mut p, k, v);
+        }
     }
 
     let scope_obj = field(
@@ -282,9 +375,7 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
         intern!(py, "_instrumentation_scope"),
         intern!(py, "instrumentation_scope"),
     )?;
-    let scope = if scope_obj.is_none() {
-        None
-    } else {
+    if !scope_obj.is_none() {
         let name_obj = field(&scope_obj, intern!(py, "_name"), intern!(py, "name"))?;
         let version_obj = field(&scope_obj, intern!(py, "_version"), intern!(py, "version"))?;
         let schema = opt_string(&field(
@@ -293,49 +384,25 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<RawSpan>> {
             intern!(py, "schema_url"),
         )?)
         .filter(|u| !u.is_empty());
-        // The usual case (str name and version, no schema URL): look the shared
-        // scope up from borrowed text, so a span costs no copy of it.
-        let name_ref = name_obj
-            .cast::<PyString>()
-            .ok()
-            .and_then(|s| s.to_str().ok());
-        let version_ref = version_obj
-            .cast::<PyString>()
-            .ok()
-            .and_then(|s| s.to_str().ok());
-        let version_plain = version_obj.is_none() || version_ref.is_some();
-        Some(match (schema, name_ref) {
-            (None, Some(name)) if version_plain => {
-                genkit_azure::intern::scope(name, version_ref.filter(|v| !v.is_empty()))
-            }
-            (schema, _) => {
-                let mut b =
-                    InstrumentationScope::builder(opt_string(&name_obj).unwrap_or_default());
-                if let Some(v) = opt_string(&version_obj).filter(|v| !v.is_empty()) {
-                    b = b.with_version(v);
+        let mut name_owned = String::new();
+        let name = text(&name_obj, &mut name_owned);
+        let mut version_owned = String::new();
+        let version = (!version_obj.is_none())
+            .then(|| text(&version_obj, &mut version_owned))
+            .filter(|v| !v.is_empty());
+        match schema {
+            // The usual case: a shared scope looked up from borrowed text.
+            None => p.scope(name, version),
+            Some(url) => {
+                let mut b = InstrumentationScope::builder(name.to_owned());
+                if let Some(v) = version {
+                    b = b.with_version(v.to_owned());
                 }
-                if let Some(u) = schema {
-                    b = b.with_schema_url(u);
-                }
-                b.build()
+                p.instrumentation_scope(&b.with_schema_url(url).build());
             }
-        })
-    };
-
-    Ok(Some(RawSpan {
-        trace_id,
-        span_id,
-        parent_span_id,
-        parent_is_remote,
-        name,
-        kind,
-        start_unix_nanos: start,
-        end_unix_nanos: end,
-        status,
-        attributes: attrs,
-        events,
-        scope,
-    }))
+        }
+    }
+    Ok(Some(p.finish()))
 }
 
 /// An OTel value back to Python (for the resource attributes).

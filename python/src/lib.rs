@@ -77,22 +77,19 @@ impl Shared {
     }
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let raw = match convert::span(span) {
-            Ok(Some(raw)) => raw,
+        let packed = match convert::span(span) {
+            Ok(Some(Ok(packed))) => packed,
             Ok(None) => return Ok(false),
+            Ok(Some(Err(e))) => {
+                self.spans_invalid.fetch_add(1, Relaxed);
+                return Err(to_py_err(e));
+            }
             Err(e) => {
                 self.spans_invalid.fetch_add(1, Relaxed);
                 return Err(e);
             }
         };
-        let data = match raw.into_span_data() {
-            Ok(d) => d,
-            Err(e) => {
-                self.spans_invalid.fetch_add(1, Relaxed);
-                return Err(to_py_err(e));
-            }
-        };
-        match self.telemetry.push_span(data).map_err(to_py_err)? {
+        match self.telemetry.push_packed(packed).map_err(to_py_err)? {
             Pushed::Accepted => Ok(true),
             Pushed::DroppedQueueFull => Ok(false),
         }
