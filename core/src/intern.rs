@@ -56,6 +56,37 @@ pub fn key_id(s: &str) -> Option<u32> {
     Some(id as u32)
 }
 
+/// `key_id` through a small per-thread cache keyed by the text's address.
+///
+/// Hosts pass the same key objects over and over (Python's interned string
+/// literals, C string constants), so the address nearly always finds its
+/// entry; the text is still compared, so a different string that happens to
+/// reuse an address is never mistaken for the one before it. A hit costs no
+/// hashing of the text and no lock.
+pub fn key_id_cached(s: &str) -> Option<u32> {
+    const WAYS: usize = 256;
+    thread_local! {
+        static CACHE: std::cell::RefCell<[(usize, u32); WAYS]> =
+            const { std::cell::RefCell::new([(0, 0); WAYS]) };
+    }
+    let addr = s.as_ptr() as usize;
+    let slot = (addr >> 3 ^ addr >> 11 ^ s.len()) % WAYS;
+    let hit = CACHE.with(|c| {
+        let (cached, id) = c.borrow()[slot];
+        let same = cached == addr
+            && KEY_SLOTS[id as usize]
+                .get()
+                .is_some_and(|k| k.as_str() == s);
+        same.then_some(id)
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let id = key_id(s)?;
+    CACHE.with(|c| c.borrow_mut()[slot] = (addr, id));
+    Some(id)
+}
+
 /// The interned key with this id.
 pub fn key_by_id(id: u32) -> Option<Key> {
     KEY_SLOTS.get(id as usize)?.get().cloned()
@@ -174,5 +205,18 @@ mod tests {
         let s = scope_id("genkit-tracer", Some("v2")).unwrap();
         assert_eq!(scope_id("genkit-tracer", Some("v2")), Some(s));
         assert_eq!(scope_by_id(s).unwrap().version(), Some("v2"));
+    }
+
+    #[test]
+    fn the_cache_never_confuses_two_texts_at_one_address() {
+        let mut buf = String::from("cache.first");
+        let first = key_id_cached(&buf).unwrap();
+        assert_eq!(key_id_cached(&buf), Some(first));
+        // Same address and length, other text.
+        buf.replace_range(.., "cache.other");
+        let other = key_id_cached(&buf).unwrap();
+        assert_ne!(other, first);
+        assert_eq!(key_by_id(other).unwrap().as_str(), "cache.other");
+        assert_eq!(key_id_cached("cache.first"), Some(first));
     }
 }

@@ -59,6 +59,7 @@ const EVENT: u8 = 6;
 const LINK: u8 = 7;
 
 const INLINE_KEY: u32 = u32::MAX;
+const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 
 const V_FALSE: u8 = 0;
 const V_TRUE: u8 = 1;
@@ -132,7 +133,8 @@ impl SpanPacker {
         start_unix_nanos: u64,
         end_unix_nanos: u64,
     ) -> Self {
-        let mut buf = Vec::with_capacity(384);
+        let mut buf = SCRATCH.with(|s| s.take());
+        buf.clear();
         buf.extend_from_slice(&trace_id);
         buf.extend_from_slice(&span_id);
         let parent = parent_span_id.filter(|p| *p != [0; 8]);
@@ -262,7 +264,7 @@ impl SpanPacker {
             self.buf.push(ATTR);
             self.span_attributes = self.span_attributes.saturating_add(1);
         }
-        match intern::key_id(key) {
+        match intern::key_id_cached(key) {
             Some(id) => self.u32(id),
             None => {
                 self.u32(INLINE_KEY);
@@ -372,10 +374,21 @@ impl SpanPacker {
         }
         self.buf[ATTRIBUTES_AT..ATTRIBUTES_AT + 4]
             .copy_from_slice(&self.span_attributes.to_le_bytes());
-        Ok(PackedSpan {
-            bytes: self.buf.into_boxed_slice(),
-        })
+        // One allocation of the exact size; the scratch buffer is kept for
+        // the next span on this thread.
+        let bytes: Box<[u8]> = self.buf.as_slice().into();
+        // A rare huge span does not pin its size on the thread for good.
+        if self.buf.capacity() <= MAX_SCRATCH_BYTES {
+            SCRATCH.with(|s| s.replace(self.buf));
+        }
+        Ok(PackedSpan { bytes })
     }
+}
+
+thread_local! {
+    /// Each thread's packing buffer: a span is written here, then copied
+    /// once into an allocation of its exact size.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn read_u64(b: &[u8], at: usize) -> u64 {
