@@ -31,6 +31,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Threads of the background runtime.
     pub worker_threads: usize,
+    /// How much the background threads defer to the host's threads for CPU,
+    /// as a Linux nice increment (0 = the same priority, 19 = the least).
+    /// Telemetry is background work: when the host and the pipeline want
+    /// the same core, the host should get it. Linux only; elsewhere ignored.
+    pub thread_nice: u8,
     /// How often aggregated metric points are exported (and on every flush).
     pub metric_export_interval: Duration,
     /// First retry delay after a transient failure (jittered, doubling).
@@ -65,6 +70,7 @@ impl Default for Config {
             max_concurrent_exports: 2,
             request_timeout: Duration::from_secs(10),
             worker_threads: 2,
+            thread_nice: 10,
             metric_export_interval: Duration::from_secs(60),
             retry_base_delay: Duration::from_millis(500),
             // Also the longest a recovered endpoint waits for its first probe.
@@ -97,6 +103,7 @@ impl Config {
         range("spill_capacity", self.spill_capacity, 1, 16_777_216)?;
         range("max_concurrent_exports", self.max_concurrent_exports, 1, 64)?;
         range("worker_threads", self.worker_threads, 1, 64)?;
+        range("thread_nice", self.thread_nice.into(), 0, 19)?;
         if self.batch_delay > Duration::from_secs(3600) {
             return Err(ConfigError::new("batch_delay", "must be at most one hour"));
         }
@@ -219,6 +226,11 @@ impl AzureTelemetryBuilder {
     }
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.config.worker_threads = n;
+        self
+    }
+    /// See [`Config::thread_nice`] (default 10; 0 keeps the host's priority).
+    pub fn thread_nice(mut self, n: u8) -> Self {
+        self.config.thread_nice = n;
         self
     }
 

@@ -399,8 +399,8 @@ impl PackedSpan {
     /// Packs a span of the Rust SDK (trace state and dropped counts are not
     /// kept: Application Insights has no place for them).
     pub fn from_span_data(span: &SpanData) -> Result<Self> {
-        let parent = (span.parent_span_id != SpanId::INVALID)
-            .then(|| span.parent_span_id.to_bytes());
+        let parent =
+            (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_bytes());
         let mut p = SpanPacker::new(
             span.span_context.trace_id().to_bytes(),
             span.span_context.span_id().to_bytes(),
@@ -627,13 +627,8 @@ impl Reader<'_> {
                     let trace_flags = TraceFlags::new(self.u8()?);
                     let remote = self.u8()? != 0;
                     let n = self.u32()?;
-                    let cx = SpanContext::new(
-                        trace_id,
-                        span_id,
-                        trace_flags,
-                        remote,
-                        TraceState::NONE,
-                    );
+                    let cx =
+                        SpanContext::new(trace_id, span_id, trace_flags, remote, TraceState::NONE);
                     span.links.links.push(Link::new(cx, self.pairs(n)?, 0));
                 }
                 _ => return None,
@@ -777,14 +772,18 @@ mod tests {
         #[derive(Debug, Default)]
         struct Keep(Arc<Mutex<Vec<SpanData>>>);
         impl SpanProcessor for Keep {
-            fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+            fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {
+            }
             fn on_end(&self, span: SpanData) {
                 self.0.lock().unwrap().push(span);
             }
             fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
                 Ok(())
             }
-            fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+            fn shutdown_with_timeout(
+                &self,
+                _: Duration,
+            ) -> opentelemetry_sdk::error::OTelSdkResult {
                 Ok(())
             }
         }

@@ -71,9 +71,11 @@ impl AzureTelemetry {
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
+        let thread_nice = config.thread_nice;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
             .thread_name("genkit-azure")
+            .on_thread_start(move || lower_thread_priority(thread_nice))
             .enable_all()
             .build()
             .map_err(|e| Error::Runtime(e.to_string()))?;
@@ -422,6 +424,24 @@ fn open_storage(
         lease: config.disk_lease.max(config.request_timeout * 2),
     };
     Storage::open(&dir, settings).map(|s| Some(Arc::new(s)))
+}
+
+/// Lowers the calling thread's CPU priority by `nice` (see
+/// `Config::thread_nice`). On Linux a nice value belongs to a thread; other
+/// systems apply it to the whole process, so there this does nothing.
+fn lower_thread_priority(nice: u8) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        // SAFETY: plain system calls on the calling thread; no memory is passed.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+            // Relative to the host's own niceness; failure leaves it as it was.
+            let _ = libc::setpriority(libc::PRIO_PROCESS, tid, (current + nice as i32).min(19));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 fn resolve_connection_string(

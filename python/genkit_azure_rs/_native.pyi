@@ -29,6 +29,7 @@ class Telemetry:
         queue_capacity: int | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
+        thread_nice: int | None = None,
     ) -> None:
         """Starts the pipeline. Raises ValueError for a missing or invalid connection
         string or an out-of-range setting."""

@@ -64,6 +64,8 @@ class AzureTelemetry:
         storage_directory: Where batches that cannot be delivered now wait on disk
             (default: a private directory per user and key under the temp dir).
         disable_offline_storage: Keep undeliverable batches in memory only.
+        thread_nice: How far the pipeline's threads defer to the app's threads for CPU
+            (a Linux nice increment, 0-19; default 10; 0 keeps the app's priority).
 
     Raises:
         ValueError: at construction, when the connection string is missing (the message
@@ -90,6 +92,7 @@ class AzureTelemetry:
         queue_capacity: int | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
+        thread_nice: int | None = None,
     ) -> None:
         self._native = _native.Telemetry(
             connection_string=connection_string,
@@ -102,6 +105,7 @@ class AzureTelemetry:
             queue_capacity=queue_capacity,
             storage_directory=storage_directory,
             disable_offline_storage=disable_offline_storage,
+            thread_nice=thread_nice,
         )
         self.enable_live_metrics = bool(enable_live_metrics)
         self.log_level = logging._checkLevel(log_level) if isinstance(log_level, str) else int(log_level)  # type: ignore[attr-defined]

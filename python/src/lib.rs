@@ -117,6 +117,7 @@ impl Telemetry {
         queue_capacity = None,
         storage_directory = None,
         disable_offline_storage = false,
+        thread_nice = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -131,6 +132,7 @@ impl Telemetry {
         queue_capacity: Option<usize>,
         storage_directory: Option<std::path::PathBuf>,
         disable_offline_storage: bool,
+        thread_nice: Option<i64>,
     ) -> PyResult<Self> {
         let mut b = AzureTelemetry::builder();
         if let Some(s) = connection_string {
@@ -164,6 +166,12 @@ impl Telemetry {
         }
         if disable_offline_storage {
             b = b.disable_storage();
+        }
+        if let Some(n) = thread_nice {
+            let n = u8::try_from(n).map_err(|_| {
+                PyValueError::new_err(format!("thread_nice: must be between 0 and 19, got {n}"))
+            })?;
+            b = b.thread_nice(n);
         }
         let telemetry = py.detach(|| b.build()).map_err(to_py_err)?;
         Ok(Self {
