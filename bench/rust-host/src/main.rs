@@ -424,8 +424,20 @@ fn queued_memory(args: &Args) {
     let (provider, pipeline) = build(args, &endpoint, Duration::from_secs(600));
     let tracer = provider.tracer("genkit-azure-bench");
     let created = run_workload(&tracer, args.spans);
-    // Let the pipeline's threads take what they will (and block on the hung exports).
+    // At the end of the burst: most spans still wait in their queued form.
+    let heap_burst = alloc_count::live_bytes();
+    let still_queued_at_burst_end = pipeline_stats(&pipeline)["queue_depth"].as_u64();
+    // Let the pipeline's threads take what they will (and block on the hung
+    // exports). Ours maps what it cannot send and holds it compressed; wait
+    // until its queue is empty (the bare crate's never drains: its one export hangs).
+    let settle_by = Instant::now() + Duration::from_secs(10);
     std::thread::sleep(Duration::from_millis(500));
+    while pipeline_stats(&pipeline)["queue_depth"].as_u64().unwrap_or(0) > 0
+        && Instant::now() < settle_by
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     let heap1 = alloc_count::live_bytes();
     let rss1 = rss_bytes();
     let stats = pipeline_stats(&pipeline);
@@ -440,6 +452,9 @@ fn queued_memory(args: &Args) {
         "heap_bytes_after": heap1,
         "rss_bytes_before": rss0,
         "rss_bytes_after": rss1,
+        "heap_bytes_after_burst": heap_burst,
+        "queue_depth_after_burst": still_queued_at_burst_end,
+        "heap_bytes_per_queued_span_at_burst_end": (heap_burst - heap0) as f64 / created as f64,
         "heap_bytes_per_queued_span": (heap1 - heap0) as f64 / created as f64,
         "rss_bytes_per_queued_span": (rss1 - rss0) as f64 / created as f64,
         "delivered_meanwhile": delivered,
