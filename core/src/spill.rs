@@ -44,7 +44,7 @@ impl Spill {
                     self.persist_all(&mut spans, &mut logs).await;
                     let _ = reply.send(self.progress.allocated());
                 }
-                Msg::Shutdown { done, .. } => {
+                Msg::Shutdown(marker) => {
                     self.rx.close();
                     while let Ok(m) = self.rx.try_recv() {
                         match m {
@@ -54,7 +54,7 @@ impl Spill {
                         }
                     }
                     self.persist_all(&mut spans, &mut logs).await;
-                    let _ = done.send(());
+                    let _ = marker.done.send(());
                     return;
                 }
             }

@@ -20,7 +20,7 @@ use crate::spill::Spill;
 use crate::stats::{Counters, Stats};
 use crate::storage::{default_directory, Storage, StorageSettings};
 use crate::transport::CaptureClient;
-use crate::worker::{Msg, Worker, WorkerSettings};
+use crate::worker::{Msg, ShutdownMarker, Worker, WorkerSettings};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::AtomicBool;
@@ -328,7 +328,10 @@ impl AzureTelemetry {
         let margin = (timeout / 5).min(Duration::from_millis(500));
         self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
-        self.round_trip(|done| Msg::Shutdown { deadline, done }, deadline);
+        self.round_trip(
+            |done| Msg::Shutdown(Box::new(ShutdownMarker { deadline, done })),
+            deadline,
+        );
         let handle = self
             .inner
             .runtime

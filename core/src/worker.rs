@@ -32,11 +32,17 @@ pub(crate) enum Msg {
     /// everything queued before the marker lies.
     Flush(SyncSender<u64>),
     /// Send everything, wait for in-flight exports until the deadline, stop.
-    Shutdown {
-        deadline: Instant,
-        done: SyncSender<()>,
-    },
+    /// Boxed: a queue slot is as large as the largest message, and there is
+    /// one slot per queued span.
+    Shutdown(Box<ShutdownMarker>),
 }
+
+pub(crate) struct ShutdownMarker {
+    pub deadline: Instant,
+    pub done: SyncSender<()>,
+}
+
+const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");
 
 /// How long the worker lets items gather after draining the queue.
 const LINGER: Duration = Duration::from_millis(2);
@@ -150,10 +156,11 @@ impl Worker {
     }
 
     async fn on_msg(&mut self, msg: Msg) -> Flow {
-        let Msg::Shutdown { deadline, done } = msg else {
+        let Msg::Shutdown(marker) = msg else {
             self.handle(msg).await;
             return Flow::Go;
         };
+        let ShutdownMarker { deadline, done } = *marker;
         self.rx.close();
         while let Ok(msg) = self.rx.try_recv() {
             self.handle(msg).await;
@@ -202,8 +209,8 @@ impl Worker {
             }
             // A second shutdown marker behind the first cannot happen: the
             // handle lets only one through.
-            Msg::Shutdown { done, .. } => {
-                let _ = done.send(());
+            Msg::Shutdown(marker) => {
+                let _ = marker.done.send(());
             }
         }
     }

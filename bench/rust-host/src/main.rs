@@ -432,7 +432,10 @@ fn queued_memory(args: &Args) {
     // until its queue is empty (the bare crate's never drains: its one export hangs).
     let settle_by = Instant::now() + Duration::from_secs(10);
     std::thread::sleep(Duration::from_millis(500));
-    while pipeline_stats(&pipeline)["queue_depth"].as_u64().unwrap_or(0) > 0
+    while pipeline_stats(&pipeline)["queue_depth"]
+        .as_u64()
+        .unwrap_or(0)
+        > 0
         && Instant::now() < settle_by
     {
         std::thread::sleep(Duration::from_millis(100));
