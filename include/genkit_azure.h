@@ -30,6 +30,12 @@
 #define GENKIT_AZURE_NO_BATCH_DELAY UINT32_MAX
 
 /**
+ * For `genkit_azure_config.thread_nice`: the background threads keep the
+ * host's CPU priority instead of deferring to it.
+ */
+#define GENKIT_AZURE_HOST_PRIORITY UINT32_MAX
+
+/**
  * The result of every fallible `genkit_azure_*` function.
  *
  * Any value other than `GENKIT_AZURE_OK` leaves a message in
@@ -229,6 +235,11 @@ typedef struct genkit_azure_config {
      */
     uint32_t max_batch_size;
     /**
+     * A request also closes when its items hold this many bytes of content
+     * (attribute text, log bodies), 1024..67108864. 0 = default (1 MiB).
+     */
+    uint32_t max_batch_bytes;
+    /**
      * How long a partly filled batch waits before it is sent, in ms, at most
      * 3600000. 0 = default (1000 ms); GENKIT_AZURE_NO_BATCH_DELAY = no wait.
      */
@@ -258,6 +269,12 @@ typedef struct genkit_azure_config {
      * the process exits. For read-only or ephemeral file systems.
      */
     bool disable_storage;
+    /**
+     * How far the background threads defer to the host's threads for CPU
+     * (a Linux nice increment, 1..19; ignored elsewhere). 0 = default (10);
+     * GENKIT_AZURE_HOST_PRIORITY = the host's own priority.
+     */
+    uint32_t thread_nice;
 } genkit_azure_config;
 
 /**

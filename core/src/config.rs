@@ -17,6 +17,10 @@ pub struct Config {
     pub resource: ResourceSettings,
     /// Items per export request.
     pub max_batch_size: usize,
+    /// A batch also closes when its items hold this many bytes of content
+    /// (attribute text, log bodies), so large prompts and model output do
+    /// not make batches, and the memory they hold, grow without bound.
+    pub max_batch_bytes: usize,
     /// How long a partly filled batch waits before it is sent.
     pub batch_delay: Duration,
     /// Items the ingest queue holds; past that, new items are counted as
@@ -64,6 +68,7 @@ impl Default for Config {
             connection_string: None,
             resource: ResourceSettings::default(),
             max_batch_size: 1024,
+            max_batch_bytes: 1 << 20,
             batch_delay: Duration::from_millis(1000),
             queue_capacity: 65_536,
             spill_capacity: 65_536,
@@ -99,6 +104,7 @@ impl Config {
             Ok(())
         }
         range("max_batch_size", self.max_batch_size, 1, 32_768)?;
+        range("max_batch_bytes", self.max_batch_bytes, 1024, 64 << 20)?;
         range("queue_capacity", self.queue_capacity, 1, 16_777_216)?;
         range("spill_capacity", self.spill_capacity, 1, 16_777_216)?;
         range("max_concurrent_exports", self.max_concurrent_exports, 1, 64)?;
@@ -169,6 +175,11 @@ impl AzureTelemetryBuilder {
     }
     pub fn max_batch_size(mut self, n: usize) -> Self {
         self.config.max_batch_size = n;
+        self
+    }
+    /// See [`Config::max_batch_bytes`] (default 1 MiB).
+    pub fn max_batch_bytes(mut self, n: usize) -> Self {
+        self.config.max_batch_bytes = n;
         self
     }
     pub fn batch_delay(mut self, d: Duration) -> Self {

@@ -32,6 +32,7 @@ pub mod log_record;
 pub mod metrics;
 mod packed_span;
 mod payload;
+mod pending;
 mod progress;
 pub mod resource;
 pub mod sanitize;

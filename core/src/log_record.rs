@@ -1,9 +1,8 @@
 //! A log record as every face hands it to the pipeline.
 //!
-//! Spans enter as `opentelemetry_sdk::trace::SpanData`, the type the OTel SDK
-//! already produces, so the Rust span processor adds no copy. Logs have no such
-//! public, constructible SDK type, so this small struct carries them until the
-//! background thread turns them into SDK records.
+//! The OpenTelemetry SDK has no public, constructible log record type, so
+//! this small struct carries a log until the background thread turns it into
+//! an SDK record. (Spans travel packed; see `packed_span.rs`.)
 
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{SpanId, TraceId};

@@ -7,12 +7,12 @@
 use crate::diagnostics::Diagnostics;
 use crate::export::AzureExporter;
 use crate::payload::BatchRef;
+use crate::pending::{BatchLimits, Pending};
 use crate::progress::Progress;
 use crate::stats::Counters;
 use crate::storage::Storage;
 use crate::transport::capture;
 use crate::worker::{export_batch, Batch, Msg};
-use std::mem;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -23,33 +23,34 @@ pub(crate) struct Spill {
     pub counters: Arc<Counters>,
     pub progress: Arc<Progress>,
     pub diagnostics: Arc<Diagnostics>,
-    pub max_batch_size: usize,
+    pub batch_limits: BatchLimits,
 }
 
 impl Spill {
     pub async fn run(mut self) {
-        let mut spans = Vec::new();
-        let mut logs = Vec::new();
+        let mut spans = Pending::new(self.batch_limits);
+        let mut logs = Pending::new(self.batch_limits);
         loop {
             let Some(msg) = self.rx.recv().await else {
                 self.persist_all(&mut spans, &mut logs).await;
                 return;
             };
-            match msg {
+            let full = match msg {
                 Msg::Span(s) => spans.push(s),
                 Msg::Log(l) => logs.push(*l),
                 // Metric points are never spilled (see `AzureTelemetry::push`).
-                Msg::Metric(_) => {}
+                Msg::Metric(_) => false,
                 Msg::Flush(reply) => {
                     self.persist_all(&mut spans, &mut logs).await;
                     let _ = reply.send(self.progress.allocated());
+                    false
                 }
                 Msg::Shutdown(marker) => {
                     self.rx.close();
                     while let Ok(m) = self.rx.try_recv() {
                         match m {
-                            Msg::Span(s) => spans.push(s),
-                            Msg::Log(l) => logs.push(*l),
+                            Msg::Span(s) => _ = spans.push(s),
+                            Msg::Log(l) => _ = logs.push(*l),
                             _ => {}
                         }
                     }
@@ -57,12 +58,9 @@ impl Spill {
                     let _ = marker.done.send(());
                     return;
                 }
-            }
+            };
             // Write when a batch is full or the burst is over.
-            if spans.len() >= self.max_batch_size
-                || logs.len() >= self.max_batch_size
-                || self.rx.is_empty()
-            {
+            if full || self.rx.is_empty() {
                 self.persist_all(&mut spans, &mut logs).await;
             }
         }
@@ -70,14 +68,14 @@ impl Spill {
 
     async fn persist_all(
         &self,
-        spans: &mut Vec<crate::PackedSpan>,
-        logs: &mut Vec<crate::LogRecord>,
+        spans: &mut Pending<crate::PackedSpan>,
+        logs: &mut Pending<crate::LogRecord>,
     ) {
         if !spans.is_empty() {
-            self.persist(Batch::Spans(mem::take(spans))).await;
+            self.persist(Batch::Spans(spans.take())).await;
         }
         if !logs.is_empty() {
-            self.persist(Batch::Logs(mem::take(logs))).await;
+            self.persist(Batch::Logs(logs.take())).await;
         }
     }
 

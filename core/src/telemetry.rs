@@ -13,6 +13,7 @@ use crate::export::AzureExporter;
 use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::packed_span::PackedSpan;
+use crate::pending::BatchLimits;
 use crate::progress::Progress;
 use crate::resource::build_resource;
 use crate::sender::Sender;
@@ -119,6 +120,10 @@ impl AzureTelemetry {
             resource.clone(),
             config.metric_export_interval,
         );
+        let batch_limits = BatchLimits {
+            max_items: config.max_batch_size,
+            max_bytes: config.max_batch_bytes,
+        };
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let worker = Worker::new(
             rx,
@@ -129,7 +134,7 @@ impl AzureTelemetry {
             metrics,
             metrics_batch,
             WorkerSettings {
-                max_batch_size: config.max_batch_size,
+                batch_limits,
                 batch_delay: config.batch_delay,
                 max_concurrent_mappings: config.worker_threads,
             },
@@ -145,7 +150,7 @@ impl AzureTelemetry {
                     counters: Arc::clone(&counters),
                     progress: Arc::clone(&progress),
                     diagnostics: Arc::clone(&diagnostics),
-                    max_batch_size: config.max_batch_size,
+                    batch_limits,
                 }
                 .run(),
             );

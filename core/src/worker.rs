@@ -11,12 +11,12 @@ use crate::log_record::LogRecord;
 use crate::metrics::{MetricPoint, MetricsRecorder};
 use crate::packed_span::PackedSpan;
 use crate::payload::{BatchRef, Payload};
+use crate::pending::{BatchLimits, Pending};
 use crate::progress::Progress;
 use crate::sanitize;
 use crate::stats::Counters;
 use crate::transport::capture;
 use opentelemetry_sdk::trace::SpanData;
-use std::mem;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ enum Flow {
 }
 
 pub(crate) struct WorkerSettings {
-    pub max_batch_size: usize,
+    pub batch_limits: BatchLimits,
     pub batch_delay: Duration,
     /// Batches mapped (serialised and compressed) at once: CPU-bound work,
     /// so about the runtime's thread count.
@@ -69,8 +69,8 @@ pub(crate) struct Worker {
     progress: Arc<Progress>,
     settings: WorkerSettings,
     permits: Arc<Semaphore>,
-    spans: Vec<PackedSpan>,
-    logs: Vec<LogRecord>,
+    spans: Pending<PackedSpan>,
+    logs: Pending<LogRecord>,
     metrics: MetricsRecorder,
     /// Shared with the capture client: the batch of a flush-started metric collection.
     metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
@@ -113,9 +113,9 @@ impl Worker {
             counters,
             progress,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
+            spans: Pending::new(settings.batch_limits),
+            logs: Pending::new(settings.batch_limits),
             settings,
-            spans: Vec::new(),
-            logs: Vec::new(),
             metrics,
             metrics_batch,
             oldest: None,
@@ -182,19 +182,17 @@ impl Worker {
         match msg {
             Msg::Span(span) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.spans.push(span);
                 self.oldest.get_or_insert_with(tokio::time::Instant::now);
-                if self.spans.len() >= self.settings.max_batch_size {
-                    let batch = Batch::Spans(mem::take(&mut self.spans));
+                if self.spans.push(span) {
+                    let batch = Batch::Spans(self.spans.take());
                     self.dispatch(batch).await;
                 }
             }
             Msg::Log(log) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.logs.push(*log);
                 self.oldest.get_or_insert_with(tokio::time::Instant::now);
-                if self.logs.len() >= self.settings.max_batch_size {
-                    let batch = Batch::Logs(mem::take(&mut self.logs));
+                if self.logs.push(*log) {
+                    let batch = Batch::Logs(self.logs.take());
                     self.dispatch(batch).await;
                 }
             }
@@ -217,11 +215,11 @@ impl Worker {
 
     async fn send_pending(&mut self) {
         if !self.spans.is_empty() {
-            let batch = Batch::Spans(mem::take(&mut self.spans));
+            let batch = Batch::Spans(self.spans.take());
             self.dispatch(batch).await;
         }
         if !self.logs.is_empty() {
-            let batch = Batch::Logs(mem::take(&mut self.logs));
+            let batch = Batch::Logs(self.logs.take());
             self.dispatch(batch).await;
         }
         self.oldest = None;

@@ -321,3 +321,41 @@ fn metric_points_are_aggregated_and_exported_on_flush() {
     assert_eq!(telemetry.stats().metrics_accepted, 4);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn a_batch_closes_at_max_batch_bytes_before_max_batch_size() {
+    let emu = common::emulator();
+    let telemetry = common::builder(&emu)
+        .max_batch_size(1024)
+        .max_batch_bytes(8 * 1024)
+        // Long enough that only the byte limit (or the flush) closes a batch.
+        .batch_delay(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let prompt = "p".repeat(2_000);
+    for i in 0..20 {
+        let span = genkit_azure::RawSpan {
+            trace_id: [7; 16],
+            span_id: [i + 1; 8],
+            parent_span_id: None,
+            parent_is_remote: false,
+            name: format!("generate {i}"),
+            kind: genkit_azure::opentelemetry::trace::SpanKind::Internal,
+            start_unix_nanos: 1_700_000_000_000_000_000,
+            end_unix_nanos: 1_700_000_000_100_000_000,
+            status: genkit_azure::opentelemetry::trace::Status::Unset,
+            attributes: vec![KeyValue::new("genkit:input", prompt.clone())],
+            events: vec![],
+            scope: None,
+        };
+        telemetry.push_packed(span.pack().unwrap()).unwrap();
+    }
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let requests = emu.requests();
+    let sizes: Vec<usize> = requests.iter().map(|r| r.item_count).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 20, "{sizes:?}");
+    // About 2 KB a span: a batch closes at its fourth or fifth span.
+    assert!(sizes.iter().all(|n| *n <= 5), "{sizes:?}");
+    assert!(sizes.len() >= 4, "{sizes:?}");
+    telemetry.shutdown(Duration::from_secs(10)).unwrap();
+}

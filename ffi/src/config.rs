@@ -13,6 +13,10 @@ use std::time::Duration;
 /// items arrive. (0 cannot mean that: 0 is "default".)
 pub const GENKIT_AZURE_NO_BATCH_DELAY: u32 = u32::MAX;
 
+/// For `genkit_azure_config.thread_nice`: the background threads keep the
+/// host's CPU priority instead of deferring to it.
+pub const GENKIT_AZURE_HOST_PRIORITY: u32 = u32::MAX;
+
 /// Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
 /// and set only what you need: NULL strings and 0 numbers mean "default".
 /// Strings are UTF-8 and are copied; they may be freed after the call.
@@ -36,6 +40,9 @@ pub struct genkit_azure_config {
     pub resource_attribute_count: usize,
     /// Items per export request, 1..32768. 0 = default (1024).
     pub max_batch_size: u32,
+    /// A request also closes when its items hold this many bytes of content
+    /// (attribute text, log bodies), 1024..67108864. 0 = default (1 MiB).
+    pub max_batch_bytes: u32,
     /// How long a partly filled batch waits before it is sent, in ms, at most
     /// 3600000. 0 = default (1000 ms); GENKIT_AZURE_NO_BATCH_DELAY = no wait.
     pub batch_delay_ms: u32,
@@ -55,6 +62,10 @@ pub struct genkit_azure_config {
     /// the process exits. For read-only or ephemeral file systems.
     // Phrased as "disable" so that the zero value keeps the default (on).
     pub disable_storage: bool,
+    /// How far the background threads defer to the host's threads for CPU
+    /// (a Linux nice increment, 1..19; ignored elsewhere). 0 = default (10);
+    /// GENKIT_AZURE_HOST_PRIORITY = the host's own priority.
+    pub thread_nice: u32,
 }
 
 /// Maps the C config onto core's builder. Range checks are left to core's
@@ -97,6 +108,9 @@ pub(crate) unsafe fn builder(
     if c.max_batch_size != 0 {
         b = b.max_batch_size(c.max_batch_size as usize);
     }
+    if c.max_batch_bytes != 0 {
+        b = b.max_batch_bytes(c.max_batch_bytes as usize);
+    }
     match c.batch_delay_ms {
         0 => {}
         GENKIT_AZURE_NO_BATCH_DELAY => b = b.batch_delay(Duration::ZERO),
@@ -124,6 +138,20 @@ pub(crate) unsafe fn builder(
     }
     if c.disable_storage {
         b = b.disable_storage();
+    }
+    match c.thread_nice {
+        0 => {}
+        GENKIT_AZURE_HOST_PRIORITY => b = b.thread_nice(0),
+        n @ 1..=19 => b = b.thread_nice(n as u8),
+        n => {
+            return Err(FfiError::new(
+                GENKIT_AZURE_INVALID_CONFIG,
+                format!(
+                    "{} is {n}; must be 1..19, 0 for the default or GENKIT_AZURE_HOST_PRIORITY",
+                    path.field("thread_nice")
+                ),
+            ))
+        }
     }
     Ok(b)
 }

@@ -237,6 +237,28 @@ mod tests {
             "{}",
             last_error()
         );
+
+        for (bad, named) in [
+            (
+                genkit_azure_config {
+                    thread_nice: 20,
+                    ..config()
+                },
+                "config.thread_nice is 20",
+            ),
+            (
+                genkit_azure_config {
+                    max_batch_bytes: 10,
+                    ..config()
+                },
+                "max_batch_bytes",
+            ),
+        ] {
+            // SAFETY: as above.
+            let status = unsafe { genkit_azure_new(&bad, &mut out) };
+            assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG);
+            assert!(last_error().contains(named), "{}", last_error());
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ class Telemetry:
         service_namespace: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
         max_batch_size: int | None = None,
+        max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
         storage_directory: str | os.PathLike[str] | None = None,

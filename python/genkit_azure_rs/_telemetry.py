@@ -61,6 +61,9 @@ class AzureTelemetry:
         log_level: The lowest stdlib / structlog level exported.
         service_namespace: ``service.namespace`` (prefixes the cloud role).
         resource_attributes: More resource attributes.
+        max_batch_size: Items per request at most (default 1024).
+        max_batch_bytes: A request also closes at this many bytes of span and log
+            content (default 1 MiB), so large prompts and outputs keep batches small.
         storage_directory: Where batches that cannot be delivered now wait on disk
             (default: a private directory per user and key under the temp dir).
         disable_offline_storage: Keep undeliverable batches in memory only.
@@ -88,6 +91,7 @@ class AzureTelemetry:
         service_namespace: str | None = None,
         resource_attributes: dict[str, Any] | None = None,
         max_batch_size: int | None = None,
+        max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
@@ -101,6 +105,7 @@ class AzureTelemetry:
             service_namespace=service_namespace,
             resource_attributes=resource_attributes,
             max_batch_size=max_batch_size,
+            max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,
             queue_capacity=queue_capacity,
             storage_directory=storage_directory,

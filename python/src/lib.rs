@@ -113,6 +113,7 @@ impl Telemetry {
         service_namespace = None,
         resource_attributes = None,
         max_batch_size = None,
+        max_batch_bytes = None,
         batch_delay_s = None,
         queue_capacity = None,
         storage_directory = None,
@@ -128,6 +129,7 @@ impl Telemetry {
         service_namespace: Option<String>,
         resource_attributes: Option<Bound<'_, PyAny>>,
         max_batch_size: Option<usize>,
+        max_batch_bytes: Option<usize>,
         batch_delay_s: Option<f64>,
         queue_capacity: Option<usize>,
         storage_directory: Option<std::path::PathBuf>,
@@ -154,6 +156,9 @@ impl Telemetry {
         }
         if let Some(n) = max_batch_size {
             b = b.max_batch_size(n);
+        }
+        if let Some(n) = max_batch_bytes {
+            b = b.max_batch_bytes(n);
         }
         if let Some(s) = batch_delay_s {
             b = b.batch_delay(duration_from_secs("batch_delay_s", s)?);

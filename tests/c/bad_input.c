@@ -181,6 +181,15 @@ static void config_cases(void)
     EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "batch_delay");
     c.batch_delay_ms = 0;
 
+    c.max_batch_bytes = 100;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "max_batch_bytes", "100");
+    c.max_batch_bytes = 0;
+
+    c.thread_nice = 20;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "config.thread_nice is 20",
+           "GENKIT_AZURE_HOST_PRIORITY");
+    c.thread_nice = 0;
+
     c.service_name = "svc\xff";
     EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_UTF8, "config.service_name", "UTF-8");
     c.service_name = NULL;
@@ -337,6 +346,7 @@ int main(int argc, char **argv)
     genkit_azure_config c = {0};
     c.service_name = "bad-input-c";
     c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
+    c.thread_nice = GENKIT_AZURE_HOST_PRIORITY; /* the sentinel is accepted */
     CHECK_OK(genkit_azure_new(&c, &h));
     if (h == NULL) {
         fprintf(stderr, "bad_input.c: cannot continue without a handle\n");

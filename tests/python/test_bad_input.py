@@ -57,6 +57,8 @@ def test_out_of_range_settings_are_value_errors(emulator) -> None:
         AzureTelemetry(connection_string=emulator.connection_string, max_batch_size=0)
     with pytest.raises(ValueError, match="batch_delay_s"):
         AzureTelemetry(connection_string=emulator.connection_string, batch_delay_s=-1)
+    with pytest.raises(ValueError, match="max_batch_bytes"):
+        AzureTelemetry(connection_string=emulator.connection_string, max_batch_bytes=10)
     for nice in (-1, 20, 1000):
         with pytest.raises(ValueError, match=f"thread_nice: must be between 0 and 19, got {nice}"):
             AzureTelemetry(connection_string=emulator.connection_string, thread_nice=nice)

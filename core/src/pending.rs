@@ -1,0 +1,110 @@
+//! Items gathering into a batch. A batch closes at `max_items` or at
+//! `max_bytes` of content, whichever comes first: Genkit spans carry prompts
+//! and model output, so a count alone would let a batch (and the memory it
+//! holds while it gathers and while it is mapped) grow with the payloads.
+
+use crate::log_record::LogRecord;
+use crate::packed_span::PackedSpan;
+use opentelemetry::{KeyValue, Value};
+use std::mem;
+
+/// When a gathering batch is full.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchLimits {
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+/// Something with a size worth counting against `max_bytes`.
+pub(crate) trait Weighed {
+    /// About the bytes of content it holds.
+    fn weight(&self) -> usize;
+}
+
+impl Weighed for PackedSpan {
+    fn weight(&self) -> usize {
+        self.heap_bytes()
+    }
+}
+
+fn attributes_weight(attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| {
+            kv.key.as_str().len()
+                + match &kv.value {
+                    Value::String(s) => s.as_str().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+impl Weighed for LogRecord {
+    fn weight(&self) -> usize {
+        64 + self.body.len() + attributes_weight(&self.attributes)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Pending<T> {
+    items: Vec<T>,
+    bytes: usize,
+    limits: BatchLimits,
+}
+
+impl<T: Weighed> Pending<T> {
+    pub fn new(limits: BatchLimits) -> Self {
+        Self {
+            items: Vec::new(),
+            bytes: 0,
+            limits,
+        }
+    }
+
+    /// Adds an item; true when the batch is now full.
+    pub fn push(&mut self, item: T) -> bool {
+        self.bytes += item.weight();
+        self.items.push(item);
+        self.items.len() >= self.limits.max_items || self.bytes >= self.limits.max_bytes
+    }
+
+    /// The gathered items, leaving this empty.
+    pub fn take(&mut self) -> Vec<T> {
+        self.bytes = 0;
+        mem::take(&mut self.items)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::logs::Severity;
+
+    #[test]
+    fn a_batch_closes_at_the_count_or_the_bytes_whichever_first() {
+        let mut by_count = Pending::new(BatchLimits {
+            max_items: 3,
+            max_bytes: 1 << 20,
+        });
+        assert!(!by_count.push(LogRecord::new(Severity::Info, "a")));
+        assert!(!by_count.push(LogRecord::new(Severity::Info, "b")));
+        assert!(by_count.push(LogRecord::new(Severity::Info, "c")));
+        assert_eq!(by_count.take().len(), 3);
+        assert!(by_count.is_empty());
+
+        let mut by_bytes = Pending::new(BatchLimits {
+            max_items: 1000,
+            max_bytes: 2_000,
+        });
+        assert!(!by_bytes.push(LogRecord::new(Severity::Info, "x".repeat(900))));
+        assert!(by_bytes.push(LogRecord::new(Severity::Info, "y".repeat(1_100))));
+        assert_eq!(by_bytes.take().len(), 2);
+        // The count of bytes starts again with the next batch.
+        assert!(!by_bytes.push(LogRecord::new(Severity::Info, "z".repeat(900))));
+    }
+}
