@@ -80,6 +80,17 @@ def test_odd_values_arrive_cut_at_character_boundaries(run_app, emulator) -> Non
     assert odd["negative_big_int"] == str(-(2**70))
     assert odd["emoji"] == "🚀" * 2048  # 8192 bytes of 4-byte characters
     assert "1.5" in odd["floats"] and "2.5" in odd["floats"]
+    # A lone surrogate becomes replacement characters (one per byte of its UTF-8 form).
+    def replaced(value: str, before: str, after: str) -> bool:
+        middle = value[len(before) : len(value) - len(after)]
+        return value.startswith(before) and value.endswith(after) and set(middle) == {"\ufffd"}
+
+    assert replaced(odd["lone_surrogate"], "a", "b")
+    (odd_key,) = [k for k in odd if k.startswith("key_")]
+    assert replaced(odd_key, "key_", "") and odd[odd_key] == "value of an odd key"
+    (odd_event,) = [e for e in of_kind(envelopes, "Message") if text(e).startswith("odd-event")]
+    assert replaced(text(odd_event), "odd-event", "")
+    assert props(odd_event)["edge"] == "a" * 8191
 
     def message(prefix: str) -> dict:
         (found,) = [e for e in of_kind(envelopes, "Message") if text(e).startswith(prefix)]

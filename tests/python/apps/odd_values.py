@@ -28,7 +28,10 @@ with tracer.start_as_current_span("odd-span") as span:
     span.set_attribute("negative_big_int", -(2**70))
     span.set_attribute("floats", (1.5, 2.5))
     span.set_attribute("emoji", "🚀" * 3000)  # 4-byte characters, 12,000 bytes
-    span.add_event("odd-event", {"edge": EDGE, "n": 2**65})
+    # Lone surrogates are valid Python str but not UTF-8: replaced, never an error.
+    span.set_attribute("lone_surrogate", "a\ud800b")
+    span.set_attribute("key_\udcff", "value of an odd key")
+    span.add_event("odd-event\ud800", {"edge": EDGE, "n": 2**65})
     log.warning(
         "odd record %s",
         "é" * 40_000,
