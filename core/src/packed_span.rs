@@ -158,10 +158,11 @@ impl SpanPacker {
     }
 
     fn str(&mut self, s: &str) {
-        self.buf
-            .extend_from_slice(&(s.len().min(u32::MAX as usize) as u32).to_le_bytes());
-        self.buf
-            .extend_from_slice(&s.as_bytes()[..s.len().min(u32::MAX as usize)]);
+        // Lengths are 32-bit; a longer text (far past every field's limit
+        // anyway) is cut at a character boundary so it stays UTF-8.
+        let s = crate::sanitize::truncated(s, u32::MAX as usize);
+        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
     }
 
     fn u32(&mut self, v: u32) {
