@@ -211,9 +211,7 @@ impl SpanPacker {
             scope.schema_url(),
             attributes.len() as u32,
         );
-        for kv in attributes {
-            self.attribute(kv.key.as_str(), &kv.value);
-        }
+        self.attributes(attributes);
     }
 
     fn scope_inline(
@@ -245,6 +243,12 @@ impl SpanPacker {
         self.buf.extend_from_slice(&time_unix_nanos.to_le_bytes());
         self.u32(attributes);
         self.owed = attributes;
+    }
+
+    /// An OpenTelemetry event with its attributes.
+    pub fn sdk_event(&mut self, e: &Event) {
+        self.event(&e.name, unix_nanos(e.timestamp), e.attributes.len() as u32);
+        self.attributes(&e.attributes);
     }
 
     /// A link; the next `attributes` attributes written are its own.
@@ -295,6 +299,13 @@ impl SpanPacker {
     pub fn attribute_bool(&mut self, key: &str, value: bool) {
         self.key(key);
         self.buf.push(if value { V_TRUE } else { V_FALSE });
+    }
+
+    /// Several attributes, in order.
+    pub fn attributes<'a>(&mut self, attributes: impl IntoIterator<Item = &'a KeyValue>) {
+        for kv in attributes {
+            self.attribute(kv.key.as_str(), &kv.value);
+        }
     }
 
     /// Any OpenTelemetry value (arrays included).
@@ -415,15 +426,8 @@ impl PackedSpan {
         p.name(&span.name);
         p.status(&span.status);
         p.instrumentation_scope(&span.instrumentation_scope);
-        for kv in &span.attributes {
-            p.attribute(kv.key.as_str(), &kv.value);
-        }
-        for e in span.events.iter() {
-            p.event(&e.name, unix_nanos(e.timestamp), e.attributes.len() as u32);
-            e.attributes
-                .iter()
-                .for_each(|kv| p.attribute(kv.key.as_str(), &kv.value));
-        }
+        p.attributes(&span.attributes);
+        span.events.iter().for_each(|e| p.sdk_event(e));
         for l in span.links.iter() {
             let cx = &l.span_context;
             p.link(
@@ -432,9 +436,7 @@ impl PackedSpan {
                 cx.is_remote(),
                 l.attributes.len() as u32,
             );
-            l.attributes
-                .iter()
-                .for_each(|kv| p.attribute(kv.key.as_str(), &kv.value));
+            p.attributes(&l.attributes);
         }
         p.finish()
     }

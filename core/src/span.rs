@@ -54,19 +54,8 @@ impl RawSpan {
         if let Some(scope) = &self.scope {
             p.instrumentation_scope(scope);
         }
-        for kv in &self.attributes {
-            p.attribute(kv.key.as_str(), &kv.value);
-        }
-        for e in &self.events {
-            let at = e
-                .timestamp
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            p.event(&e.name, at, e.attributes.len() as u32);
-            for kv in &e.attributes {
-                p.attribute(kv.key.as_str(), &kv.value);
-            }
-        }
+        p.attributes(&self.attributes);
+        self.events.iter().for_each(|e| p.sdk_event(e));
         p.finish()
     }
 }
