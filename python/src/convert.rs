@@ -116,39 +116,54 @@ fn key(k: &Bound<'_, PyAny>) -> Key {
     }
 }
 
-/// Key/value pairs of a mapping (a `dict` is iterated directly; anything else
-/// through `.items()`). `None` gives no attributes.
-pub fn attributes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<KeyValue>> {
-    if obj.is_none() {
-        return Ok(Vec::new());
-    }
+/// The plain dict behind a mapping: the mapping itself when it is a `dict`,
+/// or the SDK's `BoundedAttributes`, which keeps one in `_dict`.
+fn plain_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
     if let Ok(d) = obj.cast::<PyDict>() {
-        return Ok(dict_attributes(d));
+        return Ok(Some(d.clone()));
     }
-    // The SDK's BoundedAttributes keeps a plain dict in `_dict`.
-    if let Some(inner) = obj.getattr_opt(intern!(obj.py(), "_dict"))? {
-        if let Ok(d) = inner.cast::<PyDict>() {
-            return Ok(dict_attributes(d));
-        }
-    }
+    Ok(obj
+        .getattr_opt(intern!(obj.py(), "_dict"))?
+        .and_then(|inner| inner.cast_into::<PyDict>().ok()))
+}
+
+/// The pairs of a mapping that is not a plain dict, through `.items()`.
+fn items<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
     let mut out = Vec::new();
     for item in obj.call_method0(intern!(obj.py(), "items"))?.try_iter()? {
         let item = item?;
         let pair = item.cast::<PyTuple>()?;
-        out.push(KeyValue::new(
-            key(&pair.get_item(0)?),
-            value(&pair.get_item(1)?),
-        ));
+        out.push((pair.get_item(0)?, pair.get_item(1)?));
     }
     Ok(out)
 }
 
-fn dict_attributes(d: &Bound<'_, PyDict>) -> Vec<KeyValue> {
-    let mut out = Vec::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        out.push(KeyValue::new(key(&k), value(&v)));
+/// The key/value pairs of a mapping, collected (an event needs their count
+/// first). `None` gives no pairs.
+fn attribute_items<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    if obj.is_none() {
+        return Ok(Vec::new());
     }
-    out
+    match plain_dict(obj)? {
+        Some(d) => Ok(d.iter().collect()),
+        None => items(obj),
+    }
+}
+
+/// A mapping's pairs as OpenTelemetry attributes (logs, resource attributes).
+/// `None` gives no attributes.
+pub fn attributes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<KeyValue>> {
+    let attribute =
+        |(k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>)| KeyValue::new(key(&k), value(&v));
+    if obj.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(match plain_dict(obj)? {
+        Some(d) => d.iter().map(attribute).collect(),
+        None => items(obj)?.into_iter().map(attribute).collect(),
+    })
 }
 
 /// A Python int trace id (128 bits) as bytes.
@@ -217,53 +232,25 @@ fn pack_attribute(p: &mut SpanPacker, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>
     }
 }
 
-/// The attributes of a mapping with their count, which an event needs first.
-fn attribute_items<'py>(
-    obj: &Bound<'py, PyAny>,
-) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
-    if obj.is_none() {
-        return Ok(Vec::new());
-    }
-    let dict = match obj.cast::<PyDict>() {
-        Ok(d) => Some(d.clone()),
-        // The SDK's BoundedAttributes keeps a plain dict in `_dict`.
-        Err(_) => obj
-            .getattr_opt(intern!(obj.py(), "_dict"))?
-            .and_then(|inner| inner.cast_into::<PyDict>().ok()),
-    };
-    if let Some(d) = dict {
-        return Ok(d.iter().collect());
-    }
-    let mut out = Vec::new();
-    for item in obj.call_method0(intern!(obj.py(), "items"))?.try_iter()? {
-        let item = item?;
-        let pair = item.cast::<PyTuple>()?;
-        out.push((pair.get_item(0)?, pair.get_item(1)?));
-    }
-    Ok(out)
-}
-
-/// Writes a span's attributes: a plain dict is read in place.
+/// Writes a span's attributes: a plain dict is read in place, without
+/// collecting its pairs first.
 fn pack_span_attributes(p: &mut SpanPacker, obj: &Bound<'_, PyAny>) -> PyResult<()> {
-    if let Some(d) = obj
-        .getattr_opt(intern!(obj.py(), "_dict"))?
-        .and_then(|inner| inner.cast_into::<PyDict>().ok())
-    {
-        for (k, v) in d.iter() {
-            pack_attribute(p, &k, &v);
-        }
+    if obj.is_none() {
         return Ok(());
     }
-    for (k, v) in attribute_items(obj)? {
-        pack_attribute(p, &k, &v);
+    match plain_dict(obj)? {
+        Some(d) => d.iter().for_each(|(k, v)| pack_attribute(p, &k, &v)),
+        None => items(obj)?
+            .iter()
+            .for_each(|(k, v)| pack_attribute(p, k, v)),
     }
     Ok(())
 }
 
 /// Converts a finished SDK span straight into its packed form. `Ok(None)`
 /// when the span is not sampled (the SDK also ends spans that are recorded
-/// but not sampled).
-pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<genkit_azure::Result<PackedSpan>>> {
+/// but not sampled); an error when a field cannot be read or is invalid.
+pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<PackedSpan>> {
     let py = span.py();
     let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
     // SpanContext is a tuple: (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid).
@@ -402,7 +389,7 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<genkit_azure::Result<Pac
             }
         }
     }
-    Ok(Some(p.finish()))
+    p.finish().map(Some).map_err(crate::to_py_err)
 }
 
 /// An OTel value back to Python (for the resource attributes).

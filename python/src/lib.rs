@@ -26,7 +26,7 @@ create_exception!(
     "The telemetry pipeline is shut down; nothing more is accepted or flushed."
 );
 
-fn to_py_err(e: Error) -> PyErr {
+pub(crate) fn to_py_err(e: Error) -> PyErr {
     match e {
         Error::ShutDown => TelemetryShutDownError::new_err(e.to_string()),
         Error::ConnectionString { .. }
@@ -78,12 +78,8 @@ impl Shared {
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
         let packed = match convert::span(span) {
-            Ok(Some(Ok(packed))) => packed,
+            Ok(Some(packed)) => packed,
             Ok(None) => return Ok(false),
-            Ok(Some(Err(e))) => {
-                self.spans_invalid.fetch_add(1, Relaxed);
-                return Err(to_py_err(e));
-            }
             Err(e) => {
                 self.spans_invalid.fetch_add(1, Relaxed);
                 return Err(e);
