@@ -3,7 +3,8 @@
 //! The pipeline: a bounded ingest queue that never blocks the caller, a
 //! background tokio runtime that batches, maps envelopes through
 //! `opentelemetry-application-insights` and sends them with our own HTTP
-//! transport. The C ABI (`ffi/`) and the Python module (`python/`) are thin
+//! transport. The folders follow a span's walk: `ingest` -> `pipeline` ->
+//! `envelopes` -> `delivery`, with `config` and `accounting` beside them. The C ABI (`ffi/`) and the Python module (`python/`) are thin
 //! faces over this crate.
 //!
 //! ```no_run
@@ -19,43 +20,30 @@
 //! # Ok::<(), genkit_azure::Error>(())
 //! ```
 
-mod backoff;
-mod block_on;
+// The leaves, which depend on no stage; then the stages, each depending only
+// on the ones listed before it. A span walks ingest -> pipeline -> envelopes
+// -> delivery; `telemetry` assembles the stages into the handle faces hold.
+mod accounting;
 pub mod config;
-pub mod connection_string;
-mod delivery;
 pub mod diagnostics;
 mod error;
-mod export;
-pub mod intern;
-pub mod log_record;
-pub mod metrics;
-mod packed_span;
-mod payload;
-mod pending;
-mod progress;
-pub mod resource;
-pub mod sanitize;
-mod sender;
-pub mod span;
-mod span_processor;
-mod spill;
-mod stats;
-pub mod storage;
-mod telemetry;
-mod transport;
-mod worker;
+mod text;
 
-pub use config::{AzureTelemetryBuilder, Config, CONNECTION_STRING_ENV};
-pub use connection_string::ConnectionString;
+mod delivery;
+mod envelopes;
+mod ingest;
+mod pipeline;
+mod telemetry;
+
+pub use accounting::Stats;
+pub use config::{Config, ConnectionString, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
-pub use log_record::{severity_from_number, LogRecord};
-pub use metrics::{MetricKind, MetricPoint};
-pub use packed_span::{PackedSpan, SpanPacker};
-pub use span::{parse_hex_id, time_from_unix_nanos, RawSpan};
-pub use span_processor::AzureSpanProcessor;
-pub use stats::Stats;
-pub use telemetry::{AzureTelemetry, Pushed};
+pub use ingest::intern;
+pub use ingest::{
+    parse_hex_id, severity_from_number, time_from_unix_nanos, LogRecord, MetricKind, MetricPoint,
+    PackedSpan, RawSpan, SpanPacker,
+};
+pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
 
 /// Re-exported so faces build spans and attributes with the same versions.
 pub use opentelemetry;

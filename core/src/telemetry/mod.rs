@@ -3,25 +3,23 @@
 //! Pushing never blocks and never waits on I/O: items go into a bounded queue
 //! read by a worker on a background tokio runtime that this handle owns.
 
-use crate::backoff::Backoff;
-use crate::block_on::block_on_until;
-use crate::config::{AzureTelemetryBuilder, Config, CONNECTION_STRING_ENV};
-use crate::connection_string::{Authorization, ConnectionString};
-use crate::delivery::Delivery;
+mod block_on;
+mod builder;
+mod span_processor;
+
+pub use builder::AzureTelemetryBuilder;
+pub use span_processor::AzureSpanProcessor;
+
+use crate::accounting::{Counters, Progress, Stats};
+use crate::config::{
+    build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
+};
+use crate::delivery::{default_directory, Backoff, Delivery, Sender, Storage, StorageSettings};
+use crate::envelopes::{AzureExporter, CaptureClient, MetricsRecorder};
 use crate::error::{ConfigError, Error, Result};
-use crate::export::AzureExporter;
-use crate::log_record::LogRecord;
-use crate::metrics::{MetricPoint, MetricsRecorder};
-use crate::packed_span::PackedSpan;
-use crate::pending::BatchLimits;
-use crate::progress::Progress;
-use crate::resource::build_resource;
-use crate::sender::Sender;
-use crate::spill::Spill;
-use crate::stats::{Counters, Stats};
-use crate::storage::{default_directory, Storage, StorageSettings};
-use crate::transport::CaptureClient;
-use crate::worker::{Msg, ShutdownMarker, Worker, WorkerSettings};
+use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
+use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
+use block_on::block_on_until;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::AtomicBool;
@@ -210,7 +208,7 @@ impl AzureTelemetry {
                 "value",
                 format!(
                     "metric '{}' has a non-finite value",
-                    crate::sanitize::truncated(&point.name, 200)
+                    crate::text::truncated(&point.name, 200)
                 ),
             )));
         }
@@ -426,7 +424,6 @@ fn open_storage(
         .clone()
         .unwrap_or_else(|| default_directory(cs.instrumentation_key()));
     let settings = StorageSettings {
-        directory: Some(dir.clone()),
         max_bytes: config.max_disk_bytes,
         retention: config.disk_retention,
         lease: config.disk_lease.max(config.request_timeout * 2),

@@ -5,44 +5,16 @@
 //! It sees every item in arrival order on one task, which is where per-trace
 //! state (Genkit enrichment, sampling decisions, derived metrics) will live.
 
-use crate::delivery::Delivery;
-use crate::export::AzureExporter;
-use crate::log_record::LogRecord;
-use crate::metrics::{MetricPoint, MetricsRecorder};
-use crate::packed_span::PackedSpan;
-use crate::payload::{BatchRef, Payload};
-use crate::pending::{BatchLimits, Pending};
-use crate::progress::Progress;
-use crate::sanitize;
-use crate::stats::Counters;
-use crate::transport::capture;
-use opentelemetry_sdk::trace::SpanData;
+use super::msg::{Msg, ShutdownMarker};
+use super::pending::{BatchLimits, Pending};
+use crate::accounting::{BatchRef, Counters, Progress};
+use crate::delivery::{Delivery, Payload};
+use crate::envelopes::{capture, export_batch, AzureExporter, Batch, MetricsRecorder};
+use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
-
-/// What travels through the ingest queue.
-pub(crate) enum Msg {
-    Span(PackedSpan),
-    Log(Box<LogRecord>),
-    Metric(Box<MetricPoint>),
-    /// Send everything queued so far; answer with the batch id below which
-    /// everything queued before the marker lies.
-    Flush(SyncSender<u64>),
-    /// Send everything, wait for in-flight exports until the deadline, stop.
-    /// Boxed: a queue slot is as large as the largest message, and there is
-    /// one slot per queued span.
-    Shutdown(Box<ShutdownMarker>),
-}
-
-pub(crate) struct ShutdownMarker {
-    pub deadline: Instant,
-    pub done: SyncSender<()>,
-}
-
-const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");
 
 /// How long the worker lets items gather after draining the queue.
 const LINGER: Duration = Duration::from_millis(2);
@@ -76,20 +48,6 @@ pub(crate) struct Worker {
     metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
-}
-
-pub(crate) enum Batch {
-    Spans(Vec<PackedSpan>),
-    Logs(Vec<LogRecord>),
-}
-
-impl Batch {
-    pub fn len(&self) -> usize {
-        match self {
-            Batch::Spans(v) => v.len(),
-            Batch::Logs(v) => v.len(),
-        }
-    }
 }
 
 impl Worker {
@@ -292,7 +250,7 @@ impl Worker {
                     progress.settle_batch(&counters, batch_ref, true);
                 }
                 Err(_) => {
-                    // The mapping panicked (see sanitize.rs); the batch is lost, counted.
+                    // The mapping panicked (see envelopes/limits.rs); the batch is lost, counted.
                     Counters::add(&counters.dropped_mapping_error, batch_ref.items);
                     progress.settle_batch(&counters, batch_ref, true);
                 }
@@ -310,26 +268,5 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-pub(crate) async fn export_batch(
-    exporter: Arc<AzureExporter>,
-    counters: Arc<Counters>,
-    batch: Batch,
-) -> opentelemetry_sdk::error::OTelSdkResult {
-    match batch {
-        Batch::Spans(packed) => {
-            let mut spans: Vec<SpanData> = packed.iter().map(PackedSpan::unpack).collect();
-            drop(packed);
-            let cut: u64 = spans.iter_mut().map(sanitize::span).sum();
-            Counters::add(&counters.values_truncated, cut);
-            exporter.export_spans(spans).await
-        }
-        Batch::Logs(mut logs) => {
-            let cut: u64 = logs.iter_mut().map(sanitize::log).sum();
-            Counters::add(&counters.values_truncated, cut);
-            exporter.export_logs(logs).await
-        }
     }
 }

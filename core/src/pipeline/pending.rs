@@ -3,8 +3,7 @@
 //! and model output, so a count alone would let a batch (and the memory it
 //! holds while it gathers and while it is mapped) grow with the payloads.
 
-use crate::log_record::LogRecord;
-use crate::packed_span::PackedSpan;
+use crate::ingest::{LogRecord, PackedSpan};
 use opentelemetry::{KeyValue, Value};
 use std::mem;
 

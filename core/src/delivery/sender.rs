@@ -1,9 +1,9 @@
 //! One HTTP attempt to the ingestion endpoint, and what its answer means.
 
-use crate::backoff::parse_retry_after;
-use crate::connection_string::{is_loopback, Endpoint};
-use crate::stats::Counters;
-use crate::transport::{is_retryable, TrackResponse, TRACK_PATH};
+use super::backoff::parse_retry_after;
+use super::response::{is_retryable, TrackResponse, TRACK_PATH};
+use crate::accounting::Counters;
+use crate::config::{is_loopback, Endpoint};
 use bytes::Bytes;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};

@@ -10,7 +10,8 @@
 use opentelemetry::{Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
-use crate::log_record::LogRecord;
+use crate::ingest::LogRecord;
+use crate::text::{floor_char_boundary, truncated};
 
 /// Property keys longer than this are dropped by the service.
 pub const MAX_KEY_BYTES: usize = 150;
@@ -24,23 +25,6 @@ pub const MAX_EVENT_NAME_BYTES: usize = 512;
 pub const MAX_MESSAGE_BYTES: usize = 32768;
 /// Parts that the crate joins into one limited field (host:port, scheme://host/path?query).
 const MAX_COMPOSITE_PART_BYTES: usize = 256;
-
-/// The largest index `<= max` that is a character boundary of `s`.
-pub fn floor_char_boundary(s: &str, max: usize) -> usize {
-    if max >= s.len() {
-        return s.len();
-    }
-    let mut i = max;
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// Cuts `s` to at most `max` bytes without splitting a character.
-pub fn truncated(s: &str, max: usize) -> &str {
-    &s[..floor_char_boundary(s, max)]
-}
 
 /// The byte limit of the field an attribute with this key ends up in.
 pub fn value_limit(key: &str) -> usize {
@@ -159,18 +143,6 @@ pub fn log(record: &mut LogRecord) -> u64 {
 mod tests {
     use super::*;
     use opentelemetry::Array;
-
-    #[test]
-    fn cuts_before_a_character_that_straddles_the_limit() {
-        let s = format!("{}é", "a".repeat(8191));
-        assert_eq!(s.len(), 8193);
-        assert_eq!(truncated(&s, 8192).len(), 8191);
-        let s = "日本語".repeat(10);
-        for max in 0..s.len() {
-            let t = truncated(&s, max);
-            assert!(t.len() <= max && s.starts_with(t));
-        }
-    }
 
     #[test]
     fn attribute_values_keys_and_arrays_respect_their_limits() {

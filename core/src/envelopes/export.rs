@@ -1,9 +1,11 @@
 //! Mapping batches to Application Insights envelopes and handing them to the
 //! transport, through `opentelemetry-application-insights`.
 
-use crate::connection_string::ConnectionString;
-use crate::log_record::LogRecord;
-use crate::transport::CaptureClient;
+use super::capture::CaptureClient;
+use super::limits;
+use crate::accounting::Counters;
+use crate::config::ConnectionString;
+use crate::ingest::{LogRecord, PackedSpan};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_application_insights::Exporter;
@@ -13,6 +15,7 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
+use std::sync::Arc;
 
 /// Turns our batches into envelopes and sends them.
 #[derive(Debug)]
@@ -115,4 +118,40 @@ fn any_value(v: opentelemetry::Value) -> AnyValue {
 
 fn severity_text(s: Severity) -> &'static str {
     s.name()
+}
+
+/// The items one request body is written from: spans or logs, never both.
+pub(crate) enum Batch {
+    Spans(Vec<PackedSpan>),
+    Logs(Vec<LogRecord>),
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Spans(v) => v.len(),
+            Batch::Logs(v) => v.len(),
+        }
+    }
+}
+
+pub(crate) async fn export_batch(
+    exporter: Arc<AzureExporter>,
+    counters: Arc<Counters>,
+    batch: Batch,
+) -> opentelemetry_sdk::error::OTelSdkResult {
+    match batch {
+        Batch::Spans(packed) => {
+            let mut spans: Vec<SpanData> = packed.iter().map(PackedSpan::unpack).collect();
+            drop(packed);
+            let cut: u64 = spans.iter_mut().map(limits::span).sum();
+            Counters::add(&counters.values_truncated, cut);
+            exporter.export_spans(spans).await
+        }
+        Batch::Logs(mut logs) => {
+            let cut: u64 = logs.iter_mut().map(limits::log).sum();
+            Counters::add(&counters.values_truncated, cut);
+            exporter.export_logs(logs).await
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //! at once). `flush` waits until every batch up to a given id has settled and
 //! then reports whether any of them failed.
 
-use crate::payload::BatchRef;
-use crate::stats::Counters;
+use super::batch::BatchRef;
+use super::stats::Counters;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex};

@@ -1,11 +1,10 @@
 //! A span as plain fields, for faces that receive spans from another
 //! language (C structs), and the helpers they share.
 
+use super::packed_span::{PackedSpan, SpanPacker};
 use crate::error::{ConfigError, Error, Result};
-use crate::packed_span::{PackedSpan, SpanPacker};
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A finished span as plain fields, as a face reads it; `pack` checks them.
 #[derive(Debug, Clone)]
@@ -28,11 +27,6 @@ pub struct RawSpan {
 
 fn invalid(field: &str, reason: impl Into<String>) -> Error {
     Error::InvalidArgument(ConfigError::new(field, reason))
-}
-
-/// Converts Unix nanoseconds to `SystemTime`.
-pub fn time_from_unix_nanos(nanos: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_nanos(nanos)
 }
 
 impl RawSpan {

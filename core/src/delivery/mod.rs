@@ -14,18 +14,26 @@
 //!
 //! A payload's batch settles (for `flush`) when it is delivered, rejected, or dropped.
 
-use crate::backoff::Backoff;
+mod backoff;
+mod payload;
+mod response;
+mod sender;
+mod storage;
+
+pub(crate) use backoff::Backoff;
+pub(crate) use payload::Payload;
+pub(crate) use sender::Sender;
+pub(crate) use storage::{default_directory, Storage, StorageSettings};
+
+use crate::accounting::{Counters, Progress};
 use crate::diagnostics::Diagnostics;
-use crate::payload::Payload;
-use crate::progress::Progress;
-use crate::sender::{Sender, Verdict};
-use crate::stats::Counters;
-use crate::storage::{Leased, Storage};
+use sender::Verdict;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use storage::Leased;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 

@@ -9,8 +9,8 @@
 //! capped; what falls out is counted. Any I/O failure (read-only or full file
 //! system) switches persistence off with one diagnostic: never a crash.
 
+use crate::accounting::Counters;
 use crate::diagnostics::Diagnostics;
-use crate::stats::Counters;
 use bytes::Bytes;
 use std::fs;
 use std::io::{self, Write};
@@ -24,8 +24,6 @@ const TMP: &str = "tmp";
 
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
-    /// `None`: persistence disabled.
-    pub directory: Option<PathBuf>,
     pub max_bytes: u64,
     pub retention: Duration,
     /// How long a taken file stays ours before another process may take it.
@@ -355,9 +353,8 @@ fn private_file(path: &Path) -> io::Result<fs::File> {
 mod tests {
     use super::*;
 
-    fn settings(dir: &Path) -> StorageSettings {
+    fn settings() -> StorageSettings {
         StorageSettings {
-            directory: Some(dir.to_path_buf()),
             max_bytes: 1000,
             retention: Duration::from_secs(3600),
             lease: Duration::from_secs(60),
@@ -369,7 +366,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("store");
         let (c, d) = (Counters::default(), Diagnostics::default());
-        let s = Storage::open(&dir, settings(&dir)).unwrap();
+        let s = Storage::open(&dir, settings()).unwrap();
         assert!(s.write(b"first", &c, &d));
         assert!(s.write(b"second", &c, &d));
         #[cfg(unix)]
@@ -386,7 +383,7 @@ mod tests {
                 );
             }
         }
-        let other = Storage::open(&dir, settings(&dir)).unwrap(); // a second process
+        let other = Storage::open(&dir, settings()).unwrap(); // a second process
         let a = s.lease_oldest(&c, &d).unwrap();
         assert_eq!(&a.body[..], b"first");
         let b = other.lease_oldest(&c, &d).unwrap();
@@ -405,7 +402,7 @@ mod tests {
     fn an_expired_lease_is_taken_over() {
         let tmp = tempfile::tempdir().unwrap();
         let (c, d) = (Counters::default(), Diagnostics::default());
-        let mut st = settings(tmp.path());
+        let mut st = settings();
         st.lease = Duration::ZERO;
         let crashed = Storage::open(tmp.path(), st.clone()).unwrap();
         assert!(crashed.write(b"orphan", &c, &d));
@@ -419,7 +416,7 @@ mod tests {
     fn the_cap_drops_the_oldest_and_retention_drops_the_stale() {
         let tmp = tempfile::tempdir().unwrap();
         let (c, d) = (Counters::default(), Diagnostics::default());
-        let s = Storage::open(tmp.path(), settings(tmp.path())).unwrap();
+        let s = Storage::open(tmp.path(), settings()).unwrap();
         for i in 0..5u8 {
             assert!(s.write(&[i; 300], &c, &d));
         }
@@ -431,7 +428,7 @@ mod tests {
             "oldest went first"
         );
 
-        let mut st = settings(tmp.path());
+        let mut st = settings();
         st.retention = Duration::ZERO;
         let stale = Storage::open(tmp.path(), st).unwrap();
         assert!(stale.lease_oldest(&c, &d).is_none());
@@ -443,7 +440,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("store");
         let (c, d) = (Counters::default(), Diagnostics::default());
-        let s = Storage::open(&dir, settings(&dir)).unwrap();
+        let s = Storage::open(&dir, settings()).unwrap();
         // The directory vanishing makes every write fail, as a read-only or
         // full file system would (permission bits alone don't stop root).
         fs::remove_dir_all(&dir).unwrap();
@@ -458,7 +455,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("a-file");
         fs::write(&file, b"").unwrap();
-        let err = Storage::open(&file.join("sub"), settings(&file)).unwrap_err();
+        let err = Storage::open(&file.join("sub"), settings()).unwrap_err();
         assert!(err.contains("cannot use"), "{err}");
     }
 

@@ -4,15 +4,13 @@
 //! up again. The host's thread still only does a non-blocking send; only when
 //! both queues are full (or persistence is off) is an item dropped, counted.
 
+use super::msg::Msg;
+use super::pending::{BatchLimits, Pending};
+use crate::accounting::{BatchRef, Counters, Progress};
+use crate::delivery::Storage;
 use crate::diagnostics::Diagnostics;
-use crate::export::AzureExporter;
-use crate::payload::BatchRef;
-use crate::pending::{BatchLimits, Pending};
-use crate::progress::Progress;
-use crate::stats::Counters;
-use crate::storage::Storage;
-use crate::transport::capture;
-use crate::worker::{export_batch, Batch, Msg};
+use crate::envelopes::{capture, export_batch, AzureExporter, Batch};
+use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -66,11 +64,7 @@ impl Spill {
         }
     }
 
-    async fn persist_all(
-        &self,
-        spans: &mut Pending<crate::PackedSpan>,
-        logs: &mut Pending<crate::LogRecord>,
-    ) {
+    async fn persist_all(&self, spans: &mut Pending<PackedSpan>, logs: &mut Pending<LogRecord>) {
         if !spans.is_empty() {
             self.persist(Batch::Spans(spans.take())).await;
         }

@@ -30,16 +30,15 @@
 //! Only [`SpanPacker`] writes the bytes, so they are well formed by
 //! construction; unpacking still never panics on them.
 
+use super::intern;
 use crate::error::{ConfigError, Error, Result};
-use crate::intern;
-use crate::span::time_from_unix_nanos;
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const HEADER: usize = 16 + 8 + 8 + 4 + 8 + 8 + 4;
 const FLAGS_AT: usize = 32;
@@ -106,7 +105,12 @@ fn kind_from(b: u8) -> SpanKind {
     }
 }
 
-fn unix_nanos(t: std::time::SystemTime) -> u64 {
+/// Converts Unix nanoseconds to `SystemTime`.
+pub fn time_from_unix_nanos(nanos: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(nanos)
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
@@ -160,7 +164,7 @@ impl SpanPacker {
     fn str(&mut self, s: &str) {
         // Lengths are 32-bit; a longer text (far past every field's limit
         // anyway) is cut at a character boundary so it stays UTF-8.
-        let s = crate::sanitize::truncated(s, u32::MAX as usize);
+        let s = crate::text::truncated(s, u32::MAX as usize);
         self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(s.as_bytes());
     }

@@ -2,7 +2,7 @@
 //! programs trace with the ordinary OpenTelemetry API and export through the
 //! pipeline.
 
-use crate::telemetry::AzureTelemetry;
+use super::AzureTelemetry;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};

@@ -6,9 +6,9 @@
 //! instrument and a `PeriodicReader` collects (delta temporality, as
 //! Application Insights wants) on its interval and on every flush.
 
-use crate::export::AzureExporter;
+use super::export::AzureExporter;
+use crate::ingest::{MetricKind, MetricPoint};
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter, MeterProvider as _, UpDownCounter};
-use opentelemetry::KeyValue;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -17,44 +17,6 @@ use opentelemetry_sdk::Resource;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How a point's value combines with earlier ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MetricKind {
-    /// A monotonic sum (requests, tokens).
-    Counter,
-    /// A sum that may go down (queue length).
-    UpDownCounter,
-    /// A distribution (latency): count, sum, min, max.
-    Histogram,
-    /// The last value wins (temperature, pool size).
-    Gauge,
-}
-
-/// One measurement.
-#[derive(Debug, Clone)]
-pub struct MetricPoint {
-    pub name: String,
-    pub kind: MetricKind,
-    pub value: f64,
-    pub attributes: Vec<KeyValue>,
-}
-
-impl MetricPoint {
-    pub fn new(kind: MetricKind, name: impl Into<String>, value: f64) -> Self {
-        Self {
-            name: name.into(),
-            kind,
-            value,
-            attributes: Vec::new(),
-        }
-    }
-
-    pub fn with_attribute(mut self, kv: KeyValue) -> Self {
-        self.attributes.push(kv);
-        self
-    }
-}
 
 /// Hands the SDK's collected metrics to the crate's exporter.
 #[derive(Debug)]

@@ -1,20 +1,13 @@
 //! A request body on its way to the service: gzipped JSON array of envelopes,
 //! plus what is needed to settle its batch.
 
+use crate::accounting::BatchRef;
 use bytes::Bytes;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::value::RawValue;
 use std::io::{Read, Write};
-
-/// Which batch a payload belongs to, for `flush` accounting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BatchRef {
-    pub id: u64,
-    /// Spans or logs in the batch (not envelopes).
-    pub items: u64,
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Payload {

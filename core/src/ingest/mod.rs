@@ -1,0 +1,14 @@
+//! Ingest: where spans, logs and metric points enter the pipeline, in the
+//! forms faces build them on the caller's thread (a span packed into one
+//! allocation, with interned keys) before they are queued.
+
+pub mod intern;
+mod log_record;
+mod metric_point;
+mod packed_span;
+mod raw_span;
+
+pub use log_record::{severity_from_number, LogRecord};
+pub use metric_point::{MetricKind, MetricPoint};
+pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};
+pub use raw_span::{parse_hex_id, RawSpan};

@@ -1,0 +1,13 @@
+//! The pipeline: the ingest queue's consumer gathers items into batches by
+//! size and age and hands them to mapping; the spill writes the overflow to
+//! disk. Per-trace decisions that need arrival order belong here.
+
+mod msg;
+mod pending;
+mod spill;
+mod worker;
+
+pub(crate) use msg::{Msg, ShutdownMarker};
+pub(crate) use pending::BatchLimits;
+pub(crate) use spill::Spill;
+pub(crate) use worker::{Worker, WorkerSettings};

@@ -1,0 +1,26 @@
+//! What travels through the ingest and spill queues.
+
+use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
+use std::sync::mpsc::SyncSender;
+use std::time::Instant;
+
+/// What travels through the ingest queue.
+pub(crate) enum Msg {
+    Span(PackedSpan),
+    Log(Box<LogRecord>),
+    Metric(Box<MetricPoint>),
+    /// Send everything queued so far; answer with the batch id below which
+    /// everything queued before the marker lies.
+    Flush(SyncSender<u64>),
+    /// Send everything, wait for in-flight exports until the deadline, stop.
+    /// Boxed: a queue slot is as large as the largest message, and there is
+    /// one slot per queued span.
+    Shutdown(Box<ShutdownMarker>),
+}
+
+pub(crate) struct ShutdownMarker {
+    pub deadline: Instant,
+    pub done: SyncSender<()>,
+}
+
+const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");

@@ -1,0 +1,36 @@
+//! Cutting text at a character boundary: every length limit in the pipeline
+//! (packing, envelope fields, error messages) cuts through these, never by bytes.
+
+/// The largest index `<= max` that is a character boundary of `s`.
+pub fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    let mut i = max;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Cuts `s` to at most `max` bytes without splitting a character.
+pub fn truncated(s: &str, max: usize) -> &str {
+    &s[..floor_char_boundary(s, max)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_before_a_character_that_straddles_the_limit() {
+        let s = format!("{}é", "a".repeat(8191));
+        assert_eq!(s.len(), 8193);
+        assert_eq!(truncated(&s, 8192).len(), 8191);
+        let s = "日本語".repeat(10);
+        for max in 0..s.len() {
+            let t = truncated(&s, max);
+            assert!(t.len() <= max && s.starts_with(t));
+        }
+    }
+}
