@@ -3,7 +3,10 @@
 //! Lenient where the meaning is unambiguous (surrounding spaces, a trailing
 //! `;`, keys in any case), strict where it is not (duplicate keys, a key that
 //! is not a GUID, plain `http://` to a remote host). Error messages name the
-//! part that is wrong and never echo the instrumentation key.
+//! part that is wrong by its name, its place and its characters, and never
+//! quote anything from the string: a missing `;` or a key pasted into the
+//! wrong place puts the instrumentation key inside any value, so no value,
+//! host or key name is ever safe to echo.
 
 use crate::error::ConfigError;
 use std::fmt;
@@ -47,43 +50,65 @@ impl Endpoint {
 
     /// Parses `value` as the endpoint named `field`. Plain `http://` is allowed
     /// only for loopback hosts (the local emulator); anywhere else it would send
-    /// the instrumentation key in clear text.
+    /// the instrumentation key in clear text. The error names `field` and
+    /// never quotes `value`.
     pub fn parse(field: &str, value: &str) -> Result<Self, ConfigError> {
+        Self::check(value).map_err(|reason| ConfigError::new(field, reason))
+    }
+
+    /// `Ok`, or what is wrong with `value`, phrased without quoting it.
+    fn check(value: &str) -> Result<Self, String> {
         let value = value.trim().trim_end_matches('/');
         let (https, rest) = if let Some(rest) = strip_prefix_ci(value, "https://") {
             (true, rest)
         } else if let Some(rest) = strip_prefix_ci(value, "http://") {
             (false, rest)
         } else {
-            return Err(ConfigError::new(
-                field,
-                format!("'{value}' is not an http(s) URL (expected https://host[:port])"),
+            return Err(format!(
+                "is not an http(s) URL (expected https://host[:port]){}",
+                hint(value)
             ));
         };
         let authority = rest.split('/').next().unwrap_or_default();
         let host = host_of(authority);
         if host.is_empty() {
-            return Err(ConfigError::new(field, format!("'{value}' has no host")));
+            return Err(format!(
+                "has no host (expected https://host[:port]){}",
+                hint(value)
+            ));
         }
         if value.parse::<http::Uri>().is_err() {
-            return Err(ConfigError::new(
-                field,
-                format!("'{value}' is not a valid URL"),
+            return Err(format!(
+                "is not a valid URL (expected https://host[:port]){}",
+                hint(value)
             ));
         }
         if !https && !is_loopback(host) {
-            return Err(ConfigError::new(
-                field,
-                format!(
-                    "plain http:// is only allowed to a loopback address, not to '{host}'; use https://"
-                ),
-            ));
+            return Err(
+                "uses plain http:// to a host that is not a loopback address (localhost, \
+                 127.0.0.0/8, ::1), which would send the key in clear text; use https://"
+                    .to_string(),
+            );
         }
         Ok(Self {
             url: value.to_string(),
             host: host.to_string(),
             https,
         })
+    }
+}
+
+/// A clue to the usual causes of a malformed value, without quoting it: a
+/// `=` or a space inside a value almost always means a missing `;`.
+fn hint(value: &str) -> &'static str {
+    if value.contains('=') {
+        "; it contains '=', so a ';' may be missing before the next Key=Value"
+    } else if value.chars().any(char::is_whitespace) {
+        "; it contains a space"
+    } else if !value.is_ascii() {
+        "; it contains a character outside ASCII"
+    } else {
+        ""
     }
 }
 
@@ -130,12 +155,138 @@ impl fmt::Debug for ConnectionString {
     }
 }
 
+/// Where a `;`-separated part sits in the string: its number (1-based) and
+/// its characters (1-based, inclusive, surrounding spaces left out). Errors
+/// point with this instead of quoting the part.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    part: usize,
+    first: usize,
+    last: usize,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.part;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        write!(
+            f,
+            "the {n}{suffix} part, characters {}-{}",
+            self.first, self.last
+        )
+    }
+}
+
+/// The settings this parser knows, by their lower-case name, with the
+/// spelling errors use. Errors name a setting only by this spelling: a name
+/// typed by the user may itself be the key pasted in the wrong place.
+const KNOWN: &[(&str, &str)] = &[
+    ("instrumentationkey", "InstrumentationKey"),
+    ("ingestionendpoint", "IngestionEndpoint"),
+    ("liveendpoint", "LiveEndpoint"),
+    ("endpointsuffix", "EndpointSuffix"),
+    ("location", "Location"),
+    ("authorization", "Authorization"),
+    ("aadaudience", "AADAudience"),
+    ("applicationid", "ApplicationId"),
+];
+
+/// One `Key=Value` part, trimmed, with where it was.
+struct Part<'a> {
+    /// The lower-case name of a known setting, or `None` for an unknown one.
+    known: Option<(&'static str, &'static str)>,
+    lower: String,
+    value: &'a str,
+    place: Place,
+}
+
+impl Part<'_> {
+    /// "IngestionEndpoint (the 2nd part, characters 41-80)".
+    fn field(&self) -> String {
+        match self.known {
+            Some((_, name)) => format!("{name} ({})", self.place),
+            None => format!("a setting this library does not know ({})", self.place),
+        }
+    }
+    fn error(&self, reason: impl Into<String>) -> ConfigError {
+        ConfigError::new(self.field(), reason)
+    }
+    fn non_empty(&self) -> Result<String, ConfigError> {
+        if self.value.is_empty() {
+            Err(self.error("has an empty value"))
+        } else {
+            Ok(self.value.to_string())
+        }
+    }
+}
+
+/// Splits `input` at `;` into trimmed, non-empty `Key=Value` parts.
+fn parts(input: &str) -> Result<Vec<Part<'_>>, ConfigError> {
+    let mut out = Vec::new();
+    // Character offset (0-based) of the current part's first character.
+    let mut offset = 0;
+    for (index, raw) in input.split(';').enumerate() {
+        let raw_chars = raw.chars().count();
+        let start = offset;
+        offset += raw_chars + 1;
+        let segment = raw.trim();
+        if segment.is_empty() {
+            continue; // trailing or doubled ';'
+        }
+        let lead = raw[..raw.len() - raw.trim_start().len()].chars().count();
+        let place = Place {
+            part: index + 1,
+            first: start + lead + 1,
+            last: start + lead + segment.chars().count(),
+        };
+        let Some((key, value)) = segment.split_once('=') else {
+            return Err(ConfigError::new(
+                place.to_string(),
+                "is not of the form Key=Value (a value without a name, or a ';' inside a value?)",
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::new(
+                place.to_string(),
+                "has no name before its '='",
+            ));
+        }
+        let lower = key.to_ascii_lowercase();
+        let known = KNOWN.iter().copied().find(|(l, _)| *l == lower);
+        out.push(Part {
+            known,
+            lower,
+            value: value.trim(),
+            place,
+        });
+    }
+    Ok(out)
+}
+
 impl ConnectionString {
     pub fn instrumentation_key(&self) -> &str {
         &self.instrumentation_key
     }
 
     pub fn parse(input: &str) -> Result<Self, ConfigError> {
+        if input.trim().is_empty() {
+            return Err(ConfigError::new("connection string", "is empty"));
+        }
+        let parts = parts(input)?;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some(first) = parts[..i].iter().find(|p| p.lower == part.lower) {
+                return Err(
+                    part.error(format!("appears more than once (first in {})", first.place))
+                );
+            }
+        }
         let mut ikey = None;
         let mut ingestion = None;
         let mut live = None;
@@ -144,102 +295,85 @@ impl ConnectionString {
         let mut authorization = Authorization::InstrumentationKey;
         let mut aad_audience = None;
         let mut application_id = None;
-        let mut seen: Vec<String> = Vec::new();
-
-        if input.trim().is_empty() {
-            return Err(ConfigError::new("connection string", "is empty"));
-        }
-        for (index, segment) in input.split(';').enumerate() {
-            let segment = segment.trim();
-            if segment.is_empty() {
-                continue; // trailing or doubled ';'
-            }
-            let Some((key, value)) = segment.split_once('=') else {
-                // Do not echo the segment: it may be a bare key pasted alone.
-                return Err(ConfigError::new(
-                    format!("segment {}", index + 1),
-                    "is not of the form Key=Value",
-                ));
+        for part in &parts {
+            let Some((lower, _)) = part.known else {
+                // Unknown keys are ignored, as the service adds new ones over time.
+                continue;
             };
-            let key = key.trim();
-            let value = value.trim();
-            let lower = key.to_ascii_lowercase();
-            if seen.contains(&lower) {
-                return Err(ConfigError::new(key, "appears more than once"));
-            }
-            seen.push(lower.clone());
-            let value_or_err = |v: &str| {
-                if v.is_empty() {
-                    Err(ConfigError::new(key, "has an empty value"))
-                } else {
-                    Ok(v.to_string())
-                }
-            };
-            match lower.as_str() {
+            let endpoint = || Endpoint::check(part.value).map_err(|reason| part.error(reason));
+            match lower {
                 "instrumentationkey" => {
-                    let v = value_or_err(value)?;
+                    let v = part.non_empty()?;
                     if !is_guid(&v) {
-                        return Err(ConfigError::new(
-                            "InstrumentationKey",
-                            format!(
-                                "is not a GUID (expected 8-4-4-4-12 hexadecimal digits, got {} characters)",
-                                v.chars().count()
-                            ),
-                        ));
+                        return Err(part.error(format!(
+                            "is not a GUID (expected 8-4-4-4-12 hexadecimal digits, got {} characters){}",
+                            v.chars().count(),
+                            hint(&v)
+                        )));
                     }
                     ikey = Some(v.to_ascii_lowercase());
                 }
-                "ingestionendpoint" => {
-                    ingestion = Some(Endpoint::parse("IngestionEndpoint", value)?)
-                }
-                "liveendpoint" => live = Some(Endpoint::parse("LiveEndpoint", value)?),
-                "endpointsuffix" => suffix = Some(value_or_err(value)?),
-                "location" => location = Some(value_or_err(value)?),
+                "ingestionendpoint" => ingestion = Some(endpoint()?),
+                "liveendpoint" => live = Some(endpoint()?),
+                "endpointsuffix" => suffix = Some((part.non_empty()?, part)),
+                "location" => location = Some((part.non_empty()?, part)),
                 "authorization" => {
-                    authorization = match value.to_ascii_lowercase().as_str() {
+                    authorization = match part.value.to_ascii_lowercase().as_str() {
                         "ikey" => Authorization::InstrumentationKey,
                         "aad" => Authorization::EntraId,
                         _ => {
-                            return Err(ConfigError::new(
-                                "Authorization",
-                                format!("'{value}' is not supported (expected ikey or AAD)"),
-                            ))
+                            return Err(part.error(format!(
+                                "is not supported (expected ikey or AAD){}",
+                                hint(part.value)
+                            )))
                         }
                     }
                 }
-                "aadaudience" => aad_audience = Some(value_or_err(value)?),
-                "applicationid" => application_id = Some(value_or_err(value)?),
-                // Unknown keys are ignored, as the service adds new ones over time.
-                _ => {}
+                "aadaudience" => aad_audience = Some(part.non_empty()?),
+                "applicationid" => application_id = Some(part.non_empty()?),
+                _ => unreachable!("every known key has an arm"),
             }
         }
         let instrumentation_key =
             ikey.ok_or_else(|| ConfigError::new("InstrumentationKey", "is missing"))?;
-        let from_suffix = |kind: &str, field: &str| -> Result<Option<Endpoint>, ConfigError> {
-            suffix
-                .as_deref()
-                .map(|s| {
-                    let prefix = location
-                        .as_deref()
-                        .map(|l| format!("{l}."))
-                        .unwrap_or_default();
-                    Endpoint::parse(
-                        field,
-                        &format!("https://{prefix}{kind}.{}", s.trim_matches('.')),
-                    )
-                })
-                .transpose()
+        // Endpoints built from EndpointSuffix (and Location): an error names
+        // both parts, since either may hold what is wrong.
+        let from_suffix = |kind: &str| -> Result<Option<Endpoint>, ConfigError> {
+            let Some((suffix, suffix_part)) = &suffix else {
+                return Ok(None);
+            };
+            let prefix = location
+                .as_ref()
+                .map(|(l, _)| format!("{l}."))
+                .unwrap_or_default();
+            let url = format!("https://{prefix}{kind}.{}", suffix.trim_matches('.'));
+            Endpoint::check(&url).map(Some).map_err(|_| {
+                let (field, verb) = match &location {
+                    Some((_, location_part)) => (
+                        format!("{} with {}", suffix_part.field(), location_part.field()),
+                        "do",
+                    ),
+                    None => (suffix_part.field(), "does"),
+                };
+                ConfigError::new(
+                    field,
+                    format!(
+                        "{verb} not form a valid endpoint (https://[Location.]{kind}.EndpointSuffix){}",
+                        hint(&url)
+                    ),
+                )
+            })
         };
         let ingestion_endpoint = match ingestion {
             Some(e) => e,
-            None => match from_suffix("dc", "EndpointSuffix")? {
+            None => match from_suffix("dc")? {
                 Some(e) => e,
                 None => Endpoint::parse("IngestionEndpoint", DEFAULT_INGESTION_ENDPOINT)?,
             },
         };
         let live_endpoint = match live {
             Some(e) => e,
-            None => match from_suffix("live", "EndpointSuffix")? {
+            None => match from_suffix("live")? {
                 Some(e) => e,
                 None => Endpoint::parse("LiveEndpoint", DEFAULT_LIVE_ENDPOINT)?,
             },
@@ -263,6 +397,9 @@ fn is_guid(s: &str) -> bool {
             .zip([8, 4, 4, 4, 12])
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
+
+#[cfg(test)]
+mod mutations;
 
 #[cfg(test)]
 mod tests {
@@ -321,8 +458,11 @@ mod tests {
             "InstrumentationKey={KEY};IngestionEndpoint=http://example.com"
         ))
         .unwrap_err();
-        assert_eq!(err.field, "IngestionEndpoint");
-        assert!(err.reason.contains("example.com"), "{err}");
+        assert_eq!(
+            err.field,
+            "IngestionEndpoint (the 2nd part, characters 57-92)"
+        );
+        assert!(err.reason.contains("loopback"), "{err}");
         assert!(err.reason.contains("https://"), "{err}");
     }
 
@@ -334,26 +474,29 @@ mod tests {
                 "IngestionEndpoint=https://x.com".to_string(),
                 "InstrumentationKey",
             ),
-            (format!("InstrumentationKey={KEY};{KEY}"), "segment 2"),
+            (
+                format!("InstrumentationKey={KEY};{KEY}"),
+                "the 2nd part, characters 57-92",
+            ),
             (
                 format!("InstrumentationKey={KEY};InstrumentationKey={KEY}"),
-                "InstrumentationKey",
+                "InstrumentationKey (the 2nd part, characters 57-111)",
             ),
             (
                 format!("InstrumentationKey={KEY};IngestionEndpoint=ftp://x"),
-                "IngestionEndpoint",
+                "IngestionEndpoint (the 2nd part, characters 57-81)",
             ),
             (
                 format!("InstrumentationKey={KEY};Authorization=Basic"),
-                "Authorization",
+                "Authorization (the 2nd part, characters 57-75)",
             ),
             (
                 format!("InstrumentationKey={KEY};EndpointSuffix="),
-                "EndpointSuffix",
+                "EndpointSuffix (the 2nd part, characters 57-71)",
             ),
             (
                 "InstrumentationKey=secret-but-not-a-guid".to_string(),
-                "InstrumentationKey",
+                "InstrumentationKey (the 1st part, characters 1-40)",
             ),
         ];
         for (input, field) in cases {
@@ -363,6 +506,122 @@ mod tests {
             assert!(!msg.contains(KEY), "key leaked: {msg}");
             assert!(!msg.contains("secret-but"), "key leaked: {msg}");
         }
+    }
+
+    /// The shapes that used to quote the value (and with it the key): a
+    /// missing `;` after an endpoint, the key pasted into an endpoint (no
+    /// scheme, no host, plain http to it as a host), and into Authorization.
+    #[test]
+    fn the_shapes_that_leaked_now_say_where_and_why() {
+        let k = mutations::KEY;
+        let cases = [
+            (
+                format!("IngestionEndpoint=https://h/ InstrumentationKey={k}"),
+                "IngestionEndpoint (the 1st part, characters 1-84): is not a valid URL \
+                 (expected https://host[:port]); it contains '=', so a ';' may be missing \
+                 before the next Key=Value",
+            ),
+            (
+                format!("InstrumentationKey={k};IngestionEndpoint={k}"),
+                "IngestionEndpoint (the 2nd part, characters 57-110): is not an http(s) URL \
+                 (expected https://host[:port])",
+            ),
+            (
+                format!("InstrumentationKey={k};LiveEndpoint=https:///{k}"),
+                "LiveEndpoint (the 2nd part, characters 57-114): has no host \
+                 (expected https://host[:port])",
+            ),
+            (
+                format!("InstrumentationKey={k};IngestionEndpoint=http://{k}/"),
+                "IngestionEndpoint (the 2nd part, characters 57-118): uses plain http:// to a \
+                 host that is not a loopback address (localhost, 127.0.0.0/8, ::1), which \
+                 would send the key in clear text; use https://",
+            ),
+            (
+                format!("InstrumentationKey={k};Authorization={k}"),
+                "Authorization (the 2nd part, characters 57-106): is not supported \
+                 (expected ikey or AAD)",
+            ),
+            (
+                format!("InstrumentationKey={k};EndpointSuffix=x {k};Location=west"),
+                "EndpointSuffix (the 2nd part, characters 57-109) with Location (the 3rd \
+                 part, characters 111-123): do not form a valid endpoint \
+                 (https://[Location.]dc.EndpointSuffix); it contains a space",
+            ),
+            (
+                format!("InstrumentationKey={k};{k}=x;{k}=y"),
+                "a setting this library does not know (the 3rd part, characters 96-133): \
+                 appears more than once (first in the 2nd part, characters 57-94)",
+            ),
+            (
+                format!(" InstrumentationKey={k} IngestionEndpoint=https://h/"),
+                "InstrumentationKey (the 1st part, characters 2-85): is not a GUID (expected \
+                 8-4-4-4-12 hexadecimal digits, got 65 characters); it contains '=', so a ';' \
+                 may be missing before the next Key=Value",
+            ),
+            (
+                format!("漢字;={k}"),
+                "the 1st part, characters 1-2: is not of the form Key=Value (a value without \
+                 a name, or a ';' inside a value?)",
+            ),
+            (
+                format!("InstrumentationKey={k}; ={k}"),
+                "the 2nd part, characters 58-94: has no name before its '='",
+            ),
+        ];
+        for (input, want) in cases {
+            let err = ConnectionString::parse(&input).unwrap_err();
+            assert_eq!(err.to_string(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_leak_check_sees_any_eight_characters_of_the_key_in_any_form() {
+        let secret = mutations::Secret::new(&mutations::key_variants()[4]);
+        for message in [
+            "value '6f1e2d3c' is bad",
+            "VALUE '6F1E2D3C' IS BAD",
+            "no dashes: 4b5a49788a6b5c4d",
+            "tail: x5c4d3e2f1a0b",
+        ] {
+            assert!(secret.leaked_in(message).is_some(), "{message}");
+        }
+        for message in [
+            "InstrumentationKey (the 1st part, characters 1-40): is not a GUID \
+             (expected 8-4-4-4-12 hexadecimal digits, got 39 characters)",
+            "7 characters of it: 6f1e2d3",
+        ] {
+            assert_eq!(secret.leaked_in(message), None, "{message}");
+        }
+    }
+
+    /// The property: whatever is done to a connection string holding a key,
+    /// no error (its Display, its Debug, and core's `Error` around it) holds
+    /// the key or any 8 characters of it.
+    #[test]
+    fn no_mutation_of_a_connection_string_makes_an_error_hold_the_key() {
+        let secrets: Vec<(String, mutations::Secret)> = mutations::key_variants()
+            .into_iter()
+            .map(|k| (k.clone(), mutations::Secret::new(&k)))
+            .collect();
+        let cases = mutations::cases(5_000);
+        let mut errors = 0;
+        for (input, key) in &cases {
+            let Err(detail) = ConnectionString::parse(input) else {
+                continue;
+            };
+            errors += 1;
+            let secret = &secrets.iter().find(|(k, _)| k == key).expect("a variant").1;
+            let error = crate::Error::ConnectionString {
+                source_name: "argument",
+                detail: detail.clone(),
+            };
+            // The Display and Debug of core's error hold those of the detail.
+            secret.assert_hidden_in(&format!("{error} {error:?}"), input);
+        }
+        // The generator must keep producing mostly broken strings, else the
+        // property says little.
+        assert!(errors > cases.len() / 2, "{errors} of {}", cases.len());
     }
 
     #[test]

@@ -531,4 +531,28 @@ mod tests {
         assert!(err.to_string().contains("Entra ID"), "{err}");
         assert!(!err.to_string().contains(KEY));
     }
+
+    /// The shape the issue reported, from either source: the error names
+    /// the part and its characters, and where the string came from.
+    #[test]
+    fn a_missing_semicolon_is_located_without_quoting_the_key() {
+        let input = format!("IngestionEndpoint=https://h/ InstrumentationKey={KEY}");
+        for (err, source) in [
+            (resolve(Some(&input), None).unwrap_err(), "argument"),
+            (
+                resolve(None, Some(&input)).unwrap_err(),
+                CONNECTION_STRING_ENV,
+            ),
+        ] {
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid connection string ({source}): IngestionEndpoint (the 1st part, \
+                     characters 1-84): is not a valid URL (expected https://host[:port]); it \
+                     contains '=', so a ';' may be missing before the next Key=Value"
+                )
+            );
+            assert!(!format!("{err:?}").contains("11111111"), "{err:?}");
+        }
+    }
 }
