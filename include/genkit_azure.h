@@ -525,6 +525,11 @@ typedef struct genkit_azure_stats {
      * their batch (so were dropped).
      */
     uint64_t envelopes_dropped_unreadable;
+    /**
+     * Times the retry driver panicked and was started again (the batch it
+     * held is counted as failed; delivery goes on).
+     */
+    uint64_t retry_driver_restarts;
 } genkit_azure_stats;
 
 /**

@@ -79,6 +79,9 @@ pub struct genkit_azure_stats {
     /// Envelopes a 206 asked to resend that could not be read back out of
     /// their batch (so were dropped).
     pub envelopes_dropped_unreadable: u64,
+    /// Times the retry driver panicked and was started again (the batch it
+    /// held is counted as failed; delivery goes on).
+    pub retry_driver_restarts: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -129,6 +132,7 @@ counters!(
     spilled_items,
     dropped_spill_failed,
     envelopes_dropped_unreadable,
+    retry_driver_restarts,
 );
 
 impl From<Stats> for genkit_azure_stats {

@@ -107,6 +107,9 @@ counters! {
     /// Envelopes a 206 asked to resend that could not be read back out of
     /// their batch (so were dropped).
     envelopes_dropped_unreadable,
+    /// Times the retry driver panicked and was started again (the batch it
+    /// held is counted as failed; delivery goes on).
+    retry_driver_restarts,
 }
 
 impl Counters {

@@ -19,8 +19,11 @@ mod payload;
 mod response;
 mod sender;
 mod storage;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use backoff::Backoff;
+use backoff::MAX_RETRY_AFTER;
 pub(crate) use payload::Payload;
 pub(crate) use sender::Sender;
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
@@ -37,8 +40,13 @@ use storage::Leased;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-/// How long to wait after a quota answer without `Retry-After`.
-const QUOTA_BACKOFF: Duration = Duration::from_secs(60);
+/// `now + wait`, or as late as the clock allows: a wait read from the wire or
+/// a setting must never panic the task that computes it.
+fn later_by(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(MAX_RETRY_AFTER))
+        .unwrap_or(now)
+}
 
 #[derive(Debug, Default)]
 struct Health {
@@ -68,6 +76,12 @@ pub(crate) struct Delivery {
     /// Set by shutdown: attempts must end by then, and what is not delivered
     /// by then goes to disk.
     drain_by: Mutex<Option<Instant>>,
+    /// The longest the endpoint's `Retry-After` may close the gate
+    /// ([`MAX_RETRY_AFTER`]; shorter in tests, which cannot wait an hour).
+    max_retry_after: Duration,
+    /// Tests make the retry driver panic through this, to prove it is restarted.
+    #[cfg(test)]
+    panic_next_retry: std::sync::atomic::AtomicBool,
 }
 
 /// Below this much time left in a shutdown, a payload goes to disk unsent.
@@ -109,7 +123,16 @@ impl Delivery {
             diagnostics: Arc::default(),
             storage,
             drain_by: Mutex::new(None),
+            max_retry_after: MAX_RETRY_AFTER,
+            #[cfg(test)]
+            panic_next_retry: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    #[cfg(test)]
+    fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
     }
 
     /// Starts draining for shutdown: from now on attempts end by `deadline`
@@ -164,6 +187,34 @@ impl Delivery {
             .expect("the send semaphore is never closed")
     }
 
+    /// Runs the retry driver ([`Delivery::run_retries`]) for the life of the
+    /// pipeline, starting it again whenever it panics: a bug in one retry
+    /// must cost at most the payload in hand (counted when it is dropped),
+    /// never every later delivery from the backlog and the disk.
+    pub async fn supervise_retries(self: Arc<Self>) {
+        let mut restarts: u32 = 0;
+        loop {
+            let driver = tokio::spawn(Arc::clone(&self).run_retries());
+            match driver.await {
+                Ok(()) => return,
+                Err(e) if e.is_panic() => {
+                    restarts = restarts.saturating_add(1);
+                    Counters::add(&self.counters.retry_driver_restarts, 1);
+                    self.diagnostics.say("retry-driver-panic", || {
+                        "the retry driver panicked (see the message above) and was restarted; \
+                         the batch it held is counted as failed. Please report this"
+                            .to_string()
+                    });
+                    // A panic that recurs at once must not spin: pause as
+                    // after a failed request, longer each time.
+                    tokio::time::sleep(self.backoff.delay(restarts)).await;
+                }
+                // Cancelled: the runtime is stopping.
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Resends the backlog, oldest first, whenever the endpoint allows:
     /// payloads waiting in memory, then files on disk (ours, or left by a
     /// process that died). Runs for the life of the pipeline.
@@ -178,6 +229,10 @@ impl Delivery {
                 self.counters
                     .backlog_bytes
                     .fetch_sub(payload.body.len() as u64, Relaxed);
+                #[cfg(test)]
+                if self.panic_next_retry.swap(false, Relaxed) {
+                    panic!("injected by a test: the retry driver fails with a payload in hand");
+                }
                 let persistable = self.storage.as_ref().is_some_and(|s| s.enabled());
                 if !self.wait_for_gate().await {
                     if persistable {
@@ -301,7 +356,7 @@ impl Delivery {
                 status,
                 retry_after,
             } => {
-                self.failed(Some(retry_after.unwrap_or(QUOTA_BACKOFF)));
+                self.failed(Some(retry_after.unwrap_or_else(|| self.backoff.long())));
                 self.diagnostics.say("quota", || {
                     format!("the service answered {status}: quota or daily cap reached; keeping the data and retrying later")
                 });
@@ -442,9 +497,12 @@ impl Delivery {
 
     fn failed(&self, retry_after: Option<Duration>) {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.consecutive_failures += 1;
-        let wait = retry_after.unwrap_or_else(|| self.backoff.delay(h.consecutive_failures));
-        let until = Instant::now() + wait;
+        h.consecutive_failures = h.consecutive_failures.saturating_add(1);
+        let wait = match retry_after {
+            Some(asked) => asked.min(self.max_retry_after),
+            None => self.backoff.delay(h.consecutive_failures),
+        };
+        let until = later_by(Instant::now(), wait);
         h.not_before = Some(h.not_before.map_or(until, |t| t.max(until)));
     }
 

@@ -100,7 +100,7 @@ impl AzureTelemetry {
                 format!("disk persistence is off: {reason}; undelivered data waits in memory only")
             });
         }
-        runtime.spawn(Arc::clone(&delivery).run_retries());
+        runtime.spawn(Arc::clone(&delivery).supervise_retries());
         let metrics_batch = Arc::new(Mutex::new(None));
         let client = CaptureClient::new(
             Arc::clone(&delivery),
