@@ -1,5 +1,6 @@
 """Type stubs for the compiled module ``genkit_azure_rs._native``."""
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,8 @@ class Telemetry:
         thread_nice: int | None = None,
     ) -> None:
         """Starts the pipeline. Raises ValueError for a missing or invalid connection
-        string or an out-of-range setting."""
+        string (the message names the part and its characters, never the key) or an
+        out-of-range setting, TypeError for a connection string that is not a str."""
     @property
     def resource(self) -> dict[str, Any]: ...
     @property
@@ -41,7 +43,8 @@ class Telemetry:
     @property
     def ingestion_endpoint(self) -> str: ...
     @property
-    def is_shut_down(self) -> bool: ...
+    def is_shut_down(self) -> bool:
+        """True from the moment a shutdown starts; never waits."""
     def push_span(self, span: ReadableSpan) -> bool:
         """Queues a finished span; False when not sampled or the queue was full."""
     def emit_log(
@@ -60,7 +63,8 @@ class Telemetry:
         """Waits until everything queued so far is delivered. Raises
         TelemetryShutDownError after shutdown."""
     def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Delivers what it can and stops; idempotent (returns the first result)."""
+        """Delivers what it can and stops; idempotent (returns the first result; a call
+        made while another is still shutting down waits for it, at most ``timeout_s``)."""
     def stats(self) -> dict[str, int]: ...
 
 class SpanProcessor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from typing import Any
 
@@ -148,6 +149,8 @@ class AzureTelemetry:
 
     @property
     def is_shut_down(self) -> bool:
+        """True from the moment :meth:`shutdown` starts (nothing is accepted after that).
+        Never waits, even while a shutdown is still sending."""
         return self._native.is_shut_down
 
     def __repr__(self) -> str:
@@ -239,7 +242,11 @@ class AzureTelemetry:
 
         Detaches the log handler and the structlog forwarding; the span processor stays
         on the provider but does nothing more. Returns True when everything accepted was
-        delivered. Idempotent: later calls return the first call's result.
+        delivered. Idempotent: later calls return the first call's result (a call made
+        while another thread is still shutting down waits for it, at most ``timeout_s``).
+        Other threads are never held up meanwhile: ``flush`` raises
+        :class:`TelemetryShutDownError` at once, and ``stats``, ``repr`` and
+        ``is_shut_down`` answer at once.
         """
         with self._lock:
             if self._log_handler is not None:

@@ -12,11 +12,11 @@ use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{severity_from_number, AzureTelemetry, Error, LogRecord, Pushed};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 create_exception!(
@@ -37,6 +37,34 @@ pub(crate) fn to_py_err(e: Error) -> PyErr {
     }
 }
 
+/// The `connection_string` argument as Rust text. PyO3's own conversion of a
+/// str holding a lone surrogate raises a UnicodeEncodeError that carries the
+/// whole string, key included, in its `object` and its repr; this error says
+/// only where the character is, as the parser's errors do.
+fn connection_string_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let Ok(text) = value.cast::<PyString>() else {
+        let type_name = value
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        return Err(PyTypeError::new_err(format!(
+            "connection_string: expected a str or None, got {type_name}"
+        )));
+    };
+    text.to_str().map(str::to_owned).map_err(|e| {
+        let at = e
+            .value(value.py())
+            .getattr("start")
+            .and_then(|start| start.extract::<usize>())
+            .map(|i| format!(" (character {})", i + 1))
+            .unwrap_or_default();
+        PyValueError::new_err(format!(
+            "invalid connection string (argument): holds a lone surrogate{at}, which is not text"
+        ))
+    })
+}
+
 fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(secs).map_err(|_| {
         PyValueError::new_err(format!(
@@ -46,34 +74,64 @@ fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
 }
 
 /// State shared by `Telemetry` and its span processors.
+///
+/// No Python-facing call waits on a lock that another call holds across a
+/// blocking wait: `shutdown` can take seconds against a dead endpoint (with
+/// the GIL released), and a reader that blocked on its lock while holding the
+/// GIL would stall every Python thread for that long. So the flag readers
+/// check is an atomic, and the result's lock is held only for a moment.
 #[derive(Debug)]
 struct Shared {
     telemetry: AzureTelemetry,
-    /// The result of the first shutdown; later calls return it again.
+    /// Set by the first `shutdown` as it starts: from then on nothing more
+    /// is accepted, so the pipeline counts as shut down.
+    shutting_down: AtomicBool,
+    /// The first shutdown's result once it has finished; later calls return
+    /// it. Waited for through `shutdown_finished`, which releases the lock.
     shutdown_result: Mutex<Option<bool>>,
+    shutdown_finished: Condvar,
     /// Spans the processor could not read (malformed ids, times, ...).
     spans_invalid: AtomicU64,
 }
 
 impl Shared {
+    fn new(telemetry: AzureTelemetry) -> Self {
+        Self {
+            telemetry,
+            shutting_down: AtomicBool::new(false),
+            shutdown_result: Mutex::new(None),
+            shutdown_finished: Condvar::new(),
+            spans_invalid: AtomicU64::new(0),
+        }
+    }
+
+    /// Call with the GIL released: it waits up to `timeout`.
     fn shutdown(&self, timeout: Duration) -> bool {
-        let mut guard = self
-            .shutdown_result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(done) = *guard {
-            return done;
+        if self.shutting_down.swap(true, SeqCst) {
+            // Another call started it: wait (at most our own timeout) for
+            // its result; `wait_timeout_while` releases the lock meanwhile.
+            let guard = self
+                .shutdown_result
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let (guard, _) = self
+                .shutdown_finished
+                .wait_timeout_while(guard, timeout, |result| result.is_none())
+                .unwrap_or_else(|p| p.into_inner());
+            return guard.unwrap_or(false);
         }
         let ok = self.telemetry.shutdown(timeout).unwrap_or(false);
-        *guard = Some(ok);
+        *self
+            .shutdown_result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(ok);
+        self.shutdown_finished.notify_all();
         ok
     }
 
+    /// Never waits.
     fn is_shut_down(&self) -> bool {
-        self.shutdown_result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        self.shutting_down.load(SeqCst)
     }
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -119,7 +177,7 @@ impl Telemetry {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        connection_string: Option<String>,
+        connection_string: Option<Bound<'_, PyAny>>,
         service_name: Option<String>,
         service_version: Option<String>,
         service_namespace: Option<String>,
@@ -133,8 +191,8 @@ impl Telemetry {
         thread_nice: Option<i64>,
     ) -> PyResult<Self> {
         let mut b = AzureTelemetry::builder();
-        if let Some(s) = connection_string {
-            b = b.connection_string(s);
+        if let Some(s) = connection_string.filter(|s| !s.is_none()) {
+            b = b.connection_string(connection_string_arg(&s)?);
         }
         if let Some(s) = service_name {
             b = b.service_name(s);
@@ -176,11 +234,7 @@ impl Telemetry {
         }
         let telemetry = py.detach(|| b.build()).map_err(to_py_err)?;
         Ok(Self {
-            shared: Arc::new(Shared {
-                telemetry,
-                shutdown_result: Mutex::new(None),
-                spans_invalid: AtomicU64::new(0),
-            }),
+            shared: Arc::new(Shared::new(telemetry)),
         })
     }
 
@@ -212,6 +266,8 @@ impl Telemetry {
         self.shared.telemetry.ingestion_endpoint().to_string()
     }
 
+    /// True from the moment a shutdown starts (nothing is accepted after
+    /// that), while it may still be sending. Never waits.
     #[getter]
     fn is_shut_down(&self) -> bool {
         self.shared.is_shut_down()
@@ -285,7 +341,8 @@ impl Telemetry {
 
     /// Delivers what it can within `timeout_s` and stops the pipeline. True
     /// when everything accepted was delivered. Idempotent: later calls return
-    /// the first call's result.
+    /// the first call's result (a call made while another is still shutting
+    /// down waits for it, at most its own `timeout_s`, then returns False).
     #[pyo3(signature = (timeout_s = 10.0))]
     fn shutdown(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
         let timeout = duration_from_secs("timeout_s", timeout_s)?;
