@@ -406,9 +406,12 @@ typedef struct genkit_azure_span {
 /**
  * A snapshot of the pipeline's counters. Spans and logs are counted as
  * items; one item can become several envelopes (a span with an exception
- * event becomes a dependency and an exception), so delivery is counted in
- * envelopes. Every accepted item ends up delivered or in one of the
- * dropped/failed counters.
+ * event becomes a dependency and an exception), so the wire is counted in
+ * envelopes. Every accepted item (`spans_accepted + logs_accepted`) ends in
+ * exactly one item counter once its batch is finished: `items_delivered`,
+ * `items_persisted`, `items_rejected`, `items_export_failed`,
+ * `dropped_mapping_error`, `dropped_backlog_full`, `dropped_too_large`,
+ * `dropped_spill_failed` or `dropped_shut_down`; until then it is pending.
  */
 typedef struct genkit_azure_stats {
     /**
@@ -444,7 +447,8 @@ typedef struct genkit_azure_stats {
      */
     uint64_t envelopes_rejected;
     /**
-     * Spans and logs lost because their batch could not be delivered.
+     * Spans and logs lost because their batch could not be mapped or sent
+     * (including a batch a panicking task let go of).
      */
     uint64_t items_export_failed;
     /**
@@ -481,7 +485,7 @@ typedef struct genkit_azure_stats {
      */
     uint64_t retries;
     /**
-     * Whole requests the service rejected permanently (400, 401, 404, ...).
+     * Whole requests the service rejected permanently (400, 404, ...).
      */
     uint64_t batches_rejected;
     /**
@@ -530,6 +534,31 @@ typedef struct genkit_azure_stats {
      * held is counted as failed; delivery goes on).
      */
     uint64_t retry_driver_restarts;
+    /**
+     * Spans and logs the service accepted (a batch a 206 accepted in part
+     * counts here; `envelopes_rejected` has the envelopes it refused).
+     */
+    uint64_t items_delivered;
+    /**
+     * Spans and logs written to disk to wait for delivery (sent later by
+     * this or the next process; files, not items, are counted from there).
+     */
+    uint64_t items_persisted;
+    /**
+     * Spans and logs the service rejected for good: their request as a whole
+     * (400, 404, ...), or every envelope of it one by one in a 206.
+     */
+    uint64_t items_rejected;
+    /**
+     * Spans and logs dropped because a single envelope of theirs was still
+     * too large for the service (413) and nothing else of their batch arrived.
+     */
+    uint64_t dropped_too_large;
+    /**
+     * Envelopes dropped because the service called each too large (413)
+     * even alone.
+     */
+    uint64_t envelopes_dropped_too_large;
 } genkit_azure_stats;
 
 /**
@@ -653,10 +682,39 @@ enum genkit_azure_status genkit_azure_get_stats(const struct genkit_azure_handle
                                                 struct genkit_azure_stats *out);
 
 /**
- * Rejections by HTTP status, lowest status first. Writes at most `capacity`
- * entries to `out` (which may be NULL when `capacity` is 0) and the number
- * of entries there are to `*len`, so a caller can ask with 0 first and size
- * its array.
+ * Envelopes a partial success (206) rejected one by one, by their own HTTP
+ * status, lowest status first. Writes at most `capacity` entries to `out`
+ * (which may be NULL when `capacity` is 0) and the number of entries there
+ * are to `*len`, so a caller can ask with 0 first and size its array.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out` must be NULL or valid for
+ * writing `capacity` entries; `len` must be NULL or valid for writing.
+ */
+enum genkit_azure_status genkit_azure_get_envelopes_rejected_by_status(const struct genkit_azure_handle *handle,
+                                                                       struct genkit_azure_status_count *out,
+                                                                       size_t capacity,
+                                                                       size_t *len);
+
+/**
+ * Whole requests the service rejected (400, 404, ...), by the answer's HTTP
+ * status, lowest status first. Same calling convention as
+ * `genkit_azure_get_envelopes_rejected_by_status`.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out` must be NULL or valid for
+ * writing `capacity` entries; `len` must be NULL or valid for writing.
+ */
+enum genkit_azure_status genkit_azure_get_requests_rejected_by_status(const struct genkit_azure_handle *handle,
+                                                                      struct genkit_azure_status_count *out,
+                                                                      size_t capacity,
+                                                                      size_t *len);
+
+/**
+ * Envelopes and whole requests together, by HTTP status: the sum of
+ * `genkit_azure_get_envelopes_rejected_by_status` and
+ * `genkit_azure_get_requests_rejected_by_status`, which tell them apart.
+ * Same calling convention.
  *
  * # Safety
  * `handle` must be NULL or a live handle; `out` must be NULL or valid for

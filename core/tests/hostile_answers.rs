@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use genkit_azure::opentelemetry::logs::Severity;
-use genkit_azure::{AzureTelemetry, LogRecord};
+use genkit_azure::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use genkit_azure::opentelemetry_sdk::trace::SdkTracerProvider;
+use genkit_azure::{AzureSpanProcessor, AzureTelemetry, LogRecord, Stats};
 use genkit_azure_emulator::{Emulator, FaultPlan, Step};
 use std::collections::HashMap;
 use std::path::Path;
@@ -120,4 +122,229 @@ fn an_absurd_retry_after_neither_panics_nor_loses_anything() {
         assert_exactly_once(&emu, 0..15);
         next.shutdown(Duration::from_secs(5)).unwrap();
     }
+}
+
+/// Items whose batch is finished, by every item counter there is.
+fn finished(s: &Stats) -> u64 {
+    s.items_delivered
+        + s.items_persisted
+        + s.items_rejected
+        + s.items_export_failed
+        + s.dropped_mapping_error
+        + s.dropped_backlog_full
+        + s.dropped_too_large
+        + s.dropped_spill_failed
+        + s.dropped_shut_down
+}
+
+/// Once everything settled: accepted == delivered + persisted + rejected + dropped.
+fn assert_accounted(telemetry: &AzureTelemetry) -> Stats {
+    let s = telemetry.stats();
+    assert_eq!(
+        s.spans_accepted + s.logs_accepted,
+        finished(&s),
+        "every accepted item in exactly one counter: {s:#?}"
+    );
+    s
+}
+
+#[test]
+fn a_refused_key_keeps_the_data_and_delivers_it_once_when_fixed() {
+    for status in [401, 403] {
+        let emu = emulator();
+        // The long wait after a refusal is six of the longest retry delays.
+        let telemetry = fast(&emu).max_batch_size(5).build().unwrap();
+        emu.set_faults(FaultPlan::statuses([status, status]))
+            .unwrap();
+        emit(&telemetry, 0..10);
+        assert!(
+            telemetry.flush(Duration::from_secs(10)).unwrap(),
+            "{status}: {:?}",
+            telemetry.stats()
+        );
+        assert_exactly_once(&emu, 0..10);
+        let s = assert_accounted(&telemetry);
+        assert_eq!((s.items_delivered, s.items_rejected), (10, 0), "{status}");
+        assert_eq!(s.batches_rejected, 0, "{status}");
+        assert!(telemetry.requests_rejected_by_status().is_empty());
+        telemetry.shutdown(Duration::from_secs(5)).unwrap();
+    }
+}
+
+#[test]
+fn a_refused_key_with_persistence_keeps_the_data_on_disk_until_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator();
+    let telemetry = with_disk(&emu, dir.path())
+        .max_batch_size(5)
+        .build()
+        .unwrap();
+    emu.set_faults(FaultPlan::always(401)).unwrap();
+    emit(&telemetry, 0..10);
+    assert!(
+        telemetry.flush(Duration::from_secs(10)).unwrap(),
+        "durable on disk"
+    );
+    std::thread::sleep(Duration::from_millis(200)); // a few refused retries
+    assert!(emu.envelopes().is_empty());
+    let s = assert_accounted(&telemetry);
+    assert_eq!(s.items_persisted, 10, "{s:?}");
+    emu.clear_faults(); // the operator fixed the key
+    assert!(
+        emu.wait_for_items(10, Duration::from_secs(15)),
+        "{:?}",
+        telemetry.stats()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_exactly_once(&emu, 0..10);
+    assert_eq!(telemetry.stats().batches_rejected, 0);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_request_too_large_is_split_until_its_halves_pass() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(8)
+        .batch_delay(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    // The whole batch, its first half and its first quarter are too large.
+    emu.set_faults(FaultPlan::statuses([413, 413, 413]))
+        .unwrap();
+    emit(&telemetry, 0..8); // the eighth item closes the batch
+    assert!(
+        telemetry.flush(Duration::from_secs(10)).unwrap(),
+        "{:?}",
+        telemetry.stats()
+    );
+    assert_exactly_once(&emu, 0..8);
+    let sizes: Vec<(u16, usize)> = emu
+        .requests()
+        .iter()
+        .map(|r| (r.status, r.item_count))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            (413, 8),
+            (413, 4),
+            (413, 2),
+            (200, 1),
+            (200, 1),
+            (200, 2),
+            (200, 4)
+        ],
+        "halves, first half first"
+    );
+    let s = assert_accounted(&telemetry);
+    assert_eq!(s.items_delivered, 8);
+    assert_eq!((s.envelopes_dropped_too_large, s.dropped_too_large), (0, 0));
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn an_envelope_too_large_even_alone_is_dropped_and_counted() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(3)
+        .batch_delay(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    emu.set_faults(FaultPlan::always(413)).unwrap();
+    emit(&telemetry, 0..3);
+    assert!(
+        !telemetry.flush(Duration::from_secs(10)).unwrap(),
+        "nothing was delivered"
+    );
+    // 3 -> 1 + 2 -> 1 + 1: five requests, three single envelopes dropped.
+    assert_eq!(emu.requests().len(), 5);
+    let s = assert_accounted(&telemetry);
+    assert_eq!((s.envelopes_dropped_too_large, s.dropped_too_large), (3, 3));
+    // Delivery goes on for what fits.
+    emu.clear_faults();
+    emit(&telemetry, 3..6);
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    assert_exactly_once(&emu, 3..6);
+    assert_accounted(&telemetry);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_rejected_request_counts_each_of_its_items() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(30)
+        .batch_delay(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    emu.set_faults(FaultPlan::statuses([400])).unwrap();
+    emit(&telemetry, 0..30);
+    assert!(!telemetry.flush(Duration::from_secs(10)).unwrap());
+    let s = assert_accounted(&telemetry);
+    assert_eq!((s.logs_accepted, s.items_rejected), (30, 30), "{s:?}");
+    assert_eq!((s.batches_rejected, s.envelopes_rejected), (1, 0));
+    assert_eq!(telemetry.requests_rejected_by_status(), [(400, 1)]);
+    assert!(telemetry.envelopes_rejected_by_status().is_empty());
+    assert!(emu.envelopes().is_empty());
+    emit(&telemetry, 30..35);
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let s = assert_accounted(&telemetry);
+    assert_eq!((s.items_delivered, s.items_rejected), (5, 30));
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// Every answer the service may give, one after another, to spans and logs
+/// in the same run: after each flush every accepted item is in exactly one
+/// counter, and envelopes and whole requests are counted apart.
+#[test]
+fn every_item_is_accounted_for_whatever_the_service_answers() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(4)
+        .request_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(AzureSpanProcessor::new(telemetry.clone()))
+        .build();
+    let tracer = provider.tracer("accounting");
+    let answers: Vec<Step> = vec![
+        Step::ok(),
+        Step::partial([(0, 500), (1, 400)]),
+        Step::status(400),
+        Step::status(401),
+        Step::status(403),
+        Step::status(404),
+        Step::status(413),
+        Step::status(429),
+        Step::status(500),
+        Step::reset(),
+    ];
+    let mut i = 0;
+    for answer in answers {
+        let label = format!("{answer:?}");
+        emu.set_faults(FaultPlan::sequence([answer])).unwrap();
+        for _ in 0..4 {
+            telemetry.emit_log(log(i)).unwrap();
+            tracer.start(format!("span {i}")).end();
+            i += 1;
+        }
+        telemetry.flush(Duration::from_secs(10)).unwrap();
+        let s = assert_accounted(&telemetry);
+        assert_eq!(s.spans_accepted + s.logs_accepted, 2 * i as u64, "{label}");
+    }
+    let s = assert_accounted(&telemetry);
+    // Two whole requests rejected for good (400, 404), one envelope (a 206's 400).
+    let requests = telemetry.requests_rejected_by_status();
+    assert_eq!(requests, [(400, 1), (404, 1)], "{s:?}");
+    assert_eq!(telemetry.envelopes_rejected_by_status(), [(400, 1)]);
+    assert_eq!(s.batches_rejected, 2);
+    assert_eq!(s.envelopes_rejected, 1);
+    assert_eq!(s.items_rejected, 8, "the two rejected batches' items");
+    assert_eq!(
+        s.items_delivered + s.items_rejected,
+        s.spans_accepted + s.logs_accepted
+    );
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }

@@ -11,9 +11,12 @@ use genkit_azure::Stats;
 
 /// A snapshot of the pipeline's counters. Spans and logs are counted as
 /// items; one item can become several envelopes (a span with an exception
-/// event becomes a dependency and an exception), so delivery is counted in
-/// envelopes. Every accepted item ends up delivered or in one of the
-/// dropped/failed counters.
+/// event becomes a dependency and an exception), so the wire is counted in
+/// envelopes. Every accepted item (`spans_accepted + logs_accepted`) ends in
+/// exactly one item counter once its batch is finished: `items_delivered`,
+/// `items_persisted`, `items_rejected`, `items_export_failed`,
+/// `dropped_mapping_error`, `dropped_backlog_full`, `dropped_too_large`,
+/// `dropped_spill_failed` or `dropped_shut_down`; until then it is pending.
 // Written out field by field (not generated) so that cbindgen sees it and
 // the header carries each counter's documentation. Same names and order as
 // core's `Stats`; the test below fails when they drift apart.
@@ -37,7 +40,8 @@ pub struct genkit_azure_stats {
     pub envelopes_delivered: u64,
     /// Envelopes the server rejected permanently.
     pub envelopes_rejected: u64,
-    /// Spans and logs lost because their batch could not be delivered.
+    /// Spans and logs lost because their batch could not be mapped or sent
+    /// (including a batch a panicking task let go of).
     pub items_export_failed: u64,
     /// Spans and logs refused because the queue was full.
     pub dropped_queue_full: u64,
@@ -56,7 +60,7 @@ pub struct genkit_azure_stats {
     pub bytes_sent: u64,
     /// Attempts that re-sent a payload after a transient failure.
     pub retries: u64,
-    /// Whole requests the service rejected permanently (400, 401, 404, ...).
+    /// Whole requests the service rejected permanently (400, 404, ...).
     pub batches_rejected: u64,
     /// Bytes (compressed) waiting in memory for a retry.
     pub backlog_bytes: u64,
@@ -82,6 +86,21 @@ pub struct genkit_azure_stats {
     /// Times the retry driver panicked and was started again (the batch it
     /// held is counted as failed; delivery goes on).
     pub retry_driver_restarts: u64,
+    /// Spans and logs the service accepted (a batch a 206 accepted in part
+    /// counts here; `envelopes_rejected` has the envelopes it refused).
+    pub items_delivered: u64,
+    /// Spans and logs written to disk to wait for delivery (sent later by
+    /// this or the next process; files, not items, are counted from there).
+    pub items_persisted: u64,
+    /// Spans and logs the service rejected for good: their request as a whole
+    /// (400, 404, ...), or every envelope of it one by one in a 206.
+    pub items_rejected: u64,
+    /// Spans and logs dropped because a single envelope of theirs was still
+    /// too large for the service (413) and nothing else of their batch arrived.
+    pub dropped_too_large: u64,
+    /// Envelopes dropped because the service called each too large (413)
+    /// even alone.
+    pub envelopes_dropped_too_large: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -133,6 +152,11 @@ counters!(
     dropped_spill_failed,
     envelopes_dropped_unreadable,
     retry_driver_restarts,
+    items_delivered,
+    items_persisted,
+    items_rejected,
+    dropped_too_large,
+    envelopes_dropped_too_large,
 );
 
 impl From<Stats> for genkit_azure_stats {
@@ -180,10 +204,55 @@ pub struct genkit_azure_status_count {
     pub count: u64,
 }
 
-/// Rejections by HTTP status, lowest status first. Writes at most `capacity`
-/// entries to `out` (which may be NULL when `capacity` is 0) and the number
-/// of entries there are to `*len`, so a caller can ask with 0 first and size
-/// its array.
+/// Envelopes a partial success (206) rejected one by one, by their own HTTP
+/// status, lowest status first. Writes at most `capacity` entries to `out`
+/// (which may be NULL when `capacity` is 0) and the number of entries there
+/// are to `*len`, so a caller can ask with 0 first and size its array.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle; `out` must be NULL or valid for
+/// writing `capacity` entries; `len` must be NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_get_envelopes_rejected_by_status(
+    handle: *const genkit_azure_handle,
+    out: *mut genkit_azure_status_count,
+    capacity: usize,
+    len: *mut usize,
+) -> genkit_azure_status {
+    boundary("genkit_azure_get_envelopes_rejected_by_status", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { write_counts(telemetry.envelopes_rejected_by_status(), out, capacity, len) }
+    })
+}
+
+/// Whole requests the service rejected (400, 404, ...), by the answer's HTTP
+/// status, lowest status first. Same calling convention as
+/// `genkit_azure_get_envelopes_rejected_by_status`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle; `out` must be NULL or valid for
+/// writing `capacity` entries; `len` must be NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_get_requests_rejected_by_status(
+    handle: *const genkit_azure_handle,
+    out: *mut genkit_azure_status_count,
+    capacity: usize,
+    len: *mut usize,
+) -> genkit_azure_status {
+    boundary("genkit_azure_get_requests_rejected_by_status", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { write_counts(telemetry.requests_rejected_by_status(), out, capacity, len) }
+    })
+}
+
+/// Envelopes and whole requests together, by HTTP status: the sum of
+/// `genkit_azure_get_envelopes_rejected_by_status` and
+/// `genkit_azure_get_requests_rejected_by_status`, which tell them apart.
+/// Same calling convention.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle; `out` must be NULL or valid for
@@ -198,24 +267,38 @@ pub unsafe extern "C" fn genkit_azure_get_rejected_by_status(
     boundary("genkit_azure_get_rejected_by_status", || {
         // SAFETY: forwarded from the caller.
         let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
-        let counts = telemetry.rejected_by_status();
-        if capacity > 0 && out.is_null() {
-            return Err(crate::boundary::FfiError::new(
-                genkit_azure_status::GENKIT_AZURE_NULL_ARGUMENT,
-                "out is NULL but capacity is not 0",
-            ));
-        }
         // SAFETY: forwarded from the caller.
-        unsafe { try_write(len, counts.len(), &Path::Root("len")) }?;
-        for (i, (status, count)) in counts.into_iter().take(capacity).enumerate() {
-            // SAFETY: i < capacity, and the caller promised room for `capacity` entries.
-            unsafe {
-                out.add(i)
-                    .write(genkit_azure_status_count { status, count })
-            };
-        }
-        Ok(())
+        unsafe { write_counts(telemetry.rejected_by_status(), out, capacity, len) }
     })
+}
+
+/// Writes `counts` the way the `genkit_azure_get_*_by_status` functions promise.
+///
+/// # Safety
+/// As for those functions: `out` valid for `capacity` entries or NULL, `len`
+/// valid for writing or NULL.
+unsafe fn write_counts(
+    counts: Vec<(u16, u64)>,
+    out: *mut genkit_azure_status_count,
+    capacity: usize,
+    len: *mut usize,
+) -> Result<(), crate::boundary::FfiError> {
+    if capacity > 0 && out.is_null() {
+        return Err(crate::boundary::FfiError::new(
+            genkit_azure_status::GENKIT_AZURE_NULL_ARGUMENT,
+            "out is NULL but capacity is not 0",
+        ));
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { try_write(len, counts.len(), &Path::Root("len")) }?;
+    for (i, (status, count)) in counts.into_iter().take(capacity).enumerate() {
+        // SAFETY: i < capacity, and the caller promised room for `capacity` entries.
+        unsafe {
+            out.add(i)
+                .write(genkit_azure_status_count { status, count })
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

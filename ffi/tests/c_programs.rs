@@ -379,7 +379,13 @@ fn rejections_are_reported_by_http_status() {
         output.status
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("REJECTED 400 1"), "{stdout}");
+    assert!(
+        stdout.contains("\nREJECTED 400 1") || stdout.starts_with("REJECTED 400 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("REQUESTS_REJECTED 400 1"), "{stdout}");
+    assert!(stdout.contains("ENVELOPES_REJECTED_LEN 0"), "{stdout}");
     assert!(stdout.contains("batches_rejected 1"), "{stdout}");
+    assert!(stdout.contains("items_rejected 1"), "{stdout}");
     assert!(emulator.envelopes().is_empty());
 }

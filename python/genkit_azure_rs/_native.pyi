@@ -65,7 +65,10 @@ class Telemetry:
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Delivers what it can and stops; idempotent (returns the first result; a call
         made while another is still shutting down waits for it, at most ``timeout_s``)."""
-    def stats(self) -> dict[str, int]: ...
+    def stats(self) -> dict[str, int]:
+        """The pipeline's counters by name, plus ``envelopes_rejected_status_<code>``
+        (envelopes a 206 rejected one by one) and ``requests_rejected_status_<code>``
+        (whole requests rejected) for each HTTP status seen."""
 
 class SpanProcessor:
     """An OpenTelemetry SDK span processor feeding a Telemetry pipeline."""

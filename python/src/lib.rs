@@ -357,9 +357,15 @@ impl Telemetry {
             d.set_item(name, value)?;
         }
         d.set_item("spans_invalid", self.shared.spans_invalid.load(Relaxed))?;
-        // Rejections by HTTP status as flat keys, e.g. "rejected_status_400".
-        for (status, count) in self.shared.telemetry.rejected_by_status() {
-            d.set_item(format!("rejected_status_{status}"), count)?;
+        // Rejections by HTTP status as flat keys, envelopes (one by one in a
+        // 206) apart from whole requests: "envelopes_rejected_status_400",
+        // "requests_rejected_status_400".
+        let telemetry = &self.shared.telemetry;
+        for (status, count) in telemetry.envelopes_rejected_by_status() {
+            d.set_item(format!("envelopes_rejected_status_{status}"), count)?;
+        }
+        for (status, count) in telemetry.requests_rejected_by_status() {
+            d.set_item(format!("requests_rejected_status_{status}"), count)?;
         }
         Ok(d)
     }

@@ -6,8 +6,10 @@
  * GENKIT_AZURE_INCOMPLETE: the log was not delivered), then reads the
  * rejections by HTTP status, first asking how many there are.
  *
- * Prints "REJECTED <status> <count>" per entry. Exit status 0 only if every
- * call behaved as described.
+ * Prints "REJECTED <status> <count>" per entry of the combined view, then
+ * "REQUESTS_REJECTED <status> <count>" per whole request rejected, then how
+ * many envelope-level (206) rejections there are, and the item counters.
+ * Exit status 0 only if every call behaved as described.
  */
 #include "genkit_azure.h"
 
@@ -57,9 +59,27 @@ int main(void)
         printf("REJECTED %u %" PRIu64 "\n", (unsigned)counts[i].status, counts[i].count);
     }
 
+    /* The whole request was rejected: it shows among requests, not envelopes. */
+    size_t requests = 0;
+    genkit_azure_status_count by_request[4] = {0};
+    if (genkit_azure_get_requests_rejected_by_status(handle, by_request, 4, &requests) != GENKIT_AZURE_OK) {
+        fprintf(stderr, "get_requests_rejected_by_status: %s\n", genkit_azure_last_error());
+        failures++;
+    }
+    for (size_t i = 0; i < requests && i < 4; i++) {
+        printf("REQUESTS_REJECTED %u %" PRIu64 "\n", (unsigned)by_request[i].status, by_request[i].count);
+    }
+    size_t envelopes = 99;
+    if (genkit_azure_get_envelopes_rejected_by_status(handle, NULL, 0, &envelopes) != GENKIT_AZURE_OK) {
+        fprintf(stderr, "get_envelopes_rejected_by_status: %s\n", genkit_azure_last_error());
+        failures++;
+    }
+    printf("ENVELOPES_REJECTED_LEN %zu\n", envelopes);
+
     genkit_azure_stats stats;
     if (genkit_azure_get_stats(handle, &stats) == GENKIT_AZURE_OK) {
         printf("batches_rejected %" PRIu64 "\n", stats.batches_rejected);
+        printf("items_rejected %" PRIu64 "\n", stats.items_rejected);
     }
     genkit_azure_shutdown(handle, 5000);
     genkit_azure_free(handle);

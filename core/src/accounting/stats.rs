@@ -18,7 +18,10 @@ macro_rules! counters {
             /// Items whose batch finished, delivered or not (internal: for
             /// shutdown accounting).
             pub items_settled: AtomicU64,
-            rejected_by_status: Mutex<BTreeMap<u16, u64>>,
+            /// Envelopes a 206 rejected one by one, by their own status.
+            envelopes_rejected_by_status: Mutex<BTreeMap<u16, u64>>,
+            /// Whole requests the service rejected, by the answer's status.
+            requests_rejected_by_status: Mutex<BTreeMap<u16, u64>>,
         }
 
         impl Counters {
@@ -31,7 +34,15 @@ macro_rules! counters {
         ///
         /// Spans and logs are counted as items; one span can become several
         /// envelopes (a span with an exception event becomes a dependency and
-        /// an exception), so delivery is counted in envelopes.
+        /// an exception), so the wire is counted in envelopes.
+        ///
+        /// Every accepted item (`spans_accepted + logs_accepted`) ends in
+        /// exactly one item counter once its batch is finished:
+        /// `items_delivered`, `items_persisted`, `items_rejected`,
+        /// `items_export_failed`, `dropped_mapping_error`,
+        /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`
+        /// or `dropped_shut_down`; until then it is pending (queued, being
+        /// mapped or sent, or waiting in the memory backlog).
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct Stats {
             $($(#[doc = $doc])* pub $name: u64,)*
@@ -66,7 +77,8 @@ counters! {
     envelopes_delivered,
     /// Envelopes the server rejected permanently.
     envelopes_rejected,
-    /// Spans and logs lost because their batch could not be delivered.
+    /// Spans and logs lost because their batch could not be mapped or sent
+    /// (including a batch a panicking task let go of).
     items_export_failed,
     /// Spans and logs refused because the queue was full.
     dropped_queue_full,
@@ -84,7 +96,7 @@ counters! {
     bytes_sent,
     /// Attempts that re-sent a payload after a transient failure.
     retries,
-    /// Whole requests the service rejected permanently (400, 401, 404, ...).
+    /// Whole requests the service rejected permanently (400, 404, ...).
     batches_rejected,
     /// Bytes (compressed) waiting in memory for a retry.
     backlog_bytes,
@@ -110,6 +122,21 @@ counters! {
     /// Times the retry driver panicked and was started again (the batch it
     /// held is counted as failed; delivery goes on).
     retry_driver_restarts,
+    /// Spans and logs the service accepted (a batch a 206 accepted in part
+    /// counts here; `envelopes_rejected` has the envelopes it refused).
+    items_delivered,
+    /// Spans and logs written to disk to wait for delivery (sent later by
+    /// this or the next process; files, not items, are counted from there).
+    items_persisted,
+    /// Spans and logs the service rejected for good: their request as a whole
+    /// (400, 404, ...), or every envelope of it one by one in a 206.
+    items_rejected,
+    /// Spans and logs dropped because a single envelope of theirs was still
+    /// too large for the service (413) and nothing else of their batch arrived.
+    dropped_too_large,
+    /// Envelopes dropped because the service called each too large (413)
+    /// even alone.
+    envelopes_dropped_too_large,
 }
 
 impl Counters {
@@ -117,21 +144,91 @@ impl Counters {
         counter.fetch_add(n, Relaxed);
     }
 
-    /// Counts one envelope or request rejected with `status`.
-    pub fn count_rejected_status(&self, status: u16) {
-        *self
-            .rejected_by_status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(status)
-            .or_default() += 1;
+    /// Takes `n` off a gauge, stopping at zero: a load followed by a
+    /// `fetch_sub` can wrap when two threads take off at once.
+    pub fn sub(counter: &AtomicU64, n: u64) {
+        let _ = counter.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
     }
 
+    /// Counts one envelope a 206 rejected with its own `status`.
+    pub fn count_envelope_rejected(&self, status: u16) {
+        bump(&self.envelopes_rejected_by_status, status);
+    }
+
+    /// Counts one whole request rejected with `status`.
+    pub fn count_request_rejected(&self, status: u16) {
+        bump(&self.requests_rejected_by_status, status);
+    }
+
+    /// Envelopes a 206 rejected, by status, lowest first.
+    pub fn envelopes_rejected_by_status(&self) -> Vec<(u16, u64)> {
+        read(&self.envelopes_rejected_by_status)
+    }
+
+    /// Whole requests rejected, by status, lowest first.
+    pub fn requests_rejected_by_status(&self) -> Vec<(u16, u64)> {
+        read(&self.requests_rejected_by_status)
+    }
+
+    /// Envelopes and whole requests together, by status (the older, mixed view).
     pub fn rejected_by_status(&self) -> Vec<(u16, u64)> {
-        let map = self
-            .rejected_by_status
+        let mut all = self
+            .envelopes_rejected_by_status
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        map.iter().map(|(k, v)| (*k, *v)).collect()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (status, n) in self.requests_rejected_by_status() {
+            *all.entry(status).or_default() += n;
+        }
+        all.into_iter().collect()
+    }
+}
+
+fn bump(map: &Mutex<BTreeMap<u16, u64>>, status: u16) {
+    *map.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(status)
+        .or_default() += 1;
+}
+
+fn read(map: &Mutex<BTreeMap<u16, u64>>) -> Vec<(u16, u64)> {
+    let map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.iter().map(|(k, v)| (*k, *v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gauge_never_wraps_below_zero() {
+        let c = Counters::default();
+        Counters::add(&c.disk_bytes, 5);
+        Counters::sub(&c.disk_bytes, 3);
+        Counters::sub(&c.disk_bytes, 3);
+        assert_eq!(c.snapshot().disk_bytes, 0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        Counters::add(&c.disk_bytes, 1);
+                        Counters::sub(&c.disk_bytes, 2);
+                    }
+                });
+            }
+        });
+        assert_eq!(c.snapshot().disk_bytes, 0);
+    }
+
+    #[test]
+    fn envelopes_and_requests_are_counted_apart() {
+        let c = Counters::default();
+        c.count_envelope_rejected(400);
+        c.count_envelope_rejected(400);
+        c.count_request_rejected(400);
+        c.count_request_rejected(404);
+        assert_eq!(c.envelopes_rejected_by_status(), [(400, 2)]);
+        assert_eq!(c.requests_rejected_by_status(), [(400, 1), (404, 1)]);
+        assert_eq!(c.rejected_by_status(), [(400, 3), (404, 1)]);
     }
 }

@@ -10,9 +10,15 @@
 //!   success reopens the gate for everyone.
 //! - 206: only the items whose own status is retryable go back to the backlog;
 //!   the rest are counted as rejected. 400 and other permanent answers drop the
-//!   payload, counted, with one rate-limited diagnostic.
+//!   payload, counted per request and per item, with one rate-limited diagnostic.
+//! - 401 and 403 (a wrong key, a missing role assignment, local auth disabled)
+//!   and quota answers keep the data and close the gate for a long wait: a
+//!   person has to act, and the data must still be there when they have.
+//! - 413: the payload is split in halves and each is sent; only a single
+//!   envelope that is still too large is dropped, counted.
 //!
-//! A payload's batch settles (for `flush`) when it is delivered, rejected, or dropped.
+//! A payload's batch settles (for `flush`) when it is delivered, persisted,
+//! rejected, or dropped: [`Payload::finish`], exactly once per part.
 
 mod backoff;
 mod payload;
@@ -25,15 +31,16 @@ mod tests;
 pub(crate) use backoff::Backoff;
 use backoff::MAX_RETRY_AFTER;
 pub(crate) use payload::Payload;
+use payload::Split;
 pub(crate) use sender::Sender;
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
 
-use crate::accounting::{Counters, Progress};
+use crate::accounting::{Counters, DropReason, Fate, Progress};
 use crate::diagnostics::Diagnostics;
 use sender::Verdict;
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use storage::Leased;
@@ -76,6 +83,9 @@ pub(crate) struct Delivery {
     /// Set by shutdown: attempts must end by then, and what is not delivered
     /// by then goes to disk.
     drain_by: Mutex<Option<Instant>>,
+    /// Set with `drain_by`: payloads dropped unfinished from then on are
+    /// stopped with the runtime, not lost to a panic (see `Payload`'s `Drop`).
+    stopping: Arc<AtomicBool>,
     /// The longest the endpoint's `Retry-After` may close the gate
     /// ([`MAX_RETRY_AFTER`]; shorter in tests, which cannot wait an hour).
     max_retry_after: Duration,
@@ -87,12 +97,24 @@ pub(crate) struct Delivery {
 /// Below this much time left in a shutdown, a payload goes to disk unsent.
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 
-/// What became of an attempt.
-enum Outcome {
-    /// Delivered, or dropped for good (counted, settled).
+/// What became of an attempt at a payload, and of the parts a 413 split it into.
+#[derive(Default)]
+struct Outcome {
+    /// The service accepted some of it.
+    delivered: bool,
+    /// What must wait and be sent again: the payload, the retryable part of
+    /// it, or halves of it. Empty when every part was finished.
+    retry: Vec<Payload>,
+}
+
+/// What became of one request.
+enum Attempted {
+    /// Delivered, or finished for good (counted, settled).
     Done { delivered: bool },
     /// Must wait and be sent again (the whole payload or the retryable part of it).
     Retry(Payload),
+    /// Too large: send these halves instead.
+    Split(Payload, Payload),
 }
 
 /// How often the backlog driver looks at the disk even when nothing woke it:
@@ -123,6 +145,7 @@ impl Delivery {
             diagnostics: Arc::default(),
             storage,
             drain_by: Mutex::new(None),
+            stopping: Arc::default(),
             max_retry_after: MAX_RETRY_AFTER,
             #[cfg(test)]
             panic_next_retry: std::sync::atomic::AtomicBool::new(false),
@@ -138,6 +161,7 @@ impl Delivery {
     /// Starts draining for shutdown: from now on attempts end by `deadline`
     /// and what cannot be sent by then is persisted.
     pub fn drain_by(&self, deadline: std::time::Instant) {
+        self.stopping.store(true, Relaxed);
         *self.drain_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline.into());
         self.backlog_changed.notify_one();
     }
@@ -153,7 +177,10 @@ impl Delivery {
     }
 
     /// The first attempt at a fresh payload.
-    pub async fn deliver(&self, payload: Payload) {
+    pub async fn deliver(&self, mut payload: Payload) {
+        // From here on the payload settles its batch itself, whatever happens
+        // to the task that holds it.
+        payload.adopt(&self.progress, &self.counters, &self.stopping);
         if self.gate_closed() {
             return self.to_backlog(payload).await;
         }
@@ -167,17 +194,16 @@ impl Delivery {
                 }
                 self.waiting_bytes.fetch_add(size, Relaxed);
                 let slot = Arc::clone(&self.send_slots).acquire_owned().await;
-                self.waiting_bytes.fetch_sub(size, Relaxed);
+                Counters::sub(&self.waiting_bytes, size);
                 match slot {
                     Ok(slot) if !self.gate_closed() => slot,
                     _ => return self.to_backlog(payload).await,
                 }
             }
         };
-        if let Outcome::Retry(p) = self.attempt(payload).await {
-            self.to_backlog(p).await;
-        }
+        let outcome = self.attempt(payload).await;
         drop(slot);
+        self.to_backlog_all(outcome.retry).await;
     }
 
     async fn send_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
@@ -226,9 +252,7 @@ impl Delivery {
                 .unwrap_or_else(|p| p.into_inner())
                 .pop_front();
             if let Some(payload) = next {
-                self.counters
-                    .backlog_bytes
-                    .fetch_sub(payload.body.len() as u64, Relaxed);
+                Counters::sub(&self.counters.backlog_bytes, payload.body.len() as u64);
                 #[cfg(test)]
                 if self.panic_next_retry.swap(false, Relaxed) {
                     panic!("injected by a test: the retry driver fails with a payload in hand");
@@ -247,10 +271,9 @@ impl Delivery {
                 }
                 Counters::add(&self.counters.retries, 1);
                 let slot = self.send_slot().await;
-                if let Outcome::Retry(p) = self.attempt(payload).await {
-                    self.to_backlog(p).await;
-                }
+                let outcome = self.attempt(payload).await;
                 drop(slot);
+                self.to_backlog_all(outcome.retry).await;
                 continue;
             }
             // Wait for the endpoint before taking a file, so a file is never
@@ -284,17 +307,19 @@ impl Delivery {
         let outcome = self.attempt(payload).await;
         drop(slot);
         let this = Arc::clone(self);
-        let _ = tokio::task::spawn_blocking(move || match outcome {
-            Outcome::Done { delivered } => {
-                if delivered {
+        let _ = tokio::task::spawn_blocking(move || match &outcome.retry[..] {
+            [] => {
+                if outcome.delivered {
                     Counters::add(&this.counters.resent_from_disk_batches, 1);
                 }
                 storage.delete(leased, &this.counters);
             }
-            Outcome::Retry(p) if p.body == leased.body => storage.release(leased),
-            Outcome::Retry(part) => {
-                // A 206: keep only the retryable part, then let the old file go.
-                if storage.write(&part.body, &this.counters, &this.diagnostics) {
+            [p] if p.body == leased.body => storage.release(leased),
+            parts => {
+                // A 206's retryable part, or a 413's halves: keep those, then
+                // let the old file go (or keep it whole if they can't be kept).
+                let bodies: Vec<&[u8]> = parts.iter().map(|p| &p.body[..]).collect();
+                if storage.write_all(&bodies, &this.counters, &this.diagnostics) {
                     storage.delete(leased, &this.counters);
                 } else {
                     storage.release(leased);
@@ -304,31 +329,71 @@ impl Delivery {
         .await;
     }
 
-    async fn attempt(&self, mut payload: Payload) -> Outcome {
+    /// Sends a payload, and the halves of it a 413 asks for, until each part
+    /// is finished or must wait.
+    async fn attempt(&self, payload: Payload) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut todo = vec![payload];
+        let mut first = true;
+        while let Some(part) = todo.pop() {
+            // The caller checked the gate for the first request; a half that
+            // failed closes it for the halves after it.
+            if !first && self.gate_closed() {
+                outcome.retry.push(part);
+                continue;
+            }
+            first = false;
+            match self.attempt_one(part).await {
+                Attempted::Done { delivered } => outcome.delivered |= delivered,
+                Attempted::Retry(part) => outcome.retry.push(part),
+                Attempted::Split(a, b) => {
+                    // The first half goes first.
+                    todo.push(b);
+                    todo.push(a);
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn attempt_one(&self, mut payload: Payload) -> Attempted {
         let left = self.drain_left();
         if left.is_some_and(|l| l < MIN_ATTEMPT) {
-            return Outcome::Retry(payload);
+            return Attempted::Retry(payload);
         }
         match self.sender.send(&payload.body, left).await {
             Verdict::Delivered => {
                 self.healthy();
-                self.settle(&payload, false);
-                Outcome::Done { delivered: true }
+                payload.finish(Fate::Delivered);
+                Attempted::Done { delivered: true }
             }
-            Verdict::Partial { retry, rejected } => {
+            Verdict::Partial {
+                accepted,
+                retry,
+                rejected,
+            } => {
                 self.healthy();
-                self.count_rejected(&rejected);
-                payload.lossy |= !rejected.is_empty();
+                self.count_rejected_envelopes(&rejected);
+                // What this answer settled for good: accepted envelopes, and
+                // (when none was accepted) rejected ones.
+                let settled = if accepted == 0 && !rejected.is_empty() {
+                    Fate::Rejected
+                } else {
+                    Fate::Delivered
+                };
+                payload.reached(settled, !rejected.is_empty());
                 if retry.is_empty() {
-                    self.settle(&payload, false);
-                    return Outcome::Done { delivered: true };
+                    payload.finish(settled);
+                    return Attempted::Done {
+                        delivered: accepted > 0,
+                    };
                 }
                 match payload.subset(&retry) {
                     Ok(mut rest) => {
                         rest.attempts += 1;
-                        Outcome::Retry(rest)
+                        Attempted::Retry(rest)
                     }
-                    Err(e) => {
+                    Err((payload, e)) => {
                         Counters::add(
                             &self.counters.envelopes_dropped_unreadable,
                             retry.len() as u64,
@@ -336,8 +401,10 @@ impl Delivery {
                         self.diagnostics.say("unreadable-payload", || {
                             format!("could not re-send part of a batch: {e}")
                         });
-                        self.settle(&payload, true);
-                        Outcome::Done { delivered: false }
+                        payload.finish(Fate::Dropped(DropReason::Unreadable));
+                        Attempted::Done {
+                            delivered: accepted > 0,
+                        }
                     }
                 }
             }
@@ -350,7 +417,7 @@ impl Delivery {
                     format!("ingestion is failing ({reason}); keeping the data and retrying")
                 });
                 payload.attempts += 1;
-                Outcome::Retry(payload)
+                Attempted::Retry(payload)
             }
             Verdict::Quota {
                 status,
@@ -361,39 +428,78 @@ impl Delivery {
                     format!("the service answered {status}: quota or daily cap reached; keeping the data and retrying later")
                 });
                 payload.attempts += 1;
-                Outcome::Retry(payload)
+                Attempted::Retry(payload)
+            }
+            Verdict::Refused {
+                status,
+                retry_after,
+            } => {
+                let wait = retry_after.unwrap_or_else(|| self.backoff.long());
+                self.failed(Some(wait));
+                self.diagnostics.say("refused", || {
+                    format!(
+                        "the service refused the data ({status}): the connection string's key may be wrong, \
+                         the identity may lack the 'Monitoring Metrics Publisher' role, or the resource may \
+                         have local authentication disabled; keeping the data and retrying every {}s",
+                        wait.as_secs().max(1)
+                    )
+                });
+                payload.attempts += 1;
+                Attempted::Retry(payload)
+            }
+            Verdict::TooLarge => {
+                // The endpoint answered, so it is up.
+                self.healthy();
+                match payload.split() {
+                    Ok(Split::Halves(a, b)) => Attempted::Split(a, b),
+                    Ok(Split::Single(payload)) => {
+                        Counters::add(&self.counters.envelopes_dropped_too_large, 1);
+                        self.diagnostics.say("too-large", || {
+                            "the service refused an envelope as too large (413) even alone; it was dropped"
+                                .to_string()
+                        });
+                        payload.finish(Fate::Dropped(DropReason::TooLarge));
+                        Attempted::Done { delivered: false }
+                    }
+                    Err((payload, e)) => {
+                        self.diagnostics.say("unreadable-payload", || {
+                            format!("could not split a batch the service called too large: {e}")
+                        });
+                        payload.finish(Fate::Dropped(DropReason::Unreadable));
+                        Attempted::Done { delivered: false }
+                    }
+                }
             }
             Verdict::Permanent { status, reason } => {
                 // The endpoint answered, so it is up: don't slow other payloads.
                 self.healthy();
                 Counters::add(&self.counters.batches_rejected, 1);
-                self.counters.count_rejected_status(status);
+                self.counters.count_request_rejected(status);
                 self.diagnostics
                     .say("permanent", || format!("{reason}; the batch was dropped"));
-                self.settle(&payload, true);
-                Outcome::Done { delivered: false }
+                payload.finish(Fate::Rejected);
+                Attempted::Done { delivered: false }
             }
         }
     }
 
-    fn count_rejected(&self, statuses: &[u16]) {
+    fn count_rejected_envelopes(&self, statuses: &[u16]) {
         Counters::add(&self.counters.envelopes_rejected, statuses.len() as u64);
         for &s in statuses {
-            self.counters.count_rejected_status(s);
+            self.counters.count_envelope_rejected(s);
         }
     }
 
-    fn settle(&self, payload: &Payload, lost: bool) {
-        if let Some(batch) = payload.batch {
-            self.progress
-                .settle_batch(&self.counters, batch, lost || payload.lossy);
+    async fn to_backlog_all(&self, payloads: Vec<Payload>) {
+        for p in payloads {
+            self.to_backlog(p).await;
         }
     }
 
     /// Puts a payload aside for a later attempt: on disk when persistence is
     /// on (its batch then counts as settled, since a crash can no longer lose
     /// it), else in the bounded memory backlog.
-    async fn to_backlog(&self, mut payload: Payload) {
+    async fn to_backlog(&self, payload: Payload) {
         if let Some(storage) = self.storage.clone().filter(|s| s.enabled()) {
             let body = payload.body.clone();
             let counters = Arc::clone(&self.counters);
@@ -403,8 +509,7 @@ impl Delivery {
                     .await
                     .unwrap_or(false);
             if written {
-                self.settle(&payload, false);
-                payload.batch = None;
+                payload.finish(Fate::Persisted);
                 self.backlog_changed.notify_one();
                 return;
             }
@@ -414,6 +519,7 @@ impl Delivery {
 
     fn to_memory(&self, payload: Payload) {
         let size = payload.body.len() as u64;
+        let mut evicted = Vec::new();
         let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
         // Memory is bounded: past the limit the oldest payloads go, counted.
         // (Spilling them to disk instead is the persistence layer's job.)
@@ -421,23 +527,23 @@ impl Delivery {
             && self.counters.backlog_bytes.load(Relaxed) + size > self.max_backlog_bytes
         {
             if let Some(old) = backlog.pop_front() {
-                self.counters
-                    .backlog_bytes
-                    .fetch_sub(old.body.len() as u64, Relaxed);
-                Counters::add(
-                    &self.counters.dropped_backlog_full,
-                    old.batch.map_or(0, |b| b.items),
-                );
-                self.diagnostics.say("backlog-full", || {
-                    "the retry backlog is full; dropping the oldest batch".to_string()
-                });
-                self.settle(&old, true);
+                Counters::sub(&self.counters.backlog_bytes, old.body.len() as u64);
+                evicted.push(old);
             }
         }
-        self.counters.backlog_bytes.fetch_add(size, Relaxed);
+        Counters::add(&self.counters.backlog_bytes, size);
         backlog.push_back(payload);
         drop(backlog);
         self.backlog_changed.notify_one();
+        if !evicted.is_empty() {
+            self.diagnostics.say("backlog-full", || {
+                "the retry backlog is full; dropping the oldest batch".to_string()
+            });
+        }
+        // Settled outside the backlog's lock: settling wakes flush waiters.
+        for old in evicted {
+            old.finish(Fate::Dropped(DropReason::BacklogFull));
+        }
     }
 
     fn gate_closed(&self) -> bool {
@@ -457,9 +563,7 @@ impl Delivery {
                 .unwrap_or_else(|p| p.into_inner())
                 .pop_front();
             let Some(p) = next else { return };
-            self.counters
-                .backlog_bytes
-                .fetch_sub(p.body.len() as u64, Relaxed);
+            Counters::sub(&self.counters.backlog_bytes, p.body.len() as u64);
             self.to_backlog(p).await;
         }
     }

@@ -16,9 +16,11 @@ const MAX_REDIRECTS: usize = 3;
 pub(crate) enum Verdict {
     /// Everything accepted.
     Delivered,
-    /// Some items accepted; `retry` (indexes in the sent body) may succeed
-    /// later; `rejected` holds the statuses of items that never will.
+    /// Some items accepted (`accepted` of them); `retry` (indexes in the
+    /// sent body) may succeed later; `rejected` holds the statuses of items
+    /// that never will.
     Partial {
+        accepted: u64,
         retry: Vec<usize>,
         rejected: Vec<u16>,
     },
@@ -32,6 +34,15 @@ pub(crate) enum Verdict {
         status: u16,
         retry_after: Option<Duration>,
     },
+    /// The key or identity was refused (401, 403). A person has to fix it (a
+    /// wrong key, a missing role assignment, local auth disabled), so keep
+    /// the data and try much later, as the official distro does.
+    Refused {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// The request was too large (413): smaller requests may pass.
+    TooLarge,
     /// Will never be accepted (400, 404, ...).
     Permanent { status: u16, reason: String },
 }
@@ -196,22 +207,29 @@ pub(crate) fn classify(
             };
             Counters::add(&counters.envelopes_sent, r.received);
             Counters::add(&counters.envelopes_delivered, r.accepted);
-            let (retry, rejected): (Vec<_>, Vec<_>) =
-                r.errors.iter().partition(|(_, s)| is_retryable(*s) || matches!(s, 402 | 439));
+            let (retry, rejected): (Vec<_>, Vec<_>) = r
+                .errors
+                .iter()
+                .partition(|(_, s)| is_retryable(*s) || matches!(s, 402 | 439));
             Verdict::Partial {
+                accepted: r.accepted,
                 retry: retry.into_iter().map(|(i, _)| i).collect(),
                 rejected: rejected.into_iter().map(|(_, s)| s).collect(),
             }
         }
-        402 | 439 => Verdict::Quota { status, retry_after },
+        402 | 439 => Verdict::Quota {
+            status,
+            retry_after,
+        },
         s if is_retryable(s) => Verdict::Transient {
             reason: format!("the service answered {s}"),
             retry_after,
         },
-        401 | 403 => Verdict::Permanent {
+        401 | 403 => Verdict::Refused {
             status,
-            reason: format!("the service refused authentication ({status}); check the connection string's key and the resource's local-auth setting"),
+            retry_after,
         },
+        413 => Verdict::TooLarge,
         s => Verdict::Permanent {
             status: s,
             reason: format!("the service rejected the request ({s})"),
@@ -232,6 +250,7 @@ mod tests {
         assert_eq!(
             classify(206, None, partial, &c),
             Verdict::Partial {
+                accepted: 1,
                 retry: vec![0, 3],
                 rejected: vec![400]
             }
@@ -253,9 +272,16 @@ mod tests {
             classify(400, None, b"", &c),
             Verdict::Permanent { status: 400, .. }
         ));
+        for status in [401, 403] {
+            assert!(matches!(
+                classify(status, None, b"", &c),
+                Verdict::Refused { status: s, retry_after: None } if s == status
+            ));
+        }
+        assert_eq!(classify(413, None, b"", &c), Verdict::TooLarge);
         assert!(matches!(
-            classify(401, None, b"", &c),
-            Verdict::Permanent { status: 401, .. }
+            classify(404, None, b"", &c),
+            Verdict::Permanent { status: 404, .. }
         ));
     }
 

@@ -101,11 +101,46 @@ impl Storage {
     /// Writes a payload. Makes room by dropping the oldest files (counted).
     /// Returns false when it could not be written.
     pub fn write(&self, body: &[u8], counters: &Counters, diagnostics: &Diagnostics) -> bool {
+        self.write_file(body, counters, diagnostics).is_some()
+    }
+
+    /// Writes every body, or none: when one cannot be written, those
+    /// already written are removed again (their content is still in the
+    /// caller's hands, e.g. a leased file that will be released).
+    pub fn write_all(
+        &self,
+        bodies: &[&[u8]],
+        counters: &Counters,
+        diagnostics: &Diagnostics,
+    ) -> bool {
+        let mut written = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            match self.write_file(body, counters, diagnostics) {
+                Some(path) => written.push((path, body.len() as u64)),
+                None => {
+                    for (path, size) in written {
+                        if fs::remove_file(path).is_ok() {
+                            Counters::sub(&counters.disk_bytes, size);
+                        }
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn write_file(
+        &self,
+        body: &[u8],
+        counters: &Counters,
+        diagnostics: &Diagnostics,
+    ) -> Option<PathBuf> {
         if !self.enabled() {
-            return false;
+            return None;
         }
         if body.len() as u64 > self.settings.max_bytes {
-            return false;
+            return None;
         }
         self.evict(body.len() as u64, counters);
         let name = format!(
@@ -125,13 +160,13 @@ impl Storage {
         match result {
             Ok(()) => {
                 Counters::add(&counters.persisted_batches, 1);
-                counters.disk_bytes.fetch_add(body.len() as u64, Relaxed);
-                true
+                Counters::add(&counters.disk_bytes, body.len() as u64);
+                Some(done)
             }
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
                 self.disable("writing a batch", &e, diagnostics);
-                false
+                None
             }
         }
     }
@@ -154,9 +189,7 @@ impl Storage {
             if age > self.settings.retention {
                 if fs::remove_file(&entry.path).is_ok() {
                     Counters::add(&counters.dropped_retention_batches, 1);
-                    counters
-                        .disk_bytes
-                        .fetch_sub(entry.size.min(counters.disk_bytes.load(Relaxed)), Relaxed);
+                    Counters::sub(&counters.disk_bytes, entry.size);
                 }
                 continue;
             }
@@ -186,8 +219,7 @@ impl Storage {
     /// The leased file was delivered (or dropped for good): remove it.
     pub fn delete(&self, leased: Leased, counters: &Counters) {
         if fs::remove_file(&leased.path).is_ok() {
-            let n = (leased.body.len() as u64).min(counters.disk_bytes.load(Relaxed));
-            counters.disk_bytes.fetch_sub(n, Relaxed);
+            Counters::sub(&counters.disk_bytes, leased.body.len() as u64);
         }
     }
 
@@ -212,8 +244,7 @@ impl Storage {
             if fs::remove_file(&e.path).is_ok() {
                 total -= e.size;
                 Counters::add(&counters.dropped_disk_full_batches, 1);
-                let n = e.size.min(counters.disk_bytes.load(Relaxed));
-                counters.disk_bytes.fetch_sub(n, Relaxed);
+                Counters::sub(&counters.disk_bytes, e.size);
             }
         }
     }

@@ -125,12 +125,19 @@ fn a_panic_in_the_retry_driver_restarts_it_and_delivery_goes_on() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(rig.counters.snapshot().retry_driver_restarts, 1);
+    // The batch it held is lost, counted, and holds up no flush.
+    assert_eq!(rig.settled(Duration::from_secs(5)), Some(false));
+    assert_eq!(rig.counters.snapshot().items_export_failed, 1);
     // The restarted driver still owns the backlog: a batch refused now is
     // retried and arrives.
     rig.emu.set_faults(FaultPlan::statuses([503])).unwrap();
     rig.deliver(&["after the restart"]);
     assert!(rig.emu.wait_for_items(1, Duration::from_secs(5)));
     assert_eq!(rig.arrived(), ["after the restart"]);
+    let later = rig.progress.allocated() - 1;
+    let deadline = StdInstant::now() + Duration::from_secs(5);
+    assert_eq!(rig.progress.wait(later, later + 1, deadline), Some(true));
+    assert_eq!(rig.counters.snapshot().items_delivered, 1);
 }
 
 #[test]

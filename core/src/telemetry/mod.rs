@@ -358,9 +358,21 @@ impl AzureTelemetry {
         self.inner.counters.snapshot()
     }
 
-    /// Envelopes and requests the service rejected, by HTTP status.
+    /// Envelopes and requests the service rejected, by HTTP status, together
+    /// (the two methods below tell them apart).
     pub fn rejected_by_status(&self) -> Vec<(u16, u64)> {
         self.inner.counters.rejected_by_status()
+    }
+
+    /// Envelopes a partial success (206) rejected one by one, by their own
+    /// HTTP status.
+    pub fn envelopes_rejected_by_status(&self) -> Vec<(u16, u64)> {
+        self.inner.counters.envelopes_rejected_by_status()
+    }
+
+    /// Whole requests the service rejected (400, 404, ...), by HTTP status.
+    pub fn requests_rejected_by_status(&self) -> Vec<(u16, u64)> {
+        self.inner.counters.requests_rejected_by_status()
     }
 }
 
