@@ -8,14 +8,16 @@
  * ffi/tests/c_programs.rs checks the emulator received exactly those two.
  *
  * Usage: bad_input <instrumentation key of APPLICATIONINSIGHTS_CONNECTION_STRING>
- * The key is used to build bad connection strings around a real key and to
- * check that no message ever contains it.
+ * The key is used to build bad connection strings around a real key (some
+ * 1,700 mutations of three real shapes) and to check that no message ever
+ * contains it or any 8 characters of it, in any case, with or without dashes.
  * Exit status 0 only if every check passed.
  */
 #define _POSIX_C_SOURCE 200809L /* setenv/unsetenv, to test the environment fallback */
 
 #include "genkit_azure.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,52 @@ static void fail(int line, const char *call, const char *why)
 {
     fprintf(stderr, "bad_input.c:%d: %s: %s\n", line, call, why);
     failures++;
+}
+
+/* The instrumentation key, with and without its dashes, lower case. */
+static char key_lower[64];
+static char key_undashed[64];
+
+static void set_key(const char *key)
+{
+    size_t n = 0;
+    for (size_t i = 0; key[i] != '\0' && i + 1 < sizeof key_lower; i++) {
+        char c = (char)tolower((unsigned char)key[i]);
+        key_lower[i] = c;
+        key_lower[i + 1] = '\0';
+        if (c != '-' && n + 1 < sizeof key_undashed) {
+            key_undashed[n++] = c;
+            key_undashed[n] = '\0';
+        }
+    }
+}
+
+/* True when `message` holds, in any case, 8 consecutive characters of `key`. */
+static int holds_part_of(const char *message, const char *key)
+{
+    size_t key_len = strlen(key), len = strlen(message);
+    for (size_t k = 0; k + 8 <= key_len; k++) {
+        for (size_t m = 0; m + 8 <= len; m++) {
+            size_t j = 0;
+            while (j < 8 && tolower((unsigned char)message[m + j]) == key[k + j]) {
+                j++;
+            }
+            if (j == 8) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Fails when the message holds any 8 characters of the key, in any form. */
+static void check_hides_key(const char *message, int line, const char *call)
+{
+    if (holds_part_of(message, key_lower) || holds_part_of(message, key_undashed)) {
+        char why[1200];
+        snprintf(why, sizeof why, "message holds part of the instrumentation key: \"%s\"", message);
+        fail(line, call, why);
+    }
 }
 
 /*
@@ -70,6 +118,7 @@ static void expect(genkit_azure_status got, genkit_azure_status want, const char
             fail(line, call, "message contains a secret (instrumentation key)");
         }
     }
+    check_hides_key(message, line, call);
 }
 
 /* EXPECT(call, status, words...): at least one word, all must be in the message. */
@@ -132,6 +181,114 @@ static genkit_azure_attribute int_attr(const char *key)
     return a;
 }
 
+/*
+ * Tries `text` as the connection string: an error must not hold the key; a
+ * string that parses is shut down and freed at once (nothing is sent).
+ * Returns 1 when it was refused.
+ */
+static int try_connection_string(const char *text, int line)
+{
+    genkit_azure_handle *h = NULL;
+    genkit_azure_config c = {0};
+    c.connection_string = text;
+    c.disable_storage = true;
+    checks++;
+    genkit_azure_status st = genkit_azure_new(&c, &h);
+    if (st == GENKIT_AZURE_OK) {
+        genkit_azure_shutdown(h, 0);
+        genkit_azure_free(h);
+        return 0;
+    }
+    const char *message = genkit_azure_last_error();
+    if (strncmp(message, "genkit_azure_new: ", 18) != 0) {
+        fail(line, "genkit_azure_new(mutated)", "message does not name the function");
+    }
+    check_hides_key(message, line, "genkit_azure_new(mutated)");
+    return 1;
+}
+
+/*
+ * Connection strings around the key, broken in the ways people break them:
+ * cut at every position, a space, '=', ';' or a non-ASCII character put at
+ * every position, each separator dropped or replaced, and the key pasted
+ * into each value. No error may hold any 8 characters of the key.
+ */
+static void mutated_connection_strings(const char *ikey)
+{
+    /* The key last: a cut anywhere before the end breaks it, and a string
+     * that still parses starts a pipeline, which is slow to test. */
+    char seeds[3][256];
+    snprintf(seeds[0], sizeof seeds[0],
+             "IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/;"
+             "InstrumentationKey=%s",
+             ikey);
+    snprintf(seeds[1], sizeof seeds[1],
+             "IngestionEndpoint=http://127.0.0.1:9/;Authorization=ikey;InstrumentationKey=%s",
+             ikey);
+    snprintf(seeds[2], sizeof seeds[2],
+             "EndpointSuffix=applicationinsights.azure.cn;Location=chinaeast2;InstrumentationKey=%s",
+             ikey);
+    static const char *const inserts[] = {" ", "=", ";", "\xc3\xa9", "\xf0\x9f\x9a\x80", "/", ":"};
+    char text[600];
+    int tried = 0, refused = 0;
+    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        const char *seed = seeds[s];
+        size_t len = strlen(seed);
+        size_t key_part = (size_t)(strrchr(seed, ';') - seed);
+        for (size_t i = 0; i <= len; i++) {
+            /* Cut at a byte boundary: the seeds are ASCII. */
+            snprintf(text, sizeof text, "%.*s", (int)i, seed);
+            refused += try_connection_string(text, __LINE__);
+            tried++;
+            /* Inserts go into the key's part and next to separators; elsewhere
+             * most only make an unknown setting, which is ignored. */
+            int near_separator = strchr(";=", seed[i]) != NULL && seed[i] != '\0';
+            if (i > 0) {
+                near_separator |= seed[i - 1] == ';' || seed[i - 1] == '=';
+            }
+            if (i < key_part && !near_separator) {
+                continue;
+            }
+            for (size_t k = 0; k < sizeof inserts / sizeof inserts[0]; k++) {
+                snprintf(text, sizeof text, "%.*s%s%s", (int)i, seed, inserts[k], seed + i);
+                refused += try_connection_string(text, __LINE__);
+                tried++;
+            }
+            if (i < len && (seed[i] == ';' || seed[i] == '=')) {
+                static const char *const replacements[] = {"", " ", ",", ";;", "==", "\n"};
+                for (size_t k = 0; k < sizeof replacements / sizeof replacements[0]; k++) {
+                    snprintf(text, sizeof text, "%.*s%s%s", (int)i, seed, replacements[k],
+                             seed + i + 1);
+                    refused += try_connection_string(text, __LINE__);
+                    tried++;
+                }
+                /* The key pasted in right after the separator. */
+                snprintf(text, sizeof text, "%.*s%s %s", (int)i + 1, seed, ikey, seed + i + 1);
+                refused += try_connection_string(text, __LINE__);
+                tried++;
+            }
+        }
+    }
+    /* The key as every value, as a host, as a path. */
+    static const char *const shapes[] = {
+        "InstrumentationKey=%s;IngestionEndpoint=https://%s:1",
+        "InstrumentationKey=%s;LiveEndpoint=%s://h",
+        "InstrumentationKey=%s;EndpointSuffix=x %s",
+        "InstrumentationKey=%s;Location=%s;EndpointSuffix=x",
+        "InstrumentationKey=%s;IngestionEndpoint=https://[%s]",
+        "InstrumentationKey=%s x;IngestionEndpoint=%s",
+        "%s=1;%s=2",
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        snprintf(text, sizeof text, shapes[k], ikey, ikey);
+        refused += try_connection_string(text, __LINE__);
+        tried++;
+    }
+    /* Mostly broken strings, or this says little. */
+    CHECK_TRUE(refused * 10 > tried * 8);
+    printf("mutated connection strings: %d tried, %d refused\n", tried, refused);
+}
+
 static void connection_string_cases(const char *ikey)
 {
     genkit_azure_handle *h = NULL;
@@ -149,8 +306,37 @@ static void connection_string_cases(const char *ikey)
     snprintf(text, sizeof text, "InstrumentationKey=%s;IngestionEndpoint=http://example.com/", ikey);
     c.connection_string = text;
     EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "IngestionEndpoint", "http://",
-           "example.com");
+           "loopback", "the 2nd part, characters 57-93");
     CHECK_TRUE(h == NULL);
+
+    /* The shapes that used to quote the value, and with it the key. */
+    snprintf(text, sizeof text, "IngestionEndpoint=https://h/ InstrumentationKey=%s", ikey);
+    c.connection_string = text;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "IngestionEndpoint (the 1st part, characters 1-84)", "not a valid URL",
+           "a ';' may be missing");
+    CHECK_TRUE(h == NULL);
+    snprintf(text, sizeof text, "InstrumentationKey=%s;IngestionEndpoint=%s", ikey, ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "IngestionEndpoint",
+           "not an http(s) URL");
+    snprintf(text, sizeof text, "InstrumentationKey=%s;LiveEndpoint=https:///%s", ikey, ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "LiveEndpoint", "no host");
+    snprintf(text, sizeof text, "InstrumentationKey=%s;IngestionEndpoint=http://%s/", ikey, ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "IngestionEndpoint",
+           "loopback");
+    snprintf(text, sizeof text, "InstrumentationKey=%s;Authorization=%s", ikey, ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "Authorization",
+           "not supported");
+    snprintf(text, sizeof text, "InstrumentationKey=%s;%s", ikey, ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "the 2nd part",
+           "not of the form Key=Value");
+    /* Not UTF-8: the offset of the bad byte, never the text around it. */
+    snprintf(text, sizeof text, "InstrumentationKey=%s\xff", ikey);
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_UTF8, "config.connection_string",
+           "offset 55");
+    CHECK_TRUE(h == NULL);
+
+    mutated_connection_strings(ikey);
 
     /* NULL connection string with the environment variable unset. */
     const char *env = getenv("APPLICATIONINSIGHTS_CONNECTION_STRING");
@@ -330,6 +516,7 @@ int main(int argc, char **argv)
         return 2;
     }
     secrets[0] = argv[1];
+    set_key(argv[1]);
     secrets[1] = "SECRET-1234-not-a-guid";
     secrets[2] = "SECRET";
 
