@@ -8,15 +8,27 @@
 //! left by a crashed process is taken over once it expires. Size and age are
 //! capped; what falls out is counted. Any I/O failure (read-only or full file
 //! system) switches persistence off with one diagnostic: never a crash.
+//!
+//! The directory is read only now and then ([`RESCAN`], or when nothing known
+//! is left to send): between reads an in-memory index of the files and their
+//! total size keeps a write and a lease from costing a scan of every file,
+//! which during an outage meant O(files) per batch. Other processes' files are
+//! seen at the next read.
 
 use crate::accounting::Counters;
 use crate::diagnostics::Diagnostics;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How stale the index may get before a write or a lease reads the directory
+/// again, to see files other processes wrote or gave up.
+const RESCAN: Duration = Duration::from_secs(5);
 
 const BLOB: &str = "blob";
 const LEASE: &str = "lease";
@@ -56,6 +68,7 @@ fn current_uid() -> u32 {
 /// A file taken for sending.
 #[derive(Debug)]
 pub(crate) struct Leased {
+    stem: String,
     path: PathBuf,
     /// Where the file goes back if it must wait again.
     blob_path: PathBuf,
@@ -68,6 +81,42 @@ pub(crate) struct Storage {
     settings: StorageSettings,
     enabled: AtomicBool,
     seq: AtomicU64,
+    index: Mutex<Index>,
+}
+
+/// What the directory holds as far as this process knows: its own writes,
+/// leases and deletes as they happen, everything else as of the last read.
+#[derive(Debug, Default)]
+struct Index {
+    /// Blobs and leases by stem, oldest first (stems start with the write time).
+    files: BTreeMap<String, Entry>,
+    /// Their total size.
+    bytes: u64,
+    /// Bytes of writes under way, not in `files` yet: counted against the cap.
+    reserved: u64,
+    /// When the directory was last read; `None` before the first read.
+    read_at: Option<Instant>,
+    /// How many times the directory was read (for tests).
+    reads: u64,
+}
+
+impl Index {
+    fn stale(&self) -> bool {
+        self.read_at.is_none_or(|t| t.elapsed() >= RESCAN)
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        self.bytes += entry.size;
+        if let Some(old) = self.files.insert(entry.stem.clone(), entry) {
+            self.bytes = self.bytes.saturating_sub(old.size);
+        }
+    }
+
+    fn remove(&mut self, stem: &str) {
+        if let Some(old) = self.files.remove(stem) {
+            self.bytes = self.bytes.saturating_sub(old.size);
+        }
+    }
 }
 
 impl Storage {
@@ -80,7 +129,23 @@ impl Storage {
             settings,
             enabled: AtomicBool::new(true),
             seq: AtomicU64::new(0),
+            index: Mutex::default(),
         })
+    }
+
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the directory into the index.
+    fn read_dir(&self, index: &mut Index) {
+        index.files.clear();
+        index.bytes = 0;
+        for entry in self.entries() {
+            index.insert(entry);
+        }
+        index.read_at = Some(Instant::now());
+        index.reads += 1;
     }
 
     pub fn enabled(&self) -> bool {
@@ -139,10 +204,11 @@ impl Storage {
         if !self.enabled() {
             return None;
         }
-        if body.len() as u64 > self.settings.max_bytes {
+        let size = body.len() as u64;
+        if size > self.settings.max_bytes {
             return None;
         }
-        self.evict(body.len() as u64, counters);
+        self.make_room(size, counters);
         let name = format!(
             "{:020}-{}-{:06}",
             now_nanos(),
@@ -151,19 +217,28 @@ impl Storage {
         );
         let tmp = self.dir.join(format!("{name}.{TMP}"));
         let done = self.dir.join(format!("{name}.{BLOB}"));
+        // Written without the index's lock: the fsync is slow, and other
+        // writes and leases need not wait for it.
         let result = (|| {
             let mut f = private_file(&tmp)?;
             f.write_all(body)?;
             f.sync_data()?;
             fs::rename(&tmp, &done)
         })();
+        let mut index = self.index();
+        index.reserved = index.reserved.saturating_sub(size);
         match result {
             Ok(()) => {
+                if let Some(entry) = Entry::parse(done.clone(), size) {
+                    index.insert(entry);
+                }
+                drop(index);
                 Counters::add(&counters.persisted_batches, 1);
-                Counters::add(&counters.disk_bytes, body.len() as u64);
+                Counters::add(&counters.disk_bytes, size);
                 Some(done)
             }
             Err(e) => {
+                drop(index);
                 let _ = fs::remove_file(&tmp);
                 self.disable("writing a batch", &e, diagnostics);
                 None
@@ -171,22 +246,71 @@ impl Storage {
         }
     }
 
+    /// Drops the oldest files (counted) until `incoming` more bytes fit under
+    /// the cap, and reserves them.
+    fn make_room(&self, incoming: u64, counters: &Counters) {
+        let mut index = self.index();
+        if index.stale() {
+            self.read_dir(&mut index);
+        }
+        while index.bytes + index.reserved + incoming > self.settings.max_bytes {
+            // Leases are being sent: only blobs are evicted.
+            let Some(oldest) = index
+                .files
+                .values()
+                .find(|e| matches!(e.kind, Kind::Blob))
+                .map(|e| (e.stem.clone(), e.path.clone(), e.size))
+            else {
+                break;
+            };
+            let (stem, path, size) = oldest;
+            if fs::remove_file(&path).is_ok() {
+                Counters::add(&counters.dropped_disk_full_batches, 1);
+                Counters::sub(&counters.disk_bytes, size);
+            }
+            // Removed, or already gone (taken or removed by another process).
+            index.remove(&stem);
+        }
+        index.reserved += incoming;
+    }
+
     /// Takes the oldest file nobody holds, dropping those past retention.
     pub fn lease_oldest(&self, counters: &Counters, diagnostics: &Diagnostics) -> Option<Leased> {
         if !self.enabled() {
             return None;
         }
-        let now = SystemTime::now();
-        for entry in self.entries() {
-            let (blob_path, age) = match &entry.kind {
-                Kind::Blob => (entry.path.clone(), entry.age(now)),
-                Kind::Lease {
-                    until_ms,
-                    blob_path,
-                } if *until_ms < ms_since_epoch(now) => (blob_path.clone(), entry.age(now)),
-                _ => continue,
+        let mut index = self.index();
+        let mut read = false;
+        if index.stale() {
+            self.read_dir(&mut index);
+            read = true;
+        }
+        loop {
+            let now = SystemTime::now();
+            let candidate = index
+                .files
+                .values()
+                .find(|e| match &e.kind {
+                    Kind::Blob => true,
+                    Kind::Lease { until_ms, .. } => *until_ms < ms_since_epoch(now),
+                })
+                .cloned();
+            let Some(entry) = candidate else {
+                // Nothing known is left: other processes may have written or
+                // given up files since the last read.
+                if read {
+                    return None;
+                }
+                self.read_dir(&mut index);
+                read = true;
+                continue;
             };
-            if age > self.settings.retention {
+            index.remove(&entry.stem);
+            let blob_path = match &entry.kind {
+                Kind::Blob => entry.path.clone(),
+                Kind::Lease { blob_path, .. } => blob_path.clone(),
+            };
+            if entry.age(now) > self.settings.retention {
                 if fs::remove_file(&entry.path).is_ok() {
                     Counters::add(&counters.dropped_retention_batches, 1);
                     Counters::sub(&counters.disk_bytes, entry.size);
@@ -195,25 +319,33 @@ impl Storage {
             }
             let until = ms_since_epoch(now) + self.settings.lease.as_millis() as u64;
             let lease_path = PathBuf::from(format!("{}.{until}.{LEASE}", blob_path.display()));
-            // The rename is the lock: exactly one process wins it.
+            // The rename is the lock: exactly one process wins it. A loser's
+            // entry is gone from the index: the file is someone else's now.
             if fs::rename(&entry.path, &lease_path).is_err() {
                 continue;
             }
-            match fs::read(&lease_path) {
-                Ok(body) => {
-                    return Some(Leased {
-                        path: lease_path,
-                        blob_path,
-                        body: body.into(),
-                    })
-                }
+            index.insert(Entry {
+                path: lease_path.clone(),
+                kind: Kind::Lease {
+                    until_ms: until,
+                    blob_path: blob_path.clone(),
+                },
+                ..entry.clone()
+            });
+            drop(index);
+            return match fs::read(&lease_path) {
+                Ok(body) => Some(Leased {
+                    stem: entry.stem,
+                    path: lease_path,
+                    blob_path,
+                    body: body.into(),
+                }),
                 Err(e) => {
                     self.disable("reading a batch", &e, diagnostics);
-                    return None;
+                    None
                 }
-            }
+            };
         }
-        None
     }
 
     /// The leased file was delivered (or dropped for good): remove it.
@@ -221,11 +353,25 @@ impl Storage {
         if fs::remove_file(&leased.path).is_ok() {
             Counters::sub(&counters.disk_bytes, leased.body.len() as u64);
         }
+        self.index().remove(&leased.stem);
     }
 
     /// The leased file must wait again: give it back.
     pub fn release(&self, leased: Leased) {
-        let _ = fs::rename(&leased.path, &leased.blob_path);
+        let renamed = fs::rename(&leased.path, &leased.blob_path).is_ok();
+        let mut index = self.index();
+        index.remove(&leased.stem);
+        if renamed {
+            if let Some(entry) = Entry::parse(leased.blob_path, leased.body.len() as u64) {
+                index.insert(entry);
+            }
+        }
+    }
+
+    /// How many times the directory was read so far.
+    #[cfg(test)]
+    fn directory_reads(&self) -> u64 {
+        self.index().reads
     }
 
     /// Bytes in the directory now (all processes), from a scan.
@@ -234,42 +380,24 @@ impl Storage {
         self.entries().iter().map(|e| e.size).sum()
     }
 
-    fn evict(&self, incoming: u64, counters: &Counters) {
-        let entries = self.entries();
-        let mut total: u64 = entries.iter().map(|e| e.size).sum();
-        for e in entries.iter().filter(|e| matches!(e.kind, Kind::Blob)) {
-            if total + incoming <= self.settings.max_bytes {
-                break;
-            }
-            if fs::remove_file(&e.path).is_ok() {
-                total -= e.size;
-                Counters::add(&counters.dropped_disk_full_batches, 1);
-                Counters::sub(&counters.disk_bytes, e.size);
-            }
-        }
-    }
-
-    /// Blobs and leases, oldest first (names start with the write time).
+    /// Blobs and leases in the directory now (all processes).
     fn entries(&self) -> Vec<Entry> {
         let Ok(rd) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
-        let mut out: Vec<Entry> = rd
-            .filter_map(|e| e.ok())
+        rd.filter_map(|e| e.ok())
             .filter_map(|e| Entry::parse(e.path(), e.metadata().ok()?.len()))
-            .collect();
-        out.sort_by(|a, b| a.stem.cmp(&b.stem));
-        out
+            .collect()
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Kind {
     Blob,
     Lease { until_ms: u64, blob_path: PathBuf },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     path: PathBuf,
     stem: String,
@@ -464,6 +592,64 @@ mod tests {
         let stale = Storage::open(tmp.path(), st).unwrap();
         assert!(stale.lease_oldest(&c, &d).is_none());
         assert_eq!(c.snapshot().dropped_retention_batches, 2);
+    }
+
+    #[test]
+    fn writes_and_leases_do_not_read_the_directory_each_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let mut st = settings();
+        st.max_bytes = 1 << 20;
+        let s = Storage::open(tmp.path(), st).unwrap();
+        for i in 0..200u32 {
+            assert!(s.write(&i.to_le_bytes(), &c, &d));
+        }
+        for i in 0..100u32 {
+            let leased = s.lease_oldest(&c, &d).unwrap();
+            assert_eq!(&leased.body[..], &i.to_le_bytes());
+            s.delete(leased, &c);
+        }
+        let leased = s.lease_oldest(&c, &d).unwrap();
+        s.release(leased);
+        // One read, then the index (a slow disk may pass RESCAN once or
+        // twice); a read per call would be 300.
+        assert!(s.directory_reads() < 10, "{}", s.directory_reads());
+        assert_eq!(c.snapshot().disk_bytes, 100 * 4);
+        assert_eq!(s.index().bytes, s.scan_bytes(), "the index keeps the total");
+    }
+
+    #[test]
+    fn other_processes_files_are_seen_when_nothing_known_is_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let ours = Storage::open(tmp.path(), settings()).unwrap();
+        let theirs = Storage::open(tmp.path(), settings()).unwrap();
+        assert!(ours.write(b"ours", &c, &d));
+        assert!(theirs.write(b"theirs", &c, &d));
+        // Our index is fresh and knows only our file...
+        let first = ours.lease_oldest(&c, &d).unwrap();
+        assert_eq!(&first.body[..], b"ours");
+        ours.delete(first, &c);
+        // ...and once it is sent, the directory is read again.
+        assert_eq!(&ours.lease_oldest(&c, &d).unwrap().body[..], b"theirs");
+        assert!(ours.lease_oldest(&c, &d).is_none());
+    }
+
+    #[test]
+    fn the_cap_counts_other_processes_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (c, d) = (Counters::default(), Diagnostics::default());
+        let ours = Storage::open(tmp.path(), settings()).unwrap();
+        let theirs = Storage::open(tmp.path(), settings()).unwrap();
+        assert!(theirs.write(&[1; 600], &c, &d));
+        // Ours reads the directory before its first write: their file counts.
+        assert!(ours.write(&[2; 600], &c, &d));
+        assert_eq!(
+            c.snapshot().dropped_disk_full_batches,
+            1,
+            "theirs, the oldest, went"
+        );
+        assert!(ours.scan_bytes() <= 1000);
     }
 
     #[test]
