@@ -317,7 +317,8 @@ impl Storage {
                 }
                 continue;
             }
-            let until = ms_since_epoch(now) + self.settings.lease.as_millis() as u64;
+            let lease_ms = u64::try_from(self.settings.lease.as_millis()).unwrap_or(u64::MAX);
+            let until = ms_since_epoch(now).saturating_add(lease_ms);
             let lease_path = PathBuf::from(format!("{}.{until}.{LEASE}", blob_path.display()));
             // The rename is the lock: exactly one process wins it. A loser's
             // entry is gone from the index: the file is someone else's now.
