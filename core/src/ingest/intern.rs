@@ -87,6 +87,12 @@ pub fn key_id_cached(s: &str) -> Option<u32> {
     Some(id)
 }
 
+/// The text of the interned key with this id: interned keys live for the
+/// life of the process, so it borrows from nothing.
+pub(crate) fn key_str_by_id(id: u32) -> Option<&'static str> {
+    KEY_SLOTS.get(id as usize)?.get().map(Key::as_str)
+}
+
 /// The interned key with this id.
 pub fn key_by_id(id: u32) -> Option<Key> {
     KEY_SLOTS.get(id as usize)?.get().cloned()

@@ -40,35 +40,35 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const HEADER: usize = 16 + 8 + 8 + 4 + 8 + 8 + 4;
-const FLAGS_AT: usize = 32;
-const START_AT: usize = 36;
-const END_AT: usize = 44;
+pub(super) const HEADER: usize = 16 + 8 + 8 + 4 + 8 + 8 + 4;
+pub(super) const FLAGS_AT: usize = 32;
+pub(super) const START_AT: usize = 36;
+pub(super) const END_AT: usize = 44;
 const ATTRIBUTES_AT: usize = 52;
 
-const FLAG_PARENT: u8 = 1;
-const FLAG_PARENT_REMOTE: u8 = 2;
+pub(super) const FLAG_PARENT: u8 = 1;
+pub(super) const FLAG_PARENT_REMOTE: u8 = 2;
 
-const NAME: u8 = 1;
-const STATUS: u8 = 2;
-const SCOPE: u8 = 3;
-const SCOPE_INLINE: u8 = 4;
-const ATTR: u8 = 5;
-const EVENT: u8 = 6;
-const LINK: u8 = 7;
+pub(super) const NAME: u8 = 1;
+pub(super) const STATUS: u8 = 2;
+pub(super) const SCOPE: u8 = 3;
+pub(super) const SCOPE_INLINE: u8 = 4;
+pub(super) const ATTR: u8 = 5;
+pub(super) const EVENT: u8 = 6;
+pub(super) const LINK: u8 = 7;
 
-const INLINE_KEY: u32 = u32::MAX;
+pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 
-const V_FALSE: u8 = 0;
-const V_TRUE: u8 = 1;
-const V_I64: u8 = 2;
-const V_F64: u8 = 3;
-const V_STR: u8 = 4;
-const A_BOOL: u8 = 5;
-const A_I64: u8 = 6;
-const A_F64: u8 = 7;
-const A_STR: u8 = 8;
+pub(super) const V_FALSE: u8 = 0;
+pub(super) const V_TRUE: u8 = 1;
+pub(super) const V_I64: u8 = 2;
+pub(super) const V_F64: u8 = 3;
+pub(super) const V_STR: u8 = 4;
+pub(super) const A_BOOL: u8 = 5;
+pub(super) const A_I64: u8 = 6;
+pub(super) const A_F64: u8 = 7;
+pub(super) const A_STR: u8 = 8;
 
 /// A finished, checked span in one allocation. Built with [`SpanPacker`] or
 /// [`PackedSpan::from_span_data`].
@@ -407,7 +407,7 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-fn read_u64(b: &[u8], at: usize) -> u64 {
+pub(super) fn read_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
@@ -443,6 +443,11 @@ impl PackedSpan {
             p.attributes(&l.attributes);
         }
         p.finish()
+    }
+
+    /// The packed bytes, for reading in place (see `span_ref.rs`).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// Bytes this span occupies on the heap.

@@ -1,0 +1,408 @@
+//! Reading a packed span in place: every text a `SpanParts` hands out borrows
+//! from the packed bytes (or from the interned key table), so the envelope
+//! writer serialises a span without building `SpanData`, a map, or a string.
+//!
+//! One `SpanParts` is reused for every span of a batch: reading clears it and
+//! refills its vectors, so after the first few spans reading allocates nothing.
+
+use super::intern;
+use super::packed_span::{
+    read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT, FLAG_PARENT,
+    FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME, SCOPE, SCOPE_INLINE, START_AT, STATUS,
+    V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
+};
+use std::ops::Range;
+
+/// What a span represents, as packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+/// A span's status code, as packed (the description is `SpanParts::status_description`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusCode {
+    Unset,
+    Ok,
+    Error,
+}
+
+/// An attribute value, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ValueRef<'a> {
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Str(&'a str),
+    Array(ArrayRef<'a>),
+}
+
+/// A homogeneous array value: its elements, still packed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ArrayRef<'a> {
+    tag: u8,
+    count: u32,
+    bytes: &'a [u8],
+}
+
+/// One element of an [`ArrayRef`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Element<'a> {
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Str(&'a str),
+}
+
+impl<'a> ArrayRef<'a> {
+    /// The elements in order (stops early at a malformed byte, never panics).
+    pub fn elements(&self) -> impl Iterator<Item = Element<'a>> + 'a {
+        let mut r = Reader {
+            b: self.bytes,
+            at: 0,
+        };
+        let tag = self.tag;
+        (0..self.count).map_while(move |_| {
+            Some(match tag {
+                A_BOOL => Element::Bool(r.u8()? != 0),
+                A_I64 => Element::I64(r.u64()? as i64),
+                A_F64 => Element::F64(f64::from_bits(r.u64()?)),
+                _ => Element::Str(r.str()?),
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Attr<'a> {
+    pub key: &'a str,
+    pub value: ValueRef<'a>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct EventRef<'a> {
+    pub name: &'a str,
+    pub time_unix_nanos: u64,
+    /// Into [`SpanParts::nested`].
+    pub attrs: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LinkRef<'a> {
+    pub trace_id: &'a [u8; 16],
+    pub span_id: &'a [u8; 8],
+}
+
+/// A span read in place. Fill with [`SpanParts::read`].
+#[derive(Debug)]
+pub(crate) struct SpanParts<'a> {
+    pub trace_id: &'a [u8; 16],
+    pub span_id: &'a [u8; 8],
+    pub parent_span_id: Option<&'a [u8; 8]>,
+    pub parent_is_remote: bool,
+    pub kind: Kind,
+    pub status: StatusCode,
+    pub status_description: &'a str,
+    pub start_unix_nanos: u64,
+    pub end_unix_nanos: u64,
+    pub name: &'a str,
+    /// The span's own attributes, in the order they were set.
+    pub attrs: Vec<Attr<'a>>,
+    pub events: Vec<EventRef<'a>>,
+    pub links: Vec<LinkRef<'a>>,
+    /// Attributes of the instrumentation scope (interned scopes have none).
+    pub scope_attrs: Range<usize>,
+    /// Attributes of events, links and the scope, addressed by their ranges.
+    pub nested: Vec<Attr<'a>>,
+}
+
+const ZERO_16: &[u8; 16] = &[0; 16];
+const ZERO_8: &[u8; 8] = &[0; 8];
+
+impl Default for SpanParts<'_> {
+    fn default() -> Self {
+        Self {
+            trace_id: ZERO_16,
+            span_id: ZERO_8,
+            parent_span_id: None,
+            parent_is_remote: false,
+            kind: Kind::Internal,
+            status: StatusCode::Unset,
+            status_description: "",
+            start_unix_nanos: 0,
+            end_unix_nanos: 0,
+            name: "",
+            attrs: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            scope_attrs: 0..0,
+            nested: Vec::new(),
+        }
+    }
+}
+
+impl<'a> SpanParts<'a> {
+    /// Reads `span` into `self`, replacing what was there. Returns false when
+    /// the bytes are malformed (`SpanPacker` never writes such; a reader still
+    /// never panics): what was read up to that point stays.
+    pub fn read(&mut self, span: &'a PackedSpan) -> bool {
+        let b = span.bytes();
+        self.attrs.clear();
+        self.events.clear();
+        self.links.clear();
+        self.nested.clear();
+        self.scope_attrs = 0..0;
+        self.name = "";
+        self.status_description = "";
+        if b.len() < HEADER {
+            return false;
+        }
+        self.trace_id = b[0..16].try_into().expect("16 bytes");
+        self.span_id = b[16..24].try_into().expect("8 bytes");
+        let flags = b[FLAGS_AT];
+        self.parent_span_id =
+            (flags & FLAG_PARENT != 0).then(|| b[24..32].try_into().expect("8 bytes"));
+        self.parent_is_remote = flags & FLAG_PARENT_REMOTE != 0;
+        self.kind = match b[FLAGS_AT + 2] {
+            1 => Kind::Server,
+            2 => Kind::Client,
+            3 => Kind::Producer,
+            4 => Kind::Consumer,
+            _ => Kind::Internal,
+        };
+        self.status = match b[FLAGS_AT + 3] {
+            1 => StatusCode::Ok,
+            2 => StatusCode::Error,
+            _ => StatusCode::Unset,
+        };
+        self.start_unix_nanos = read_u64(b, START_AT);
+        self.end_unix_nanos = read_u64(b, END_AT);
+        let mut r = Reader { b, at: HEADER };
+        self.records(&mut r).is_some()
+    }
+
+    fn records(&mut self, r: &mut Reader<'a>) -> Option<()> {
+        while r.at < r.b.len() {
+            match r.u8()? {
+                NAME => self.name = r.str()?,
+                STATUS => self.status_description = r.str()?,
+                SCOPE => {
+                    r.u32()?;
+                }
+                SCOPE_INLINE => {
+                    r.str()?;
+                    for _ in 0..2 {
+                        if r.u8()? != 0 {
+                            r.str()?;
+                        }
+                    }
+                    let n = r.u32()?;
+                    self.scope_attrs = self.nested_pairs(r, n)?;
+                }
+                ATTR => {
+                    let attr = r.pair()?;
+                    self.attrs.push(attr);
+                }
+                EVENT => {
+                    let name = r.str()?;
+                    let time_unix_nanos = r.u64()?;
+                    let n = r.u32()?;
+                    let attrs = self.nested_pairs(r, n)?;
+                    self.events.push(EventRef {
+                        name,
+                        time_unix_nanos,
+                        attrs,
+                    });
+                }
+                LINK => {
+                    let trace_id = r.bytes(16)?.try_into().ok()?;
+                    let span_id = r.bytes(8)?.try_into().ok()?;
+                    r.bytes(2)?; // trace flags, remote
+                    let n = r.u32()?;
+                    // Application Insights keeps a link's ids only.
+                    self.nested_pairs(r, n)?;
+                    self.links.push(LinkRef { trace_id, span_id });
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    fn nested_pairs(&mut self, r: &mut Reader<'a>, n: u32) -> Option<Range<usize>> {
+        let start = self.nested.len();
+        for _ in 0..n {
+            let attr = r.pair()?;
+            self.nested.push(attr);
+        }
+        Some(start..self.nested.len())
+    }
+}
+
+/// Reads the packed format; `None` at the first malformed byte.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.bytes(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+
+    fn pair(&mut self) -> Option<Attr<'a>> {
+        let key = match self.u32()? {
+            INLINE_KEY => self.str()?,
+            id => intern::key_str_by_id(id)?,
+        };
+        Some(Attr {
+            key,
+            value: self.value()?,
+        })
+    }
+
+    fn value(&mut self) -> Option<ValueRef<'a>> {
+        Some(match self.u8()? {
+            V_FALSE => ValueRef::Bool(false),
+            V_TRUE => ValueRef::Bool(true),
+            V_I64 => ValueRef::I64(self.u64()? as i64),
+            V_F64 => ValueRef::F64(f64::from_bits(self.u64()?)),
+            V_STR => ValueRef::Str(self.str()?),
+            tag @ (A_BOOL | A_I64 | A_F64 | A_STR) => {
+                let count = self.u32()?;
+                let start = self.at;
+                for _ in 0..count {
+                    match tag {
+                        A_BOOL => {
+                            self.u8()?;
+                        }
+                        A_I64 | A_F64 => {
+                            self.u64()?;
+                        }
+                        _ => {
+                            self.str()?;
+                        }
+                    }
+                }
+                ValueRef::Array(ArrayRef {
+                    tag,
+                    count,
+                    bytes: &self.b[start..self.at],
+                })
+            }
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::SpanPacker;
+    use opentelemetry::trace::{SpanKind, Status};
+    use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+
+    #[test]
+    fn reads_what_the_packer_wrote_without_copying() {
+        let mut p = SpanPacker::new(
+            [1; 16],
+            [2; 8],
+            Some([3; 8]),
+            true,
+            SpanKind::Server,
+            10,
+            30,
+        );
+        p.name("GET /x");
+        p.status(&Status::error("boom"));
+        p.instrumentation_scope(
+            &InstrumentationScope::builder("s")
+                .with_attributes([KeyValue::new("ai.user.id", "u")])
+                .build(),
+        );
+        p.attribute_str("http.method", "GET");
+        p.event("exception", 20, 1);
+        p.attribute_str("exception.type", "E");
+        p.attribute_i64("n", -4);
+        p.link([4; 16], [5; 8], false, 1);
+        p.attribute_bool("l", true);
+        p.attribute(
+            "arr",
+            &Value::Array(Array::String(vec!["a".into(), "b\"".into()])),
+        );
+        p.attribute_str("inline key that is long enough? no: fine", "v");
+        let packed = p.finish().unwrap();
+        let mut parts = SpanParts::default();
+        assert!(parts.read(&packed));
+        assert_eq!(parts.trace_id, &[1; 16]);
+        assert_eq!(parts.parent_span_id, Some(&[3; 8]));
+        assert!(parts.parent_is_remote);
+        assert_eq!(parts.kind, Kind::Server);
+        assert_eq!(parts.status, StatusCode::Error);
+        assert_eq!(parts.status_description, "boom");
+        assert_eq!((parts.start_unix_nanos, parts.end_unix_nanos), (10, 30));
+        assert_eq!(parts.name, "GET /x");
+        let keys: Vec<_> = parts.attrs.iter().map(|a| a.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "http.method",
+                "n",
+                "arr",
+                "inline key that is long enough? no: fine"
+            ]
+        );
+        assert_eq!(parts.attrs[1].value, ValueRef::I64(-4));
+        let ValueRef::Array(arr) = parts.attrs[2].value else {
+            panic!("array")
+        };
+        assert_eq!(
+            arr.elements().collect::<Vec<_>>(),
+            [Element::Str("a"), Element::Str("b\"")]
+        );
+        assert_eq!(parts.events.len(), 1);
+        let e = &parts.events[0];
+        assert_eq!((e.name, e.time_unix_nanos), ("exception", 20));
+        assert_eq!(
+            parts.nested[e.attrs.clone()],
+            [Attr {
+                key: "exception.type",
+                value: ValueRef::Str("E")
+            }]
+        );
+        assert_eq!(parts.links[0].trace_id, &[4; 16]);
+        assert_eq!(parts.links[0].span_id, &[5; 8]);
+        assert_eq!(parts.nested[parts.scope_attrs.clone()][0].key, "ai.user.id");
+
+        // Reused for a second span: nothing of the first remains.
+        let plain = SpanPacker::new([9; 16], [8; 8], None, false, SpanKind::Internal, 1, 2)
+            .finish()
+            .unwrap();
+        assert!(parts.read(&plain));
+        assert!(parts.attrs.is_empty() && parts.events.is_empty() && parts.nested.is_empty());
+        assert_eq!((parts.name, parts.parent_span_id), ("", None));
+    }
+}
