@@ -109,13 +109,14 @@ fn a_partial_success_resends_exactly_the_retryable_items() {
     );
     let requests = emu.requests();
     assert_eq!(requests.len(), 2);
-    assert_eq!((requests[0].status, requests[0].item_count), (206, 5));
+    // Five logs, then the resource's `_OTELRESOURCE_` metric (index 5).
+    assert_eq!((requests[0].status, requests[0].item_count), (206, 6));
     assert_eq!(
         (requests[1].status, requests[1].item_count),
         (200, 2),
         "only the two retryable items"
     );
-    let seen = arrivals(&emu.envelopes());
+    let seen = arrivals(&items(&emu));
     assert_eq!(seen.len(), 4);
     assert!((0..4).all(|i| seen[&format!("item {i}")] == 1), "{seen:?}");
     assert!(!seen.contains_key("item 4"));

@@ -57,7 +57,7 @@ fn a_span_tree_and_its_logs_arrive_once_with_operation_ids() {
     server_cx.span().end();
 
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
-    let envs = emu.envelopes();
+    let envs = items(&emu);
     assert_eq!(envs.len(), 5, "{envs:#?}");
     // The crate names a request after its method and route, not the span name.
     let request = of_kind(&envs, "Request")[0];
@@ -103,10 +103,18 @@ fn a_span_tree_and_its_logs_arrive_once_with_operation_ids() {
     let stats = telemetry.stats();
     assert_eq!(stats.spans_accepted, 3);
     assert_eq!(stats.logs_accepted, 2);
-    assert_eq!(stats.envelopes_delivered, 5);
+    // Five items and the resource's `_OTELRESOURCE_` metric.
+    assert_eq!(stats.envelopes_delivered, 6);
     assert_eq!(stats.queue_depth, 0);
     assert!(telemetry.shutdown(Duration::from_secs(5)).unwrap());
-    assert_eq!(emu.envelopes().len(), 5, "nothing sent twice");
+    assert_eq!(items(&emu).len(), 5, "nothing sent twice");
+    let resource: Vec<_> = emu
+        .envelopes()
+        .into_iter()
+        .filter(is_resource_metric)
+        .collect();
+    assert_eq!(resource.len(), 1, "the resource is described once");
+    assert_eq!(prop(&resource[0], "service.name"), Some("pipeline-test"));
 }
 
 #[test]
@@ -153,7 +161,7 @@ fn values_cut_inside_multibyte_characters_neither_panic_nor_stop_the_pipeline() 
     tracer.start("after").end();
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
 
-    let envs = emu.envelopes();
+    let envs = items(&emu);
     assert_eq!(envs.len(), 2);
     let first = envs
         .iter()
@@ -353,9 +361,10 @@ fn a_batch_closes_at_max_batch_bytes_before_max_batch_size() {
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     let requests = emu.requests();
     let sizes: Vec<usize> = requests.iter().map(|r| r.item_count).collect();
-    assert_eq!(sizes.iter().sum::<usize>(), 20, "{sizes:?}");
+    // Twenty spans, and the resource's metric with the first of them.
+    assert_eq!(sizes.iter().sum::<usize>(), 21, "{sizes:?}");
     // About 2 KB a span: a batch closes at its fourth or fifth span.
-    assert!(sizes.iter().all(|n| *n <= 5), "{sizes:?}");
+    assert!(sizes.iter().all(|n| *n <= 6), "{sizes:?}");
     assert!(sizes.len() >= 4, "{sizes:?}");
     telemetry.shutdown(Duration::from_secs(10)).unwrap();
 }

@@ -561,7 +561,8 @@ int main(int argc, char **argv)
     CHECK_OK(genkit_azure_get_stats(h, &stats));
     CHECK_TRUE(stats.spans_accepted == 1);
     CHECK_TRUE(stats.logs_accepted == 1);
-    CHECK_TRUE(stats.envelopes_delivered == 2);
+    /* the good span, the good log, and the resource's _OTELRESOURCE_ metric */
+    CHECK_TRUE(stats.envelopes_delivered == 3);
 
     /* After shutdown everything but stats and free says SHUT_DOWN. */
     CHECK_OK(genkit_azure_shutdown(h, 10000));

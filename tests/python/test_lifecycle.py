@@ -49,7 +49,8 @@ def test_stats_counts_what_went_through(run_app) -> None:
     assert before["spans_accepted"] == 0
     assert after["spans_accepted"] == len(run.result["spans"]) == 3
     assert after["logs_accepted"] == 1
-    assert after["envelopes_delivered"] == 4
+    # Three spans, one log, and the resource's `_OTELRESOURCE_` metric.
+    assert after["envelopes_delivered"] == 5
     assert after["http_requests"] >= 1 and after["queue_depth"] == 0
 
 

@@ -7,14 +7,12 @@
 //! the crate with a plain 200. Delivery (retries, redirects, persistence,
 //! counting) is ours end to end; see `delivery/`.
 
-use crate::accounting::BatchRef;
-use crate::delivery::{Delivery, Payload};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 tokio::task_local! {
     /// Set by an export task around its call into the crate: the body lands
@@ -24,6 +22,7 @@ tokio::task_local! {
 
 /// Runs `export` (a call into the crate) and returns its result together with
 /// the body it produced, if any.
+#[cfg(test)]
 pub(crate) async fn capture<F: std::future::Future>(export: F) -> (F::Output, Option<Bytes>) {
     CAPTURED
         .scope(RefCell::new(None), async move {
@@ -33,26 +32,23 @@ pub(crate) async fn capture<F: std::future::Future>(export: F) -> (F::Output, Op
         .await
 }
 
-#[derive(Debug)]
+/// What becomes of a body produced outside [`capture`]: metric exports run on
+/// the SDK reader's thread, outside any export task.
+pub(crate) type Uncaptured = Arc<dyn Fn(Bytes) + Send + Sync>;
+
 pub(crate) struct CaptureClient {
-    delivery: Arc<Delivery>,
-    runtime: tokio::runtime::Handle,
-    /// The batch a metric collection started by `flush` belongs to. Metric
-    /// exports run on the SDK reader's thread, outside any export task.
-    metrics_batch: Arc<Mutex<Option<BatchRef>>>,
+    uncaptured: Uncaptured,
+}
+
+impl std::fmt::Debug for CaptureClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptureClient")
+    }
 }
 
 impl CaptureClient {
-    pub fn new(
-        delivery: Arc<Delivery>,
-        runtime: tokio::runtime::Handle,
-        metrics_batch: Arc<Mutex<Option<BatchRef>>>,
-    ) -> Self {
-        Self {
-            delivery,
-            runtime,
-            metrics_batch,
-        }
+    pub fn new(uncaptured: Uncaptured) -> Self {
+        Self { uncaptured }
     }
 }
 
@@ -64,14 +60,7 @@ impl HttpClient for CaptureClient {
             .try_with(|c| c.borrow_mut().replace(body.clone()))
             .is_ok();
         if !captured {
-            let batch = self
-                .metrics_batch
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            let delivery = Arc::clone(&self.delivery);
-            self.runtime
-                .spawn(async move { delivery.deliver(Payload::new(body, batch)).await });
+            (self.uncaptured)(body);
         }
         Ok(Response::builder().status(200).body(Bytes::new())?)
     }

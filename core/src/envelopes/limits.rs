@@ -1,4 +1,5 @@
-//! Length limits applied before data reaches `opentelemetry-application-insights`.
+//! Length limits applied before data reaches `opentelemetry-application-insights`
+//! (test-only: the crate is the reference the writer is compared with).
 //!
 //! The crate cuts strings by bytes (`String::truncate`, `&s[..n]`) and panics
 //! when the cut falls inside a multi-byte character; after such a panic its

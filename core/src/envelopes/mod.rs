@@ -3,10 +3,22 @@
 //! limit at a character boundary on the way.
 
 mod capture;
+#[cfg(test)]
+mod differential;
 mod export;
+#[cfg(test)]
+mod golden;
+mod json;
+#[cfg(test)]
 mod limits;
 mod metrics;
+#[cfg(test)]
+mod reference;
+mod resource;
+mod tags;
+mod view;
+mod writer;
 
-pub(crate) use capture::{capture, CaptureClient};
-pub(crate) use export::{export_batch, AzureExporter, Batch};
+pub(crate) use capture::CaptureClient;
+pub(crate) use export::{AzureExporter, Batch};
 pub(crate) use metrics::MetricsRecorder;

@@ -9,7 +9,7 @@ use super::pending::{BatchLimits, Pending};
 use crate::accounting::{BatchRef, Counters, Progress};
 use crate::delivery::Storage;
 use crate::diagnostics::Diagnostics;
-use crate::envelopes::{capture, export_batch, AzureExporter, Batch};
+use crate::envelopes::{AzureExporter, Batch};
 use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -78,17 +78,14 @@ impl Spill {
             id: self.progress.allocate(),
             items: batch.len() as u64,
         };
-        let mapping = tokio::spawn(capture(export_batch(
-            Arc::clone(&self.exporter),
-            Arc::clone(&self.counters),
-            batch,
-        )));
+        let exporter = Arc::clone(&self.exporter);
+        let mapping = tokio::spawn(async move { exporter.write(&batch) });
         let body = match mapping.await {
-            Ok((Ok(()), Some(body))) => body,
-            Ok((Ok(()), None)) => {
-                return self.progress.settle_batch(&self.counters, batch_ref, false)
+            Ok(Ok(body)) => {
+                Counters::add(&self.counters.values_truncated, body.cut);
+                body.gzip
             }
-            Ok((Err(_), _)) | Err(_) => {
+            Ok(Err(_)) | Err(_) => {
                 Counters::add(&self.counters.dropped_mapping_error, batch_ref.items);
                 return self.progress.settle_batch(&self.counters, batch_ref, true);
             }

@@ -9,7 +9,7 @@ use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Pending};
 use crate::accounting::{BatchRef, Counters, Progress};
 use crate::delivery::{Delivery, Payload};
-use crate::envelopes::{capture, export_batch, AzureExporter, Batch, MetricsRecorder};
+use crate::envelopes::{AzureExporter, Batch, MetricsRecorder};
 use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -232,25 +232,23 @@ impl Worker {
         let counters = Arc::clone(&self.counters);
         let progress = Arc::clone(&self.progress);
         // Mapping runs in a task of its own so a panic in it is contained.
-        let mapping = tokio::spawn(capture(export_batch(
-            exporter,
-            Arc::clone(&counters),
-            batch,
-        )));
+        let mapping = tokio::spawn(async move { exporter.write(&batch) });
         tokio::spawn(async move {
             let mapped = mapping.await;
             drop(permit);
             match mapped {
-                Ok((Ok(()), Some(body))) => {
-                    delivery.deliver(Payload::new(body, Some(batch_ref))).await;
+                Ok(Ok(body)) => {
+                    Counters::add(&counters.values_truncated, body.cut);
+                    delivery
+                        .deliver(Payload::new(body.gzip.into(), Some(batch_ref)))
+                        .await;
                 }
-                Ok((Ok(()), None)) => progress.settle_batch(&counters, batch_ref, false),
-                Ok((Err(_), _)) => {
+                Ok(Err(_)) => {
                     Counters::add(&counters.items_export_failed, batch_ref.items);
                     progress.settle_batch(&counters, batch_ref, true);
                 }
                 Err(_) => {
-                    // The mapping panicked (see envelopes/limits.rs); the batch is lost, counted.
+                    // The mapping panicked; the batch is lost, counted.
                     Counters::add(&counters.dropped_mapping_error, batch_ref.items);
                     progress.settle_batch(&counters, batch_ref, true);
                 }

@@ -111,6 +111,11 @@ impl AzureTelemetryBuilder {
         self.config.worker_threads = n;
         self
     }
+    /// See [`Config::gzip_level`] (default 2).
+    pub fn gzip_level(mut self, level: u32) -> Self {
+        self.config.gzip_level = level;
+        self
+    }
     /// See [`Config::thread_nice`] (default 10; 0 keeps the host's priority).
     pub fn thread_nice(mut self, n: u8) -> Self {
         self.config.thread_nice = n;

@@ -14,7 +14,9 @@ use crate::accounting::{Counters, Progress, Stats};
 use crate::config::{
     build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
 };
-use crate::delivery::{default_directory, Backoff, Delivery, Sender, Storage, StorageSettings};
+use crate::delivery::{
+    default_directory, Backoff, Delivery, Payload, Sender, Storage, StorageSettings,
+};
 use crate::envelopes::{AzureExporter, CaptureClient, MetricsRecorder};
 use crate::error::{ConfigError, Error, Result};
 use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
@@ -102,13 +104,27 @@ impl AzureTelemetry {
         }
         runtime.spawn(Arc::clone(&delivery).supervise_retries());
         let metrics_batch = Arc::new(Mutex::new(None));
-        let client = CaptureClient::new(
-            Arc::clone(&delivery),
-            runtime.handle().clone(),
-            Arc::clone(&metrics_batch),
-        );
+        let client = {
+            // Metric bodies come from the SDK reader's thread; the batch a
+            // flush-started collection belongs to waits in the slot.
+            let slot = Arc::clone(&metrics_batch);
+            let delivery = Arc::clone(&delivery);
+            let runtime = runtime.handle().clone();
+            CaptureClient::new(Arc::new(move |body| {
+                let batch = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let delivery = Arc::clone(&delivery);
+                runtime.spawn(async move { delivery.deliver(Payload::new(body, batch)).await });
+            }))
+        };
         let exporter = Arc::new(
-            AzureExporter::new(&connection_string, client, &resource).map_err(Error::Transport)?,
+            AzureExporter::new(
+                &connection_string,
+                client,
+                &resource,
+                config.gzip_level,
+                config.metric_export_interval,
+            )
+            .map_err(Error::Transport)?,
         );
         let exporter_for_spill = Arc::clone(&exporter);
         let diagnostics = Arc::clone(delivery.diagnostics());

@@ -29,6 +29,17 @@ pub fn builder(emu: &Emulator) -> AzureTelemetryBuilder {
         .disable_storage()
 }
 
+/// What the emulator accepted, without the `_OTELRESOURCE_` metric that
+/// describes the sender (it rides with the first body, then once a minute).
+pub fn items(emu: &Emulator) -> Vec<Value> {
+    emu.envelopes()
+        .into_iter()
+        .filter(|e| !is_resource_metric(e))
+        .collect()
+}
+
+pub use genkit_azure_emulator::is_resource_metric;
+
 pub fn short_name(env: &Value) -> &str {
     env["name"]
         .as_str()

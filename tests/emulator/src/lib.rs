@@ -51,6 +51,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use faults::{FaultKind, FaultPlan, FaultPlanError, FaultStatus, Step};
+
+/// True for the `_OTELRESOURCE_` metric: the envelope that describes the
+/// sender (its resource attributes), not an item the application emitted.
+pub fn is_resource_metric(envelope: &serde_json::Value) -> bool {
+    envelope["data"]["baseData"]["metrics"][0]["name"] == "_OTELRESOURCE_"
+}
 pub use server::{ItemError, TrackResponse};
 pub use state::State;
 pub use store::{RequestRecord, Stats};

@@ -1,0 +1,238 @@
+//! JSON output for envelopes, written by hand into a byte buffer: quoted and
+//! escaped strings cut to a field's limit at a character boundary, numbers,
+//! hex ids, and the two time formats Application Insights reads.
+//!
+//! Hand-written because the envelope writer emits a few fixed shapes with
+//! values borrowed from packed spans: serde would need a struct (or a map) per
+//! envelope to serialise from, which is the per-envelope cost this replaces.
+
+use crate::text::truncated;
+
+/// Bytes that need escaping inside a JSON string: `"`, `\` and controls.
+const fn escapes() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static ESCAPE: [bool; 256] = escapes();
+
+/// An envelope body being written: the JSON text, and how many strings had
+/// to be cut to their field's limit.
+#[derive(Debug, Default)]
+pub(crate) struct Json {
+    pub buf: Vec<u8>,
+    pub cut: u64,
+}
+
+impl Json {
+    pub fn raw(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn byte(&mut self, b: u8) {
+        self.buf.push(b);
+    }
+
+    /// `s` as a JSON string, cut to at most `max` bytes at a character boundary.
+    pub fn str(&mut self, s: &str, max: usize) {
+        let t = truncated(s, max);
+        if t.len() < s.len() {
+            self.cut += 1;
+        }
+        self.buf.push(b'"');
+        self.escaped(t);
+        self.buf.push(b'"');
+    }
+
+    /// `"key":"value"` with both cut to their limits.
+    pub fn field_str(&mut self, key: &str, value: &str, max: usize) {
+        self.key(key);
+        self.str(value, max);
+    }
+
+    /// `,"key":"value"` with the value cut to its limit.
+    pub fn field_str_after_comma(&mut self, key: &str, value: &str, max: usize) {
+        self.buf.push(b',');
+        self.field_str(key, value, max);
+    }
+
+    /// `"key":` for a key known to need no escaping (a schema field name).
+    pub fn key(&mut self, key: &str) {
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    /// The text of `s` escaped for a JSON string, without quotes.
+    pub fn escaped(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !ESCAPE[b as usize] {
+                continue;
+            }
+            self.buf.extend_from_slice(&bytes[start..i]);
+            match b {
+                b'"' => self.buf.extend_from_slice(b"\\\""),
+                b'\\' => self.buf.extend_from_slice(b"\\\\"),
+                b'\n' => self.buf.extend_from_slice(b"\\n"),
+                b'\r' => self.buf.extend_from_slice(b"\\r"),
+                b'\t' => self.buf.extend_from_slice(b"\\t"),
+                c => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.buf.extend_from_slice(b"\\u00");
+                    self.buf.push(HEX[(c >> 4) as usize]);
+                    self.buf.push(HEX[(c & 15) as usize]);
+                }
+            }
+            start = i + 1;
+        }
+        self.buf.extend_from_slice(&bytes[start..]);
+    }
+
+    /// Lowercase hex of `bytes`, quoted (trace and span ids).
+    pub fn hex(&mut self, bytes: &[u8]) {
+        self.buf.push(b'"');
+        hex_into(&mut self.buf, bytes);
+        self.buf.push(b'"');
+    }
+
+    pub fn u64(&mut self, n: u64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// `"time":"..."`: RFC 3339 UTC with microseconds, as the official distro sends.
+    pub fn time(&mut self, unix_nanos: u64) {
+        self.buf.push(b'"');
+        let secs = unix_nanos / 1_000_000_000;
+        let micros = (unix_nanos % 1_000_000_000) / 1000;
+        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+        let rem = secs % 86_400;
+        let mut t = [0u8; 27];
+        write_digits(&mut t[0..4], y.clamp(0, 9999) as u64);
+        t[4] = b'-';
+        write_digits(&mut t[5..7], mo as u64);
+        t[7] = b'-';
+        write_digits(&mut t[8..10], d as u64);
+        t[10] = b'T';
+        write_digits(&mut t[11..13], rem / 3600);
+        t[13] = b':';
+        write_digits(&mut t[14..16], rem / 60 % 60);
+        t[16] = b':';
+        write_digits(&mut t[17..19], rem % 60);
+        t[19] = b'.';
+        write_digits(&mut t[20..26], micros);
+        t[26] = b'Z';
+        self.buf.extend_from_slice(&t);
+        self.buf.push(b'"');
+    }
+
+    /// A duration as `d.hh:mm:ss.ffffff`, quoted.
+    pub fn duration(&mut self, nanos: u64) {
+        let micros = nanos / 1000;
+        let secs = micros / 1_000_000;
+        self.buf.push(b'"');
+        self.u64(secs / 86_400);
+        let mut t = [0u8; 16];
+        t[0] = b'.';
+        write_digits(&mut t[1..3], secs / 3600 % 24);
+        t[3] = b':';
+        write_digits(&mut t[4..6], secs / 60 % 60);
+        t[6] = b':';
+        write_digits(&mut t[7..9], secs % 60);
+        t[9] = b'.';
+        write_digits(&mut t[10..16], micros % 1_000_000);
+        self.buf.extend_from_slice(&t);
+        self.buf.push(b'"');
+    }
+}
+
+/// Appends the lowercase hex of `bytes`.
+pub(crate) fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
+
+/// Writes `n` as exactly `out.len()` decimal digits (zero padded).
+fn write_digits(out: &mut [u8], mut n: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(f: impl FnOnce(&mut Json)) -> String {
+        let mut j = Json::default();
+        f(&mut j);
+        String::from_utf8(j.buf).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_does_and_cut_at_characters() {
+        for s in ["plain", "q\"b\\n\nr\rt\t\u{1}\u{1f}é😀", "", "\u{7f}"] {
+            assert_eq!(
+                out(|j| j.str(s, usize::MAX)),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+        let mut j = Json::default();
+        j.str("aé", 2);
+        assert_eq!(
+            (String::from_utf8(j.buf).unwrap(), j.cut),
+            ("\"a\"".into(), 1)
+        );
+    }
+
+    #[test]
+    fn times_and_durations_use_the_service_formats() {
+        // 2026-11-24T21:04:55.572456Z
+        let t = 1_795_554_295_572_456_789u64;
+        assert_eq!(out(|j| j.time(t)), "\"2026-11-24T21:04:55.572456Z\"");
+        assert_eq!(out(|j| j.time(0)), "\"1970-01-01T00:00:00.000000Z\"");
+        // Leap day.
+        assert_eq!(
+            out(|j| j.time(951_782_400_000_000_000)),
+            "\"2000-02-29T00:00:00.000000Z\""
+        );
+        assert_eq!(
+            out(|j| j.duration(123_456_789_123_000)),
+            "\"1.10:17:36.789123\""
+        );
+        assert_eq!(out(|j| j.duration(0)), "\"0.00:00:00.000000\"");
+    }
+
+    #[test]
+    fn numbers_and_ids() {
+        assert_eq!(out(|j| j.u64(42)), "42");
+        assert_eq!(out(|j| j.hex(&[0, 0xab, 0x1f])), "\"00ab1f\"");
+    }
+}

@@ -1,0 +1,532 @@
+//! The view step: what one span means in Application Insights (a Request or
+//! a RemoteDependency, its name, operation name, type, target, result), decided
+//! before the writer serialises it.
+//!
+//! Today it does the standard OpenTelemetry mapping: the one of
+//! `opentelemetry-application-insights` (its README's attribute table), and
+//! the official distro's where that says more (an HTTP dependency named
+//! `METHOD /path`, a target from the URL, `GenAI | <system>` dependencies).
+//! Genkit semantics, sampling and the Agents view add their decisions here;
+//! the writer only writes what a view says.
+
+use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
+use std::borrow::Cow;
+
+/// Which envelope a span becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    Request,
+    Dependency,
+}
+
+/// The decisions for one span's envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SpanView<'a> {
+    pub item: Item,
+    pub name: Cow<'a, str>,
+    /// `ai.operation.name`, written on the span's envelope and its events'.
+    pub operation_name: Option<Cow<'a, str>>,
+    pub result_code: Cow<'a, str>,
+    pub success: bool,
+    /// A Request's `url`, or a dependency's `data` (URL or statement).
+    pub url: Option<Cow<'a, str>>,
+    /// A Request's `source` (the client address).
+    pub source: Option<Cow<'a, str>>,
+    pub target: Option<Cow<'a, str>>,
+    pub dependency_type: Option<Cow<'a, str>>,
+    /// `ai.user.authUserId`.
+    pub user_id: Option<Cow<'a, str>>,
+    /// A request's client: `ai.location.ip` and `ai.user.userAgent`, as the
+    /// official distro writes them.
+    pub client_ip: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+/// The text of an attribute value, as OpenTelemetry's `Value::as_str` renders
+/// it (arrays as `[1,2]` and `["a","b"]`).
+pub(crate) fn text<'a>(v: ValueRef<'a>) -> Cow<'a, str> {
+    use crate::ingest::Element;
+    match v {
+        ValueRef::Str(s) => Cow::Borrowed(s),
+        ValueRef::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+        ValueRef::I64(i) => Cow::Owned(itoa::Buffer::new().format(i).to_string()),
+        ValueRef::F64(f) => Cow::Owned(f.to_string()),
+        ValueRef::Array(a) => {
+            let mut s = String::from("[");
+            for (i, e) in a.elements().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                match e {
+                    Element::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+                    Element::I64(n) => s.push_str(itoa::Buffer::new().format(n)),
+                    Element::F64(f) => s.push_str(&f.to_string()),
+                    Element::Str(t) => {
+                        s.push('"');
+                        s.push_str(t);
+                        s.push('"');
+                    }
+                }
+            }
+            s.push(']');
+            Cow::Owned(s)
+        }
+    }
+}
+
+/// The attributes the standard mapping reads, by key; the last value of a
+/// repeated key wins (as in a map).
+#[derive(Default)]
+struct Known<'a> {
+    http_request_method: Option<ValueRef<'a>>,
+    http_method: Option<ValueRef<'a>>,
+    http_route: Option<ValueRef<'a>>,
+    http_response_status_code: Option<ValueRef<'a>>,
+    http_status_code: Option<ValueRef<'a>>,
+    url_full: Option<ValueRef<'a>>,
+    http_url: Option<ValueRef<'a>>,
+    url_path: Option<ValueRef<'a>>,
+    url_query: Option<ValueRef<'a>>,
+    http_target: Option<ValueRef<'a>>,
+    url_scheme: Option<ValueRef<'a>>,
+    http_scheme: Option<ValueRef<'a>>,
+    http_request_header_host: Option<ValueRef<'a>>,
+    http_host: Option<ValueRef<'a>>,
+    server_address: Option<ValueRef<'a>>,
+    server_port: Option<ValueRef<'a>>,
+    net_host_name: Option<ValueRef<'a>>,
+    net_host_port: Option<ValueRef<'a>>,
+    client_address: Option<ValueRef<'a>>,
+    http_client_ip: Option<ValueRef<'a>>,
+    network_peer_address: Option<ValueRef<'a>>,
+    network_peer_port: Option<ValueRef<'a>>,
+    client_socket_address: Option<ValueRef<'a>>,
+    server_socket_address: Option<ValueRef<'a>>,
+    server_socket_port: Option<ValueRef<'a>>,
+    net_sock_peer_addr: Option<ValueRef<'a>>,
+    net_sock_peer_name: Option<ValueRef<'a>>,
+    net_sock_peer_port: Option<ValueRef<'a>>,
+    net_peer_name: Option<ValueRef<'a>>,
+    net_peer_port: Option<ValueRef<'a>>,
+    net_peer_ip: Option<ValueRef<'a>>,
+    db_query_text: Option<ValueRef<'a>>,
+    db_statement: Option<ValueRef<'a>>,
+    db_namespace: Option<ValueRef<'a>>,
+    db_name: Option<ValueRef<'a>>,
+    db_system_name: Option<ValueRef<'a>>,
+    db_system: Option<ValueRef<'a>>,
+    messaging_system: Option<ValueRef<'a>>,
+    rpc_system_name: Option<ValueRef<'a>>,
+    rpc_system: Option<ValueRef<'a>>,
+    user_id: Option<ValueRef<'a>>,
+    enduser_id: Option<ValueRef<'a>>,
+    gen_ai_provider_name: Option<ValueRef<'a>>,
+    gen_ai_system: Option<ValueRef<'a>>,
+    user_agent_original: Option<ValueRef<'a>>,
+    http_user_agent: Option<ValueRef<'a>>,
+    any_http: bool,
+    any_db: bool,
+}
+
+impl<'a> Known<'a> {
+    fn read(span: &SpanParts<'a>) -> Self {
+        let mut k = Known::default();
+        for a in &span.attrs {
+            let v = Some(a.value);
+            match a.key {
+                "http.request.method" => k.http_request_method = v,
+                "http.method" => k.http_method = v,
+                "http.route" => k.http_route = v,
+                "http.response.status_code" => k.http_response_status_code = v,
+                "http.status_code" => k.http_status_code = v,
+                "url.full" => k.url_full = v,
+                "http.url" => k.http_url = v,
+                "url.path" => k.url_path = v,
+                "url.query" => k.url_query = v,
+                "http.target" => k.http_target = v,
+                "url.scheme" => k.url_scheme = v,
+                "http.scheme" => k.http_scheme = v,
+                "http.request.header.host" => k.http_request_header_host = v,
+                "http.host" => k.http_host = v,
+                "server.address" => k.server_address = v,
+                "server.port" => k.server_port = v,
+                "net.host.name" => k.net_host_name = v,
+                "net.host.port" => k.net_host_port = v,
+                "client.address" => k.client_address = v,
+                "http.client_ip" => k.http_client_ip = v,
+                "network.peer.address" => k.network_peer_address = v,
+                "network.peer.port" => k.network_peer_port = v,
+                "client.socket.address" => k.client_socket_address = v,
+                "server.socket.address" => k.server_socket_address = v,
+                "server.socket.port" => k.server_socket_port = v,
+                "net.sock.peer.addr" => k.net_sock_peer_addr = v,
+                "net.sock.peer.name" => k.net_sock_peer_name = v,
+                "net.sock.peer.port" => k.net_sock_peer_port = v,
+                "net.peer.name" => k.net_peer_name = v,
+                "net.peer.port" => k.net_peer_port = v,
+                "net.peer.ip" => k.net_peer_ip = v,
+                "db.query.text" => k.db_query_text = v,
+                "db.statement" => k.db_statement = v,
+                "db.namespace" => k.db_namespace = v,
+                "db.name" => k.db_name = v,
+                "db.system.name" => k.db_system_name = v,
+                "db.system" => k.db_system = v,
+                "messaging.system" => k.messaging_system = v,
+                "rpc.system.name" => k.rpc_system_name = v,
+                "rpc.system" => k.rpc_system = v,
+                "user.id" => k.user_id = v,
+                "enduser.id" => k.enduser_id = v,
+                "gen_ai.provider.name" => k.gen_ai_provider_name = v,
+                "gen_ai.system" => k.gen_ai_system = v,
+                "user_agent.original" => k.user_agent_original = v,
+                "http.user_agent" => k.http_user_agent = v,
+                _ => {}
+            }
+            k.any_http |= a.key.starts_with("http.");
+            k.any_db |= a.key.starts_with("db.");
+        }
+        k
+    }
+
+    fn method(&self) -> Option<ValueRef<'a>> {
+        self.http_request_method.or(self.http_method)
+    }
+
+    fn status_code(&self) -> Option<ValueRef<'a>> {
+        self.http_response_status_code.or(self.http_status_code)
+    }
+
+    fn url(&self) -> Option<ValueRef<'a>> {
+        self.url_full.or(self.http_url)
+    }
+
+    fn user(&self) -> Option<ValueRef<'a>> {
+        self.user_id.or(self.enduser_id)
+    }
+
+    fn gen_ai_system(&self) -> Option<ValueRef<'a>> {
+        self.gen_ai_provider_name.or(self.gen_ai_system)
+    }
+}
+
+/// Keys a Request envelope says through its fields and tags.
+fn request_maps(key: &str) -> bool {
+    matches!(
+        key,
+        "http.request.method"
+            | "http.method"
+            | "http.route"
+            | "http.response.status_code"
+            | "http.status_code"
+            | "url.full"
+            | "http.url"
+            | "url.path"
+            | "url.query"
+            | "http.target"
+            | "url.scheme"
+            | "http.scheme"
+            | "http.request.header.host"
+            | "http.host"
+            | "server.address"
+            | "server.port"
+            | "net.host.name"
+            | "net.host.port"
+            | "client.address"
+            | "http.client_ip"
+            | "network.peer.address"
+            | "client.socket.address"
+            | "net.sock.peer.addr"
+            | "net.peer.ip"
+            | "user.id"
+            | "enduser.id"
+            | "user_agent.original"
+            | "http.user_agent"
+    )
+}
+
+/// Keys a RemoteDependency envelope says through its fields and tags.
+fn dependency_maps(key: &str) -> bool {
+    matches!(
+        key,
+        "http.request.method"
+            | "http.method"
+            | "http.response.status_code"
+            | "http.status_code"
+            | "url.full"
+            | "http.url"
+            | "url.path"
+            | "db.query.text"
+            | "db.statement"
+            | "http.request.header.host"
+            | "http.host"
+            | "server.address"
+            | "server.port"
+            | "network.peer.address"
+            | "network.peer.port"
+            | "server.socket.address"
+            | "server.socket.port"
+            | "net.sock.peer.name"
+            | "net.sock.peer.addr"
+            | "net.sock.peer.port"
+            | "net.peer.name"
+            | "net.peer.port"
+            | "net.peer.ip"
+            | "db.namespace"
+            | "db.name"
+            | "db.system.name"
+            | "db.system"
+            | "messaging.system"
+            | "rpc.system.name"
+            | "rpc.system"
+            | "user.id"
+            | "enduser.id"
+    )
+}
+
+/// Whether an envelope of type `item` says `key` through its fields or tags.
+pub(crate) fn item_maps(item: Item, key: &str) -> bool {
+    match item {
+        Item::Request => request_maps(key),
+        Item::Dependency => dependency_maps(key),
+    }
+}
+
+fn joined<'a>(a: Cow<'a, str>, sep: &str, b: Cow<'a, str>) -> Cow<'a, str> {
+    Cow::Owned(format!("{a}{sep}{b}"))
+}
+
+/// The span status as the crate writes a result code.
+fn status_result_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::Unset => "0",
+        StatusCode::Ok => "1",
+        StatusCode::Error => "2",
+    }
+}
+
+/// `scheme://authority/path?query` split into (scheme, authority, path without query).
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let after = &rest[end..];
+    let path_end = after.find(['?', '#']).unwrap_or(after.len());
+    Some((scheme, authority, &after[..path_end]))
+}
+
+/// `host[:port]` of a URL's authority, without user info and without a port
+/// that is the scheme's default.
+fn url_target(url: &str) -> Option<&str> {
+    let (scheme, authority, _) = split_url(url)?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.is_empty() {
+        return None;
+    }
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => Some(":80"),
+        "https" => Some(":443"),
+        _ => None,
+    };
+    Some(match default_port {
+        Some(p) if host_port.ends_with(p) && !host_port.ends_with(']') => {
+            &host_port[..host_port.len() - p.len()]
+        }
+        _ => host_port,
+    })
+}
+
+impl<'a> SpanView<'a> {
+    /// The standard OpenTelemetry mapping of a span.
+    pub fn standard(span: &SpanParts<'a>) -> Self {
+        let k = Known::read(span);
+        match span.kind {
+            Kind::Server | Kind::Consumer => Self::request(span, &k),
+            Kind::Client | Kind::Producer | Kind::Internal => Self::dependency(span, &k),
+        }
+    }
+
+    /// Whether `key` is already said by this envelope's fields or tags, so
+    /// that it is not repeated in `properties` (as the official distro does).
+    pub fn maps(&self, key: &str) -> bool {
+        item_maps(self.item, key)
+    }
+
+    fn request(span: &SpanParts<'a>, k: &Known<'a>) -> Self {
+        let method = k.method().map(text);
+        let route = k.http_route.map(text);
+        let name = match (&method, &route) {
+            (Some(m), Some(r)) => joined(m.clone(), " ", r.clone()),
+            (Some(m), None) => m.clone(),
+            _ => Cow::Borrowed(span.name),
+        };
+        let operation_name = match (method, route) {
+            (Some(m), Some(r)) => Some(joined(m, " ", r)),
+            _ => None,
+        };
+        let url = k.url().map(text).or_else(|| {
+            let target = match (k.url_path, k.url_query) {
+                (Some(p), Some(q)) => Some(joined(text(p), "?", text(q))),
+                (Some(p), None) => Some(text(p)),
+                _ => k.http_target.map(text),
+            }?;
+            let target = if target.starts_with('/') {
+                target
+            } else {
+                Cow::Owned(format!("/{target}"))
+            };
+            let host = k
+                .http_request_header_host
+                .or(k.http_host)
+                .map(text)
+                .or_else(|| {
+                    let name = k.server_address.or(k.net_host_name)?;
+                    let port = k.server_port.or(k.net_host_port)?;
+                    Some(joined(text(name), ":", text(port)))
+                });
+            match (k.url_scheme.or(k.http_scheme), host) {
+                (Some(scheme), Some(host)) => {
+                    Some(Cow::Owned(format!("{}://{host}{target}", text(scheme))))
+                }
+                _ => Some(target),
+            }
+        });
+        let source = k
+            .client_address
+            .or(k.http_client_ip)
+            .or(k.network_peer_address)
+            .or(k.client_socket_address)
+            .or(k.net_sock_peer_addr)
+            .or(k.net_peer_ip)
+            .map(text);
+        SpanView {
+            item: Item::Request,
+            client_ip: source.clone(),
+            user_agent: k.user_agent_original.or(k.http_user_agent).map(text),
+            name,
+            operation_name,
+            result_code: k
+                .status_code()
+                .map_or(Cow::Borrowed(status_result_code(span.status)), text),
+            success: span.status != StatusCode::Error,
+            url,
+            source,
+            target: None,
+            dependency_type: None,
+            user_id: k.user().map(text),
+        }
+    }
+
+    fn dependency(span: &SpanParts<'a>, k: &Known<'a>) -> Self {
+        let url = k.url();
+        let data = url.or(k.db_query_text).or(k.db_statement).map(text);
+        let peer = k
+            .server_address
+            .or(k.network_peer_address)
+            .or(k.server_socket_address)
+            .or(k.net_sock_peer_name)
+            .or(k.net_peer_name)
+            .or(k.net_sock_peer_addr)
+            .or(k.net_peer_ip);
+        let port = k
+            .server_port
+            .or(k.network_peer_port)
+            .or(k.server_socket_port)
+            .or(k.net_sock_peer_port)
+            .or(k.net_peer_port);
+        let url_text = url.map(text);
+        let mut target = k
+            .http_request_header_host
+            .or(k.http_host)
+            .map(text)
+            .or_else(|| {
+                let peer = text(peer?);
+                Some(match port {
+                    Some(port) => joined(peer, ":", text(port)),
+                    None => peer,
+                })
+            })
+            .or_else(|| k.db_namespace.or(k.db_name).map(text))
+            // Without a target the Application Map draws no edge: take it from the URL.
+            .or_else(|| match &url_text {
+                Some(Cow::Borrowed(u)) => url_target(u).map(Cow::Borrowed),
+                Some(Cow::Owned(u)) => url_target(u).map(|t| Cow::Owned(t.to_string())),
+                None => None,
+            });
+        let method = k.method().map(text);
+        // An HTTP client call is named `METHOD /path`: instrumentations often
+        // name the span only `GET`, which says nothing in a list of calls.
+        let name = match (&method, span.kind) {
+            (Some(m), Kind::Client) => {
+                let path = k.url_path.map(text).or_else(|| {
+                    let u = url_text.as_deref()?;
+                    let (_, _, path) = split_url(u)?;
+                    Some(Cow::Owned(
+                        if path.is_empty() { "/" } else { path }.to_string(),
+                    ))
+                });
+                match path {
+                    Some(p) => joined(m.clone(), " ", p),
+                    None => Cow::Borrowed(span.name),
+                }
+            }
+            _ => Cow::Borrowed(span.name),
+        };
+        let gen_ai = k
+            .gen_ai_system()
+            .filter(|_| method.is_none() && url.is_none());
+        let dependency_type = if let Some(system) = gen_ai {
+            let system = text(system);
+            target = Some(system.clone());
+            Some(Cow::Owned(format!("GenAI | {system}")))
+        } else if span.kind == Kind::Internal {
+            Some(Cow::Borrowed("InProc"))
+        } else if let Some(db) = k.db_system_name.or(k.db_system) {
+            Some(text(db))
+        } else if let Some(m) = k.messaging_system {
+            Some(text(m))
+        } else if let Some(r) = k.rpc_system_name.or(k.rpc_system) {
+            Some(text(r))
+        } else if k.any_http {
+            Some(Cow::Borrowed("HTTP"))
+        } else if k.any_db {
+            Some(Cow::Borrowed("DB"))
+        } else {
+            None
+        };
+        SpanView {
+            item: Item::Dependency,
+            client_ip: None,
+            user_agent: None,
+            name,
+            operation_name: None,
+            result_code: k
+                .status_code()
+                .map_or(Cow::Borrowed(status_result_code(span.status)), text),
+            success: span.status != StatusCode::Error,
+            url: data,
+            source: None,
+            target,
+            dependency_type,
+            user_id: k.user().map(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_targets_drop_user_info_and_default_ports() {
+        assert_eq!(url_target("https://h.example/x?y"), Some("h.example"));
+        assert_eq!(url_target("https://h.example:443/x"), Some("h.example"));
+        assert_eq!(url_target("http://u:p@h:8080/x"), Some("h:8080"));
+        assert_eq!(url_target("http://[::1]:80/"), Some("[::1]"));
+        assert_eq!(url_target("no url"), None);
+        assert_eq!(
+            split_url("https://h/a/b?q=1#f"),
+            Some(("https", "h", "/a/b"))
+        );
+        assert_eq!(split_url("https://h?q"), Some(("https", "h", "")));
+    }
+}

@@ -1,0 +1,533 @@
+//! The envelope writer: a batch of packed spans or log records becomes the
+//! gzipped JSON body of one request, in one pass. Field values are borrowed
+//! from the packed bytes; each envelope is written as JSON text into a small
+//! buffer that is fed to the compressor as it fills.
+//!
+//! What a span's envelope says is decided by its view (`view.rs`); this file
+//! only knows Application Insights' schema: field names, order, formats and
+//! length limits (cut at character boundaries, counted).
+
+use super::json::{hex_into, Json};
+use super::resource::ResourceTags;
+use super::tags::{self, ItemTags, TagValue};
+use super::view::{text, Item, SpanView};
+use crate::ingest::{Attr, EventRef, LogRecord, PackedSpan, SpanParts};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use opentelemetry::logs::Severity;
+use std::borrow::Cow;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) const MAX_NAME: usize = 1024;
+pub(crate) const MAX_PROPERTY_KEY: usize = 150;
+pub(crate) const MAX_PROPERTY_VALUE: usize = 8192;
+const MAX_URL: usize = 2048;
+const MAX_DATA: usize = 8192;
+const MAX_FIELD: usize = 1024;
+const MAX_MESSAGE: usize = 32768;
+const MAX_EVENT_NAME: usize = 512;
+/// At most this many links go into `_MS.links` (what fits its property).
+const MAX_LINKS: usize = 107;
+
+/// JSON text gathered before it is handed to the compressor.
+const CHUNK: usize = 32 * 1024;
+
+/// Span events with these names become Exception and Event envelopes.
+const EVENT_EXCEPTION: &str = "exception";
+const EVENT_CUSTOM: &str = "ai.custom";
+const CUSTOM_EVENT_NAME: &str = "ai.customEvent.name";
+
+/// A written request body.
+#[derive(Debug)]
+pub(crate) struct Body {
+    /// gzip of a JSON array of envelopes.
+    pub gzip: Vec<u8>,
+    /// Strings cut to their field's limit.
+    pub cut: u64,
+}
+
+/// Writes envelopes for one instrumentation key and resource.
+#[derive(Debug)]
+pub(crate) struct EnvelopeWriter {
+    ikey: String,
+    resource: ResourceTags,
+    level: Compression,
+}
+
+/// One body being written.
+struct Out {
+    json: Json,
+    gz: GzEncoder<Vec<u8>>,
+    envelopes: usize,
+}
+
+impl Out {
+    fn new(level: Compression) -> Self {
+        let mut json = Json::default();
+        json.buf.reserve(CHUNK + CHUNK / 2);
+        json.byte(b'[');
+        Self {
+            json,
+            gz: GzEncoder::new(Vec::new(), level),
+            envelopes: 0,
+        }
+    }
+
+    /// Starts an envelope: a separator after the first.
+    fn next(&mut self) -> std::io::Result<&mut Json> {
+        if self.json.buf.len() >= CHUNK {
+            self.gz.write_all(&self.json.buf)?;
+            self.json.buf.clear();
+        }
+        if self.envelopes > 0 {
+            self.json.byte(b',');
+        }
+        self.envelopes += 1;
+        Ok(&mut self.json)
+    }
+
+    fn finish(mut self) -> std::io::Result<Body> {
+        self.json.byte(b']');
+        self.gz.write_all(&self.json.buf)?;
+        Ok(Body {
+            gzip: self.gz.finish()?,
+            cut: self.json.cut,
+        })
+    }
+}
+
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Application Insights' severity levels: Verbose 0 ... Critical 4.
+fn severity_level(s: Severity) -> u8 {
+    match s as i32 {
+        ..=8 => 0,
+        9..=12 => 1,
+        13..=16 => 2,
+        17..=20 => 3,
+        _ => 4,
+    }
+}
+
+/// The severity a span event's `level` attribute names (the `tracing` crate's).
+fn event_level(attrs: &[Attr<'_>]) -> Option<u8> {
+    let a = attrs.iter().rev().find(|a| a.key == "level")?;
+    match text(a.value).as_ref() {
+        "TRACE" | "DEBUG" => Some(0),
+        "INFO" => Some(1),
+        "WARN" => Some(2),
+        "ERROR" => Some(3),
+        _ => None,
+    }
+}
+
+/// True when a later attribute has the same key: the last value of a key
+/// wins, and a JSON object must not repeat it.
+fn repeated_later(attrs: &[Attr<'_>], i: usize) -> bool {
+    let key = attrs[i].key;
+    attrs[i + 1..].iter().any(|a| a.key == key)
+}
+
+impl EnvelopeWriter {
+    pub fn new(instrumentation_key: &str, resource: ResourceTags, level: u32) -> Self {
+        Self {
+            ikey: instrumentation_key.to_string(),
+            resource,
+            level: Compression::new(level.min(9)),
+        }
+    }
+
+    /// The body for a batch of spans (with the `_OTELRESOURCE_` metric last
+    /// when `with_resource`: the items keep their indexes in the service's
+    /// partial-success answers).
+    pub fn spans(&self, spans: &[PackedSpan], with_resource: bool) -> std::io::Result<Body> {
+        let mut out = Out::new(self.level);
+        let mut parts = SpanParts::default();
+        let mut tags = ItemTags::default();
+        for span in spans {
+            // Malformed bytes never come from `SpanPacker`; what was read is written.
+            let _ = parts.read(span);
+            let view = SpanView::standard(&parts);
+            self.span(out.next()?, &parts, &view, &mut tags);
+            for event in &parts.events {
+                self.span_event(out.next()?, &parts, &view, event, &mut tags);
+            }
+        }
+        if with_resource {
+            self.resource_metric(out.next()?);
+        }
+        out.finish()
+    }
+
+    /// The body for a batch of log records.
+    pub fn logs(&self, logs: &[LogRecord], with_resource: bool) -> std::io::Result<Body> {
+        let mut out = Out::new(self.level);
+        for log in logs {
+            self.log(out.next()?, log);
+        }
+        if with_resource {
+            self.resource_metric(out.next()?);
+        }
+        out.finish()
+    }
+
+    /// `{"name":...,"time":...,"iKey":...,` and the sample rate where given.
+    fn head(&self, j: &mut Json, kind: &str, time_unix_nanos: u64, sample_rate: bool) {
+        j.raw("{\"name\":\"Microsoft.ApplicationInsights.");
+        j.raw(kind);
+        j.raw("\",\"time\":");
+        j.time(time_unix_nanos);
+        j.raw(",\"iKey\":");
+        j.str(&self.ikey, 40);
+        if sample_rate {
+            j.raw(",\"sampleRate\":100.0");
+        }
+    }
+
+    /// `,"tags":{...}` with the resource's tags and `own`.
+    fn tags(&self, j: &mut Json, own: &ItemTags<'_>) {
+        j.raw(",\"tags\":{");
+        let mut wrote = self.resource.write(j, |k| own.has(k));
+        for (k, v) in own.iter() {
+            if wrote {
+                j.byte(b',');
+            }
+            match v {
+                TagValue::Text(t) => j.field_str(k, t, tags::limit(k)),
+                TagValue::Hex(id) => {
+                    j.key(k);
+                    j.hex(id);
+                }
+            }
+            wrote = true;
+        }
+        j.byte(b'}');
+    }
+
+    /// `,"data":{"baseType":"<T>Data","baseData":{"ver":2`
+    fn data(j: &mut Json, kind: &str) {
+        j.raw(",\"data\":{\"baseType\":\"");
+        j.raw(kind);
+        j.raw("Data\",\"baseData\":{\"ver\":2");
+    }
+
+    /// Closes baseData, data and the envelope.
+    fn end(j: &mut Json) {
+        j.raw("}}}");
+    }
+
+    fn span<'a>(
+        &self,
+        j: &mut Json,
+        span: &SpanParts<'a>,
+        view: &SpanView<'a>,
+        own: &mut ItemTags<'a>,
+    ) {
+        let kind = match view.item {
+            Item::Request => "Request",
+            Item::Dependency => "RemoteDependency",
+        };
+        self.head(j, kind, span.start_unix_nanos, true);
+        own.clear();
+        for a in span.nested[span.scope_attrs.clone()]
+            .iter()
+            .chain(span.attrs.iter())
+        {
+            if let Some((key, _)) = tags::tag(a.key) {
+                own.set(key, text(a.value));
+            }
+        }
+        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
+        if let Some(parent) = span.parent_span_id {
+            own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(parent));
+        }
+        if let Some(user) = &view.user_id {
+            own.set(tags::USER_AUTH_USER_ID, user.clone());
+        }
+        if let Some(op) = &view.operation_name {
+            own.set(tags::OPERATION_NAME, op.clone());
+        }
+        if let Some(ip) = &view.client_ip {
+            own.set(tags::LOCATION_IP, ip.clone());
+        }
+        if let Some(agent) = &view.user_agent {
+            own.set(tags::USER_AGENT, agent.clone());
+        }
+        self.tags(j, own);
+        Self::data(j, kind);
+        j.raw(",\"id\":");
+        j.hex(span.span_id);
+        // A dependency's name is required; a request without one is named by the portal.
+        if view.item == Item::Dependency || !view.name.is_empty() {
+            j.field_str_after_comma("name", &view.name, MAX_NAME);
+        }
+        j.raw(",\"duration\":");
+        j.duration(span.end_unix_nanos.saturating_sub(span.start_unix_nanos));
+        let (code_field, url_field) = match view.item {
+            Item::Request => ("responseCode", "url"),
+            Item::Dependency => ("resultCode", "data"),
+        };
+        j.field_str_after_comma(code_field, &view.result_code, MAX_FIELD);
+        j.raw(if view.success {
+            ",\"success\":true"
+        } else {
+            ",\"success\":false"
+        });
+        if let Some(url) = &view.url {
+            let max = match view.item {
+                Item::Request => MAX_URL,
+                Item::Dependency => MAX_DATA,
+            };
+            j.field_str_after_comma(url_field, url, max);
+        }
+        if let Some(source) = &view.source {
+            j.field_str_after_comma("source", source, MAX_FIELD);
+        }
+        if let Some(target) = &view.target {
+            j.field_str_after_comma("target", target, MAX_FIELD);
+        }
+        if let Some(t) = &view.dependency_type {
+            j.field_str_after_comma("type", t, MAX_FIELD);
+        }
+        let mut props = Properties::open(j);
+        for (i, a) in span.attrs.iter().enumerate() {
+            if a.key.starts_with("_MS.")
+                || view.maps(a.key)
+                || tags::tag(a.key).is_some()
+                || repeated_later(&span.attrs, i)
+            {
+                continue;
+            }
+            props.value(a.key, &text(a.value));
+        }
+        if !span.links.is_empty() {
+            let mut links = Vec::with_capacity(span.links.len().min(MAX_LINKS) * 80);
+            links.push(b'[');
+            for (i, l) in span.links.iter().take(MAX_LINKS).enumerate() {
+                if i > 0 {
+                    links.push(b',');
+                }
+                links.extend_from_slice(b"{\"operation_Id\":\"");
+                hex_into(&mut links, l.trace_id);
+                links.extend_from_slice(b"\",\"id\":\"");
+                hex_into(&mut links, l.span_id);
+                links.extend_from_slice(b"\"}");
+            }
+            links.push(b']');
+            let links = String::from_utf8(links).expect("ASCII");
+            props.value("_MS.links", &links);
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    fn span_event<'a>(
+        &self,
+        j: &mut Json,
+        span: &SpanParts<'a>,
+        view: &SpanView<'a>,
+        event: &EventRef<'a>,
+        own: &mut ItemTags<'a>,
+    ) {
+        let attrs = &span.nested[event.attrs.clone()];
+        let kind = match event.name {
+            EVENT_EXCEPTION => "Exception",
+            EVENT_CUSTOM => "Event",
+            _ => "Message",
+        };
+        self.head(j, kind, event.time_unix_nanos, true);
+        own.clear();
+        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
+        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
+        if let Some(op) = &view.operation_name {
+            own.set(tags::OPERATION_NAME, op.clone());
+        }
+        self.tags(j, own);
+        Self::data(j, kind);
+        let get = |key: &str| {
+            attrs
+                .iter()
+                .rev()
+                .find(|a| a.key == key)
+                .map(|a| text(a.value))
+        };
+        let skip: fn(&str) -> bool = match kind {
+            "Exception" => {
+                let type_name = get("exception.type");
+                let message = get("exception.message");
+                let stack = get("exception.stacktrace");
+                write_exception(
+                    j,
+                    type_name.as_deref().unwrap_or("<no type>"),
+                    message.as_deref().unwrap_or("<no message>"),
+                    stack.as_deref(),
+                );
+                |k| k.starts_with("exception.")
+            }
+            "Event" => {
+                let name = get(CUSTOM_EVENT_NAME);
+                j.field_str_after_comma(
+                    "name",
+                    name.as_deref().unwrap_or("<no name>"),
+                    MAX_EVENT_NAME,
+                );
+                |k| k == CUSTOM_EVENT_NAME
+            }
+            _ => {
+                let message = if event.name.is_empty() {
+                    "<no message>"
+                } else {
+                    event.name
+                };
+                j.field_str_after_comma("message", message, MAX_MESSAGE);
+                match event_level(attrs) {
+                    Some(level) => {
+                        j.raw(",\"severityLevel\":");
+                        j.u64(level.into());
+                        |k| k == "level"
+                    }
+                    None => |_| false,
+                }
+            }
+        };
+        let mut props = Properties::open(j);
+        for (i, a) in attrs.iter().enumerate() {
+            if skip(a.key) || a.key.starts_with("_MS.") || repeated_later(attrs, i) {
+                continue;
+            }
+            props.value(a.key, &text(a.value));
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    fn log(&self, j: &mut Json, log: &LogRecord) {
+        let is_exception = log
+            .attributes
+            .iter()
+            .any(|kv| matches!(kv.key.as_str(), "exception.type" | "exception.message"));
+        let kind = if is_exception { "Exception" } else { "Message" };
+        self.head(j, kind, unix_nanos(log.time), false);
+        let mut own = ItemTags::default();
+        for kv in &log.attributes {
+            if let Some((key, _)) = tags::tag(kv.key.as_str()) {
+                own.set(key, kv.value.as_str());
+            }
+        }
+        if let Some((trace_id, span_id)) = log.trace_context {
+            own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
+            own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
+        }
+        self.tags(j, &own);
+        Self::data(j, kind);
+        let get = |key: &str| {
+            log.attributes
+                .iter()
+                .rev()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.as_str())
+        };
+        if is_exception {
+            // The body is what the user wrote (`log.exception("division
+            // failed")`): it is the message, as the official distro keeps it.
+            let message = match (log.body.is_empty(), get("exception.message")) {
+                (false, _) | (true, None) => Cow::Borrowed(log.body.as_str()),
+                (true, Some(m)) => m,
+            };
+            let type_name = get("exception.type");
+            let stack = get("exception.stacktrace");
+            write_exception(
+                j,
+                type_name.as_deref().unwrap_or(""),
+                &message,
+                stack.as_deref(),
+            );
+        } else {
+            j.field_str_after_comma("message", &log.body, MAX_MESSAGE);
+        }
+        j.raw(",\"severityLevel\":");
+        j.u64(severity_level(log.severity).into());
+        let mut props = Properties::open(j);
+        let attrs = &log.attributes;
+        for (i, kv) in attrs.iter().enumerate() {
+            let key = kv.key.as_str();
+            let later = attrs[i + 1..].iter().any(|o| o.key == kv.key);
+            if later
+                || key.starts_with("_MS.")
+                || tags::tag(key).is_some()
+                || (is_exception && key.starts_with("exception."))
+                || (log.logger_name.is_some() && key == "logger_name")
+            {
+                continue;
+            }
+            props.value(key, &kv.value.as_str());
+        }
+        if let Some(name) = &log.logger_name {
+            props.value("logger_name", name);
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    /// The `_OTELRESOURCE_` metric: the resource's attributes, once.
+    fn resource_metric(&self, j: &mut Json) {
+        self.head(j, "Metric", unix_nanos(SystemTime::now()), false);
+        self.tags(j, &ItemTags::default());
+        Self::data(j, "Metric");
+        j.raw(",\"metrics\":[{\"name\":\"_OTELRESOURCE_\",\"value\":0}]");
+        if !self.resource.properties().is_empty() {
+            j.raw(",\"properties\":{");
+            j.buf.extend_from_slice(self.resource.properties());
+            j.byte(b'}');
+        }
+        Self::end(j);
+    }
+}
+
+/// `,"exceptions":[{...}]`
+fn write_exception(j: &mut Json, type_name: &str, message: &str, stack: Option<&str>) {
+    j.raw(",\"exceptions\":[{");
+    j.field_str("typeName", type_name, MAX_FIELD);
+    j.field_str_after_comma("message", message, MAX_MESSAGE);
+    if let Some(stack) = stack {
+        j.raw(",\"hasFullStack\":true");
+        j.field_str_after_comma("stack", stack, MAX_MESSAGE);
+    }
+    j.raw("}]");
+}
+
+fn hex(bytes: &[u8]) -> Cow<'static, str> {
+    let mut v = Vec::with_capacity(bytes.len() * 2);
+    hex_into(&mut v, bytes);
+    Cow::Owned(String::from_utf8(v).expect("hex is ASCII"))
+}
+
+/// `,"properties":{...}`, written only when there is at least one.
+struct Properties<'j> {
+    j: &'j mut Json,
+    any: bool,
+}
+
+impl<'j> Properties<'j> {
+    fn open(j: &'j mut Json) -> Self {
+        Self { j, any: false }
+    }
+
+    fn value(&mut self, key: &str, value: &str) {
+        self.j.raw(if self.any { "," } else { ",\"properties\":{" });
+        self.any = true;
+        self.j.str(key, MAX_PROPERTY_KEY);
+        self.j.byte(b':');
+        self.j.str(value, MAX_PROPERTY_VALUE);
+    }
+
+    fn close(self) {
+        if self.any {
+            self.j.byte(b'}');
+        }
+    }
+}
