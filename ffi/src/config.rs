@@ -5,6 +5,7 @@
 use crate::attribute::{attributes, genkit_azure_attribute};
 use crate::boundary::{try_opt_str, FfiError, FfiResult, Path};
 use crate::status::genkit_azure_status::GENKIT_AZURE_INVALID_CONFIG;
+use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder};
 use std::ffi::c_char;
 use std::time::Duration;
@@ -77,7 +78,10 @@ pub(crate) unsafe fn builder(
     c: &genkit_azure_config,
     path: &Path<'_>,
 ) -> FfiResult<AzureTelemetryBuilder> {
-    let mut b = AzureTelemetry::builder();
+    // Names the host language in `ai.internal.sdkVersion`; resource
+    // attributes the caller passes come later and win.
+    let mut b =
+        AzureTelemetry::builder().resource_attribute(KeyValue::new("telemetry.sdk.language", "c"));
     // SAFETY (all blocks below): forwarded from the caller.
     if let Some(s) = unsafe { try_opt_str(c.connection_string, &path.field("connection_string")) }?
     {

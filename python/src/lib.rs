@@ -190,7 +190,10 @@ impl Telemetry {
         disable_offline_storage: bool,
         thread_nice: Option<i64>,
     ) -> PyResult<Self> {
-        let mut b = AzureTelemetry::builder();
+        // Names the host language in `ai.internal.sdkVersion`; resource
+        // attributes the user passes come later and win.
+        let mut b = AzureTelemetry::builder()
+            .resource_attribute(KeyValue::new("telemetry.sdk.language", "python"));
         if let Some(s) = connection_string.filter(|s| !s.is_none()) {
             b = b.connection_string(connection_string_arg(&s)?);
         }

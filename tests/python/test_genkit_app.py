@@ -138,3 +138,18 @@ def test_structlog_console_lines_carry_the_operation_ids(app: tuple[AppRun, list
 def test_the_library_does_not_export_its_own_diagnostics(app: tuple[AppRun, list[dict[str, Any]]]) -> None:
     _, envelopes = app
     assert not [e for e in envelopes if "Azure telemetry initialized" in json.dumps(e)]
+
+
+def test_the_sender_is_described_once_not_in_every_envelope(app: tuple[AppRun, list[dict[str, Any]]]) -> None:
+    _, envelopes = app
+    resource = [e for e in of_kind(envelopes, "Metric") if base(e)["metrics"][0]["name"] == "_OTELRESOURCE_"]
+    assert len(resource) == 1, "the resource rides with the first request only"
+    described = props(resource[0])
+    assert described["service.name"] == "weather-app"
+    assert described["service.version"] == "2.3.4"
+    assert described["telemetry.sdk.language"] == "python"
+    for e in span_envelopes(envelopes):
+        assert e["tags"]["ai.cloud.role"] == "weather-app"
+        assert e["tags"]["ai.application.ver"] == "2.3.4"
+        assert e["tags"]["ai.internal.sdkVersion"].startswith("genkit-azure:python:")
+        assert not set(props(e)) & set(described), "resource attributes are not repeated per envelope"
