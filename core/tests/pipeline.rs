@@ -368,3 +368,43 @@ fn a_batch_closes_at_max_batch_bytes_before_max_batch_size() {
     assert!(sizes.len() >= 4, "{sizes:?}");
     telemetry.shutdown(Duration::from_secs(10)).unwrap();
 }
+
+#[test]
+fn long_cjk_and_emoji_resource_values_cost_nothing() {
+    use genkit_azure::{MetricKind, MetricPoint};
+    let emu = emulator();
+    let telemetry = builder(&emu)
+        .service_name("漢".repeat(100))
+        .service_namespace("😀".repeat(100))
+        .service_version("版".repeat(400))
+        .resource_attribute(KeyValue::new("deployment.environment", "字".repeat(5000)))
+        .resource_attribute(KeyValue::new("service.instance.id", "é".repeat(300)))
+        .build()
+        .unwrap();
+    let tracer = SdkTracerProvider::builder()
+        .with_span_processor(AzureSpanProcessor::new(telemetry.clone()))
+        .build()
+        .tracer("t");
+    tracer.start("span").end();
+    telemetry
+        .emit_log(LogRecord::new(Severity::Info, "log"))
+        .unwrap();
+    telemetry
+        .record_metric(
+            MetricPoint::new(MetricKind::Counter, "計".repeat(600), 1.0)
+                .with_attribute(KeyValue::new("屬性".repeat(100), "值".repeat(5000))),
+        )
+        .unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let envs = items(&emu);
+    assert_eq!(envs.len(), 3, "{envs:#?}");
+    for e in &envs {
+        let role = tag(e, "ai.cloud.role").unwrap();
+        assert!(role.len() <= 256 && role.starts_with("😀"), "{role}");
+        assert!(tag(e, "ai.application.ver").unwrap().starts_with("版"));
+    }
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped_mapping_error, 0);
+    assert!(stats.values_truncated > 0);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -1,32 +1,33 @@
-//! Turning a batch into the body of one request: spans and logs through our
-//! own envelope writer; metric points (aggregated by the OpenTelemetry SDK,
-//! whose `ResourceMetrics` only the SDK can build) through
-//! `opentelemetry-application-insights`.
+//! Turning a batch into the body of one request, through our envelope writer.
 
-use super::capture::CaptureClient;
+use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::writer::{Body, EnvelopeWriter};
 use crate::config::ConnectionString;
 use crate::ingest::{LogRecord, PackedSpan};
-use opentelemetry_application_insights::Exporter;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::Resource;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The items one request body is written from: spans or logs, never both.
+/// The items one request body is written from: spans, logs or metric
+/// series, never a mix.
 pub(crate) enum Batch {
     Spans(Vec<PackedSpan>),
     Logs(Vec<LogRecord>),
+    /// One collection, and how many points went into it.
+    Metrics {
+        series: Vec<Series>,
+        points: u64,
+    },
 }
 
 impl Batch {
+    /// The items (spans, logs, metric points) the batch accounts for.
     pub fn len(&self) -> usize {
         match self {
             Batch::Spans(v) => v.len(),
             Batch::Logs(v) => v.len(),
+            Batch::Metrics { points, .. } => *points as usize,
         }
     }
 }
@@ -35,8 +36,6 @@ impl Batch {
 #[derive(Debug)]
 pub(crate) struct AzureExporter {
     writer: EnvelopeWriter,
-    /// The crate, for metric points only.
-    metrics: Exporter<CaptureClient>,
     /// How often the resource's `_OTELRESOURCE_` metric goes out again.
     resource_every: Duration,
     /// When it is next due; `None` before the first body.
@@ -46,30 +45,19 @@ pub(crate) struct AzureExporter {
 impl AzureExporter {
     pub fn new(
         connection_string: &ConnectionString,
-        transport: CaptureClient,
         resource: &Resource,
         gzip_level: u32,
         resource_every: Duration,
-    ) -> Result<Self, String> {
-        // The crate parses its own connection string. It needs only the key:
-        // the transport decides where requests go, so the endpoint given here
-        // is a placeholder that is never contacted.
-        let synthetic = format!(
-            "InstrumentationKey={};IngestionEndpoint=https://ingestion.invalid",
-            connection_string.instrumentation_key()
-        );
-        let metrics = Exporter::new_from_connection_string(synthetic, transport)
-            .map_err(|_| "the exporter refused the instrumentation key".to_string())?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             writer: EnvelopeWriter::new(
                 connection_string.instrumentation_key(),
                 ResourceTags::new(resource),
                 gzip_level,
             ),
-            metrics,
             resource_every,
             resource_next: Mutex::new(None),
-        })
+        }
     }
 
     /// The request body for a batch (the `_OTELRESOURCE_` metric rides at the
@@ -79,6 +67,7 @@ impl AzureExporter {
         match batch {
             Batch::Spans(spans) => self.writer.spans(spans, with_resource),
             Batch::Logs(logs) => self.writer.logs(logs, with_resource),
+            Batch::Metrics { series, .. } => self.writer.metrics(series, with_resource),
         }
     }
 
@@ -96,9 +85,5 @@ impl AzureExporter {
                 true
             }
         }
-    }
-
-    pub async fn export_metrics(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        PushMetricExporter::export(&self.metrics, metrics).await
     }
 }

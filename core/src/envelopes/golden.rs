@@ -4,9 +4,10 @@
 //! purpose, `DEVIATIONS` says so, once; every envelope also passes the
 //! emulator's schema checks.
 
+use super::metrics::MetricsRecorder;
 use super::resource::ResourceTags;
 use super::writer::EnvelopeWriter;
-use crate::ingest::{LogRecord, PackedSpan};
+use crate::ingest::{LogRecord, MetricKind, MetricPoint, PackedSpan};
 use genkit_azure_emulator::validate::validate_envelope;
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{
@@ -326,5 +327,79 @@ fn our_envelopes_say_what_the_official_distro_said() {
     let ours = decode(&writer.logs(&logs(), false).unwrap().gzip);
     for (o, f) in ours.iter().zip(["07", "08", "09"]) {
         compare(o, &golden(f), f);
+    }
+}
+
+#[test]
+fn our_metrics_say_what_the_official_distro_said() {
+    let mut recorder = MetricsRecorder::default();
+    let attrs = |p: MetricPoint| {
+        p.with_attribute(kv("model", "gemini-2.0-flash"))
+            .with_attribute(kv("genkit.flow", "menuSuggestion"))
+    };
+    for v in [3.0, 2.0] {
+        recorder.record(attrs(MetricPoint::new(
+            MetricKind::Counter,
+            "genkit_requests",
+            v,
+        )));
+    }
+    for v in [12.5, 80.0, 230.0] {
+        recorder.record(
+            MetricPoint::new(MetricKind::Histogram, "genkit_generate_latency", v)
+                .with_attribute(kv("model", "gemini-2.0-flash")),
+        );
+    }
+    for v in [3.0, -1.0] {
+        recorder.record(MetricPoint::new(MetricKind::UpDownCounter, "inflight", v));
+    }
+    let (series, points) = recorder.collect();
+    assert_eq!(points, 7);
+    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource()), 6);
+    let ours = decode(&writer.metrics(&series, false).unwrap().gzip);
+    for (file, name) in [
+        ("10", "genkit_requests"),
+        ("13", "genkit_generate_latency"),
+        ("14", "inflight"),
+    ] {
+        let gold = golden(file);
+        let gold = match gold {
+            Json::Array(a) => a
+                .into_iter()
+                .find(|e| e["data"]["baseData"]["metrics"][0]["name"] == name)
+                .expect("the golden metric"),
+            one => one,
+        };
+        let o = ours
+            .iter()
+            .find(|e| e["data"]["baseData"]["metrics"][0]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {ours:?}"));
+        validate_envelope(o, Some(KEY)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(o["name"], gold["name"], "{name}");
+        assert_eq!(o["data"]["baseType"], gold["data"]["baseType"], "{name}");
+        // 230 and 230.0 are one number on the wire.
+        assert_eq!(
+            as_floats(&o["data"]["baseData"]["metrics"]),
+            as_floats(&gold["data"]["baseData"]["metrics"]),
+            "{name}"
+        );
+        let props = |e: &Json| {
+            e["data"]["baseData"]
+                .get("properties")
+                .cloned()
+                .filter(|p| p != &Json::Object(Default::default()))
+        };
+        assert_eq!(props(o), props(&gold), "{name}: properties");
+        assert!(o.get("sampleRate").is_none());
+    }
+}
+
+/// `v` with every number as a float, so `230` equals `230.0`.
+fn as_floats(v: &Json) -> Json {
+    match v {
+        Json::Number(n) => n.as_f64().map_or(Json::Null, |f| Json::from(f)),
+        Json::Array(a) => Json::Array(a.iter().map(as_floats).collect()),
+        Json::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.clone(), as_floats(v))).collect()),
+        other => other.clone(),
     }
 }

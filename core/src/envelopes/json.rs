@@ -108,6 +108,18 @@ impl Json {
             .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
+    /// A number; a non-finite one (a sum that overflowed) has no JSON form
+    /// and is written as 0.
+    pub fn f64(&mut self, f: f64) {
+        if f.is_finite() {
+            // Rust's Display for f64: the shortest text that reads back as `f`.
+            use std::io::Write;
+            let _ = write!(self.buf, "{f}");
+        } else {
+            self.buf.push(b'0');
+        }
+    }
+
     /// `"time":"..."`: RFC 3339 UTC with microseconds, as the official distro sends.
     pub fn time(&mut self, unix_nanos: u64) {
         self.buf.push(b'"');
@@ -233,6 +245,9 @@ mod tests {
     #[test]
     fn numbers_and_ids() {
         assert_eq!(out(|j| j.u64(42)), "42");
+        assert_eq!(out(|j| j.f64(322.5)), "322.5");
+        assert_eq!(out(|j| j.f64(5.0)), "5");
+        assert_eq!(out(|j| j.f64(f64::INFINITY)), "0");
         assert_eq!(out(|j| j.hex(&[0, 0xab, 0x1f])), "\"00ab1f\"");
     }
 }

@@ -2,6 +2,7 @@
 //! as the gzipped JSON body of one request. Strings are cut to each field's
 //! limit at a character boundary on the way.
 
+#[cfg(test)]
 mod capture;
 #[cfg(test)]
 mod differential;
@@ -19,6 +20,5 @@ mod tags;
 mod view;
 mod writer;
 
-pub(crate) use capture::CaptureClient;
 pub(crate) use export::{AzureExporter, Batch};
 pub(crate) use metrics::MetricsRecorder;

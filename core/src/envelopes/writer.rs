@@ -1,17 +1,18 @@
-//! The envelope writer: a batch of packed spans or log records becomes the
-//! gzipped JSON body of one request, in one pass. Field values are borrowed
-//! from the packed bytes; each envelope is written as JSON text into a small
-//! buffer that is fed to the compressor as it fills.
+//! The envelope writer: a batch of packed spans, log records or metric
+//! series becomes the gzipped JSON body of one request, in one pass. Field
+//! values are borrowed from the packed bytes; each envelope is written as JSON
+//! text into a small buffer that is fed to the compressor as it fills.
 //!
 //! What a span's envelope says is decided by its view (`view.rs`); this file
 //! only knows Application Insights' schema: field names, order, formats and
 //! length limits (cut at character boundaries, counted).
 
 use super::json::{hex_into, Json};
+use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
 use super::view::{text, Item, SpanView};
-use crate::ingest::{Attr, EventRef, LogRecord, PackedSpan, SpanParts};
+use crate::ingest::{Attr, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use opentelemetry::logs::Severity;
@@ -168,6 +169,20 @@ impl EnvelopeWriter {
         let mut out = Out::new(self.level);
         for log in logs {
             self.log(out.next()?, log);
+        }
+        if with_resource {
+            self.resource_metric(out.next()?);
+        }
+        out.finish()
+    }
+
+    /// The body for one collection of metric series.
+    pub fn metrics(&self, series: &[Series], with_resource: bool) -> std::io::Result<Body> {
+        let mut out = Out::new(self.level);
+        let now = unix_nanos(SystemTime::now());
+        let mut own = ItemTags::default();
+        for s in series {
+            self.metric(out.next()?, s, now, &mut own);
         }
         if with_resource {
             self.resource_metric(out.next()?);
@@ -468,6 +483,44 @@ impl EnvelopeWriter {
         }
         if let Some(name) = &log.logger_name {
             props.value("logger_name", name);
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    /// One series: `{"name","value","count"[,"min","max"]}` as the official
+    /// distro writes it (`count` 1 for a sum or a gauge: one sample).
+    fn metric<'a>(&self, j: &mut Json, s: &'a Series, time: u64, own: &mut ItemTags<'a>) {
+        self.head(j, "Metric", time, false);
+        own.clear();
+        for (k, v) in &s.key.attributes {
+            if let Some((key, _)) = tags::tag(k) {
+                own.set(key, Cow::Borrowed(v.as_str()));
+            }
+        }
+        self.tags(j, own);
+        Self::data(j, "Metric");
+        let a = &s.aggregate;
+        j.raw(",\"metrics\":[{");
+        j.field_str("name", &s.key.name, MAX_NAME);
+        j.raw(",\"value\":");
+        j.f64(a.value);
+        if s.key.kind == MetricKind::Histogram {
+            j.raw(",\"count\":");
+            j.u64(a.count);
+            j.raw(",\"min\":");
+            j.f64(a.min);
+            j.raw(",\"max\":");
+            j.f64(a.max);
+        } else {
+            j.raw(",\"count\":1");
+        }
+        j.raw("}]");
+        let mut props = Properties::open(j);
+        for (k, v) in &s.key.attributes {
+            if tags::tag(k).is_none() {
+                props.value(k, v);
+            }
         }
         props.close();
         Self::end(j);

@@ -31,6 +31,8 @@ pub(crate) struct WorkerSettings {
     /// Batches mapped (serialised and compressed) at once: CPU-bound work,
     /// so about the runtime's thread count.
     pub max_concurrent_mappings: usize,
+    /// How often metric series are collected and sent (and on every flush).
+    pub metric_interval: Duration,
 }
 
 pub(crate) struct Worker {
@@ -44,24 +46,19 @@ pub(crate) struct Worker {
     spans: Pending<PackedSpan>,
     logs: Pending<LogRecord>,
     metrics: MetricsRecorder,
-    /// Shared with the capture client: the batch of a flush-started metric collection.
-    metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
+    /// When the metric series are next collected.
+    next_metrics: tokio::time::Instant,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
 }
 
 impl Worker {
-    // Each argument is a distinct shared part the worker drives; a bundle
-    // struct would only rename them.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         rx: mpsc::Receiver<Msg>,
         exporter: Arc<AzureExporter>,
         delivery: Arc<Delivery>,
         counters: Arc<Counters>,
         progress: Arc<Progress>,
-        metrics: MetricsRecorder,
-        metrics_batch: Arc<std::sync::Mutex<Option<BatchRef>>>,
         settings: WorkerSettings,
     ) -> Self {
         Self {
@@ -73,9 +70,9 @@ impl Worker {
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
             spans: Pending::new(settings.batch_limits),
             logs: Pending::new(settings.batch_limits),
+            next_metrics: tokio::time::Instant::now() + settings.metric_interval,
             settings,
-            metrics,
-            metrics_batch,
+            metrics: MetricsRecorder::default(),
             oldest: None,
         }
     }
@@ -83,11 +80,16 @@ impl Worker {
     pub async fn run(mut self) {
         loop {
             let deadline = self.oldest.map(|t| t + self.settings.batch_delay);
+            let metrics_due = self.metrics.has_series().then_some(self.next_metrics);
             let msg = tokio::select! {
                 biased;
                 msg = self.rx.recv() => msg,
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     self.send_pending().await;
+                    continue;
+                }
+                _ = sleep_until(metrics_due), if metrics_due.is_some() => {
+                    self.collect_metrics().await;
                     continue;
                 }
             };
@@ -104,6 +106,10 @@ impl Worker {
                 if self.on_msg(msg).await == Flow::Stop {
                     return;
                 }
+            }
+            // A queue that never runs dry must not starve the collection.
+            if tokio::time::Instant::now() >= self.next_metrics {
+                self.collect_metrics().await;
             }
             // ...then let the next items gather. While this task waits in
             // `recv`, every push wakes it: a futex wake and a context switch
@@ -126,12 +132,6 @@ impl Worker {
         self.send_pending().await;
         self.collect_metrics().await;
         self.wait_for_exports(deadline).await;
-        let (_, provider) = self.metrics.take_pending();
-        let _ = tokio::time::timeout_at(
-            deadline.into(),
-            tokio::task::spawn_blocking(move || provider.shutdown()),
-        )
-        .await;
         let _ = done.send(());
         Flow::Stop
     }
@@ -183,29 +183,16 @@ impl Worker {
         self.oldest = None;
     }
 
-    /// Exports the metric points recorded since the last collection, as a
-    /// batch of its own so that `flush` waits for it too.
+    /// Sends the metric series recorded since the last collection (and the
+    /// up-down counters' totals) as a batch of its own, so that `flush` waits
+    /// for it too and its points are accounted for like items.
     async fn collect_metrics(&mut self) {
-        let (points, provider) = self.metrics.take_pending();
-        if points == 0 {
+        self.next_metrics = tokio::time::Instant::now() + self.settings.metric_interval;
+        if !self.metrics.has_series() {
             return;
         }
-        let id = self.progress.allocate();
-        let batch = BatchRef { id, items: 0 };
-        let slot = Arc::clone(&self.metrics_batch);
-        let counters = Arc::clone(&self.counters);
-        let progress = Arc::clone(&self.progress);
-        tokio::spawn(async move {
-            // The crate's metric export runs on the SDK reader's thread; the
-            // body it produces finds this batch in the slot and settles it on
-            // delivery. If nothing was sent, settle it here.
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(batch);
-            let result = tokio::task::spawn_blocking(move || provider.force_flush()).await;
-            let unsent = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if unsent.is_some() {
-                progress.settle_batch(&counters, batch, !matches!(result, Ok(Ok(()))));
-            }
-        });
+        let (series, points) = self.metrics.collect();
+        self.dispatch(Batch::Metrics { series, points }).await;
     }
 
     async fn dispatch(&mut self, batch: Batch) {

@@ -14,10 +14,8 @@ use crate::accounting::{Counters, Progress, Stats};
 use crate::config::{
     build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
 };
-use crate::delivery::{
-    default_directory, Backoff, Delivery, Payload, Sender, Storage, StorageSettings,
-};
-use crate::envelopes::{AzureExporter, CaptureClient, MetricsRecorder};
+use crate::delivery::{default_directory, Backoff, Delivery, Sender, Storage, StorageSettings};
+use crate::envelopes::AzureExporter;
 use crate::error::{ConfigError, Error, Result};
 use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
 use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
@@ -103,37 +101,15 @@ impl AzureTelemetry {
             });
         }
         runtime.spawn(Arc::clone(&delivery).supervise_retries());
-        let metrics_batch = Arc::new(Mutex::new(None));
-        let client = {
-            // Metric bodies come from the SDK reader's thread; the batch a
-            // flush-started collection belongs to waits in the slot.
-            let slot = Arc::clone(&metrics_batch);
-            let delivery = Arc::clone(&delivery);
-            let runtime = runtime.handle().clone();
-            CaptureClient::new(Arc::new(move |body| {
-                let batch = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-                let delivery = Arc::clone(&delivery);
-                runtime.spawn(async move { delivery.deliver(Payload::new(body, batch)).await });
-            }))
-        };
-        let exporter = Arc::new(
-            AzureExporter::new(
-                &connection_string,
-                client,
-                &resource,
-                config.gzip_level,
-                config.metric_export_interval,
-            )
-            .map_err(Error::Transport)?,
-        );
+        let exporter = Arc::new(AzureExporter::new(
+            &connection_string,
+            &resource,
+            config.gzip_level,
+            config.metric_export_interval,
+        ));
         let exporter_for_spill = Arc::clone(&exporter);
         let diagnostics = Arc::clone(delivery.diagnostics());
         let delivery_handle = Arc::clone(&delivery);
-        let metrics = MetricsRecorder::new(
-            Arc::clone(&exporter),
-            resource.clone(),
-            config.metric_export_interval,
-        );
         let batch_limits = BatchLimits {
             max_items: config.max_batch_size,
             max_bytes: config.max_batch_bytes,
@@ -145,11 +121,10 @@ impl AzureTelemetry {
             delivery,
             Arc::clone(&counters),
             Arc::clone(&progress),
-            metrics,
-            metrics_batch,
             WorkerSettings {
                 batch_limits,
                 batch_delay: config.batch_delay,
+                metric_interval: config.metric_export_interval,
                 max_concurrent_mappings: config.worker_threads,
             },
         );
@@ -393,8 +368,12 @@ impl AzureTelemetry {
 }
 
 impl Inner {
+    /// Items accepted: spans, logs and metric points (each point settles
+    /// with the collection it was aggregated into).
     fn accepted(&self) -> u64 {
-        self.counters.spans_accepted.load(Relaxed) + self.counters.logs_accepted.load(Relaxed)
+        self.counters.spans_accepted.load(Relaxed)
+            + self.counters.logs_accepted.load(Relaxed)
+            + self.counters.metrics_accepted.load(Relaxed)
     }
 
     fn unsettled(&self) -> u64 {
