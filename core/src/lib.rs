@@ -45,6 +45,11 @@ pub use ingest::{
 };
 pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
 
+/// Not API: what bench/rust-host times (`bench` feature only).
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub use envelopes::bench_support;
+
 /// Re-exported so faces build spans and attributes with the same versions.
 pub use opentelemetry;
 pub use opentelemetry_sdk;

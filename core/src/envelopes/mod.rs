@@ -2,6 +2,8 @@
 //! as the gzipped JSON body of one request. Strings are cut to each field's
 //! limit at a character boundary on the way.
 
+#[cfg(feature = "bench")]
+pub mod bench_support;
 #[cfg(test)]
 mod capture;
 #[cfg(test)]
