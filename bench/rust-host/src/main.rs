@@ -4,6 +4,8 @@
 //! genkit-azure-bench --variant ours|ours-default-queue|crate-bsp
 //!                    [--mode throughput|queued-memory] [--spans N]
 //!                    [--endpoint http://127.0.0.1:PORT] [--ikey KEY] [--batch-size N]
+//! genkit-azure-bench --mode encode [--spans N] [--reps N]
+//!                    [--batch-sizes 64,256,1024] [--levels 0-9]
 //! ```
 //!
 //! Both variants trace the same workload through the OpenTelemetry SDK's
@@ -27,6 +29,10 @@
 //!   counting global allocator) and of RSS since before the pipeline was
 //!   built, divided by the number of spans. Fixed costs (runtime threads, the
 //!   HTTP client) are included, so the figure is an upper bound.
+//! * `encode`: no pipeline and no network: the thread CPU time of turning
+//!   the workload's spans into request bodies, ours (at every gzip level
+//!   asked for) against the bare crate's mapping and against the limit
+//!   (`serde_json` + gzip of the same envelopes); see encode.rs.
 //!
 //! Output: one line `RESULT {json}`; then the program waits for a line on
 //! stdin (the harness reads the emulator's counters meanwhile), shuts down
@@ -34,6 +40,7 @@
 
 mod alloc_count;
 mod client;
+mod encode;
 
 use client::{LoopbackClient, Shared};
 use genkit_azure::{AzureSpanProcessor, AzureTelemetry};
@@ -68,6 +75,7 @@ enum Variant {
 enum Mode {
     Throughput,
     QueuedMemory,
+    Encode,
 }
 
 struct Args {
@@ -77,15 +85,34 @@ struct Args {
     endpoint: Option<String>,
     ikey: String,
     batch_size: usize,
+    /// `encode` mode only.
+    reps: usize,
+    batch_sizes: Vec<usize>,
+    levels: Vec<u32>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: genkit-azure-bench --variant ours|ours-default-queue|crate-bsp \
          [--mode throughput|queued-memory] [--spans N] [--endpoint http://127.0.0.1:PORT] \
-         [--ikey KEY] [--batch-size N]"
+         [--ikey KEY] [--batch-size N]\n       \
+         genkit-azure-bench --mode encode [--spans N] [--reps N] [--batch-sizes 64,256,1024] \
+         [--levels 0-9]"
     );
     std::process::exit(2)
+}
+
+/// `1,2,3`, `0-9` or a mix of both.
+fn numbers(s: &str) -> Vec<u64> {
+    let n = |x: &str| x.trim().parse::<u64>().unwrap_or_else(|_| usage());
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(n(a)..=n(b)),
+            None => out.push(n(part)),
+        }
+    }
+    out
 }
 
 fn parse_args() -> Args {
@@ -96,8 +123,12 @@ fn parse_args() -> Args {
         endpoint: None,
         ikey: "00000000-0000-0000-0000-000000000000".into(),
         batch_size: 1024,
+        reps: 11,
+        batch_sizes: vec![64, 256, 1024],
+        levels: (0..=9).collect(),
     };
     let mut variant_given = false;
+    let mut spans_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -115,17 +146,47 @@ fn parse_args() -> Args {
                 args.mode = match value().as_str() {
                     "throughput" => Mode::Throughput,
                     "queued-memory" => Mode::QueuedMemory,
+                    "encode" => Mode::Encode,
                     _ => usage(),
                 }
             }
-            "--spans" => args.spans = value().parse().unwrap_or_else(|_| usage()),
+            "--spans" => {
+                spans_given = true;
+                args.spans = value().parse().unwrap_or_else(|_| usage())
+            }
             "--endpoint" => args.endpoint = Some(value().trim_end_matches('/').to_string()),
             "--ikey" => args.ikey = value(),
             "--batch-size" => args.batch_size = value().parse().unwrap_or_else(|_| usage()),
+            "--reps" => args.reps = value().parse().unwrap_or_else(|_| usage()),
+            "--batch-sizes" => {
+                args.batch_sizes = numbers(&value()).into_iter().map(|b| b as usize).collect()
+            }
+            "--levels" => {
+                // Anything above 9 is refused below.
+                args.levels = numbers(&value())
+                    .into_iter()
+                    .map(|l| l.min(10) as u32)
+                    .collect()
+            }
             _ => usage(),
         }
     }
-    if !variant_given || args.spans < 5 || args.batch_size == 0 {
+    if args.mode == Mode::Encode {
+        // Enough spans for a few passes of the largest batch, in whole traces.
+        if !spans_given {
+            args.spans = 10_240;
+        }
+        if args.reps == 0
+            || args.batch_sizes.is_empty()
+            || args.batch_sizes.contains(&0)
+            || args.levels.iter().any(|&l| l > 9)
+        {
+            usage();
+        }
+    } else if !variant_given {
+        usage();
+    }
+    if args.spans < 5 || args.batch_size == 0 {
         usage();
     }
     if args.mode == Mode::Throughput && args.endpoint.is_none() {
@@ -371,6 +432,16 @@ fn main() {
     match args.mode {
         Mode::Throughput => throughput(&args),
         Mode::QueuedMemory => queued_memory(&args),
+        Mode::Encode => {
+            emit(&encode::run(&encode::EncodeArgs {
+                spans: args.spans,
+                reps: args.reps,
+                batch_sizes: args.batch_sizes.clone(),
+                levels: args.levels.clone(),
+                ikey: args.ikey.clone(),
+            }));
+            wait_for_harness();
+        }
     }
 }
 
