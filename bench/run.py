@@ -51,6 +51,8 @@ TARGET_RSS_RATIO = 0.25  # ours / official lossless, peak RSS
 TARGET_WIRE_RATIO = 0.10  # ours / official lossless, bytes on the wire per delivered span
 TARGET_RUST_SPEEDUP = 2.0  # ours / bare crate, delivered spans per second
 TARGET_QUEUED_BYTES = 512  # bytes of memory per queued span (0.5 KB)
+TARGET_ENCODE_US = 3.0  # background CPU µs per exported span (here: the envelope writer alone)
+TARGET_ENCODE_VS_CRATE = 1 / 3  # ours / bare crate, CPU per span
 
 # Variables that would leak the caller's configuration into a variant.
 SCRUB_PREFIXES = ("OTEL_", "APPLICATIONINSIGHTS_", "AZURE_MONITOR_", "GENKIT_")
@@ -77,6 +79,7 @@ LABELS = {
     "rust:ours": "Rust: genkit-azure core (lossless queue)",
     "rust:ours-default-queue": "Rust: genkit-azure core (default queue)",
     "c:ours": "C: libgenkit_azure.so (lossless queue)",
+    "rust:encode": "Rust: envelope writing alone (ours, the bare crate, the limit)",
 }
 
 
@@ -251,6 +254,10 @@ def derive(record: dict[str, Any]) -> None:
     fig["wall_s"] = res.get("wall_s")
     fig["cpu_s"] = res.get("cpu_s")
     fig["max_rss_mb"] = res["max_rss_kb"] / 1024 if res.get("max_rss_kb") else None
+    if res.get("mode") == "encode":
+        # Its own repetitions and medians are inside the result (see encode_rows).
+        record["figures"] = {"spans_created": created}
+        return
     if res.get("mode") == "queued-memory":
         fig["heap_bytes_per_queued_span"] = res.get("heap_bytes_per_queued_span")
         fig["heap_bytes_per_queued_span_at_burst_end"] = res.get("heap_bytes_per_queued_span_at_burst_end")
@@ -317,6 +324,9 @@ def plan(args: argparse.Namespace, emulator: Emulator, bins: dict[str, Path]) ->
                                               "--runs", str(args.genkit_runs), "--connection-string", cs], python_env(v)))
     common = ["--endpoint", emulator.url, "--ikey", IKEY]
     if "rust" in args.only:
+        # No pipeline, no network: one process, its repetitions inside (group "encode" runs once).
+        out.append(("encode", "rust:encode", [str(bins["rust"]), "--mode", "encode", "--spans", str(args.encode_spans),
+                                              "--reps", str(args.encode_reps), "--ikey", IKEY], worker_env()))
         for v in ["crate-bsp", "ours", "ours-default-queue"]:
             if args.smoke and v == "ours-default-queue":
                 continue
@@ -644,6 +654,128 @@ def native_tables(agg: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return rows
 
 
+# --------------------------------------------------------------------------- envelope writing (--mode encode)
+
+
+def encode_result(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of the envelope-writing run, if there was one that succeeded."""
+    for r in data.get("runs", []):
+        if r.get("group") == "encode" and r.get("ok"):
+            return r["result"]
+    return None
+
+
+def encode_row(res: dict[str, Any], encoder: str, level: int | None, batch: int) -> dict[str, Any] | None:
+    for row in res.get("rows", []):
+        if row["encoder"] == encoder and row["batch_size"] == batch and (level is None or row["level"] == level):
+            return row
+    return None
+
+
+def encode_cpu(res: dict[str, Any], encoder: str, level: int | None, batch: int) -> float | None:
+    row = encode_row(res, encoder, level, batch)
+    return row["cpu_us_per_span"]["median"] if row else None
+
+
+def us_cell(row: dict[str, Any] | None) -> str:
+    """Median µs per span with the min–max of the passes."""
+    if not row:
+        return "–"
+    c = row["cpu_us_per_span"]
+    lo, hi = fmt(c["min"]), fmt(c["max"])
+    return fmt(c["median"]) if c["n"] == 1 or lo == hi else f"{fmt(c['median'])} ({lo}–{hi})"
+
+
+def encode_line(res: dict[str, Any]) -> str:
+    """One line for the console: the largest batch, ours vs the crate vs the limit."""
+    b = max(res["batch_sizes"])
+    lvl = res["default_level"]
+    return (f"batches of {b}: ours {fmt(encode_cpu(res, 'ours', lvl, b))} µs/span (gzip {lvl}), bare crate "
+            f"{fmt(encode_cpu(res, 'crate', None, b))}, limit {fmt(encode_cpu(res, 'limit', lvl, b))}")
+
+
+def encode_problems(res: dict[str, Any]) -> list[str]:
+    problems = []
+    rows = res.get("rows") or []
+    if not rows:
+        problems.append("no envelope-writing figures")
+    for row in rows:
+        if not row["cpu_us_per_span"]["median"] > 0:
+            problems.append(f"{row['encoder']} level {row['level']} batch {row['batch_size']}: no CPU time measured")
+        if not row["gzip_bytes_per_span"] > 0:
+            problems.append(f"{row['encoder']} level {row['level']} batch {row['batch_size']}: wrote nothing")
+    env = res.get("envelopes", {})
+    if env.get("ours") != res.get("spans_created") or env.get("crate") != res.get("spans_created"):
+        problems.append(f"envelopes {env} for {res.get('spans_created')} spans")
+    return problems
+
+
+def encode_tables(res: dict[str, Any]) -> list[str]:
+    batches = res["batch_sizes"]
+    lvl, crate_lvl = res["default_level"], res["crate_level"]
+    json_b = res.get("json_bytes_per_span", {})
+    variants = [
+        (f"**ours**: core's envelope writer from packed spans, gzip {lvl} (the default)", "ours", lvl, "ours"),
+        (f"ours at gzip {crate_lvl} (the crate's level)", "ours", crate_lvl, "ours"),
+        (f"**bare crate**: `SpanData` → its mapping → `serde_json::to_vec` → gzip {crate_lvl}", "crate", None, "crate"),
+        ("bare crate from packed spans (`unpack` + the above: the old pipeline's step)", "crate-from-packed", None,
+         "crate"),
+        (f"**the limit**: `serde_json` of the same envelopes (structs borrowing every string) → gzip {lvl}", "limit",
+         lvl, "limit"),
+        (f"the limit at gzip {crate_lvl}", "limit", crate_lvl, "limit"),
+        (f"`serde_json::Value` of the same envelopes → gzip {lvl} (for scale)", "limit-value", lvl, "limit-value"),
+    ]
+    head = ("| encoder | " + " | ".join(f"CPU µs per span, batches of {b}" for b in batches) + " | "
+            + " | ".join(f"gzip B per span, {b}" for b in batches) + " | JSON B per span |")
+    rows = [head, "|" + "---|" * (2 + 2 * len(batches))]
+    for label, enc, level, json_key in variants:
+        cells = [us_cell(encode_row(res, enc, level, b)) for b in batches]
+        sizes = [fmt((encode_row(res, enc, level, b) or {}).get("gzip_bytes_per_span")) for b in batches]
+        rows.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(sizes) + f" | {fmt(json_b.get(json_key))} |")
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    rows += ["", "| ratio of medians | " + " | ".join(f"batches of {b}" for b in batches) + " |",
+             "|" + "---|" * (1 + len(batches))]
+    rows.append("| ours / bare crate | " + " | ".join(
+        f"{fmt(ratio(encode_cpu(res, 'ours', lvl, b), encode_cpu(res, 'crate', None, b)))}×" for b in batches) + " |")
+    rows.append(f"| ours / the limit, both gzip {lvl} | " + " | ".join(
+        f"{fmt(ratio(encode_cpu(res, 'ours', lvl, b), encode_cpu(res, 'limit', lvl, b)))}×" for b in batches) + " |")
+    rows.append(f"| ours / the limit, both gzip {crate_lvl} | " + " | ".join(
+        f"{fmt(ratio(encode_cpu(res, 'ours', crate_lvl, b), encode_cpu(res, 'limit', crate_lvl, b)))}×"
+        for b in batches) + " |")
+
+    # Targets: the worst batch size counts.
+    ours = [encode_cpu(res, "ours", lvl, b) for b in batches]
+    worst = max((x for x in ours if x is not None), default=None)
+    ratios = [ratio(encode_cpu(res, "ours", lvl, b), encode_cpu(res, "crate", None, b)) for b in batches]
+    worst_ratio = max((x for x in ratios if x is not None), default=None)
+    rows += [
+        "",
+        "| target | measured (medians, worst batch size) | verdict |",
+        "|---|---|---|",
+        f"| background CPU per exported span ≤ 3 µs (the writer alone: batching and HTTP come on top) | "
+        f"{fmt(worst)} µs | {verdict(worst, TARGET_ENCODE_US)} |",
+        f"| CPU per span ≤ 1/3 of the bare crate's (the writer alone) | {fmt(worst_ratio)}× | "
+        f"{verdict(worst_ratio, TARGET_ENCODE_VS_CRATE)} |",
+    ]
+
+    rows += ["", f"gzip level sweep (ours and the limit; **{lvl}** is the default, `DEFAULT_GZIP_LEVEL`):", ""]
+    rows.append("| gzip level | " + " | ".join(
+        f"ours µs per span, {b} | ours B per span, {b} | limit µs per span, {b}" for b in batches) + " |")
+    rows.append("|" + "---|" * (1 + 3 * len(batches)))
+    for level in res["levels"]:
+        cells = []
+        for b in batches:
+            row = encode_row(res, "ours", level, b)
+            cells += [us_cell(row), fmt(row["gzip_bytes_per_span"]) if row else "–",
+                      us_cell(encode_row(res, "limit", level, b))]
+        name = f"**{level}** (default)" if level == lvl else str(level)
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def write_report(path: Path, data: dict[str, Any], json_rel: str) -> None:
     agg = data["aggregate"]
     m = data["machine"]
@@ -737,6 +869,31 @@ def write_report(path: Path, data: dict[str, Any], json_rel: str) -> None:
             "sized to the spans created.",
             "",
         ]
+    enc = encode_result(data)
+    if enc:
+        lines += [
+            f"## 4. Envelope writing: ours, the bare crate, the limit ({enc['spans_created']:,} spans)",
+            "",
+            "The background CPU of turning finished spans into a request body, timed alone (`genkit-azure-bench "
+            "--mode encode`, `bench/rust-host/src/encode.rs`): no queue, no HTTP. The spans are the Rust host's "
+            "workload (traces of 1 SERVER and 4 INTERNAL/CLIENT spans, 10 attributes each), made once through the "
+            "SDK and kept both as `SpanData` and packed. **Ours** is core's envelope writer (the pipeline's export "
+            "step) reading packed spans in place. The **bare crate** is `opentelemetry-application-insights` 0.46 "
+            "mapping the `SpanData` (its attribute maps, `serde_json::to_vec`, gzip at its hard-coded level 6), "
+            "as the pipeline ran it before the writer; it copies the resource into every envelope's properties, "
+            "hence its larger JSON. **The limit** serialises the very same envelopes as ours with `serde_json`: "
+            "our output, decoded before timing into structs that borrow every string (checked to say exactly "
+            "what ours says), written into a reused buffer and then into a gzip encoder at the same level; what "
+            "any writer of these envelopes must at least pay. All of it runs in one binary, so it shares one "
+            "gzip backend (flate2 with zlib-rs, which core enables). CPU is the thread's CPU time "
+            f"(`CLOCK_THREAD_CPUTIME_ID`) of a pass over all {enc['spans_created']:,} spans in batches of the "
+            f"size shown; each encoder, level and batch size runs once untimed, then {enc['reps']} timed passes, "
+            "all of them interleaved (the order rotates between passes); each figure is the median µs per span "
+            "with the min–max of the passes. Bytes are the gzip bodies' sizes divided by the spans.",
+            "",
+            *encode_tables(enc),
+            "",
+        ]
     lines += [
         "## Where the remaining cost is",
         "",
@@ -772,7 +929,9 @@ def smoke_check(records: list[dict[str, Any]]) -> list[str]:
         f = r.get("figures", {})
         if not f.get("spans_created"):
             problems.append(f"{r['id']}: created no spans")
-        if r["group"] == "queued-memory":
+        if r["group"] == "encode":
+            problems += [f"{r['id']}: {p}" for p in encode_problems(r["result"])]
+        elif r["group"] == "queued-memory":
             if not (f.get("rss_bytes_per_queued_span") or 0) > 0:
                 problems.append(f"{r['id']}: measured no memory growth")
         elif r["variant"] != "floor":
@@ -792,6 +951,9 @@ def main() -> int:
     p.add_argument("--genkit-runs", type=int, help="Genkit flow runs (default 1000; smoke 10)")
     p.add_argument("--rust-spans", type=int, help="Rust/C host spans (default 200000; smoke 1000)")
     p.add_argument("--memory-spans", type=int, help="spans queued in the memory runs (default 200000; smoke 2000)")
+    p.add_argument("--encode-spans", type=int, help="spans of the envelope-writing runs (default 10240; smoke 260)")
+    p.add_argument("--encode-reps", type=int, help="timed passes per encoder, level and batch size "
+                   "(default 11; smoke 1)")
     p.add_argument("--profile", choices=("release", "debug"), help="Cargo profile of the emulator and hosts "
                    "(default release; smoke debug)")
     p.add_argument("--python", default=sys.executable, help="interpreter of the Python workers (default: this one)")
@@ -816,6 +978,8 @@ def main() -> int:
     args.genkit_runs = args.genkit_runs or (10 if s else 1000)
     args.rust_spans = args.rust_spans or (1000 if s else 200_000)
     args.memory_spans = args.memory_spans or (2000 if s else 200_000)
+    args.encode_spans = args.encode_spans or (260 if s else 10_240)
+    args.encode_reps = args.encode_reps or (1 if s else 11)
     args.profile = args.profile or ("debug" if s else "release")
     args.only = [x.strip() for x in args.only.split(",") if x.strip()]
     unknown = set(args.only) - {"python", "genkit", "rust", "c"}
@@ -842,7 +1006,7 @@ def main() -> int:
         group_order = list(dict.fromkeys(g for g, *_ in one_rep))
         for group in group_order:
             items = [it for it in one_rep if it[0] == group]
-            for rep in range(args.reps):
+            for rep in range(1 if group == "encode" else args.reps):
                 # Alternate variants; rotate the order each repetition so that no variant
                 # always runs first (or right after the heaviest one).
                 k = rep % len(items)
@@ -862,6 +1026,8 @@ def main() -> int:
                         if variant == "floor":
                             print(f"created {f['spans_created']} spans, wall {f['wall_s']:.2f} s, "
                                   f"CPU {f['cpu_s']:.2f} s, peak RSS {f['max_rss_mb']:.0f} MB", flush=True)
+                        elif group_ == "encode":
+                            print(encode_line(rec["result"]), flush=True)
                         elif "delivered" in f:
                             print(f"delivered {f['delivered']}/{f['spans_created']}, wall {f['wall_s']:.2f} s, "
                                   f"CPU {f['cpu_s']:.2f} s, peak RSS {f['max_rss_mb']:.0f} MB", flush=True)
