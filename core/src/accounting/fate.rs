@@ -34,6 +34,12 @@ pub(crate) enum DropReason {
     Unreadable,
     /// Let go of without an answer: the task holding it panicked.
     Abandoned,
+    /// Writing its envelopes panicked.
+    MappingPanicked,
+    /// Writing its envelopes failed (the compressor refused).
+    WriteFailed,
+    /// The spill could not write it to disk.
+    SpillFailed,
 }
 
 impl Fate {
@@ -50,9 +56,11 @@ impl Fate {
             Fate::Rejected => &counters.items_rejected,
             Fate::Dropped(DropReason::BacklogFull) => &counters.dropped_backlog_full,
             Fate::Dropped(DropReason::TooLarge) => &counters.dropped_too_large,
-            Fate::Dropped(DropReason::Unreadable | DropReason::Abandoned) => {
-                &counters.items_export_failed
-            }
+            Fate::Dropped(DropReason::MappingPanicked) => &counters.dropped_mapping_error,
+            Fate::Dropped(DropReason::SpillFailed) => &counters.dropped_spill_failed,
+            Fate::Dropped(
+                DropReason::Unreadable | DropReason::Abandoned | DropReason::WriteFailed,
+            ) => &counters.items_export_failed,
         }
     }
 }

@@ -7,7 +7,7 @@ mod fate;
 mod progress;
 mod stats;
 
-pub(crate) use batch::BatchRef;
+pub(crate) use batch::{Ledger, Part};
 pub(crate) use fate::{DropReason, Fate};
 pub(crate) use progress::Progress;
 pub(crate) use stats::Counters;

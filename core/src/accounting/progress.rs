@@ -94,22 +94,10 @@ impl Progress {
     /// Records that `batch` settled with `fate`, with the counters that go
     /// with it: its items in the fate's item counter, the batch as exported
     /// or failed (`lossy`: some of its envelopes were lost on the way).
-    /// Every path that finishes a batch ends here or in `settle_batch`.
+    /// Every batch ends here, once, through its `Part`s (`batch.rs`).
     pub fn settle_as(&self, counters: &Counters, batch: BatchRef, fate: Fate, lossy: bool) {
         Counters::add(fate.items_counter(counters), batch.items);
         self.count_and_settle(counters, batch, lossy || fate.is_loss());
-    }
-
-    /// Records that `batch` settled outside delivery: `failed` when its
-    /// items were lost (the caller has counted them under the reason),
-    /// otherwise it was written to disk (the spill) and its items count as
-    /// persisted.
-    pub fn settle_batch(&self, counters: &Counters, batch: BatchRef, failed: bool) {
-        if failed {
-            self.count_and_settle(counters, batch, true);
-        } else {
-            self.settle_as(counters, batch, Fate::Persisted, false);
-        }
     }
 
     fn count_and_settle(&self, counters: &Counters, batch: BatchRef, failed: bool) {

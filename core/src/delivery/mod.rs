@@ -35,12 +35,12 @@ use payload::Split;
 pub(crate) use sender::Sender;
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
 
-use crate::accounting::{Counters, DropReason, Fate, Progress};
+use crate::accounting::{Counters, DropReason, Fate};
 use crate::diagnostics::Diagnostics;
 use sender::Verdict;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use storage::Leased;
@@ -75,7 +75,6 @@ pub(crate) struct Delivery {
     /// Compressed bytes of fresh payloads waiting for a send slot.
     waiting_bytes: AtomicU64,
     counters: Arc<Counters>,
-    progress: Arc<Progress>,
     diagnostics: Arc<Diagnostics>,
     /// Where payloads wait when they cannot be delivered now; `None` or
     /// disabled means they wait in memory only.
@@ -83,9 +82,6 @@ pub(crate) struct Delivery {
     /// Set by shutdown: attempts must end by then, and what is not delivered
     /// by then goes to disk.
     drain_by: Mutex<Option<Instant>>,
-    /// Set with `drain_by`: payloads dropped unfinished from then on are
-    /// stopped with the runtime, not lost to a panic (see `Payload`'s `Drop`).
-    stopping: Arc<AtomicBool>,
     /// The longest the endpoint's `Retry-After` may close the gate
     /// ([`MAX_RETRY_AFTER`]; shorter in tests, which cannot wait an hour).
     max_retry_after: Duration,
@@ -128,7 +124,6 @@ impl Delivery {
         max_backlog_bytes: u64,
         max_concurrent_sends: usize,
         counters: Arc<Counters>,
-        progress: Arc<Progress>,
         storage: Option<Arc<Storage>>,
     ) -> Self {
         Self {
@@ -141,11 +136,9 @@ impl Delivery {
             send_slots: Arc::new(Semaphore::new(max_concurrent_sends)),
             waiting_bytes: AtomicU64::new(0),
             counters,
-            progress,
             diagnostics: Arc::default(),
             storage,
             drain_by: Mutex::new(None),
-            stopping: Arc::default(),
             max_retry_after: MAX_RETRY_AFTER,
             #[cfg(test)]
             panic_next_retry: std::sync::atomic::AtomicBool::new(false),
@@ -161,7 +154,6 @@ impl Delivery {
     /// Starts draining for shutdown: from now on attempts end by `deadline`
     /// and what cannot be sent by then is persisted.
     pub fn drain_by(&self, deadline: std::time::Instant) {
-        self.stopping.store(true, Relaxed);
         *self.drain_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline.into());
         self.backlog_changed.notify_one();
     }
@@ -177,10 +169,7 @@ impl Delivery {
     }
 
     /// The first attempt at a fresh payload.
-    pub async fn deliver(&self, mut payload: Payload) {
-        // From here on the payload settles its batch itself, whatever happens
-        // to the task that holds it.
-        payload.adopt(&self.progress, &self.counters, &self.stopping);
+    pub async fn deliver(&self, payload: Payload) {
         if self.gate_closed() {
             return self.to_backlog(payload).await;
         }

@@ -1,68 +1,30 @@
 //! A request body on its way to the service: gzipped JSON array of envelopes,
-//! plus the batch it settles when it is finished.
+//! plus the part of a batch it settles when it is finished.
 //!
-//! A payload is finished exactly once ([`Payload::finish`] consumes it). The
-//! parts one batch may become (a 206's retried rest, a 413's halves, a half's
-//! halves) share one [`Owner`]: the batch settles when its last open part is
-//! finished, with the fate that reached furthest (see [`Fate`]). A payload
-//! dropped unfinished while the pipeline runs (the task holding it panicked)
-//! settles its part as abandoned, so a lost payload is counted and never
-//! holds up `flush`.
+//! A payload is finished exactly once ([`Payload::finish`] consumes it). Its
+//! [`Part`] settles the batch (see `accounting/batch.rs`): the parts one batch
+//! may become (a 206's retried rest, a 413's halves, a half's halves) share
+//! it, and a payload dropped unfinished while the pipeline runs (the task
+//! holding it panicked) counts its part as abandoned, so a lost payload is
+//! counted and never holds up `flush`.
 
-use crate::accounting::{BatchRef, Counters, DropReason, Fate, Progress};
+use crate::accounting::{Fate, Part};
 use bytes::Bytes;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::value::RawValue;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
 
 #[derive(Debug)]
 pub(crate) struct Payload {
     /// gzip of a JSON array of envelopes.
     pub body: Bytes,
-    batch: Batch,
-    /// The furthest this part's own data got so far (`Delivered` once a 206
-    /// accepted some of it).
-    reached: Option<Fate>,
-    /// Some envelope of this part was already lost (rejected or dropped).
-    lossy: bool,
+    /// The batch this settles; `None` for a file read back from disk (its
+    /// batch settled when it was written).
+    part: Option<Part>,
     /// How many times this body was sent and failed transiently.
     pub attempts: u32,
-}
-
-/// Which batch a payload settles.
-#[derive(Debug)]
-enum Batch {
-    /// Nothing to settle: a file read back from disk (its batch settled when
-    /// it was written), or a metric body without a flush waiting for it.
-    None,
-    /// Fresh from an export; delivery adopts it before the first attempt.
-    Fresh(BatchRef),
-    /// Adopted: settled through the owner its parts share.
-    Owned(Arc<Owner>),
-}
-
-/// The batch behind one or more payload parts.
-#[derive(Debug)]
-pub(crate) struct Owner {
-    batch: BatchRef,
-    progress: Arc<Progress>,
-    counters: Arc<Counters>,
-    /// Set when shutdown starts: from then on a payload dropped unfinished
-    /// is being stopped with the runtime, and shutdown counts it.
-    stopping: Arc<AtomicBool>,
-    state: Mutex<OwnerState>,
-}
-
-#[derive(Debug)]
-struct OwnerState {
-    /// Parts not finished yet.
-    open: u32,
-    fate: Option<Fate>,
-    lossy: bool,
 }
 
 /// What splitting a payload in two gave.
@@ -74,70 +36,27 @@ pub(crate) enum Split {
 }
 
 impl Payload {
-    pub fn new(body: Bytes, batch: Option<BatchRef>) -> Self {
+    pub fn new(body: Bytes, part: Option<Part>) -> Self {
         Self {
             body,
-            batch: batch.map_or(Batch::None, Batch::Fresh),
-            reached: None,
-            lossy: false,
+            part,
             attempts: 0,
         }
     }
 
-    /// Makes the payload settle its batch through `progress` when finished.
-    /// `stopping` tells a drop at shutdown from a drop by a panic.
-    pub fn adopt(
-        &mut self,
-        progress: &Arc<Progress>,
-        counters: &Arc<Counters>,
-        stopping: &Arc<AtomicBool>,
-    ) {
-        if let Batch::Fresh(batch) = self.batch {
-            self.batch = Batch::Owned(Arc::new(Owner {
-                batch,
-                progress: Arc::clone(progress),
-                counters: Arc::clone(counters),
-                stopping: Arc::clone(stopping),
-                state: Mutex::new(OwnerState {
-                    open: 1,
-                    fate: None,
-                    lossy: false,
-                }),
-            }));
+    /// Notes that some of this payload's data got as far as `fate` (a 206).
+    pub fn reached(&mut self, fate: Fate, lost_some: bool) {
+        if let Some(part) = &mut self.part {
+            part.reached(fate, lost_some);
         }
     }
 
-    /// Notes that the service accepted some of this part's data (a 206).
-    pub fn reached(&mut self, fate: Fate, lost_some: bool) {
-        self.reached = self.reached.max(Some(fate));
-        self.lossy |= lost_some;
-    }
-
-    /// Finishes this part with `fate`. Its batch settles when this was the
+    /// Finishes this payload with `fate`. Its batch settles when this was its
     /// last open part.
     pub fn finish(mut self, fate: Fate) {
-        self.reached(fate, fate.is_loss());
-        self.close();
-    }
-
-    /// Settles this part through its owner (once: the batch is taken out).
-    fn close(&mut self) {
-        let Batch::Owned(owner) = std::mem::replace(&mut self.batch, Batch::None) else {
-            return;
-        };
-        let fate = self.reached.unwrap_or(Fate::Dropped(DropReason::Abandoned));
-        let mut state = owner.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.fate = state.fate.max(Some(fate));
-        state.lossy |= self.lossy;
-        state.open = state.open.saturating_sub(1);
-        if state.open > 0 {
-            return;
+        if let Some(part) = self.part.take() {
+            part.finish(fate);
         }
-        let (fate, lossy) = (state.fate.unwrap_or(fate), state.lossy);
-        drop(state);
-        owner
-            .progress
-            .settle_as(&owner.counters, owner.batch, fate, lossy);
     }
 
     /// A payload with only the envelopes at `indexes` (as numbered in this
@@ -153,8 +72,7 @@ impl Payload {
         }
     }
 
-    /// Splits the envelopes into two halves, both parts of this one's batch
-    /// (which must be adopted: only delivery splits).
+    /// Splits the envelopes into two halves, both parts of this one's batch.
     pub fn split(self) -> Result<Split, (Payload, String)> {
         let halves = self.regroup(|n| match n {
             0 | 1 => Vec::new(),
@@ -170,15 +88,7 @@ impl Payload {
         };
         let second = Payload {
             body: second,
-            batch: match &self.batch {
-                Batch::Owned(owner) => {
-                    owner.state.lock().unwrap_or_else(|p| p.into_inner()).open += 1;
-                    Batch::Owned(Arc::clone(owner))
-                }
-                Batch::Fresh(_) | Batch::None => Batch::None,
-            },
-            reached: self.reached,
-            lossy: self.lossy,
+            part: self.part.as_ref().map(Part::split),
             attempts: self.attempts,
         };
         Ok(Split::Halves(self.with_body(first), second))
@@ -188,9 +98,7 @@ impl Payload {
     fn with_body(mut self, body: Bytes) -> Payload {
         Payload {
             body,
-            batch: std::mem::replace(&mut self.batch, Batch::None),
-            reached: self.reached,
-            lossy: self.lossy,
+            part: self.part.take(),
             attempts: self.attempts,
         }
     }
@@ -221,22 +129,6 @@ impl Payload {
     }
 }
 
-impl Drop for Payload {
-    fn drop(&mut self) {
-        let Batch::Owned(owner) = &self.batch else {
-            return;
-        };
-        // At shutdown the runtime drops what is still in flight; shutdown
-        // counts those items itself (`dropped_shut_down`).
-        if owner.stopping.load(Relaxed) {
-            return;
-        }
-        // Otherwise nothing finished it: the task holding it panicked.
-        self.reached(Fate::Dropped(DropReason::Abandoned), true);
-        self.close();
-    }
-}
-
 pub(crate) fn gzip(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::default());
     enc.write_all(data).map_err(|e| e.to_string())?;
@@ -254,17 +146,15 @@ pub(crate) fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::{Counters, DropReason, Ledger, Progress};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     fn owned(body: &[u8], items: u64) -> (Payload, Arc<Progress>, Arc<Counters>) {
         let progress = Arc::new(Progress::default());
         let counters = Arc::new(Counters::default());
-        let batch = BatchRef {
-            id: progress.allocate(),
-            items,
-        };
-        let mut p = Payload::new(gzip(body).unwrap().into(), Some(batch));
-        p.adopt(&progress, &counters, &Arc::new(AtomicBool::new(false)));
+        let ledger = Ledger::new(Arc::clone(&progress), Arc::clone(&counters));
+        let p = Payload::new(gzip(body).unwrap().into(), Some(ledger.open(items)));
         (p, progress, counters)
     }
 
@@ -324,23 +214,10 @@ mod tests {
     }
 
     #[test]
-    fn a_payload_dropped_unfinished_settles_as_abandoned_unless_stopping() {
+    fn a_payload_dropped_unfinished_settles_as_abandoned() {
         let (p, progress, counters) = owned(b"[1]", 4);
         drop(p);
         assert_eq!(settled(&progress), Some(false), "flush is not held up");
         assert_eq!(counters.snapshot().items_export_failed, 4);
-
-        let progress = Arc::new(Progress::default());
-        let counters = Arc::new(Counters::default());
-        let batch = BatchRef {
-            id: progress.allocate(),
-            items: 2,
-        };
-        let mut p = Payload::new(gzip(b"[1]").unwrap().into(), Some(batch));
-        let stopping = Arc::new(AtomicBool::new(true));
-        p.adopt(&progress, &counters, &stopping);
-        drop(p);
-        assert_eq!(settled(&progress), None, "shutdown counts it instead");
-        assert_eq!(counters.snapshot().items_export_failed, 0);
     }
 }

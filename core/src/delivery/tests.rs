@@ -3,7 +3,7 @@
 //! test's time: an hour-long `Retry-After`, a panic inside the retry driver.
 
 use super::*;
-use crate::accounting::BatchRef;
+use crate::accounting::{Ledger, Progress};
 use crate::config::ConnectionString;
 use bytes::Bytes;
 use genkit_azure_emulator::{Emulator, EmulatorConfig, FaultPlan, Step};
@@ -17,6 +17,7 @@ pub(super) struct Rig {
     pub delivery: Arc<Delivery>,
     pub counters: Arc<Counters>,
     pub progress: Arc<Progress>,
+    pub ledger: Ledger,
 }
 
 impl Rig {
@@ -49,7 +50,6 @@ impl Rig {
                 1 << 20,
                 2,
                 Arc::clone(&counters),
-                Arc::clone(&progress),
                 None,
             )
             .with_max_retry_after(max_retry_after),
@@ -59,22 +59,19 @@ impl Rig {
             emu,
             rt,
             delivery,
+            ledger: Ledger::new(Arc::clone(&progress), Arc::clone(&counters)),
             counters,
             progress,
         }
     }
 
     /// Hands the delivery layer a batch of `messages` logs, as an export would.
-    pub fn deliver(&self, messages: &[&str]) -> BatchRef {
-        let batch = BatchRef {
-            id: self.progress.allocate(),
-            items: messages.len() as u64,
-        };
+    pub fn deliver(&self, messages: &[&str]) {
         let delivery = Arc::clone(&self.delivery);
-        let payload = Payload::new(body(messages), Some(batch));
+        let part = self.ledger.open(messages.len() as u64);
+        let payload = Payload::new(body(messages), Some(part));
         self.rt
             .block_on(async move { delivery.deliver(payload).await });
-        batch
     }
 
     /// Whether every batch so far settled in time, and none failed.

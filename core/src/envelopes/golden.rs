@@ -397,7 +397,7 @@ fn our_metrics_say_what_the_official_distro_said() {
 /// `v` with every number as a float, so `230` equals `230.0`.
 fn as_floats(v: &Json) -> Json {
     match v {
-        Json::Number(n) => n.as_f64().map_or(Json::Null, |f| Json::from(f)),
+        Json::Number(n) => n.as_f64().map_or(Json::Null, Json::from),
         Json::Array(a) => Json::Array(a.iter().map(as_floats).collect()),
         Json::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.clone(), as_floats(v))).collect()),
         other => other.clone(),

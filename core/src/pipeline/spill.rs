@@ -6,7 +6,7 @@
 
 use super::msg::Msg;
 use super::pending::{BatchLimits, Pending};
-use crate::accounting::{BatchRef, Counters, Progress};
+use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::Storage;
 use crate::diagnostics::Diagnostics;
 use crate::envelopes::{AzureExporter, Batch};
@@ -18,8 +18,7 @@ pub(crate) struct Spill {
     pub rx: mpsc::Receiver<Msg>,
     pub exporter: Arc<AzureExporter>,
     pub storage: Arc<Storage>,
-    pub counters: Arc<Counters>,
-    pub progress: Arc<Progress>,
+    pub ledger: Ledger,
     pub diagnostics: Arc<Diagnostics>,
     pub batch_limits: BatchLimits,
 }
@@ -40,7 +39,7 @@ impl Spill {
                 Msg::Metric(_) => false,
                 Msg::Flush(reply) => {
                     self.persist_all(&mut spans, &mut logs).await;
-                    let _ = reply.send(self.progress.allocated());
+                    let _ = reply.send(self.ledger.allocated());
                     false
                 }
                 Msg::Shutdown(marker) => {
@@ -74,33 +73,28 @@ impl Spill {
     }
 
     async fn persist(&self, batch: Batch) {
-        let batch_ref = BatchRef {
-            id: self.progress.allocate(),
-            items: batch.len() as u64,
-        };
+        let part = self.ledger.open(batch.len() as u64);
+        let counters = Arc::clone(self.ledger.counters());
         let exporter = Arc::clone(&self.exporter);
         let mapping = tokio::spawn(async move { exporter.write(&batch) });
         let body = match mapping.await {
             Ok(Ok(body)) => {
-                Counters::add(&self.counters.values_truncated, body.cut);
+                Counters::add(&counters.values_truncated, body.cut);
                 body.gzip
             }
-            Ok(Err(_)) | Err(_) => {
-                Counters::add(&self.counters.dropped_mapping_error, batch_ref.items);
-                return self.progress.settle_batch(&self.counters, batch_ref, true);
-            }
+            Ok(Err(_)) => return part.finish(Fate::Dropped(DropReason::WriteFailed)),
+            Err(_) => return part.finish(Fate::Dropped(DropReason::MappingPanicked)),
         };
         let storage = Arc::clone(&self.storage);
-        let counters = Arc::clone(&self.counters);
         let diagnostics = Arc::clone(&self.diagnostics);
         let written =
             tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
                 .await
                 .unwrap_or(false);
-        if !written {
-            Counters::add(&self.counters.dropped_spill_failed, batch_ref.items);
-        }
-        self.progress
-            .settle_batch(&self.counters, batch_ref, !written);
+        part.finish(if written {
+            Fate::Persisted
+        } else {
+            Fate::Dropped(DropReason::SpillFailed)
+        });
     }
 }

@@ -7,7 +7,7 @@
 
 use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Pending};
-use crate::accounting::{BatchRef, Counters, Progress};
+use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
 use crate::envelopes::{AzureExporter, Batch, MetricsRecorder};
 use crate::ingest::{LogRecord, PackedSpan};
@@ -40,7 +40,7 @@ pub(crate) struct Worker {
     exporter: Arc<AzureExporter>,
     delivery: Arc<Delivery>,
     counters: Arc<Counters>,
-    progress: Arc<Progress>,
+    ledger: Ledger,
     settings: WorkerSettings,
     permits: Arc<Semaphore>,
     spans: Pending<PackedSpan>,
@@ -57,16 +57,15 @@ impl Worker {
         rx: mpsc::Receiver<Msg>,
         exporter: Arc<AzureExporter>,
         delivery: Arc<Delivery>,
-        counters: Arc<Counters>,
-        progress: Arc<Progress>,
+        ledger: Ledger,
         settings: WorkerSettings,
     ) -> Self {
         Self {
             rx,
             exporter,
             delivery,
-            counters,
-            progress,
+            counters: Arc::clone(ledger.counters()),
+            ledger,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
             spans: Pending::new(settings.batch_limits),
             logs: Pending::new(settings.batch_limits),
@@ -161,7 +160,7 @@ impl Worker {
             Msg::Flush(reply) => {
                 self.send_pending().await;
                 self.collect_metrics().await;
-                let _ = reply.send(self.progress.allocated());
+                let _ = reply.send(self.ledger.allocated());
             }
             // A second shutdown marker behind the first cannot happen: the
             // handle lets only one through.
@@ -199,7 +198,7 @@ impl Worker {
         if self.spans.is_empty() && self.logs.is_empty() {
             self.oldest = None;
         }
-        let id = self.progress.allocate();
+        let part = self.ledger.open(batch.len() as u64);
         // Waiting here is the back-pressure on CPU: while every mapping slot is
         // busy the queue fills (then spills). Sending is not waited for here:
         // a mapped batch is ~30 bytes a span, so batches waiting for the
@@ -210,15 +209,11 @@ impl Worker {
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let batch_ref = BatchRef {
-            id,
-            items: batch.len() as u64,
-        };
         let exporter = Arc::clone(&self.exporter);
         let delivery = Arc::clone(&self.delivery);
         let counters = Arc::clone(&self.counters);
-        let progress = Arc::clone(&self.progress);
-        // Mapping runs in a task of its own so a panic in it is contained.
+        // Mapping runs in a task of its own so a panic in it is contained;
+        // the part stays out here, so a panic is counted as a mapping error.
         let mapping = tokio::spawn(async move { exporter.write(&batch) });
         tokio::spawn(async move {
             let mapped = mapping.await;
@@ -227,18 +222,11 @@ impl Worker {
                 Ok(Ok(body)) => {
                     Counters::add(&counters.values_truncated, body.cut);
                     delivery
-                        .deliver(Payload::new(body.gzip.into(), Some(batch_ref)))
+                        .deliver(Payload::new(body.gzip.into(), Some(part)))
                         .await;
                 }
-                Ok(Err(_)) => {
-                    Counters::add(&counters.items_export_failed, batch_ref.items);
-                    progress.settle_batch(&counters, batch_ref, true);
-                }
-                Err(_) => {
-                    // The mapping panicked; the batch is lost, counted.
-                    Counters::add(&counters.dropped_mapping_error, batch_ref.items);
-                    progress.settle_batch(&counters, batch_ref, true);
-                }
+                Ok(Err(_)) => part.finish(Fate::Dropped(DropReason::WriteFailed)),
+                Err(_) => part.finish(Fate::Dropped(DropReason::MappingPanicked)),
             }
         });
     }

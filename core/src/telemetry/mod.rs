@@ -10,7 +10,7 @@ mod span_processor;
 pub use builder::AzureTelemetryBuilder;
 pub use span_processor::AzureSpanProcessor;
 
-use crate::accounting::{Counters, Progress, Stats};
+use crate::accounting::{Counters, Ledger, Progress, Stats};
 use crate::config::{
     build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
 };
@@ -53,6 +53,8 @@ struct Inner {
     delivery: Arc<Delivery>,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
+    /// Opens and settles batches; stopped when shutdown starts.
+    ledger: Ledger,
     shut_down: AtomicBool,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     resource: Resource,
@@ -70,6 +72,7 @@ impl AzureTelemetry {
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
+        let ledger = Ledger::new(Arc::clone(&progress), Arc::clone(&counters));
         let thread_nice = config.thread_nice;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads)
@@ -92,7 +95,6 @@ impl AzureTelemetry {
             config.max_backlog_bytes,
             config.max_concurrent_exports,
             Arc::clone(&counters),
-            Arc::clone(&progress),
             storage.as_ref().ok().cloned().flatten(),
         ));
         if let Err(reason) = storage {
@@ -119,8 +121,7 @@ impl AzureTelemetry {
             rx,
             exporter,
             delivery,
-            Arc::clone(&counters),
-            Arc::clone(&progress),
+            ledger.clone(),
             WorkerSettings {
                 batch_limits,
                 batch_delay: config.batch_delay,
@@ -136,8 +137,7 @@ impl AzureTelemetry {
                     rx: spill_rx,
                     exporter: Arc::clone(&exporter_for_spill),
                     storage,
-                    counters: Arc::clone(&counters),
-                    progress: Arc::clone(&progress),
+                    ledger: ledger.clone(),
                     diagnostics: Arc::clone(&diagnostics),
                     batch_limits,
                 }
@@ -153,6 +153,7 @@ impl AzureTelemetry {
                 delivery: delivery_handle,
                 counters,
                 progress,
+                ledger,
                 shut_down: AtomicBool::new(false),
                 runtime: Mutex::new(Some(runtime)),
                 resource,
@@ -320,6 +321,9 @@ impl AzureTelemetry {
         let deadline = Instant::now() + timeout;
         // Leave the end of the timeout for writing to disk what could not be sent.
         let margin = (timeout / 5).min(Duration::from_millis(500));
+        // From here on, a batch's part dropped unfinished is being stopped
+        // with the runtime: shutdown counts it (`dropped_shut_down`).
+        self.inner.ledger.stop();
         self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
         self.round_trip(
