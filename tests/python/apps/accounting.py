@@ -45,10 +45,10 @@ def faults(plan: object) -> None:
 PLANS: dict[str, object] = {
     "200": [200],
     "206": [{"status": 206, "item_errors": {"0": 500, "1": 400}}],
-    "400": [400],
+    "400": {"steps": [400], "repeat": True},
     "401": [401, 200],
     "403": [403, 200],
-    "404": [404],
+    "404": {"steps": [404], "repeat": True},
     "413": [413],
     "429": [{"status": 429, "retry_after": "0"}],
     "500": [500],
