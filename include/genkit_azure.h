@@ -427,6 +427,10 @@ typedef struct genkit_azure_stats {
      */
     uint64_t metrics_accepted;
     /**
+     * Custom events and availability results taken into the queue.
+     */
+    uint64_t custom_accepted;
+    /**
      * Batches the server acknowledged (fully or partly).
      */
     uint64_t batches_exported;

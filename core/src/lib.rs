@@ -40,8 +40,8 @@ pub use config::{Config, ConnectionString, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
 pub use ingest::intern;
 pub use ingest::{
-    parse_hex_id, severity_from_number, time_from_unix_nanos, LogRecord, MetricKind, MetricPoint,
-    PackedSpan, RawSpan, SpanPacker,
+    parse_hex_id, severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent,
+    LogRecord, MetricKind, MetricPoint, PackedSpan, RawSpan, SpanPacker,
 };
 pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
 

@@ -408,3 +408,88 @@ fn long_cjk_and_emoji_resource_values_cost_nothing() {
     assert!(stats.values_truncated > 0);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn custom_events_and_availability_results_arrive_with_their_operation() {
+    use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
+    use genkit_azure::{AvailabilityResult, CustomEvent};
+    use std::time::SystemTime;
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let inside = (
+        TraceId::from_bytes([0x5a; 16]),
+        SpanId::from_bytes([0x6b; 8]),
+    );
+    telemetry
+        .track_event(CustomEvent {
+            time: SystemTime::now(),
+            name: "order placed".into(),
+            properties: vec![
+                KeyValue::new("tier", "gold"),
+                KeyValue::new("long", "ü".repeat(9000)),
+            ],
+            measurements: vec![("amount".into(), 12.5)],
+            trace_context: Some(inside),
+        })
+        .unwrap();
+    telemetry
+        .track_availability(AvailabilityResult {
+            time: SystemTime::now(),
+            name: "home page".into(),
+            success: false,
+            duration: Duration::from_millis(1234),
+            run_location: Some("westeurope".into()),
+            message: Some("timed out".into()),
+            properties: vec![KeyValue::new("probe", "p1")],
+            measurements: vec![],
+            trace_context: None,
+        })
+        .unwrap();
+    let err = telemetry
+        .track_event(CustomEvent {
+            time: SystemTime::now(),
+            name: "broken".into(),
+            properties: vec![],
+            measurements: vec![("nan".into(), f64::NAN)],
+            trace_context: None,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("measurements"), "{err}");
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+
+    let envs = items(&emu);
+    let event = of_kind(&envs, "Event")[0];
+    let data = &event["data"]["baseData"];
+    assert_eq!(data["name"], "order placed");
+    assert_eq!(data["measurements"]["amount"], 12.5);
+    assert_eq!(prop(event, "tier"), Some("gold"));
+    assert!(
+        prop(event, "long").unwrap().len() <= 8192,
+        "cut to the property limit"
+    );
+    assert_eq!(
+        tag(event, "ai.operation.id"),
+        Some("5a".repeat(16).as_str())
+    );
+    assert_eq!(
+        tag(event, "ai.operation.parentId"),
+        Some("6b".repeat(8).as_str())
+    );
+    let availability = of_kind(&envs, "Availability")[0];
+    let data = &availability["data"]["baseData"];
+    assert_eq!(data["name"], "home page");
+    assert_eq!(data["success"], false);
+    assert_eq!(data["duration"], "0.00:00:01.234000");
+    assert_eq!(data["runLocation"], "westeurope");
+    assert_eq!(data["message"], "timed out");
+    assert_eq!(data["id"].as_str().map(str::len), Some(16));
+    assert_eq!(
+        tag(availability, "ai.operation.id"),
+        None,
+        "recorded outside any span"
+    );
+    let stats = telemetry.stats();
+    assert_eq!(stats.custom_accepted, 2);
+    assert_eq!(stats.items_delivered, 2);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -30,6 +30,8 @@ pub struct genkit_azure_stats {
     pub logs_accepted: u64,
     /// Metric points taken into the queue (aggregated before export).
     pub metrics_accepted: u64,
+    /// Custom events and availability results taken into the queue.
+    pub custom_accepted: u64,
     /// Batches the server acknowledged (fully or partly).
     pub batches_exported: u64,
     /// Batches that failed after the transport gave up.
@@ -126,6 +128,7 @@ counters!(
     spans_accepted,
     logs_accepted,
     metrics_accepted,
+    custom_accepted,
     batches_exported,
     batches_failed,
     envelopes_sent,

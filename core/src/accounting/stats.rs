@@ -36,7 +36,8 @@ macro_rules! counters {
         /// envelopes (a span with an exception event becomes a dependency and
         /// an exception), so the wire is counted in envelopes.
         ///
-        /// Every accepted item (`spans_accepted + logs_accepted`) ends in
+        /// Every accepted item (`spans_accepted + logs_accepted +
+        /// metrics_accepted + custom_accepted`) ends in
         /// exactly one item counter once its batch is finished:
         /// `items_delivered`, `items_persisted`, `items_rejected`,
         /// `items_export_failed`, `dropped_mapping_error`,
@@ -67,6 +68,8 @@ counters! {
     logs_accepted,
     /// Metric points taken into the queue (aggregated before export).
     metrics_accepted,
+    /// Custom events and availability results taken into the queue.
+    custom_accepted,
     /// Batches the server acknowledged (fully or partly).
     batches_exported,
     /// Batches that failed after the transport gave up.

@@ -4,16 +4,18 @@ use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::writer::{Body, EnvelopeWriter};
 use crate::config::ConnectionString;
-use crate::ingest::{LogRecord, PackedSpan};
+use crate::ingest::{Custom, LogRecord, PackedSpan};
 use opentelemetry_sdk::Resource;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The items one request body is written from: spans, logs or metric
-/// series, never a mix.
+/// The items one request body is written from: spans, logs, custom
+/// telemetry or metric series, never a mix.
 pub(crate) enum Batch {
     Spans(Vec<PackedSpan>),
     Logs(Vec<LogRecord>),
+    /// Custom events and availability results.
+    Custom(Vec<Custom>),
     /// One collection, and how many points went into it.
     Metrics {
         series: Vec<Series>,
@@ -27,6 +29,7 @@ impl Batch {
         match self {
             Batch::Spans(v) => v.len(),
             Batch::Logs(v) => v.len(),
+            Batch::Custom(v) => v.len(),
             Batch::Metrics { points, .. } => *points as usize,
         }
     }
@@ -67,6 +70,7 @@ impl AzureExporter {
         match batch {
             Batch::Spans(spans) => self.writer.spans(spans, with_resource),
             Batch::Logs(logs) => self.writer.logs(logs, with_resource),
+            Batch::Custom(items) => self.writer.custom(items, with_resource),
             Batch::Metrics { series, .. } => self.writer.metrics(series, with_resource),
         }
     }

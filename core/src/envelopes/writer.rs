@@ -12,7 +12,7 @@ use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
 use super::view::{text, Item, SpanView};
-use crate::ingest::{Attr, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts};
+use crate::ingest::{Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use opentelemetry::logs::Severity;
@@ -183,6 +183,19 @@ impl EnvelopeWriter {
         let mut own = ItemTags::default();
         for s in series {
             self.metric(out.next()?, s, now, &mut own);
+        }
+        if with_resource {
+            self.resource_metric(out.next()?);
+        }
+        out.finish()
+    }
+
+    /// The body for custom telemetry: Event and Availability envelopes.
+    pub fn custom(&self, items: &[Custom], with_resource: bool) -> std::io::Result<Body> {
+        let mut out = Out::new(self.level);
+        let mut own = ItemTags::default();
+        for item in items {
+            self.custom_item(out.next()?, item, &mut own);
         }
         if with_resource {
             self.resource_metric(out.next()?);
@@ -523,6 +536,75 @@ impl EnvelopeWriter {
             }
         }
         props.close();
+        Self::end(j);
+    }
+
+    fn custom_item(&self, j: &mut Json, item: &Custom, own: &mut ItemTags<'_>) {
+        let (kind, time, properties, measurements, trace_context) = match item {
+            Custom::Event(e) => (
+                "Event",
+                e.time,
+                &e.properties,
+                &e.measurements,
+                e.trace_context,
+            ),
+            Custom::Availability(a) => (
+                "Availability",
+                a.time,
+                &a.properties,
+                &a.measurements,
+                a.trace_context,
+            ),
+        };
+        self.head(j, kind, unix_nanos(time), false);
+        own.clear();
+        if let Some((trace_id, span_id)) = trace_context {
+            own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
+            own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
+        }
+        self.tags(j, own);
+        Self::data(j, kind);
+        match item {
+            Custom::Event(e) => j.field_str_after_comma("name", &e.name, MAX_EVENT_NAME),
+            Custom::Availability(a) => {
+                // Each run is its own result: a fresh id, as the SDKs give one.
+                j.raw(",\"id\":");
+                j.hex(&fastrand::u64(..).to_le_bytes());
+                j.field_str_after_comma("name", &a.name, MAX_NAME);
+                j.raw(",\"duration\":");
+                j.duration(u64::try_from(a.duration.as_nanos()).unwrap_or(u64::MAX));
+                j.raw(if a.success {
+                    ",\"success\":true"
+                } else {
+                    ",\"success\":false"
+                });
+                if let Some(location) = &a.run_location {
+                    j.field_str_after_comma("runLocation", location, MAX_FIELD);
+                }
+                if let Some(message) = &a.message {
+                    j.field_str_after_comma("message", message, MAX_DATA);
+                }
+            }
+        }
+        let mut props = Properties::open(j);
+        for (i, kv) in properties.iter().enumerate() {
+            if !properties[i + 1..].iter().any(|o| o.key == kv.key) {
+                props.value(kv.key.as_str(), &kv.value.as_str());
+            }
+        }
+        props.close();
+        if !measurements.is_empty() {
+            j.raw(",\"measurements\":{");
+            for (i, (name, value)) in measurements.iter().enumerate() {
+                if i > 0 {
+                    j.byte(b',');
+                }
+                j.str(name, MAX_PROPERTY_KEY);
+                j.byte(b':');
+                j.f64(*value);
+            }
+            j.byte(b'}');
+        }
         Self::end(j);
     }
 

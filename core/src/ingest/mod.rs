@@ -2,6 +2,7 @@
 //! forms faces build them on the caller's thread (a span packed into one
 //! allocation, with interned keys) before they are queued.
 
+mod custom;
 pub mod intern;
 mod log_record;
 mod metric_point;
@@ -9,6 +10,7 @@ mod packed_span;
 mod raw_span;
 mod span_ref;
 
+pub use custom::{AvailabilityResult, Custom, CustomEvent};
 pub use log_record::{severity_from_number, LogRecord};
 pub use metric_point::{MetricKind, MetricPoint};
 pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};

@@ -1,6 +1,6 @@
 //! What travels through the ingest and spill queues.
 
-use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
+use crate::ingest::{Custom, LogRecord, MetricPoint, PackedSpan};
 use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ pub(crate) enum Msg {
     Span(PackedSpan),
     Log(Box<LogRecord>),
     Metric(Box<MetricPoint>),
+    Custom(Box<Custom>),
     /// Send everything queued so far; answer with the batch id below which
     /// everything queued before the marker lies.
     Flush(SyncSender<u64>),

@@ -3,7 +3,9 @@
 //! and model output, so a count alone would let a batch (and the memory it
 //! holds while it gathers and while it is mapped) grow with the payloads.
 
-use crate::ingest::{LogRecord, PackedSpan};
+use super::msg::Msg;
+use crate::envelopes::Batch;
+use crate::ingest::{Custom, LogRecord, PackedSpan};
 use opentelemetry::{KeyValue, Value};
 use std::mem;
 
@@ -45,6 +47,16 @@ impl Weighed for LogRecord {
     }
 }
 
+impl Weighed for Custom {
+    fn weight(&self) -> usize {
+        let (name, properties) = match self {
+            Custom::Event(e) => (&e.name, &e.properties),
+            Custom::Availability(a) => (&a.name, &a.properties),
+        };
+        64 + name.len() + attributes_weight(properties)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Pending<T> {
     items: Vec<T>,
@@ -76,6 +88,59 @@ impl<T: Weighed> Pending<T> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+/// Spans, logs and custom telemetry gathering at once, each kind into
+/// batches of its own (one request body holds one kind).
+#[derive(Debug)]
+pub(crate) struct Gathering {
+    spans: Pending<PackedSpan>,
+    logs: Pending<LogRecord>,
+    custom: Pending<Custom>,
+}
+
+impl Gathering {
+    pub fn new(limits: BatchLimits) -> Self {
+        Self {
+            spans: Pending::new(limits),
+            logs: Pending::new(limits),
+            custom: Pending::new(limits),
+        }
+    }
+
+    /// Adds the item a message carries: `Ok` with the batch it filled, if
+    /// any; `Err` gives back a message that carries no item (a marker, a
+    /// metric point).
+    pub fn push(&mut self, msg: Msg) -> Result<Option<Batch>, Msg> {
+        Ok(match msg {
+            Msg::Span(s) => self.spans.push(s).then(|| Batch::Spans(self.spans.take())),
+            Msg::Log(l) => self.logs.push(*l).then(|| Batch::Logs(self.logs.take())),
+            Msg::Custom(c) => self
+                .custom
+                .push(*c)
+                .then(|| Batch::Custom(self.custom.take())),
+            other => return Err(other),
+        })
+    }
+
+    /// Every batch that has items, leaving this empty.
+    pub fn take_all(&mut self) -> Vec<Batch> {
+        let mut out = Vec::new();
+        if !self.spans.is_empty() {
+            out.push(Batch::Spans(self.spans.take()));
+        }
+        if !self.logs.is_empty() {
+            out.push(Batch::Logs(self.logs.take()));
+        }
+        if !self.custom.is_empty() {
+            out.push(Batch::Custom(self.custom.take()));
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.logs.is_empty() && self.custom.is_empty()
     }
 }
 

@@ -5,12 +5,11 @@
 //! both queues are full (or persistence is off) is an item dropped, counted.
 
 use super::msg::Msg;
-use super::pending::{BatchLimits, Pending};
+use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::Storage;
 use crate::diagnostics::Diagnostics;
 use crate::envelopes::{AzureExporter, Batch};
-use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -25,50 +24,46 @@ pub(crate) struct Spill {
 
 impl Spill {
     pub async fn run(mut self) {
-        let mut spans = Pending::new(self.batch_limits);
-        let mut logs = Pending::new(self.batch_limits);
+        let mut gathering = Gathering::new(self.batch_limits);
         loop {
             let Some(msg) = self.rx.recv().await else {
-                self.persist_all(&mut spans, &mut logs).await;
+                self.persist_all(&mut gathering).await;
                 return;
             };
-            let full = match msg {
-                Msg::Span(s) => spans.push(s),
-                Msg::Log(l) => logs.push(*l),
+            let full = match gathering.push(msg) {
+                Ok(full) => full,
                 // Metric points are never spilled (see `AzureTelemetry::push`).
-                Msg::Metric(_) => false,
-                Msg::Flush(reply) => {
-                    self.persist_all(&mut spans, &mut logs).await;
+                Err(Msg::Metric(_) | Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => None,
+                Err(Msg::Flush(reply)) => {
+                    self.persist_all(&mut gathering).await;
                     let _ = reply.send(self.ledger.allocated());
-                    false
+                    None
                 }
-                Msg::Shutdown(marker) => {
+                Err(Msg::Shutdown(marker)) => {
                     self.rx.close();
                     while let Ok(m) = self.rx.try_recv() {
-                        match m {
-                            Msg::Span(s) => _ = spans.push(s),
-                            Msg::Log(l) => _ = logs.push(*l),
-                            _ => {}
+                        if let Ok(Some(batch)) = gathering.push(m) {
+                            self.persist(batch).await;
                         }
                     }
-                    self.persist_all(&mut spans, &mut logs).await;
+                    self.persist_all(&mut gathering).await;
                     let _ = marker.done.send(());
                     return;
                 }
             };
-            // Write when a batch is full or the burst is over.
-            if full || self.rx.is_empty() {
-                self.persist_all(&mut spans, &mut logs).await;
+            if let Some(batch) = full {
+                self.persist(batch).await;
+            }
+            // Write the rest when the burst is over.
+            if self.rx.is_empty() {
+                self.persist_all(&mut gathering).await;
             }
         }
     }
 
-    async fn persist_all(&self, spans: &mut Pending<PackedSpan>, logs: &mut Pending<LogRecord>) {
-        if !spans.is_empty() {
-            self.persist(Batch::Spans(spans.take())).await;
-        }
-        if !logs.is_empty() {
-            self.persist(Batch::Logs(logs.take())).await;
+    async fn persist_all(&self, gathering: &mut Gathering) {
+        for batch in gathering.take_all() {
+            self.persist(batch).await;
         }
     }
 

@@ -6,11 +6,10 @@
 //! state (Genkit enrichment, sampling decisions, derived metrics) will live.
 
 use super::msg::{Msg, ShutdownMarker};
-use super::pending::{BatchLimits, Pending};
+use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
 use crate::envelopes::{AzureExporter, Batch, MetricsRecorder};
-use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,8 +42,7 @@ pub(crate) struct Worker {
     ledger: Ledger,
     settings: WorkerSettings,
     permits: Arc<Semaphore>,
-    spans: Pending<PackedSpan>,
-    logs: Pending<LogRecord>,
+    gathering: Gathering,
     metrics: MetricsRecorder,
     /// When the metric series are next collected.
     next_metrics: tokio::time::Instant,
@@ -67,8 +65,7 @@ impl Worker {
             counters: Arc::clone(ledger.counters()),
             ledger,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
-            spans: Pending::new(settings.batch_limits),
-            logs: Pending::new(settings.batch_limits),
+            gathering: Gathering::new(settings.batch_limits),
             next_metrics: tokio::time::Instant::now() + settings.metric_interval,
             settings,
             metrics: MetricsRecorder::default(),
@@ -137,19 +134,10 @@ impl Worker {
 
     async fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Span(span) => {
+            item @ (Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
                 self.oldest.get_or_insert_with(tokio::time::Instant::now);
-                if self.spans.push(span) {
-                    let batch = Batch::Spans(self.spans.take());
-                    self.dispatch(batch).await;
-                }
-            }
-            Msg::Log(log) => {
-                self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.oldest.get_or_insert_with(tokio::time::Instant::now);
-                if self.logs.push(*log) {
-                    let batch = Batch::Logs(self.logs.take());
+                if let Ok(Some(batch)) = self.gathering.push(item) {
                     self.dispatch(batch).await;
                 }
             }
@@ -171,12 +159,7 @@ impl Worker {
     }
 
     async fn send_pending(&mut self) {
-        if !self.spans.is_empty() {
-            let batch = Batch::Spans(self.spans.take());
-            self.dispatch(batch).await;
-        }
-        if !self.logs.is_empty() {
-            let batch = Batch::Logs(self.logs.take());
+        for batch in self.gathering.take_all() {
             self.dispatch(batch).await;
         }
         self.oldest = None;
@@ -195,7 +178,7 @@ impl Worker {
     }
 
     async fn dispatch(&mut self, batch: Batch) {
-        if self.spans.is_empty() && self.logs.is_empty() {
+        if self.gathering.is_empty() {
             self.oldest = None;
         }
         let part = self.ledger.open(batch.len() as u64);

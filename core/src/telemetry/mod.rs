@@ -17,7 +17,7 @@ use crate::config::{
 use crate::delivery::{default_directory, Backoff, Delivery, Sender, Storage, StorageSettings};
 use crate::envelopes::AzureExporter;
 use crate::error::{ConfigError, Error, Result};
-use crate::ingest::{LogRecord, MetricPoint, PackedSpan};
+use crate::ingest::{AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, PackedSpan};
 use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
 use block_on::block_on_until;
 use opentelemetry_sdk::trace::SpanData;
@@ -210,6 +210,36 @@ impl AzureTelemetry {
         )
     }
 
+    /// Hands a custom event (customEvents) to the pipeline. Never blocks.
+    pub fn track_event(&self, event: CustomEvent) -> Result<Pushed> {
+        self.push_custom(Custom::Event(event))
+    }
+
+    /// Hands an availability-test result to the pipeline. Never blocks.
+    pub fn track_availability(&self, result: AvailabilityResult) -> Result<Pushed> {
+        self.push_custom(Custom::Availability(result))
+    }
+
+    fn push_custom(&self, item: Custom) -> Result<Pushed> {
+        let measurements = match &item {
+            Custom::Event(e) => &e.measurements,
+            Custom::Availability(a) => &a.measurements,
+        };
+        if let Some((name, _)) = measurements.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::InvalidArgument(ConfigError::new(
+                "measurements",
+                format!(
+                    "measurement '{}' has a non-finite value",
+                    crate::text::truncated(name, 200)
+                ),
+            )));
+        }
+        self.push(
+            Msg::Custom(Box::new(item)),
+            &self.inner.counters.custom_accepted,
+        )
+    }
+
     fn push(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {
         if self.inner.shut_down.load(Relaxed) {
             return Err(Error::ShutDown);
@@ -224,10 +254,13 @@ impl AzureTelemetry {
             }
             Err(TrySendError::Full(msg)) => {
                 self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
-                // Spans and logs spill to disk; metric points are aggregates
-                // of the moment and are dropped (counted) instead.
+                // Spans, logs and custom telemetry spill to disk; metric
+                // points are aggregates of the moment and are dropped
+                // (counted) instead.
                 let spill = match (&self.inner.spill_tx, &msg) {
-                    (Some(spill), Msg::Span(_) | Msg::Log(_)) => spill.try_send(msg).is_ok(),
+                    (Some(spill), Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => {
+                        spill.try_send(msg).is_ok()
+                    }
                     _ => false,
                 };
                 if spill {
@@ -372,12 +405,13 @@ impl AzureTelemetry {
 }
 
 impl Inner {
-    /// Items accepted: spans, logs and metric points (each point settles
-    /// with the collection it was aggregated into).
+    /// Items accepted: spans, logs, metric points (each point settles with
+    /// the collection it was aggregated into) and custom telemetry.
     fn accepted(&self) -> u64 {
         self.counters.spans_accepted.load(Relaxed)
             + self.counters.logs_accepted.load(Relaxed)
             + self.counters.metrics_accepted.load(Relaxed)
+            + self.counters.custom_accepted.load(Relaxed)
     }
 
     fn unsettled(&self) -> u64 {
