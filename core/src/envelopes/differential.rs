@@ -10,6 +10,7 @@
 use super::capture::CaptureClient;
 use super::reference::Reference;
 use super::resource::ResourceTags;
+use super::test_support::{decode, kv};
 use super::view::{item_maps, Item};
 use super::writer::EnvelopeWriter;
 use crate::ingest::{LogRecord, PackedSpan};
@@ -80,9 +81,6 @@ fn span(kind: SpanKind, name: &str, attrs: Vec<KeyValue>) -> SpanData {
     }
 }
 
-fn kv(k: &'static str, v: impl Into<Value>) -> KeyValue {
-    KeyValue::new(k, v)
-}
 
 fn corpus_spans() -> Vec<SpanData> {
     let mut spans = vec![
@@ -421,14 +419,6 @@ fn corpus_logs() -> Vec<LogRecord> {
     ]
 }
 
-fn decode(gzip: &[u8]) -> Vec<Json> {
-    use std::io::Read;
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(gzip)
-        .read_to_end(&mut json)
-        .expect("gzip");
-    serde_json::from_slice(&json).expect("a JSON array")
-}
 
 fn base_mut(e: &mut Json) -> &mut Map<String, Json> {
     e["data"]["baseData"].as_object_mut().expect("baseData")

@@ -6,6 +6,7 @@
 
 use super::metrics::MetricsRecorder;
 use super::resource::ResourceTags;
+use super::test_support::{decode, kv};
 use super::writer::EnvelopeWriter;
 use crate::ingest::{LogRecord, MetricKind, MetricPoint, PackedSpan};
 use genkit_azure_emulator::validate::validate_envelope;
@@ -13,7 +14,7 @@ use opentelemetry::logs::Severity;
 use opentelemetry::trace::{
     Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use opentelemetry_sdk::Resource;
 use serde_json::Value as Json;
@@ -44,9 +45,6 @@ fn golden(name: &str) -> Json {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn kv(k: &'static str, v: impl Into<Value>) -> KeyValue {
-    KeyValue::new(k, v)
-}
 
 const TRACE: [u8; 16] = [0x72; 16];
 
@@ -208,14 +206,6 @@ fn resource() -> Resource {
         .build()
 }
 
-fn decode(gzip: &[u8]) -> Vec<Json> {
-    use std::io::Read;
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(gzip)
-        .read_to_end(&mut json)
-        .unwrap();
-    serde_json::from_slice(&json).unwrap()
-}
 
 /// The members of `base` worth comparing (ids, times and durations differ by nature).
 const FIELDS: &[&str] = &[

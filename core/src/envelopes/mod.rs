@@ -19,6 +19,8 @@ mod metrics;
 mod reference;
 mod resource;
 mod tags;
+#[cfg(test)]
+mod test_support;
 mod view;
 mod writer;
 

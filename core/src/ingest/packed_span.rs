@@ -31,13 +31,15 @@
 //! construction; unpacking still never panics on them.
 
 use super::intern;
+use super::span_ref::{Attr, Kind, ScopeRef, SpanParts, StatusCode};
 use crate::error::{ConfigError, Error, Result};
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use std::borrow::Cow;
+use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(super) const HEADER: usize = 16 + 8 + 8 + 4 + 8 + 8 + 4;
@@ -92,16 +94,6 @@ fn kind_byte(kind: &SpanKind) -> u8 {
         SpanKind::Client => 2,
         SpanKind::Producer => 3,
         SpanKind::Consumer => 4,
-    }
-}
-
-fn kind_from(b: u8) -> SpanKind {
-    match b {
-        1 => SpanKind::Server,
-        2 => SpanKind::Client,
-        3 => SpanKind::Producer,
-        4 => SpanKind::Consumer,
-        _ => SpanKind::Internal,
     }
 }
 
@@ -455,198 +447,90 @@ impl PackedSpan {
         self.bytes.len()
     }
 
-    /// The span as `SpanData`, for mapping.
+    /// The span as the Rust SDK's `SpanData` (for the crate, in tests and
+    /// benchmarks), read through [`SpanParts`]: one reader of the format.
     pub fn unpack(&self) -> SpanData {
-        let b = &self.bytes;
-        let id16 = |at: usize| -> [u8; 16] { b[at..at + 16].try_into().expect("16 bytes") };
-        let id8 = |at: usize| -> [u8; 8] { b[at..at + 8].try_into().expect("8 bytes") };
-        let flags = b[FLAGS_AT];
-        let mut data = SpanData {
+        let mut p = SpanParts::default();
+        // Malformed bytes never come from `SpanPacker`; what was read is kept.
+        let _ = p.read(self);
+        let kv = |a: &Attr<'_>| KeyValue::new(intern::key(a.key), a.value.to_value());
+        let pairs = |r: Range<usize>| p.nested[r].iter().map(kv).collect::<Vec<_>>();
+        let mut events = SpanEvents::default();
+        events.events = p
+            .events
+            .iter()
+            .map(|e| {
+                let time = time_from_unix_nanos(e.time_unix_nanos);
+                Event::new(e.name.to_string(), time, pairs(e.attrs.clone()), 0)
+            })
+            .collect();
+        let mut links = SpanLinks::default();
+        links.links = p
+            .links
+            .iter()
+            .map(|l| {
+                let cx = SpanContext::new(
+                    TraceId::from_bytes(*l.trace_id),
+                    SpanId::from_bytes(*l.span_id),
+                    TraceFlags::new(l.trace_flags),
+                    l.remote,
+                    TraceState::NONE,
+                );
+                Link::new(cx, pairs(l.attrs.clone()), 0)
+            })
+            .collect();
+        let fallback = || intern::scope("genkit-azure", None);
+        let instrumentation_scope = match p.scope {
+            ScopeRef::Unset => fallback(),
+            ScopeRef::Interned(id) => intern::scope_by_id(id).unwrap_or_else(fallback),
+            ScopeRef::Inline {
+                name,
+                version,
+                schema_url,
+            } => {
+                let mut b = InstrumentationScope::builder(name.to_string());
+                if let Some(v) = version {
+                    b = b.with_version(v.to_string());
+                }
+                if let Some(u) = schema_url {
+                    b = b.with_schema_url(u.to_string());
+                }
+                b.with_attributes(pairs(p.scope_attrs.clone())).build()
+            }
+        };
+        SpanData {
             span_context: SpanContext::new(
-                TraceId::from_bytes(id16(0)),
-                SpanId::from_bytes(id8(16)),
-                TraceFlags::new(b[FLAGS_AT + 1]),
+                TraceId::from_bytes(*p.trace_id),
+                SpanId::from_bytes(*p.span_id),
+                TraceFlags::new(p.trace_flags),
                 false,
                 TraceState::NONE,
             ),
-            parent_span_id: if flags & FLAG_PARENT != 0 {
-                SpanId::from_bytes(id8(24))
-            } else {
-                SpanId::INVALID
+            parent_span_id: p
+                .parent_span_id
+                .map_or(SpanId::INVALID, |id| SpanId::from_bytes(*id)),
+            parent_span_is_remote: p.parent_is_remote,
+            span_kind: match p.kind {
+                Kind::Internal => SpanKind::Internal,
+                Kind::Server => SpanKind::Server,
+                Kind::Client => SpanKind::Client,
+                Kind::Producer => SpanKind::Producer,
+                Kind::Consumer => SpanKind::Consumer,
             },
-            parent_span_is_remote: flags & FLAG_PARENT_REMOTE != 0,
-            span_kind: kind_from(b[FLAGS_AT + 2]),
-            name: Cow::Borrowed(""),
-            start_time: time_from_unix_nanos(read_u64(b, START_AT)),
-            end_time: time_from_unix_nanos(read_u64(b, END_AT)),
-            // Capped by the bytes: a count is never trusted for more.
-            attributes: Vec::with_capacity(
-                (u32::from_le_bytes(b[ATTRIBUTES_AT..HEADER].try_into().expect("4 bytes"))
-                    as usize)
-                    .min(b.len() / 8),
-            ),
+            name: Cow::Owned(p.name.to_string()),
+            start_time: time_from_unix_nanos(p.start_unix_nanos),
+            end_time: time_from_unix_nanos(p.end_unix_nanos),
+            attributes: p.attrs.iter().map(kv).collect(),
             dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: match b[FLAGS_AT + 3] {
-                1 => Status::Ok,
-                2 => Status::error(""),
-                _ => Status::Unset,
+            events,
+            links,
+            status: match p.status {
+                StatusCode::Unset => Status::Unset,
+                StatusCode::Ok => Status::Ok,
+                StatusCode::Error => Status::error(p.status_description.to_string()),
             },
-            instrumentation_scope: intern::scope("genkit-azure", None),
-        };
-        let mut r = Reader { b, at: HEADER };
-        let _ = r.records(&mut data);
-        data
-    }
-}
-
-/// Reads records; `None` ends reading at the first malformed byte.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.bytes(1)?[0])
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
-    }
-
-    fn str(&mut self) -> Option<&str> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.bytes(n)?).ok()
-    }
-
-    fn string(&mut self) -> Option<String> {
-        self.str().map(str::to_owned)
-    }
-
-    fn opt_string(&mut self) -> Option<Option<String>> {
-        Some(match self.u8()? {
-            0 => None,
-            _ => Some(self.string()?),
-        })
-    }
-
-    fn key(&mut self) -> Option<Key> {
-        match self.u32()? {
-            INLINE_KEY => Some(Key::from(self.string()?)),
-            id => intern::key_by_id(id),
+            instrumentation_scope,
         }
-    }
-
-    fn value(&mut self) -> Option<Value> {
-        Some(match self.u8()? {
-            V_FALSE => Value::Bool(false),
-            V_TRUE => Value::Bool(true),
-            V_I64 => Value::I64(self.u64()? as i64),
-            V_F64 => Value::F64(f64::from_bits(self.u64()?)),
-            V_STR => Value::String(self.string()?.into()),
-            tag @ (A_BOOL | A_I64 | A_F64 | A_STR) => {
-                let n = self.u32()? as usize;
-                // Never trust a count for an allocation larger than the bytes left.
-                let cap = n.min(self.b.len() - self.at);
-                Value::Array(match tag {
-                    A_BOOL => {
-                        let mut v = Vec::with_capacity(cap);
-                        for _ in 0..n {
-                            v.push(self.u8()? != 0);
-                        }
-                        Array::Bool(v)
-                    }
-                    A_I64 => {
-                        let mut v = Vec::with_capacity(cap / 8);
-                        for _ in 0..n {
-                            v.push(self.u64()? as i64);
-                        }
-                        Array::I64(v)
-                    }
-                    A_F64 => {
-                        let mut v = Vec::with_capacity(cap / 8);
-                        for _ in 0..n {
-                            v.push(f64::from_bits(self.u64()?));
-                        }
-                        Array::F64(v)
-                    }
-                    _ => {
-                        let mut v = Vec::with_capacity(cap / 4);
-                        for _ in 0..n {
-                            v.push(StringValue::from(self.string()?));
-                        }
-                        Array::String(v)
-                    }
-                })
-            }
-            _ => return None,
-        })
-    }
-
-    fn pairs(&mut self, n: u32) -> Option<Vec<KeyValue>> {
-        let mut out = Vec::with_capacity((n as usize).min(self.b.len() - self.at));
-        for _ in 0..n {
-            let key = self.key()?;
-            out.push(KeyValue::new(key, self.value()?));
-        }
-        Some(out)
-    }
-
-    fn records(&mut self, span: &mut SpanData) -> Option<()> {
-        while self.at < self.b.len() {
-            match self.u8()? {
-                NAME => span.name = Cow::Owned(self.string()?),
-                STATUS => span.status = Status::error(self.string()?),
-                SCOPE => span.instrumentation_scope = intern::scope_by_id(self.u32()?)?,
-                SCOPE_INLINE => {
-                    let mut scope = InstrumentationScope::builder(self.string()?);
-                    if let Some(v) = self.opt_string()? {
-                        scope = scope.with_version(v);
-                    }
-                    if let Some(u) = self.opt_string()? {
-                        scope = scope.with_schema_url(u);
-                    }
-                    let n = self.u32()?;
-                    span.instrumentation_scope = scope.with_attributes(self.pairs(n)?).build();
-                }
-                ATTR => {
-                    let key = self.key()?;
-                    span.attributes.push(KeyValue::new(key, self.value()?));
-                }
-                EVENT => {
-                    let name = self.string()?;
-                    let time = time_from_unix_nanos(self.u64()?);
-                    let n = self.u32()?;
-                    span.events
-                        .events
-                        .push(Event::new(name, time, self.pairs(n)?, 0));
-                }
-                LINK => {
-                    let trace_id = TraceId::from_bytes(self.bytes(16)?.try_into().ok()?);
-                    let span_id = SpanId::from_bytes(self.bytes(8)?.try_into().ok()?);
-                    let trace_flags = TraceFlags::new(self.u8()?);
-                    let remote = self.u8()? != 0;
-                    let n = self.u32()?;
-                    let cx =
-                        SpanContext::new(trace_id, span_id, trace_flags, remote, TraceState::NONE);
-                    span.links.links.push(Link::new(cx, self.pairs(n)?, 0));
-                }
-                _ => return None,
-            }
-        }
-        Some(())
     }
 }
 

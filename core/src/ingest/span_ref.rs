@@ -77,6 +77,52 @@ impl<'a> ArrayRef<'a> {
     }
 }
 
+impl ValueRef<'_> {
+    /// An owned OpenTelemetry value (for the SDK's types).
+    pub fn to_value(self) -> opentelemetry::Value {
+        use opentelemetry::{Array, StringValue, Value};
+        match self {
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(i) => Value::I64(i),
+            ValueRef::F64(f) => Value::F64(f),
+            ValueRef::Str(s) => Value::String(s.to_string().into()),
+            ValueRef::Array(a) => {
+                let e = a.elements();
+                Value::Array(match a.tag {
+                    A_BOOL => Array::Bool(
+                        e.filter_map(|x| match x {
+                            Element::Bool(b) => Some(b),
+                            _ => None,
+                        })
+                        .collect(),
+                    ),
+                    A_I64 => Array::I64(
+                        e.filter_map(|x| match x {
+                            Element::I64(i) => Some(i),
+                            _ => None,
+                        })
+                        .collect(),
+                    ),
+                    A_F64 => Array::F64(
+                        e.filter_map(|x| match x {
+                            Element::F64(f) => Some(f),
+                            _ => None,
+                        })
+                        .collect(),
+                    ),
+                    _ => Array::String(
+                        e.filter_map(|x| match x {
+                            Element::Str(s) => Some(StringValue::from(s.to_string())),
+                            _ => None,
+                        })
+                        .collect(),
+                    ),
+                })
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Attr<'a> {
     pub key: &'a str,
@@ -95,6 +141,26 @@ pub(crate) struct EventRef<'a> {
 pub(crate) struct LinkRef<'a> {
     pub trace_id: &'a [u8; 16],
     pub span_id: &'a [u8; 8],
+    pub trace_flags: u8,
+    pub remote: bool,
+    /// Into [`SpanParts::nested`].
+    pub attrs: Range<usize>,
+}
+
+/// The instrumentation scope, as packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeRef<'a> {
+    /// None was given.
+    Unset,
+    /// An interned scope (plain name and version), by id.
+    Interned(u32),
+    /// Any other: its name, version and schema URL; its attributes are
+    /// [`SpanParts::scope_attrs`].
+    Inline {
+        name: &'a str,
+        version: Option<&'a str>,
+        schema_url: Option<&'a str>,
+    },
 }
 
 /// A span read in place. Fill with [`SpanParts::read`].
@@ -104,6 +170,7 @@ pub(crate) struct SpanParts<'a> {
     pub span_id: &'a [u8; 8],
     pub parent_span_id: Option<&'a [u8; 8]>,
     pub parent_is_remote: bool,
+    pub trace_flags: u8,
     pub kind: Kind,
     pub status: StatusCode,
     pub status_description: &'a str,
@@ -114,6 +181,7 @@ pub(crate) struct SpanParts<'a> {
     pub attrs: Vec<Attr<'a>>,
     pub events: Vec<EventRef<'a>>,
     pub links: Vec<LinkRef<'a>>,
+    pub scope: ScopeRef<'a>,
     /// Attributes of the instrumentation scope (interned scopes have none).
     pub scope_attrs: Range<usize>,
     /// Attributes of events, links and the scope, addressed by their ranges.
@@ -130,6 +198,7 @@ impl Default for SpanParts<'_> {
             span_id: ZERO_8,
             parent_span_id: None,
             parent_is_remote: false,
+            trace_flags: 0,
             kind: Kind::Internal,
             status: StatusCode::Unset,
             status_description: "",
@@ -139,6 +208,7 @@ impl Default for SpanParts<'_> {
             attrs: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
+            scope: ScopeRef::Unset,
             scope_attrs: 0..0,
             nested: Vec::new(),
         }
@@ -155,6 +225,7 @@ impl<'a> SpanParts<'a> {
         self.events.clear();
         self.links.clear();
         self.nested.clear();
+        self.scope = ScopeRef::Unset;
         self.scope_attrs = 0..0;
         self.name = "";
         self.status_description = "";
@@ -167,6 +238,7 @@ impl<'a> SpanParts<'a> {
         self.parent_span_id =
             (flags & FLAG_PARENT != 0).then(|| b[24..32].try_into().expect("8 bytes"));
         self.parent_is_remote = flags & FLAG_PARENT_REMOTE != 0;
+        self.trace_flags = b[FLAGS_AT + 1];
         self.kind = match b[FLAGS_AT + 2] {
             1 => Kind::Server,
             2 => Kind::Client,
@@ -190,16 +262,16 @@ impl<'a> SpanParts<'a> {
             match r.u8()? {
                 NAME => self.name = r.str()?,
                 STATUS => self.status_description = r.str()?,
-                SCOPE => {
-                    r.u32()?;
-                }
+                SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
                 SCOPE_INLINE => {
-                    r.str()?;
-                    for _ in 0..2 {
-                        if r.u8()? != 0 {
-                            r.str()?;
-                        }
-                    }
+                    let name = r.str()?;
+                    let version = r.opt_str()?;
+                    let schema_url = r.opt_str()?;
+                    self.scope = ScopeRef::Inline {
+                        name,
+                        version,
+                        schema_url,
+                    };
                     let n = r.u32()?;
                     self.scope_attrs = self.nested_pairs(r, n)?;
                 }
@@ -221,11 +293,17 @@ impl<'a> SpanParts<'a> {
                 LINK => {
                     let trace_id = r.bytes(16)?.try_into().ok()?;
                     let span_id = r.bytes(8)?.try_into().ok()?;
-                    r.bytes(2)?; // trace flags, remote
+                    let trace_flags = r.u8()?;
+                    let remote = r.u8()? != 0;
                     let n = r.u32()?;
-                    // Application Insights keeps a link's ids only.
-                    self.nested_pairs(r, n)?;
-                    self.links.push(LinkRef { trace_id, span_id });
+                    let attrs = self.nested_pairs(r, n)?;
+                    self.links.push(LinkRef {
+                        trace_id,
+                        span_id,
+                        trace_flags,
+                        remote,
+                        attrs,
+                    });
                 }
                 _ => return None,
             }
@@ -271,6 +349,13 @@ impl<'a> Reader<'a> {
     fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
         std::str::from_utf8(self.bytes(n)?).ok()
+    }
+
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
+        Some(match self.u8()? {
+            0 => None,
+            _ => Some(self.str()?),
+        })
     }
 
     fn pair(&mut self) -> Option<Attr<'a>> {
