@@ -8,7 +8,9 @@ use std::fmt;
 /// Why a configuration value was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// Which setting is wrong, e.g. `IngestionEndpoint` or `batch_size`.
+    /// Which setting is wrong, as the face the caller uses names it, e.g.
+    /// `IngestionEndpoint`, `batch_delay` (Rust), `config.batch_delay_ms`
+    /// (C) or `batch_delay_s` (Python).
     pub field: String,
     /// What is wrong with it, phrased for the user.
     pub reason: String,
@@ -54,12 +56,12 @@ pub enum Error {
     /// The pipeline was shut down; nothing more is accepted.
     #[error("the telemetry pipeline is shut down")]
     ShutDown,
-    /// The background runtime could not be started.
+    /// The background runtime could not be started (no threads to be had).
     #[error("could not start the telemetry runtime: {0}")]
-    Runtime(String),
-    /// The HTTP client could not be built.
+    Runtime(#[source] std::io::Error),
+    /// The HTTP client could not be built (e.g. no TLS backend).
     #[error("could not build the HTTP transport: {0}")]
-    Transport(String),
+    Transport(#[source] reqwest::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -25,6 +25,7 @@ mod payload;
 mod response;
 mod sender;
 mod storage;
+mod storage_error;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +35,7 @@ pub(crate) use payload::Payload;
 use payload::Split;
 pub(crate) use sender::Sender;
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
+pub(crate) use storage_error::StorageError;
 
 use crate::accounting::{Counters, DropReason, Fate};
 use crate::diagnostics::Diagnostics;

@@ -15,6 +15,7 @@
 //! which during an outage meant O(files) per batch. Other processes' files are
 //! seen at the next read.
 
+use super::storage_error::StorageError;
 use crate::accounting::Counters;
 use crate::diagnostics::Diagnostics;
 use bytes::Bytes;
@@ -121,8 +122,11 @@ impl Index {
 
 impl Storage {
     /// Opens (creating if needed) the directory. `Err` says why persistence is off.
-    pub fn open(dir: &Path, settings: StorageSettings) -> Result<Self, String> {
-        create_private_dir(dir).map_err(|e| format!("cannot use {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path, settings: StorageSettings) -> Result<Self, StorageError> {
+        create_private_dir(dir).map_err(|source| StorageError::Create {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         check_private_dir(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -471,24 +475,29 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Refuses a directory another user owns or others can read or write: a
 /// shared temp dir must not let them read telemetry or plant files.
 #[cfg(unix)]
-fn check_private_dir(dir: &Path) -> Result<(), String> {
+fn check_private_dir(dir: &Path) -> Result<(), StorageError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let md = fs::metadata(dir).map_err(|e| format!("cannot inspect {}: {e}", dir.display()))?;
+    let md = fs::metadata(dir).map_err(|source| StorageError::Inspect {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     if md.uid() != current_uid() {
-        return Err(format!("{} belongs to another user", dir.display()));
+        return Err(StorageError::ForeignOwner {
+            dir: dir.to_path_buf(),
+        });
     }
     if md.mode() & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
-            format!(
-                "{} is open to other users and cannot be made private: {e}",
-                dir.display()
-            )
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|source| {
+            StorageError::NotPrivate {
+                dir: dir.to_path_buf(),
+                source,
+            }
         })?;
     }
     Ok(())
 }
 #[cfg(not(unix))]
-fn check_private_dir(_dir: &Path) -> Result<(), String> {
+fn check_private_dir(_dir: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
@@ -674,7 +683,8 @@ mod tests {
         let file = tmp.path().join("a-file");
         fs::write(&file, b"").unwrap();
         let err = Storage::open(&file.join("sub"), settings()).unwrap_err();
-        assert!(err.contains("cannot use"), "{err}");
+        assert!(matches!(err, StorageError::Create { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("cannot use "), "{err}");
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::accounting::{Counters, Ledger, Progress, Stats};
 use crate::config::{
     build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
 };
-use crate::delivery::{default_directory, Backoff, Delivery, Sender, Storage, StorageSettings};
+use crate::delivery::{
+    default_directory, Backoff, Delivery, Sender, Storage, StorageError, StorageSettings,
+};
 use crate::envelopes::AzureExporter;
 use crate::error::{ConfigError, Error, Result};
 use crate::ingest::{AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, PackedSpan};
@@ -80,13 +82,13 @@ impl AzureTelemetry {
             .on_thread_start(move || lower_thread_priority(thread_nice))
             .enable_all()
             .build()
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+            .map_err(Error::Runtime)?;
         let sender = Sender::new(
             &connection_string.ingestion_endpoint,
             config.request_timeout,
             Arc::clone(&counters),
         )
-        .map_err(|e| Error::Transport(e.to_string()))?;
+        .map_err(Error::Transport)?;
         let storage = open_storage(&config, &connection_string);
         let storage_for_spill = storage.as_ref().ok().cloned().flatten();
         let delivery = Arc::new(Delivery::new(
@@ -460,7 +462,7 @@ impl Drop for Inner {
 fn open_storage(
     config: &Config,
     cs: &ConnectionString,
-) -> std::result::Result<Option<Arc<Storage>>, String> {
+) -> std::result::Result<Option<Arc<Storage>>, StorageError> {
     if !config.storage_enabled {
         return Ok(None);
     }
