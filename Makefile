@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python test-bench demo header bench lint
+.PHONY: all build venv python-dev test test-rust test-python test-bench demo header readme bless bench lint
 
 all: build
 
@@ -53,6 +53,13 @@ bench:
 ## Regenerates include/genkit_azure.h from the ffi crate.
 header:
 	GENKIT_AZURE_BLESS_HEADER=1 $(CARGO) test -p genkit-azure-ffi --test header
+
+## Regenerates README.md's configuration table from core/src/config/settings.rs.
+readme:
+	GENKIT_AZURE_BLESS_README=1 $(CARGO) test -p genkit-azure --test settings readme
+
+## Everything generated and committed: the header and the README's table.
+bless: header readme
 
 lint:
 	$(CARGO) clippy --workspace --exclude genkit-azure-python --all-targets

@@ -2,8 +2,9 @@
 //! while, never per item, and never with a secret in it.
 //!
 //! They go to stderr with a `genkit-azure:` prefix unless a face installs its
-//! own sink (Python routes them to its `genkit_azure_rs` logger, which is never
-//! exported back, so there is no feedback loop).
+//! own sink (`face::set_diagnostic_sink`). No face does yet: routing Python's
+//! to its `genkit_azure_rs` logger (which is never exported back, so there
+//! would be no feedback loop) is left to the hardening work.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

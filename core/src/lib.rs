@@ -1,11 +1,15 @@
 //! Azure Monitor (Application Insights) telemetry for Genkit apps.
 //!
 //! The pipeline: a bounded ingest queue that never blocks the caller, a
-//! background tokio runtime that batches, maps envelopes through
-//! `opentelemetry-application-insights` and sends them with our own HTTP
-//! transport. The folders follow a span's walk: `ingest` -> `pipeline` ->
-//! `envelopes` -> `delivery`, with `config` and `accounting` beside them. The C ABI (`ffi/`) and the Python module (`python/`) are thin
-//! faces over this crate.
+//! background tokio runtime that batches, writes Application Insights
+//! envelopes straight into gzip and sends them with our own HTTP transport.
+//! The folders follow a span's walk: `ingest` -> `pipeline` -> `envelopes`
+//! -> `delivery`, with `config` and `accounting` beside them.
+//!
+//! The C ABI (`ffi/`) and the Python module (`python/`) are thin faces over
+//! this crate. They use the documented items below, plus the hidden `face`
+//! module: the one list of settings they convert and check from, and the
+//! few internals they share (key interning, the diagnostics sink).
 //!
 //! ```no_run
 //! use genkit_azure::{AzureSpanProcessor, AzureTelemetry};
@@ -24,8 +28,8 @@
 // on the ones listed before it. A span walks ingest -> pipeline -> envelopes
 // -> delivery; `telemetry` assembles the stages into the handle faces hold.
 mod accounting;
-pub mod config;
-pub mod diagnostics;
+mod config;
+mod diagnostics;
 mod error;
 mod text;
 
@@ -35,10 +39,12 @@ mod ingest;
 mod pipeline;
 mod telemetry;
 
+#[doc(hidden)]
+pub mod face;
+
 pub use accounting::Stats;
-pub use config::{Config, ConnectionString, CONNECTION_STRING_ENV};
+pub use config::{Config, ConnectionString, ResourceSettings, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
-pub use ingest::intern;
 pub use ingest::{
     parse_hex_id, severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent,
     LogRecord, MetricKind, MetricPoint, PackedSpan, RawSpan, SpanPacker,

@@ -236,7 +236,7 @@ fn an_unusable_directory_is_reported_and_export_goes_on() {
     use std::sync::{Arc, Mutex};
     let said: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = Arc::clone(&said);
-    genkit_azure::diagnostics::set_diagnostic_sink(Some(Arc::new(move |m: &str| {
+    genkit_azure::face::set_diagnostic_sink(Some(Arc::new(move |m: &str| {
         sink.lock().unwrap().push(m.to_string())
     })));
     let tmp = tempfile::tempdir().unwrap();
@@ -250,7 +250,7 @@ fn an_unusable_directory_is_reported_and_export_goes_on() {
     telemetry.emit_log(log(0)).unwrap();
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     assert_exactly_once(&emu, 1);
-    genkit_azure::diagnostics::set_diagnostic_sink(None);
+    genkit_azure::face::set_diagnostic_sink(None);
     let said = said.lock().unwrap();
     assert!(
         said.iter()

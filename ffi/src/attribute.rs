@@ -76,7 +76,7 @@ unsafe fn attribute(attr: &genkit_azure_attribute, path: &Path<'_>) -> FfiResult
             )))
         }
     };
-    Ok(KeyValue::new(genkit_azure::intern::key(key), value))
+    Ok(KeyValue::new(genkit_azure::face::intern_key(key), value))
 }
 
 /// Converts the array `ptr[0..count]`; `path` names the array field and

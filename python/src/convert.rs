@@ -109,7 +109,7 @@ fn array<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<Array> {
 fn key(k: &Bound<'_, PyAny>) -> Key {
     match k.cast::<PyString>() {
         Ok(s) => match s.to_str() {
-            Ok(text) => genkit_azure::intern::key(text),
+            Ok(text) => genkit_azure::face::intern_key(text),
             Err(_) => Key::from(py_str(s)),
         },
         Err(_) => Key::from(display(k)),

@@ -1,12 +1,16 @@
-//! Configuration: the pipeline's settings, the connection string, and the
-//! service resource (who is sending).
+//! Configuration: every setting declared once (`settings.rs`, from the
+//! parts in `setting.rs`), the connection string, and the service resource
+//! (who is sending).
 
 mod connection_string;
 mod resource;
+mod setting;
 mod settings;
 
 pub use connection_string::ConnectionString;
 pub(crate) use connection_string::{is_loopback, Authorization, Endpoint};
 pub(crate) use resource::build_resource;
-pub use resource::{parse_resource_attributes, ResourceSettings};
-pub use settings::{Config, CONNECTION_STRING_ENV};
+pub use resource::ResourceSettings;
+pub use setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};
+pub(crate) use settings::for_each_setting;
+pub use settings::{setting, Config, CONNECTION_STRING_ENV, SETTINGS};

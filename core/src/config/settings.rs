@@ -1,6 +1,19 @@
-//! Pipeline settings: every setting, its default, and the ranges it must keep.
+//! Every setting, declared once: name, type, unit, default, allowed range,
+//! one-line doc and the environment variable it reads.
+//!
+//! `for_each_setting!` hands the list to a macro, so each thing made from it
+//! is made from the same words: here `Config` (its fields, defaults, range
+//! checks and [`SETTINGS`]), in `telemetry/builder.rs` the builder's methods.
+//! The C struct, the Python keywords, the stubs, the docstring and the
+//! README's table are written by hand (cbindgen cannot expand macros, and
+//! Python users read real signatures) and checked against [`SETTINGS`] by
+//! each face's tests.
+//!
+//! A declaration's first doc line is the setting's one-line doc, a sentence
+//! of its own; more lines after a blank one explain it in `Config`.
 
 use super::resource::ResourceSettings;
+use super::setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};
 use crate::error::ConfigError;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,136 +23,381 @@ pub const CONNECTION_STRING_ENV: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
 /// See [`Config::gzip_level`].
 pub const DEFAULT_GZIP_LEVEL: u32 = 2;
 
-/// Every setting of the pipeline. Build one with `AzureTelemetry::builder()`.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The connection string; `None` reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
-    pub connection_string: Option<String>,
-    pub resource: ResourceSettings,
-    /// Items per export request.
-    pub max_batch_size: usize,
-    /// A batch also closes when its items hold this many bytes of content
-    /// (attribute text, log bodies), so large prompts and model output do
-    /// not make batches, and the memory they hold, grow without bound.
-    pub max_batch_bytes: usize,
-    /// How long a partly filled batch waits before it is sent.
-    pub batch_delay: Duration,
-    /// Items the ingest queue holds; past that, new items are counted as
-    /// `dropped_queue_full` instead of blocking the caller.
-    pub queue_capacity: usize,
-    /// Items the spill queue holds (used when the ingest queue is full and
-    /// persistence is on); its consumer writes them straight to disk.
-    pub spill_capacity: usize,
-    /// Export requests in flight at once.
-    pub max_concurrent_exports: usize,
-    /// Timeout of one HTTP request.
-    pub request_timeout: Duration,
-    /// Threads of the background runtime.
-    pub worker_threads: usize,
-    /// How much the background threads defer to the host's threads for CPU,
-    /// as a Linux nice increment (0 = the same priority, 19 = the least).
-    /// Telemetry is background work: when the host and the pipeline want
-    /// the same core, the host should get it. Linux only; elsewhere ignored.
-    pub thread_nice: u8,
-    /// How often aggregated metric points are exported (and on every flush).
-    pub metric_export_interval: Duration,
-    /// First retry delay after a transient failure (jittered, doubling).
-    pub retry_base_delay: Duration,
-    /// Longest delay between retries.
-    pub retry_max_delay: Duration,
-    /// Compressed bytes kept in memory for retry; past it the oldest go, counted.
-    pub max_backlog_bytes: u64,
-    /// gzip level of request bodies (0 = stored, 9 = smallest). The default
-    /// was chosen by measurement (zlib-rs, batches of 64 to 1024 spans of the
-    /// benchmark's shape): level 1 writes about 37 bytes a span, level 2
-    /// about 29 for about 1 % more CPU, level 6 about 21 for nearly twice the
-    /// CPU of the whole writer. Level 2 is the knee.
-    pub gzip_level: u32,
-    /// Persist undeliverable batches to disk (default on).
-    pub storage_enabled: bool,
-    /// Where; `None` is `<temp>/genkit-azure-<uid>/<hash of the key>`.
-    pub storage_directory: Option<PathBuf>,
-    /// Disk cap for this key's directory.
-    pub max_disk_bytes: u64,
-    /// Files older than this are dropped, counted.
-    pub disk_retention: Duration,
-    /// How long a file being sent stays leased to this process. Never less
-    /// than twice `request_timeout`: a lease that expired mid-request would let
-    /// another process send the same file.
-    pub disk_lease: Duration,
+/// Calls `$callback! { identity { ... } tuned { ... } }` with every setting.
+///
+/// `identity` settings are text, paths, flags and attributes: who is
+/// sending and where data waits. Their `Config` fields and builder methods
+/// are written by hand. `tuned` settings are numbers and durations; their
+/// fields, defaults, builder methods and checks all come from this list.
+macro_rules! for_each_setting {
+    ($callback:ident) => {
+        $callback! {
+            identity {
+                /// The Application Insights connection string; unset reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
+                connection_string: Text, env "APPLICATIONINSIGHTS_CONNECTION_STRING",
+                    default "`APPLICATIONINSIGHTS_CONNECTION_STRING`";
+                /// The service's name (`service.name`), shown as the cloud role.
+                service_name: Text, env "OTEL_SERVICE_NAME",
+                    default "`OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, then `genkit-app`";
+                /// The service's version (`service.version`), shown as the application version.
+                service_version: Text,
+                    default "not set (Python's `AzureTelemetry`: `1.0.0`)";
+                /// The service's namespace (`service.namespace`), which prefixes the cloud role.
+                service_namespace: Text, default "not set";
+                /// More resource attributes; a value set in code wins over the environment.
+                resource_attributes: Attributes, env "OTEL_RESOURCE_ATTRIBUTES", default "none";
+                /// Where undeliverable batches wait on disk, to be resent by this or a later process with the same key.
+                storage_directory: Path,
+                    default "`<temp>/genkit-azure-<uid>/<hash of the key>` (the temp dir honours `TMPDIR`)";
+                /// Keep undeliverable batches in memory only, for read-only or ephemeral file systems.
+                disable_offline_storage: Flag, default "off: batches persist";
+            }
+            tuned {
+                /// Items per export request.
+                max_batch_size: usize, Count("items"), default 1024, range 1, 32_768;
+                /// A batch also closes when its spans' and logs' text reaches this many bytes.
+                ///
+                /// Large prompts and model output then keep requests, and the
+                /// memory they hold, bounded.
+                max_batch_bytes: usize, Bytes, default 1 << 20, range 1024, 64 << 20;
+                /// How long a partly filled batch waits before it is sent.
+                batch_delay: Duration, Duration,
+                    default Duration::from_secs(1),
+                    range Duration::ZERO, Duration::from_secs(3600);
+                /// Items the ingest queue holds; past that, items spill to disk or are dropped and counted.
+                ///
+                /// The caller never waits for room.
+                queue_capacity: usize, Count("items"), default 65_536, range 1, 16_777_216;
+                /// Items the spill queue holds, where spans and logs go to disk when the ingest queue is full.
+                ///
+                /// Used only with persistence on; its consumer writes them
+                /// straight to disk.
+                spill_capacity: usize, Count("items"), default 65_536, range 1, 16_777_216;
+                /// Export requests in flight at once.
+                max_concurrent_exports: usize, Count("requests"), default 2, range 1, 64;
+                /// Timeout of one HTTP request.
+                request_timeout: Duration, Duration,
+                    default Duration::from_secs(10),
+                    range Duration::from_millis(1), Duration::from_secs(600);
+                /// Threads of the background runtime.
+                worker_threads: usize, Count("threads"), default 2, range 1, 64;
+                /// How far the background threads defer to the app's for CPU, as a Linux nice increment.
+                ///
+                /// 0 keeps the app's priority, 19 defers the most. Telemetry is
+                /// background work: when the app and the pipeline want the same
+                /// core, the app should get it. The app's own threads are never
+                /// touched. Linux only; elsewhere ignored.
+                thread_nice: u8, Count(""), default 10, range 0, 19;
+                /// How often aggregated metric points are exported, besides every flush.
+                metric_export_interval: Duration, Duration,
+                    default Duration::from_secs(60),
+                    range Duration::from_millis(100), Duration::from_secs(24 * 3600);
+                /// First retry delay after a transient failure; it doubles per attempt, with full jitter.
+                ///
+                /// At most `retry_max_delay`.
+                retry_base_delay: Duration, Duration,
+                    default Duration::from_millis(500),
+                    range Duration::from_millis(1), Duration::from_secs(3600);
+                /// Longest delay between retries, and the longest a recovered endpoint waits for its first probe.
+                retry_max_delay: Duration, Duration,
+                    default Duration::from_secs(10),
+                    range Duration::from_millis(1), Duration::from_secs(3600);
+                /// Compressed bytes kept in memory for retry; past that the oldest go, counted.
+                max_backlog_bytes: u64, Bytes, default 64 << 20, range 64 << 10, 1 << 40;
+                /// The gzip level of request bodies, from 0 (stored) to 9 (smallest).
+                ///
+                /// The default was chosen by measurement (zlib-rs, batches of 64
+                /// to 1024 spans of the benchmark's shape): level 1 writes about
+                /// 37 bytes a span, level 2 about 29 for about 1 % more CPU,
+                /// level 6 about 21 for nearly twice the CPU of the whole
+                /// writer. Level 2 is the knee.
+                gzip_level: u32, Count(""), default DEFAULT_GZIP_LEVEL, range 0, 9;
+                /// Disk cap for this key's directory; past it the oldest files are dropped, counted.
+                max_disk_bytes: u64, Bytes, default 50 << 20, range 1024, 1 << 40;
+                /// Files older than this are dropped, counted.
+                disk_retention: Duration, Duration,
+                    default Duration::from_secs(48 * 3600),
+                    range Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600);
+                /// How long a file being sent stays this process's, and never less than twice `request_timeout`.
+                ///
+                /// A lease that expired mid-request would let another process
+                /// send the same file; a dead owner's file is taken over once
+                /// its lease expires.
+                disk_lease: Duration, Duration,
+                    default Duration::from_secs(30),
+                    range Duration::from_secs(1), Duration::from_secs(3600);
+            }
+        }
+    };
+}
+pub(crate) use for_each_setting;
+
+/// The first of a doc comment's lines.
+macro_rules! first_line {
+    ($first:literal $(, $rest:literal)*) => {
+        $first
+    };
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            connection_string: None,
-            resource: ResourceSettings::default(),
-            max_batch_size: 1024,
-            max_batch_bytes: 1 << 20,
-            batch_delay: Duration::from_millis(1000),
-            queue_capacity: 65_536,
-            spill_capacity: 65_536,
-            max_concurrent_exports: 2,
-            request_timeout: Duration::from_secs(10),
-            worker_threads: 2,
-            thread_nice: 10,
-            metric_export_interval: Duration::from_secs(60),
-            retry_base_delay: Duration::from_millis(500),
-            // Also the longest a recovered endpoint waits for its first probe.
-            retry_max_delay: Duration::from_secs(10),
-            max_backlog_bytes: 64 * 1024 * 1024,
-            gzip_level: DEFAULT_GZIP_LEVEL,
-            storage_enabled: true,
-            storage_directory: None,
-            max_disk_bytes: 50 * 1024 * 1024,
-            disk_retention: Duration::from_secs(48 * 3600),
-            // Longer than one attempt can take (request_timeout), so a live owner keeps it.
-            disk_lease: Duration::from_secs(30),
+/// A declaration's environment variable, if it names one.
+macro_rules! env_of {
+    () => {
+        None
+    };
+    ($env:literal) => {
+        Some($env)
+    };
+}
+
+/// A declared value as a [`SettingValue`], in a constant.
+macro_rules! setting_value {
+    (Duration, $e:expr) => {
+        SettingValue::Duration($e)
+    };
+    ($t:ident, $e:expr) => {
+        SettingValue::Count({
+            // Typed as the field is, so `1 << 40` means a u64 there too.
+            let value: $t = $e;
+            // Count types are at most 64 bits wide.
+            value as u64
+        })
+    };
+}
+
+macro_rules! config_from_settings {
+    (
+        identity { $(
+            $(#[doc = $idoc:literal])*
+            $iname:ident : $ikind:ident $(, env $ienv:literal)?, default $idefault:literal;
+        )* }
+        tuned { $(
+            $(#[doc = $doc:literal])*
+            $name:ident : $t:ident, $kind:ident $(($unit:literal))?,
+                default $default:expr, range $lo:expr, $hi:expr;
+        )* }
+    ) => {
+        /// Every setting of the pipeline. Build one with
+        /// `AzureTelemetry::builder()`; each field's doc says its default and
+        /// allowed range, and [`SETTINGS`] lists them all.
+        #[derive(Clone)]
+        #[non_exhaustive]
+        pub struct Config {
+            /// The connection string; `None` reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
+            pub connection_string: Option<String>,
+            /// Service name, version, namespace and more resource attributes.
+            pub resource: ResourceSettings,
+            /// Persist undeliverable batches to disk (default on).
+            pub storage_enabled: bool,
+            /// Where; `None` is `<temp>/genkit-azure-<uid>/<hash of the key>`.
+            pub storage_directory: Option<PathBuf>,
+            $(
+                $(#[doc = $doc])*
+                #[doc = ""]
+                #[doc = concat!(
+                    "Default `", stringify!($default), "`, allowed `",
+                    stringify!($lo), "` ..= `", stringify!($hi), "`."
+                )]
+                pub $name: $t,
+            )*
         }
-    }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self {
+                    connection_string: None,
+                    resource: ResourceSettings::default(),
+                    storage_enabled: true,
+                    storage_directory: None,
+                    $($name: $default,)*
+                }
+            }
+        }
+
+        // Written out so that the connection string (it holds the key) never
+        // reaches a log through `{:?}`.
+        impl std::fmt::Debug for Config {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("Config")
+                    .field(
+                        "connection_string",
+                        &self.connection_string.as_ref().map(|_| "<set>"),
+                    )
+                    .field("resource", &self.resource)
+                    .field("storage_enabled", &self.storage_enabled)
+                    .field("storage_directory", &self.storage_directory)
+                    $(.field(stringify!($name), &self.$name))*
+                    .finish()
+            }
+        }
+
+        impl Config {
+            /// A number or duration setting's value, by its Rust name.
+            #[doc(hidden)]
+            pub fn get(&self, name: &str) -> Option<SettingValue> {
+                match name {
+                    $(stringify!($name) => Some(SettingType::to_value(self.$name)),)*
+                    _ => None,
+                }
+            }
+
+            /// Sets a number or duration setting by its Rust name; the error
+            /// (named for `face`) says when the value cannot be held.
+            pub(crate) fn set(
+                &mut self,
+                face: Face,
+                name: &str,
+                value: SettingValue,
+            ) -> Result<(), ConfigError> {
+                let Some(setting) = setting(name).filter(|s| s.is_tuned()) else {
+                    return Err(ConfigError::new(name, "is not a number or duration setting"));
+                };
+                match name {
+                    $(stringify!($name) => {
+                        self.$name = SettingType::from_value(value)
+                            .ok_or_else(|| setting.out_of_range(face, setting.format(face, value)))?;
+                    })*
+                    _ => unreachable!("every tuned setting has a field"),
+                }
+                Ok(())
+            }
+        }
+
+        /// Every setting, in declaration order: the identity settings, then
+        /// the numbers and durations.
+        pub static SETTINGS: &[Setting] = &[
+            $(Setting {
+                name: stringify!($iname),
+                kind: Kind::$ikind,
+                doc: first_line!($($idoc),*),
+                env: env_of!($($ienv)?),
+                default: SettingDefault::Described($idefault),
+                range: None,
+            },)*
+            $(Setting {
+                name: stringify!($name),
+                kind: Kind::$kind $(($unit))?,
+                doc: first_line!($($doc),*),
+                env: None,
+                default: SettingDefault::Value(setting_value!($t, $default)),
+                range: Some((setting_value!($t, $lo), setting_value!($t, $hi))),
+            },)*
+        ];
+    };
+}
+for_each_setting!(config_from_settings);
+
+/// The declaration of the setting called `name` (its Rust name).
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
 }
 
 impl Config {
-    /// Checks ranges; the message names the setting.
+    /// Checks every range, and the settings that depend on each other; the
+    /// message names the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        fn range(field: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
-            if v < lo || v > hi {
-                return Err(ConfigError::new(
-                    field,
-                    format!("must be between {lo} and {hi}, got {v}"),
-                ));
-            }
-            Ok(())
+        self.validate_as(Face::Rust)
+    }
+
+    /// As [`Config::validate`], naming settings as `face` does.
+    #[doc(hidden)]
+    pub fn validate_as(&self, face: Face) -> Result<(), ConfigError> {
+        for setting in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            let value = self.get(setting.name).expect("a tuned setting has a value");
+            setting.check(face, value)?;
         }
-        range("max_batch_size", self.max_batch_size, 1, 32_768)?;
-        range("max_batch_bytes", self.max_batch_bytes, 1024, 64 << 20)?;
-        range("queue_capacity", self.queue_capacity, 1, 16_777_216)?;
-        range("spill_capacity", self.spill_capacity, 1, 16_777_216)?;
-        range("max_concurrent_exports", self.max_concurrent_exports, 1, 64)?;
-        range("worker_threads", self.worker_threads, 1, 64)?;
-        range("thread_nice", self.thread_nice.into(), 0, 19)?;
-        range("gzip_level", self.gzip_level as usize, 0, 9)?;
-        if self.batch_delay > Duration::from_secs(3600) {
-            return Err(ConfigError::new("batch_delay", "must be at most one hour"));
-        }
-        if self.request_timeout.is_zero() || self.request_timeout > Duration::from_secs(600) {
+        if self.retry_base_delay > self.retry_max_delay {
+            let (base, max) = (
+                setting("retry_base_delay").expect("declared"),
+                setting("retry_max_delay").expect("declared"),
+            );
             return Err(ConfigError::new(
-                "request_timeout",
-                "must be between 1 ms and 600 s",
-            ));
-        }
-        if self.retry_base_delay.is_zero() || self.retry_base_delay > self.retry_max_delay {
-            return Err(ConfigError::new(
-                "retry_base_delay",
-                "must be above zero and at most retry_max_delay",
-            ));
-        }
-        if self.metric_export_interval < Duration::from_millis(100) {
-            return Err(ConfigError::new(
-                "metric_export_interval",
-                "must be at least 100 ms",
+                base.error_field(face),
+                format!(
+                    "must be at most {} ({}), got {}",
+                    max.name_in(face),
+                    max.format_with_unit(face, self.retry_max_delay.to_value()),
+                    base.format_with_unit(face, self.retry_base_delay.to_value()),
+                ),
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_are_what_the_list_declares() {
+        let config = Config::default();
+        config.validate().unwrap();
+        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            assert_eq!(config.get(s.name), s.default_value(), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn every_declaration_is_well_formed() {
+        let mut names = std::collections::HashSet::new();
+        for s in SETTINGS {
+            assert!(names.insert(s.name), "{} is declared twice", s.name);
+            let doc = s.summary();
+            assert!(
+                doc.ends_with('.') && !doc.is_empty(),
+                "{}: the first doc line must be a sentence of its own: {doc:?}",
+                s.name
+            );
+            assert_eq!(
+                s.kind == Kind::Bytes,
+                s.name.ends_with("_bytes"),
+                "{}: sizes in bytes, and only they, end in _bytes",
+                s.name
+            );
+            if let (Some((lo, hi)), Some(default)) = (s.range, s.default_value()) {
+                assert!(lo <= default && default <= hi, "{}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_range_and_dependent_settings_are_named() {
+        let mut config = Config::default();
+        config
+            .set(Face::Rust, "max_batch_size", SettingValue::Count(0))
+            .unwrap();
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "max_batch_size: must be between 1 and 32768 items, got 0"
+        );
+
+        let mut config = Config::default();
+        let err = config
+            .set(Face::C, "thread_nice", SettingValue::Count(300))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.thread_nice: must be between 0 and 19, got 300"
+        );
+
+        let config = Config {
+            retry_base_delay: Duration::from_secs(20),
+            ..Config::default()
+        };
+        assert_eq!(
+            config.validate_as(Face::Python).unwrap_err().to_string(),
+            "retry_base_delay_s: must be at most retry_max_delay_s (10 s), got 20 s"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_connection_string() {
+        let config = Config {
+            connection_string: Some("InstrumentationKey=secret-key".into()),
+            ..Config::default()
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("secret-key"), "{text}");
+        assert!(text.contains("max_batch_size: 1024"), "{text}");
     }
 }

@@ -3,7 +3,7 @@
 //! allocation, with interned keys) before they are queued.
 
 mod custom;
-pub mod intern;
+pub(crate) mod intern;
 mod log_record;
 mod metric_point;
 mod packed_span;

@@ -1,8 +1,11 @@
 //! The builder that validates settings and starts an [`AzureTelemetry`] pipeline.
+//!
+//! Its methods for numbers and durations come from the one list of settings
+//! (`config/settings.rs`); the identity settings' methods are written here.
 
 use super::AzureTelemetry;
-use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::config::{for_each_setting, Config, Face, SettingValue};
+use crate::error::{ConfigError, Error, Result};
 use opentelemetry::KeyValue;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,63 +24,68 @@ pub struct AzureTelemetryBuilder {
     config: Config,
 }
 
+macro_rules! builder_methods {
+    (
+        identity { $($identity:tt)* }
+        tuned { $(
+            $(#[doc = $doc:literal])*
+            $name:ident : $t:ident, $kind:ident $(($unit:literal))?,
+                default $default:expr, range $lo:expr, $hi:expr;
+        )* }
+    ) => {
+        impl AzureTelemetryBuilder {
+            $(
+                $(#[doc = $doc])*
+                #[doc = ""]
+                #[doc = concat!(
+                    "Default `", stringify!($default), "`, allowed `",
+                    stringify!($lo), "` ..= `", stringify!($hi), "`."
+                )]
+                pub fn $name(mut self, value: $t) -> Self {
+                    self.config.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+for_each_setting!(builder_methods);
+
 impl AzureTelemetryBuilder {
     pub fn from_config(config: Config) -> Self {
         Self { config }
     }
+    /// The Application Insights connection string; unset reads
+    /// `APPLICATIONINSIGHTS_CONNECTION_STRING`.
     pub fn connection_string(mut self, s: impl Into<String>) -> Self {
         self.config.connection_string = Some(s.into());
         self
     }
+    /// The service's name (`service.name`), shown as the cloud role. Unset:
+    /// `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES`,
+    /// then `genkit-app`.
     pub fn service_name(mut self, s: impl Into<String>) -> Self {
         self.config.resource.service_name = Some(s.into());
         self
     }
+    /// The service's version (`service.version`), shown as the application version.
     pub fn service_version(mut self, s: impl Into<String>) -> Self {
         self.config.resource.service_version = Some(s.into());
         self
     }
+    /// The service's namespace (`service.namespace`), which prefixes the cloud role.
     pub fn service_namespace(mut self, s: impl Into<String>) -> Self {
         self.config.resource.service_namespace = Some(s.into());
         self
     }
-    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
-        self.config.resource.attributes.push(kv);
+    /// More resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.config.resource.attributes.extend(attributes);
         self
     }
-    pub fn max_batch_size(mut self, n: usize) -> Self {
-        self.config.max_batch_size = n;
-        self
-    }
-    /// See [`Config::max_batch_bytes`] (default 1 MiB).
-    pub fn max_batch_bytes(mut self, n: usize) -> Self {
-        self.config.max_batch_bytes = n;
-        self
-    }
-    pub fn batch_delay(mut self, d: Duration) -> Self {
-        self.config.batch_delay = d;
-        self
-    }
-    pub fn queue_capacity(mut self, n: usize) -> Self {
-        self.config.queue_capacity = n;
-        self
-    }
-    pub fn max_concurrent_exports(mut self, n: usize) -> Self {
-        self.config.max_concurrent_exports = n;
-        self
-    }
-    pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.config.request_timeout = d;
-        self
-    }
-    pub fn metric_export_interval(mut self, d: Duration) -> Self {
-        self.config.metric_export_interval = d;
-        self
-    }
-    pub fn retry_delays(mut self, base: Duration, max: Duration) -> Self {
-        self.config.retry_base_delay = base;
-        self.config.retry_max_delay = max;
-        self
+    /// One more resource attribute (see [`Self::resource_attributes`]).
+    pub fn resource_attribute(self, kv: KeyValue) -> Self {
+        self.resource_attributes([kv])
     }
     /// Persist undeliverable batches under `dir` instead of the default directory.
     /// Naming a directory turns persistence on.
@@ -86,45 +94,45 @@ impl AzureTelemetryBuilder {
         self.config.storage_directory = Some(dir.into());
         self
     }
-    /// Keep undeliverable batches in memory only.
-    pub fn disable_storage(mut self) -> Self {
-        self.config.storage_enabled = false;
+    /// `true`: keep undeliverable batches in memory only, for read-only or
+    /// ephemeral file systems.
+    pub fn disable_offline_storage(mut self, disable: bool) -> Self {
+        self.config.storage_enabled = !disable;
         self
     }
-    pub fn max_disk_bytes(mut self, n: u64) -> Self {
-        self.config.max_disk_bytes = n;
-        self
+    /// Shorthand for `disable_offline_storage(true)`.
+    pub fn disable_storage(self) -> Self {
+        self.disable_offline_storage(true)
     }
-    pub fn disk_retention(mut self, d: Duration) -> Self {
-        self.config.disk_retention = d;
-        self
-    }
-    pub fn disk_lease(mut self, d: Duration) -> Self {
-        self.config.disk_lease = d;
-        self
-    }
-    pub fn max_backlog_bytes(mut self, n: u64) -> Self {
-        self.config.max_backlog_bytes = n;
-        self
-    }
-    pub fn worker_threads(mut self, n: usize) -> Self {
-        self.config.worker_threads = n;
-        self
-    }
-    /// See [`Config::gzip_level`] (default 2).
-    pub fn gzip_level(mut self, level: u32) -> Self {
-        self.config.gzip_level = level;
-        self
-    }
-    /// See [`Config::thread_nice`] (default 10; 0 keeps the host's priority).
-    pub fn thread_nice(mut self, n: u8) -> Self {
-        self.config.thread_nice = n;
-        self
+    /// Both retry delays at once (see [`Self::retry_base_delay`] and
+    /// [`Self::retry_max_delay`]).
+    pub fn retry_delays(self, base: Duration, max: Duration) -> Self {
+        self.retry_base_delay(base).retry_max_delay(max)
     }
 
     /// Validates the settings, starts the background runtime and returns the handle.
     pub fn build(self) -> Result<AzureTelemetry> {
-        self.config.validate().map_err(Error::Config)?;
+        self.build_as(Face::Rust)
+    }
+
+    /// For faces: sets a number or duration setting by its Rust name. The
+    /// error, named as `face` names the setting, says when the value cannot
+    /// be held; ranges are checked by [`Self::build_as`].
+    #[doc(hidden)]
+    pub fn set(
+        mut self,
+        face: Face,
+        name: &str,
+        value: SettingValue,
+    ) -> std::result::Result<Self, ConfigError> {
+        self.config.set(face, name, value)?;
+        Ok(self)
+    }
+
+    /// For faces: [`Self::build`], with errors naming settings as `face` does.
+    #[doc(hidden)]
+    pub fn build_as(self, face: Face) -> Result<AzureTelemetry> {
+        self.config.validate_as(face).map_err(Error::Config)?;
         AzureTelemetry::start(self.config, |k| std::env::var(k).ok())
     }
 }

@@ -61,6 +61,8 @@ struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     resource: Resource,
     connection_string: ConnectionString,
+    /// The settings it was started with, for faces' tests (`resolved_config`).
+    config: Config,
 }
 
 impl AzureTelemetry {
@@ -160,8 +162,16 @@ impl AzureTelemetry {
                 runtime: Mutex::new(Some(runtime)),
                 resource,
                 connection_string,
+                config,
             }),
         })
+    }
+
+    /// The settings this pipeline runs with, after each face's conversion
+    /// and the defaults: what faces' tests read back.
+    #[doc(hidden)]
+    pub fn resolved_config(&self) -> &Config {
+        &self.inner.config
     }
 
     /// The resource every envelope carries (service name, version, ...).
