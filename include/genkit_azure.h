@@ -24,16 +24,23 @@
 #include <stdlib.h>
 
 /**
- * `batch_delay_ms` value meaning "no delay": send each batch as soon as
- * items arrive. (0 cannot mean that: 0 is "default".)
+ * For a number or duration field whose range includes 0: an explicit 0.
+ * (A field left 0 means "default", so 0 itself cannot say it.)
  */
-#define GENKIT_AZURE_NO_BATCH_DELAY UINT32_MAX
+#define GENKIT_AZURE_ZERO UINT32_MAX
+
+/**
+ * `batch_delay_ms` value meaning "no delay": send each batch as soon as
+ * items arrive. The same as `GENKIT_AZURE_ZERO`.
+ */
+#define GENKIT_AZURE_NO_BATCH_DELAY GENKIT_AZURE_ZERO
 
 /**
  * For `genkit_azure_config.thread_nice`: the background threads keep the
- * host's CPU priority instead of deferring to it.
+ * host's CPU priority instead of deferring to it. The same as
+ * `GENKIT_AZURE_ZERO`.
  */
-#define GENKIT_AZURE_HOST_PRIORITY UINT32_MAX
+#define GENKIT_AZURE_HOST_PRIORITY GENKIT_AZURE_ZERO
 
 /**
  * The result of every fallible `genkit_azure_*` function.
@@ -203,78 +210,135 @@ typedef struct genkit_azure_attribute {
  * Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
  * and set only what you need: NULL strings and 0 numbers mean "default".
  * Strings are UTF-8 and are copied; they may be freed after the call.
+ * Durations are in milliseconds. A value out of range makes
+ * `genkit_azure_new` return `GENKIT_AZURE_INVALID_CONFIG`, and
+ * `genkit_azure_last_error()` names the field and its range.
  */
 typedef struct genkit_azure_config {
     /**
-     * The Application Insights connection string
-     * ("InstrumentationKey=...;IngestionEndpoint=https://..."). NULL reads the
-     * APPLICATIONINSIGHTS_CONNECTION_STRING environment variable.
+     * The Application Insights connection string; unset reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
+     * ("InstrumentationKey=...;IngestionEndpoint=https://..."; NULL = unset.)
      */
     const char *connection_string;
     /**
-     * `service.name` (Application Insights cloud role). NULL: OTEL_SERVICE_NAME,
-     * then `service.name` in OTEL_RESOURCE_ATTRIBUTES, then "genkit-app".
+     * The service's name (`service.name`), shown as the cloud role.
+     * NULL: OTEL_SERVICE_NAME, then `service.name` in OTEL_RESOURCE_ATTRIBUTES,
+     * then "genkit-app".
      */
     const char *service_name;
     /**
-     * `service.version` (application version). NULL = not set.
+     * The service's version (`service.version`), shown as the application version.
+     * NULL = not set.
      */
     const char *service_version;
     /**
-     * `service.namespace`. NULL = not set.
+     * The service's namespace (`service.namespace`), which prefixes the cloud role.
+     * NULL = not set.
      */
     const char *service_namespace;
     /**
-     * Extra resource attributes sent with every item. May be NULL when
-     * `resource_attribute_count` is 0.
+     * More resource attributes; a value set in code wins over the environment.
+     * May be NULL when `resource_attribute_count` is 0.
      */
     const struct genkit_azure_attribute *resource_attributes;
     size_t resource_attribute_count;
     /**
-     * Items per export request, 1..32768. 0 = default (1024).
+     * Items per export request. 1 to 32768 items; 0 = default (1024 items).
      */
     uint32_t max_batch_size;
     /**
-     * A request also closes when its items hold this many bytes of content
-     * (attribute text, log bodies), 1024..67108864. 0 = default (1 MiB).
+     * A batch also closes when its spans' and logs' text reaches this many bytes.
+     * 1024 to 67108864 bytes; 0 = default (1048576 bytes).
      */
     uint32_t max_batch_bytes;
     /**
-     * How long a partly filled batch waits before it is sent, in ms, at most
-     * 3600000. 0 = default (1000 ms); GENKIT_AZURE_NO_BATCH_DELAY = no wait.
+     * How long a partly filled batch waits before it is sent. 0 to 3600000
+     * ms; 0 = default (1000 ms); GENKIT_AZURE_ZERO = 0 ms.
+     * (GENKIT_AZURE_NO_BATCH_DELAY says the same.)
      */
     uint32_t batch_delay_ms;
     /**
-     * Items the ingest queue holds before new ones are dropped (and counted),
-     * 1..16777216. 0 = default (65536).
+     * Items the ingest queue holds; past that, items spill to disk or are
+     * dropped and counted. 1 to 16777216 items; 0 = default (65536 items).
      */
     uint32_t queue_capacity;
     /**
-     * Export requests in flight at once, 1..64. 0 = default (2).
+     * Export requests in flight at once. 1 to 64 requests; 0 = default (2 requests).
      */
     uint32_t max_concurrent_exports;
     /**
-     * Timeout of one HTTP request in ms, at most 600000. 0 = default (10000 ms).
+     * Timeout of one HTTP request. 1 to 600000 ms; 0 = default (10000 ms).
      */
     uint32_t request_timeout_ms;
     /**
-     * Directory where batches that could not be delivered wait to be resent
-     * (also by a later process with the same key). NULL = the default,
+     * Where undeliverable batches wait on disk, to be resent by this or a
+     * later process with the same key. NULL = the default,
      * `<temp dir>/genkit-azure-<uid>/<hash of the instrumentation key>`
      * (the temp dir honours TMPDIR).
      */
     const char *storage_directory;
     /**
-     * true: keep undeliverable batches in memory only; they are lost when
-     * the process exits. For read-only or ephemeral file systems.
+     * Keep undeliverable batches in memory only, for read-only or ephemeral file systems.
+     * They are lost when the process exits.
      */
-    bool disable_storage;
+    bool disable_offline_storage;
     /**
-     * How far the background threads defer to the host's threads for CPU
-     * (a Linux nice increment, 1..19; ignored elsewhere). 0 = default (10);
-     * GENKIT_AZURE_HOST_PRIORITY = the host's own priority.
+     * How far the background threads defer to the app's for CPU, as a Linux
+     * nice increment. 0 to 19; 0 = default (10); GENKIT_AZURE_ZERO = 0.
+     * (Ignored outside Linux; GENKIT_AZURE_HOST_PRIORITY says the same as
+     * GENKIT_AZURE_ZERO.)
      */
     uint32_t thread_nice;
+    /**
+     * Items the spill queue holds, where spans and logs go to disk when the
+     * ingest queue is full. 1 to 16777216 items; 0 = default (65536 items).
+     */
+    uint32_t spill_capacity;
+    /**
+     * Threads of the background runtime. 1 to 64 threads; 0 = default (2 threads).
+     */
+    uint32_t worker_threads;
+    /**
+     * How often aggregated metric points are exported, besides every flush.
+     * 100 to 86400000 ms; 0 = default (60000 ms).
+     */
+    uint32_t metric_export_interval_ms;
+    /**
+     * First retry delay after a transient failure; it doubles per attempt,
+     * with full jitter. 1 to 3600000 ms; 0 = default (500 ms).
+     * At most `retry_max_delay_ms`.
+     */
+    uint32_t retry_base_delay_ms;
+    /**
+     * Longest delay between retries, and the longest a recovered endpoint
+     * waits for its first probe. 1 to 3600000 ms; 0 = default (10000 ms).
+     */
+    uint32_t retry_max_delay_ms;
+    /**
+     * Compressed bytes kept in memory for retry; past that the oldest go,
+     * counted. 65536 to 1099511627776 bytes; 0 = default (67108864 bytes).
+     */
+    uint64_t max_backlog_bytes;
+    /**
+     * The gzip level of request bodies, from 0 (stored) to 9 (smallest).
+     * 0 to 9; 0 = default (2); GENKIT_AZURE_ZERO = 0.
+     */
+    uint32_t gzip_level;
+    /**
+     * Disk cap for this key's directory; past it the oldest files are
+     * dropped, counted. 1024 to 1099511627776 bytes; 0 = default (52428800 bytes).
+     */
+    uint64_t max_disk_bytes;
+    /**
+     * Files older than this are dropped, counted. 1000 to 2592000000 ms;
+     * 0 = default (172800000 ms).
+     */
+    uint32_t disk_retention_ms;
+    /**
+     * How long a file being sent stays this process's, and never less than
+     * twice `request_timeout`. 1000 to 3600000 ms; 0 = default (30000 ms).
+     */
+    uint32_t disk_lease_ms;
 } genkit_azure_config;
 
 /**

@@ -1,76 +1,173 @@
 //! `genkit_azure_config`: the settings `genkit_azure_new` starts a pipeline
 //! with. A zero-initialised struct means "all defaults", so fields added later
 //! can default to zero and old callers keep their behaviour when recompiled.
+//!
+//! Every setting of core's list (`genkit_azure::face::SETTINGS`) has a field
+//! here, named by the list's rule (durations end in `_ms`), documented with
+//! the list's own sentence, and converted and checked by the list: the
+//! numbers and durations in one loop, so their ranges and error texts are
+//! core's. The tests fail when a field is missing, named, typed or
+//! documented differently from the list.
 
 use crate::attribute::{attributes, genkit_azure_attribute};
 use crate::boundary::{try_opt_str, FfiError, FfiResult, Path};
-use crate::status::genkit_azure_status::GENKIT_AZURE_INVALID_CONFIG;
+use crate::status::genkit_azure_status::{GENKIT_AZURE_INTERNAL, GENKIT_AZURE_INVALID_CONFIG};
+use genkit_azure::face::{self, Face, Kind, SettingValue};
 use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder};
 use std::ffi::c_char;
 use std::time::Duration;
 
+/// For a number or duration field whose range includes 0: an explicit 0.
+/// (A field left 0 means "default", so 0 itself cannot say it.)
+pub const GENKIT_AZURE_ZERO: u32 = u32::MAX;
+
 /// `batch_delay_ms` value meaning "no delay": send each batch as soon as
-/// items arrive. (0 cannot mean that: 0 is "default".)
-pub const GENKIT_AZURE_NO_BATCH_DELAY: u32 = u32::MAX;
+/// items arrive. The same as `GENKIT_AZURE_ZERO`.
+pub const GENKIT_AZURE_NO_BATCH_DELAY: u32 = GENKIT_AZURE_ZERO;
 
 /// For `genkit_azure_config.thread_nice`: the background threads keep the
-/// host's CPU priority instead of deferring to it.
-pub const GENKIT_AZURE_HOST_PRIORITY: u32 = u32::MAX;
+/// host's CPU priority instead of deferring to it. The same as
+/// `GENKIT_AZURE_ZERO`.
+pub const GENKIT_AZURE_HOST_PRIORITY: u32 = GENKIT_AZURE_ZERO;
 
 /// Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
 /// and set only what you need: NULL strings and 0 numbers mean "default".
 /// Strings are UTF-8 and are copied; they may be freed after the call.
+/// Durations are in milliseconds. A value out of range makes
+/// `genkit_azure_new` return `GENKIT_AZURE_INVALID_CONFIG`, and
+/// `genkit_azure_last_error()` names the field and its range.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_config {
-    /// The Application Insights connection string
-    /// ("InstrumentationKey=...;IngestionEndpoint=https://..."). NULL reads the
-    /// APPLICATIONINSIGHTS_CONNECTION_STRING environment variable.
+    /// The Application Insights connection string; unset reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
+    /// ("InstrumentationKey=...;IngestionEndpoint=https://..."; NULL = unset.)
     pub connection_string: *const c_char,
-    /// `service.name` (Application Insights cloud role). NULL: OTEL_SERVICE_NAME,
-    /// then `service.name` in OTEL_RESOURCE_ATTRIBUTES, then "genkit-app".
+    /// The service's name (`service.name`), shown as the cloud role.
+    /// NULL: OTEL_SERVICE_NAME, then `service.name` in OTEL_RESOURCE_ATTRIBUTES,
+    /// then "genkit-app".
     pub service_name: *const c_char,
-    /// `service.version` (application version). NULL = not set.
+    /// The service's version (`service.version`), shown as the application version.
+    /// NULL = not set.
     pub service_version: *const c_char,
-    /// `service.namespace`. NULL = not set.
+    /// The service's namespace (`service.namespace`), which prefixes the cloud role.
+    /// NULL = not set.
     pub service_namespace: *const c_char,
-    /// Extra resource attributes sent with every item. May be NULL when
-    /// `resource_attribute_count` is 0.
+    /// More resource attributes; a value set in code wins over the environment.
+    /// May be NULL when `resource_attribute_count` is 0.
     pub resource_attributes: *const genkit_azure_attribute,
     pub resource_attribute_count: usize,
-    /// Items per export request, 1..32768. 0 = default (1024).
+    /// Items per export request. 1 to 32768 items; 0 = default (1024 items).
     pub max_batch_size: u32,
-    /// A request also closes when its items hold this many bytes of content
-    /// (attribute text, log bodies), 1024..67108864. 0 = default (1 MiB).
+    /// A batch also closes when its spans' and logs' text reaches this many bytes.
+    /// 1024 to 67108864 bytes; 0 = default (1048576 bytes).
     pub max_batch_bytes: u32,
-    /// How long a partly filled batch waits before it is sent, in ms, at most
-    /// 3600000. 0 = default (1000 ms); GENKIT_AZURE_NO_BATCH_DELAY = no wait.
+    /// How long a partly filled batch waits before it is sent. 0 to 3600000
+    /// ms; 0 = default (1000 ms); GENKIT_AZURE_ZERO = 0 ms.
+    /// (GENKIT_AZURE_NO_BATCH_DELAY says the same.)
     pub batch_delay_ms: u32,
-    /// Items the ingest queue holds before new ones are dropped (and counted),
-    /// 1..16777216. 0 = default (65536).
+    /// Items the ingest queue holds; past that, items spill to disk or are
+    /// dropped and counted. 1 to 16777216 items; 0 = default (65536 items).
     pub queue_capacity: u32,
-    /// Export requests in flight at once, 1..64. 0 = default (2).
+    /// Export requests in flight at once. 1 to 64 requests; 0 = default (2 requests).
     pub max_concurrent_exports: u32,
-    /// Timeout of one HTTP request in ms, at most 600000. 0 = default (10000 ms).
+    /// Timeout of one HTTP request. 1 to 600000 ms; 0 = default (10000 ms).
     pub request_timeout_ms: u32,
-    /// Directory where batches that could not be delivered wait to be resent
-    /// (also by a later process with the same key). NULL = the default,
+    /// Where undeliverable batches wait on disk, to be resent by this or a
+    /// later process with the same key. NULL = the default,
     /// `<temp dir>/genkit-azure-<uid>/<hash of the instrumentation key>`
     /// (the temp dir honours TMPDIR).
     pub storage_directory: *const c_char,
-    /// true: keep undeliverable batches in memory only; they are lost when
-    /// the process exits. For read-only or ephemeral file systems.
+    /// Keep undeliverable batches in memory only, for read-only or ephemeral file systems.
+    /// They are lost when the process exits.
     // Phrased as "disable" so that the zero value keeps the default (on).
-    pub disable_storage: bool,
-    /// How far the background threads defer to the host's threads for CPU
-    /// (a Linux nice increment, 1..19; ignored elsewhere). 0 = default (10);
-    /// GENKIT_AZURE_HOST_PRIORITY = the host's own priority.
+    pub disable_offline_storage: bool,
+    /// How far the background threads defer to the app's for CPU, as a Linux
+    /// nice increment. 0 to 19; 0 = default (10); GENKIT_AZURE_ZERO = 0.
+    /// (Ignored outside Linux; GENKIT_AZURE_HOST_PRIORITY says the same as
+    /// GENKIT_AZURE_ZERO.)
     pub thread_nice: u32,
+    /// Items the spill queue holds, where spans and logs go to disk when the
+    /// ingest queue is full. 1 to 16777216 items; 0 = default (65536 items).
+    pub spill_capacity: u32,
+    /// Threads of the background runtime. 1 to 64 threads; 0 = default (2 threads).
+    pub worker_threads: u32,
+    /// How often aggregated metric points are exported, besides every flush.
+    /// 100 to 86400000 ms; 0 = default (60000 ms).
+    pub metric_export_interval_ms: u32,
+    /// First retry delay after a transient failure; it doubles per attempt,
+    /// with full jitter. 1 to 3600000 ms; 0 = default (500 ms).
+    /// At most `retry_max_delay_ms`.
+    pub retry_base_delay_ms: u32,
+    /// Longest delay between retries, and the longest a recovered endpoint
+    /// waits for its first probe. 1 to 3600000 ms; 0 = default (10000 ms).
+    pub retry_max_delay_ms: u32,
+    /// Compressed bytes kept in memory for retry; past that the oldest go,
+    /// counted. 65536 to 1099511627776 bytes; 0 = default (67108864 bytes).
+    pub max_backlog_bytes: u64,
+    /// The gzip level of request bodies, from 0 (stored) to 9 (smallest).
+    /// 0 to 9; 0 = default (2); GENKIT_AZURE_ZERO = 0.
+    pub gzip_level: u32,
+    /// Disk cap for this key's directory; past it the oldest files are
+    /// dropped, counted. 1024 to 1099511627776 bytes; 0 = default (52428800 bytes).
+    pub max_disk_bytes: u64,
+    /// Files older than this are dropped, counted. 1000 to 2592000000 ms;
+    /// 0 = default (172800000 ms).
+    pub disk_retention_ms: u32,
+    /// How long a file being sent stays this process's, and never less than
+    /// twice `request_timeout`. 1000 to 3600000 ms; 0 = default (30000 ms).
+    pub disk_lease_ms: u32,
 }
 
-/// Maps the C config onto core's builder. Range checks are left to core's
-/// `build`, whose messages name the setting.
+/// Lists the number and duration fields, each by its own name, so a name
+/// can never select another field: core's list of settings says what each
+/// one means, its unit and its range.
+macro_rules! number_fields {
+    ($($field:ident: $t:ty),* $(,)?) => {
+        impl genkit_azure_config {
+            const NUMBER_FIELDS: usize = [$(stringify!($field)),*].len();
+
+            /// `(field name, value)` of every number and duration field.
+            fn number_fields(&self) -> [(&'static str, u64); Self::NUMBER_FIELDS] {
+                [$((stringify!($field), u64::from(self.$field))),*]
+            }
+
+            /// Sets a number field by name (tests walk core's list with it).
+            /// `None` when there is no such field or `value` does not fit.
+            #[cfg(test)]
+            pub(crate) fn set_number_field(&mut self, name: &str, value: u64) -> Option<()> {
+                match name {
+                    $(stringify!($field) => self.$field = <$t>::try_from(value).ok()?,)*
+                    _ => return None,
+                }
+                Some(())
+            }
+        }
+    };
+}
+
+number_fields! {
+    max_batch_size: u32,
+    max_batch_bytes: u32,
+    batch_delay_ms: u32,
+    queue_capacity: u32,
+    max_concurrent_exports: u32,
+    request_timeout_ms: u32,
+    thread_nice: u32,
+    spill_capacity: u32,
+    worker_threads: u32,
+    metric_export_interval_ms: u32,
+    retry_base_delay_ms: u32,
+    retry_max_delay_ms: u32,
+    max_backlog_bytes: u64,
+    gzip_level: u32,
+    max_disk_bytes: u64,
+    disk_retention_ms: u32,
+    disk_lease_ms: u32,
+}
+
+/// Maps the C config onto core's builder. Ranges are checked by core, from
+/// its list; the messages name the C field (`config.batch_delay_ms`).
 ///
 /// # Safety
 /// Every pointer in `c` must be NULL or valid as documented on `genkit_azure_config`.
@@ -97,39 +194,14 @@ pub(crate) unsafe fn builder(
     {
         b = b.service_namespace(s);
     }
-    let attrs = unsafe {
+    b = b.resource_attributes(unsafe {
         attributes(
             c.resource_attributes,
             c.resource_attribute_count,
             &path.field("resource_attributes"),
             &path.field("resource_attribute_count"),
         )
-    }?;
-    for kv in attrs {
-        b = b.resource_attribute(kv);
-    }
-    // u32 -> usize is lossless on every target this library builds for (>= 32 bit).
-    if c.max_batch_size != 0 {
-        b = b.max_batch_size(c.max_batch_size as usize);
-    }
-    if c.max_batch_bytes != 0 {
-        b = b.max_batch_bytes(c.max_batch_bytes as usize);
-    }
-    match c.batch_delay_ms {
-        0 => {}
-        GENKIT_AZURE_NO_BATCH_DELAY => b = b.batch_delay(Duration::ZERO),
-        ms => b = b.batch_delay(Duration::from_millis(ms.into())),
-    }
-    if c.queue_capacity != 0 {
-        b = b.queue_capacity(c.queue_capacity as usize);
-    }
-    if c.max_concurrent_exports != 0 {
-        b = b.max_concurrent_exports(c.max_concurrent_exports as usize);
-    }
-    if c.request_timeout_ms != 0 {
-        b = b.request_timeout(Duration::from_millis(c.request_timeout_ms.into()));
-    }
-    // SAFETY: forwarded from the caller.
+    }?);
     let dir_path = path.field("storage_directory");
     if let Some(dir) = unsafe { try_opt_str(c.storage_directory, &dir_path) }? {
         if dir.is_empty() {
@@ -140,22 +212,230 @@ pub(crate) unsafe fn builder(
         }
         b = b.storage_directory(dir);
     }
-    if c.disable_storage {
-        b = b.disable_storage();
+    if c.disable_offline_storage {
+        b = b.disable_offline_storage(true);
     }
-    match c.thread_nice {
-        0 => {}
-        GENKIT_AZURE_HOST_PRIORITY => b = b.thread_nice(0),
-        n @ 1..=19 => b = b.thread_nice(n as u8),
-        n => {
+    for (field, raw) in c.number_fields() {
+        let Some(setting) = face::setting_in(Face::C, field) else {
+            // The tests tie every field to a declared setting.
             return Err(FfiError::new(
-                GENKIT_AZURE_INVALID_CONFIG,
-                format!(
-                    "{} is {n}; must be 1..19, 0 for the default or GENKIT_AZURE_HOST_PRIORITY",
-                    path.field("thread_nice")
-                ),
-            ))
-        }
+                GENKIT_AZURE_INTERNAL,
+                format!("{} is not a declared setting", path.field(field)),
+            ));
+        };
+        let value = match raw {
+            0 => continue,
+            zero if zero == u64::from(GENKIT_AZURE_ZERO) && setting.allows_zero() => {
+                match setting.kind {
+                    Kind::Duration => SettingValue::Duration(Duration::ZERO),
+                    _ => SettingValue::Count(0),
+                }
+            }
+            n => match setting.kind {
+                Kind::Duration => SettingValue::Duration(Duration::from_millis(n)),
+                _ => SettingValue::Count(n),
+            },
+        };
+        b = b
+            .set(Face::C, setting.name, value)
+            .map_err(genkit_azure::Error::Config)?;
     }
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handle::{genkit_azure_free, genkit_azure_handle, genkit_azure_new};
+    use crate::status::genkit_azure_status::*;
+    use genkit_azure::face::SETTINGS;
+    use genkit_azure::opentelemetry::Key;
+    use genkit_azure::Config;
+    use std::ffi::CStr;
+
+    const UNREACHABLE: &CStr =
+        c"InstrumentationKey=00000000-0000-4000-8000-000000000016;IngestionEndpoint=http://127.0.0.1:9/";
+
+    fn config() -> genkit_azure_config {
+        // SAFETY: all-zero is a valid config ("all defaults").
+        let zeroed: genkit_azure_config = unsafe { std::mem::zeroed() };
+        genkit_azure_config {
+            connection_string: UNREACHABLE.as_ptr(),
+            disable_offline_storage: true,
+            ..zeroed
+        }
+    }
+
+    fn last_error() -> String {
+        // SAFETY: the library's own NUL-terminated, thread-owned string.
+        unsafe { CStr::from_ptr(crate::status::genkit_azure_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Starts a pipeline from `c`, hands its resolved settings to `check`,
+    /// and frees it.
+    fn with_pipeline(c: &genkit_azure_config, check: impl FnOnce(&AzureTelemetry)) {
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: a valid config and out pointer; the handle is freed once.
+        unsafe {
+            assert_eq!(
+                genkit_azure_new(c, &mut handle),
+                GENKIT_AZURE_OK,
+                "{}",
+                last_error()
+            );
+            check(genkit_azure_handle::telemetry(handle).unwrap());
+            genkit_azure_free(handle);
+        }
+    }
+
+    /// `value` as a C field holds it: milliseconds for durations, the
+    /// sentinel for an explicit 0.
+    fn c_value(kind: Kind, value: SettingValue) -> u64 {
+        match value {
+            v if v.is_zero() => u64::from(GENKIT_AZURE_ZERO),
+            SettingValue::Duration(d) => {
+                assert_eq!(kind, Kind::Duration);
+                d.as_millis() as u64
+            }
+            SettingValue::Count(n) => n,
+        }
+    }
+
+    #[test]
+    fn every_number_and_duration_field_is_a_declared_setting() {
+        let fields: Vec<&str> = config().number_fields().iter().map(|(f, _)| *f).collect();
+        let declared: Vec<String> = SETTINGS
+            .iter()
+            .filter(|s| s.is_tuned())
+            .map(|s| s.name_in(Face::C).into_owned())
+            .collect();
+        let mut sorted_fields = fields.clone();
+        sorted_fields.sort_unstable();
+        let mut sorted_declared = declared.clone();
+        sorted_declared.sort_unstable();
+        assert_eq!(
+            sorted_fields, sorted_declared,
+            "genkit_azure_config's number fields and core's settings differ"
+        );
+    }
+
+    #[test]
+    fn every_setting_set_from_c_reaches_core() {
+        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            let valid = face::example_valid(s).unwrap();
+            let mut c = config();
+            c.set_number_field(&s.name_in(Face::C), c_value(s.kind, valid))
+                .unwrap_or_else(|| panic!("{} does not fit its field", s.name));
+            with_pipeline(&c, |t| {
+                assert_eq!(t.resolved_config().get(s.name), Some(valid), "{}", s.name);
+            });
+        }
+        // All at once, and a field left 0 keeps the default.
+        let mut c = config();
+        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            let valid = face::example_valid(s).unwrap();
+            c.set_number_field(&s.name_in(Face::C), c_value(s.kind, valid))
+                .unwrap();
+        }
+        with_pipeline(&c, |t| {
+            for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+                assert_eq!(t.resolved_config().get(s.name), face::example_valid(s));
+            }
+        });
+        with_pipeline(&config(), |t| {
+            let defaults = Config::default();
+            for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+                assert_eq!(t.resolved_config().get(s.name), defaults.get(s.name));
+            }
+        });
+    }
+
+    #[test]
+    fn every_setting_out_of_range_is_refused_naming_the_field() {
+        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            let invalid = face::example_invalid(s).unwrap();
+            let mut c = config();
+            c.set_number_field(&s.name_in(Face::C), c_value(s.kind, invalid))
+                .unwrap();
+            let mut out = std::ptr::NonNull::<genkit_azure_handle>::dangling().as_ptr();
+            // SAFETY: a valid config and out pointer.
+            let status = unsafe { genkit_azure_new(&c, &mut out) };
+            assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG, "{}", s.name);
+            assert!(out.is_null());
+            let wanted = format!(
+                "genkit_azure_new: invalid configuration: config.{}: must be between ",
+                s.name_in(Face::C)
+            );
+            assert!(last_error().starts_with(&wanted), "{}", last_error());
+        }
+    }
+
+    #[test]
+    fn the_sentinel_is_zero_only_where_zero_is_allowed() {
+        let mut c = config();
+        c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
+        c.thread_nice = GENKIT_AZURE_HOST_PRIORITY;
+        c.gzip_level = GENKIT_AZURE_ZERO;
+        with_pipeline(&c, |t| {
+            let r = t.resolved_config();
+            assert_eq!(
+                (r.batch_delay, r.thread_nice, r.gzip_level),
+                (Duration::ZERO, 0, 0)
+            );
+        });
+        // Elsewhere it is just a number, and out of range.
+        let mut c = config();
+        c.max_batch_size = GENKIT_AZURE_ZERO;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a valid config and out pointer.
+        let status = unsafe { genkit_azure_new(&c, &mut out) };
+        assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG);
+        assert!(
+            last_error().contains(
+                "config.max_batch_size: must be between 1 and 32768 items, got 4294967295"
+            ),
+            "{}",
+            last_error()
+        );
+    }
+
+    #[test]
+    fn identity_fields_reach_core() {
+        let dir = std::env::temp_dir().join("genkit-azure-ffi-config-test");
+        let dir_c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        let attrs = [crate::attribute::tests::attr(
+            c"team",
+            crate::attribute::genkit_azure_attribute_type::GENKIT_AZURE_ATTRIBUTE_STRING,
+        )];
+        let c = genkit_azure_config {
+            service_name: c"svc".as_ptr(),
+            service_version: c"2.0".as_ptr(),
+            service_namespace: c"ns".as_ptr(),
+            resource_attributes: attrs.as_ptr(),
+            resource_attribute_count: 1,
+            storage_directory: dir_c.as_ptr(),
+            disable_offline_storage: false,
+            ..config()
+        };
+        with_pipeline(&c, |t| {
+            let get = |k: &'static str| {
+                t.resource()
+                    .get(&Key::from_static_str(k))
+                    .map(|v| v.to_string())
+            };
+            assert_eq!(get("service.name").as_deref(), Some("svc"));
+            assert_eq!(get("service.version").as_deref(), Some("2.0"));
+            assert_eq!(get("service.namespace").as_deref(), Some("ns"));
+            assert_eq!(get("team").as_deref(), Some("v"));
+            assert_eq!(get("telemetry.sdk.language").as_deref(), Some("c"));
+            let r = t.resolved_config();
+            assert_eq!(r.connection_string.as_deref(), UNREACHABLE.to_str().ok());
+            assert_eq!(r.storage_directory.as_deref(), Some(dir.as_path()));
+            assert!(r.storage_enabled);
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        with_pipeline(&config(), |t| assert!(!t.resolved_config().storage_enabled));
+    }
 }

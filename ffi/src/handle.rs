@@ -8,6 +8,7 @@
 use crate::boundary::{boundary, try_ref, try_write, FfiError, FfiResult, Path};
 use crate::config::{builder, genkit_azure_config};
 use crate::status::genkit_azure_status::{self, *};
+use genkit_azure::face::Face;
 use genkit_azure::{AzureTelemetry, Pushed};
 use std::time::Duration;
 
@@ -74,7 +75,8 @@ pub unsafe extern "C" fn genkit_azure_new(
         // SAFETY: forwarded from the caller.
         let builder = unsafe { builder(try_ref(config, &config_path)?, &config_path) }?;
         let handle = Box::new(genkit_azure_handle {
-            telemetry: builder.build()?,
+            // Errors name settings as C does (`config.batch_delay_ms`).
+            telemetry: builder.build_as(Face::C)?,
         });
         // SAFETY: checked non-NULL and aligned above.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -187,7 +189,7 @@ mod tests {
         genkit_azure_config {
             connection_string: UNREACHABLE.as_ptr(),
             // Never leave files behind in the shared temp directory.
-            disable_storage: true,
+            disable_offline_storage: true,
             ..zeroed
         }
     }
@@ -244,7 +246,7 @@ mod tests {
                     thread_nice: 20,
                     ..config()
                 },
-                "config.thread_nice is 20",
+                "config.thread_nice: must be between 0 and 19, got 20",
             ),
             (
                 genkit_azure_config {

@@ -86,3 +86,83 @@ fn header_declares_the_whole_api() {
         assert!(text.contains(name), "generated header lacks {name}");
     }
 }
+
+/// The fields of `typedef struct genkit_azure_config { ... }` in the
+/// generated header: (C type, name, its doc comment on one line).
+fn config_fields(header: &str) -> Vec<(String, String, String)> {
+    let start = header
+        .find("typedef struct genkit_azure_config {")
+        .expect("the header declares genkit_azure_config");
+    let body = &header[start..];
+    let body = &body[body.find('{').unwrap() + 1..body.find("} genkit_azure_config;").unwrap()];
+    let mut fields = Vec::new();
+    let mut doc = String::new();
+    for line in body.lines().map(str::trim) {
+        if line.starts_with("/**") || line.starts_with("*/") {
+            continue;
+        }
+        if let Some(text) = line.strip_prefix('*') {
+            doc.push(' ');
+            doc.push_str(text.trim());
+        } else if let Some(decl) = line.strip_suffix(';') {
+            let (ty, name) = decl.rsplit_once(' ').expect("type name;");
+            let name = name.trim_start_matches('*');
+            fields.push((ty.trim().to_string(), name.to_string(), normalized(&doc)));
+            doc.clear();
+        }
+    }
+    fields
+}
+
+fn normalized(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every setting of core's list has its field in `genkit_azure_config`:
+/// named by the list's rule (durations in `_ms`), of the type its range
+/// needs, and documented with the list's own sentence (range and default
+/// included), so the C docs cannot drift from core's declaration.
+#[test]
+fn config_struct_declares_every_setting_as_core_does() {
+    use genkit_azure::face::{Face, Kind, SettingValue, SETTINGS};
+    let header = String::from_utf8(generate()).expect("the header is UTF-8");
+    let fields = config_fields(&header);
+    let mut problems = Vec::new();
+    for s in SETTINGS {
+        let name = s.name_in(Face::C);
+        let Some((ty, _, doc)) = fields.iter().find(|(_, n, _)| *n == name) else {
+            problems.push(format!("no field `{name}`"));
+            continue;
+        };
+        let wanted_type = match (s.kind, s.range) {
+            (Kind::Text | Kind::Path, _) => "const char",
+            (Kind::Flag, _) => "bool",
+            (Kind::Attributes, _) => "const struct genkit_azure_attribute",
+            (Kind::Duration, _) => "uint32_t",
+            (_, Some((_, SettingValue::Count(hi)))) if hi < u64::from(u32::MAX) => "uint32_t",
+            _ => "uint64_t",
+        };
+        if ty != wanted_type {
+            problems.push(format!("`{name}` is {ty}, wanted {wanted_type}"));
+        }
+        if let Some((_, SettingValue::Duration(hi))) = s.range {
+            // u32::MAX is GENKIT_AZURE_ZERO.
+            if hi.as_millis() >= u128::from(u32::MAX) {
+                problems.push(format!(
+                    "`{name}`: {hi:?} does not fit uint32_t milliseconds"
+                ));
+            }
+        }
+        let line = s.doc_line(Face::C);
+        if !doc.contains(&line) {
+            problems.push(format!(
+                "`{name}`'s doc lacks the declared sentence\n    wanted: {line}\n    has:    {doc}"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "genkit_azure_config differs from core's settings (core/src/config/settings.rs):\n  {}",
+        problems.join("\n  ")
+    );
+}

@@ -191,7 +191,7 @@ static int try_connection_string(const char *text, int line)
     genkit_azure_handle *h = NULL;
     genkit_azure_config c = {0};
     c.connection_string = text;
-    c.disable_storage = true;
+    c.disable_offline_storage = true;
     checks++;
     genkit_azure_status st = genkit_azure_new(&c, &h);
     if (st == GENKIT_AZURE_OK) {
@@ -372,9 +372,35 @@ static void config_cases(void)
     c.max_batch_bytes = 0;
 
     c.thread_nice = 20;
-    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "config.thread_nice is 20",
-           "GENKIT_AZURE_HOST_PRIORITY");
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "config.thread_nice: must be between 0 and 19, got 20");
     c.thread_nice = 0;
+
+    /* The fields every face has, out of range: core's text, named as C names them. */
+    c.max_disk_bytes = 10;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "config.max_disk_bytes: must be between 1024 and 1099511627776 bytes, got 10");
+    c.max_disk_bytes = 0;
+
+    c.gzip_level = 10;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "config.gzip_level: must be between 0 and 9, got 10");
+    c.gzip_level = 0;
+
+    c.disk_retention_ms = 999;
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "config.disk_retention_ms",
+           "1000 and 2592000000 ms");
+    c.disk_retention_ms = 0;
+
+    c.retry_base_delay_ms = 20000; /* above the default retry_max_delay_ms */
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG,
+           "config.retry_base_delay_ms: must be at most retry_max_delay_ms (10000 ms), got 20000 ms");
+    c.retry_base_delay_ms = 0;
+
+    c.worker_threads = GENKIT_AZURE_ZERO; /* 0 threads is not allowed: the sentinel is a number */
+    EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_CONFIG, "config.worker_threads",
+           "4294967295");
+    c.worker_threads = 0;
 
     c.service_name = "svc\xff";
     EXPECT(genkit_azure_new(&c, &h), GENKIT_AZURE_INVALID_UTF8, "config.service_name", "UTF-8");
@@ -533,7 +559,10 @@ int main(int argc, char **argv)
     genkit_azure_config c = {0};
     c.service_name = "bad-input-c";
     c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
-    c.thread_nice = GENKIT_AZURE_HOST_PRIORITY; /* the sentinel is accepted */
+    c.thread_nice = GENKIT_AZURE_HOST_PRIORITY; /* the sentinels are accepted */
+    c.gzip_level = GENKIT_AZURE_ZERO;
+    c.max_disk_bytes = 1024 * 1024;
+    c.metric_export_interval_ms = 120000;
     CHECK_OK(genkit_azure_new(&c, &h));
     if (h == NULL) {
         fprintf(stderr, "bad_input.c: cannot continue without a handle\n");

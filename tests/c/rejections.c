@@ -20,7 +20,7 @@ int main(void)
 {
     int failures = 0;
     genkit_azure_config config = {0};
-    config.disable_storage = true;
+    config.disable_offline_storage = true;
     genkit_azure_handle *handle = NULL;
     if (genkit_azure_new(&config, &handle) != GENKIT_AZURE_OK) {
         fprintf(stderr, "genkit_azure_new: %s\n", genkit_azure_last_error());
