@@ -46,8 +46,8 @@ pub use accounting::Stats;
 pub use config::{Config, ConnectionString, ResourceSettings, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
 pub use ingest::{
-    parse_hex_id, severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent,
-    LogRecord, MetricKind, MetricPoint, PackedSpan, RawSpan, SpanPacker,
+    severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent, LogRecord,
+    MetricKind, MetricPoint, PackedSpan, SpanPacker,
 };
 pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
 

@@ -342,21 +342,18 @@ fn a_batch_closes_at_max_batch_bytes_before_max_batch_size() {
         .unwrap();
     let prompt = "p".repeat(2_000);
     for i in 0..20 {
-        let span = genkit_azure::RawSpan {
-            trace_id: [7; 16],
-            span_id: [i + 1; 8],
-            parent_span_id: None,
-            parent_is_remote: false,
-            name: format!("generate {i}"),
-            kind: genkit_azure::opentelemetry::trace::SpanKind::Internal,
-            start_unix_nanos: 1_700_000_000_000_000_000,
-            end_unix_nanos: 1_700_000_000_100_000_000,
-            status: genkit_azure::opentelemetry::trace::Status::Unset,
-            attributes: vec![KeyValue::new("genkit:input", prompt.clone())],
-            events: vec![],
-            scope: None,
-        };
-        telemetry.push_packed(span.pack().unwrap()).unwrap();
+        let mut span = genkit_azure::SpanPacker::new(
+            [7; 16],
+            [i + 1; 8],
+            None,
+            false,
+            genkit_azure::opentelemetry::trace::SpanKind::Internal,
+            1_700_000_000_000_000_000,
+            1_700_000_000_100_000_000,
+        );
+        span.name(&format!("generate {i}"));
+        span.attribute_str("genkit:input", &prompt);
+        telemetry.push_packed(span.finish().unwrap()).unwrap();
     }
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     let requests = emu.requests();

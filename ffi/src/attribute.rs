@@ -1,8 +1,11 @@
 //! `genkit_azure_attribute`: one OpenTelemetry attribute (key and typed
 //! value), as spans, span events, log records and the resource carry them.
+//! Spans' attributes are written straight into the packed span; logs' and
+//! the resource's become `KeyValue`s.
 
 use crate::boundary::{try_slice, try_str, FfiError, FfiResult, Path};
 use genkit_azure::opentelemetry::{KeyValue, Value};
+use genkit_azure::SpanPacker;
 use std::ffi::c_char;
 
 /// The type of a `genkit_azure_attribute`'s value: which value field is read.
@@ -45,11 +48,23 @@ pub struct genkit_azure_attribute {
     pub double_value: f64,
 }
 
-/// Converts one attribute; `path` is where it sits, e.g. `span.attributes[3]`.
+/// An attribute's value, read in place: text is borrowed from C.
+enum ValueRef<'a> {
+    Str(&'a str),
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+}
+
+/// Checks one attribute and borrows its key and value; `path` is where it
+/// sits, e.g. `span.attributes[3]`.
 ///
 /// # Safety
-/// The attribute's pointers must satisfy [`try_str`].
-unsafe fn attribute(attr: &genkit_azure_attribute, path: &Path<'_>) -> FfiResult<KeyValue> {
+/// The attribute's pointers must satisfy [`try_str`] for `'a`.
+unsafe fn read<'a>(
+    attr: &genkit_azure_attribute,
+    path: &Path<'_>,
+) -> FfiResult<(&'a str, ValueRef<'a>)> {
     use genkit_azure_attribute_type::*;
     let key_path = path.field("key");
     // SAFETY: forwarded from the caller.
@@ -63,12 +78,12 @@ unsafe fn attribute(attr: &genkit_azure_attribute, path: &Path<'_>) -> FfiResult
     const DOUBLE: u32 = GENKIT_AZURE_ATTRIBUTE_DOUBLE as u32;
     let value = match attr.r#type {
         // SAFETY: forwarded from the caller.
-        STRING => Value::from(
-            unsafe { try_str(attr.string_value, &path.field("string_value")) }?.to_owned(),
-        ),
-        BOOL => Value::Bool(attr.bool_value),
-        INT => Value::I64(attr.int_value),
-        DOUBLE => Value::F64(attr.double_value),
+        STRING => {
+            ValueRef::Str(unsafe { try_str(attr.string_value, &path.field("string_value")) }?)
+        }
+        BOOL => ValueRef::Bool(attr.bool_value),
+        INT => ValueRef::I64(attr.int_value),
+        DOUBLE => ValueRef::F64(attr.double_value),
         other => {
             return Err(FfiError::invalid(format!(
                 "{} is {other}, which is not a genkit_azure_attribute_type (0..=3)",
@@ -76,7 +91,49 @@ unsafe fn attribute(attr: &genkit_azure_attribute, path: &Path<'_>) -> FfiResult
             )))
         }
     };
+    Ok((key, value))
+}
+
+/// Converts one attribute into an owned `KeyValue` (logs, the resource).
+///
+/// # Safety
+/// The attribute's pointers must satisfy [`try_str`].
+unsafe fn attribute(attr: &genkit_azure_attribute, path: &Path<'_>) -> FfiResult<KeyValue> {
+    // SAFETY: forwarded from the caller.
+    let (key, value) = unsafe { read(attr, path) }?;
+    let value = match value {
+        ValueRef::Str(s) => Value::from(s.to_owned()),
+        ValueRef::Bool(b) => Value::Bool(b),
+        ValueRef::I64(i) => Value::I64(i),
+        ValueRef::F64(f) => Value::F64(f),
+    };
     Ok(KeyValue::new(genkit_azure::face::intern_key(key), value))
+}
+
+/// Checks the array `ptr[0..count]` and writes each attribute straight into
+/// a packed span (the text is copied once, into the span).
+///
+/// # Safety
+/// As [`try_slice`], and every attribute as [`try_str`].
+pub(crate) unsafe fn pack_attributes(
+    p: &mut SpanPacker,
+    ptr: *const genkit_azure_attribute,
+    count: usize,
+    path: &Path<'_>,
+    count_path: &Path<'_>,
+) -> FfiResult<()> {
+    // SAFETY: forwarded from the caller.
+    let attrs = unsafe { try_slice(ptr, count, path, count_path) }?;
+    for (i, attr) in attrs.iter().enumerate() {
+        // SAFETY: forwarded from the caller.
+        match unsafe { read(attr, &path.index(i)) }? {
+            (key, ValueRef::Str(s)) => p.attribute_str(key, s),
+            (key, ValueRef::Bool(b)) => p.attribute_bool(key, b),
+            (key, ValueRef::I64(v)) => p.attribute_i64(key, v),
+            (key, ValueRef::F64(v)) => p.attribute_f64(key, v),
+        }
+    }
+    Ok(())
 }
 
 /// Converts the array `ptr[0..count]`; `path` names the array field and

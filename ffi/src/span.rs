@@ -1,18 +1,19 @@
 //! `genkit_azure_span`: a finished span handed over from C, and
 //! `genkit_azure_export_span`, which checks it and queues it.
 //!
-//! The C struct is read field by field into core's `RawSpan`; every string is
-//! copied, so the caller may free its memory as soon as the call returns.
+//! The C struct is read field by field straight into core's packed form
+//! (`SpanPacker`), each field checked once; every string is copied once,
+//! into the packed span, so the caller may free its memory as soon as the
+//! call returns.
 
-use crate::attribute::{attributes, genkit_azure_attribute};
+use crate::attribute::{genkit_azure_attribute, pack_attributes};
 use crate::boundary::{
     boundary, try_opt_str, try_ref, try_slice, try_str, FfiError, FfiResult, Path,
 };
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
-use genkit_azure::opentelemetry::trace::{Event, SpanKind, Status};
-use genkit_azure::opentelemetry::InstrumentationScope;
-use genkit_azure::{time_from_unix_nanos, RawSpan};
+use genkit_azure::opentelemetry::trace::SpanKind;
+use genkit_azure::{PackedSpan, SpanPacker};
 use std::ffi::c_char;
 
 /// What a span represents; decides the Application Insights item type.
@@ -128,77 +129,77 @@ fn time(nanos: u64, path: &Path<'_>) -> FfiResult<u64> {
     Ok(nanos)
 }
 
+/// Writes one event and its attributes into the packed span.
+///
 /// # Safety
 /// The event's pointers must satisfy the `boundary` checks' contracts.
-unsafe fn event(e: &genkit_azure_event, path: &Path<'_>) -> FfiResult<Event> {
+unsafe fn pack_event(p: &mut SpanPacker, e: &genkit_azure_event, path: &Path<'_>) -> FfiResult<()> {
     // SAFETY: forwarded from the caller.
     let name = unsafe { try_str(e.name, &path.field("name")) }?;
     let time = time(e.time_unix_nano, &path.field("time_unix_nano"))?;
+    let count_path = path.field("attribute_count");
+    // The packer counts an event's attributes in 32 bits; more cannot be
+    // real (and would not fit a request anyway).
+    let count = u32::try_from(e.attribute_count).map_err(|_| {
+        FfiError::invalid(format!(
+            "{count_path} is {}, which is impossibly large",
+            e.attribute_count
+        ))
+    })?;
+    p.event(name, time, count);
     // SAFETY: forwarded from the caller.
-    let attrs = unsafe {
-        attributes(
+    unsafe {
+        pack_attributes(
+            p,
             e.attributes,
             e.attribute_count,
             &path.field("attributes"),
-            &path.field("attribute_count"),
+            &count_path,
         )
-    }?;
-    Ok(Event::new(
-        name.to_owned(),
-        time_from_unix_nanos(time),
-        attrs,
-        0,
-    ))
+    }
 }
 
-/// Reads a C span into core's `RawSpan`, checking every field.
+/// Packs a C span straight into core's `SpanPacker`, checking each field
+/// once: here what only a C caller can get wrong (NULL pointers, UTF-8,
+/// enum values, a time left 0, a version without a scope), in the packer
+/// what every face must respect (non-zero ids, an end not before the
+/// start). Text is copied once, into the packed span.
 ///
 /// # Safety
 /// Every pointer in `s` must be NULL or valid as documented on `genkit_azure_span`.
-pub(crate) unsafe fn raw_span(s: &genkit_azure_span, path: &Path<'_>) -> FfiResult<RawSpan> {
+pub(crate) unsafe fn pack(s: &genkit_azure_span, path: &Path<'_>) -> FfiResult<PackedSpan> {
     use genkit_azure_status_code::*;
-    if s.trace_id == [0; 16] {
-        return Err(FfiError::invalid(format!(
-            "{} is all zeros",
-            path.field("trace_id")
-        )));
-    }
-    if s.span_id == [0; 8] {
-        return Err(FfiError::invalid(format!(
-            "{} is all zeros",
-            path.field("span_id")
-        )));
-    }
-    // SAFETY (all blocks below): forwarded from the caller.
-    let name = unsafe { try_str(s.name, &path.field("name")) }?;
     let kind = span_kind(s.kind, &path.field("kind"))?;
-    let start_path = path.field("start_time_unix_nano");
-    let end_path = path.field("end_time_unix_nano");
-    let start = time(s.start_time_unix_nano, &start_path)?;
-    let end = time(s.end_time_unix_nano, &end_path)?;
-    if end < start {
-        return Err(FfiError::invalid(format!(
-            "{end_path} is before {start_path} ({end} < {start})"
-        )));
-    }
-    let message_path = path.field("status_message");
+    let start = time(s.start_time_unix_nano, &path.field("start_time_unix_nano"))?;
+    let end = time(s.end_time_unix_nano, &path.field("end_time_unix_nano"))?;
+    let mut p = SpanPacker::new(
+        s.trace_id,
+        s.span_id,
+        // All zeros is a root span.
+        Some(s.parent_span_id),
+        s.parent_is_remote,
+        kind,
+        start,
+        end,
+    );
+    // SAFETY (all blocks below): forwarded from the caller.
+    p.name(unsafe { try_str(s.name, &path.field("name")) }?);
     // Validated even when ignored, so bad input is reported where it is.
-    let message = unsafe { try_opt_str(s.status_message, &message_path) }?;
-    let status = match s.status_code {
-        v if v == GENKIT_AZURE_STATUS_CODE_UNSET as u32 => Status::Unset,
-        v if v == GENKIT_AZURE_STATUS_CODE_OK as u32 => Status::Ok,
-        v if v == GENKIT_AZURE_STATUS_CODE_ERROR as u32 => {
-            Status::error(message.unwrap_or_default().to_owned())
-        }
+    let message = unsafe { try_opt_str(s.status_message, &path.field("status_message")) }?;
+    match s.status_code {
+        v if v == GENKIT_AZURE_STATUS_CODE_UNSET as u32 => {}
+        v if v == GENKIT_AZURE_STATUS_CODE_OK as u32 => p.status_ok(),
+        v if v == GENKIT_AZURE_STATUS_CODE_ERROR as u32 => p.status_error(message.unwrap_or("")),
         other => {
             return Err(FfiError::invalid(format!(
                 "{} is {other}, which is not a genkit_azure_status_code (0..=2)",
                 path.field("status_code")
             )))
         }
-    };
-    let attrs = unsafe {
-        attributes(
+    }
+    unsafe {
+        pack_attributes(
+            &mut p,
             s.attributes,
             s.attribute_count,
             &path.field("attributes"),
@@ -213,44 +214,40 @@ pub(crate) unsafe fn raw_span(s: &genkit_azure_span, path: &Path<'_>) -> FfiResu
             &events_path,
             &path.field("event_count"),
         )
-    }?
-    .iter()
-    .enumerate()
-    .map(|(i, e)| unsafe { event(e, &events_path.index(i)) })
-    .collect::<FfiResult<Vec<_>>>()?;
+    }?;
+    for (i, e) in events.iter().enumerate() {
+        unsafe { pack_event(&mut p, e, &events_path.index(i)) }?;
+    }
     let scope_name = unsafe { try_opt_str(s.scope_name, &path.field("scope_name")) }?;
     let scope_version_path = path.field("scope_version");
     let scope_version = unsafe { try_opt_str(s.scope_version, &scope_version_path) }?;
-    let scope = match (scope_name, scope_version) {
-        (None, None) => None,
+    match (scope_name, scope_version) {
+        (None, None) => {}
         (None, Some(_)) => {
             return Err(FfiError::invalid(format!(
                 "{scope_version_path} is set but {} is NULL",
                 path.field("scope_name")
             )))
         }
-        (Some(name), version) => {
-            let builder = InstrumentationScope::builder(name.to_owned());
-            Some(match version {
-                Some(v) => builder.with_version(v.to_owned()).build(),
-                None => builder.build(),
-            })
+        (Some(name), version) => p.scope(name, version),
+    }
+    p.finish().map_err(|e| span_error(e, path))
+}
+
+/// The packer's refusal (ids, times), named as C names the field.
+fn span_error(e: genkit_azure::Error, path: &Path<'_>) -> FfiError {
+    match e {
+        genkit_azure::Error::InvalidArgument(detail) => {
+            let field = match detail.field.as_str() {
+                "trace_id" => path.field("trace_id"),
+                "span_id" => path.field("span_id"),
+                "end_time" => path.field("end_time_unix_nano"),
+                _ => *path,
+            };
+            FfiError::invalid(format!("{field}: {}", detail.reason))
         }
-    };
-    Ok(RawSpan {
-        trace_id: s.trace_id,
-        span_id: s.span_id,
-        parent_span_id: (s.parent_span_id != [0; 8]).then_some(s.parent_span_id),
-        parent_is_remote: s.parent_is_remote,
-        name: name.to_owned(),
-        kind,
-        start_unix_nanos: start,
-        end_unix_nanos: end,
-        status,
-        attributes: attrs,
-        events,
-        scope,
-    })
+        other => other.into(),
+    }
 }
 
 /// Queues a finished span for export. Never blocks on the network.
@@ -275,9 +272,8 @@ pub unsafe extern "C" fn genkit_azure_export_span(
         let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("span");
         // SAFETY: forwarded from the caller.
-        let raw = unsafe { raw_span(try_ref(span, &path)?, &path) }?;
-        // Core checks again (ids, times); its messages name the field too.
-        pushed(telemetry.push_packed(raw.pack()?), "span")
+        let packed = unsafe { pack(try_ref(span, &path)?, &path) }?;
+        pushed(telemetry.push_packed(packed), "span")
     })
 }
 
@@ -287,6 +283,9 @@ pub(crate) mod tests {
     use crate::attribute::genkit_azure_attribute_type::*;
     use crate::attribute::tests::attr;
     use crate::status::genkit_azure_status::*;
+    use genkit_azure::opentelemetry::trace::{SpanId, Status};
+    use genkit_azure::opentelemetry::KeyValue;
+    use genkit_azure::opentelemetry_sdk::trace::SpanData;
 
     pub fn zeroed_span() -> genkit_azure_span {
         // SAFETY: all-zero is a valid genkit_azure_span (NULL pointers, zero
@@ -305,14 +304,19 @@ pub(crate) mod tests {
         }
     }
 
-    fn convert(s: &genkit_azure_span) -> FfiResult<RawSpan> {
+    fn convert(s: &genkit_azure_span) -> FfiResult<SpanData> {
         // SAFETY: test spans point only at static strings and live locals.
-        unsafe { raw_span(s, &Path::Root("span")) }
+        unsafe { pack(s, &Path::Root("span")) }.map(|p| p.unpack())
     }
 
     #[test]
-    fn converts_a_full_span() {
-        let attrs = [attr(c"genkit:name", GENKIT_AZURE_ATTRIBUTE_STRING)];
+    fn packs_a_full_span() {
+        let attrs = [
+            attr(c"genkit:name", GENKIT_AZURE_ATTRIBUTE_STRING),
+            attr(c"n", GENKIT_AZURE_ATTRIBUTE_INT),
+            attr(c"b", GENKIT_AZURE_ATTRIBUTE_BOOL),
+            attr(c"d", GENKIT_AZURE_ATTRIBUTE_DOUBLE),
+        ];
         let events = [genkit_azure_event {
             name: c"exception".as_ptr(),
             time_unix_nano: 1_700_000_000_100_000_000,
@@ -321,33 +325,45 @@ pub(crate) mod tests {
         }];
         let s = genkit_azure_span {
             parent_span_id: [1; 8],
+            parent_is_remote: true,
             kind: genkit_azure_span_kind::GENKIT_AZURE_SPAN_KIND_CLIENT as u32,
             status_code: genkit_azure_status_code::GENKIT_AZURE_STATUS_CODE_ERROR as u32,
             status_message: c"boom".as_ptr(),
             attributes: attrs.as_ptr(),
-            attribute_count: 1,
+            attribute_count: attrs.len(),
             events: events.as_ptr(),
             event_count: 1,
             scope_name: c"genkit-tracer".as_ptr(),
             scope_version: c"1.0".as_ptr(),
             ..valid_span()
         };
-        let raw = convert(&s).unwrap();
-        assert_eq!(raw.parent_span_id, Some([1; 8]));
-        assert_eq!(raw.kind, SpanKind::Client);
-        assert_eq!(raw.status, Status::error("boom"));
-        assert_eq!(raw.attributes.len(), 1);
-        assert_eq!(raw.events[0].name, "exception");
-        assert_eq!(raw.scope.as_ref().unwrap().version(), Some("1.0"));
-        let packed = raw.pack().unwrap().unpack();
-        assert_eq!(packed.attributes.len(), 1);
-        assert_eq!(packed.events.events[0].attributes.len(), 1);
-        assert_eq!(packed.instrumentation_scope.name(), "genkit-tracer");
+        let span = convert(&s).unwrap();
+        assert_eq!(span.parent_span_id, SpanId::from_bytes([1; 8]));
+        assert!(span.parent_span_is_remote);
+        assert_eq!(span.span_kind, SpanKind::Client);
+        assert_eq!(span.status, Status::error("boom"));
+        assert_eq!(
+            span.attributes,
+            vec![
+                KeyValue::new("genkit:name", "v"),
+                KeyValue::new("n", 7i64),
+                KeyValue::new("b", true),
+                KeyValue::new("d", 0.5),
+            ]
+        );
+        assert_eq!(span.events.events[0].name, "exception");
+        assert_eq!(
+            span.events.events[0].attributes,
+            vec![KeyValue::new("genkit:name", "v")]
+        );
+        assert_eq!(span.instrumentation_scope.name(), "genkit-tracer");
+        assert_eq!(span.instrumentation_scope.version(), Some("1.0"));
 
         let root = convert(&valid_span()).unwrap();
-        assert_eq!(root.parent_span_id, None);
-        assert_eq!(root.kind, SpanKind::Internal);
+        assert_eq!(root.parent_span_id, SpanId::INVALID);
+        assert_eq!(root.span_kind, SpanKind::Internal);
         assert_eq!(root.status, Status::Unset);
+        assert_eq!(root.name, "span");
     }
 
     #[test]
@@ -366,7 +382,7 @@ pub(crate) mod tests {
                     ..valid_span()
                 },
                 GENKIT_AZURE_INVALID_ARGUMENT,
-                "span.trace_id is all zeros",
+                "span.trace_id: must not be all zeros",
             ),
             (
                 genkit_azure_span {
@@ -374,7 +390,7 @@ pub(crate) mod tests {
                     ..valid_span()
                 },
                 GENKIT_AZURE_INVALID_ARGUMENT,
-                "span.span_id is all zeros",
+                "span.span_id: must not be all zeros",
             ),
             (
                 genkit_azure_span {
@@ -414,7 +430,7 @@ pub(crate) mod tests {
                     ..valid_span()
                 },
                 GENKIT_AZURE_INVALID_ARGUMENT,
-                "span.end_time_unix_nano is before span.start_time_unix_nano",
+                "span.end_time_unix_nano: is before the start time (1 < 1700000000000000000 Unix ns)",
             ),
             (
                 genkit_azure_span {

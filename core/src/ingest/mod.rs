@@ -7,12 +7,10 @@ pub(crate) mod intern;
 mod log_record;
 mod metric_point;
 mod packed_span;
-mod raw_span;
 mod span_ref;
 
 pub use custom::{AvailabilityResult, Custom, CustomEvent};
 pub use log_record::{severity_from_number, LogRecord};
 pub use metric_point::{MetricKind, MetricPoint};
 pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};
-pub use raw_span::{parse_hex_id, RawSpan};
 pub(crate) use span_ref::{Attr, Element, EventRef, Kind, SpanParts, StatusCode, ValueRef};

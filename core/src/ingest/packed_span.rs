@@ -171,17 +171,26 @@ impl SpanPacker {
     }
 
     pub fn status(&mut self, status: &Status) {
-        self.buf[FLAGS_AT + 3] = match status {
-            Status::Unset => 0,
-            Status::Ok => 1,
-            Status::Error { description } => {
-                if !description.is_empty() {
-                    self.buf.push(STATUS);
-                    self.str(description);
-                }
-                2
-            }
-        };
+        match status {
+            Status::Unset => self.buf[FLAGS_AT + 3] = 0,
+            Status::Ok => self.status_ok(),
+            Status::Error { description } => self.status_error(description),
+        }
+    }
+
+    /// The span succeeded (`Status::Ok`).
+    pub fn status_ok(&mut self) {
+        self.buf[FLAGS_AT + 3] = 1;
+    }
+
+    /// The span failed; `description` says why (empty: not said). Borrowed,
+    /// so a face need not build a `Status` (and a `String`) to say it.
+    pub fn status_error(&mut self, description: &str) {
+        if !description.is_empty() {
+            self.buf.push(STATUS);
+            self.str(description);
+        }
+        self.buf[FLAGS_AT + 3] = 2;
     }
 
     /// The instrumentation scope, shared when it is a plain name and version.
@@ -368,7 +377,7 @@ impl SpanPacker {
         if end < start {
             return invalid(
                 "end_time",
-                format!("is before start_time ({end} < {start} Unix ns)"),
+                format!("is before the start time ({end} < {start} Unix ns)"),
             );
         }
         if self.owed > 0 {
