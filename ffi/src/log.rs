@@ -5,8 +5,9 @@ use crate::attribute::{attributes, genkit_azure_attribute};
 use crate::boundary::{boundary, try_opt_str, try_ref, try_str, FfiError, FfiResult, Path};
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
+use genkit_azure::face;
 use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
-use genkit_azure::{severity_from_number, time_from_unix_nanos, LogRecord};
+use genkit_azure::{time_from_unix_nanos, LogRecord};
 use std::ffi::c_char;
 use std::time::SystemTime;
 
@@ -45,12 +46,9 @@ pub(crate) unsafe fn log_record(
     r: &genkit_azure_log_record,
     path: &Path<'_>,
 ) -> FfiResult<LogRecord> {
-    let severity = severity_from_number(r.severity_number).ok_or_else(|| {
-        FfiError::invalid(format!(
-            "{} is {}; expected an OpenTelemetry severity number 1..24",
-            path.field("severity_number"),
-            r.severity_number
-        ))
+    // The one check every face makes (Python refuses the same numbers).
+    let severity = face::severity(r.severity_number.into()).map_err(|e| {
+        FfiError::invalid(format!("{} {}", path.field("severity_number"), e.reason))
     })?;
     let time = match r.time_unix_nano {
         0 => SystemTime::now(),

@@ -13,6 +13,9 @@ CORE_VERSION: str
 class TelemetryShutDownError(RuntimeError):
     """The telemetry pipeline is shut down; nothing more is accepted or flushed."""
 
+def _settings() -> list[dict[str, Any]]:
+    """The Rust core's list of settings as Python names them (for tests)."""
+
 class Telemetry:
     """The Rust telemetry pipeline (a bounded queue and a background runtime that
     batches and sends envelopes)."""
@@ -25,17 +28,35 @@ class Telemetry:
         service_version: str | None = None,
         service_namespace: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
+        storage_directory: str | os.PathLike[str] | None = None,
+        disable_offline_storage: bool = False,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
-        storage_directory: str | os.PathLike[str] | None = None,
-        disable_offline_storage: bool = False,
+        spill_capacity: int | None = None,
+        max_concurrent_exports: int | None = None,
+        request_timeout_s: float | None = None,
+        worker_threads: int | None = None,
         thread_nice: int | None = None,
+        metric_export_interval_s: float | None = None,
+        retry_base_delay_s: float | None = None,
+        retry_max_delay_s: float | None = None,
+        max_backlog_bytes: int | None = None,
+        gzip_level: int | None = None,
+        max_disk_bytes: int | None = None,
+        disk_retention_s: float | None = None,
+        disk_lease_s: float | None = None,
     ) -> None:
-        """Starts the pipeline. Raises ValueError for a missing or invalid connection
+        """Starts the pipeline. Every setting of the Rust core is a keyword, converted and
+        checked from the core's one list (see ``AzureTelemetry`` for what each means).
+        ``None`` keeps the default. Raises ValueError for a missing or invalid connection
         string (the message names the part and its characters, never the key) or an
-        out-of-range setting, TypeError for a connection string that is not a str."""
+        out-of-range setting (the message names it and its range), TypeError for a value
+        of the wrong type or an unknown keyword."""
+    def _resolved_config(self) -> dict[str, Any]:
+        """The settings the pipeline runs with, by the core's names, durations in float
+        seconds (never the connection string). For tests."""
     @property
     def resource(self) -> dict[str, Any]: ...
     @property
@@ -57,8 +78,9 @@ class Telemetry:
         logger_name: str | None = None,
         time_ns: int | None = None,
     ) -> bool:
-        """Queues a log record; False when the queue was full. Raises
-        TelemetryShutDownError after shutdown."""
+        """Queues a log record; False when the queue was full. Raises ValueError for a
+        ``severity_number`` outside 1..24 (as C refuses it), TelemetryShutDownError after
+        shutdown."""
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Waits until everything queued so far is delivered. Raises
         TelemetryShutDownError after shutdown."""

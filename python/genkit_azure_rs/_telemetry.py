@@ -7,6 +7,7 @@ import atexit
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -19,6 +20,16 @@ from ._logging import AzureLogHandler
 
 _log = logging.getLogger(LIBRARY_LOGGER)
 _log.addHandler(logging.NullHandler())
+
+
+def _level_number(level: int | str) -> int:
+    """A stdlib logging level given as a number or a name (``"INFO"``), as a number."""
+    if isinstance(level, str):
+        number = logging.getLevelName(level.upper())
+        if not isinstance(number, int):
+            raise ValueError(f"log_level: unknown level name {level!r}")
+        return number
+    return int(level)
 
 
 class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
@@ -50,32 +61,71 @@ class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
 class AzureTelemetry:
     """Azure Monitor (Application Insights) telemetry for a Genkit app.
 
+    Every setting of the Rust core is a keyword here, with the same name as in Rust and
+    C; durations are float seconds and end in ``_s``. ``None`` (the default) keeps the
+    core's default. The first sentence of each entry below is the core's own
+    declaration of the setting (a test checks it word for word).
+
     Args:
-        connection_string: The Application Insights connection string. ``None`` reads
+        connection_string: The Application Insights connection string; unset reads
             ``APPLICATIONINSIGHTS_CONNECTION_STRING``.
-        service_name: ``service.name`` (shown as the cloud role). ``None`` (the
-            default) means: ``OTEL_SERVICE_NAME``, else ``service.name`` in
-            ``OTEL_RESOURCE_ATTRIBUTES``, else ``"genkit-app"``. A name passed here
-            always wins.
-        service_version: ``service.version`` (``ai.application.ver``); ``None`` omits it.
+        service_name: The service's name (``service.name``), shown as the cloud role.
+            ``None`` means: ``OTEL_SERVICE_NAME``, else ``service.name`` in
+            ``OTEL_RESOURCE_ATTRIBUTES``, else ``"genkit-app"``. A name passed here always
+            wins.
+        service_version: The service's version (``service.version``), shown as the
+            application version. Here it defaults to ``"1.0.0"``; ``None`` omits it.
         enable_live_metrics: Stored for Live Metrics (not implemented yet).
         log_level: The lowest stdlib / structlog level exported.
-        service_namespace: ``service.namespace`` (prefixes the cloud role).
-        resource_attributes: More resource attributes.
-        max_batch_size: Items per request at most (default 1024).
-        max_batch_bytes: A request also closes at this many bytes of span and log
-            content (default 1 MiB), so large prompts and outputs keep batches small.
-        storage_directory: Where batches that cannot be delivered now wait on disk
-            (default: a private directory per user and key under the temp dir).
-        disable_offline_storage: Keep undeliverable batches in memory only.
-        thread_nice: How far the pipeline's threads defer to the app's threads for CPU
-            (a Linux nice increment, 0-19; default 10; 0 keeps the app's priority).
+        service_namespace: The service's namespace (``service.namespace``), which
+            prefixes the cloud role.
+        resource_attributes: More resource attributes; a value set in code wins over the
+            environment.
+        storage_directory: Where undeliverable batches wait on disk, to be resent by this
+            or a later process with the same key. Default: a private directory per user
+            and key under the temp dir.
+        disable_offline_storage: Keep undeliverable batches in memory only, for read-only
+            or ephemeral file systems.
+        max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
+        max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
+            many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
+        batch_delay_s: How long a partly filled batch waits before it is sent. 0 to 3600
+            s, default 1 s.
+        queue_capacity: Items the ingest queue holds; past that, items spill to disk or
+            are dropped and counted. 1 to 16777216 items, default 65536 items.
+        spill_capacity: Items the spill queue holds, where spans and logs go to disk when
+            the ingest queue is full. 1 to 16777216 items, default 65536 items.
+        max_concurrent_exports: Export requests in flight at once. 1 to 64 requests,
+            default 2 requests.
+        request_timeout_s: Timeout of one HTTP request. 0.001 to 600 s, default 10 s.
+        worker_threads: Threads of the background runtime. 1 to 64 threads, default 2
+            threads.
+        thread_nice: How far the background threads defer to the app's for CPU, as a
+            Linux nice increment. 0 to 19, default 10. 0 keeps the app's priority; the
+            app's own threads are never touched.
+        metric_export_interval_s: How often aggregated metric points are exported,
+            besides every flush. 0.1 to 86400 s, default 60 s.
+        retry_base_delay_s: First retry delay after a transient failure; it doubles per
+            attempt, with full jitter. 0.001 to 3600 s, default 0.5 s.
+        retry_max_delay_s: Longest delay between retries, and the longest a recovered
+            endpoint waits for its first probe. 0.001 to 3600 s, default 10 s.
+        max_backlog_bytes: Compressed bytes kept in memory for retry; past that the
+            oldest go, counted. 65536 to 1099511627776 bytes, default 67108864 bytes.
+        gzip_level: The gzip level of request bodies, from 0 (stored) to 9 (smallest).
+            0 to 9, default 2.
+        max_disk_bytes: Disk cap for this key's directory; past it the oldest files are
+            dropped, counted. 1024 to 1099511627776 bytes, default 52428800 bytes.
+        disk_retention_s: Files older than this are dropped, counted. 1 to 2592000 s,
+            default 172800 s.
+        disk_lease_s: How long a file being sent stays this process's, and never less
+            than twice ``request_timeout``. 1 to 3600 s, default 30 s.
 
     Raises:
         ValueError: at construction, when the connection string is missing (the message
             names ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or invalid (the message
             names the broken part and never contains the instrumentation key), or a
-            setting is out of range.
+            setting is out of range (the message names it and its range).
+        TypeError: when a setting is of the wrong type (``max_batch_size="10"``).
 
     The export pipeline (a Rust runtime with its own threads) starts at construction;
     :meth:`initialize` connects tracing and logging to it.
@@ -87,17 +137,29 @@ class AzureTelemetry:
         service_name: str | None = None,
         service_version: str | None = "1.0.0",
         enable_live_metrics: bool = True,
-        log_level: int = logging.INFO,
+        log_level: int | str = logging.INFO,
         *,
         service_namespace: str | None = None,
-        resource_attributes: dict[str, Any] | None = None,
+        resource_attributes: Mapping[str, Any] | None = None,
+        storage_directory: str | os.PathLike[str] | None = None,
+        disable_offline_storage: bool = False,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
-        storage_directory: str | os.PathLike[str] | None = None,
-        disable_offline_storage: bool = False,
+        spill_capacity: int | None = None,
+        max_concurrent_exports: int | None = None,
+        request_timeout_s: float | None = None,
+        worker_threads: int | None = None,
         thread_nice: int | None = None,
+        metric_export_interval_s: float | None = None,
+        retry_base_delay_s: float | None = None,
+        retry_max_delay_s: float | None = None,
+        max_backlog_bytes: int | None = None,
+        gzip_level: int | None = None,
+        max_disk_bytes: int | None = None,
+        disk_retention_s: float | None = None,
+        disk_lease_s: float | None = None,
     ) -> None:
         self._native = _native.Telemetry(
             connection_string=connection_string,
@@ -105,16 +167,28 @@ class AzureTelemetry:
             service_version=service_version,
             service_namespace=service_namespace,
             resource_attributes=resource_attributes,
+            storage_directory=storage_directory,
+            disable_offline_storage=disable_offline_storage,
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,
             queue_capacity=queue_capacity,
-            storage_directory=storage_directory,
-            disable_offline_storage=disable_offline_storage,
+            spill_capacity=spill_capacity,
+            max_concurrent_exports=max_concurrent_exports,
+            request_timeout_s=request_timeout_s,
+            worker_threads=worker_threads,
             thread_nice=thread_nice,
+            metric_export_interval_s=metric_export_interval_s,
+            retry_base_delay_s=retry_base_delay_s,
+            retry_max_delay_s=retry_max_delay_s,
+            max_backlog_bytes=max_backlog_bytes,
+            gzip_level=gzip_level,
+            max_disk_bytes=max_disk_bytes,
+            disk_retention_s=disk_retention_s,
+            disk_lease_s=disk_lease_s,
         )
         self.enable_live_metrics = bool(enable_live_metrics)
-        self.log_level = logging._checkLevel(log_level) if isinstance(log_level, str) else int(log_level)  # type: ignore[attr-defined]
+        self.log_level = _level_number(log_level)
         self._lock = threading.RLock()
         self._initialized = False
         self._tracer_provider: TracerProvider | None = None

@@ -8,13 +8,14 @@
 
 mod convert;
 
+use genkit_azure::face::{self, Face, Kind, SettingValue, SETTINGS};
 use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 use genkit_azure::opentelemetry::KeyValue;
-use genkit_azure::{severity_from_number, AzureTelemetry, Error, LogRecord, Pushed};
+use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder, Error, LogRecord, Pushed};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
@@ -43,13 +44,9 @@ pub(crate) fn to_py_err(e: Error) -> PyErr {
 /// only where the character is, as the parser's errors do.
 fn connection_string_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
     let Ok(text) = value.cast::<PyString>() else {
-        let type_name = value
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
         return Err(PyTypeError::new_err(format!(
-            "connection_string: expected a str or None, got {type_name}"
+            "connection_string: expected a str or None, got {}",
+            type_name(value)
         )));
     };
     text.to_str().map(str::to_owned).map_err(|e| {
@@ -63,6 +60,107 @@ fn connection_string_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
             "invalid connection string (argument): holds a lone surrogate{at}, which is not text"
         ))
     })
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// Applies one number or duration keyword (`max_batch_size=…`,
+/// `batch_delay_s=…`) as core's list of settings declares it: whatever
+/// setting the list has, Python has, with the list's range and error text.
+/// `None` keeps the default.
+fn setting_arg(
+    b: AzureTelemetryBuilder,
+    keyword: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<AzureTelemetryBuilder> {
+    let Some(setting) = face::setting_in(Face::Python, keyword).filter(|s| s.is_tuned()) else {
+        return Err(PyTypeError::new_err(format!(
+            "Telemetry() got an unexpected keyword argument '{keyword}'"
+        )));
+    };
+    if value.is_none() {
+        return Ok(b);
+    }
+    let config_error = |e| to_py_err(Error::Config(e));
+    // bool is an int in Python; True is never what a size or a time meant.
+    let wrong_type = |wanted: &str| {
+        PyTypeError::new_err(format!(
+            "{keyword}: expected {wanted}, got {}",
+            type_name(value)
+        ))
+    };
+    let value = match setting.kind {
+        Kind::Duration => {
+            if value.is_instance_of::<PyBool>() {
+                return Err(wrong_type("a number of seconds"));
+            }
+            let secs: f64 = value
+                .extract()
+                .map_err(|_| wrong_type("a number of seconds"))?;
+            let d = Duration::try_from_secs_f64(secs)
+                .map_err(|_| config_error(setting.out_of_range(Face::Python, secs)))?;
+            SettingValue::Duration(d)
+        }
+        _ => {
+            if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+                return Err(wrong_type("an int"));
+            }
+            let n = value
+                .extract::<u64>()
+                .map_err(|_| config_error(setting.out_of_range(Face::Python, value)))?;
+            SettingValue::Count(n)
+        }
+    };
+    b.set(Face::Python, setting.name, value)
+        .map_err(config_error)
+}
+
+/// A number or duration in Python's units: an int, or float seconds.
+fn setting_value_to_py<'py>(py: Python<'py>, value: SettingValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        SettingValue::Count(n) => n.into_pyobject(py)?.into_any(),
+        SettingValue::Duration(d) => d.as_secs_f64().into_pyobject(py)?.into_any(),
+    })
+}
+
+/// Core's list of settings as Python sees it (for the tests that check the
+/// package, its stubs and its docstring against it).
+#[pyfunction]
+fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for s in SETTINGS {
+        let d = PyDict::new(py);
+        d.set_item("name", s.name)?;
+        d.set_item("python_name", s.name_in(Face::Python))?;
+        let kind = match s.kind {
+            Kind::Count(_) => "count",
+            Kind::Bytes => "bytes",
+            Kind::Duration => "duration",
+            Kind::Text => "text",
+            Kind::Path => "path",
+            Kind::Flag => "flag",
+            Kind::Attributes => "attributes",
+        };
+        d.set_item("kind", kind)?;
+        d.set_item("doc_line", s.doc_line(Face::Python))?;
+        d.set_item("env", s.env)?;
+        let value = |v: Option<SettingValue>| -> PyResult<Option<Bound<'_, PyAny>>> {
+            v.map(|v| setting_value_to_py(py, v)).transpose()
+        };
+        d.set_item("default", value(s.default_value())?)?;
+        d.set_item("min", value(s.range.map(|r| r.0))?)?;
+        d.set_item("max", value(s.range.map(|r| r.1))?)?;
+        d.set_item("example_valid", value(face::example_valid(s))?)?;
+        d.set_item("example_invalid", value(face::example_invalid(s))?)?;
+        list.append(d)?;
+    }
+    Ok(list)
 }
 
 fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
@@ -159,6 +257,10 @@ struct Telemetry {
 #[pymethods]
 impl Telemetry {
     #[new]
+    /// The identity settings are named here; every number and duration of
+    /// core's list comes in `settings` by its Python name (`batch_delay_s`)
+    /// and is converted and checked from the list, so a setting core adds
+    /// needs nothing here.
     #[pyo3(signature = (
         *,
         connection_string = None,
@@ -166,13 +268,9 @@ impl Telemetry {
         service_version = None,
         service_namespace = None,
         resource_attributes = None,
-        max_batch_size = None,
-        max_batch_bytes = None,
-        batch_delay_s = None,
-        queue_capacity = None,
         storage_directory = None,
         disable_offline_storage = false,
-        thread_nice = None,
+        **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -182,13 +280,9 @@ impl Telemetry {
         service_version: Option<String>,
         service_namespace: Option<String>,
         resource_attributes: Option<Bound<'_, PyAny>>,
-        max_batch_size: Option<usize>,
-        max_batch_bytes: Option<usize>,
-        batch_delay_s: Option<f64>,
-        queue_capacity: Option<usize>,
         storage_directory: Option<std::path::PathBuf>,
         disable_offline_storage: bool,
-        thread_nice: Option<i64>,
+        settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
         // attributes the user passes come later and win.
@@ -207,35 +301,20 @@ impl Telemetry {
             b = b.service_namespace(s);
         }
         if let Some(attrs) = resource_attributes {
-            for kv in convert::attributes(&attrs)? {
-                b = b.resource_attribute(kv);
-            }
-        }
-        if let Some(n) = max_batch_size {
-            b = b.max_batch_size(n);
-        }
-        if let Some(n) = max_batch_bytes {
-            b = b.max_batch_bytes(n);
-        }
-        if let Some(s) = batch_delay_s {
-            b = b.batch_delay(duration_from_secs("batch_delay_s", s)?);
-        }
-        if let Some(n) = queue_capacity {
-            b = b.queue_capacity(n);
+            b = b.resource_attributes(convert::attributes(&attrs)?);
         }
         if let Some(dir) = storage_directory {
             b = b.storage_directory(dir);
         }
         if disable_offline_storage {
-            b = b.disable_storage();
+            b = b.disable_offline_storage(true);
         }
-        if let Some(n) = thread_nice {
-            let n = u8::try_from(n).map_err(|_| {
-                PyValueError::new_err(format!("thread_nice: must be between 0 and 19, got {n}"))
-            })?;
-            b = b.thread_nice(n);
+        for (keyword, value) in settings.into_iter().flatten() {
+            let keyword = keyword.cast::<PyString>()?.to_cow()?;
+            b = setting_arg(b, &keyword, &value)?;
         }
-        let telemetry = py.detach(|| b.build()).map_err(to_py_err)?;
+        // Errors name settings as Python does (`batch_delay_s`).
+        let telemetry = py.detach(|| b.build_as(Face::Python)).map_err(to_py_err)?;
         Ok(Self {
             shared: Arc::new(Shared::new(telemetry)),
         })
@@ -248,6 +327,22 @@ impl Telemetry {
         for (k, v) in self.shared.telemetry.resource().iter() {
             d.set_item(k.as_str(), convert::value_to_py(py, v)?)?;
         }
+        Ok(d)
+    }
+
+    /// The settings the pipeline runs with, by core's names, in Python's
+    /// units (float seconds): what the tests read back. Never holds the
+    /// connection string.
+    fn _resolved_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let config = self.shared.telemetry.resolved_config();
+        let d = PyDict::new(py);
+        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+            if let Some(v) = config.get(s.name) {
+                d.set_item(s.name, setting_value_to_py(py, v)?)?;
+            }
+        }
+        d.set_item("storage_directory", config.storage_directory.as_deref())?;
+        d.set_item("disable_offline_storage", !config.storage_enabled)?;
         Ok(d)
     }
 
@@ -283,13 +378,14 @@ impl Telemetry {
     }
 
     /// Queues a log record. `severity_number` follows OpenTelemetry (1-24:
-    /// 5 debug, 9 info, 13 warn, 17 error, 21 fatal); `trace_id` / `span_id`
-    /// are the ints of the span the record was emitted in.
+    /// 5 debug, 9 info, 13 warn, 17 error, 21 fatal; anything else is a
+    /// ValueError, as C refuses it); `trace_id` / `span_id` are the ints of
+    /// the span the record was emitted in.
     #[pyo3(signature = (severity_number, body, attributes = None, trace_id = None, span_id = None, logger_name = None, time_ns = None))]
     #[allow(clippy::too_many_arguments)]
     fn emit_log(
         &self,
-        severity_number: i32,
+        severity_number: i64,
         body: &Bound<'_, PyAny>,
         attributes: Option<Bound<'_, PyAny>>,
         trace_id: Option<Bound<'_, PyAny>>,
@@ -297,8 +393,10 @@ impl Telemetry {
         logger_name: Option<String>,
         time_ns: Option<u64>,
     ) -> PyResult<bool> {
-        let severity = severity_from_number(severity_number.clamp(1, 24))
-            .expect("1..=24 is always a severity");
+        // Refused, not clamped, as in C: a number outside 1..24 is a bug in
+        // the caller, and guessing would hide it.
+        let severity = face::severity(severity_number)
+            .map_err(|e| PyValueError::new_err(format!("{} {}", e.field, e.reason)))?;
         let body = match body.cast::<PyString>() {
             Ok(s) => convert::py_str(s),
             Err(_) => convert::display(body),
@@ -466,6 +564,7 @@ impl SpanProcessor {
 fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Telemetry>()?;
     m.add_class::<SpanProcessor>()?;
+    m.add_function(wrap_pyfunction!(_settings, m)?)?;
     m.add(
         "TelemetryShutDownError",
         m.py().get_type::<TelemetryShutDownError>(),
