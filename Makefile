@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python test-bench demo header readme bless bench lint
+.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo header readme bless bench lint
 
 all: build
 
@@ -35,12 +35,17 @@ test-rust: build
 test-python: build python-dev
 	$(PY) -m pytest tests/python -q
 
+## The Python package and its stubs under mypy --strict (the stubs are what users type-check against).
+typecheck: venv
+	$(VENV)/bin/mypy --strict python/genkit_azure_rs
+
 ## The benchmark harness on a tiny workload, so it cannot rot (no timing is asserted).
 test-bench: build python-dev
 	$(PY) bench/run.py --smoke
 
-## Every test: Rust unit and integration tests, the C programs, the header check, Python with a real Genkit.
-test: test-bench test-rust test-python
+## Every test: Rust unit and integration tests, the C programs, the header and README checks,
+## Python with a real Genkit, and the Python package's types.
+test: test-bench test-rust test-python typecheck
 
 ## Runs a small Genkit app against the local emulator and prints what arrived.
 demo: build python-dev

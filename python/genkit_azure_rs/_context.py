@@ -58,7 +58,7 @@ def exception_attributes(exc_info: Any) -> dict[str, str]:
     etype, value, tb = exc_info
     etype = etype or type(value)
     module = getattr(etype, "__module__", "") or ""
-    qualname = getattr(etype, "__qualname__", None) or getattr(etype, "__name__", "Exception")
+    qualname = str(getattr(etype, "__qualname__", None) or getattr(etype, "__name__", "Exception"))
     type_name = qualname if module in ("builtins", "__main__", "") else f"{module}.{qualname}"
     try:
         message = str(value)

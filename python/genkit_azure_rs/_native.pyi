@@ -4,6 +4,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import Self
+
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span
 
@@ -95,7 +97,8 @@ class Telemetry:
 class SpanProcessor:
     """An OpenTelemetry SDK span processor feeding a Telemetry pipeline."""
 
-    def __init__(self, telemetry: Telemetry, *, shutdown_timeout_s: float = 10.0) -> None: ...
+    # The native class takes its arguments in __new__ (subclasses pass them there).
+    def __new__(cls, telemetry: Telemetry, *, shutdown_timeout_s: float = 10.0) -> Self: ...
     @property
     def telemetry(self) -> Telemetry: ...
     def on_start(self, span: Span, parent_context: Context | None = None) -> None: ...
