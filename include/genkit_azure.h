@@ -321,7 +321,7 @@ typedef struct genkit_azure_config {
     uint64_t max_backlog_bytes;
     /**
      * The gzip level of request bodies, from 0 (stored) to 9 (smallest).
-     * 0 to 9; 0 = default (2); GENKIT_AZURE_ZERO = 0.
+     * 0 to 9; 0 = default (3); GENKIT_AZURE_ZERO = 0.
      */
     uint32_t gzip_level;
     /**
@@ -665,11 +665,11 @@ enum genkit_azure_status genkit_azure_new(const struct genkit_azure_config *conf
 
 /**
  * Sends everything queued so far and waits up to `timeout_ms` milliseconds
- * for it to be delivered.
+ * for it.
  *
- * `GENKIT_AZURE_OK`: all of it (and everything since the previous flush) was
- * delivered. `GENKIT_AZURE_INCOMPLETE` (not fatal): the timeout passed first
- * or the endpoint refused some items; the stats say which.
+ * `GENKIT_AZURE_OK`: everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost (the stats show what waits on disk).
+ * `GENKIT_AZURE_INCOMPLETE` (not fatal): the timeout passed first, or the
+ * endpoint refused or we dropped some items; the stats say which.
  * `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`.
  *
  * # Safety
@@ -684,7 +684,8 @@ enum genkit_azure_status genkit_azure_flush(struct genkit_azure_handle *handle,
  * `genkit_azure_get_stats` and `genkit_azure_free` returns
  * `GENKIT_AZURE_SHUT_DOWN`; the handle must still be freed.
  *
- * `GENKIT_AZURE_OK`: everything accepted was delivered.
+ * `GENKIT_AZURE_OK`: everything accepted was delivered or written to disk
+ * to be sent from there, and none of it was lost.
  * `GENKIT_AZURE_INCOMPLETE`: some items were lost (counted in the stats).
  * `GENKIT_AZURE_SHUT_DOWN`: it was already shut down.
  *

@@ -106,7 +106,7 @@ pub struct genkit_azure_config {
     /// counted. 65536 to 1099511627776 bytes; 0 = default (67108864 bytes).
     pub max_backlog_bytes: u64,
     /// The gzip level of request bodies, from 0 (stored) to 9 (smallest).
-    /// 0 to 9; 0 = default (2); GENKIT_AZURE_ZERO = 0.
+    /// 0 to 9; 0 = default (3); GENKIT_AZURE_ZERO = 0.
     pub gzip_level: u32,
     /// Disk cap for this key's directory; past it the oldest files are
     /// dropped, counted. 1024 to 1099511627776 bytes; 0 = default (52428800 bytes).

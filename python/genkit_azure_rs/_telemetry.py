@@ -112,7 +112,7 @@ class AzureTelemetry:
         max_backlog_bytes: Compressed bytes kept in memory for retry; past that the
             oldest go, counted. 65536 to 1099511627776 bytes, default 67108864 bytes.
         gzip_level: The gzip level of request bodies, from 0 (stored) to 9 (smallest).
-            0 to 9, default 2.
+            0 to 9, default 3.
         max_disk_bytes: Disk cap for this key's directory; past it the oldest files are
             dropped, counted. 1024 to 1099511627776 bytes, default 52428800 bytes.
         disk_retention_s: Files older than this are dropped, counted. 1 to 2592000 s,
@@ -303,8 +303,9 @@ class AzureTelemetry:
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Sends everything recorded so far and waits up to ``timeout_s`` seconds.
 
-        Returns True when all of it was delivered, False when something was not (or
-        the timeout passed first).
+        Returns True when everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost (``stats()`` shows what waits on
+        disk: ``items_persisted``, ``disk_bytes``); False when some of it was rejected or
+        dropped, or the timeout passed first.
 
         Raises:
             TelemetryShutDownError: (a ``RuntimeError``) after :meth:`shutdown`.
@@ -316,7 +317,7 @@ class AzureTelemetry:
 
         Detaches the log handler and the structlog forwarding; the span processor stays
         on the provider but does nothing more. Returns True when everything accepted was
-        delivered. Idempotent: later calls return the first call's result (a call made
+        delivered or written to disk to be sent from there, and none of it was lost. Idempotent: later calls return the first call's result (a call made
         while another thread is still shutting down waits for it, at most ``timeout_s``).
         Other threads are never held up meanwhile: ``flush`` raises
         :class:`TelemetryShutDownError` at once, and ``stats``, ``repr`` and
@@ -335,7 +336,8 @@ class AzureTelemetry:
     def stats(self) -> dict[str, int]:
         """The pipeline's counters by name (``spans_accepted``, ``logs_accepted``,
         ``envelopes_delivered``, ``persisted_batches``, ``dropped_queue_full``, ...),
-        plus ``rejected_status_<code>`` for envelopes the service rejected, by HTTP status."""
+        plus ``envelopes_rejected_status_<code>`` (envelopes a partial answer refused one
+        by one) and ``requests_rejected_status_<code>`` (whole requests), by HTTP status."""
         return self._native.stats()
 
     def _at_exit(self) -> None:
