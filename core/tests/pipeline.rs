@@ -490,3 +490,14 @@ fn custom_events_and_availability_results_arrive_with_their_operation() {
     assert_eq!(stats.items_delivered, 2);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn a_timeout_too_long_to_add_waits_instead_of_panicking() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    telemetry
+        .emit_log(LogRecord::new(Severity::Info, "before an endless flush"))
+        .unwrap();
+    assert!(telemetry.flush(Duration::MAX).unwrap());
+    assert!(telemetry.shutdown(Duration::MAX).unwrap());
+}

@@ -89,11 +89,11 @@ fn timeout(ms: u32) -> Duration {
 }
 
 /// Sends everything queued so far and waits up to `timeout_ms` milliseconds
-/// for it to be delivered.
+/// for it.
 ///
-/// `GENKIT_AZURE_OK`: all of it (and everything since the previous flush) was
-/// delivered. `GENKIT_AZURE_INCOMPLETE` (not fatal): the timeout passed first
-/// or the endpoint refused some items; the stats say which.
+/// `GENKIT_AZURE_OK`: everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost (the stats show what waits on disk).
+/// `GENKIT_AZURE_INCOMPLETE` (not fatal): the timeout passed first, or the
+/// endpoint refused or we dropped some items; the stats say which.
 /// `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`.
 ///
 /// # Safety
@@ -124,7 +124,8 @@ pub unsafe extern "C" fn genkit_azure_flush(
 /// `genkit_azure_get_stats` and `genkit_azure_free` returns
 /// `GENKIT_AZURE_SHUT_DOWN`; the handle must still be freed.
 ///
-/// `GENKIT_AZURE_OK`: everything accepted was delivered.
+/// `GENKIT_AZURE_OK`: everything accepted was delivered or written to disk
+/// to be sent from there, and none of it was lost.
 /// `GENKIT_AZURE_INCOMPLETE`: some items were lost (counted in the stats).
 /// `GENKIT_AZURE_SHUT_DOWN`: it was already shut down.
 ///

@@ -84,7 +84,8 @@ class Telemetry:
         ``severity_number`` outside 1..24 (as C refuses it), TelemetryShutDownError after
         shutdown."""
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Waits until everything queued so far is delivered. Raises
+        """True when everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost; False when some
+        of it was rejected or dropped, or the timeout passed first. Raises
         TelemetryShutDownError after shutdown."""
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Delivers what it can and stops; idempotent (returns the first result; a call

@@ -81,7 +81,6 @@ fn span(kind: SpanKind, name: &str, attrs: Vec<KeyValue>) -> SpanData {
     }
 }
 
-
 fn corpus_spans() -> Vec<SpanData> {
     let mut spans = vec![
         // HTTP server, current conventions.
@@ -418,7 +417,6 @@ fn corpus_logs() -> Vec<LogRecord> {
         ),
     ]
 }
-
 
 fn base_mut(e: &mut Json) -> &mut Map<String, Json> {
     e["data"]["baseData"].as_object_mut().expect("baseData")

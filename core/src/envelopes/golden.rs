@@ -45,7 +45,6 @@ fn golden(name: &str) -> Json {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-
 const TRACE: [u8; 16] = [0x72; 16];
 
 fn span(id: u8, parent: Option<u8>, kind: SpanKind, name: &str, attrs: Vec<KeyValue>) -> SpanData {
@@ -205,7 +204,6 @@ fn resource() -> Resource {
         ])
         .build()
 }
-
 
 /// The members of `base` worth comparing (ids, times and durations differ by nature).
 const FIELDS: &[&str] = &[

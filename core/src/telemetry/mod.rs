@@ -293,14 +293,15 @@ impl AzureTelemetry {
 
     /// Sends everything accepted before this call and waits for it.
     ///
-    /// Returns `Ok(true)` when all of it (and everything accepted since the
-    /// previous flush) was delivered; `Ok(false)` when some of it was not, or
-    /// the timeout passed first.
+    /// Returns `Ok(true)` when everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost
+    /// (`stats()` shows what waits on disk: `items_persisted`, `disk_bytes`);
+    /// `Ok(false)` when some of it was rejected or dropped, or the timeout
+    /// passed first.
     pub fn flush(&self, timeout: Duration) -> Result<bool> {
         if self.inner.shut_down.load(Relaxed) {
             return Err(Error::ShutDown);
         }
-        Ok(self.flush_until(Instant::now() + timeout))
+        Ok(self.flush_until(deadline_after(timeout)))
     }
 
     fn flush_until(&self, deadline: Instant) -> bool {
@@ -356,14 +357,16 @@ impl AzureTelemetry {
             .collect()
     }
 
-    /// Sends what it can within `timeout`, then stops the background runtime.
-    /// Returns `Ok(true)` when everything accepted was delivered. Later calls
-    /// on any clone return [`Error::ShutDown`].
+    /// Sends what it can within `timeout`, writes to disk what it cannot (when
+    /// persistence is on), then stops the background runtime. Returns
+    /// `Ok(true)` when everything accepted was delivered or written to disk,
+    /// and none of it was lost. Later calls on any clone return
+    /// [`Error::ShutDown`].
     pub fn shutdown(&self, timeout: Duration) -> Result<bool> {
         if self.inner.shut_down.swap(true, SeqCst) {
             return Err(Error::ShutDown);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // Leave the end of the timeout for writing to disk what could not be sent.
         let margin = (timeout / 5).min(Duration::from_millis(500));
         // From here on, a batch's part dropped unfinished is being stopped
@@ -486,6 +489,14 @@ fn open_storage(
         lease: config.disk_lease.max(config.request_timeout * 2),
     };
     Storage::open(&dir, settings).map(|s| Some(Arc::new(s)))
+}
+
+/// `timeout` from now; a timeout too long to add (`Duration::MAX`) waits
+/// as good as forever instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)))
 }
 
 /// Lowers the calling thread's CPU priority by `nice` (see
