@@ -541,6 +541,12 @@ typedef struct genkit_azure_stats {
      */
     uint64_t queue_depth;
     /**
+     * Accepted items not at their fate yet: queued, being written or sent,
+     * or waiting in the memory backlog. At any quiet moment, accepted ==
+     * the fate counters + this.
+     */
+    uint64_t items_pending;
+    /**
      * HTTP requests made to the ingestion endpoint.
      */
     uint64_t http_requests;

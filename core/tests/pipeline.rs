@@ -501,3 +501,42 @@ fn a_timeout_too_long_to_add_waits_instead_of_panicking() {
     assert!(telemetry.flush(Duration::MAX).unwrap());
     assert!(telemetry.shutdown(Duration::MAX).unwrap());
 }
+
+#[test]
+fn items_on_their_way_are_counted_as_pending_until_their_fate() {
+    // Nothing listens on port 9 and nothing may go to disk: the logs wait in
+    // the memory backlog.
+    let telemetry = genkit_azure::AzureTelemetry::builder()
+        .connection_string(format!(
+            "InstrumentationKey={IKEY};IngestionEndpoint=http://127.0.0.1:9"
+        ))
+        .batch_delay(Duration::from_millis(10))
+        .retry_delays(Duration::from_millis(5), Duration::from_millis(20))
+        .disable_storage()
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        telemetry
+            .emit_log(LogRecord::new(Severity::Info, format!("waiting {i}")))
+            .unwrap();
+    }
+    assert!(!telemetry.flush(Duration::from_millis(300)).unwrap());
+    let s = telemetry.stats();
+    let fates = s.items_delivered
+        + s.items_persisted
+        + s.items_rejected
+        + s.items_export_failed
+        + s.dropped_mapping_error
+        + s.dropped_backlog_full
+        + s.dropped_too_large
+        + s.dropped_spill_failed
+        + s.dropped_shut_down;
+    assert_eq!(
+        (s.logs_accepted, s.items_pending, fates),
+        (10, 10, 0),
+        "{s:?}"
+    );
+    telemetry.shutdown(Duration::from_millis(200)).unwrap();
+    let s = telemetry.stats();
+    assert_eq!((s.items_pending, s.dropped_shut_down), (0, 10), "{s:?}");
+}

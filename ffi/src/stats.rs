@@ -56,6 +56,10 @@ pub struct genkit_azure_stats {
     pub values_truncated: u64,
     /// Items waiting in the queue now.
     pub queue_depth: u64,
+    /// Accepted items not at their fate yet: queued, being written or sent,
+    /// or waiting in the memory backlog. At any quiet moment, accepted ==
+    /// the fate counters + this.
+    pub items_pending: u64,
     /// HTTP requests made to the ingestion endpoint.
     pub http_requests: u64,
     /// Request body bytes sent (after compression).
@@ -140,6 +144,7 @@ counters!(
     dropped_mapping_error,
     values_truncated,
     queue_depth,
+    items_pending,
     http_requests,
     bytes_sent,
     retries,

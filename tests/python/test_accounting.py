@@ -48,6 +48,7 @@ def test_accepted_items_each_have_one_fate_whatever_the_service_answers(run_app,
     assert accepted == 12
     # flush() returned: everything accepted before it has its fate.
     assert accepted == accounted(s), s
+    assert s["items_pending"] == 0, s
     assert s[fate] > 0, s
     if answer in ("400", "404"):
         # Every request is refused: each refused request's items count as

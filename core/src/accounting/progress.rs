@@ -108,6 +108,7 @@ impl Progress {
         };
         Counters::add(outcome, 1);
         Counters::add(&counters.items_settled, batch.items);
+        Counters::sub(&counters.items_pending, batch.items);
         self.settle(batch.id, failed);
     }
 

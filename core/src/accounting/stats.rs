@@ -42,8 +42,9 @@ macro_rules! counters {
         /// `items_delivered`, `items_persisted`, `items_rejected`,
         /// `items_export_failed`, `dropped_mapping_error`,
         /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`
-        /// or `dropped_shut_down`; until then it is pending (queued, being
-        /// mapped or sent, or waiting in the memory backlog).
+        /// or `dropped_shut_down`; until then it is counted in
+        /// `items_pending` (queued, being mapped or sent, or waiting in the
+        /// memory backlog).
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct Stats {
             $($(#[doc = $doc])* pub $name: u64,)*
@@ -93,6 +94,10 @@ counters! {
     values_truncated,
     /// Items waiting in the queue now.
     queue_depth,
+    /// Accepted items not at their fate yet: queued, being written or sent,
+    /// or waiting in the memory backlog. At any quiet moment, accepted ==
+    /// the fate counters + this.
+    items_pending,
     /// HTTP requests made to the ingestion endpoint.
     http_requests,
     /// Request body bytes sent (after compression).

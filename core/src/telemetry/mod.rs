@@ -262,6 +262,7 @@ impl AzureTelemetry {
         match self.inner.tx.try_send(msg) {
             Ok(()) => {
                 accepted.fetch_add(1, Relaxed);
+                Counters::add(&self.inner.counters.items_pending, 1);
                 Ok(Pushed::Accepted)
             }
             Err(TrySendError::Full(msg)) => {
@@ -277,6 +278,7 @@ impl AzureTelemetry {
                 };
                 if spill {
                     accepted.fetch_add(1, Relaxed);
+                    Counters::add(&self.inner.counters.items_pending, 1);
                     Counters::add(&self.inner.counters.spilled_items, 1);
                     Ok(Pushed::Accepted)
                 } else {
@@ -453,6 +455,7 @@ impl Inner {
             .unsettled()
             .saturating_sub(self.counters.dropped_shut_down.load(Relaxed));
         Counters::add(&self.counters.dropped_shut_down, lost);
+        Counters::sub(&self.counters.items_pending, lost);
     }
 }
 
