@@ -135,19 +135,6 @@ fn an_absurd_retry_after_neither_panics_nor_loses_anything() {
     }
 }
 
-/// Items whose batch is finished, by every item counter there is.
-fn finished(s: &Stats) -> u64 {
-    s.items_delivered
-        + s.items_persisted
-        + s.items_rejected
-        + s.items_export_failed
-        + s.dropped_mapping_error
-        + s.dropped_backlog_full
-        + s.dropped_too_large
-        + s.dropped_spill_failed
-        + s.dropped_shut_down
-}
-
 /// Once everything settled: accepted == delivered + persisted + rejected + dropped.
 fn assert_accounted(telemetry: &AzureTelemetry) -> Stats {
     let s = telemetry.stats();

@@ -64,3 +64,16 @@ pub fn tag<'a>(env: &'a Value, key: &str) -> Option<&'a str> {
 pub fn prop<'a>(env: &'a Value, key: &str) -> Option<&'a str> {
     env["data"]["baseData"]["properties"][key].as_str()
 }
+
+/// Items whose batch is finished, by every item counter there is.
+pub fn finished(s: &genkit_azure::Stats) -> u64 {
+    s.items_delivered
+        + s.items_persisted
+        + s.items_rejected
+        + s.items_export_failed
+        + s.dropped_mapping_error
+        + s.dropped_backlog_full
+        + s.dropped_too_large
+        + s.dropped_spill_failed
+        + s.dropped_shut_down
+}
