@@ -57,6 +57,12 @@ def describe(env: dict) -> str:
         return f"Exception {ex['typeName']}: {ex['message']}"
     if kind == "Message":
         return f"Message (severity {base.get('severityLevel')}): {base.get('message')}"
+    if kind == "Metric":
+        metric = base["metrics"][0]
+        if metric["name"] == "_OTELRESOURCE_":
+            role = env.get("tags", {}).get("ai.cloud.role")
+            return f"Metric _OTELRESOURCE_: the sender, {role!r}, described once ({len(props)} attributes)"
+        return f"Metric {metric['name']} = {metric['value']}"
     return kind
 
 
