@@ -10,7 +10,7 @@
 use super::capture::CaptureClient;
 use super::reference::Reference;
 use super::resource::ResourceTags;
-use super::test_support::{decode, kv};
+use super::test_support::{decode, kv, span_data};
 use super::view::{item_maps, Item};
 use super::writer::EnvelopeWriter;
 use crate::ingest::{LogRecord, PackedSpan};
@@ -18,8 +18,8 @@ use opentelemetry::logs::Severity;
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::{Array, KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeSet;
@@ -58,27 +58,17 @@ fn t(ms: u64) -> SystemTime {
 }
 
 fn span(kind: SpanKind, name: &str, attrs: Vec<KeyValue>) -> SpanData {
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_bytes([0xab; 16]),
-            SpanId::from_bytes([0x11; 8]),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        ),
-        parent_span_id: SpanId::from_bytes([0x22; 8]),
-        parent_span_is_remote: false,
-        span_kind: kind,
-        name: name.to_string().into(),
-        start_time: t(0),
-        end_time: t(1234),
-        attributes: attrs,
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::builder("test").build(),
-    }
+    let (start, duration) = (t(0), Duration::from_millis(1234));
+    span_data(
+        [0xab; 16],
+        0x11,
+        Some(0x22),
+        kind,
+        name,
+        attrs,
+        start,
+        duration,
+    )
 }
 
 fn corpus_spans() -> Vec<SpanData> {

@@ -6,16 +6,14 @@
 
 use super::metrics::MetricsRecorder;
 use super::resource::ResourceTags;
-use super::test_support::{decode, kv};
+use super::test_support::{decode, kv, span_data};
 use super::writer::EnvelopeWriter;
 use crate::ingest::{LogRecord, MetricKind, MetricPoint, PackedSpan};
 use genkit_azure_emulator::validate::validate_envelope;
 use opentelemetry::logs::Severity;
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::trace::{Event, SpanId, SpanKind, Status, TraceId};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use serde_json::Value as Json;
 use std::time::{Duration, UNIX_EPOCH};
@@ -49,27 +47,16 @@ const TRACE: [u8; 16] = [0x72; 16];
 
 fn span(id: u8, parent: Option<u8>, kind: SpanKind, name: &str, attrs: Vec<KeyValue>) -> SpanData {
     let at = UNIX_EPOCH + Duration::from_secs(1_795_554_295);
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_bytes(TRACE),
-            SpanId::from_bytes([id; 8]),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        ),
-        parent_span_id: parent.map_or(SpanId::INVALID, |p| SpanId::from_bytes([p; 8])),
-        parent_span_is_remote: false,
-        span_kind: kind,
-        name: name.to_string().into(),
-        start_time: at,
-        end_time: at + Duration::from_millis(14),
-        attributes: attrs,
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: InstrumentationScope::builder("genkit-anchor-golden").build(),
-    }
+    span_data(
+        TRACE,
+        id,
+        parent,
+        kind,
+        name,
+        attrs,
+        at,
+        Duration::from_millis(14),
+    )
 }
 
 /// The golden app's spans, in the order of the golden files 01..06.
