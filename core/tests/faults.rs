@@ -5,25 +5,9 @@
 mod common;
 
 use common::*;
-use genkit_azure::opentelemetry::logs::Severity;
-use genkit_azure::{LogRecord, Pushed};
+use genkit_azure::Pushed;
 use genkit_azure_emulator::{FaultPlan, Step};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-fn log(i: usize) -> LogRecord {
-    LogRecord::new(Severity::Info, format!("item {i}"))
-}
-
-fn arrivals(envs: &[serde_json::Value]) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for e in envs {
-        if let Some(m) = e["data"]["baseData"]["message"].as_str() {
-            *seen.entry(m.to_string()).or_default() += 1;
-        }
-    }
-    seen
-}
 
 #[test]
 fn a_30_second_outage_under_steady_load_loses_and_duplicates_nothing() {

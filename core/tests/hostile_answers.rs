@@ -11,27 +11,11 @@ use genkit_azure::opentelemetry::trace::{Span as _, Tracer as _, TracerProvider 
 use genkit_azure::opentelemetry_sdk::trace::SdkTracerProvider;
 use genkit_azure::{AzureSpanProcessor, AzureTelemetry, LogRecord, Stats};
 use genkit_azure_emulator::{Emulator, FaultPlan, Step};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-fn log(i: usize) -> LogRecord {
-    LogRecord::new(Severity::Info, format!("item {i}"))
-}
-
-/// How many times each message arrived.
-fn arrivals(emu: &Emulator) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for e in emu.envelopes() {
-        if let Some(m) = e["data"]["baseData"]["message"].as_str() {
-            *seen.entry(m.to_string()).or_default() += 1;
-        }
-    }
-    seen
-}
-
 fn assert_exactly_once(emu: &Emulator, range: std::ops::Range<usize>) {
-    let seen = arrivals(emu);
+    let seen = arrivals(&emu.envelopes());
     for i in range.clone() {
         assert_eq!(
             seen.get(&format!("item {i}")),

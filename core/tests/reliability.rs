@@ -4,30 +4,13 @@
 mod common;
 
 use common::*;
-use genkit_azure::opentelemetry::logs::Severity;
-use genkit_azure::{AzureTelemetry, LogRecord, Pushed};
+use genkit_azure::{AzureTelemetry, Pushed};
 use genkit_azure_emulator::{Emulator, EmulatorConfig};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn log(i: usize) -> LogRecord {
-    LogRecord::new(Severity::Info, format!("item {i}"))
-}
-
-/// How many times each message text arrived.
-fn arrivals(emu: &Emulator) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for e in emu.envelopes() {
-        if let Some(m) = e["data"]["baseData"]["message"].as_str() {
-            *seen.entry(m.to_string()).or_default() += 1;
-        }
-    }
-    seen
-}
-
 fn assert_exactly_once(emu: &Emulator, n: usize) {
-    let seen = arrivals(emu);
+    let seen = arrivals(&emu.envelopes());
     let missing: Vec<_> = (0..n)
         .filter(|i| !seen.contains_key(&format!("item {i}")))
         .collect();
@@ -89,7 +72,7 @@ fn an_outage_loses_nothing_and_duplicates_nothing() {
     };
     send(Instant::now() + Duration::from_millis(300));
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
-    let before = arrivals(&emu);
+    let before = arrivals(&emu.envelopes());
     emu.shutdown(); // the outage: connections are refused
     send(Instant::now() + Duration::from_secs(3));
     let during = telemetry.stats();
@@ -106,7 +89,7 @@ fn an_outage_loses_nothing_and_duplicates_nothing() {
         telemetry.stats()
     );
     std::thread::sleep(Duration::from_millis(300));
-    let after = arrivals(&emu);
+    let after = arrivals(&emu.envelopes());
     for k in before.keys() {
         assert!(
             !after.contains_key(k),
@@ -225,7 +208,7 @@ fn the_disk_cap_drops_the_oldest_first_and_counts_it() {
     let emu = start_on(port);
     assert!(emu.wait_for_items(10, Duration::from_secs(20)));
     std::thread::sleep(Duration::from_millis(800));
-    let seen = arrivals(&emu);
+    let seen = arrivals(&emu.envelopes());
     assert!(seen.contains_key("item 399"), "the newest survive");
     assert!(!seen.contains_key("item 0"), "the oldest went first");
     telemetry.shutdown(Duration::from_secs(5)).unwrap();

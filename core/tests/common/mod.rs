@@ -77,3 +77,22 @@ pub fn finished(s: &genkit_azure::Stats) -> u64 {
         + s.dropped_spill_failed
         + s.dropped_shut_down
 }
+
+/// The log record the reliability tests send: `item {i}`.
+pub fn log(i: usize) -> genkit_azure::LogRecord {
+    genkit_azure::LogRecord::new(
+        genkit_azure::opentelemetry::logs::Severity::Info,
+        format!("item {i}"),
+    )
+}
+
+/// How many times each message text arrived among `envs`.
+pub fn arrivals(envs: &[Value]) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for e in envs {
+        if let Some(m) = e["data"]["baseData"]["message"].as_str() {
+            *seen.entry(m.to_string()).or_default() += 1;
+        }
+    }
+    seen
+}
