@@ -12,13 +12,15 @@ use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
 use super::view::{text, Item, SpanView};
-use crate::ingest::{Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts};
+use crate::ingest::{
+    unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
+};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use opentelemetry::logs::Severity;
 use std::borrow::Cow;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 pub(crate) const MAX_NAME: usize = 1024;
 pub(crate) const MAX_PROPERTY_KEY: usize = 150;
@@ -98,11 +100,6 @@ impl Out {
     }
 }
 
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
 /// Application Insights' severity levels: Verbose 0 ... Critical 4.
 fn severity_level(s: Severity) -> u8 {
     match s as i32 {
@@ -126,11 +123,11 @@ fn event_level(attrs: &[Attr<'_>]) -> Option<u8> {
     }
 }
 
-/// True when a later attribute has the same key: the last value of a key
-/// wins, and a JSON object must not repeat it.
-fn repeated_later(attrs: &[Attr<'_>], i: usize) -> bool {
-    let key = attrs[i].key;
-    attrs[i + 1..].iter().any(|a| a.key == key)
+/// True when an item after the `i`-th has the same key: the last value of a
+/// key wins, and a JSON object must not repeat it.
+fn repeated_later<T>(items: &[T], i: usize, key: impl Fn(&T) -> &str) -> bool {
+    let k = key(&items[i]);
+    items[i + 1..].iter().any(|o| key(o) == k)
 }
 
 impl EnvelopeWriter {
@@ -142,61 +139,67 @@ impl EnvelopeWriter {
         }
     }
 
-    /// The body for a batch of spans (with the `_OTELRESOURCE_` metric last
-    /// when `with_resource`: the items keep their indexes in the service's
-    /// partial-success answers).
+    /// The body for a batch of spans.
     pub fn spans(&self, spans: &[PackedSpan], with_resource: bool) -> std::io::Result<Body> {
-        let mut out = Out::new(self.level);
-        let mut parts = SpanParts::default();
-        let mut tags = ItemTags::default();
-        for span in spans {
-            // Malformed bytes never come from `SpanPacker`; what was read is written.
-            let _ = parts.read(span);
-            let view = SpanView::standard(&parts);
-            self.span(out.next()?, &parts, &view, &mut tags);
-            for event in &parts.events {
-                self.span_event(out.next()?, &parts, &view, event, &mut tags);
+        self.body(with_resource, |out| {
+            let mut parts = SpanParts::default();
+            let mut tags = ItemTags::default();
+            for span in spans {
+                // Malformed bytes never come from `SpanPacker`; what was read is written.
+                let _ = parts.read(span);
+                let view = SpanView::standard(&parts);
+                self.span(out.next()?, &parts, &view, &mut tags);
+                for event in &parts.events {
+                    self.span_event(out.next()?, &parts, &view, event, &mut tags);
+                }
             }
-        }
-        if with_resource {
-            self.resource_metric(out.next()?);
-        }
-        out.finish()
+            Ok(())
+        })
     }
 
     /// The body for a batch of log records.
     pub fn logs(&self, logs: &[LogRecord], with_resource: bool) -> std::io::Result<Body> {
-        let mut out = Out::new(self.level);
-        for log in logs {
-            self.log(out.next()?, log);
-        }
-        if with_resource {
-            self.resource_metric(out.next()?);
-        }
-        out.finish()
+        self.body(with_resource, |out| {
+            for log in logs {
+                self.log(out.next()?, log);
+            }
+            Ok(())
+        })
     }
 
     /// The body for one collection of metric series.
     pub fn metrics(&self, series: &[Series], with_resource: bool) -> std::io::Result<Body> {
-        let mut out = Out::new(self.level);
-        let now = unix_nanos(SystemTime::now());
-        let mut own = ItemTags::default();
-        for s in series {
-            self.metric(out.next()?, s, now, &mut own);
-        }
-        if with_resource {
-            self.resource_metric(out.next()?);
-        }
-        out.finish()
+        self.body(with_resource, |out| {
+            let now = unix_nanos(SystemTime::now());
+            let mut own = ItemTags::default();
+            for s in series {
+                self.metric(out.next()?, s, now, &mut own);
+            }
+            Ok(())
+        })
     }
 
     /// The body for custom telemetry: Event and Availability envelopes.
     pub fn custom(&self, items: &[Custom], with_resource: bool) -> std::io::Result<Body> {
+        self.body(with_resource, |out| {
+            let mut own = ItemTags::default();
+            for item in items {
+                self.custom_item(out.next()?, item, &mut own);
+            }
+            Ok(())
+        })
+    }
+
+    /// One request body: the envelopes `write` writes, then the
+    /// `_OTELRESOURCE_` metric when `with_resource` (last, so the items keep
+    /// their indexes in the service's partial-success answers).
+    fn body(
+        &self,
+        with_resource: bool,
+        write: impl FnOnce(&mut Out) -> std::io::Result<()>,
+    ) -> std::io::Result<Body> {
         let mut out = Out::new(self.level);
-        let mut own = ItemTags::default();
-        for item in items {
-            self.custom_item(out.next()?, item, &mut own);
-        }
+        write(&mut out)?;
         if with_resource {
             self.resource_metric(out.next()?);
         }
@@ -326,7 +329,7 @@ impl EnvelopeWriter {
             if a.key.starts_with("_MS.")
                 || view.maps(a.key)
                 || tags::tag(a.key).is_some()
-                || repeated_later(&span.attrs, i)
+                || repeated_later(&span.attrs, i, |a| a.key)
             {
                 continue;
             }
@@ -424,7 +427,7 @@ impl EnvelopeWriter {
         };
         let mut props = Properties::open(j);
         for (i, a) in attrs.iter().enumerate() {
-            if skip(a.key) || a.key.starts_with("_MS.") || repeated_later(attrs, i) {
+            if skip(a.key) || a.key.starts_with("_MS.") || repeated_later(attrs, i, |a| a.key) {
                 continue;
             }
             props.value(a.key, &text(a.value));
@@ -483,8 +486,7 @@ impl EnvelopeWriter {
         let attrs = &log.attributes;
         for (i, kv) in attrs.iter().enumerate() {
             let key = kv.key.as_str();
-            let later = attrs[i + 1..].iter().any(|o| o.key == kv.key);
-            if later
+            if repeated_later(attrs, i, |o| o.key.as_str())
                 || key.starts_with("_MS.")
                 || tags::tag(key).is_some()
                 || (is_exception && key.starts_with("exception."))
@@ -588,7 +590,7 @@ impl EnvelopeWriter {
         }
         let mut props = Properties::open(j);
         for (i, kv) in properties.iter().enumerate() {
-            if !properties[i + 1..].iter().any(|o| o.key == kv.key) {
+            if !repeated_later(properties, i, |o| o.key.as_str()) {
                 props.value(kv.key.as_str(), &kv.value.as_str());
             }
         }

@@ -102,7 +102,8 @@ pub fn time_from_unix_nanos(nanos: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(nanos)
 }
 
-fn unix_nanos(t: SystemTime) -> u64 {
+/// `t` as Unix nanoseconds (0 before the epoch, saturating far after it).
+pub(crate) fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
