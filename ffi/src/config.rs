@@ -246,32 +246,12 @@ pub(crate) unsafe fn builder(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handle::tests::{config, last_error, UNREACHABLE};
     use crate::handle::{genkit_azure_free, genkit_azure_handle, genkit_azure_new};
     use crate::status::genkit_azure_status::*;
     use genkit_azure::face::SETTINGS;
     use genkit_azure::opentelemetry::Key;
     use genkit_azure::Config;
-    use std::ffi::CStr;
-
-    const UNREACHABLE: &CStr =
-        c"InstrumentationKey=00000000-0000-4000-8000-000000000016;IngestionEndpoint=http://127.0.0.1:9/";
-
-    fn config() -> genkit_azure_config {
-        // SAFETY: all-zero is a valid config ("all defaults").
-        let zeroed: genkit_azure_config = unsafe { std::mem::zeroed() };
-        genkit_azure_config {
-            connection_string: UNREACHABLE.as_ptr(),
-            disable_offline_storage: true,
-            ..zeroed
-        }
-    }
-
-    fn last_error() -> String {
-        // SAFETY: the library's own NUL-terminated, thread-owned string.
-        unsafe { CStr::from_ptr(crate::status::genkit_azure_last_error()) }
-            .to_string_lossy()
-            .into_owned()
-    }
 
     /// Starts a pipeline from `c`, hands its resolved settings to `check`,
     /// and frees it.

@@ -172,7 +172,7 @@ pub unsafe extern "C" fn genkit_azure_free(handle: *mut genkit_azure_handle) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::span::genkit_azure_export_span;
     use crate::span::tests::valid_span;
@@ -181,10 +181,11 @@ mod tests {
     use std::ffi::CStr;
 
     /// Nothing listens on the discard port; nothing here waits for delivery.
-    const UNREACHABLE: &CStr =
+    pub(crate) const UNREACHABLE: &CStr =
         c"InstrumentationKey=00000000-0000-4000-8000-000000000001;IngestionEndpoint=http://127.0.0.1:9/";
 
-    fn config() -> genkit_azure_config {
+    /// A config of defaults pointed at nothing, with no disk store.
+    pub(crate) fn config() -> genkit_azure_config {
         // SAFETY: all-zero is a valid config ("all defaults").
         let zeroed: genkit_azure_config = unsafe { std::mem::zeroed() };
         genkit_azure_config {
@@ -195,7 +196,7 @@ mod tests {
         }
     }
 
-    fn last_error() -> String {
+    pub(crate) fn last_error() -> String {
         // SAFETY: the library's own NUL-terminated, thread-owned string.
         unsafe { CStr::from_ptr(crate::status::genkit_azure_last_error()) }
             .to_string_lossy()
