@@ -87,6 +87,7 @@ pub(crate) unsafe fn log_record(
         attributes: attrs,
         trace_context,
         logger_name: logger_name.map(str::to_owned),
+        operation_name: None,
     })
 }
 

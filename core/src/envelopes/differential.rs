@@ -355,6 +355,7 @@ fn log(severity: Severity, body: &str, attrs: Vec<KeyValue>) -> LogRecord {
             SpanId::from_bytes([0x11; 8]),
         )),
         logger_name: Some("anchor".into()),
+        operation_name: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod capture;
 #[cfg(test)]
 mod differential;
 mod export;
+mod genkit;
 #[cfg(test)]
 mod golden;
 mod json;

@@ -453,6 +453,9 @@ impl EnvelopeWriter {
             own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
             own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
         }
+        if let Some(name) = &log.operation_name {
+            own.set(tags::OPERATION_NAME, Cow::Borrowed(&**name));
+        }
         self.tags(j, &own);
         Self::data(j, kind);
         let get = |key: &str| {

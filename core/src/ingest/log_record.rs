@@ -7,6 +7,7 @@
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::KeyValue;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub struct LogRecord {
     pub trace_context: Option<(TraceId, SpanId)>,
     /// The logger's name (e.g. the Python logger), kept as a property.
     pub logger_name: Option<String>,
+    /// The operation of the span it was emitted in (`ai.operation.name`);
+    /// faces take it from [`crate::Operations::current`].
+    pub operation_name: Option<Arc<str>>,
 }
 
 impl LogRecord {
@@ -33,6 +37,7 @@ impl LogRecord {
             attributes: Vec::new(),
             trace_context: None,
             logger_name: None,
+            operation_name: None,
         }
     }
 

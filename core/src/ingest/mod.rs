@@ -6,12 +6,14 @@ mod custom;
 pub(crate) mod intern;
 mod log_record;
 mod metric_point;
+mod operations;
 mod packed_span;
 mod span_ref;
 
 pub use custom::{AvailabilityResult, Custom, CustomEvent};
 pub use log_record::{severity_from_number, LogRecord};
 pub use metric_point::{MetricKind, MetricPoint};
+pub use operations::Operations;
 pub(crate) use packed_span::unix_nanos;
 pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};
 pub(crate) use span_ref::{Attr, Element, EventRef, Kind, SpanParts, StatusCode, ValueRef};

@@ -23,6 +23,7 @@
 //! ATTR    pair                      (a span attribute)
 //! EVENT   str u64 u32 pair*         (name, time, attributes)
 //! LINK    trace_id[16] span_id[8] trace_flags:u8 remote:u8 u32 pair*
+//! OPERATION str                     (`ai.operation.name`, known at the span's start)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -50,6 +51,9 @@ const ATTRIBUTES_AT: usize = 52;
 
 pub(super) const FLAG_PARENT: u8 = 1;
 pub(super) const FLAG_PARENT_REMOTE: u8 = 2;
+/// Set by the worker, which sees spans in the order they end: the span failed
+/// and none of its children did.
+pub(super) const FLAG_FAILURE_SOURCE: u8 = 4;
 
 pub(super) const NAME: u8 = 1;
 pub(super) const STATUS: u8 = 2;
@@ -58,6 +62,7 @@ pub(super) const SCOPE_INLINE: u8 = 4;
 pub(super) const ATTR: u8 = 5;
 pub(super) const EVENT: u8 = 6;
 pub(super) const LINK: u8 = 7;
+pub(super) const OPERATION: u8 = 8;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -168,6 +173,14 @@ impl SpanPacker {
 
     pub fn name(&mut self, name: &str) {
         self.buf.push(NAME);
+        self.str(name);
+    }
+
+    /// The operation the span belongs to (`ai.operation.name`): the name of
+    /// its root, which a face learns when the span starts (see
+    /// `ingest::Operations`), since children end before their root.
+    pub fn operation_name(&mut self, name: &str) {
+        self.buf.push(OPERATION);
         self.str(name);
     }
 
@@ -448,6 +461,14 @@ impl PackedSpan {
     }
 
     /// The packed bytes, for reading in place (see `span_ref.rs`).
+    /// Marks the span as the source of a failure (it failed, none of its
+    /// children did).
+    pub(crate) fn mark_failure_source(&mut self) {
+        if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
+            *flags |= FLAG_FAILURE_SOURCE;
+        }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
     }

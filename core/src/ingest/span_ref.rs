@@ -7,9 +7,9 @@
 
 use super::intern;
 use super::packed_span::{
-    read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT, FLAG_PARENT,
-    FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME, SCOPE, SCOPE_INLINE, START_AT, STATUS,
-    V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
+    read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
+    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME,
+    OPERATION, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -186,6 +186,10 @@ pub(crate) struct SpanParts<'a> {
     pub scope_attrs: Range<usize>,
     /// Attributes of events, links and the scope, addressed by their ranges.
     pub nested: Vec<Attr<'a>>,
+    /// `ai.operation.name` as the face learnt it at the span's start.
+    pub operation_name: Option<&'a str>,
+    /// The span failed and none of its children did (set by the worker).
+    pub failure_source: bool,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -211,6 +215,8 @@ impl Default for SpanParts<'_> {
             scope: ScopeRef::Unset,
             scope_attrs: 0..0,
             nested: Vec::new(),
+            operation_name: None,
+            failure_source: false,
         }
     }
 }
@@ -229,6 +235,8 @@ impl<'a> SpanParts<'a> {
         self.scope_attrs = 0..0;
         self.name = "";
         self.status_description = "";
+        self.operation_name = None;
+        self.failure_source = false;
         if b.len() < HEADER {
             return false;
         }
@@ -238,6 +246,7 @@ impl<'a> SpanParts<'a> {
         self.parent_span_id =
             (flags & FLAG_PARENT != 0).then(|| b[24..32].try_into().expect("8 bytes"));
         self.parent_is_remote = flags & FLAG_PARENT_REMOTE != 0;
+        self.failure_source = flags & FLAG_FAILURE_SOURCE != 0;
         self.trace_flags = b[FLAGS_AT + 1];
         self.kind = match b[FLAGS_AT + 2] {
             1 => Kind::Server,
@@ -261,6 +270,7 @@ impl<'a> SpanParts<'a> {
         while r.at < r.b.len() {
             match r.u8()? {
                 NAME => self.name = r.str()?,
+                OPERATION => self.operation_name = Some(r.str()?),
                 STATUS => self.status_description = r.str()?,
                 SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
                 SCOPE_INLINE => {

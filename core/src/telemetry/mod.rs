@@ -19,7 +19,9 @@ use crate::delivery::{
 };
 use crate::envelopes::AzureExporter;
 use crate::error::{ConfigError, Error, Result};
-use crate::ingest::{AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, PackedSpan};
+use crate::ingest::{
+    AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, Operations, PackedSpan,
+};
 use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
 use block_on::block_on_until;
 use opentelemetry_sdk::trace::SpanData;
@@ -63,6 +65,8 @@ struct Inner {
     connection_string: ConnectionString,
     /// The settings it was started with, for faces' tests (`resolved_config`).
     config: Config,
+    /// Operation names of open spans, registered by the faces' `on_start`.
+    operations: Operations,
 }
 
 impl AzureTelemetry {
@@ -163,6 +167,7 @@ impl AzureTelemetry {
                 resource,
                 connection_string,
                 config,
+                operations: Operations::default(),
             }),
         })
     }
@@ -172,6 +177,12 @@ impl AzureTelemetry {
     #[doc(hidden)]
     pub fn resolved_config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Operation names of the spans open now: faces register spans at their
+    /// start and look the name up when they pack a span or emit a log.
+    pub fn operations(&self) -> &Operations {
+        &self.inner.operations
     }
 
     /// The resource every envelope carries (service name, version, ...).

@@ -1,0 +1,109 @@
+//! `genkit:path`: where a span sits in its Genkit operation, as
+//! `/{weather_flow,t:action,s:flow}/{generate,t:util}/{fake%2Fecho,t:action,s:model}`
+//! (names URL-quoted). The first segment names the root, so every span of a
+//! flow knows its operation without waiting for the root to end.
+
+use std::borrow::Cow;
+
+/// The segments' names, still quoted.
+fn segments(path: &str) -> impl Iterator<Item = (&str, &str)> {
+    path.split('/').filter_map(|seg| {
+        let inner = seg.strip_prefix('{')?.strip_suffix('}')?;
+        Some(inner.split_once(',').unwrap_or((inner, "")))
+    })
+}
+
+/// `%XX` escapes decoded; text that is not valid UTF-8 once decoded, or has
+/// a broken escape, stays as it was.
+fn unquoted(name: &str) -> Cow<'_, str> {
+    if !name.contains('%') {
+        return Cow::Borrowed(name);
+    }
+    let b = name.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_or(Cow::Borrowed(name), Cow::Owned)
+}
+
+/// The root's name: the first segment's (`weather_flow`).
+pub(crate) fn root_name(path: &str) -> Option<Cow<'_, str>> {
+    segments(path)
+        .next()
+        .map(|(name, _)| unquoted(name))
+        .filter(|n| !n.is_empty())
+}
+
+/// The feature a span serves, as the Google Cloud plugin labels metrics: the
+/// outermost segment that is a flow, an action, a prompt or a helper.
+pub(crate) fn feature_name(path: &str) -> Option<Cow<'_, str>> {
+    let (name, meta) = segments(path).next()?;
+    let is_feature = meta.split(',').any(|m| {
+        matches!(
+            m,
+            "t:flow" | "t:action" | "t:prompt" | "t:dotprompt" | "t:helper"
+        )
+    });
+    (is_feature && !name.is_empty()).then(|| unquoted(name))
+}
+
+/// The path as people read it: `weather_flow > generate > fake/echo`.
+pub(crate) fn display_path(path: &str) -> String {
+    let mut out = String::new();
+    for (i, (name, _)) in segments(path).enumerate() {
+        if i > 0 {
+            out.push_str(" > ");
+        }
+        out.push_str(&unquoted(name));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str =
+        "/{weather_flow,t:action,s:flow}/{generate,t:util}/{fake%2Fweather-model,t:action,s:model}";
+
+    #[test]
+    fn the_first_segment_names_the_root_and_the_feature() {
+        assert_eq!(root_name(MODEL).as_deref(), Some("weather_flow"));
+        assert_eq!(feature_name(MODEL).as_deref(), Some("weather_flow"));
+        assert_eq!(
+            root_name("/{fake%2Fecho,t:action,s:model}").as_deref(),
+            Some("fake/echo")
+        );
+        assert_eq!(feature_name("/{step,t:flowStep}"), None);
+        assert_eq!(root_name(""), None);
+        assert_eq!(root_name("not a path"), None);
+    }
+
+    #[test]
+    fn display_paths_are_names_joined() {
+        assert_eq!(
+            display_path(MODEL),
+            "weather_flow > generate > fake/weather-model"
+        );
+    }
+
+    #[test]
+    fn odd_escapes_stay_as_they_were() {
+        assert_eq!(unquoted("a%2"), "a%2");
+        assert_eq!(unquoted("a%zzb"), "a%zzb");
+        assert_eq!(unquoted("%FF"), "%FF", "not UTF-8 once decoded");
+        assert_eq!(unquoted("caf%C3%A9"), "café");
+        assert_eq!(unquoted("%"), "%");
+    }
+}
