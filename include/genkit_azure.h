@@ -339,6 +339,30 @@ typedef struct genkit_azure_config {
      * twice `request_timeout`. 1000 to 3600000 ms; 0 = default (30000 ms).
      */
     uint32_t disk_lease_ms;
+    /**
+     * Export prompts and responses (`genkit:input`, `genkit:output`, cut to
+     * the property limit) and Input/Output log records.
+     * Off, both attributes are `<redacted>` before export.
+     */
+    bool log_input_and_output;
+    /**
+     * Export even when `GENKIT_ENV=dev`.
+     * Phrased as "no" so that the zero value keeps the default (on): true
+     * here means a process in Genkit's dev mode exports nothing.
+     */
+    bool no_force_dev_export;
+    /**
+     * Export no spans; Genkit's metrics and logs are still derived from them.
+     */
+    bool disable_traces;
+    /**
+     * Export no metrics: no Genkit metrics, no metric points, no `_OTELRESOURCE_`.
+     */
+    bool disable_metrics;
+    /**
+     * Export no logs: no log records, no Genkit log records.
+     */
+    bool disable_logs;
 } genkit_azure_config;
 
 /**

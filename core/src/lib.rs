@@ -43,7 +43,7 @@ mod telemetry;
 pub mod face;
 
 pub use accounting::Stats;
-pub use config::{Config, ConnectionString, ResourceSettings, CONNECTION_STRING_ENV};
+pub use config::{Config, ConnectionString, Exports, ResourceSettings, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
 pub use ingest::{
     severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent, LogRecord,

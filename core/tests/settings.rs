@@ -105,6 +105,11 @@ fn every_identity_setting_has_its_builder_method() {
         "resource_attributes",
         "storage_directory",
         "disable_offline_storage",
+        "log_input_and_output",
+        "force_dev_export",
+        "disable_traces",
+        "disable_metrics",
+        "disable_logs",
     ];
     let declared: Vec<&str> = SETTINGS
         .iter()
@@ -141,6 +146,21 @@ fn every_identity_setting_has_its_builder_method() {
 
     let telemetry = builder().disable_offline_storage(true).build().unwrap();
     assert!(!telemetry.resolved_config().storage_enabled);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+
+    let telemetry = builder()
+        .log_input_and_output(true)
+        .force_dev_export(false)
+        .disable_traces(true)
+        .disable_metrics(true)
+        .disable_logs(true)
+        .build()
+        .unwrap();
+    let config = telemetry.resolved_config();
+    assert!(config.log_input_and_output && !config.force_dev_export);
+    assert!(config.disable_traces && config.disable_metrics && config.disable_logs);
+    let exports = telemetry.exports();
+    assert!(!exports.traces && !exports.metrics && !exports.logs);
     telemetry.shutdown(Duration::ZERO).unwrap();
 }
 
@@ -202,6 +222,8 @@ fn table() -> String {
                 s.name_in(Face::C),
                 s.name_in(Face::Python)
             ));
+        } else if s.kind == Kind::FlagOn {
+            name.push_str(&format!(" (C `{}`: true turns it off)", s.name_in(Face::C)));
         }
         let default = match s.default {
             SettingDefault::Value(v) => readable(s, v),

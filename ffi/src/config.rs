@@ -117,6 +117,20 @@ pub struct genkit_azure_config {
     /// How long a file being sent stays this process's, and never less than
     /// twice `request_timeout`. 1000 to 3600000 ms; 0 = default (30000 ms).
     pub disk_lease_ms: u32,
+    /// Export prompts and responses (`genkit:input`, `genkit:output`, cut to
+    /// the property limit) and Input/Output log records.
+    /// Off, both attributes are `<redacted>` before export.
+    pub log_input_and_output: bool,
+    /// Export even when `GENKIT_ENV=dev`.
+    /// Phrased as "no" so that the zero value keeps the default (on): true
+    /// here means a process in Genkit's dev mode exports nothing.
+    pub no_force_dev_export: bool,
+    /// Export no spans; Genkit's metrics and logs are still derived from them.
+    pub disable_traces: bool,
+    /// Export no metrics: no Genkit metrics, no metric points, no `_OTELRESOURCE_`.
+    pub disable_metrics: bool,
+    /// Export no logs: no log records, no Genkit log records.
+    pub disable_logs: bool,
 }
 
 /// Lists the number and duration fields, each by its own name, so a name
@@ -215,6 +229,12 @@ pub(crate) unsafe fn builder(
     if c.disable_offline_storage {
         b = b.disable_offline_storage(true);
     }
+    b = b
+        .log_input_and_output(c.log_input_and_output)
+        .force_dev_export(!c.no_force_dev_export)
+        .disable_traces(c.disable_traces)
+        .disable_metrics(c.disable_metrics)
+        .disable_logs(c.disable_logs);
     for (field, raw) in c.number_fields() {
         let Some(setting) = face::setting_in(Face::C, field) else {
             // The tests tie every field to a declared setting.
@@ -414,6 +434,21 @@ mod tests {
             assert_eq!(r.connection_string.as_deref(), UNREACHABLE.to_str().ok());
             assert_eq!(r.storage_directory.as_deref(), Some(dir.as_path()));
             assert!(r.storage_enabled);
+            assert!(!r.log_input_and_output && r.force_dev_export);
+            assert!(!r.disable_traces && !r.disable_metrics && !r.disable_logs);
+        });
+        let flags = genkit_azure_config {
+            log_input_and_output: true,
+            no_force_dev_export: true,
+            disable_traces: true,
+            disable_metrics: true,
+            disable_logs: true,
+            ..config()
+        };
+        with_pipeline(&flags, |t| {
+            let r = t.resolved_config();
+            assert!(r.log_input_and_output && !r.force_dev_export);
+            assert!(r.disable_traces && r.disable_metrics && r.disable_logs);
         });
         let _ = std::fs::remove_dir_all(&dir);
         with_pipeline(&config(), |t| assert!(!t.resolved_config().storage_enabled));

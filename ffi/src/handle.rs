@@ -36,10 +36,12 @@ impl genkit_azure_handle {
 }
 
 /// Turns the outcome of a push into the C result. A full queue is reported
-/// (the caller may want to slow down) but is not an error of the input.
+/// (the caller may want to slow down) but is not an error of the input. A
+/// signal turned off by configuration (`disable_logs`, ...) is not either:
+/// the item is left out, as asked.
 pub(crate) fn pushed(result: genkit_azure::Result<Pushed>, what: &str) -> FfiResult {
     match result? {
-        Pushed::Accepted => Ok(()),
+        Pushed::Accepted | Pushed::Disabled => Ok(()),
         Pushed::DroppedQueueFull => Err(FfiError::new(
             GENKIT_AZURE_QUEUE_FULL,
             format!("the ingest queue is full; the {what} was dropped and counted in dropped_queue_full"),

@@ -136,7 +136,7 @@ fn config_struct_declares_every_setting_as_core_does() {
         };
         let wanted_type = match (s.kind, s.range) {
             (Kind::Text | Kind::Path, _) => "const char",
-            (Kind::Flag, _) => "bool",
+            (Kind::Flag | Kind::FlagOn, _) => "bool",
             (Kind::Attributes, _) => "const struct genkit_azure_attribute",
             (Kind::Duration, _) => "uint32_t",
             (_, Some((_, SettingValue::Count(hi)))) if hi < u64::from(u32::MAX) => "uint32_t",

@@ -32,6 +32,11 @@ class Telemetry:
         resource_attributes: Mapping[str, Any] | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
+        log_input_and_output: bool = False,
+        force_dev_export: bool = True,
+        disable_traces: bool = False,
+        disable_metrics: bool = False,
+        disable_logs: bool = False,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -56,6 +61,10 @@ class Telemetry:
         string (the message names the part and its characters, never the key) or an
         out-of-range setting (the message names it and its range), TypeError for a value
         of the wrong type or an unknown keyword."""
+    @property
+    def exports(self) -> dict[str, bool]:
+        """The signals this pipeline exports (``traces``, ``metrics``, ``logs``, ``custom``),
+        after the ``disable_*`` flags and ``GENKIT_ENV``."""
     def _resolved_config(self) -> dict[str, Any]:
         """The settings the pipeline runs with, by the core's names, durations in float
         seconds (never the connection string). For tests."""

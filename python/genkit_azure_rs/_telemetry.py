@@ -86,6 +86,17 @@ class AzureTelemetry:
             and key under the temp dir.
         disable_offline_storage: Keep undeliverable batches in memory only, for read-only
             or ephemeral file systems.
+        log_input_and_output: Export prompts and responses (`genkit:input`, `genkit:output`,
+            cut to the property limit) and Input/Output log records. Off, both are
+            ``<redacted>`` (tokens, finish reasons and latency are read first).
+        force_dev_export: Export even when `GENKIT_ENV=dev`. Off, a process in Genkit's dev
+            mode exports nothing.
+        disable_traces: Export no spans; Genkit's metrics and logs are still derived from
+            them.
+        disable_metrics: Export no metrics: no Genkit metrics, no metric points, no
+            `_OTELRESOURCE_`.
+        disable_logs: Export no logs: no log records, no Genkit log records. No log handler
+            or structlog forwarding is installed.
         max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
         max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
             many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
@@ -143,6 +154,11 @@ class AzureTelemetry:
         resource_attributes: Mapping[str, Any] | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
+        log_input_and_output: bool = False,
+        force_dev_export: bool = True,
+        disable_traces: bool = False,
+        disable_metrics: bool = False,
+        disable_logs: bool = False,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -169,6 +185,11 @@ class AzureTelemetry:
             resource_attributes=resource_attributes,
             storage_directory=storage_directory,
             disable_offline_storage=disable_offline_storage,
+            log_input_and_output=log_input_and_output,
+            force_dev_export=force_dev_export,
+            disable_traces=disable_traces,
+            disable_metrics=disable_metrics,
+            disable_logs=disable_logs,
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,
@@ -243,7 +264,9 @@ class AzureTelemetry:
           the application's) is reused; otherwise one is created with this service's
           resource and set global (Genkit then reuses it). The span processor is added
           to it once.
-        * Adds an :class:`AzureLogHandler` at ``log_level`` to the root logger once,
+        * Unless logs are off (``disable_logs``, or Genkit's dev mode without
+          ``force_dev_export``):
+          adds an :class:`AzureLogHandler` at ``log_level`` to the root logger once,
           and lowers the root logger's level to ``log_level`` if it was higher
           (otherwise records below WARNING would never reach any handler).
         * Inserts :func:`inject_azure_trace_context` into structlog's processors once,
@@ -262,14 +285,15 @@ class AzureTelemetry:
                 provider.add_span_processor(self._span_processor)
                 self._tracer_provider = provider
 
-            self._log_handler = AzureLogHandler(self._native, self.log_level)
-            root = logging.getLogger()
-            root.addHandler(self._log_handler)
-            if root.level != logging.NOTSET and root.level > self.log_level:
-                root.setLevel(self.log_level)
+            if self._native.exports["logs"]:
+                self._log_handler = AzureLogHandler(self._native, self.log_level)
+                root = logging.getLogger()
+                root.addHandler(self._log_handler)
+                if root.level != logging.NOTSET and root.level > self.log_level:
+                    root.setLevel(self.log_level)
 
-            _structlog.set_sink(self._native, self.log_level)
-            _structlog.install_processor()
+                _structlog.set_sink(self._native, self.log_level)
+                _structlog.install_processor()
 
             if not self._atexit_registered:
                 atexit.register(self._at_exit)

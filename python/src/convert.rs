@@ -7,7 +7,7 @@
 
 use genkit_azure::opentelemetry::trace::{SpanKind, Status};
 use genkit_azure::opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
-use genkit_azure::{PackedSpan, SpanPacker};
+use genkit_azure::{Operations, PackedSpan, SpanPacker};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -247,20 +247,73 @@ fn pack_span_attributes(p: &mut SpanPacker, obj: &Bound<'_, PyAny>) -> PyResult<
     Ok(())
 }
 
-/// Converts a finished SDK span straight into its packed form. `Ok(None)`
+/// A string attribute of a starting span, from its attribute dict.
+fn start_attribute(attrs: &Bound<'_, PyAny>, key: &str) -> Option<String> {
+    let dict = plain_dict(attrs).ok().flatten()?;
+    let v = dict.get_item(key).ok().flatten()?;
+    v.cast::<PyString>().ok().map(py_str)
+}
+
+/// Registers a starting SDK span with `operations`: it inherits its local
+/// parent's operation name; a root (no parent, or a remote one) names it,
+/// a request as `METHOD route`, anything else by its span name. Only roots
+/// read more than the two ids.
+pub fn span_start(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<()> {
+    let py = span.py();
+    let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
+    let ctx = ctx.cast::<PyTuple>()?;
+    let span_id = ctx.get_item(1)?.extract::<u64>()?;
+    let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
+    let local_parent = if parent.is_none() {
+        None
+    } else {
+        let p = parent.cast::<PyTuple>()?;
+        if p.get_item(2)?.is_truthy()? {
+            None
+        } else {
+            Some(p.get_item(1)?.extract::<u64>()?)
+        }
+    };
+    operations.start(span_id, local_parent, || {
+        let name = field(span, intern!(py, "_name"), intern!(py, "name"))
+            .ok()
+            .and_then(|n| opt_string(&n))
+            .unwrap_or_default();
+        let kind = field(span, intern!(py, "_kind"), intern!(py, "kind"))
+            .and_then(|k| enum_value(&k))
+            .unwrap_or(0);
+        // SERVER (1) and CONSUMER (4) spans are requests.
+        if kind != 1 && kind != 4 {
+            return name;
+        }
+        let Ok(attrs) = field(span, intern!(py, "_attributes"), intern!(py, "attributes")) else {
+            return name;
+        };
+        let method = start_attribute(&attrs, "http.request.method")
+            .or_else(|| start_attribute(&attrs, "http.method"));
+        let route = start_attribute(&attrs, "http.route");
+        Operations::root_name(&name, method.as_deref(), route.as_deref())
+    });
+    Ok(())
+}
+
+/// Converts a finished SDK span straight into its packed form, with the
+/// operation name `operations` holds for it (and forgets it). `Ok(None)`
 /// when the span is not sampled (the SDK also ends spans that are recorded
 /// but not sampled); an error when a field cannot be read or is invalid.
-pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<PackedSpan>> {
+pub fn span(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<Option<PackedSpan>> {
     let py = span.py();
     let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
     // SpanContext is a tuple: (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid).
     let ctx = ctx.cast::<PyTuple>()?;
+    let span_id = span_id_bytes(&ctx.get_item(1)?)?;
+    // Forgotten even when the span is not exported, so the registry never grows.
+    let operation = operations.end(u64::from_be_bytes(span_id));
     let flags: u8 = ctx.get_item(3)?.extract::<u8>().unwrap_or(0);
     if flags & 0x01 == 0 {
         return Ok(None);
     }
     let trace_id = trace_id_bytes(&ctx.get_item(0)?)?;
-    let span_id = span_id_bytes(&ctx.get_item(1)?)?;
 
     let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
     let (parent_span_id, parent_is_remote) = if parent.is_none() {
@@ -299,6 +352,9 @@ pub fn span(span: &Bound<'_, PyAny>) -> PyResult<Option<PackedSpan>> {
     if !name.is_none() {
         let mut owned = String::new();
         p.name(text(&name, &mut owned));
+    }
+    if let Some(operation) = &operation {
+        p.operation_name(operation);
     }
 
     let status_obj = field(span, intern!(py, "_status"), intern!(py, "status"))?;

@@ -145,6 +145,7 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             Kind::Text => "text",
             Kind::Path => "path",
             Kind::Flag => "flag",
+            Kind::FlagOn => "flag_on",
             Kind::Attributes => "attributes",
         };
         d.set_item("kind", kind)?;
@@ -233,7 +234,7 @@ impl Shared {
     }
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let packed = match convert::span(span) {
+        let packed = match convert::span(span, self.telemetry.operations()) {
             Ok(Some(packed)) => packed,
             Ok(None) => return Ok(false),
             Err(e) => {
@@ -243,7 +244,7 @@ impl Shared {
         };
         match self.telemetry.push_packed(packed).map_err(to_py_err)? {
             Pushed::Accepted => Ok(true),
-            Pushed::DroppedQueueFull => Ok(false),
+            Pushed::DroppedQueueFull | Pushed::Disabled => Ok(false),
         }
     }
 }
@@ -270,6 +271,11 @@ impl Telemetry {
         resource_attributes = None,
         storage_directory = None,
         disable_offline_storage = false,
+        log_input_and_output = false,
+        force_dev_export = true,
+        disable_traces = false,
+        disable_metrics = false,
+        disable_logs = false,
         **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -282,6 +288,11 @@ impl Telemetry {
         resource_attributes: Option<Bound<'_, PyAny>>,
         storage_directory: Option<std::path::PathBuf>,
         disable_offline_storage: bool,
+        log_input_and_output: bool,
+        force_dev_export: bool,
+        disable_traces: bool,
+        disable_metrics: bool,
+        disable_logs: bool,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
@@ -309,6 +320,12 @@ impl Telemetry {
         if disable_offline_storage {
             b = b.disable_offline_storage(true);
         }
+        b = b
+            .log_input_and_output(log_input_and_output)
+            .force_dev_export(force_dev_export)
+            .disable_traces(disable_traces)
+            .disable_metrics(disable_metrics)
+            .disable_logs(disable_logs);
         for (keyword, value) in settings.into_iter().flatten() {
             let keyword = keyword.cast::<PyString>()?.to_cow()?;
             b = setting_arg(b, &keyword, &value)?;
@@ -343,6 +360,24 @@ impl Telemetry {
         }
         d.set_item("storage_directory", config.storage_directory.as_deref())?;
         d.set_item("disable_offline_storage", !config.storage_enabled)?;
+        d.set_item("log_input_and_output", config.log_input_and_output)?;
+        d.set_item("force_dev_export", config.force_dev_export)?;
+        d.set_item("disable_traces", config.disable_traces)?;
+        d.set_item("disable_metrics", config.disable_metrics)?;
+        d.set_item("disable_logs", config.disable_logs)?;
+        Ok(d)
+    }
+
+    /// The signals this pipeline exports (`traces`, `metrics`, `logs`,
+    /// `custom`), after the `disable_*` flags and `GENKIT_ENV`.
+    #[getter]
+    fn exports<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let e = self.shared.telemetry.exports();
+        let d = PyDict::new(py);
+        d.set_item("traces", e.traces)?;
+        d.set_item("metrics", e.metrics)?;
+        d.set_item("logs", e.logs)?;
+        d.set_item("custom", e.custom)?;
         Ok(d)
     }
 
@@ -413,7 +448,15 @@ impl Telemetry {
             }
             _ => None,
         };
+        // The operation of the span the record was emitted in, if it is open.
+        let operation_name = trace_context.and_then(|(_, s)| {
+            self.shared
+                .telemetry
+                .operations()
+                .current(u64::from_be_bytes(s.to_bytes()))
+        });
         let record = LogRecord {
+            operation_name,
             time: time_ns.map_or_else(SystemTime::now, genkit_azure::time_from_unix_nanos),
             severity,
             body,
@@ -423,7 +466,7 @@ impl Telemetry {
         };
         match self.shared.telemetry.emit_log(record).map_err(to_py_err)? {
             Pushed::Accepted => Ok(true),
-            Pushed::DroppedQueueFull => Ok(false),
+            Pushed::DroppedQueueFull | Pushed::Disabled => Ok(false),
         }
     }
 
@@ -507,9 +550,13 @@ impl SpanProcessor {
         })
     }
 
+    /// Registers the span's operation name (its root's), so that the span,
+    /// its logs and its children's envelopes all carry it although the
+    /// root ends last. Never raises: an unreadable span keeps no name.
     #[pyo3(signature = (span, parent_context = None))]
     fn on_start(&self, span: &Bound<'_, PyAny>, parent_context: Option<&Bound<'_, PyAny>>) {
-        let _ = (span, parent_context);
+        let _ = parent_context;
+        let _ = convert::span_start(span, self.shared.telemetry.operations());
     }
 
     fn _on_ending(&self, span: &Bound<'_, PyAny>) {

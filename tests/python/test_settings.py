@@ -36,6 +36,7 @@ ANNOTATION = {
     "text": "str | None",
     "path": "str | os.PathLike[str] | None",
     "flag": "bool",
+    "flag_on": "bool",
     "attributes": "Mapping[str, Any] | None",
 }
 

@@ -3,12 +3,14 @@
 //! (who is sending).
 
 mod connection_string;
+mod exports;
 mod resource;
 mod setting;
 mod settings;
 
 pub use connection_string::ConnectionString;
 pub(crate) use connection_string::{is_loopback, Authorization, Endpoint};
+pub use exports::Exports;
 pub(crate) use resource::build_resource;
 pub use resource::ResourceSettings;
 pub use setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};

@@ -39,8 +39,11 @@ pub enum Kind {
     Text,
     /// A directory.
     Path,
-    /// On or off; off unless set, on every face.
+    /// Off unless set, on every face.
     Flag,
+    /// On unless turned off. C names it `no_<name>`, so that a zeroed
+    /// config struct keeps it on.
+    FlagOn,
     /// Key/value pairs.
     Attributes,
 }
@@ -139,6 +142,7 @@ impl Setting {
         match (self.kind, face) {
             (Kind::Duration, Face::C) => Cow::Owned(format!("{}_ms", self.name)),
             (Kind::Duration, Face::Python) => Cow::Owned(format!("{}_s", self.name)),
+            (Kind::FlagOn, Face::C) => Cow::Owned(format!("no_{}", self.name)),
             _ => Cow::Borrowed(self.name),
         }
     }

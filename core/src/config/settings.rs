@@ -51,6 +51,21 @@ macro_rules! for_each_setting {
                     default "`<temp>/genkit-azure-<uid>/<hash of the key>` (the temp dir honours `TMPDIR`)";
                 /// Keep undeliverable batches in memory only, for read-only or ephemeral file systems.
                 disable_offline_storage: Flag, default "off: batches persist";
+                /// Export prompts and responses (`genkit:input`, `genkit:output`, cut to the property limit) and Input/Output log records.
+                ///
+                /// Off, both attributes are `<redacted>` before export (tokens,
+                /// finish reasons and latency are read from them first).
+                log_input_and_output: Flag, default "off: `<redacted>`";
+                /// Export even when `GENKIT_ENV=dev`.
+                ///
+                /// Off, a process in Genkit's dev mode exports nothing.
+                force_dev_export: FlagOn, default "on";
+                /// Export no spans; Genkit's metrics and logs are still derived from them.
+                disable_traces: Flag, default "off";
+                /// Export no metrics: no Genkit metrics, no metric points, no `_OTELRESOURCE_`.
+                disable_metrics: Flag, default "off";
+                /// Export no logs: no log records, no Genkit log records.
+                disable_logs: Flag, default "off";
             }
             tuned {
                 /// Items per export request.
@@ -191,6 +206,18 @@ macro_rules! config_from_settings {
             pub storage_enabled: bool,
             /// Where; `None` is `<temp>/genkit-azure-<uid>/<hash of the key>`.
             pub storage_directory: Option<PathBuf>,
+            /// Export `genkit:input` / `genkit:output` and Input/Output log
+            /// records (default off: `<redacted>`).
+            pub log_input_and_output: bool,
+            /// Export in `GENKIT_ENV=dev` too (default on).
+            pub force_dev_export: bool,
+            /// Export no spans (default off); Genkit metrics and logs are
+            /// still derived from them.
+            pub disable_traces: bool,
+            /// Export no metrics (default off).
+            pub disable_metrics: bool,
+            /// Export no logs (default off).
+            pub disable_logs: bool,
             $(
                 $(#[doc = $doc])*
                 #[doc = ""]
@@ -209,6 +236,11 @@ macro_rules! config_from_settings {
                     resource: ResourceSettings::default(),
                     storage_enabled: true,
                     storage_directory: None,
+                    log_input_and_output: false,
+                    force_dev_export: true,
+                    disable_traces: false,
+                    disable_metrics: false,
+                    disable_logs: false,
                     $($name: $default,)*
                 }
             }
@@ -226,6 +258,11 @@ macro_rules! config_from_settings {
                     .field("resource", &self.resource)
                     .field("storage_enabled", &self.storage_enabled)
                     .field("storage_directory", &self.storage_directory)
+                    .field("log_input_and_output", &self.log_input_and_output)
+                    .field("force_dev_export", &self.force_dev_export)
+                    .field("disable_traces", &self.disable_traces)
+                    .field("disable_metrics", &self.disable_metrics)
+                    .field("disable_logs", &self.disable_logs)
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }

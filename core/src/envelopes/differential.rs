@@ -44,6 +44,7 @@ pub(crate) const INTENDED: &[(&str, &str)] = &[
     ("event-operation-name", "envelopes of span events carry their span's `ai.operation.name`"),
     ("exception-fields", "`exception.*` attributes are the exception's fields, not properties; `hasFullStack` is written with a stack"),
     ("log-exception-message", "an exception log's message is the text the user logged (the crate keeps only the exception's own message)"),
+    ("genkit-redacted", "a Genkit span's `genkit:input` and `genkit:output` are `<redacted>` unless `log_input_and_output` is on (Genkit's other semantics are beyond the standard mapping this table compares)"),
 ];
 
 /// The resource one run of the comparison uses.
@@ -532,6 +533,17 @@ fn normalise_span(
         let before = p.len();
         p.retain(|k, _| !item_maps(item, k) && super::tags::tag(k).is_none());
         saw("mapped-not-in-properties", p.len() != before);
+    }
+    for key in ["genkit:input", "genkit:output"] {
+        let redacted = props_mut(ours)
+            .and_then(|p| p.get(key))
+            .is_some_and(|v| v == "<redacted>");
+        if redacted {
+            if let (Some(p), Some(v)) = (props_mut(ours), attr(key)) {
+                p.insert(key.to_string(), Json::String(v));
+            }
+        }
+        saw("genkit-redacted", redacted);
     }
     if item == Item::Request {
         for tag in ["ai.location.ip", "ai.user.userAgent"] {

@@ -2,6 +2,7 @@
 
 use super::metrics::Series;
 use super::resource::ResourceTags;
+use super::view::ViewOptions;
 use super::writer::{Body, EnvelopeWriter};
 use crate::config::ConnectionString;
 use crate::ingest::{Custom, LogRecord, PackedSpan};
@@ -43,6 +44,8 @@ pub(crate) struct AzureExporter {
     resource_every: Duration,
     /// When it is next due; `None` before the first body.
     resource_next: Mutex<Option<Instant>>,
+    /// Whether it goes out at all (not with `disable_metrics`).
+    resource_metric: bool,
 }
 
 impl AzureExporter {
@@ -51,15 +54,19 @@ impl AzureExporter {
         resource: &Resource,
         gzip_level: u32,
         resource_every: Duration,
+        resource_metric: bool,
+        view: ViewOptions,
     ) -> Self {
         Self {
             writer: EnvelopeWriter::new(
                 connection_string.instrumentation_key(),
                 ResourceTags::new(resource),
                 gzip_level,
-            ),
+            )
+            .with_view(view),
             resource_every,
             resource_next: Mutex::new(None),
+            resource_metric,
         }
     }
 
@@ -76,6 +83,9 @@ impl AzureExporter {
     }
 
     fn resource_due(&self) -> bool {
+        if !self.resource_metric {
+            return false;
+        }
         let now = Instant::now();
         let mut next = self.resource_next.lock().unwrap_or_else(|p| p.into_inner());
         match *next {

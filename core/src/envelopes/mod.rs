@@ -27,3 +27,4 @@ mod writer;
 
 pub(crate) use export::{AzureExporter, Batch};
 pub(crate) use metrics::MetricsRecorder;
+pub(crate) use view::ViewOptions;

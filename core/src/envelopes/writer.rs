@@ -11,7 +11,7 @@ use super::json::{hex_into, Json};
 use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
-use super::view::{text, Item, SpanView};
+use super::view::{text, Item, SpanView, ViewOptions};
 use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
@@ -56,6 +56,7 @@ pub(crate) struct EnvelopeWriter {
     ikey: String,
     resource: ResourceTags,
     level: Compression,
+    view: ViewOptions,
 }
 
 /// One body being written.
@@ -136,7 +137,14 @@ impl EnvelopeWriter {
             ikey: instrumentation_key.to_string(),
             resource,
             level: Compression::new(level.min(9)),
+            view: ViewOptions::default(),
         }
+    }
+
+    /// What the view step is told (redaction of Genkit content).
+    pub fn with_view(mut self, view: ViewOptions) -> Self {
+        self.view = view;
+        self
     }
 
     /// The body for a batch of spans.
@@ -147,7 +155,7 @@ impl EnvelopeWriter {
             for span in spans {
                 // Malformed bytes never come from `SpanPacker`; what was read is written.
                 let _ = parts.read(span);
-                let view = SpanView::standard(&parts);
+                let view = SpanView::of(&parts, self.view);
                 self.span(out.next()?, &parts, &view, &mut tags);
                 for event in &parts.events {
                     self.span_event(out.next()?, &parts, &view, event, &mut tags);
@@ -333,7 +341,12 @@ impl EnvelopeWriter {
             {
                 continue;
             }
-            props.value(a.key, &text(a.value));
+            if let Some(value) = view.property(a.key, a.value) {
+                props.value(a.key, &value);
+            }
+        }
+        for (key, value) in &view.extra {
+            props.value(key, value);
         }
         if !span.links.is_empty() {
             let mut links = Vec::with_capacity(span.links.len().min(MAX_LINKS) * 80);

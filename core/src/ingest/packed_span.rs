@@ -430,6 +430,11 @@ impl PackedSpan {
     /// Packs a span of the Rust SDK (trace state and dropped counts are not
     /// kept: Application Insights has no place for them).
     pub fn from_span_data(span: &SpanData) -> Result<Self> {
+        Self::from_span_data_in(span, None)
+    }
+
+    /// [`Self::from_span_data`], in the operation named `operation`.
+    pub(crate) fn from_span_data_in(span: &SpanData, operation: Option<&str>) -> Result<Self> {
         let parent =
             (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_bytes());
         let mut p = SpanPacker::new(
@@ -443,6 +448,9 @@ impl PackedSpan {
         );
         p.buf[FLAGS_AT + 1] = span.span_context.trace_flags().to_u8();
         p.name(&span.name);
+        if let Some(op) = operation {
+            p.operation_name(op);
+        }
         p.status(&span.status);
         p.instrumentation_scope(&span.instrumentation_scope);
         p.attributes(&span.attributes);

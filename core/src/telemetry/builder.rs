@@ -100,6 +100,32 @@ impl AzureTelemetryBuilder {
         self.config.storage_enabled = !disable;
         self
     }
+    /// `true`: export `genkit:input` / `genkit:output` (cut to the property
+    /// limit) and Input/Output log records; otherwise they are `<redacted>`.
+    pub fn log_input_and_output(mut self, on: bool) -> Self {
+        self.config.log_input_and_output = on;
+        self
+    }
+    /// `false`: a process with `GENKIT_ENV=dev` exports nothing (default `true`).
+    pub fn force_dev_export(mut self, on: bool) -> Self {
+        self.config.force_dev_export = on;
+        self
+    }
+    /// `true`: export no spans; Genkit metrics and logs are still derived from them.
+    pub fn disable_traces(mut self, disable: bool) -> Self {
+        self.config.disable_traces = disable;
+        self
+    }
+    /// `true`: export no metrics (Genkit's, recorded points, `_OTELRESOURCE_`).
+    pub fn disable_metrics(mut self, disable: bool) -> Self {
+        self.config.disable_metrics = disable;
+        self
+    }
+    /// `true`: export no logs (recorded records and Genkit's).
+    pub fn disable_logs(mut self, disable: bool) -> Self {
+        self.config.disable_logs = disable;
+        self
+    }
     /// Shorthand for `disable_offline_storage(true)`.
     pub fn disable_storage(self) -> Self {
         self.disable_offline_storage(true)

@@ -12,12 +12,12 @@ pub use span_processor::AzureSpanProcessor;
 
 use crate::accounting::{Counters, Ledger, Progress, Stats};
 use crate::config::{
-    build_resource, Authorization, Config, ConnectionString, CONNECTION_STRING_ENV,
+    build_resource, Authorization, Config, ConnectionString, Exports, CONNECTION_STRING_ENV,
 };
 use crate::delivery::{
     default_directory, Backoff, Delivery, Sender, Storage, StorageError, StorageSettings,
 };
-use crate::envelopes::AzureExporter;
+use crate::envelopes::{AzureExporter, ViewOptions};
 use crate::error::{ConfigError, Error, Result};
 use crate::ingest::{
     AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, Operations, PackedSpan,
@@ -39,6 +39,10 @@ pub enum Pushed {
     Accepted,
     /// The queue was full; counted in `dropped_queue_full`.
     DroppedQueueFull,
+    /// Its signal is not exported (`disable_logs`, `disable_metrics`, all
+    /// signals but traces, or Genkit's dev mode without `force_dev_export`):
+    /// not taken in, not counted.
+    Disabled,
 }
 
 /// A running telemetry pipeline. Cheap to clone; all clones share it.
@@ -67,6 +71,7 @@ struct Inner {
     config: Config,
     /// Operation names of open spans, registered by the faces' `on_start`.
     operations: Operations,
+    exports: Exports,
 }
 
 impl AzureTelemetry {
@@ -78,6 +83,7 @@ impl AzureTelemetry {
     pub(crate) fn start(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let connection_string = resolve_connection_string(&config, &env)?;
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
+        let exports = Exports::of(&config, &env);
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
         let ledger = Ledger::new(Arc::clone(&progress), Arc::clone(&counters));
@@ -116,6 +122,10 @@ impl AzureTelemetry {
             &resource,
             config.gzip_level,
             config.metric_export_interval,
+            exports.metrics,
+            ViewOptions {
+                log_input_and_output: config.log_input_and_output,
+            },
         ));
         let exporter_for_spill = Arc::clone(&exporter);
         let diagnostics = Arc::clone(delivery.diagnostics());
@@ -168,6 +178,7 @@ impl AzureTelemetry {
                 connection_string,
                 config,
                 operations: Operations::default(),
+                exports,
             }),
         })
     }
@@ -196,19 +207,29 @@ impl AzureTelemetry {
     }
 
     /// Hands a finished span to the pipeline. Never blocks. The span is
-    /// packed (see [`PackedSpan`]) before it is queued.
+    /// packed (see [`PackedSpan`]) before it is queued, with the operation
+    /// name registered at its start ([`Self::operations`]), which is
+    /// forgotten here.
     pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
-        self.push_packed(PackedSpan::from_span_data(&span)?)
+        let span_id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
+        let operation = self.inner.operations.end(span_id);
+        self.push_packed(PackedSpan::from_span_data_in(&span, operation.as_deref())?)
     }
 
     /// Hands a span packed by a face ([`crate::SpanPacker`]) to the pipeline.
     /// Never blocks.
     pub fn push_packed(&self, span: PackedSpan) -> Result<Pushed> {
+        if !self.inner.exports.spans_wanted() {
+            return self.disabled();
+        }
         self.push(Msg::Span(span), &self.inner.counters.spans_accepted)
     }
 
     /// Hands a log record to the pipeline. Never blocks.
     pub fn emit_log(&self, record: LogRecord) -> Result<Pushed> {
+        if !self.inner.exports.logs {
+            return self.disabled();
+        }
         self.push(
             Msg::Log(Box::new(record)),
             &self.inner.counters.logs_accepted,
@@ -226,6 +247,9 @@ impl AzureTelemetry {
                     crate::text::truncated(&point.name, 200)
                 ),
             )));
+        }
+        if !self.inner.exports.metrics {
+            return self.disabled();
         }
         self.push(
             Msg::Metric(Box::new(point)),
@@ -257,10 +281,28 @@ impl AzureTelemetry {
                 ),
             )));
         }
+        if !self.inner.exports.custom {
+            return self.disabled();
+        }
         self.push(
             Msg::Custom(Box::new(item)),
             &self.inner.counters.custom_accepted,
         )
+    }
+
+    /// A signal turned off by configuration; after shutdown still an error.
+    fn disabled(&self) -> Result<Pushed> {
+        if self.inner.shut_down.load(Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        Ok(Pushed::Disabled)
+    }
+
+    /// The signals this pipeline exports (from the `disable_*` flags and
+    /// `GENKIT_ENV`), so faces can leave out hooks whose output would be
+    /// refused anyway.
+    pub fn exports(&self) -> Exports {
+        self.inner.exports
     }
 
     fn push(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {

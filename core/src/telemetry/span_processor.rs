@@ -3,7 +3,9 @@
 //! pipeline.
 
 use super::AzureTelemetry;
-use opentelemetry::Context;
+use crate::ingest::Operations;
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt};
+use opentelemetry::{Context, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use std::time::Duration;
@@ -34,13 +36,50 @@ impl AzureSpanProcessor {
 }
 
 impl SpanProcessor for AzureSpanProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    /// Registers the span's operation name (its root's), so the span, its
+    /// logs and its children carry it although the root ends last.
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        let id = u64::from_be_bytes(span.span_context().span_id().to_bytes());
+        let parent = cx.span().span_context().clone();
+        let local_parent = (parent.is_valid() && !parent.is_remote())
+            .then(|| u64::from_be_bytes(parent.span_id().to_bytes()));
+        self.telemetry.operations().start(id, local_parent, || {
+            // Only a root gets here: a copy of its data is affordable.
+            let Some(data) = span.exported_data() else {
+                return String::new();
+            };
+            let attr = |key: &str| {
+                data.attributes
+                    .iter()
+                    .rev()
+                    .find(|kv| kv.key.as_str() == key)
+                    .and_then(|kv| match &kv.value {
+                        Value::String(s) => Some(s.as_str().to_string()),
+                        _ => None,
+                    })
+            };
+            match data.span_kind {
+                SpanKind::Server | SpanKind::Consumer => {
+                    let method = attr("http.request.method").or_else(|| attr("http.method"));
+                    Operations::root_name(
+                        &data.name,
+                        method.as_deref(),
+                        attr("http.route").as_deref(),
+                    )
+                }
+                _ => data.name.to_string(),
+            }
+        });
+    }
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
             // A full queue is counted by the pipeline; after shutdown there is
             // nobody to tell, so the error is ignored.
             let _ = self.telemetry.push_span(span);
+        } else {
+            let id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
+            self.telemetry.operations().end(id);
         }
     }
 

@@ -2,15 +2,37 @@
 //! a RemoteDependency, its name, operation name, type, target, result), decided
 //! before the writer serialises it.
 //!
-//! Today it does the standard OpenTelemetry mapping: the one of
+//! The standard OpenTelemetry mapping lives here: the one of
 //! `opentelemetry-application-insights` (its README's attribute table), and
 //! the official distro's where that says more (an HTTP dependency named
 //! `METHOD /path`, a target from the URL, `GenAI | <system>` dependencies).
-//! Genkit semantics, sampling and the Agents view add their decisions here;
-//! the writer only writes what a view says.
+//! Genkit semantics (`genkit.rs`) refine it; sampling and the Agents view add
+//! their decisions the same way; the writer only writes what a view says.
+
+mod genkit;
 
 use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
+
+/// What the view step is told by configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ViewOptions {
+    /// Export `genkit:input` / `genkit:output`; otherwise `<redacted>`.
+    pub log_input_and_output: bool,
+}
+
+/// How a span's own attributes become properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// As they are (cut to the property limit).
+    AsIs,
+    /// A Genkit span: `genkit:metadata:context` is always redacted, and
+    /// `genkit:input` / `genkit:output` unless `keep_io`.
+    Genkit { keep_io: bool },
+}
+
+/// What replaces content that is not exported.
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Which envelope a span becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +62,10 @@ pub(crate) struct SpanView<'a> {
     /// official distro writes them.
     pub client_ip: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
+    /// Properties the view adds (`gen_ai.*`, ...); a span attribute with the
+    /// same key gives way to them.
+    pub extra: Vec<(&'static str, Cow<'a, str>)>,
+    pub content: Content,
 }
 
 /// The text of an attribute value, as OpenTelemetry's `Value::as_str` renders
@@ -336,6 +362,18 @@ fn url_target(url: &str) -> Option<&str> {
 }
 
 impl<'a> SpanView<'a> {
+    /// What a span means: the standard mapping, refined by Genkit's
+    /// semantics for spans Genkit made, with the operation name the face
+    /// registered at the span's start.
+    pub fn of(span: &SpanParts<'a>, options: ViewOptions) -> Self {
+        let mut view = Self::standard(span);
+        genkit::refine(&mut view, span, options);
+        if let Some(op) = span.operation_name {
+            view.operation_name = Some(Cow::Borrowed(op));
+        }
+        view
+    }
+
     /// The standard OpenTelemetry mapping of a span.
     pub fn standard(span: &SpanParts<'a>) -> Self {
         let k = Known::read(span);
@@ -343,6 +381,24 @@ impl<'a> SpanView<'a> {
             Kind::Server | Kind::Consumer => Self::request(span, &k),
             Kind::Client | Kind::Producer | Kind::Internal => Self::dependency(span, &k),
         }
+    }
+
+    /// The property a span attribute becomes: `None` when a property the
+    /// view adds says it instead; redacted content says `<redacted>`.
+    pub fn property(&self, key: &str, value: ValueRef<'a>) -> Option<Cow<'a, str>> {
+        if !self.extra.is_empty() && self.extra.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        if let Content::Genkit { keep_io } = self.content {
+            match key {
+                "genkit:metadata:context" => return Some(Cow::Borrowed(REDACTED)),
+                "genkit:input" | "genkit:output" if !keep_io => {
+                    return Some(Cow::Borrowed(REDACTED))
+                }
+                _ => {}
+            }
+        }
+        Some(text(value))
     }
 
     /// Whether `key` is already said by this envelope's fields or tags, so
@@ -413,6 +469,8 @@ impl<'a> SpanView<'a> {
             target: None,
             dependency_type: None,
             user_id: k.user().map(text),
+            extra: Vec::new(),
+            content: Content::AsIs,
         }
     }
 
@@ -508,6 +566,8 @@ impl<'a> SpanView<'a> {
             target,
             dependency_type,
             user_id: k.user().map(text),
+            extra: Vec::new(),
+            content: Content::AsIs,
         }
     }
 }
