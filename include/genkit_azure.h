@@ -363,6 +363,11 @@ typedef struct genkit_azure_config {
      * Export no logs: no log records, no Genkit log records.
      */
     bool disable_logs;
+    /**
+     * The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
+     * NULL = not set.
+     */
+    const char *deployment_environment;
 } genkit_azure_config;
 
 /**

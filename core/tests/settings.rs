@@ -102,6 +102,7 @@ fn every_identity_setting_has_its_builder_method() {
         "service_name",
         "service_version",
         "service_namespace",
+        "deployment_environment",
         "resource_attributes",
         "storage_directory",
         "disable_offline_storage",
@@ -124,6 +125,7 @@ fn every_identity_setting_has_its_builder_method() {
         .service_name("svc")
         .service_version("2.0")
         .service_namespace("ns")
+        .deployment_environment("staging")
         .resource_attributes([KeyValue::new("team", "ai")])
         .storage_directory(dir.path())
         .build()
@@ -141,6 +143,7 @@ fn every_identity_setting_has_its_builder_method() {
     assert_eq!(get("service.name").as_deref(), Some("svc"));
     assert_eq!(get("service.version").as_deref(), Some("2.0"));
     assert_eq!(get("service.namespace").as_deref(), Some("ns"));
+    assert_eq!(get("deployment.environment.name").as_deref(), Some("staging"));
     assert_eq!(get("team").as_deref(), Some("ai"));
     telemetry.shutdown(Duration::ZERO).unwrap();
 

@@ -131,6 +131,9 @@ pub struct genkit_azure_config {
     pub disable_metrics: bool,
     /// Export no logs: no log records, no Genkit log records.
     pub disable_logs: bool,
+    /// The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
+    /// NULL = not set.
+    pub deployment_environment: *const c_char,
 }
 
 /// Lists the number and duration fields, each by its own name, so a name
@@ -207,6 +210,14 @@ pub(crate) unsafe fn builder(
     if let Some(s) = unsafe { try_opt_str(c.service_namespace, &path.field("service_namespace")) }?
     {
         b = b.service_namespace(s);
+    }
+    if let Some(s) = unsafe {
+        try_opt_str(
+            c.deployment_environment,
+            &path.field("deployment_environment"),
+        )
+    }? {
+        b = b.deployment_environment(s);
     }
     b = b.resource_attributes(unsafe {
         attributes(
@@ -413,6 +424,7 @@ mod tests {
             service_name: c"svc".as_ptr(),
             service_version: c"2.0".as_ptr(),
             service_namespace: c"ns".as_ptr(),
+            deployment_environment: c"staging".as_ptr(),
             resource_attributes: attrs.as_ptr(),
             resource_attribute_count: 1,
             storage_directory: dir_c.as_ptr(),
@@ -428,6 +440,7 @@ mod tests {
             assert_eq!(get("service.name").as_deref(), Some("svc"));
             assert_eq!(get("service.version").as_deref(), Some("2.0"));
             assert_eq!(get("service.namespace").as_deref(), Some("ns"));
+            assert_eq!(get("deployment.environment.name").as_deref(), Some("staging"));
             assert_eq!(get("team").as_deref(), Some("v"));
             assert_eq!(get("telemetry.sdk.language").as_deref(), Some("c"));
             let r = t.resolved_config();

@@ -29,6 +29,7 @@ class Telemetry:
         service_name: str | None = None,
         service_version: str | None = None,
         service_namespace: str | None = None,
+        deployment_environment: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,

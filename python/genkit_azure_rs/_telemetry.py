@@ -79,6 +79,8 @@ class AzureTelemetry:
         log_level: The lowest stdlib / structlog level exported.
         service_namespace: The service's namespace (``service.namespace``), which
             prefixes the cloud role.
+        deployment_environment: The deployment environment (`deployment.environment.name`:
+            `prod`, `staging`, ...).
         resource_attributes: More resource attributes; a value set in code wins over the
             environment.
         storage_directory: Where undeliverable batches wait on disk, to be resent by this
@@ -151,6 +153,7 @@ class AzureTelemetry:
         log_level: int | str = logging.INFO,
         *,
         service_namespace: str | None = None,
+        deployment_environment: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
@@ -182,6 +185,7 @@ class AzureTelemetry:
             service_name=service_name,
             service_version=service_version,
             service_namespace=service_namespace,
+            deployment_environment=deployment_environment,
             resource_attributes=resource_attributes,
             storage_directory=storage_directory,
             disable_offline_storage=disable_offline_storage,

@@ -268,6 +268,7 @@ impl Telemetry {
         service_name = None,
         service_version = None,
         service_namespace = None,
+        deployment_environment = None,
         resource_attributes = None,
         storage_directory = None,
         disable_offline_storage = false,
@@ -285,6 +286,7 @@ impl Telemetry {
         service_name: Option<String>,
         service_version: Option<String>,
         service_namespace: Option<String>,
+        deployment_environment: Option<String>,
         resource_attributes: Option<Bound<'_, PyAny>>,
         storage_directory: Option<std::path::PathBuf>,
         disable_offline_storage: bool,
@@ -310,6 +312,9 @@ impl Telemetry {
         }
         if let Some(s) = service_namespace {
             b = b.service_namespace(s);
+        }
+        if let Some(s) = deployment_environment {
+            b = b.deployment_environment(s);
         }
         if let Some(attrs) = resource_attributes {
             b = b.resource_attributes(convert::attributes(&attrs)?);

@@ -170,6 +170,7 @@ def test_identity_settings_reach_core(tmp_path: Path) -> None:
         service_name="svc",
         service_version="2.0",
         service_namespace="ns",
+        deployment_environment="staging",
         resource_attributes={"team": "ai"},
         storage_directory=tmp_path / "offline",
     )
@@ -181,6 +182,7 @@ def test_identity_settings_reach_core(tmp_path: Path) -> None:
         resource = telemetry.resource
         assert (resource["service.name"], resource["service.version"]) == ("svc", "2.0")
         assert (resource["service.namespace"], resource["team"]) == ("ns", "ai")
+        assert resource["deployment.environment.name"] == "staging"
         assert resource["telemetry.sdk.language"] == "python"
     finally:
         telemetry.shutdown(timeout_s=0)

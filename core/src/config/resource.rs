@@ -65,6 +65,8 @@ pub struct ResourceSettings {
     pub service_name: Option<String>,
     pub service_version: Option<String>,
     pub service_namespace: Option<String>,
+    /// `deployment.environment.name` (`prod`, `staging`, ...).
+    pub deployment_environment: Option<String>,
     pub attributes: Vec<KeyValue>,
 }
 
@@ -97,6 +99,9 @@ pub fn build_resource(
     }
     if let Some(ns) = &settings.service_namespace {
         attrs.push(KeyValue::new("service.namespace", ns.clone()));
+    }
+    if let Some(env) = &settings.deployment_environment {
+        attrs.push(KeyValue::new("deployment.environment.name", env.clone()));
     }
     Ok(Resource::builder_empty().with_attributes(attrs).build())
 }

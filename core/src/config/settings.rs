@@ -44,6 +44,8 @@ macro_rules! for_each_setting {
                     default "not set (Python's `AzureTelemetry`: `1.0.0`)";
                 /// The service's namespace (`service.namespace`), which prefixes the cloud role.
                 service_namespace: Text, default "not set";
+                /// The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
+                deployment_environment: Text, default "not set";
                 /// More resource attributes; a value set in code wins over the environment.
                 resource_attributes: Attributes, env "OTEL_RESOURCE_ATTRIBUTES", default "none";
                 /// Where undeliverable batches wait on disk, to be resent by this or a later process with the same key.

@@ -78,6 +78,11 @@ impl AzureTelemetryBuilder {
         self.config.resource.service_namespace = Some(s.into());
         self
     }
+    /// `deployment.environment.name` (`prod`, `staging`, ...).
+    pub fn deployment_environment(mut self, s: impl Into<String>) -> Self {
+        self.config.resource.deployment_environment = Some(s.into());
+        self
+    }
     /// More resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES`.
     pub fn resource_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         self.config.resource.attributes.extend(attributes);
