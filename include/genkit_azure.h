@@ -410,6 +410,32 @@ typedef struct genkit_azure_log_record {
 } genkit_azure_log_record;
 
 /**
+ * A span that has just started. Zero-initialise it and set what you know.
+ */
+typedef struct genkit_azure_span_start {
+    /**
+     * The span's id; must not be all zeros. Pass the same id to
+     * `genkit_azure_export_span` when it ends.
+     */
+    uint8_t span_id[8];
+    /**
+     * The parent's id; all zeros for a root span.
+     */
+    uint8_t parent_span_id[8];
+    /**
+     * True when the parent lives in another process: the span is then the
+     * root of this process's part of the operation.
+     */
+    bool parent_is_remote;
+    /**
+     * The operation's name when this span is a root (`POST /api/generate`,
+     * a flow's name). UTF-8; NULL = the span gets no name. Ignored for a
+     * span with a local parent: it inherits the parent's name.
+     */
+    const char *root_operation_name;
+} genkit_azure_span_start;
+
+/**
  * Something that happened during a span. An event named "exception" with
  * `exception.type`, `exception.message` and `exception.stacktrace`
  * attributes becomes an Exception item.
@@ -494,6 +520,12 @@ typedef struct genkit_azure_span {
      * The instrumentation scope version. NULL = not set; needs `scope_name`.
      */
     const char *scope_version;
+    /**
+     * The operation the span belongs to (`ai.operation.name`), normally its
+     * root's name. NULL = the name `genkit_azure_span_started` registered
+     * for this span, else (a Genkit span) its `genkit:path`'s first name.
+     */
+    const char *operation_name;
 } genkit_azure_span;
 
 /**
@@ -756,6 +788,24 @@ void genkit_azure_free(struct genkit_azure_handle *handle);
  */
 enum genkit_azure_status genkit_azure_emit_log(struct genkit_azure_handle *handle,
                                                const struct genkit_azure_log_record *log);
+
+/**
+ * Registers a started span's operation name: a root names its operation, a
+ * span with a local parent inherits the parent's (registered earlier). When
+ * the span is exported, its envelopes (and its exception events') carry the
+ * name, unless `genkit_azure_span.operation_name` says otherwise. Never
+ * blocks; a span that is never exported holds a few bytes until shutdown
+ * (bounded).
+ *
+ * Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new`; `start`
+ * must be NULL or point to a `genkit_azure_span_start` whose pointer is NULL
+ * or a NUL-terminated string, for the duration of the call.
+ */
+enum genkit_azure_status genkit_azure_span_started(struct genkit_azure_handle *handle,
+                                                   const struct genkit_azure_span_start *start);
 
 /**
  * Queues a finished span for export. Never blocks on the network.

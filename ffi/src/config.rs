@@ -284,21 +284,9 @@ mod tests {
     use genkit_azure::opentelemetry::Key;
     use genkit_azure::Config;
 
-    /// Starts a pipeline from `c`, hands its resolved settings to `check`,
-    /// and frees it.
+    /// Starts a pipeline from `c`, hands it to `check`, and frees it.
     fn with_pipeline(c: &genkit_azure_config, check: impl FnOnce(&AzureTelemetry)) {
-        let mut handle = std::ptr::null_mut();
-        // SAFETY: a valid config and out pointer; the handle is freed once.
-        unsafe {
-            assert_eq!(
-                genkit_azure_new(c, &mut handle),
-                GENKIT_AZURE_OK,
-                "{}",
-                last_error()
-            );
-            check(genkit_azure_handle::telemetry(handle).unwrap());
-            genkit_azure_free(handle);
-        }
+        crate::handle::tests::with_handle(c, |_, telemetry| check(telemetry));
     }
 
     /// `value` as a C field holds it: milliseconds for durations, the

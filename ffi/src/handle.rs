@@ -198,6 +198,26 @@ pub(crate) mod tests {
         }
     }
 
+    /// Starts a pipeline from `c`, hands its handle and pipeline to
+    /// `check`, and frees it.
+    pub(crate) fn with_handle(
+        c: &genkit_azure_config,
+        check: impl FnOnce(*mut genkit_azure_handle, &AzureTelemetry),
+    ) {
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: a valid config and out pointer; the handle is freed once.
+        unsafe {
+            assert_eq!(
+                genkit_azure_new(c, &mut handle),
+                GENKIT_AZURE_OK,
+                "{}",
+                last_error()
+            );
+            check(handle, genkit_azure_handle::telemetry(handle).unwrap());
+            genkit_azure_free(handle);
+        }
+    }
+
     pub(crate) fn last_error() -> String {
         // SAFETY: the library's own NUL-terminated, thread-owned string.
         unsafe { CStr::from_ptr(crate::status::genkit_azure_last_error()) }

@@ -12,6 +12,7 @@
 //! - [`attribute`] - `genkit_azure_attribute`
 //! - [`span`] - `genkit_azure_span`, `genkit_azure_event`, `genkit_azure_export_span`
 //! - [`log`] - `genkit_azure_log_record`, `genkit_azure_emit_log`
+//! - [`operation`] - `genkit_azure_span_start`, `genkit_azure_span_started`
 //! - [`stats`] - `genkit_azure_stats`, `genkit_azure_get_stats`
 //! - [`version`] - `genkit_azure_version`
 //!
@@ -34,6 +35,7 @@ mod boundary;
 pub mod config;
 pub mod handle;
 pub mod log;
+pub mod operation;
 pub mod span;
 pub mod stats;
 pub mod status;

@@ -100,6 +100,10 @@ pub struct genkit_azure_span {
     pub scope_name: *const c_char,
     /// The instrumentation scope version. NULL = not set; needs `scope_name`.
     pub scope_version: *const c_char,
+    /// The operation the span belongs to (`ai.operation.name`), normally its
+    /// root's name. NULL = the name `genkit_azure_span_started` registered
+    /// for this span, else (a Genkit span) its `genkit:path`'s first name.
+    pub operation_name: *const c_char,
 }
 
 fn span_kind(value: u32, path: &Path<'_>) -> FfiResult<SpanKind> {
@@ -167,7 +171,11 @@ unsafe fn pack_event(p: &mut SpanPacker, e: &genkit_azure_event, path: &Path<'_>
 ///
 /// # Safety
 /// Every pointer in `s` must be NULL or valid as documented on `genkit_azure_span`.
-pub(crate) unsafe fn pack(s: &genkit_azure_span, path: &Path<'_>) -> FfiResult<PackedSpan> {
+pub(crate) unsafe fn pack(
+    s: &genkit_azure_span,
+    registered_operation: Option<&str>,
+    path: &Path<'_>,
+) -> FfiResult<PackedSpan> {
     use genkit_azure_status_code::*;
     let kind = span_kind(s.kind, &path.field("kind"))?;
     let start = time(s.start_time_unix_nano, &path.field("start_time_unix_nano"))?;
@@ -184,6 +192,10 @@ pub(crate) unsafe fn pack(s: &genkit_azure_span, path: &Path<'_>) -> FfiResult<P
     );
     // SAFETY (all blocks below): forwarded from the caller.
     p.name(unsafe { try_str(s.name, &path.field("name")) }?);
+    let operation = unsafe { try_opt_str(s.operation_name, &path.field("operation_name")) }?;
+    if let Some(op) = operation.or(registered_operation) {
+        p.operation_name(op);
+    }
     // Validated even when ignored, so bad input is reported where it is.
     let message = unsafe { try_opt_str(s.status_message, &path.field("status_message")) }?;
     match s.status_code {
@@ -272,7 +284,13 @@ pub unsafe extern "C" fn genkit_azure_export_span(
         let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("span");
         // SAFETY: forwarded from the caller.
-        let packed = unsafe { pack(try_ref(span, &path)?, &path) }?;
+        let span = unsafe { try_ref(span, &path) }?;
+        // Forgotten whatever happens next, so the registry never grows.
+        let registered = telemetry
+            .operations()
+            .end(u64::from_be_bytes(span.span_id));
+        // SAFETY: forwarded from the caller.
+        let packed = unsafe { pack(span, registered.as_deref(), &path) }?;
         pushed(telemetry.push_packed(packed), "span")
     })
 }
@@ -306,7 +324,7 @@ pub(crate) mod tests {
 
     fn convert(s: &genkit_azure_span) -> FfiResult<SpanData> {
         // SAFETY: test spans point only at static strings and live locals.
-        unsafe { pack(s, &Path::Root("span")) }.map(|p| p.unpack())
+        unsafe { pack(s, None, &Path::Root("span")) }.map(|p| p.unpack())
     }
 
     #[test]

@@ -255,12 +255,15 @@ fn span_tree_arrives_as_a_correlated_operation() {
         "the ERROR span must fail: {tool:#}"
     );
 
-    // One operation: every item carries the trace id.
+    // One operation: every item carries the trace id and, registered at
+    // the spans' starts, the root's name (the log and the exception too).
     for e in &envelopes[..] {
         if kind(e) == "Message" && base_data(e)["message"] == "cache warm-up skipped" {
+            assert_eq!(tag(e, "ai.operation.name"), None, "{e:#}");
             continue;
         }
         assert_eq!(tag(e, "ai.operation.id"), Some(trace_id.as_str()), "{e:#}");
+        assert_eq!(tag(e, "ai.operation.name"), Some("POST /api/generate"), "{e:#}");
     }
     // Parent links follow the tree.
     assert_eq!(

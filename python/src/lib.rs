@@ -453,15 +453,9 @@ impl Telemetry {
             }
             _ => None,
         };
-        // The operation of the span the record was emitted in, if it is open.
-        let operation_name = trace_context.and_then(|(_, s)| {
-            self.shared
-                .telemetry
-                .operations()
-                .current(u64::from_be_bytes(s.to_bytes()))
-        });
         let record = LogRecord {
-            operation_name,
+            // Core takes the open span's operation name.
+            operation_name: None,
             time: time_ns.map_or_else(SystemTime::now, genkit_azure::time_from_unix_nanos),
             severity,
             body,

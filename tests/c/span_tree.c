@@ -71,6 +71,18 @@ static genkit_azure_attribute double_attr(const char *key, double value)
     return a;
 }
 
+/* Says a span has started, as a span processor's on_start would: the root
+ * names the operation, the others inherit it from their parent. */
+static void started(genkit_azure_handle *handle, const genkit_azure_span *span, const char *root_name)
+{
+    genkit_azure_span_start s = {0};
+    memcpy(s.span_id, span->span_id, 8);
+    memcpy(s.parent_span_id, span->parent_span_id, 8);
+    s.parent_is_remote = span->parent_is_remote;
+    s.root_operation_name = root_name;
+    CHECK(genkit_azure_span_started(handle, &s));
+}
+
 static int parse_hex(const char *hex, uint8_t *out, size_t n)
 {
     if (strlen(hex) != 2 * n) {
@@ -214,11 +226,15 @@ int main(int argc, char **argv)
     tool.events = &exception;
     tool.event_count = 1;
 
-    /* Children finish first, as they would in a real process. */
+    /* Spans start parents first... */
+    started(handle, &root, "POST /api/generate");
+    started(handle, &flow, NULL);
+    started(handle, &model, NULL);
+    started(handle, &tool, NULL);
+
+    /* ...and children finish first, as they would in a real process. */
     CHECK(genkit_azure_export_span(handle, &model));
     CHECK(genkit_azure_export_span(handle, &tool));
-    CHECK(genkit_azure_export_span(handle, &flow));
-    CHECK(genkit_azure_export_span(handle, &root));
 
     /* A log line written while "generate" was running. */
     genkit_azure_attribute log_attrs[] = {str_attr("genkit:flow", "generate"), int_attr("attempt", 1)};
@@ -232,6 +248,9 @@ int main(int argc, char **argv)
     span_id(in_span.span_id, 2);
     in_span.logger_name = "genkit";
     CHECK(genkit_azure_emit_log(handle, &in_span));
+
+    CHECK(genkit_azure_export_span(handle, &flow));
+    CHECK(genkit_azure_export_span(handle, &root));
 
     /* One outside any span; time 0 = now. */
     genkit_azure_log_record outside = {0};

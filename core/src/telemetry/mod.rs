@@ -225,10 +225,16 @@ impl AzureTelemetry {
         self.push(Msg::Span(span), &self.inner.counters.spans_accepted)
     }
 
-    /// Hands a log record to the pipeline. Never blocks.
-    pub fn emit_log(&self, record: LogRecord) -> Result<Pushed> {
+    /// Hands a log record to the pipeline. Never blocks. A record emitted
+    /// inside a span that is still open takes that span's operation name
+    /// (see [`Self::operations`]) unless it has one.
+    pub fn emit_log(&self, mut record: LogRecord) -> Result<Pushed> {
         if !self.inner.exports.logs {
             return self.disabled();
+        }
+        if let (None, Some((_, span))) = (&record.operation_name, record.trace_context) {
+            let span = u64::from_be_bytes(span.to_bytes());
+            record.operation_name = self.inner.operations.current(span);
         }
         self.push(
             Msg::Log(Box::new(record)),

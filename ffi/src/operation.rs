@@ -1,0 +1,133 @@
+//! `genkit_azure_span_started`: a C host says a span has started, so that it
+//! and everything under it carry its root's operation name
+//! (`ai.operation.name`), as the Python and Rust span processors do at
+//! `on_start`: children end before their root, so the name must travel down
+//! when spans start.
+
+use crate::boundary::{boundary, try_opt_str, try_ref, FfiError, Path};
+use crate::handle::genkit_azure_handle;
+use crate::status::genkit_azure_status;
+use std::ffi::c_char;
+
+/// A span that has just started. Zero-initialise it and set what you know.
+#[repr(C)]
+pub struct genkit_azure_span_start {
+    /// The span's id; must not be all zeros. Pass the same id to
+    /// `genkit_azure_export_span` when it ends.
+    pub span_id: [u8; 8],
+    /// The parent's id; all zeros for a root span.
+    pub parent_span_id: [u8; 8],
+    /// True when the parent lives in another process: the span is then the
+    /// root of this process's part of the operation.
+    pub parent_is_remote: bool,
+    /// The operation's name when this span is a root (`POST /api/generate`,
+    /// a flow's name). UTF-8; NULL = the span gets no name. Ignored for a
+    /// span with a local parent: it inherits the parent's name.
+    pub root_operation_name: *const c_char,
+}
+
+/// Registers a started span's operation name: a root names its operation, a
+/// span with a local parent inherits the parent's (registered earlier). When
+/// the span is exported, its envelopes (and its exception events') carry the
+/// name, unless `genkit_azure_span.operation_name` says otherwise. Never
+/// blocks; a span that is never exported holds a few bytes until shutdown
+/// (bounded).
+///
+/// Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`; `start`
+/// must be NULL or point to a `genkit_azure_span_start` whose pointer is NULL
+/// or a NUL-terminated string, for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_span_started(
+    handle: *mut genkit_azure_handle,
+    start: *const genkit_azure_span_start,
+) -> genkit_azure_status {
+    boundary("genkit_azure_span_started", || {
+        // SAFETY: forwarded from the caller.
+        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+        let path = Path::Root("start");
+        // SAFETY: forwarded from the caller.
+        let s = unsafe { try_ref(start, &path) }?;
+        if s.span_id == [0; 8] {
+            return Err(FfiError::invalid(format!(
+                "{} must not be all zeros",
+                path.field("span_id")
+            )));
+        }
+        // SAFETY: forwarded from the caller.
+        let root_name =
+            unsafe { try_opt_str(s.root_operation_name, &path.field("root_operation_name")) }?;
+        let local_parent = (s.parent_span_id != [0; 8] && !s.parent_is_remote)
+            .then(|| u64::from_be_bytes(s.parent_span_id));
+        let id = u64::from_be_bytes(s.span_id);
+        match (local_parent, root_name) {
+            (None, None) => {}
+            (parent, name) => {
+                telemetry
+                    .operations()
+                    .start(id, parent, || name.unwrap_or_default().to_string());
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handle::tests::{config, last_error, with_handle};
+    use crate::status::genkit_azure_status::*;
+
+    #[test]
+    fn a_root_names_the_operation_and_children_inherit_it() {
+        with_handle(&config(), |handle, telemetry| {
+            let root = genkit_azure_span_start {
+                span_id: [1; 8],
+                parent_span_id: [0; 8],
+                parent_is_remote: false,
+                root_operation_name: c"POST /api/generate".as_ptr(),
+            };
+            let child = genkit_azure_span_start {
+                span_id: [2; 8],
+                parent_span_id: [1; 8],
+                parent_is_remote: false,
+                root_operation_name: std::ptr::null(),
+            };
+            // SAFETY: live handle, valid structs.
+            unsafe {
+                assert_eq!(genkit_azure_span_started(handle, &root), GENKIT_AZURE_OK);
+                assert_eq!(genkit_azure_span_started(handle, &child), GENKIT_AZURE_OK);
+            }
+            let ops = telemetry.operations();
+            assert_eq!(ops.current(u64::from_be_bytes([2; 8])).as_deref(), Some("POST /api/generate"));
+        });
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_message() {
+        with_handle(&config(), |handle, telemetry| {
+            let zero = genkit_azure_span_start {
+                span_id: [0; 8],
+                parent_span_id: [0; 8],
+                parent_is_remote: false,
+                root_operation_name: c"x".as_ptr(),
+            };
+            let bad_utf8 = genkit_azure_span_start {
+                span_id: [3; 8],
+                root_operation_name: c"\xff".as_ptr(),
+                ..zero
+            };
+            // SAFETY: live handle; NULL and invalid inputs are what is tested.
+            unsafe {
+                assert_eq!(genkit_azure_span_started(handle, &zero), GENKIT_AZURE_INVALID_ARGUMENT);
+                assert_eq!(genkit_azure_span_started(handle, std::ptr::null()), GENKIT_AZURE_NULL_ARGUMENT);
+                assert_eq!(genkit_azure_span_started(std::ptr::null_mut(), &bad_utf8), GENKIT_AZURE_NULL_ARGUMENT);
+                assert_eq!(genkit_azure_span_started(handle, &bad_utf8), GENKIT_AZURE_INVALID_UTF8);
+            }
+            assert!(last_error().contains("start.root_operation_name"));
+            assert_eq!(telemetry.operations().open(), 0, "nothing registered");
+        });
+    }
+}
