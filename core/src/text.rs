@@ -18,6 +18,16 @@ pub fn truncated(s: &str, max: usize) -> &str {
     &s[..floor_char_boundary(s, max)]
 }
 
+/// Cuts `s` to at most `max` characters: for limits stated in characters
+/// (the Google Cloud plugin's, which Genkit users compare against).
+pub fn truncated_chars(s: &str, max: usize) -> &str {
+    // Never more characters than bytes: a short text needs no walk.
+    if s.len() <= max {
+        return s;
+    }
+    s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +42,13 @@ mod tests {
             let t = truncated(&s, max);
             assert!(t.len() <= max && s.starts_with(t));
         }
+    }
+
+    #[test]
+    fn cuts_by_characters_when_asked() {
+        assert_eq!(truncated_chars("日本語", 2), "日本");
+        assert_eq!(truncated_chars("日本語", 3), "日本語");
+        assert_eq!(truncated_chars("abc", 0), "");
+        assert_eq!(truncated_chars("ab", 5), "ab");
     }
 }
