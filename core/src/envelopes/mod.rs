@@ -9,7 +9,7 @@ mod capture;
 #[cfg(test)]
 mod differential;
 mod export;
-mod genkit;
+pub(crate) mod genkit;
 #[cfg(test)]
 mod golden;
 mod json;
