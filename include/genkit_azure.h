@@ -532,11 +532,13 @@ typedef struct genkit_azure_span {
  * A snapshot of the pipeline's counters. Spans and logs are counted as
  * items; one item can become several envelopes (a span with an exception
  * event becomes a dependency and an exception), so the wire is counted in
- * envelopes. Every accepted item (`spans_accepted + logs_accepted`) ends in
- * exactly one item counter once its batch is finished: `items_delivered`,
- * `items_persisted`, `items_rejected`, `items_export_failed`,
- * `dropped_mapping_error`, `dropped_backlog_full`, `dropped_too_large`,
- * `dropped_spill_failed` or `dropped_shut_down`; until then it is pending.
+ * envelopes. Every accepted item (`spans_accepted + logs_accepted +
+ * metrics_accepted + custom_accepted`) and every item derived from Genkit
+ * spans (`metrics_derived + logs_derived`) ends in exactly one item counter
+ * once its batch is finished: `items_delivered`, `items_persisted`,
+ * `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
+ * `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed` or
+ * `dropped_shut_down`; until then it is pending (`items_pending`).
  */
 typedef struct genkit_azure_stats {
     /**
@@ -694,6 +696,18 @@ typedef struct genkit_azure_stats {
      * even alone.
      */
     uint64_t envelopes_dropped_too_large;
+    /**
+     * Metric points the pipeline derived from Genkit spans (Genkit's
+     * metrics, aggregated before export). Not accepted from the host, but
+     * settled like accepted items: they are part of the accounting identity.
+     */
+    uint64_t metrics_derived;
+    /**
+     * Log records the pipeline derived from Genkit spans (`Config[...]`,
+     * `Error[...]`, `Input[...]`, `Output[...]`), settled like accepted
+     * logs. Spans spilled to disk under overload derive nothing.
+     */
+    uint64_t logs_derived;
 } genkit_azure_stats;
 
 /**

@@ -12,11 +12,13 @@ use genkit_azure::Stats;
 /// A snapshot of the pipeline's counters. Spans and logs are counted as
 /// items; one item can become several envelopes (a span with an exception
 /// event becomes a dependency and an exception), so the wire is counted in
-/// envelopes. Every accepted item (`spans_accepted + logs_accepted`) ends in
-/// exactly one item counter once its batch is finished: `items_delivered`,
-/// `items_persisted`, `items_rejected`, `items_export_failed`,
-/// `dropped_mapping_error`, `dropped_backlog_full`, `dropped_too_large`,
-/// `dropped_spill_failed` or `dropped_shut_down`; until then it is pending.
+/// envelopes. Every accepted item (`spans_accepted + logs_accepted +
+/// metrics_accepted + custom_accepted`) and every item derived from Genkit
+/// spans (`metrics_derived + logs_derived`) ends in exactly one item counter
+/// once its batch is finished: `items_delivered`, `items_persisted`,
+/// `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
+/// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed` or
+/// `dropped_shut_down`; until then it is pending (`items_pending`).
 // Written out field by field (not generated) so that cbindgen sees it and
 // the header carries each counter's documentation. Same names and order as
 // core's `Stats`; the test below fails when they drift apart.
@@ -107,6 +109,14 @@ pub struct genkit_azure_stats {
     /// Envelopes dropped because the service called each too large (413)
     /// even alone.
     pub envelopes_dropped_too_large: u64,
+    /// Metric points the pipeline derived from Genkit spans (Genkit's
+    /// metrics, aggregated before export). Not accepted from the host, but
+    /// settled like accepted items: they are part of the accounting identity.
+    pub metrics_derived: u64,
+    /// Log records the pipeline derived from Genkit spans (`Config[...]`,
+    /// `Error[...]`, `Input[...]`, `Output[...]`), settled like accepted
+    /// logs. Spans spilled to disk under overload derive nothing.
+    pub logs_derived: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -165,6 +175,8 @@ counters!(
     items_rejected,
     dropped_too_large,
     envelopes_dropped_too_large,
+    metrics_derived,
+    logs_derived,
 );
 
 impl From<Stats> for genkit_azure_stats {

@@ -37,14 +37,16 @@ macro_rules! counters {
         /// an exception), so the wire is counted in envelopes.
         ///
         /// Every accepted item (`spans_accepted + logs_accepted +
-        /// metrics_accepted + custom_accepted`) ends in
-        /// exactly one item counter once its batch is finished:
+        /// metrics_accepted + custom_accepted`), and every item the pipeline
+        /// derived from Genkit spans (`metrics_derived + logs_derived`), ends
+        /// in exactly one item counter once its batch is finished:
         /// `items_delivered`, `items_persisted`, `items_rejected`,
         /// `items_export_failed`, `dropped_mapping_error`,
         /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`
         /// or `dropped_shut_down`; until then it is counted in
         /// `items_pending` (queued, being mapped or sent, or waiting in the
-        /// memory backlog).
+        /// memory backlog). So at any quiet moment: accepted + derived ==
+        /// the fate counters + `items_pending`.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct Stats {
             $($(#[doc = $doc])* pub $name: u64,)*
@@ -120,7 +122,8 @@ counters! {
     dropped_disk_full_batches,
     /// Files dropped because they outlived the retention period.
     dropped_retention_batches,
-    /// Spans and logs that found the queue full and were written to disk instead.
+    /// Spans and logs that found the queue full and were written to disk
+    /// instead (nothing is derived from a spilled Genkit span).
     spilled_items,
     /// Spilled spans and logs whose write to disk failed.
     dropped_spill_failed,
@@ -145,6 +148,14 @@ counters! {
     /// Envelopes dropped because the service called each too large (413)
     /// even alone.
     envelopes_dropped_too_large,
+    /// Metric points the pipeline derived from Genkit spans (Genkit's
+    /// metrics, aggregated before export). Not accepted from a face, but
+    /// settled like accepted items: they are part of the accounting identity.
+    metrics_derived,
+    /// Log records the pipeline derived from Genkit spans (`Config[...]`,
+    /// `Error[...]`, `Input[...]`, `Output[...]`), settled like accepted
+    /// logs. Spans spilled to disk under overload derive nothing.
+    logs_derived,
 }
 
 impl Counters {

@@ -2,12 +2,14 @@
 //! size and age and hands them to mapping; the spill writes the overflow to
 //! disk. Per-trace decisions that need arrival order belong here.
 
+mod enrich;
 mod failures;
 mod msg;
 mod pending;
 mod spill;
 mod worker;
 
+pub(crate) use enrich::GenkitOptions;
 pub(crate) use msg::{Msg, ShutdownMarker};
 pub(crate) use pending::BatchLimits;
 pub(crate) use spill::Spill;

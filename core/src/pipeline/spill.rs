@@ -3,6 +3,10 @@
 //! disk, where the backlog driver finds and sends them once the endpoint keeps
 //! up again. The host's thread still only does a non-blocking send; only when
 //! both queues are full (or persistence is off) is an item dropped, counted.
+//!
+//! Spilled spans skip the worker, so nothing is derived from them: no Genkit
+//! metrics or logs, and no failure-source mark (see `enrich.rs`). Under an
+//! overload that spills, Genkit's metrics undercount by `spilled_items`' spans.
 
 use super::msg::Msg;
 use super::pending::{BatchLimits, Gathering};

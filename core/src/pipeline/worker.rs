@@ -3,13 +3,18 @@
 //! own so that a panic in mapping costs one counted batch, never the pipeline.
 //!
 //! It sees every item in arrival order on one task, which is where per-trace
-//! state (Genkit enrichment, sampling decisions, derived metrics) will live.
+//! state lives: Genkit enrichment (`enrich.rs`) marks failure sources and
+//! derives Genkit's metric points (aggregated here with the host's) and log
+//! records (batched with the host's). Derived items are counted
+//! (`metrics_derived`, `logs_derived`) and settle like accepted ones.
 
+use super::enrich::{Enricher, GenkitOptions};
 use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
 use crate::envelopes::{AzureExporter, Batch, MetricsRecorder};
+use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +37,8 @@ pub(crate) struct WorkerSettings {
     pub max_concurrent_mappings: usize,
     /// How often metric series are collected and sent (and on every flush).
     pub metric_interval: Duration,
+    /// What is derived from Genkit spans.
+    pub genkit: GenkitOptions,
 }
 
 pub(crate) struct Worker {
@@ -48,6 +55,9 @@ pub(crate) struct Worker {
     next_metrics: tokio::time::Instant,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
+    enricher: Enricher,
+    /// Log records derived from the span at hand (kept for its capacity).
+    derived: Vec<LogRecord>,
 }
 
 impl Worker {
@@ -67,9 +77,11 @@ impl Worker {
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
             gathering: Gathering::new(settings.batch_limits),
             next_metrics: tokio::time::Instant::now() + settings.metric_interval,
+            enricher: Enricher::new(settings.genkit.clone()),
             settings,
             metrics: MetricsRecorder::default(),
             oldest: None,
+            derived: Vec::new(),
         }
     }
 
@@ -134,7 +146,12 @@ impl Worker {
 
     async fn handle(&mut self, msg: Msg) {
         match msg {
-            item @ (Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => {
+            Msg::Span(span) => {
+                self.counters.queue_depth.fetch_sub(1, Relaxed);
+                self.oldest.get_or_insert_with(tokio::time::Instant::now);
+                self.span(span).await;
+            }
+            item @ (Msg::Log(_) | Msg::Custom(_)) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
                 self.oldest.get_or_insert_with(tokio::time::Instant::now);
                 if let Ok(Some(batch)) = self.gathering.push(item) {
@@ -156,6 +173,34 @@ impl Worker {
                 let _ = marker.done.send(());
             }
         }
+    }
+
+    /// Enriches a span, batches it, then batches the logs derived from it.
+    async fn span(&mut self, mut span: PackedSpan) {
+        let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
+        self.enricher.span(
+            &mut span,
+            &mut |point| {
+                Counters::add(&counters.metrics_derived, 1);
+                Counters::add(&counters.items_pending, 1);
+                metrics.record(point);
+            },
+            &mut |log| {
+                Counters::add(&counters.logs_derived, 1);
+                Counters::add(&counters.items_pending, 1);
+                derived.push(log);
+            },
+        );
+        if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
+            self.dispatch(batch).await;
+        }
+        let mut derived = std::mem::take(&mut self.derived);
+        for log in derived.drain(..) {
+            if let Ok(Some(batch)) = self.gathering.push(Msg::Log(Box::new(log))) {
+                self.dispatch(batch).await;
+            }
+        }
+        self.derived = derived;
     }
 
     async fn send_pending(&mut self) {

@@ -145,6 +145,12 @@ impl AzureTelemetry {
                 batch_delay: config.batch_delay,
                 metric_interval: config.metric_export_interval,
                 max_concurrent_mappings: config.worker_threads,
+                genkit: crate::pipeline::GenkitOptions {
+                    log_input_and_output: config.log_input_and_output,
+                    metrics: exports.metrics,
+                    logs: exports.logs,
+                    ..crate::pipeline::GenkitOptions::for_resource(&resource)
+                },
             },
         );
         runtime.spawn(worker.run());

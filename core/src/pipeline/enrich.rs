@@ -1,0 +1,266 @@
+//! Genkit enrichment in the worker: every span, in the order spans end, goes
+//! through the failure tracker (`failures.rs`) and, when Genkit made it,
+//! yields the metric points and log records derived from it
+//! (`envelopes::genkit`). It runs here because only the worker sees every
+//! span in that order, on one task, before the span is batched.
+//!
+//! Spans the host could not queue and that were spilled to disk under
+//! overload (`spill.rs`) skip the worker: they are exported, but nothing is
+//! derived from them and the tracker never sees them (a parent of a spilled
+//! failing span may be taken for a failure source).
+
+use super::failures::{Ended, Failures};
+use crate::envelopes::genkit::{logs, metrics, Source, SpanFacts};
+use crate::ingest::{LogRecord, MetricPoint, PackedSpan, SpanParts, StatusCode};
+use opentelemetry_sdk::Resource;
+
+/// What the worker derives from Genkit spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GenkitOptions {
+    /// Also log each model call's input and output parts, and tools' and
+    /// features' whole input and output (`log_input_and_output`).
+    pub log_input_and_output: bool,
+    /// Derive Genkit's metrics (off with `disable_metrics`).
+    pub metrics: bool,
+    /// Derive Genkit's logs (off with `disable_logs`).
+    pub logs: bool,
+    /// The `source` / `sourceVersion` labels, from the resource.
+    pub source: Source,
+}
+
+impl Default for GenkitOptions {
+    fn default() -> Self {
+        Self {
+            log_input_and_output: false,
+            metrics: true,
+            logs: true,
+            source: Source::default(),
+        }
+    }
+}
+
+impl GenkitOptions {
+    /// The defaults, labelled from `resource` (see [`Source::of`]).
+    pub fn for_resource(resource: &Resource) -> Self {
+        Self {
+            source: Source::of(resource),
+            ..Self::default()
+        }
+    }
+}
+
+/// The worker's Genkit state: the failure tracker and a reading buffer.
+#[derive(Debug)]
+pub(crate) struct Enricher {
+    options: GenkitOptions,
+    failures: Failures,
+    /// Reused for every span, so reading allocates nothing after the first
+    /// few spans (emptied between spans: see [`recycled`]).
+    parts: SpanParts<'static>,
+}
+
+impl Enricher {
+    pub fn new(options: GenkitOptions) -> Self {
+        Self {
+            options,
+            failures: Failures::default(),
+            parts: SpanParts::default(),
+        }
+    }
+
+    /// Takes in a span as it ends: marks it when it is a failure source,
+    /// and hands what it derives to `point` and `log`.
+    pub fn span(
+        &mut self,
+        span: &mut PackedSpan,
+        point: &mut impl FnMut(MetricPoint),
+        log: &mut impl FnMut(LogRecord),
+    ) {
+        let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
+        let source = if parts.read(span) {
+            self.derive(&parts, point, log)
+        } else {
+            false
+        };
+        self.parts = recycled(parts);
+        if source {
+            span.mark_failure_source();
+        }
+    }
+
+    /// Everything but the marking; true when the span is a failure source.
+    fn derive(
+        &mut self,
+        parts: &SpanParts<'_>,
+        point: &mut impl FnMut(MetricPoint),
+        log: &mut impl FnMut(LogRecord),
+    ) -> bool {
+        let genkit = parts.attrs.iter().any(|a| a.key == "genkit:type");
+        let source = self.failures.ended(Ended {
+            span_id: *parts.span_id,
+            parent: parts
+                .parent_span_id
+                .filter(|_| !parts.parent_is_remote)
+                .copied(),
+            failed: parts.status == StatusCode::Error,
+            genkit,
+        });
+        let o = &self.options;
+        if !genkit || !(o.metrics || o.logs) {
+            return source;
+        }
+        let Some(facts) = SpanFacts::read(parts, source) else {
+            return source;
+        };
+        if o.metrics {
+            metrics::derive(&facts, &o.source, point);
+        }
+        if o.logs {
+            logs::derive(&facts, &o.source, o.log_input_and_output, log);
+        }
+        source
+    }
+}
+
+/// `parts` emptied, keeping its buffers, free of the span it borrowed.
+fn recycled(parts: SpanParts<'_>) -> SpanParts<'static> {
+    SpanParts {
+        attrs: emptied(parts.attrs),
+        events: emptied(parts.events),
+        links: emptied(parts.links),
+        nested: emptied(parts.nested),
+        ..SpanParts::default()
+    }
+}
+
+/// An empty vector of another lifetime in the same allocation: collecting
+/// a vector's `into_iter()` reuses its buffer when the item layouts match
+/// (here they differ by a lifetime only), and nothing is left to convert.
+fn emptied<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("emptied")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::SpanPacker;
+    use opentelemetry::trace::SpanKind;
+
+    fn span(id: u8, parent: Option<u8>, attrs: &[(&str, &str)], failed: bool) -> PackedSpan {
+        let mut p = SpanPacker::new(
+            [1; 16],
+            [id; 8],
+            parent.map(|p| [p; 8]),
+            false,
+            SpanKind::Internal,
+            0,
+            1_000_000,
+        );
+        for (k, v) in attrs {
+            p.attribute_str(k, v);
+        }
+        if failed {
+            p.status_error("boom");
+        }
+        p.finish().unwrap()
+    }
+
+    fn run(e: &mut Enricher, s: &mut PackedSpan) -> (Vec<MetricPoint>, Vec<LogRecord>) {
+        let (mut points, mut logs) = (Vec::new(), Vec::new());
+        e.span(s, &mut |p| points.push(p), &mut |l| logs.push(l));
+        (points, logs)
+    }
+
+    fn failure_source(s: &PackedSpan) -> bool {
+        let mut parts = SpanParts::default();
+        parts.read(s);
+        parts.failure_source
+    }
+
+    #[test]
+    fn a_failing_tool_under_a_flow_is_marked_and_logged() {
+        let mut e = Enricher::new(GenkitOptions::default());
+        let mut tool = span(
+            2,
+            Some(1),
+            &[
+                ("genkit:type", "action"),
+                ("genkit:metadata:subtype", "tool.v2"),
+                ("genkit:name", "t"),
+                ("genkit:path", "/{f,t:action,s:flow}/{t,t:action,s:tool.v2}"),
+                ("genkit:state", "error"),
+            ],
+            true,
+        );
+        let (points, logs) = run(&mut e, &mut tool);
+        assert!(failure_source(&tool));
+        assert_eq!(points.len(), 2, "path requests and latency");
+        assert_eq!(logs.len(), 1, "Error[...]");
+        let mut flow = span(
+            1,
+            None,
+            &[
+                ("genkit:type", "action"),
+                ("genkit:metadata:subtype", "flow"),
+                ("genkit:name", "f"),
+                ("genkit:path", "/{f,t:action,s:flow}"),
+                ("genkit:state", "error"),
+            ],
+            true,
+        );
+        let (points, logs) = run(&mut e, &mut flow);
+        assert!(!failure_source(&flow));
+        let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["genkit/feature/requests", "genkit/feature/latency"]);
+        assert!(logs.is_empty());
+    }
+
+    #[test]
+    fn options_turn_each_derivation_off_and_other_spans_derive_nothing() {
+        let model = |id| {
+            span(
+                id,
+                Some(9),
+                &[
+                    ("genkit:type", "action"),
+                    ("genkit:metadata:subtype", "model"),
+                    ("genkit:path", "/{f,t:action,s:flow}/{m,t:action,s:model}"),
+                ],
+                false,
+            )
+        };
+        let mut e = Enricher::new(GenkitOptions {
+            metrics: false,
+            ..GenkitOptions::default()
+        });
+        let (points, logs) = run(&mut e, &mut model(1));
+        assert!(points.is_empty() && logs.len() == 1);
+        let mut e = Enricher::new(GenkitOptions {
+            logs: false,
+            ..GenkitOptions::default()
+        });
+        let (points, logs) = run(&mut e, &mut model(2));
+        assert!(!points.is_empty() && logs.is_empty());
+        let (points, logs) = run(&mut e, &mut span(3, None, &[("http.method", "GET")], true));
+        assert!(points.is_empty() && logs.is_empty());
+    }
+
+    #[test]
+    fn the_reading_buffer_is_reused() {
+        let mut e = Enricher::new(GenkitOptions::default());
+        let attrs: Vec<(String, String)> = (0..20)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        let refs: Vec<(&str, &str)> = attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        run(&mut e, &mut span(1, None, &refs, false));
+        let capacity = e.parts.attrs.capacity();
+        assert!(capacity >= 20, "{capacity}");
+        assert!(e.parts.attrs.is_empty());
+        run(&mut e, &mut span(2, None, &refs, false));
+        assert_eq!(e.parts.attrs.capacity(), capacity);
+    }
+}
