@@ -34,3 +34,31 @@ def text(envelope: dict[str, Any]) -> str:
     if "exceptions" in b:
         return b["exceptions"][0]["message"]
     return b.get("name", "")
+
+
+def by_span_id(envelopes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Span envelopes (Requests and dependencies) by their span id; a list, so duplicates show."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in span_envelopes(envelopes):
+        out.setdefault(base(e)["id"], []).append(e)
+    return out
+
+
+def metric_points(envelopes: list[dict[str, Any]], name: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The aggregated points of the metric ``name`` (customMetrics: ``value``, ``count``,
+    ``min``, ``max``), each with its dimensions."""
+    return [
+        (point, props(e))
+        for e in of_kind(envelopes, "Metric")
+        for point in base(e)["metrics"]
+        if point["name"] == name
+    ]
+
+
+def metric_total(envelopes: list[dict[str, Any]], name: str, **dimensions: str) -> float:
+    """The sum of the metric ``name`` over every exported point whose dimensions include these."""
+    return sum(
+        point["value"]
+        for point, dims in metric_points(envelopes, name)
+        if all(dims.get(k) == v for k, v in dimensions.items())
+    )
