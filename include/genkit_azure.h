@@ -537,8 +537,9 @@ typedef struct genkit_azure_span {
  * spans (`metrics_derived + logs_derived`) ends in exactly one item counter
  * once its batch is finished: `items_delivered`, `items_persisted`,
  * `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
- * `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed` or
- * `dropped_shut_down`; until then it is pending (`items_pending`).
+ * `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
+ * `dropped_shut_down` or (a span, with traces off) `spans_not_exported`;
+ * until then it is pending (`items_pending`).
  */
 typedef struct genkit_azure_stats {
     /**
@@ -708,6 +709,11 @@ typedef struct genkit_azure_stats {
      * logs. Spans spilled to disk under overload derive nothing.
      */
     uint64_t logs_derived;
+    /**
+     * Spans taken in only to derive Genkit's metrics and logs from, with
+     * traces off (`disable_traces`): not exported, by design. Their fate.
+     */
+    uint64_t spans_not_exported;
 } genkit_azure_stats;
 
 /**

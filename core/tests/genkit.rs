@@ -401,3 +401,20 @@ fn disabled_metrics_and_logs_derive_nothing() {
     assert_accounted(&t);
     assert!(t.shutdown(Duration::from_secs(5)).unwrap());
 }
+
+#[test]
+fn with_traces_off_spans_only_feed_the_derived_metrics_and_logs() {
+    let emu = emulator();
+    let t = builder(&emu).disable_traces(true).build().unwrap();
+    push_flow(&t, trace(90));
+    assert!(t.flush(Duration::from_secs(10)).unwrap());
+    let envs = items(&emu);
+    assert!(of_kind(&envs, "Request").is_empty(), "{envs:#?}");
+    assert!(of_kind(&envs, "RemoteDependency").is_empty());
+    assert_eq!(sum(&envs, "genkit/ai/generate/input/tokens", &[]), 12.0);
+    assert_eq!(messages(&envs, "Config[").len(), 1);
+    let s = t.stats();
+    assert_eq!((s.spans_accepted, s.spans_not_exported), (4, 4));
+    assert_accounted(&t);
+    assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+}

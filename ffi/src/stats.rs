@@ -17,8 +17,9 @@ use genkit_azure::Stats;
 /// spans (`metrics_derived + logs_derived`) ends in exactly one item counter
 /// once its batch is finished: `items_delivered`, `items_persisted`,
 /// `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
-/// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed` or
-/// `dropped_shut_down`; until then it is pending (`items_pending`).
+/// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
+/// `dropped_shut_down` or (a span, with traces off) `spans_not_exported`;
+/// until then it is pending (`items_pending`).
 // Written out field by field (not generated) so that cbindgen sees it and
 // the header carries each counter's documentation. Same names and order as
 // core's `Stats`; the test below fails when they drift apart.
@@ -117,6 +118,9 @@ pub struct genkit_azure_stats {
     /// `Error[...]`, `Input[...]`, `Output[...]`), settled like accepted
     /// logs. Spans spilled to disk under overload derive nothing.
     pub logs_derived: u64,
+    /// Spans taken in only to derive Genkit's metrics and logs from, with
+    /// traces off (`disable_traces`): not exported, by design. Their fate.
+    pub spans_not_exported: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -177,6 +181,7 @@ counters!(
     envelopes_dropped_too_large,
     metrics_derived,
     logs_derived,
+    spans_not_exported,
 );
 
 impl From<Stats> for genkit_azure_stats {

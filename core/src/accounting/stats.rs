@@ -42,8 +42,9 @@ macro_rules! counters {
         /// in exactly one item counter once its batch is finished:
         /// `items_delivered`, `items_persisted`, `items_rejected`,
         /// `items_export_failed`, `dropped_mapping_error`,
-        /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`
-        /// or `dropped_shut_down`; until then it is counted in
+        /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
+        /// `dropped_shut_down` or (a span, with traces off)
+        /// `spans_not_exported`; until then it is counted in
         /// `items_pending` (queued, being mapped or sent, or waiting in the
         /// memory backlog). So at any quiet moment: accepted + derived ==
         /// the fate counters + `items_pending`.
@@ -156,6 +157,9 @@ counters! {
     /// `Error[...]`, `Input[...]`, `Output[...]`), settled like accepted
     /// logs. Spans spilled to disk under overload derive nothing.
     logs_derived,
+    /// Spans taken in only to derive Genkit's metrics and logs from, with
+    /// traces off (`disable_traces`): not exported, by design. Their fate.
+    spans_not_exported,
 }
 
 impl Counters {

@@ -6,7 +6,9 @@
 //! state lives: Genkit enrichment (`enrich.rs`) marks failure sources and
 //! derives Genkit's metric points (aggregated here with the host's) and log
 //! records (batched with the host's). Derived items are counted
-//! (`metrics_derived`, `logs_derived`) and settle like accepted ones.
+//! (`metrics_derived`, `logs_derived`) and settle like accepted ones. With
+//! traces off, spans still come here for that, and stop here
+//! (`spans_not_exported`).
 
 use super::enrich::{Enricher, GenkitOptions};
 use super::msg::{Msg, ShutdownMarker};
@@ -39,6 +41,9 @@ pub(crate) struct WorkerSettings {
     pub metric_interval: Duration,
     /// What is derived from Genkit spans.
     pub genkit: GenkitOptions,
+    /// Spans are exported (off with `disable_traces`: they still come here
+    /// while Genkit's metrics or logs are derived from them, then stop).
+    pub export_spans: bool,
 }
 
 pub(crate) struct Worker {
@@ -148,7 +153,6 @@ impl Worker {
         match msg {
             Msg::Span(span) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.oldest.get_or_insert_with(tokio::time::Instant::now);
                 self.span(span).await;
             }
             item @ (Msg::Log(_) | Msg::Custom(_)) => {
@@ -175,7 +179,8 @@ impl Worker {
         }
     }
 
-    /// Enriches a span, batches it, then batches the logs derived from it.
+    /// Enriches a span, batches it (unless traces are off), then batches
+    /// the logs derived from it.
     async fn span(&mut self, mut span: PackedSpan) {
         let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
         self.enricher.span(
@@ -191,11 +196,20 @@ impl Worker {
                 derived.push(log);
             },
         );
-        if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
-            self.dispatch(batch).await;
+        if self.settings.export_spans {
+            self.oldest.get_or_insert_with(tokio::time::Instant::now);
+            if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
+                self.dispatch(batch).await;
+            }
+        } else {
+            // At its fate here: never batched, so no batch settles it.
+            Counters::add(&self.counters.spans_not_exported, 1);
+            Counters::add(&self.counters.items_settled, 1);
+            Counters::sub(&self.counters.items_pending, 1);
         }
         let mut derived = std::mem::take(&mut self.derived);
         for log in derived.drain(..) {
+            self.oldest.get_or_insert_with(tokio::time::Instant::now);
             if let Ok(Some(batch)) = self.gathering.push(Msg::Log(Box::new(log))) {
                 self.dispatch(batch).await;
             }

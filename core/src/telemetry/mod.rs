@@ -151,6 +151,7 @@ impl AzureTelemetry {
                     logs: exports.logs,
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
+                export_spans: exports.traces,
             },
         );
         runtime.spawn(worker.run());

@@ -76,6 +76,7 @@ pub fn finished(s: &genkit_azure::Stats) -> u64 {
         + s.dropped_too_large
         + s.dropped_spill_failed
         + s.dropped_shut_down
+        + s.spans_not_exported
 }
 
 /// The log record the reliability tests send: `item {i}`.
