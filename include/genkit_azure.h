@@ -414,10 +414,9 @@ typedef struct genkit_azure_log_record {
  */
 typedef struct genkit_azure_span_start {
     /**
-     * The span's id; must not be all zeros. Pass the same id to
-     * `genkit_azure_export_span` when it ends.
+     * The trace id; must not be all zeros.
      */
-    uint8_t span_id[8];
+    uint8_t trace_id[16];
     /**
      * The parent's id; all zeros for a root span.
      */
@@ -523,7 +522,7 @@ typedef struct genkit_azure_span {
     /**
      * The operation the span belongs to (`ai.operation.name`), normally its
      * root's name. NULL = the name `genkit_azure_span_started` registered
-     * for this span, else (a Genkit span) its `genkit:path`'s first name.
+     * for its trace, else (a Genkit span) its `genkit:path`'s first name.
      */
     const char *operation_name;
 } genkit_azure_span;
@@ -810,12 +809,13 @@ enum genkit_azure_status genkit_azure_emit_log(struct genkit_azure_handle *handl
                                                const struct genkit_azure_log_record *log);
 
 /**
- * Registers a started span's operation name: a root names its operation, a
- * span with a local parent inherits the parent's (registered earlier). When
- * the span is exported, its envelopes (and its exception events') carry the
- * name, unless `genkit_azure_span.operation_name` says otherwise. Never
- * blocks; a span that is never exported holds a few bytes until shutdown
- * (bounded).
+ * Says a span has started. A root (no parent, or a remote one) names its
+ * trace's operation; for any other span this only checks the input. Every
+ * span of the trace exported while the root is open (children end first),
+ * with its exception events and the logs emitted inside it, carries the
+ * name, unless `genkit_azure_span.operation_name` says otherwise; the
+ * root's export forgets it. Never blocks; a root that is never exported
+ * holds a few bytes (bounded).
  *
  * Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
  *

@@ -12,9 +12,8 @@ use std::ffi::c_char;
 /// A span that has just started. Zero-initialise it and set what you know.
 #[repr(C)]
 pub struct genkit_azure_span_start {
-    /// The span's id; must not be all zeros. Pass the same id to
-    /// `genkit_azure_export_span` when it ends.
-    pub span_id: [u8; 8],
+    /// The trace id; must not be all zeros.
+    pub trace_id: [u8; 16],
     /// The parent's id; all zeros for a root span.
     pub parent_span_id: [u8; 8],
     /// True when the parent lives in another process: the span is then the
@@ -26,12 +25,13 @@ pub struct genkit_azure_span_start {
     pub root_operation_name: *const c_char,
 }
 
-/// Registers a started span's operation name: a root names its operation, a
-/// span with a local parent inherits the parent's (registered earlier). When
-/// the span is exported, its envelopes (and its exception events') carry the
-/// name, unless `genkit_azure_span.operation_name` says otherwise. Never
-/// blocks; a span that is never exported holds a few bytes until shutdown
-/// (bounded).
+/// Says a span has started. A root (no parent, or a remote one) names its
+/// trace's operation; for any other span this only checks the input. Every
+/// span of the trace exported while the root is open (children end first),
+/// with its exception events and the logs emitted inside it, carries the
+/// name, unless `genkit_azure_span.operation_name` says otherwise; the
+/// root's export forgets it. Never blocks; a root that is never exported
+/// holds a few bytes (bounded).
 ///
 /// Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
 ///
@@ -50,25 +50,20 @@ pub unsafe extern "C" fn genkit_azure_span_started(
         let path = Path::Root("start");
         // SAFETY: forwarded from the caller.
         let s = unsafe { try_ref(start, &path) }?;
-        if s.span_id == [0; 8] {
+        if s.trace_id == [0; 16] {
             return Err(FfiError::invalid(format!(
                 "{} must not be all zeros",
-                path.field("span_id")
+                path.field("trace_id")
             )));
         }
         // SAFETY: forwarded from the caller.
         let root_name =
             unsafe { try_opt_str(s.root_operation_name, &path.field("root_operation_name")) }?;
-        let local_parent = (s.parent_span_id != [0; 8] && !s.parent_is_remote)
-            .then(|| u64::from_be_bytes(s.parent_span_id));
-        let id = u64::from_be_bytes(s.span_id);
-        match (local_parent, root_name) {
-            (None, None) => {}
-            (parent, name) => {
-                telemetry
-                    .operations()
-                    .start(id, parent, || name.unwrap_or_default().to_string());
-            }
+        let is_root = s.parent_span_id == [0; 8] || s.parent_is_remote;
+        if let (true, Some(name)) = (is_root, root_name) {
+            telemetry
+                .operations()
+                .root_started(u128::from_be_bytes(s.trace_id), || name.to_string());
         }
         Ok(())
     })
@@ -81,16 +76,16 @@ mod tests {
     use crate::status::genkit_azure_status::*;
 
     #[test]
-    fn a_root_names_the_operation_and_children_inherit_it() {
+    fn a_root_names_its_traces_operation() {
         with_handle(&config(), |handle, telemetry| {
             let root = genkit_azure_span_start {
-                span_id: [1; 8],
+                trace_id: [9; 16],
                 parent_span_id: [0; 8],
                 parent_is_remote: false,
                 root_operation_name: c"POST /api/generate".as_ptr(),
             };
             let child = genkit_azure_span_start {
-                span_id: [2; 8],
+                trace_id: [9; 16],
                 parent_span_id: [1; 8],
                 parent_is_remote: false,
                 root_operation_name: std::ptr::null(),
@@ -101,7 +96,11 @@ mod tests {
                 assert_eq!(genkit_azure_span_started(handle, &child), GENKIT_AZURE_OK);
             }
             let ops = telemetry.operations();
-            assert_eq!(ops.current(u64::from_be_bytes([2; 8])).as_deref(), Some("POST /api/generate"));
+            assert_eq!(
+                ops.name(u128::from_be_bytes([9; 16])).as_deref(),
+                Some("POST /api/generate")
+            );
+            assert_eq!(ops.open(), 1, "a child registers nothing");
         });
     }
 
@@ -109,22 +108,34 @@ mod tests {
     fn bad_input_is_refused_with_a_message() {
         with_handle(&config(), |handle, telemetry| {
             let zero = genkit_azure_span_start {
-                span_id: [0; 8],
+                trace_id: [0; 16],
                 parent_span_id: [0; 8],
                 parent_is_remote: false,
                 root_operation_name: c"x".as_ptr(),
             };
             let bad_utf8 = genkit_azure_span_start {
-                span_id: [3; 8],
+                trace_id: [3; 16],
                 root_operation_name: c"\xff".as_ptr(),
                 ..zero
             };
             // SAFETY: live handle; NULL and invalid inputs are what is tested.
             unsafe {
-                assert_eq!(genkit_azure_span_started(handle, &zero), GENKIT_AZURE_INVALID_ARGUMENT);
-                assert_eq!(genkit_azure_span_started(handle, std::ptr::null()), GENKIT_AZURE_NULL_ARGUMENT);
-                assert_eq!(genkit_azure_span_started(std::ptr::null_mut(), &bad_utf8), GENKIT_AZURE_NULL_ARGUMENT);
-                assert_eq!(genkit_azure_span_started(handle, &bad_utf8), GENKIT_AZURE_INVALID_UTF8);
+                assert_eq!(
+                    genkit_azure_span_started(handle, &zero),
+                    GENKIT_AZURE_INVALID_ARGUMENT
+                );
+                assert_eq!(
+                    genkit_azure_span_started(handle, std::ptr::null()),
+                    GENKIT_AZURE_NULL_ARGUMENT
+                );
+                assert_eq!(
+                    genkit_azure_span_started(std::ptr::null_mut(), &bad_utf8),
+                    GENKIT_AZURE_NULL_ARGUMENT
+                );
+                assert_eq!(
+                    genkit_azure_span_started(handle, &bad_utf8),
+                    GENKIT_AZURE_INVALID_UTF8
+                );
             }
             assert!(last_error().contains("start.root_operation_name"));
             assert_eq!(telemetry.operations().open(), 0, "nothing registered");

@@ -102,7 +102,7 @@ pub struct genkit_azure_span {
     pub scope_version: *const c_char,
     /// The operation the span belongs to (`ai.operation.name`), normally its
     /// root's name. NULL = the name `genkit_azure_span_started` registered
-    /// for this span, else (a Genkit span) its `genkit:path`'s first name.
+    /// for its trace, else (a Genkit span) its `genkit:path`'s first name.
     pub operation_name: *const c_char,
 }
 
@@ -285,10 +285,12 @@ pub unsafe extern "C" fn genkit_azure_export_span(
         let path = Path::Root("span");
         // SAFETY: forwarded from the caller.
         let span = unsafe { try_ref(span, &path) }?;
-        // Forgotten whatever happens next, so the registry never grows.
+        // A root's end forgets its operation whatever happens next, so the
+        // registry never grows.
+        let is_root = span.parent_span_id == [0; 8] || span.parent_is_remote;
         let registered = telemetry
             .operations()
-            .end(u64::from_be_bytes(span.span_id));
+            .span_ended(u128::from_be_bytes(span.trace_id), is_root);
         // SAFETY: forwarded from the caller.
         let packed = unsafe { pack(span, registered.as_deref(), &path) }?;
         pushed(telemetry.push_packed(packed), "span")

@@ -254,27 +254,18 @@ fn start_attribute(attrs: &Bound<'_, PyAny>, key: &str) -> Option<String> {
     v.cast::<PyString>().ok().map(py_str)
 }
 
-/// Registers a starting SDK span with `operations`: it inherits its local
-/// parent's operation name; a root (no parent, or a remote one) names it,
-/// a request as `METHOD route`, anything else by its span name. Only roots
-/// read more than the two ids.
+/// A starting SDK span, for `operations`: a root (no parent, or a remote
+/// one) names its trace's operation, a request as `METHOD route`, anything
+/// else by its span name. Any other span costs only the look at its parent.
 pub fn span_start(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<()> {
     let py = span.py();
-    let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
-    let ctx = ctx.cast::<PyTuple>()?;
-    let span_id = ctx.get_item(1)?.extract::<u64>()?;
     let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
-    let local_parent = if parent.is_none() {
-        None
-    } else {
-        let p = parent.cast::<PyTuple>()?;
-        if p.get_item(2)?.is_truthy()? {
-            None
-        } else {
-            Some(p.get_item(1)?.extract::<u64>()?)
-        }
-    };
-    operations.start(span_id, local_parent, || {
+    if !parent.is_none() && !parent.cast::<PyTuple>()?.get_item(2)?.is_truthy()? {
+        return Ok(());
+    }
+    let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
+    let trace_id = ctx.cast::<PyTuple>()?.get_item(0)?.extract::<u128>()?;
+    operations.root_started(trace_id, || {
         let name = field(span, intern!(py, "_name"), intern!(py, "name"))
             .ok()
             .and_then(|n| opt_string(&n))
@@ -306,15 +297,7 @@ pub fn span(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<Option
     let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
     // SpanContext is a tuple: (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid).
     let ctx = ctx.cast::<PyTuple>()?;
-    let span_id = span_id_bytes(&ctx.get_item(1)?)?;
-    // Forgotten even when the span is not exported, so the registry never grows.
-    let operation = operations.end(u64::from_be_bytes(span_id));
-    let flags: u8 = ctx.get_item(3)?.extract::<u8>().unwrap_or(0);
-    if flags & 0x01 == 0 {
-        return Ok(None);
-    }
     let trace_id = trace_id_bytes(&ctx.get_item(0)?)?;
-
     let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
     let (parent_span_id, parent_is_remote) = if parent.is_none() {
         (None, false)
@@ -325,6 +308,15 @@ pub fn span(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<Option
             p.get_item(2)?.is_truthy()?,
         )
     };
+    // A root's end forgets its operation even when the span is not exported,
+    // so the registry never grows.
+    let is_root = parent_span_id.is_none() || parent_is_remote;
+    let operation = operations.span_ended(u128::from_be_bytes(trace_id), is_root);
+    let flags: u8 = ctx.get_item(3)?.extract::<u8>().unwrap_or(0);
+    if flags & 0x01 == 0 {
+        return Ok(None);
+    }
+    let span_id = span_id_bytes(&ctx.get_item(1)?)?;
     let kind = match enum_value(&field(span, intern!(py, "_kind"), intern!(py, "kind"))?)? {
         1 => SpanKind::Server,
         2 => SpanKind::Client,

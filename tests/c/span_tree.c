@@ -76,7 +76,7 @@ static genkit_azure_attribute double_attr(const char *key, double value)
 static void started(genkit_azure_handle *handle, const genkit_azure_span *span, const char *root_name)
 {
     genkit_azure_span_start s = {0};
-    memcpy(s.span_id, span->span_id, 8);
+    memcpy(s.trace_id, span->trace_id, 16);
     memcpy(s.parent_span_id, span->parent_span_id, 8);
     s.parent_is_remote = span->parent_is_remote;
     s.root_operation_name = root_name;

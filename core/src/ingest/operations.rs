@@ -1,26 +1,32 @@
 //! Operation names known when a span starts: every envelope of one operation
 //! carries its root's name (`ai.operation.name`), and children end before
-//! their root, so the name has to travel downwards at start time, not be
-//! looked up when the root finally ends.
+//! their root, so the name has to be known from the root's start, not looked
+//! up when the root finally ends.
 //!
-//! A face calls [`Operations::start`] from its span processor's `on_start`
-//! (the parent's name is inherited, a root names the operation) and
-//! [`Operations::end`] when it packs the finished span. Logs and custom
-//! telemetry emitted inside a span ask [`Operations::current`]. Microsoft's
-//! Java agent does the same with a start-time processor.
+//! In one process, the spans of a trace under a local root are that root's
+//! operation, so names are kept per trace: a face registers a root when it
+//! starts ([`Operations::root_started`]: no parent, or a remote one) and
+//! does nothing for other spans, which keeps the host's per-span cost to
+//! reading the parent. Packing a span, or emitting a log or custom item
+//! inside one, looks the name up by trace id ([`Operations::name`]); the
+//! root's end forgets it ([`Operations::root_ended`]). (Microsoft's Java
+//! agent does the same with a start-time processor.)
+//!
+//! A trace that re-enters the process (a call to itself) keeps the first
+//! root's name until that root ends.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Shards, so threads starting spans at once rarely meet on one lock.
 const SHARDS: usize = 16;
-/// Spans open at once per shard, past which a new one is not registered (its
-/// envelopes then fall back to what the span itself says): spans that start
-/// and never end must not grow this without bound.
-const MAX_OPEN_PER_SHARD: usize = 1 << 16;
+/// Operations open at once per shard, past which a new one is not
+/// registered (its envelopes then fall back to what the spans say): roots
+/// that start and never end must not grow this without bound.
+const MAX_OPEN_PER_SHARD: usize = 1 << 14;
 
-/// Span ids are random already: hashing them again is wasted work.
+/// Trace ids are random already: hashing them again is wasted work.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -30,17 +36,23 @@ impl Hasher for IdHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
+            self.0 = (self.0 << 8) ^ u64::from(*b);
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
     }
 }
 
-type Shard = Mutex<HashMap<u64, Arc<str>, BuildHasherDefault<IdHasher>>>;
+/// An open operation: its name and how many of its roots are open.
+struct Open {
+    name: Arc<str>,
+    roots: u32,
+}
 
-/// The operation name of every span that has started and not yet ended.
+type Shard = Mutex<HashMap<u128, Open, BuildHasherDefault<IdHasher>>>;
+
+/// The operation name of every trace with a root open in this process.
 pub struct Operations {
     shards: Box<[Shard]>,
 }
@@ -71,47 +83,57 @@ impl Operations {
 
     fn shard(
         &self,
-        span_id: u64,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<str>, BuildHasherDefault<IdHasher>>> {
+        trace_id: u128,
+    ) -> MutexGuard<'_, HashMap<u128, Open, BuildHasherDefault<IdHasher>>> {
         // The low bits of a random id spread evenly.
-        self.shards[(span_id as usize) % SHARDS]
+        self.shards[(trace_id as usize) % SHARDS]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a started span. Its operation is its local parent's; a span
-    /// with no parent in this process (none, or a remote one) is a root and
-    /// names the operation with `root_name`, which is only called then. A
-    /// local parent this registry never saw (it started before the face was
-    /// set up) leaves the span unnamed. Returns the span's operation name.
-    pub fn start(
-        &self,
-        span_id: u64,
-        local_parent: Option<u64>,
-        root_name: impl FnOnce() -> String,
-    ) -> Option<Arc<str>> {
-        let name = match local_parent {
-            Some(parent) => self.current(parent)?,
-            None => Arc::from(root_name()),
-        };
-        let mut shard = self.shard(span_id);
-        if shard.len() < MAX_OPEN_PER_SHARD {
-            shard.insert(span_id, Arc::clone(&name));
+    /// A root span (no parent, or a remote one) started: it names the
+    /// trace's operation with `name`, which is only called when the trace has
+    /// no open operation yet.
+    pub fn root_started(&self, trace_id: u128, name: impl FnOnce() -> String) {
+        let mut shard = self.shard(trace_id);
+        if let Some(open) = shard.get_mut(&trace_id) {
+            open.roots = open.roots.saturating_add(1);
+        } else if shard.len() < MAX_OPEN_PER_SHARD {
+            let name = Arc::from(name());
+            shard.insert(trace_id, Open { name, roots: 1 });
+        }
+    }
+
+    /// The operation of a trace whose root is open.
+    pub fn name(&self, trace_id: u128) -> Option<Arc<str>> {
+        self.shard(trace_id)
+            .get(&trace_id)
+            .map(|o| Arc::clone(&o.name))
+    }
+
+    /// A root span ended: returns its operation's name, forgotten once the
+    /// trace's last open root has ended.
+    pub fn root_ended(&self, trace_id: u128) -> Option<Arc<str>> {
+        let mut shard = self.shard(trace_id);
+        let open = shard.get_mut(&trace_id)?;
+        let name = Arc::clone(&open.name);
+        open.roots -= 1;
+        if open.roots == 0 {
+            shard.remove(&trace_id);
         }
         Some(name)
     }
 
-    /// The operation of a span that has started and not ended.
-    pub fn current(&self, span_id: u64) -> Option<Arc<str>> {
-        self.shard(span_id).get(&span_id).cloned()
+    /// The name for a span that ended: a root's end forgets the operation.
+    pub fn span_ended(&self, trace_id: u128, is_root: bool) -> Option<Arc<str>> {
+        if is_root {
+            self.root_ended(trace_id)
+        } else {
+            self.name(trace_id)
+        }
     }
 
-    /// Forgets an ended span, returning its operation name.
-    pub fn end(&self, span_id: u64) -> Option<Arc<str>> {
-        self.shard(span_id).remove(&span_id)
-    }
-
-    /// Spans registered and not yet ended.
+    /// Operations open now.
     pub fn open(&self) -> usize {
         self.shards
             .iter()
@@ -125,35 +147,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn children_inherit_the_roots_name_and_ending_forgets() {
+    fn a_root_names_its_trace_until_it_ends() {
         let ops = Operations::default();
-        assert_eq!(
-            ops.start(1, None, || "weather_flow".into()).as_deref(),
-            Some("weather_flow")
-        );
-        let called = std::cell::Cell::new(false);
-        let child = ops.start(2, Some(1), || {
-            called.set(true);
-            "never".into()
-        });
-        assert_eq!(child.as_deref(), Some("weather_flow"));
-        assert!(!called.get(), "a child never names the operation");
-        assert_eq!(
-            ops.start(3, Some(2), String::new).as_deref(),
-            Some("weather_flow")
-        );
-        assert_eq!(ops.end(3).as_deref(), Some("weather_flow"));
-        assert_eq!(ops.end(2).as_deref(), Some("weather_flow"));
-        assert_eq!(ops.current(1).as_deref(), Some("weather_flow"));
-        assert_eq!(ops.end(1).as_deref(), Some("weather_flow"));
+        ops.root_started(7, || "weather_flow".into());
+        assert_eq!(ops.span_ended(7, false).as_deref(), Some("weather_flow"));
+        assert_eq!(ops.name(7).as_deref(), Some("weather_flow"));
+        assert_eq!(ops.span_ended(7, true).as_deref(), Some("weather_flow"));
         assert_eq!(ops.open(), 0);
-        assert_eq!(ops.end(1), None);
+        assert_eq!(ops.name(7), None);
+        assert_eq!(ops.span_ended(7, true), None);
     }
 
     #[test]
-    fn an_unknown_parent_leaves_the_span_unnamed() {
+    fn a_trace_that_comes_back_keeps_its_first_name_until_both_roots_end() {
         let ops = Operations::default();
-        assert_eq!(ops.start(7, Some(99), || "x".into()), None);
+        ops.root_started(1, || "GET /a".into());
+        let called = std::cell::Cell::new(false);
+        ops.root_started(1, || {
+            called.set(true);
+            "GET /b".into()
+        });
+        assert!(!called.get(), "an open operation is not renamed");
+        assert_eq!(ops.root_ended(1).as_deref(), Some("GET /a"));
+        assert_eq!(ops.name(1).as_deref(), Some("GET /a"));
+        assert_eq!(ops.root_ended(1).as_deref(), Some("GET /a"));
         assert_eq!(ops.open(), 0);
     }
 
@@ -171,10 +188,10 @@ mod tests {
     }
 
     #[test]
-    fn spans_that_never_end_cannot_grow_it_without_bound() {
+    fn roots_that_never_end_cannot_grow_it_without_bound() {
         let ops = Operations::default();
-        for id in 0..(SHARDS * MAX_OPEN_PER_SHARD + 100) as u64 {
-            ops.start(id, None, || "r".into());
+        for id in 0..(SHARDS * MAX_OPEN_PER_SHARD + 100) as u128 {
+            ops.root_started(id, || "r".into());
         }
         assert_eq!(ops.open(), SHARDS * MAX_OPEN_PER_SHARD);
     }

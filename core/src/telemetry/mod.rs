@@ -24,6 +24,7 @@ use crate::ingest::{
 };
 use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
 use block_on::block_on_until;
+use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use std::sync::atomic::AtomicBool;
@@ -218,8 +219,9 @@ impl AzureTelemetry {
     /// name registered at its start ([`Self::operations`]), which is
     /// forgotten here.
     pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
-        let span_id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
-        let operation = self.inner.operations.end(span_id);
+        let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
+        let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        let operation = self.inner.operations.span_ended(trace_id, is_root);
         self.push_packed(PackedSpan::from_span_data_in(&span, operation.as_deref())?)
     }
 
@@ -239,9 +241,9 @@ impl AzureTelemetry {
         if !self.inner.exports.logs {
             return self.disabled();
         }
-        if let (None, Some((_, span))) = (&record.operation_name, record.trace_context) {
-            let span = u64::from_be_bytes(span.to_bytes());
-            record.operation_name = self.inner.operations.current(span);
+        if let (None, Some((trace, _))) = (&record.operation_name, record.trace_context) {
+            let trace = u128::from_be_bytes(trace.to_bytes());
+            record.operation_name = self.inner.operations.name(trace);
         }
         self.push(
             Msg::Log(Box::new(record)),

@@ -4,7 +4,7 @@
 
 use super::AzureTelemetry;
 use crate::ingest::Operations;
-use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt};
+use opentelemetry::trace::{Span as _, SpanId, SpanKind, TraceContextExt};
 use opentelemetry::{Context, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -36,15 +36,17 @@ impl AzureSpanProcessor {
 }
 
 impl SpanProcessor for AzureSpanProcessor {
-    /// Registers the span's operation name (its root's), so the span, its
-    /// logs and its children carry it although the root ends last.
+    /// A root (no parent, or a remote one) names its trace's operation, so
+    /// the span, its logs and its children carry it although the root ends
+    /// last; any other span costs only the look at its parent.
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        let id = u64::from_be_bytes(span.span_context().span_id().to_bytes());
         let parent = cx.span().span_context().clone();
-        let local_parent = (parent.is_valid() && !parent.is_remote())
-            .then(|| u64::from_be_bytes(parent.span_id().to_bytes()));
-        self.telemetry.operations().start(id, local_parent, || {
-            // Only a root gets here: a copy of its data is affordable.
+        if parent.is_valid() && !parent.is_remote() {
+            return;
+        }
+        let trace_id = u128::from_be_bytes(span.span_context().trace_id().to_bytes());
+        self.telemetry.operations().root_started(trace_id, || {
+            // Once per operation: a copy of the root's data is affordable.
             let Some(data) = span.exported_data() else {
                 return String::new();
             };
@@ -61,11 +63,8 @@ impl SpanProcessor for AzureSpanProcessor {
             match data.span_kind {
                 SpanKind::Server | SpanKind::Consumer => {
                     let method = attr("http.request.method").or_else(|| attr("http.method"));
-                    Operations::root_name(
-                        &data.name,
-                        method.as_deref(),
-                        attr("http.route").as_deref(),
-                    )
+                    let route = attr("http.route");
+                    Operations::root_name(&data.name, method.as_deref(), route.as_deref())
                 }
                 _ => data.name.to_string(),
             }
@@ -77,9 +76,9 @@ impl SpanProcessor for AzureSpanProcessor {
             // A full queue is counted by the pipeline; after shutdown there is
             // nobody to tell, so the error is ignored.
             let _ = self.telemetry.push_span(span);
-        } else {
-            let id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
-            self.telemetry.operations().end(id);
+        } else if span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote {
+            let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
+            self.telemetry.operations().root_ended(trace_id);
         }
     }
 
