@@ -200,19 +200,45 @@ fn span_tree_arrives_as_a_correlated_operation() {
         output.status
     );
 
-    // 4 spans (1 request, 3 dependencies) + 1 exception + 2 messages. The
-    // program flushed and shut down before exiting, so they are all in.
+    // 4 spans (1 request, 3 dependencies) + 1 exception + 2 messages, and
+    // what the pipeline derives from the Genkit spans: the failing tool's
+    // Error[...] record, its feature/path metrics and the outer Genkit
+    // action's feature metrics. The program flushed and shut down before
+    // exiting, so they are all in.
     assert!(
-        emulator.wait_for_items(8, Duration::from_secs(10)),
-        "expected 7 items and the resource's metric, got {:?}",
+        emulator.wait_for_items(13, Duration::from_secs(10)),
+        "expected 12 items and the resource's metric, got {:?}",
         emulator.stats()
     );
-    let envelopes = items(&emulator);
+    let (derived, envelopes): (Vec<Value>, Vec<Value>) =
+        items(&emulator).into_iter().partition(|e| {
+            base_data(e)["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Error["))
+                || base_data(e)["metrics"][0]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("genkit/"))
+        });
     let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
     assert_eq!(
         envelopes.len(),
         7,
         "unexpected items: {kinds:?}\n{envelopes:#?}"
+    );
+    let mut metrics: Vec<&str> = derived
+        .iter()
+        .filter_map(|e| base_data(e)["metrics"][0]["name"].as_str())
+        .collect();
+    metrics.sort_unstable();
+    assert_eq!(
+        metrics,
+        [
+            "genkit/feature/latency",
+            "genkit/feature/path/latency",
+            "genkit/feature/path/requests",
+            "genkit/feature/requests"
+        ],
+        "{derived:#?}"
     );
 
     let span_id = |n: u8| format!("a1000000000000{n:02x}");
@@ -298,6 +324,21 @@ fn span_tree_arrives_as_a_correlated_operation() {
             .is_some_and(|s| s.contains("lookupOrder")),
         "{exception:#}"
     );
+
+    // The tool failed and none of its children did: it is the failure
+    // source, and its Error[...] record says so inside its span.
+    let error = derived
+        .iter()
+        .find(|e| kind(e) == "Message")
+        .expect("an Error[...] record");
+    assert_eq!(
+        base_data(error)["message"],
+        "Error[generate > lookupOrder, OrderNotFoundError]"
+    );
+    assert_eq!(tag(error, "ai.operation.parentId"), Some(tool_id.as_str()));
+    assert_eq!(tag(error, "ai.operation.name"), Some("POST /api/generate"));
+    assert_eq!(base_data(tool)["properties"]["genkit:isFailureSource"], "true");
+    assert_eq!(base_data(tool)["properties"]["gen_ai.operation.name"], "execute_tool");
 
     // The log inside "generate" is a Message in that span; the other is in none.
     let messages: Vec<&Value> = envelopes.iter().filter(|e| kind(e) == "Message").collect();

@@ -209,7 +209,9 @@ int main(int argc, char **argv)
     exception.attribute_count = COUNT(exception_attrs);
     genkit_azure_attribute tool_attrs[] = {
         str_attr("genkit:name", "lookupOrder"),
-        str_attr("genkit:type", "tool"),
+        str_attr("genkit:type", "action"),
+        str_attr("genkit:metadata:subtype", "tool"),
+        str_attr("genkit:path", "/{generate,t:action}/{lookupOrder,t:action,s:tool}"),
     };
     genkit_azure_span tool = {0};
     memcpy(tool.trace_id, trace_id, 16);
