@@ -18,6 +18,7 @@ FATES = (
     "dropped_too_large",
     "dropped_spill_failed",
     "dropped_shut_down",
+    "spans_not_exported",
 )
 
 

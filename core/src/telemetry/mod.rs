@@ -492,11 +492,15 @@ impl AzureTelemetry {
 impl Inner {
     /// Items accepted: spans, logs, metric points (each point settles with
     /// the collection it was aggregated into) and custom telemetry.
+    /// Items that will each settle once: those taken from the host and
+    /// those the worker derived from Genkit spans.
     fn accepted(&self) -> u64 {
         self.counters.spans_accepted.load(Relaxed)
             + self.counters.logs_accepted.load(Relaxed)
             + self.counters.metrics_accepted.load(Relaxed)
             + self.counters.custom_accepted.load(Relaxed)
+            + self.counters.metrics_derived.load(Relaxed)
+            + self.counters.logs_derived.load(Relaxed)
     }
 
     fn unsettled(&self) -> u64 {
