@@ -56,31 +56,17 @@ fn str_of<'a>(v: &ValueRef<'a>) -> Option<&'a str> {
     }
 }
 
-/// How many segments a `genkit:path` has (`/{a,..}/{b,..}` has two).
-fn depth(path: &str) -> usize {
-    path.split('/').filter(|s| s.starts_with('{')).count()
-}
-
 impl<'a> SpanFacts<'a> {
     /// The facts of a span Genkit made; `None` for any other span.
     /// `failure_source` comes from the worker's tracker (or the host's
     /// `genkit:isFailureSource`).
     ///
-    /// The root is the outermost Genkit span, as Genkit JS sets
-    /// `genkit:isRoot`: a flow served over HTTP is still the root of its
-    /// feature though an HTTP span is its parent, so the feature metrics
-    /// count it. It is the span whose `genkit:path` has one segment; a span
-    /// with no path is a root when it has no parent in this process.
+    /// The root is the outermost Genkit span ([`GenkitSpan::is_outermost`]).
     pub fn read(parts: &'a SpanParts<'a>, failure_source: bool) -> Option<Self> {
         let span = GenkitSpan::read(parts)?;
         // Feedback is appended to a finished trace under its root, with
         // the root's path: it is never a feature call of its own.
-        let root = span.role() != Role::UserEngagement
-            && (span.is_root
-                || match depth(span.path) {
-                    0 => parts.parent_span_id.is_none() || parts.parent_is_remote,
-                    n => n == 1,
-                });
+        let root = span.role() != Role::UserEngagement && span.is_outermost(parts);
         let failed = span.failed() || parts.status == StatusCode::Error;
         let duration_ms =
             parts.end_unix_nanos.saturating_sub(parts.start_unix_nanos) as f64 / 1_000_000.0;

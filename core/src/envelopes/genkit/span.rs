@@ -100,6 +100,19 @@ impl<'a> GenkitSpan<'a> {
         }
     }
 
+    /// The outermost Genkit span of its operation, as Genkit JS sets
+    /// `genkit:isRoot`: a flow served over HTTP is still the root of its
+    /// feature though an HTTP span is its parent. It is the span whose
+    /// `genkit:path` has one segment; a span with no path is one when it has
+    /// no parent in this process.
+    pub fn is_outermost(&self, parts: &SpanParts<'_>) -> bool {
+        self.is_root
+            || match self.path.split('/').filter(|s| s.starts_with('{')).count() {
+                0 => parts.parent_span_id.is_none() || parts.parent_is_remote,
+                n => n == 1,
+            }
+    }
+
     /// `genkit:state` says it failed.
     pub fn failed(&self) -> bool {
         self.state == Some("error")

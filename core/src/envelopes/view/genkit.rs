@@ -27,6 +27,8 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         keep_io: options.log_input_and_output,
     };
     view.success = !(g.failed() || span.status == StatusCode::Error);
+    // The request is the trace's root here; `genkit:isRoot` is Genkit's own
+    // notion (the outermost Genkit span), which the feature metrics use too.
     let is_root = span.parent_span_id.is_none() || span.parent_is_remote || g.is_root;
     if view.operation_name.is_none() {
         view.operation_name = root_name(g.path);
@@ -85,7 +87,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
     // plugin's queries (and users') read them.
-    if is_root {
+    if g.is_outermost(span) && g.role() != Role::UserEngagement {
         view.extra.push(("genkit:isRoot", Cow::Borrowed("true")));
     }
     if span.failure_source || g.is_failure_source {
@@ -214,6 +216,7 @@ mod tests {
         view_of(&flow(Some(1)), ViewOptions::default(), |v| {
             assert_eq!(v.item, Item::Dependency);
             assert_eq!(v.dependency_type.as_deref(), Some("InProc"));
+            assert_eq!(extra(v, "genkit:isRoot"), Some("true"), "still the feature's root");
         });
     }
 
