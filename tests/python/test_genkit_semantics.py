@@ -156,6 +156,18 @@ def test_the_failing_tool_is_the_failure_source(failing_tool: Run) -> None:
     assert marked == ["get_forecast"], "only the step where the failure started, not the flow it failed"
 
 
+def test_the_failures_exceptions_carry_the_flow_name(failing_tool: Run) -> None:
+    run, envelopes = failing_tool
+    (flow,) = spans_named(run, "forecast_flow")
+    (tool,) = spans_named(run, "get_forecast")
+    exceptions = of_kind(envelopes, "Exception")
+    thrown_in = {e["tags"].get("ai.operation.parentId"): text(e) for e in exceptions}
+    assert thrown_in[tool["span_id"]] == "forecast service unreachable for Paris"
+    assert "no forecast" in thrown_in[flow["span_id"]]
+    operation = of_operation(envelopes, flow["trace_id"])
+    assert {e["tags"].get("ai.operation.name") for e in operation} == {"forecast_flow"}
+
+
 def test_the_failure_is_counted_and_logged_where_it_started(failing_tool: Run) -> None:
     run, envelopes = failing_tool
     (tool,) = spans_named(run, "get_forecast")
@@ -302,7 +314,7 @@ def test_dev_mode_exports_every_span_exactly_once(emulator: Emulator, tmp_path: 
     run, envelopes = run_semantics(emulator, tmp_path, "weather", env={"GENKIT_ENV": "dev"})
     assert run.result["outcomes"] == ["It is sunny in Paris now."]
     # Genkit's dev processor was at work: each span went to the Dev UI at start and at end.
-    assert run.result["dev_posts"] >= len(run.result["spans"]) > 0
+    assert run.result["dev_posts"] == 2 * len(run.result["spans"]) == 12
     arrived = by_span_id(envelopes)
     assert set(arrived) == {s["span_id"] for s in run.result["spans"]}
     assert {k: len(v) for k, v in arrived.items() if len(v) != 1} == {}

@@ -146,7 +146,6 @@ emit_result(
         "responses": responses,
         "flushed": flushed,
         "spans": recorder.spans,
-        "kinds": {},
         "logs": emitted,
         "stats": telemetry.stats(),
     }

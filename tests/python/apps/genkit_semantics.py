@@ -33,6 +33,7 @@ import http.server
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -213,8 +214,11 @@ async def main() -> dict[str, Any]:
 outcome = asyncio.run(main())
 flushed = telemetry.flush(timeout_s=10)
 if dev_mode:
-    # Genkit's dev exporter posts from a thread of its own: let it finish.
-    trace.get_tracer_provider().force_flush(10_000)  # type: ignore[attr-defined]
+    # Genkit's dev exporter posts from a thread of its own (and its processor's
+    # force_flush does not wait for it): give it time to post each span twice.
+    deadline = time.monotonic() + 5
+    while len(DevTelemetryServer.posts) < 2 * len(recorder.spans) and time.monotonic() < deadline:
+        time.sleep(0.01)
 emit_result(
     {
         **outcome,
