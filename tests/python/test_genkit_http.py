@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _helpers import base, by_span_id, kind, of_kind, props, span_envelopes, text
+from _helpers import base, by_span_id, kind, metric_total, of_kind, props, span_envelopes, text
 from conftest import AppRun, Emulator, run_scenario
 
 Run = tuple[AppRun, list[dict[str, Any]]]
@@ -65,13 +65,16 @@ def test_the_flow_is_a_step_beneath_the_request(served: Run) -> None:
         (step,) = by_span_id(envelopes)[flow["span_id"]]
         assert kind(step) == "RemoteDependency"
         assert step["tags"]["ai.operation.parentId"] == flow["parent_id"]
-        assert "genkit:isRoot" not in props(step), "a served flow is not the root"
+        # Not the Request, but still its feature's root, as Genkit JS marks it.
+        assert props(step)["genkit:isRoot"] == "true"
         root = root_of(flow, spans)
         under.add(requests[root["span_id"]])
     assert under == ROUTES
     # Model calls under it stay GenAI dependencies.
     models = [e for e in span_envelopes(envelopes) if base(e)["name"] == "fake/weather-model"]
     assert len(models) == 4 and all(base(m)["type"] == "GenAI | fake" for m in models)
+    # Each served call is a request of the weather_flow feature.
+    assert metric_total(envelopes, "genkit/feature/requests", featureName="weather_flow", status="success") == 2
 
 
 def test_every_envelope_of_a_call_carries_the_requests_name(served: Run) -> None:
