@@ -254,37 +254,82 @@ fn start_attribute(attrs: &Bound<'_, PyAny>, key: &str) -> Option<String> {
     v.cast::<PyString>().ok().map(py_str)
 }
 
+/// The name a span gives its operation as a root: a request's `METHOD
+/// route`, anything else's span name; and whether that may still change (a
+/// request span started before routing names only its method).
+fn root_name(span: &Bound<'_, PyAny>) -> (String, bool) {
+    let py = span.py();
+    let name = field(span, intern!(py, "_name"), intern!(py, "name"))
+        .ok()
+        .and_then(|n| opt_string(&n))
+        .unwrap_or_default();
+    let kind = field(span, intern!(py, "_kind"), intern!(py, "kind"))
+        .and_then(|k| enum_value(&k))
+        .unwrap_or(0);
+    // SERVER (1) and CONSUMER (4) spans are requests.
+    if kind != 1 && kind != 4 {
+        return (name, false);
+    }
+    let Ok(attrs) = field(span, intern!(py, "_attributes"), intern!(py, "attributes")) else {
+        return (name, false);
+    };
+    let method = start_attribute(&attrs, "http.request.method")
+        .or_else(|| start_attribute(&attrs, "http.method"));
+    let route = start_attribute(&attrs, "http.route");
+    // An HTTP request not routed yet: its name will change.
+    let provisional = route.is_none() && method.is_some();
+    (
+        Operations::root_name(&name, method.as_deref(), route.as_deref()),
+        provisional,
+    )
+}
+
 /// A starting SDK span, for `operations`: a root (no parent, or a remote
-/// one) names its trace's operation, a request as `METHOD route`, anything
-/// else by its span name. Any other span costs only the look at its parent.
-pub fn span_start(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<()> {
+/// one) names its trace's operation. Any other span costs only the look at
+/// its parent, unless some request's name is still provisional: then the
+/// first span under that request names its operation again from the
+/// request span as it is now (FastAPI renames its span once routed).
+pub fn span_start(
+    span: &Bound<'_, PyAny>,
+    parent_context: Option<&Bound<'_, PyAny>>,
+    operations: &Operations,
+) -> PyResult<()> {
     let py = span.py();
     let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
-    if !parent.is_none() && !parent.cast::<PyTuple>()?.get_item(2)?.is_truthy()? {
-        return Ok(());
-    }
-    let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
-    let trace_id = ctx.cast::<PyTuple>()?.get_item(0)?.extract::<u128>()?;
-    operations.root_started(trace_id, || {
-        let name = field(span, intern!(py, "_name"), intern!(py, "name"))
-            .ok()
-            .and_then(|n| opt_string(&n))
-            .unwrap_or_default();
-        let kind = field(span, intern!(py, "_kind"), intern!(py, "kind"))
-            .and_then(|k| enum_value(&k))
-            .unwrap_or(0);
-        // SERVER (1) and CONSUMER (4) spans are requests.
-        if kind != 1 && kind != 4 {
-            return name;
+    let ctx = || -> PyResult<u128> {
+        let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
+        ctx.cast::<PyTuple>()?.get_item(0)?.extract::<u128>()
+    };
+    if !parent.is_none() {
+        let parent = parent.cast::<PyTuple>()?;
+        if !parent.get_item(2)?.is_truthy()? {
+            if operations.any_provisional() {
+                let parent_id = parent.get_item(1)?.extract::<u64>()?;
+                operations.child_started(ctx()?, parent_id, || {
+                    let get = py
+                        .import(intern!(py, "opentelemetry.trace"))
+                        .and_then(|m| m.getattr(intern!(py, "get_current_span")))
+                        .ok()?;
+                    let parent_span = match parent_context {
+                        Some(c) => get.call1((c,)),
+                        None => get.call0(),
+                    }
+                    .ok()?;
+                    Some(root_name(&parent_span).0)
+                });
+            }
+            return Ok(());
         }
-        let Ok(attrs) = field(span, intern!(py, "_attributes"), intern!(py, "attributes")) else {
-            return name;
-        };
-        let method = start_attribute(&attrs, "http.request.method")
-            .or_else(|| start_attribute(&attrs, "http.method"));
-        let route = start_attribute(&attrs, "http.route");
-        Operations::root_name(&name, method.as_deref(), route.as_deref())
-    });
+    }
+    let trace_id = ctx()?;
+    let (name, provisional) = root_name(span);
+    if provisional {
+        let c = field(span, intern!(py, "_context"), intern!(py, "context"))?;
+        let span_id = c.cast::<PyTuple>()?.get_item(1)?.extract::<u64>()?;
+        operations.root_started_provisional(trace_id, span_id, || name);
+    } else {
+        operations.root_started(trace_id, || name);
+    }
     Ok(())
 }
 

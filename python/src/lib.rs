@@ -554,8 +554,7 @@ impl SpanProcessor {
     /// root ends last. Never raises: an unreadable span keeps no name.
     #[pyo3(signature = (span, parent_context = None))]
     fn on_start(&self, span: &Bound<'_, PyAny>, parent_context: Option<&Bound<'_, PyAny>>) {
-        let _ = parent_context;
-        let _ = convert::span_start(span, self.shared.telemetry.operations());
+        let _ = convert::span_start(span, parent_context, self.shared.telemetry.operations());
     }
 
     fn _on_ending(&self, span: &Bound<'_, PyAny>) {

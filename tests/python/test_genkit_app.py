@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from _helpers import base, kind, of_kind, props, span_envelopes, text
+from _helpers import base, by_span_id, kind, of_kind, props, text
 from conftest import AppRun, Emulator, run_scenario
 
 
@@ -17,13 +17,6 @@ def app(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory) ->
     run = run_scenario(emulator_session, "genkit_app", cwd=tmp_path_factory.mktemp("genkit_app"))
     # The app flushed before printing its result; the atexit shutdown may add nothing.
     return run, emulator_session.envelopes()
-
-
-def by_span_id(envelopes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for e in span_envelopes(envelopes):
-        out.setdefault(base(e)["id"], []).append(e)
-    return out
 
 
 def test_the_app_itself_worked(app: tuple[AppRun, list[dict[str, Any]]]) -> None:

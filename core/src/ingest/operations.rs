@@ -14,9 +14,17 @@
 //!
 //! A trace that re-enters the process (a call to itself) keeps the first
 //! root's name until that root ends.
+//!
+//! Some servers start their request span before routing, named by the method
+//! alone, and rename it once routed (FastAPI's own tracing does). Such a
+//! root's name is provisional ([`Operations::root_started_provisional`]):
+//! the first span started under it, which starts after routing, names the
+//! operation again from the root as it is then
+//! ([`Operations::child_started`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Shards, so threads starting spans at once rarely meet on one lock.
@@ -48,6 +56,8 @@ impl Hasher for IdHasher {
 struct Open {
     name: Arc<str>,
     roots: u32,
+    /// The root's span id while its name may still change.
+    provisional: Option<u64>,
 }
 
 type Shard = Mutex<HashMap<u128, Open, BuildHasherDefault<IdHasher>>>;
@@ -55,6 +65,9 @@ type Shard = Mutex<HashMap<u128, Open, BuildHasherDefault<IdHasher>>>;
 /// The operation name of every trace with a root open in this process.
 pub struct Operations {
     shards: Box<[Shard]>,
+    /// Operations whose name is provisional: while none is, a child's start
+    /// needs no lock.
+    provisional: AtomicUsize,
 }
 
 impl std::fmt::Debug for Operations {
@@ -67,6 +80,7 @@ impl Default for Operations {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            provisional: AtomicUsize::new(0),
         }
     }
 }
@@ -95,12 +109,66 @@ impl Operations {
     /// trace's operation with `name`, which is only called when the trace has
     /// no open operation yet.
     pub fn root_started(&self, trace_id: u128, name: impl FnOnce() -> String) {
+        self.start_root(trace_id, None, name);
+    }
+
+    /// [`Self::root_started`] for a root whose name may change before its
+    /// first child starts (a request span started before routing).
+    pub fn root_started_provisional(
+        &self,
+        trace_id: u128,
+        root_span_id: u64,
+        name: impl FnOnce() -> String,
+    ) {
+        self.start_root(trace_id, Some(root_span_id), name);
+    }
+
+    fn start_root(&self, trace_id: u128, provisional: Option<u64>, name: impl FnOnce() -> String) {
         let mut shard = self.shard(trace_id);
         if let Some(open) = shard.get_mut(&trace_id) {
             open.roots = open.roots.saturating_add(1);
         } else if shard.len() < MAX_OPEN_PER_SHARD {
             let name = Arc::from(name());
-            shard.insert(trace_id, Open { name, roots: 1 });
+            if provisional.is_some() {
+                self.provisional.fetch_add(1, Relaxed);
+            }
+            shard.insert(
+                trace_id,
+                Open {
+                    name,
+                    roots: 1,
+                    provisional,
+                },
+            );
+        }
+    }
+
+    /// Whether some operation's name is provisional: a face checks this
+    /// before doing anything for a span that is not a root.
+    pub fn any_provisional(&self) -> bool {
+        self.provisional.load(Relaxed) > 0
+    }
+
+    /// A span with a local parent started. If the parent is a root whose
+    /// name is provisional, `name` (the parent's name as it is now) names the
+    /// operation for good.
+    pub fn child_started(
+        &self,
+        trace_id: u128,
+        parent_span_id: u64,
+        name: impl FnOnce() -> Option<String>,
+    ) {
+        let mut shard = self.shard(trace_id);
+        let Some(open) = shard.get_mut(&trace_id) else {
+            return;
+        };
+        if open.provisional != Some(parent_span_id) {
+            return;
+        }
+        open.provisional = None;
+        self.provisional.fetch_sub(1, Relaxed);
+        if let Some(name) = name() {
+            open.name = Arc::from(name);
         }
     }
 
@@ -119,6 +187,9 @@ impl Operations {
         let name = Arc::clone(&open.name);
         open.roots -= 1;
         if open.roots == 0 {
+            if open.provisional.is_some() {
+                self.provisional.fetch_sub(1, Relaxed);
+            }
             shard.remove(&trace_id);
         }
         Some(name)
@@ -172,6 +243,33 @@ mod tests {
         assert_eq!(ops.name(1).as_deref(), Some("GET /a"));
         assert_eq!(ops.root_ended(1).as_deref(), Some("GET /a"));
         assert_eq!(ops.open(), 0);
+    }
+
+    #[test]
+    fn a_provisional_name_is_settled_by_the_first_child_under_the_root() {
+        let ops = Operations::default();
+        assert!(!ops.any_provisional());
+        ops.root_started_provisional(5, 50, || "POST".into());
+        assert!(ops.any_provisional());
+        ops.child_started(5, 51, || Some("not the root".into()));
+        assert_eq!(
+            ops.name(5).as_deref(),
+            Some("POST"),
+            "only the root's own child settles it"
+        );
+        ops.child_started(5, 50, || Some("POST /api/flow".into()));
+        assert!(!ops.any_provisional());
+        assert_eq!(ops.name(5).as_deref(), Some("POST /api/flow"));
+        ops.child_started(5, 50, || panic!("settled once"));
+        assert_eq!(ops.root_ended(5).as_deref(), Some("POST /api/flow"));
+
+        ops.root_started_provisional(6, 60, || "GET".into());
+        assert_eq!(
+            ops.root_ended(6).as_deref(),
+            Some("GET"),
+            "a root with no child keeps its name"
+        );
+        assert!(!ops.any_provisional());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::{logs, metrics, Source, SpanFacts};
-use crate::ingest::{LogRecord, MetricPoint, PackedSpan, SpanParts, StatusCode};
+use crate::ingest::{LogRecord, MetricPoint, PackedSpan, SpanParts, StatusCode, ValueRef};
 use opentelemetry_sdk::Resource;
 
 /// What the worker derives from Genkit spans.
@@ -95,14 +95,24 @@ impl Enricher {
         point: &mut impl FnMut(MetricPoint),
         log: &mut impl FnMut(LogRecord),
     ) -> bool {
-        let genkit = parts.attrs.iter().any(|a| a.key == "genkit:type");
+        let (mut genkit, mut state_error) = (false, false);
+        for a in &parts.attrs {
+            match a.key {
+                "genkit:type" => genkit = true,
+                "genkit:state" => state_error = a.value == ValueRef::Str("error"),
+                _ => {}
+            }
+        }
         let source = self.failures.ended(Ended {
             span_id: *parts.span_id,
             parent: parts
                 .parent_span_id
                 .filter(|_| !parts.parent_is_remote)
                 .copied(),
-            failed: parts.status == StatusCode::Error,
+            // Genkit's `generate` hands a tool's failure back in its response
+            // and ends with `genkit:state` error but no Error status: it
+            // still failed because of the tool.
+            failed: parts.status == StatusCode::Error || state_error,
             genkit,
         });
         let o = &self.options;

@@ -30,7 +30,7 @@ pub(crate) struct Ended {
     /// The parent in this process; `None` for a root or a remote parent
     /// (which never ends here).
     pub parent: Option<[u8; 8]>,
-    /// Its status is Error.
+    /// Its status is Error, or `genkit:state` says error.
     pub failed: bool,
     /// Genkit made it (it has `genkit:type`).
     pub genkit: bool,
