@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from _helpers import base, by_span_id, kind, of_kind, props, text
+from _helpers import base, by_span_id, kind, of_kind, props, span_envelopes, text
 from conftest import AppRun, Emulator, run_scenario
 
 
