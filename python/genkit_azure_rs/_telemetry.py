@@ -4,6 +4,7 @@ Rust export pipeline."""
 from __future__ import annotations
 
 import atexit
+import importlib.metadata
 import logging
 import os
 import threading
@@ -20,6 +21,14 @@ from ._logging import AzureLogHandler
 
 _log = logging.getLogger(LIBRARY_LOGGER)
 _log.addHandler(logging.NullHandler())
+
+
+def _genkit_version() -> str | None:
+    """The installed Genkit's version: Genkit's metrics carry it as ``sourceVersion``."""
+    try:
+        return importlib.metadata.version("genkit")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _level_number(level: int | str) -> int:
@@ -180,6 +189,10 @@ class AzureTelemetry:
         disk_retention_s: float | None = None,
         disk_lease_s: float | None = None,
     ) -> None:
+        genkit_version = _genkit_version()
+        if genkit_version is not None:
+            # Set in code, so it wins over the environment; the user's own wins over it.
+            resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
         self._native = _native.Telemetry(
             connection_string=connection_string,
             service_name=service_name,

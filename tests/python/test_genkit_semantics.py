@@ -5,6 +5,7 @@ usage its fake model reported, where it logged)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,7 @@ def test_token_metrics_add_up_to_the_models_reported_usage(emulator: Emulator, t
     assert metric_total(envelopes, "genkit/ai/generate/requests", status="success") == 2 * runs
     assert metric_total(envelopes, "genkit/feature/requests", featureName="weather_flow", status="success") == runs
     for _, dims in metric_points(envelopes, "genkit/ai/generate/input/tokens"):
-        assert dims["source"] == "py" and dims["sourceVersion"]
+        assert dims["source"] == "py" and dims["sourceVersion"] == importlib.metadata.version("genkit")
 
 
 # -- privacy ----------------------------------------------------------------------------
