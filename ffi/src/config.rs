@@ -278,8 +278,7 @@ pub(crate) unsafe fn builder(
 mod tests {
     use super::*;
     use crate::handle::tests::{config, last_error, UNREACHABLE};
-    use crate::handle::{genkit_azure_free, genkit_azure_handle, genkit_azure_new};
-    use crate::status::genkit_azure_status::*;
+    use crate::handle::{genkit_azure_handle, genkit_azure_new};
     use genkit_azure::face::SETTINGS;
     use genkit_azure::opentelemetry::Key;
     use genkit_azure::Config;
