@@ -1,5 +1,5 @@
-//! The envelope writer: a batch of packed spans, log records or metric
-//! series becomes the gzipped JSON body of one request, in one pass. Field
+//! The envelope writer: a batch of packed spans, log records, metric series
+//! or custom items becomes the gzipped JSON body of one request, in one pass. Field
 //! values are borrowed from the packed bytes; each envelope is written as JSON
 //! text into a small buffer that is fed to the compressor as it fills.
 //!
@@ -187,7 +187,7 @@ impl EnvelopeWriter {
         })
     }
 
-    /// The body for custom telemetry: Event and Availability envelopes.
+    /// The body for custom telemetry: Event, Exception and Availability envelopes.
     pub fn custom(&self, items: &[Custom], with_resource: bool) -> std::io::Result<Body> {
         self.body(with_resource, |out| {
             let mut own = ItemTags::default();
@@ -557,33 +557,30 @@ impl EnvelopeWriter {
         Self::end(j);
     }
 
-    fn custom_item(&self, j: &mut Json, item: &Custom, own: &mut ItemTags<'_>) {
-        let (kind, time, properties, measurements, trace_context) = match item {
-            Custom::Event(e) => (
-                "Event",
-                e.time,
-                &e.properties,
-                &e.measurements,
-                e.trace_context,
-            ),
-            Custom::Availability(a) => (
-                "Availability",
-                a.time,
-                &a.properties,
-                &a.measurements,
-                a.trace_context,
-            ),
+    /// An Event, Exception or Availability envelope. An exception is written
+    /// by the same code as a span's or a log's (`write_exception`).
+    fn custom_item<'a>(&self, j: &mut Json, item: &'a Custom, own: &mut ItemTags<'a>) {
+        let kind = match item {
+            Custom::Event(_) => "Event",
+            Custom::Exception(_) => "Exception",
+            Custom::Availability(_) => "Availability",
         };
-        self.head(j, kind, unix_nanos(time), false);
+        self.head(j, kind, unix_nanos(item.time()), false);
         own.clear();
-        if let Some((trace_id, span_id)) = trace_context {
+        if let Some((trace_id, span_id)) = item.trace_context() {
             own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
             own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
+        }
+        if let Some(name) = item.operation_name() {
+            own.set(tags::OPERATION_NAME, Cow::Borrowed(name));
         }
         self.tags(j, own);
         Self::data(j, kind);
         match item {
             Custom::Event(e) => j.field_str_after_comma("name", &e.name, MAX_EVENT_NAME),
+            Custom::Exception(e) => {
+                write_exception(j, &e.type_name, &e.message, e.stack.as_deref());
+            }
             Custom::Availability(a) => {
                 // Each run is its own result: a fresh id, as the SDKs give one.
                 j.raw(",\"id\":");
@@ -604,6 +601,7 @@ impl EnvelopeWriter {
                 }
             }
         }
+        let properties = item.properties();
         let mut props = Properties::open(j);
         for (i, kv) in properties.iter().enumerate() {
             if !repeated_later(properties, i, |o| o.key.as_str()) {
@@ -611,12 +609,18 @@ impl EnvelopeWriter {
             }
         }
         props.close();
+        let measurements = item.measurements();
         if !measurements.is_empty() {
             j.raw(",\"measurements\":{");
+            let mut first = true;
             for (i, (name, value)) in measurements.iter().enumerate() {
-                if i > 0 {
+                if repeated_later(measurements, i, |(n, _)| n.as_str()) {
+                    continue;
+                }
+                if !first {
                     j.byte(b',');
                 }
+                first = false;
                 j.str(name, MAX_PROPERTY_KEY);
                 j.byte(b':');
                 j.f64(*value);

@@ -10,7 +10,7 @@ mod operations;
 mod packed_span;
 mod span_ref;
 
-pub use custom::{AvailabilityResult, Custom, CustomEvent};
+pub use custom::{AvailabilityResult, Custom, CustomEvent, TrackedException};
 pub use log_record::{severity_from_number, LogRecord};
 pub use metric_point::{MetricKind, MetricPoint};
 pub use operations::Operations;

@@ -49,11 +49,7 @@ impl Weighed for LogRecord {
 
 impl Weighed for Custom {
     fn weight(&self) -> usize {
-        let (name, properties) = match self {
-            Custom::Event(e) => (&e.name, &e.properties),
-            Custom::Availability(a) => (&a.name, &a.properties),
-        };
-        64 + name.len() + attributes_weight(properties)
+        64 + self.text_bytes() + attributes_weight(self.properties())
     }
 }
 

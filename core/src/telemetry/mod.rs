@@ -21,6 +21,7 @@ use crate::envelopes::{AzureExporter, ViewOptions};
 use crate::error::{ConfigError, Error, Result};
 use crate::ingest::{
     AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, Operations, PackedSpan,
+    TrackedException,
 };
 use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
 use block_on::block_on_until;
@@ -277,25 +278,20 @@ impl AzureTelemetry {
         self.push_custom(Custom::Event(event))
     }
 
+    /// Hands a handled exception (exceptions) to the pipeline. Never blocks.
+    pub fn track_exception(&self, exception: TrackedException) -> Result<Pushed> {
+        self.push_custom(Custom::Exception(exception))
+    }
+
     /// Hands an availability-test result to the pipeline. Never blocks.
     pub fn track_availability(&self, result: AvailabilityResult) -> Result<Pushed> {
         self.push_custom(Custom::Availability(result))
     }
 
+    /// Refuses what the service would refuse (an empty name, a non-finite
+    /// measurement) before it is queued, then queues it like a log.
     fn push_custom(&self, item: Custom) -> Result<Pushed> {
-        let measurements = match &item {
-            Custom::Event(e) => &e.measurements,
-            Custom::Availability(a) => &a.measurements,
-        };
-        if let Some((name, _)) = measurements.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::InvalidArgument(ConfigError::new(
-                "measurements",
-                format!(
-                    "measurement '{}' has a non-finite value",
-                    crate::text::truncated(name, 200)
-                ),
-            )));
-        }
+        item.check().map_err(Error::InvalidArgument)?;
         if !self.inner.exports.custom {
             return self.disabled();
         }
