@@ -368,6 +368,12 @@ typedef struct genkit_azure_config {
      * NULL = not set.
      */
     const char *deployment_environment;
+    /**
+     * Attribute sets one metric may have; a point with a new set past that
+     * folds into the metric's `otel.metric.overflow` series, counted.
+     * 1 to 1000000 series; 0 = default (2000 series).
+     */
+    uint32_t metric_series_limit;
 } genkit_azure_config;
 
 /**
@@ -713,6 +719,12 @@ typedef struct genkit_azure_stats {
      * traces off (`disable_traces`): not exported, by design. Their fate.
      */
     uint64_t spans_not_exported;
+    /**
+     * Metric points folded into their metric's `otel.metric.overflow` series
+     * because it already had `metric_series_limit` attribute sets (still
+     * counted in its sum: no point is lost, its dimensions are).
+     */
+    uint64_t metric_series_overflowed;
 } genkit_azure_stats;
 
 /**

@@ -41,13 +41,23 @@ impl Diagnostics {
                 }
             }
         }
-        let text = message();
-        let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match sink {
-            Some(sink) => sink(&text),
-            None => eprintln!("genkit-azure: {text}"),
-        }
+        emit(&message());
         true
+    }
+
+    /// Says `message` now, for a caller that says each thing once already
+    /// (a metric's first overflow): the per-kind quiet period would hide a
+    /// second metric's.
+    pub fn say_now(&self, message: &str) {
+        emit(message);
+    }
+}
+
+fn emit(text: &str) {
+    let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
+    match sink {
+        Some(sink) => sink(text),
+        None => eprintln!("genkit-azure: {text}"),
     }
 }
 

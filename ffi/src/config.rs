@@ -134,6 +134,10 @@ pub struct genkit_azure_config {
     /// The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
     /// NULL = not set.
     pub deployment_environment: *const c_char,
+    /// Attribute sets one metric may have; a point with a new set past that
+    /// folds into the metric's `otel.metric.overflow` series, counted.
+    /// 1 to 1000000 series; 0 = default (2000 series).
+    pub metric_series_limit: u32,
 }
 
 /// Lists the number and duration fields, each by its own name, so a name
@@ -181,6 +185,7 @@ number_fields! {
     max_disk_bytes: u64,
     disk_retention_ms: u32,
     disk_lease_ms: u32,
+    metric_series_limit: u32,
 }
 
 /// Maps the C config onto core's builder. Ranges are checked by core, from

@@ -121,6 +121,10 @@ pub struct genkit_azure_stats {
     /// Spans taken in only to derive Genkit's metrics and logs from, with
     /// traces off (`disable_traces`): not exported, by design. Their fate.
     pub spans_not_exported: u64,
+    /// Metric points folded into their metric's `otel.metric.overflow` series
+    /// because it already had `metric_series_limit` attribute sets (still
+    /// counted in its sum: no point is lost, its dimensions are).
+    pub metric_series_overflowed: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -182,6 +186,7 @@ counters!(
     metrics_derived,
     logs_derived,
     spans_not_exported,
+    metric_series_overflowed,
 );
 
 impl From<Stats> for genkit_azure_stats {

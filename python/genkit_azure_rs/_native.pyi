@@ -55,6 +55,7 @@ class Telemetry:
         max_disk_bytes: int | None = None,
         disk_retention_s: float | None = None,
         disk_lease_s: float | None = None,
+        metric_series_limit: int | None = None,
     ) -> None:
         """Starts the pipeline. Every setting of the Rust core is a keyword, converted and
         checked from the core's one list (see ``AzureTelemetry`` for what each means).

@@ -141,6 +141,9 @@ class AzureTelemetry:
             default 172800 s.
         disk_lease_s: How long a file being sent stays this process's, and never less
             than twice ``request_timeout``. 1 to 3600 s, default 30 s.
+        metric_series_limit: Attribute sets one metric may have; a point with a new set
+            past that folds into the metric's ``otel.metric.overflow`` series, counted.
+            1 to 1000000 series, default 2000 series.
 
     Raises:
         ValueError: at construction, when the connection string is missing (the message
@@ -188,6 +191,7 @@ class AzureTelemetry:
         max_disk_bytes: int | None = None,
         disk_retention_s: float | None = None,
         disk_lease_s: float | None = None,
+        metric_series_limit: int | None = None,
     ) -> None:
         genkit_version = _genkit_version()
         if genkit_version is not None:
@@ -224,6 +228,7 @@ class AzureTelemetry:
             max_disk_bytes=max_disk_bytes,
             disk_retention_s=disk_retention_s,
             disk_lease_s=disk_lease_s,
+            metric_series_limit=metric_series_limit,
         )
         self.enable_live_metrics = bool(enable_live_metrics)
         self.log_level = _level_number(log_level)

@@ -160,6 +160,10 @@ counters! {
     /// Spans taken in only to derive Genkit's metrics and logs from, with
     /// traces off (`disable_traces`): not exported, by design. Their fate.
     spans_not_exported,
+    /// Metric points folded into their metric's `otel.metric.overflow` series
+    /// because it already had `metric_series_limit` attribute sets (still
+    /// counted in its sum: no point is lost, its dimensions are).
+    metric_series_overflowed,
 }
 
 impl Counters {

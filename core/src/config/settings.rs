@@ -109,6 +109,16 @@ macro_rules! for_each_setting {
                 metric_export_interval: Duration, Duration,
                     default Duration::from_secs(60),
                     range Duration::from_millis(100), Duration::from_secs(24 * 3600);
+                /// Attribute sets one metric may have; a point with a new set past that folds into the metric's `otel.metric.overflow` series, counted.
+                ///
+                /// Per metric and per export interval (an up-down counter's
+                /// sets, whose totals are reported every interval, since the
+                /// start), as the OpenTelemetry SDK's cardinality limit: an
+                /// unbounded attribute cannot grow memory without bound, and
+                /// no point is lost. Folded points are counted in
+                /// `metric_series_overflowed`; the first fold of each metric
+                /// is said once.
+                metric_series_limit: usize, Count("series"), default 2000, range 1, 1_000_000;
                 /// First retry delay after a transient failure; it doubles per attempt, with full jitter.
                 ///
                 /// At most `retry_max_delay`.

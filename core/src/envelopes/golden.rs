@@ -320,7 +320,7 @@ fn our_envelopes_say_what_the_official_distro_said() {
 
 #[test]
 fn our_metrics_say_what_the_official_distro_said() {
-    let mut recorder = MetricsRecorder::default();
+    let mut recorder = MetricsRecorder::new(2000);
     let attrs = |p: MetricPoint| {
         p.with_attribute(kv("model", "gemini-2.0-flash"))
             .with_attribute(kv("genkit.flow", "menuSuggestion"))

@@ -6,14 +6,15 @@
 //! The worker records points in arrival order and collects every metric
 //! interval and on every flush; a collection becomes a batch like spans and
 //! logs, so `flush` waits for it and its points are accounted for like items.
+//!
+//! Each metric keeps at most `metric_series_limit` attribute sets per
+//! collection (up-down counters: since the start); a point with a new set
+//! past that folds into the metric's one overflow series, as the
+//! OpenTelemetry SDK does, so an unbounded attribute (a user id) cannot grow
+//! memory without bound, and no point is lost.
 
 use crate::ingest::{MetricKind, MetricPoint};
-use std::collections::HashMap;
-
-/// Series per collection past which new attribute sets are folded into one
-/// overflow series per metric (as the OpenTelemetry SDK does), so a metric
-/// with an unbounded attribute cannot grow memory without bound.
-const MAX_SERIES: usize = 2000;
+use std::collections::{HashMap, HashSet};
 
 /// The attribute that marks the overflow series.
 const OVERFLOW: (&str, &str) = ("otel.metric.overflow", "true");
@@ -66,15 +67,59 @@ pub(crate) struct Series {
     pub aggregate: Aggregate,
 }
 
-/// The worker's side: series by key, recorded in arrival order.
+/// Series by key, and how many attribute sets each metric has among them.
 #[derive(Debug, Default)]
+struct Table {
+    series: HashMap<SeriesKey, Aggregate>,
+    /// Attribute sets per metric name, its overflow series not counted.
+    sets: HashMap<String, usize>,
+}
+
+impl Table {
+    /// The key a point with `key` is aggregated under: its own, or (true)
+    /// its metric's overflow series when the metric has `limit` sets already.
+    fn admit(&mut self, mut key: SeriesKey, limit: usize) -> (SeriesKey, bool) {
+        if self.series.contains_key(&key) {
+            return (key, false);
+        }
+        let sets = match self.sets.get_mut(&key.name) {
+            Some(n) => n,
+            None => self.sets.entry(key.name.clone()).or_default(),
+        };
+        if *sets >= limit {
+            key.attributes = vec![(OVERFLOW.0.to_string(), OVERFLOW.1.to_string())];
+            return (key, true);
+        }
+        *sets += 1;
+        (key, false)
+    }
+}
+
+/// What became of a recorded point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// Aggregated into the series of its own attribute set.
+    InSeries,
+    /// Folded into its metric's overflow series.
+    Overflowed,
+    /// Folded, and the first time this metric overflowed since the start
+    /// (the worker says so, once): the metric's name.
+    FirstOverflow(String),
+}
+
+/// The worker's side: series by key, recorded in arrival order.
+#[derive(Debug)]
 pub(crate) struct MetricsRecorder {
     /// Series recorded since the last collection.
-    current: HashMap<SeriesKey, Aggregate>,
+    current: Table,
     /// Up-down counters' totals since the start: reported at every collection.
-    totals: HashMap<SeriesKey, Aggregate>,
+    totals: Table,
     /// Points recorded since the last collection.
     points: u64,
+    /// Attribute sets a metric may have before new ones overflow.
+    series_limit: usize,
+    /// Metrics that overflowed at least once, each said once.
+    overflowed: HashSet<String>,
 }
 
 fn key_of(point: &MetricPoint) -> SeriesKey {
@@ -96,25 +141,42 @@ fn key_of(point: &MetricPoint) -> SeriesKey {
 }
 
 impl MetricsRecorder {
-    pub fn record(&mut self, point: MetricPoint) {
-        let mut key = key_of(&point);
+    pub fn new(series_limit: usize) -> Self {
+        Self {
+            current: Table::default(),
+            totals: Table::default(),
+            points: 0,
+            series_limit: series_limit.max(1),
+            overflowed: HashSet::new(),
+        }
+    }
+
+    pub fn record(&mut self, point: MetricPoint) -> Recorded {
         let table = match point.kind {
             MetricKind::UpDownCounter => &mut self.totals,
             _ => &mut self.current,
         };
-        if !table.contains_key(&key) && table.len() >= MAX_SERIES {
-            key.attributes = vec![(OVERFLOW.0.to_string(), OVERFLOW.1.to_string())];
-        }
+        let (key, overflowed) = table.admit(key_of(&point), self.series_limit);
+        let recorded = match overflowed {
+            false => Recorded::InSeries,
+            true if self.overflowed.contains(&key.name) => Recorded::Overflowed,
+            true => {
+                self.overflowed.insert(key.name.clone());
+                Recorded::FirstOverflow(key.name.clone())
+            }
+        };
         table
+            .series
             .entry(key)
             .or_insert_with(Aggregate::new)
             .add(point.kind, point.value);
         self.points += 1;
+        recorded
     }
 
     /// Whether a collection now would write anything.
     pub fn has_series(&self) -> bool {
-        !self.current.is_empty() || !self.totals.is_empty()
+        !self.current.series.is_empty() || !self.totals.series.is_empty()
     }
 
     /// The series to export now, and how many points went into them since the
@@ -122,10 +184,12 @@ impl MetricsRecorder {
     pub fn collect(&mut self) -> (Vec<Series>, u64) {
         let mut out: Vec<Series> = self
             .current
+            .series
             .drain()
             .map(|(key, aggregate)| Series { key, aggregate })
             .collect();
-        out.extend(self.totals.iter().map(|(key, aggregate)| Series {
+        self.current.sets.clear();
+        out.extend(self.totals.series.iter().map(|(key, aggregate)| Series {
             key: key.clone(),
             aggregate: *aggregate,
         }));
@@ -156,7 +220,7 @@ mod tests {
 
     #[test]
     fn each_kind_aggregates_as_application_insights_wants() {
-        let mut r = MetricsRecorder::default();
+        let mut r = MetricsRecorder::new(2000);
         for v in [3.0, 2.0] {
             r.record(point(MetricKind::Counter, v, &[("a", "1"), ("b", "2")]));
         }
@@ -194,7 +258,7 @@ mod tests {
 
     #[test]
     fn attribute_order_does_not_split_a_series_and_the_last_value_of_a_key_wins() {
-        let mut r = MetricsRecorder::default();
+        let mut r = MetricsRecorder::new(2000);
         r.record(point(MetricKind::Counter, 1.0, &[("a", "1"), ("b", "2")]));
         r.record(point(MetricKind::Counter, 1.0, &[("b", "2"), ("a", "1")]));
         r.record(point(
@@ -208,22 +272,55 @@ mod tests {
     }
 
     #[test]
-    fn past_the_series_limit_points_fold_into_an_overflow_series() {
-        let mut r = MetricsRecorder::default();
-        let names: Vec<String> = (0..MAX_SERIES + 10).map(|i| i.to_string()).collect();
-        for n in &names {
-            r.record(
-                MetricPoint::new(MetricKind::Counter, "m", 1.0)
-                    .with_attribute(KeyValue::new("user", n.clone())),
-            );
+    fn past_the_limit_a_metrics_new_attribute_sets_fold_into_its_overflow_series() {
+        const LIMIT: usize = 10_000;
+        let mut r = MetricsRecorder::new(LIMIT);
+        let user = |i: usize, name: &str| {
+            MetricPoint::new(MetricKind::Counter, name, 2.0)
+                .with_attribute(KeyValue::new("user", i.to_string()))
+        };
+        let mut folded = Vec::new();
+        for i in 0..LIMIT + 3 {
+            folded.push(r.record(user(i, "logins")));
         }
+        // A set the metric already has stays in its series; the limit is per
+        // metric, so another metric starts with room of its own.
+        assert_eq!(r.record(user(0, "logins")), Recorded::InSeries);
+        assert_eq!(r.record(user(LIMIT + 5, "clicks")), Recorded::InSeries);
+        assert!(folded[..LIMIT].iter().all(|f| *f == Recorded::InSeries));
+        assert_eq!(
+            folded[LIMIT..],
+            [
+                Recorded::FirstOverflow("logins".into()),
+                Recorded::Overflowed,
+                Recorded::Overflowed,
+            ],
+            "the 10,001st set folds, and the first fold is the one said"
+        );
+
         let (series, points) = r.collect();
-        assert_eq!(points as usize, MAX_SERIES + 10);
-        assert_eq!(series.len(), MAX_SERIES + 1);
-        let overflow = series
+        assert_eq!(points as usize, LIMIT + 5);
+        let logins: Vec<&Series> = series.iter().filter(|s| s.key.name == "logins").collect();
+        assert_eq!(logins.len(), LIMIT + 1);
+        let overflow = logins
             .iter()
             .find(|s| s.key.attributes == [("otel.metric.overflow".into(), "true".into())])
             .expect("an overflow series");
-        assert_eq!(overflow.aggregate.value, 10.0, "nothing is lost");
+        assert_eq!(overflow.aggregate.value, 6.0);
+        let sum: f64 = logins.iter().map(|s| s.aggregate.value).sum();
+        assert_eq!(sum, 2.0 * (LIMIT + 4) as f64, "nothing is lost");
+
+        // The next interval starts with room again; the metric is not said twice.
+        assert_eq!(r.record(user(LIMIT + 1, "logins")), Recorded::InSeries);
+    }
+
+    #[test]
+    fn up_down_counters_keep_their_sets_across_collections() {
+        let mut r = MetricsRecorder::new(1);
+        let depth = |queue: &'static str| point(MetricKind::UpDownCounter, 1.0, &[("q", queue)]);
+        assert_eq!(r.record(depth("a")), Recorded::InSeries);
+        let _ = r.collect();
+        // The total of "a" is still reported, so "b" would be a second set.
+        assert_eq!(r.record(depth("b")), Recorded::FirstOverflow("m".into()));
     }
 }

@@ -26,5 +26,5 @@ mod view;
 mod writer;
 
 pub(crate) use export::{AzureExporter, Batch};
-pub(crate) use metrics::MetricsRecorder;
+pub(crate) use metrics::{MetricsRecorder, Recorded};
 pub(crate) use view::ViewOptions;

@@ -15,7 +15,7 @@ use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
-use crate::envelopes::{AzureExporter, Batch, MetricsRecorder};
+use crate::envelopes::{AzureExporter, Batch, MetricsRecorder, Recorded};
 use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub(crate) struct WorkerSettings {
     /// Spans are exported (off with `disable_traces`: they still come here
     /// while Genkit's metrics or logs are derived from them, then stop).
     pub export_spans: bool,
+    /// Attribute sets one metric may have before new ones overflow.
+    pub metric_series_limit: usize,
 }
 
 pub(crate) struct Worker {
@@ -81,10 +83,10 @@ impl Worker {
             ledger,
             permits: Arc::new(Semaphore::new(settings.max_concurrent_mappings)),
             gathering: Gathering::new(settings.batch_limits),
+            metrics: MetricsRecorder::new(settings.metric_series_limit),
             next_metrics: tokio::time::Instant::now() + settings.metric_interval,
             enricher: Enricher::new(settings.genkit.clone()),
             settings,
-            metrics: MetricsRecorder::default(),
             oldest: None,
             derived: Vec::new(),
         }
@@ -164,7 +166,9 @@ impl Worker {
             }
             Msg::Metric(point) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
-                self.metrics.record(*point);
+                if let Some(name) = count_fold(&self.counters, self.metrics.record(*point)) {
+                    self.say_overflow(&name);
+                }
             }
             Msg::Flush(reply) => {
                 self.send_pending().await;
@@ -183,12 +187,13 @@ impl Worker {
     /// the logs derived from it.
     async fn span(&mut self, mut span: PackedSpan) {
         let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
+        let mut first_folds = Vec::new();
         self.enricher.span(
             &mut span,
             &mut |point| {
                 Counters::add(&counters.metrics_derived, 1);
                 Counters::add(&counters.items_pending, 1);
-                metrics.record(point);
+                first_folds.extend(count_fold(counters, metrics.record(point)));
             },
             &mut |log| {
                 Counters::add(&counters.logs_derived, 1);
@@ -196,6 +201,9 @@ impl Worker {
                 derived.push(log);
             },
         );
+        for name in first_folds {
+            self.say_overflow(&name);
+        }
         if self.settings.export_spans {
             self.oldest.get_or_insert_with(tokio::time::Instant::now);
             if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
@@ -215,6 +223,17 @@ impl Worker {
             }
         }
         self.derived = derived;
+    }
+
+    /// Says once per metric that it reached `metric_series_limit`.
+    fn say_overflow(&self, name: &str) {
+        let limit = self.settings.metric_series_limit;
+        self.delivery.diagnostics().say_now(&format!(
+            "metric '{}' has reached metric_series_limit ({limit} attribute sets); points with \
+             new attribute sets fold into its otel.metric.overflow series from now on \
+             (counted in metric_series_overflowed)",
+            crate::text::truncated(name, 200)
+        ));
     }
 
     async fn send_pending(&mut self) {
@@ -276,6 +295,22 @@ impl Worker {
     async fn wait_for_exports(&self, deadline: Instant) {
         let all = self.settings.max_concurrent_mappings as u32;
         let _ = tokio::time::timeout_at(deadline.into(), self.permits.acquire_many(all)).await;
+    }
+}
+
+/// Counts a point folded into its metric's overflow series; the metric's
+/// name when this was its first fold (to be said).
+fn count_fold(counters: &Counters, recorded: Recorded) -> Option<String> {
+    match recorded {
+        Recorded::InSeries => None,
+        Recorded::Overflowed => {
+            Counters::add(&counters.metric_series_overflowed, 1);
+            None
+        }
+        Recorded::FirstOverflow(name) => {
+            Counters::add(&counters.metric_series_overflowed, 1);
+            Some(name)
+        }
     }
 }
 

@@ -146,6 +146,7 @@ impl AzureTelemetry {
                 batch_limits,
                 batch_delay: config.batch_delay,
                 metric_interval: config.metric_export_interval,
+                metric_series_limit: config.metric_series_limit,
                 max_concurrent_mappings: config.worker_threads,
                 genkit: crate::pipeline::GenkitOptions {
                     log_input_and_output: config.log_input_and_output,
