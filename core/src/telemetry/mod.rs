@@ -255,16 +255,10 @@ impl AzureTelemetry {
 
     /// Hands a metric measurement to the pipeline. Never blocks. Points are
     /// aggregated and exported every `metric_export_interval` and on flush.
+    /// A nameless metric, a non-finite value and a counter going down are
+    /// refused.
     pub fn record_metric(&self, point: MetricPoint) -> Result<Pushed> {
-        if !point.value.is_finite() {
-            return Err(Error::InvalidArgument(ConfigError::new(
-                "value",
-                format!(
-                    "metric '{}' has a non-finite value",
-                    crate::text::truncated(&point.name, 200)
-                ),
-            )));
-        }
+        point.check().map_err(Error::InvalidArgument)?;
         if !self.inner.exports.metrics {
             return self.disabled();
         }
