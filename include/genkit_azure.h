@@ -165,6 +165,29 @@ typedef enum genkit_azure_attribute_type {
 } genkit_azure_attribute_type;
 
 /**
+ * How a measurement combines with the metric's earlier ones, as the
+ * OpenTelemetry instrument kinds.
+ */
+typedef enum genkit_azure_metric_kind {
+    /**
+     * A counter's increment (requests, tokens): summed per interval; not negative.
+     */
+    GENKIT_AZURE_METRIC_COUNTER = 0,
+    /**
+     * An up-down counter's change (queue length): summed into a running total.
+     */
+    GENKIT_AZURE_METRIC_UP_DOWN_COUNTER = 1,
+    /**
+     * A histogram's recording (latency): count, sum, min and max per interval.
+     */
+    GENKIT_AZURE_METRIC_HISTOGRAM = 2,
+    /**
+     * A gauge's reading (temperature): the last one per interval wins.
+     */
+    GENKIT_AZURE_METRIC_GAUGE = 3,
+} genkit_azure_metric_kind;
+
+/**
  * An opaque handle to a running telemetry pipeline (background threads, an
  * ingest queue and an HTTP client). Create with `genkit_azure_new`, release
  * with `genkit_azure_free`. All functions taking a handle may be called from
@@ -205,6 +228,147 @@ typedef struct genkit_azure_attribute {
      */
     double double_value;
 } genkit_azure_attribute;
+
+/**
+ * A named number attached to an event or an availability result
+ * (customMeasurements).
+ */
+typedef struct genkit_azure_measurement {
+    /**
+     * UTF-8, not NULL.
+     */
+    const char *name;
+    /**
+     * A finite number (not NaN or infinite).
+     */
+    double value;
+} genkit_azure_measurement;
+
+/**
+ * A business event (customEvents). Zero-initialise it and set `name`.
+ */
+typedef struct genkit_azure_custom_event {
+    /**
+     * When it happened, in nanoseconds since the Unix epoch. 0 = now.
+     */
+    uint64_t time_unix_nano;
+    /**
+     * What happened ("order placed"). UTF-8, not NULL, not empty.
+     */
+    const char *name;
+    /**
+     * Dimensions (customDimensions). May be NULL when `property_count` is 0.
+     */
+    const struct genkit_azure_attribute *properties;
+    size_t property_count;
+    /**
+     * May be NULL when `measurement_count` is 0.
+     */
+    const struct genkit_azure_measurement *measurements;
+    size_t measurement_count;
+    /**
+     * The trace it happened in; all zeros = not in a span.
+     */
+    uint8_t trace_id[16];
+    /**
+     * The span it happened in; all zeros together with `trace_id`.
+     */
+    uint8_t span_id[8];
+    /**
+     * The operation's name (`ai.operation.name`). NULL = not set.
+     */
+    const char *operation_name;
+} genkit_azure_custom_event;
+
+/**
+ * An exception the program handled and wants seen (exceptions).
+ * Zero-initialise it and set `type_name` and `message`.
+ */
+typedef struct genkit_azure_exception {
+    /**
+     * When it happened, in nanoseconds since the Unix epoch. 0 = now.
+     */
+    uint64_t time_unix_nano;
+    /**
+     * The exception's type ("OrderNotFoundError"). UTF-8, not NULL, not empty.
+     */
+    const char *type_name;
+    /**
+     * What went wrong. UTF-8, not NULL (may be "").
+     */
+    const char *message;
+    /**
+     * The full stack trace. NULL = none.
+     */
+    const char *stack;
+    /**
+     * May be NULL when `property_count` is 0.
+     */
+    const struct genkit_azure_attribute *properties;
+    size_t property_count;
+    /**
+     * The trace it happened in; all zeros = not in a span.
+     */
+    uint8_t trace_id[16];
+    /**
+     * The span it happened in; all zeros together with `trace_id`.
+     */
+    uint8_t span_id[8];
+    /**
+     * The operation's name (`ai.operation.name`). NULL = not set.
+     */
+    const char *operation_name;
+} genkit_azure_exception;
+
+/**
+ * The result of one availability test run (the availability blade).
+ * Zero-initialise it and set `name`, `success` and `duration_ms`.
+ */
+typedef struct genkit_azure_availability {
+    /**
+     * When the run ended, in nanoseconds since the Unix epoch. 0 = now.
+     */
+    uint64_t time_unix_nano;
+    /**
+     * The test's name (the blade groups by it). UTF-8, not NULL, not empty.
+     */
+    const char *name;
+    bool success;
+    /**
+     * How long the run took, in milliseconds: finite, not negative.
+     */
+    double duration_ms;
+    /**
+     * Where the test ran (a region, a host). NULL = not set.
+     */
+    const char *run_location;
+    /**
+     * What happened, typically why it failed. NULL = not set.
+     */
+    const char *message;
+    /**
+     * May be NULL when `property_count` is 0.
+     */
+    const struct genkit_azure_attribute *properties;
+    size_t property_count;
+    /**
+     * May be NULL when `measurement_count` is 0.
+     */
+    const struct genkit_azure_measurement *measurements;
+    size_t measurement_count;
+    /**
+     * The trace it happened in; all zeros = not in a span.
+     */
+    uint8_t trace_id[16];
+    /**
+     * The span it happened in; all zeros together with `trace_id`.
+     */
+    uint8_t span_id[8];
+    /**
+     * The operation's name (`ai.operation.name`). NULL = not set.
+     */
+    const char *operation_name;
+} genkit_azure_availability;
 
 /**
  * Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
@@ -743,6 +907,46 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Queues a custom event. Never blocks on the network.
+ *
+ * Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not
+ * fatal) when the queue was full and the event was dropped and counted;
+ * `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation
+ * status (nothing queued) when a field is invalid.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new`; `event`
+ * must be NULL or point to a `genkit_azure_custom_event` whose pointers are
+ * NULL or valid as documented there, for the duration of the call.
+ */
+enum genkit_azure_status genkit_azure_track_event(struct genkit_azure_handle *handle,
+                                                  const struct genkit_azure_custom_event *event);
+
+/**
+ * Queues a handled exception. Never blocks on the network. Statuses as
+ * `genkit_azure_track_event`.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new`;
+ * `exception` must be NULL or point to a `genkit_azure_exception` whose
+ * pointers are NULL or valid as documented there, for the duration of the call.
+ */
+enum genkit_azure_status genkit_azure_track_exception(struct genkit_azure_handle *handle,
+                                                      const struct genkit_azure_exception *exception);
+
+/**
+ * Queues an availability test result. Never blocks on the network.
+ * Statuses as `genkit_azure_track_event`.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new`; `result`
+ * must be NULL or point to a `genkit_azure_availability` whose pointers are
+ * NULL or valid as documented there, for the duration of the call.
+ */
+enum genkit_azure_status genkit_azure_track_availability(struct genkit_azure_handle *handle,
+                                                         const struct genkit_azure_availability *result);
+
+/**
  * Creates a pipeline and starts its background threads.
  *
  * `config` must not be NULL; a zero-initialised config means "all defaults",
@@ -819,6 +1023,34 @@ void genkit_azure_free(struct genkit_azure_handle *handle);
  */
 enum genkit_azure_status genkit_azure_emit_log(struct genkit_azure_handle *handle,
                                                const struct genkit_azure_log_record *log);
+
+/**
+ * Records one measurement of the metric `name`: a counter's add, a
+ * histogram's record, ... as `kind` says (a `genkit_azure_metric_kind`).
+ * The attributes are the measurement's dimensions; the pipeline keeps one
+ * series per attribute set (at most `metric_series_limit` per metric, past
+ * which new sets fold into an `otel.metric.overflow` series) and sends each
+ * series every metric interval and on flush. Never blocks.
+ *
+ * Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not
+ * fatal) when the queue was full and the point was dropped and counted;
+ * `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation
+ * status (nothing queued) for a NULL, empty or non-UTF-8 name, an unknown
+ * kind, a value that is NaN or infinite, a counter's negative value, or a
+ * bad attribute.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new`; `name`
+ * must be NULL or a NUL-terminated string; `attributes` must be NULL or
+ * point to `attribute_count` attributes valid as documented on
+ * `genkit_azure_attribute`, for the duration of the call.
+ */
+enum genkit_azure_status genkit_azure_record_metric(struct genkit_azure_handle *handle,
+                                                    uint32_t kind,
+                                                    const char *name,
+                                                    double value,
+                                                    const struct genkit_azure_attribute *attributes,
+                                                    size_t attribute_count);
 
 /**
  * Says a span has started. A root (no parent, or a remote one) names its

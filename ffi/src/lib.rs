@@ -13,6 +13,10 @@
 //! - [`span`] - `genkit_azure_span`, `genkit_azure_event`, `genkit_azure_export_span`
 //! - [`log`] - `genkit_azure_log_record`, `genkit_azure_emit_log`
 //! - [`operation`] - `genkit_azure_span_start`, `genkit_azure_span_started`
+//! - `trace_context` - the `trace_id` / `span_id` pair logs and custom items carry
+//! - [`custom`] - `genkit_azure_custom_event`, `genkit_azure_exception`,
+//!   `genkit_azure_availability` and their `genkit_azure_track_*` functions
+//! - [`metric`] - `genkit_azure_metric_kind`, `genkit_azure_record_metric`
 //! - [`stats`] - `genkit_azure_stats`, `genkit_azure_get_stats`
 //! - [`version`] - `genkit_azure_version`
 //!
@@ -33,10 +37,13 @@
 pub mod attribute;
 mod boundary;
 pub mod config;
+pub mod custom;
 pub mod handle;
 pub mod log;
+pub mod metric;
 pub mod operation;
 pub mod span;
 pub mod stats;
 pub mod status;
+mod trace_context;
 pub mod version;

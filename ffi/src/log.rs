@@ -5,8 +5,8 @@ use crate::attribute::{attributes, genkit_azure_attribute};
 use crate::boundary::{boundary, try_opt_str, try_ref, try_str, FfiError, FfiResult, Path};
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
+use crate::trace_context::trace_context;
 use genkit_azure::face;
-use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 use genkit_azure::{time_from_unix_nanos, LogRecord};
 use std::ffi::c_char;
 use std::time::SystemTime;
@@ -64,21 +64,7 @@ pub(crate) unsafe fn log_record(
             &path.field("attribute_count"),
         )
     }?;
-    let trace_context = match (r.trace_id == [0; 16], r.span_id == [0; 8]) {
-        (true, true) => None,
-        (false, false) => Some((
-            TraceId::from_bytes(r.trace_id),
-            SpanId::from_bytes(r.span_id),
-        )),
-        // Half a context would produce an item that links to nothing.
-        (true, false) | (false, true) => {
-            return Err(FfiError::invalid(format!(
-                "{} and {} must both be set or both be all zeros",
-                path.field("trace_id"),
-                path.field("span_id")
-            )))
-        }
-    };
+    let trace_context = trace_context(r.trace_id, r.span_id, path)?;
     let logger_name = unsafe { try_opt_str(r.logger_name, &path.field("logger_name")) }?;
     Ok(LogRecord {
         time,
@@ -121,6 +107,7 @@ pub unsafe extern "C" fn genkit_azure_emit_log(
 mod tests {
     use super::*;
     use crate::status::genkit_azure_status::*;
+    use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 
     fn valid() -> genkit_azure_log_record {
         // SAFETY: all-zero is a valid record (what C's `= {0}` gives).

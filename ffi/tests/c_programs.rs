@@ -443,3 +443,164 @@ fn rejections_are_reported_by_http_status() {
     assert!(stdout.contains("items_rejected 1"), "{stdout}");
     assert!(emulator.envelopes().is_empty());
 }
+
+/// The envelopes of one kind.
+fn of_kind<'a>(envelopes: &'a [Value], wanted: &str) -> Vec<&'a Value> {
+    envelopes.iter().filter(|e| kind(e) == wanted).collect()
+}
+
+/// The tags an item adds to the resource's: its operation, if any.
+fn operation_tags(envelope: &Value) -> Value {
+    let mut tags = envelope["tags"].as_object().cloned().unwrap_or_default();
+    tags.retain(|k, _| k.starts_with("ai.operation."));
+    Value::Object(tags)
+}
+
+#[test]
+fn custom_telemetry_arrives_field_by_field() {
+    use serde_json::json;
+    let exe = compile("custom_telemetry");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(
+        output.status.success(),
+        "custom_telemetry failed: {:?}",
+        output.status
+    );
+    // 4 custom items and 5 metric series; the program flushed and shut down.
+    // An up-down counter's total is reported at every collection (the flush,
+    // then the shutdown's), the others once.
+    let envelopes = items(&emulator);
+    let is_queue = |e: &Value| base_data(e)["metrics"][0]["name"] == "queue";
+    let (queue, envelopes): (Vec<Value>, Vec<Value>) = envelopes.into_iter().partition(is_queue);
+    let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
+    assert_eq!(envelopes.len(), 8, "{kinds:?}\n{envelopes:#?}");
+    assert!(!queue.is_empty());
+    for total in &queue {
+        assert_eq!(
+            base_data(total),
+            &json!({"ver": 2, "metrics": [{"name": "queue", "value": 3, "count": 1}]})
+        );
+    }
+    for e in &envelopes {
+        assert_eq!(tag(e, "ai.cloud.role"), Some("custom-c"), "{e:#}");
+        assert!(
+            tag(e, "ai.internal.sdkVersion").is_some_and(|v| v.starts_with("genkit-azure:c:")),
+            "{e:#}"
+        );
+        assert_eq!(e["iKey"], IKEY);
+        assert!(e.get("sampleRate").is_none(), "{e:#}");
+    }
+    let in_request = json!({
+        "ai.operation.id": trace_id,
+        "ai.operation.parentId": "a100000000000001",
+        "ai.operation.name": "POST /orders",
+    });
+
+    let events = of_kind(&envelopes, "Event");
+    assert_eq!(events.len(), 1);
+    let event = events[0];
+    assert_eq!(operation_tags(event), in_request);
+    let mut data = base_data(event).clone();
+    let note = data["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("note")
+        .unwrap();
+    // 9,000 two-byte characters cut to 8,192 bytes, at a character boundary.
+    assert_eq!(note, "ü".repeat(4096));
+    assert_eq!(
+        data,
+        json!({
+            "ver": 2,
+            "name": "order placed",
+            "properties": {"tier": "gold"},
+            "measurements": {"amount": 12.5, "lines": 2},
+        })
+    );
+
+    let exceptions = of_kind(&envelopes, "Exception");
+    assert_eq!(exceptions.len(), 2);
+    let typed = |t: &str| {
+        *exceptions
+            .iter()
+            .find(|e| base_data(e)["exceptions"][0]["typeName"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {exceptions:#?}"))
+    };
+    let inside = typed("OrderNotFoundError");
+    assert_eq!(operation_tags(inside), in_request);
+    assert_eq!(
+        base_data(inside),
+        &json!({
+            "ver": 2,
+            "exceptions": [{
+                "typeName": "OrderNotFoundError",
+                "message": "order 42 does not exist",
+                "hasFullStack": true,
+                "stack": "OrderNotFoundError: order 42 does not exist\n    at lookupOrder (orders.c:17)",
+            }],
+            "properties": {"order": "42"},
+        })
+    );
+    let outside = typed("TimeoutError");
+    assert_eq!(operation_tags(outside), json!({}), "outside any span");
+    assert_eq!(
+        base_data(outside),
+        &json!({"ver": 2, "exceptions": [{"typeName": "TimeoutError", "message": "gave up"}]})
+    );
+
+    let availability = of_kind(&envelopes, "Availability");
+    assert_eq!(availability.len(), 1);
+    assert_eq!(operation_tags(availability[0]), json!({}));
+    let mut data = base_data(availability[0]).clone();
+    let id = data.as_object_mut().unwrap().remove("id").unwrap();
+    assert_eq!(id.as_str().map(str::len), Some(16), "{id}");
+    assert_eq!(
+        data,
+        json!({
+            "ver": 2,
+            "name": "home page",
+            "duration": "0.00:00:01.234500",
+            "success": false,
+            "runLocation": "westeurope",
+            "message": "timed out",
+            "properties": {"probe": "p1"},
+        })
+    );
+
+    // Metrics: one series per metric and attribute set, aggregated by kind.
+    let metric = |name: &str, dimension: Option<(&str, &str)>| -> Value {
+        let found: Vec<&Value> = of_kind(&envelopes, "Metric")
+            .into_iter()
+            .filter(|m| base_data(m)["metrics"][0]["name"] == name)
+            .filter(|m| dimension.is_none_or(|(k, v)| base_data(m)["properties"][k] == v))
+            .collect();
+        assert_eq!(found.len(), 1, "{name} {dimension:?}: {envelopes:#?}");
+        assert_eq!(operation_tags(found[0]), json!({}));
+        base_data(found[0]).clone()
+    };
+    assert_eq!(
+        metric("orders", Some(("region", "eu"))),
+        json!({"ver": 2, "metrics": [{"name": "orders", "value": 5, "count": 1}],
+               "properties": {"region": "eu"}})
+    );
+    assert_eq!(
+        metric("orders", Some(("region", "us")))["metrics"][0]["value"],
+        1
+    );
+    assert_eq!(
+        metric("latency_ms", None),
+        json!({"ver": 2,
+               "metrics": [{"name": "latency_ms", "value": 60, "count": 3, "min": 10, "max": 30}],
+               "properties": {"route": "/orders"}})
+    );
+    assert_eq!(metric("pool", None)["metrics"][0]["value"], 4);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("custom_accepted=4 metrics_accepted=10 values_truncated=1 items_delivered=14"),
+        "{stdout}"
+    );
+    assert_eq!(emulator.stats().items_rejected, 0);
+}
