@@ -94,6 +94,48 @@ class Telemetry:
         """Queues a log record; False when the queue was full. Raises ValueError for a
         ``severity_number`` outside 1..24 (as C refuses it), TelemetryShutDownError after
         shutdown."""
+    def track_event(
+        self,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        measurements: Mapping[str, float] | None = None,
+        *,
+        trace_id: int | None = None,
+        span_id: int | None = None,
+        operation_name: str | None = None,
+        time_ns: int | None = None,
+    ) -> bool:
+        """Queues a custom event; False when the queue was full. TypeError or ValueError
+        naming a wrong argument."""
+    def track_exception(
+        self,
+        type_name: str,
+        message: str,
+        stack: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        trace_id: int | None = None,
+        span_id: int | None = None,
+        operation_name: str | None = None,
+        time_ns: int | None = None,
+    ) -> bool:
+        """Queues a handled exception; False when the queue was full."""
+    def track_availability(
+        self,
+        name: str,
+        success: bool,
+        duration_ms: float,
+        run_location: str | None = None,
+        message: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        measurements: Mapping[str, float] | None = None,
+        *,
+        trace_id: int | None = None,
+        span_id: int | None = None,
+        operation_name: str | None = None,
+        time_ns: int | None = None,
+    ) -> bool:
+        """Queues an availability test result; False when the queue was full."""
     def flush(self, timeout_s: float = 10.0) -> bool:
         """True when everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost; False when some
         of it was rejected or dropped, or the timeout passed first. Raises

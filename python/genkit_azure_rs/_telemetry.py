@@ -7,6 +7,7 @@ import atexit
 import importlib.metadata
 import logging
 import os
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from . import _native, _structlog
-from ._context import LIBRARY_LOGGER
+from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
 from ._logging import AzureLogHandler
 
 _log = logging.getLogger(LIBRARY_LOGGER)
@@ -378,6 +379,93 @@ class AzureTelemetry:
                 atexit.unregister(self._at_exit)
                 self._atexit_registered = False
         return self._native.shutdown(timeout_s)
+
+    # -- custom telemetry ------------------------------------------------------------
+
+    def track_event(
+        self,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        measurements: Mapping[str, float] | None = None,
+    ) -> bool:
+        """Records a business event (customEvents) named ``name``.
+
+        ``properties`` become its dimensions (values exported as text, cut at 8,192
+        characters); ``measurements`` are named numbers. Inside an active OpenTelemetry
+        span the event belongs to that span's operation. Returns True when queued, False
+        when the queue was full (counted in ``dropped_queue_full``); never blocks.
+
+        Raises:
+            TypeError: an argument of the wrong type (the message names it).
+            ValueError: an empty ``name`` or a measurement that is NaN or infinite.
+            TelemetryShutDownError: after :meth:`shutdown`.
+        """
+        trace_id, span_id = current_trace_ids() or (None, None)
+        return self._native.track_event(name, properties, measurements, trace_id=trace_id, span_id=span_id)
+
+    def track_exception(
+        self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Records a handled exception: ``exc``, or when None the exception being handled
+        (call it in an ``except`` block), with its type, message and full formatted stack
+        (chained causes included). Inside an active OpenTelemetry span it belongs to that
+        span's operation. Returns True when queued, False when the queue was full.
+
+        Raises:
+            TypeError: ``exc`` is not an exception, or ``properties`` not a mapping.
+            ValueError: ``exc`` is None and no exception is being handled.
+            TelemetryShutDownError: after :meth:`shutdown`.
+        """
+        if exc is None:
+            exc = sys.exc_info()[1]
+            if exc is None:
+                raise ValueError("exc: no exception is being handled; pass the exception to track")
+        elif not isinstance(exc, BaseException):
+            raise TypeError(f"exc: expected an exception or None, got {type(exc).__name__}")
+        fields = exception_attributes(exc)
+        trace_id, span_id = current_trace_ids() or (None, None)
+        return self._native.track_exception(
+            fields["exception.type"],
+            fields["exception.message"],
+            fields["exception.stacktrace"] or None,
+            properties,
+            trace_id=trace_id,
+            span_id=span_id,
+        )
+
+    def track_availability(
+        self,
+        name: str,
+        success: bool,
+        duration_ms: float,
+        run_location: str | None = None,
+        message: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        measurements: Mapping[str, float] | None = None,
+    ) -> bool:
+        """Records the result of one availability test run (the availability blade):
+        the test's ``name``, whether it succeeded, how long it took in milliseconds, where
+        it ran and what happened. Inside an active OpenTelemetry span it belongs to that
+        span's operation. Returns True when queued, False when the queue was full.
+
+        Raises:
+            TypeError: an argument of the wrong type (``success`` must be a bool).
+            ValueError: an empty ``name``, a negative or non-finite ``duration_ms``, a
+                measurement that is NaN or infinite.
+            TelemetryShutDownError: after :meth:`shutdown`.
+        """
+        trace_id, span_id = current_trace_ids() or (None, None)
+        return self._native.track_availability(
+            name,
+            success,
+            duration_ms,
+            run_location,
+            message,
+            properties,
+            measurements,
+            trace_id=trace_id,
+            span_id=span_id,
+        )
 
     def stats(self) -> dict[str, int]:
         """The pipeline's counters by name (``spans_accepted``, ``logs_accepted``,

@@ -7,18 +7,21 @@
 //! pipeline) runs detached from the interpreter so other Python threads go on.
 
 mod convert;
+mod custom;
 
 use genkit_azure::face::{self, Face, Kind, SettingValue, SETTINGS};
-use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 use genkit_azure::opentelemetry::KeyValue;
-use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder, Error, LogRecord, Pushed};
+use genkit_azure::{
+    AvailabilityResult, AzureTelemetry, AzureTelemetryBuilder, CustomEvent, Error, LogRecord,
+    Pushed, TrackedException,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 create_exception!(
     genkit_azure_rs,
@@ -162,6 +165,16 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         list.append(d)?;
     }
     Ok(list)
+}
+
+/// A push's outcome as Python sees it: True queued, False dropped because
+/// the queue was full (counted) or its signal is turned off; an error for a
+/// refused item or after shutdown.
+fn queued(result: genkit_azure::Result<Pushed>) -> PyResult<bool> {
+    match result.map_err(to_py_err)? {
+        Pushed::Accepted => Ok(true),
+        Pushed::DroppedQueueFull | Pushed::Disabled => Ok(false),
+    }
 }
 
 fn duration_from_secs(field: &str, secs: f64) -> PyResult<Duration> {
@@ -445,28 +458,101 @@ impl Telemetry {
             Some(a) => convert::attributes(&a)?,
             None => Vec::<KeyValue>::new(),
         };
-        let trace_context = match (trace_id, span_id) {
-            (Some(t), Some(s)) if !t.is_none() && !s.is_none() => {
-                let t = TraceId::from_bytes(convert::trace_id_bytes(&t)?);
-                let s = SpanId::from_bytes(convert::span_id_bytes(&s)?);
-                (t != TraceId::INVALID && s != SpanId::INVALID).then_some((t, s))
-            }
-            _ => None,
-        };
+        let trace_context = custom::trace_context(trace_id.as_ref(), span_id.as_ref())?;
         let record = LogRecord {
             // Core takes the open span's operation name.
             operation_name: None,
-            time: time_ns.map_or_else(SystemTime::now, genkit_azure::time_from_unix_nanos),
+            time: custom::time(time_ns),
             severity,
             body,
             attributes,
             trace_context,
             logger_name,
         };
-        match self.shared.telemetry.emit_log(record).map_err(to_py_err)? {
-            Pushed::Accepted => Ok(true),
-            Pushed::DroppedQueueFull | Pushed::Disabled => Ok(false),
-        }
+        queued(self.shared.telemetry.emit_log(record))
+    }
+
+    /// Queues a custom event (customEvents). `trace_id` / `span_id` are the
+    /// ints of the span it happened in. False when the queue was full.
+    #[pyo3(signature = (name, properties = None, measurements = None, *, trace_id = None, span_id = None, operation_name = None, time_ns = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn track_event(
+        &self,
+        name: &Bound<'_, PyAny>,
+        properties: Option<Bound<'_, PyAny>>,
+        measurements: Option<Bound<'_, PyAny>>,
+        trace_id: Option<Bound<'_, PyAny>>,
+        span_id: Option<Bound<'_, PyAny>>,
+        operation_name: Option<Bound<'_, PyAny>>,
+        time_ns: Option<u64>,
+    ) -> PyResult<bool> {
+        let event = CustomEvent {
+            time: custom::time(time_ns),
+            name: custom::text(name, "name")?,
+            properties: custom::properties(properties.as_ref(), "properties")?,
+            measurements: custom::measurements(measurements.as_ref(), "measurements")?,
+            trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+        };
+        queued(self.shared.telemetry.track_event(event))
+    }
+
+    /// Queues a handled exception. False when the queue was full.
+    #[pyo3(signature = (type_name, message, stack = None, properties = None, *, trace_id = None, span_id = None, operation_name = None, time_ns = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn track_exception(
+        &self,
+        type_name: &Bound<'_, PyAny>,
+        message: &Bound<'_, PyAny>,
+        stack: Option<Bound<'_, PyAny>>,
+        properties: Option<Bound<'_, PyAny>>,
+        trace_id: Option<Bound<'_, PyAny>>,
+        span_id: Option<Bound<'_, PyAny>>,
+        operation_name: Option<Bound<'_, PyAny>>,
+        time_ns: Option<u64>,
+    ) -> PyResult<bool> {
+        let exception = TrackedException {
+            time: custom::time(time_ns),
+            type_name: custom::text(type_name, "type_name")?,
+            message: custom::text(message, "message")?,
+            stack: custom::opt_text(stack.as_ref(), "stack")?,
+            properties: custom::properties(properties.as_ref(), "properties")?,
+            trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+        };
+        queued(self.shared.telemetry.track_exception(exception))
+    }
+
+    /// Queues an availability test result. False when the queue was full.
+    #[pyo3(signature = (name, success, duration_ms, run_location = None, message = None, properties = None, measurements = None, *, trace_id = None, span_id = None, operation_name = None, time_ns = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn track_availability(
+        &self,
+        name: &Bound<'_, PyAny>,
+        success: &Bound<'_, PyAny>,
+        duration_ms: &Bound<'_, PyAny>,
+        run_location: Option<Bound<'_, PyAny>>,
+        message: Option<Bound<'_, PyAny>>,
+        properties: Option<Bound<'_, PyAny>>,
+        measurements: Option<Bound<'_, PyAny>>,
+        trace_id: Option<Bound<'_, PyAny>>,
+        span_id: Option<Bound<'_, PyAny>>,
+        operation_name: Option<Bound<'_, PyAny>>,
+        time_ns: Option<u64>,
+    ) -> PyResult<bool> {
+        let result = AvailabilityResult {
+            time: custom::time(time_ns),
+            name: custom::text(name, "name")?,
+            success: custom::flag(success, "success")?,
+            duration: custom::duration_ms(duration_ms, "duration_ms")?,
+            run_location: custom::opt_text(run_location.as_ref(), "run_location")?,
+            message: custom::opt_text(message.as_ref(), "message")?,
+            properties: custom::properties(properties.as_ref(), "properties")?,
+            measurements: custom::measurements(measurements.as_ref(), "measurements")?,
+            trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+        };
+        queued(self.shared.telemetry.track_availability(result))
     }
 
     /// Sends everything queued so far and waits up to `timeout_s`. True when
