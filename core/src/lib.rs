@@ -47,7 +47,7 @@ pub use config::{Config, ConnectionString, Exports, ResourceSettings, CONNECTION
 pub use error::{ConfigError, Error, Result};
 pub use ingest::{
     severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent, LogRecord,
-    MetricKind, MetricPoint, Operations, PackedSpan, SpanPacker, TrackedException,
+    MetricKind, MetricPoint, Operations, PackedSpan, SpanPacker, Summary, TrackedException,
 };
 pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
 

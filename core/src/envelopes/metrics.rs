@@ -49,14 +49,17 @@ impl Aggregate {
         }
     }
 
-    fn add(&mut self, kind: MetricKind, v: f64) {
-        match kind {
+    fn add(&mut self, point: &MetricPoint) {
+        let v = point.value;
+        match point.kind {
             MetricKind::Gauge => self.value = v,
             _ => self.value += v,
         }
-        self.count += 1;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
+        // A summary merges like the measurements it stands for.
+        let (count, min, max) = point.summary.map_or((1, v, v), |s| (s.count, s.min, s.max));
+        self.count += count;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
     }
 }
 
@@ -65,6 +68,10 @@ impl Aggregate {
 pub(crate) struct Series {
     pub key: SeriesKey,
     pub aggregate: Aggregate,
+}
+
+fn is_overflow(attributes: &[(String, String)]) -> bool {
+    matches!(attributes, [(k, v)] if k == OVERFLOW.0 && v == OVERFLOW.1)
 }
 
 /// Series by key, and how many attribute sets each metric has among them.
@@ -79,7 +86,9 @@ impl Table {
     /// The key a point with `key` is aggregated under: its own, or (true)
     /// its metric's overflow series when the metric has `limit` sets already.
     fn admit(&mut self, mut key: SeriesKey, limit: usize) -> (SeriesKey, bool) {
-        if self.series.contains_key(&key) {
+        // A set seen before, or an overflow series an SDK reader folded
+        // itself (with the same limit), which takes no room.
+        if self.series.contains_key(&key) || is_overflow(&key.attributes) {
             return (key, false);
         }
         let sets = match self.sets.get_mut(&key.name) {
@@ -169,7 +178,7 @@ impl MetricsRecorder {
             .series
             .entry(key)
             .or_insert_with(Aggregate::new)
-            .add(point.kind, point.value);
+            .add(&point);
         self.points += 1;
         recorded
     }
@@ -257,6 +266,18 @@ mod tests {
     }
 
     #[test]
+    fn a_histogram_summary_merges_like_the_measurements_it_stands_for() {
+        let mut r = MetricsRecorder::new(2000);
+        r.record(point(MetricKind::Histogram, 50.0, &[]));
+        r.record(MetricPoint::histogram_summary("m", 60.0, 3, 10.0, 30.0));
+        r.record(MetricPoint::histogram_summary("m", 5.0, 1, 5.0, 5.0));
+        let (series, points) = r.collect();
+        assert_eq!(points, 3, "a summary is one point handed over");
+        let h = find(&series, MetricKind::Histogram);
+        assert_eq!((h.value, h.count, h.min, h.max), (115.0, 5, 5.0, 50.0));
+    }
+
+    #[test]
     fn attribute_order_does_not_split_a_series_and_the_last_value_of_a_key_wins() {
         let mut r = MetricsRecorder::new(2000);
         r.record(point(MetricKind::Counter, 1.0, &[("a", "1"), ("b", "2")]));
@@ -312,6 +333,23 @@ mod tests {
 
         // The next interval starts with room again; the metric is not said twice.
         assert_eq!(r.record(user(LIMIT + 1, "logins")), Recorded::InSeries);
+    }
+
+    #[test]
+    fn an_overflow_series_folded_by_an_sdk_reader_takes_no_room() {
+        let mut r = MetricsRecorder::new(1);
+        let folded = point(MetricKind::Counter, 3.0, &[("otel.metric.overflow", "true")]);
+        assert_eq!(r.record(folded), Recorded::InSeries);
+        assert_eq!(
+            r.record(point(MetricKind::Counter, 1.0, &[("user", "a")])),
+            Recorded::InSeries
+        );
+        assert_eq!(
+            r.record(point(MetricKind::Counter, 1.0, &[("user", "b")])),
+            Recorded::FirstOverflow("m".into())
+        );
+        let (series, _) = r.collect();
+        assert_eq!(series.len(), 2);
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! A metric measurement as every face hands it to the pipeline.
+//! A metric measurement as every face hands it to the pipeline: one
+//! measurement, or a histogram's measurements already summed up elsewhere
+//! (an OpenTelemetry SDK reader's delta), which the pipeline merges the same way.
 
 use crate::error::ConfigError;
 use opentelemetry::KeyValue;
@@ -16,13 +18,26 @@ pub enum MetricKind {
     Gauge,
 }
 
-/// One measurement.
+/// Several measurements of a histogram summed up elsewhere; the point's
+/// `value` is their sum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// How many measurements; at least 1.
+    pub count: u64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// One measurement, or a histogram's summary of several.
 #[derive(Debug, Clone)]
 pub struct MetricPoint {
     pub name: String,
     pub kind: MetricKind,
+    /// The measurement, or the sum of the summarised ones.
     pub value: f64,
     pub attributes: Vec<KeyValue>,
+    /// `None`: `value` is one measurement.
+    pub summary: Option<Summary>,
 }
 
 impl MetricPoint {
@@ -32,6 +47,22 @@ impl MetricPoint {
             kind,
             value,
             attributes: Vec::new(),
+            summary: None,
+        }
+    }
+
+    /// `count` measurements of a histogram adding up to `sum`, from `min` to
+    /// `max`, aggregated elsewhere (an OpenTelemetry SDK reader's delta).
+    pub fn histogram_summary(
+        name: impl Into<String>,
+        sum: f64,
+        count: u64,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        Self {
+            summary: Some(Summary { count, min, max }),
+            ..Self::new(MetricKind::Histogram, name, sum)
         }
     }
 
@@ -65,6 +96,26 @@ impl MetricPoint {
                 ),
             ));
         }
+        if let Some(s) = self.summary {
+            if self.kind != MetricKind::Histogram {
+                return Err(ConfigError::new(
+                    "summary",
+                    format!("metric '{}': only a histogram's point summarises several measurements", shown()),
+                ));
+            }
+            if s.count == 0 || !(s.min.is_finite() && s.max.is_finite() && s.min <= s.max) {
+                return Err(ConfigError::new(
+                    "summary",
+                    format!(
+                        "metric '{}': a summary needs count >= 1 and finite min <= max, got count {}, min {}, max {}",
+                        shown(),
+                        s.count,
+                        s.min,
+                        s.max
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -89,5 +140,21 @@ mod tests {
         assert!(MetricPoint::new(MetricKind::UpDownCounter, "queue", -1.0)
             .check()
             .is_ok());
+        assert!(
+            MetricPoint::histogram_summary("latency", 60.0, 3, 10.0, 30.0)
+                .check()
+                .is_ok()
+        );
+        for bad in [
+            MetricPoint::histogram_summary("latency", 0.0, 0, 0.0, 0.0),
+            MetricPoint::histogram_summary("latency", 5.0, 2, 3.0, 1.0),
+            MetricPoint::histogram_summary("latency", 5.0, 2, f64::NAN, 1.0),
+            MetricPoint {
+                kind: MetricKind::Counter,
+                ..MetricPoint::histogram_summary("latency", 5.0, 2, 1.0, 3.0)
+            },
+        ] {
+            assert!(refused(bad).starts_with("summary: metric 'latency'"));
+        }
     }
 }

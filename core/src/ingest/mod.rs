@@ -12,7 +12,7 @@ mod span_ref;
 
 pub use custom::{AvailabilityResult, Custom, CustomEvent, TrackedException};
 pub use log_record::{severity_from_number, LogRecord};
-pub use metric_point::{MetricKind, MetricPoint};
+pub use metric_point::{MetricKind, MetricPoint, Summary};
 pub use operations::Operations;
 pub(crate) use packed_span::unix_nanos;
 pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};

@@ -93,6 +93,7 @@ impl Labels {
             kind,
             value,
             attributes: self.0.clone(),
+            summary: None,
         }
     }
 }
