@@ -49,7 +49,10 @@ pub use ingest::{
     severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent, LogRecord,
     MetricKind, MetricPoint, Operations, PackedSpan, SpanPacker, Summary, TrackedException,
 };
-pub use telemetry::{AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, Pushed};
+pub use pipeline::CollectionWait;
+pub use telemetry::{
+    AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, MetricProducer, Pushed,
+};
 
 /// Not API: what bench/rust-host times (`bench` feature only).
 #[cfg(feature = "bench")]

@@ -97,3 +97,80 @@ fn the_10001st_attribute_set_of_a_metric_folds_into_its_overflow_series_and_is_c
     assert_eq!(s.items_delivered, 10_005, "each point is accounted for");
     telemetry.shutdown(Duration::from_secs(10)).unwrap();
 }
+
+/// Polls the emulator until a Metric named `name` arrived, without flushing.
+fn wait_for_metric(emu: &genkit_azure_emulator::Emulator, name: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let envs = items(emu);
+        if !metric(&envs, name).is_empty() || std::time::Instant::now() > deadline {
+            return envs;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_producers_points_leave_with_the_collection_that_asked_for_them() {
+    use genkit_azure::CollectionWait;
+    let emu = emulator();
+    let telemetry = builder(&emu)
+        .metric_export_interval(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    // What an OpenTelemetry SDK reader does on the pipeline's clock.
+    let producer = telemetry.metric_producer().unwrap();
+    let for_producer = telemetry.clone();
+    let reader = std::thread::spawn(move || {
+        let mut collections = 0;
+        while producer.wait(None) == CollectionWait::Collect {
+            if collections == 0 {
+                let summary = MetricPoint::histogram_summary("latency_ms", 60.0, 3, 10.0, 30.0)
+                    .with_attribute(KeyValue::new("route", "/orders"));
+                for_producer.record_metric(summary).unwrap();
+            }
+            producer.collected().unwrap();
+            collections += 1;
+        }
+        collections
+    });
+    telemetry
+        .record_metric(MetricPoint::new(MetricKind::Counter, "orders", 2.0))
+        .unwrap();
+
+    let envs = wait_for_metric(&emu, "latency_ms");
+    let latency = metric(&envs, "latency_ms");
+    assert_eq!(latency.len(), 1, "{envs:#?}");
+    assert_eq!(
+        latency[0]["data"]["baseData"]["metrics"][0],
+        serde_json::json!({"name": "latency_ms", "value": 60, "count": 3, "min": 10, "max": 30})
+    );
+    assert_eq!(prop(latency[0], "route"), Some("/orders"));
+    // One collection: the series recorded here went in the same body.
+    let orders = metric(&envs, "orders");
+    assert_eq!(orders.len(), 1, "{envs:#?}");
+    assert_eq!(orders[0]["time"], latency[0]["time"]);
+
+    assert!(telemetry.shutdown(Duration::from_secs(10)).unwrap());
+    let collections = reader.join().unwrap();
+    assert!(collections >= 1, "shutdown ends the producer's wait");
+}
+
+#[test]
+fn a_producer_that_does_not_answer_delays_a_collection_by_the_grace_never_stops_it() {
+    let emu = emulator();
+    let telemetry = builder(&emu)
+        .metric_export_interval(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let silent = telemetry.metric_producer().unwrap();
+    telemetry
+        .record_metric(MetricPoint::new(MetricKind::Counter, "orders", 2.0))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let envs = wait_for_metric(&emu, "orders");
+    assert_eq!(metric(&envs, "orders").len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(silent);
+    telemetry.shutdown(Duration::from_secs(10)).unwrap();
+}

@@ -2,6 +2,7 @@
 //! size and age and hands them to mapping; the spill writes the overflow to
 //! disk. Per-trace decisions that need arrival order belong here.
 
+mod collection;
 mod enrich;
 mod failures;
 mod msg;
@@ -9,6 +10,8 @@ mod pending;
 mod spill;
 mod worker;
 
+pub use collection::CollectionWait;
+pub(crate) use collection::CollectionRequests;
 pub(crate) use enrich::GenkitOptions;
 pub(crate) use msg::{Msg, ShutdownMarker};
 pub(crate) use pending::BatchLimits;

@@ -10,6 +10,8 @@ pub(crate) enum Msg {
     Log(Box<LogRecord>),
     Metric(Box<MetricPoint>),
     Custom(Box<Custom>),
+    /// A metric producer has pushed the points a collection asked for.
+    MetricsCollected,
     /// Send everything queued so far; answer with the batch id below which
     /// everything queued before the marker lies.
     Flush(SyncSender<u64>),

@@ -36,8 +36,15 @@ impl Spill {
             };
             let full = match gathering.push(msg) {
                 Ok(full) => full,
-                // Metric points are never spilled (see `AzureTelemetry::push`).
-                Err(Msg::Metric(_) | Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => None,
+                // Metric points are never spilled (see `AzureTelemetry::push`);
+                // a producer's answer goes to the ingest queue only.
+                Err(
+                    Msg::Metric(_)
+                    | Msg::Span(_)
+                    | Msg::Log(_)
+                    | Msg::Custom(_)
+                    | Msg::MetricsCollected,
+                ) => None,
                 Err(Msg::Flush(reply)) => {
                     self.persist_all(&mut gathering).await;
                     let _ = reply.send(self.ledger.allocated());

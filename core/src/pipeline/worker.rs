@@ -10,6 +10,7 @@
 //! traces off, spans still come here for that, and stop here
 //! (`spans_not_exported`).
 
+use super::collection::CollectionRequests;
 use super::enrich::{Enricher, GenkitOptions};
 use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Gathering};
@@ -24,6 +25,9 @@ use tokio::sync::{mpsc, Semaphore};
 
 /// How long the worker lets items gather after draining the queue.
 const LINGER: Duration = Duration::from_millis(2);
+
+/// The longest a due collection waits for metric producers' points.
+const PRODUCER_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(PartialEq, Eq)]
 enum Flow {
@@ -46,6 +50,8 @@ pub(crate) struct WorkerSettings {
     pub export_spans: bool,
     /// Attribute sets one metric may have before new ones overflow.
     pub metric_series_limit: usize,
+    /// Producers asked for their points before each collection.
+    pub collection_requests: Arc<CollectionRequests>,
 }
 
 pub(crate) struct Worker {
@@ -58,8 +64,11 @@ pub(crate) struct Worker {
     permits: Arc<Semaphore>,
     gathering: Gathering,
     metrics: MetricsRecorder,
-    /// When the metric series are next collected.
+    /// When the metric series are next collected (or, while producers are
+    /// asked, when the collection stops waiting for them).
     next_metrics: tokio::time::Instant,
+    /// Producers asked for their points that have not answered yet.
+    awaiting_producers: Option<usize>,
     /// When the oldest item of the pending batches arrived.
     oldest: Option<tokio::time::Instant>,
     enricher: Enricher,
@@ -86,6 +95,7 @@ impl Worker {
             metrics: MetricsRecorder::new(settings.metric_series_limit),
             next_metrics: tokio::time::Instant::now() + settings.metric_interval,
             enricher: Enricher::new(settings.genkit.clone()),
+            awaiting_producers: None,
             settings,
             oldest: None,
             derived: Vec::new(),
@@ -95,7 +105,9 @@ impl Worker {
     pub async fn run(mut self) {
         loop {
             let deadline = self.oldest.map(|t| t + self.settings.batch_delay);
-            let metrics_due = self.metrics.has_series().then_some(self.next_metrics);
+            let metrics_due = (self.metrics.has_series()
+                || self.settings.collection_requests.producers() > 0)
+                .then_some(self.next_metrics);
             let msg = tokio::select! {
                 biased;
                 msg = self.rx.recv() => msg,
@@ -104,7 +116,7 @@ impl Worker {
                     continue;
                 }
                 _ = sleep_until(metrics_due), if metrics_due.is_some() => {
-                    self.collect_metrics().await;
+                    self.metrics_due().await;
                     continue;
                 }
             };
@@ -124,7 +136,7 @@ impl Worker {
             }
             // A queue that never runs dry must not starve the collection.
             if tokio::time::Instant::now() >= self.next_metrics {
-                self.collect_metrics().await;
+                self.metrics_due().await;
             }
             // ...then let the next items gather. While this task waits in
             // `recv`, every push wakes it: a futex wake and a context switch
@@ -168,6 +180,16 @@ impl Worker {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);
                 if let Some(name) = count_fold(&self.counters, self.metrics.record(*point)) {
                     self.say_overflow(&name);
+                }
+            }
+            Msg::MetricsCollected => {
+                // An answer after the collection gave up waiting (or after a
+                // flush collected) is late: its points wait for the next one.
+                if let Some(left) = self.awaiting_producers.as_mut() {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        self.collect_metrics().await;
+                    }
                 }
             }
             Msg::Flush(reply) => {
@@ -243,10 +265,28 @@ impl Worker {
         self.oldest = None;
     }
 
+    /// The metric interval has passed: asks the metric producers for their
+    /// points first (the collection then waits for their answers, at most a
+    /// grace), or collects now when there are none, or when the grace for
+    /// their answers has passed.
+    async fn metrics_due(&mut self) {
+        if self.awaiting_producers.is_none() {
+            let asked = self.settings.collection_requests.request();
+            if asked > 0 {
+                self.awaiting_producers = Some(asked);
+                let grace = PRODUCER_GRACE.min(self.settings.metric_interval / 2);
+                self.next_metrics = tokio::time::Instant::now() + grace;
+                return;
+            }
+        }
+        self.collect_metrics().await;
+    }
+
     /// Sends the metric series recorded since the last collection (and the
     /// up-down counters' totals) as a batch of its own, so that `flush` waits
     /// for it too and its points are accounted for like items.
     async fn collect_metrics(&mut self) {
+        self.awaiting_producers = None;
         self.next_metrics = tokio::time::Instant::now() + self.settings.metric_interval;
         if !self.metrics.has_series() {
             return;

@@ -5,9 +5,11 @@
 
 mod block_on;
 mod builder;
+mod metric_producer;
 mod span_processor;
 
 pub use builder::AzureTelemetryBuilder;
+pub use metric_producer::MetricProducer;
 pub use span_processor::AzureSpanProcessor;
 
 use crate::accounting::{Counters, Ledger, Progress, Stats};
@@ -23,7 +25,9 @@ use crate::ingest::{
     AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, Operations, PackedSpan,
     TrackedException,
 };
-use crate::pipeline::{BatchLimits, Msg, ShutdownMarker, Spill, Worker, WorkerSettings};
+use crate::pipeline::{
+    BatchLimits, CollectionRequests, Msg, ShutdownMarker, Spill, Worker, WorkerSettings,
+};
 use block_on::block_on_until;
 use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::trace::SpanData;
@@ -65,6 +69,8 @@ struct Inner {
     progress: Arc<Progress>,
     /// Opens and settles batches; stopped when shutdown starts.
     ledger: Ledger,
+    /// Metric producers asked for their points before each collection.
+    collection_requests: Arc<CollectionRequests>,
     shut_down: AtomicBool,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     resource: Resource,
@@ -136,6 +142,7 @@ impl AzureTelemetry {
             max_items: config.max_batch_size,
             max_bytes: config.max_batch_bytes,
         };
+        let collection_requests = Arc::new(CollectionRequests::default());
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let worker = Worker::new(
             rx,
@@ -147,6 +154,7 @@ impl AzureTelemetry {
                 batch_delay: config.batch_delay,
                 metric_interval: config.metric_export_interval,
                 metric_series_limit: config.metric_series_limit,
+                collection_requests: Arc::clone(&collection_requests),
                 max_concurrent_mappings: config.worker_threads,
                 genkit: crate::pipeline::GenkitOptions {
                     log_input_and_output: config.log_input_and_output,
@@ -182,6 +190,7 @@ impl AzureTelemetry {
                 counters,
                 progress,
                 ledger,
+                collection_requests,
                 shut_down: AtomicBool::new(false),
                 runtime: Mutex::new(Some(runtime)),
                 resource,
@@ -427,6 +436,8 @@ impl AzureTelemetry {
         if self.inner.shut_down.swap(true, SeqCst) {
             return Err(Error::ShutDown);
         }
+        // Producers waiting for a collection request stop waiting.
+        self.inner.collection_requests.close();
         let deadline = deadline_after(timeout);
         // Leave the end of the timeout for writing to disk what could not be sent.
         let margin = (timeout / 5).min(Duration::from_millis(500));
