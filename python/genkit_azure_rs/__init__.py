@@ -13,12 +13,14 @@ A thin Python package over a Rust export pipeline::
 
 from ._context import LIBRARY_LOGGER
 from ._logging import AzureLogHandler
+from ._metrics import AzureMetricReader
 from ._native import CORE_VERSION, TelemetryShutDownError, __version__
 from ._structlog import inject_azure_trace_context
 from ._telemetry import AzureSpanProcessor, AzureTelemetry
 
 __all__ = [
     "AzureLogHandler",
+    "AzureMetricReader",
     "AzureSpanProcessor",
     "AzureTelemetry",
     "CORE_VERSION",

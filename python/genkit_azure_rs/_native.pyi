@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from typing_extensions import Self
 
@@ -136,6 +136,22 @@ class Telemetry:
         time_ns: int | None = None,
     ) -> bool:
         """Queues an availability test result; False when the queue was full."""
+    def record_metric(
+        self,
+        name: str,
+        kind: Literal["counter", "up_down_counter", "histogram", "gauge"],
+        value: float,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        count: int | None = None,
+        min: float | None = None,
+        max: float | None = None,
+    ) -> bool:
+        """Queues one metric point (a histogram's may summarise ``count`` measurements
+        from ``min`` to ``max`` whose sum is ``value``); False when the queue was full.
+        ValueError for an empty name, a non-finite value, a counter going down."""
+    def metric_producer(self) -> MetricProducer:
+        """Registers a metric producer: each collection first asks it for its points."""
     def flush(self, timeout_s: float = 10.0) -> bool:
         """True when everything accepted before the call (and since the previous flush) was delivered or written to disk to be sent from there, and none of it was lost; False when some
         of it was rejected or dropped, or the timeout passed first. Raises
@@ -147,6 +163,16 @@ class Telemetry:
         """The pipeline's counters by name, plus ``envelopes_rejected_status_<code>``
         (envelopes a 206 rejected one by one) and ``requests_rejected_status_<code>``
         (whole requests rejected) for each HTTP status seen."""
+
+class MetricProducer:
+    """The pipeline's metric clock, for the thread that collects an SDK metric reader.
+    Freed = unregistered."""
+
+    def wait(self) -> bool:
+        """Blocks (without the GIL) until a collection is due (True) or the pipeline shuts
+        down (False, for good)."""
+    def collected(self) -> None:
+        """Says the points of the collection asked for are recorded."""
 
 class SpanProcessor:
     """An OpenTelemetry SDK span processor feeding a Telemetry pipeline."""

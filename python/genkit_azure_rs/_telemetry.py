@@ -1,5 +1,5 @@
-"""``AzureTelemetry``: wires OpenTelemetry tracing, stdlib logging and structlog to the
-Rust export pipeline."""
+"""``AzureTelemetry``: wires OpenTelemetry tracing and metrics, stdlib logging and
+structlog to the Rust export pipeline."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.metrics._internal import _ProxyMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from . import _native, _structlog
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
 from ._logging import AzureLogHandler
+from ._metrics import AzureMetricReader
 
 _log = logging.getLogger(LIBRARY_LOGGER)
 _log.addHandler(logging.NullHandler())
@@ -238,6 +241,8 @@ class AzureTelemetry:
         self._tracer_provider: TracerProvider | None = None
         self._span_processor: AzureSpanProcessor | None = None
         self._log_handler: AzureLogHandler | None = None
+        self._meter_provider: MeterProvider | None = None
+        self._metric_reader: AzureMetricReader | None = None
         self._atexit_registered = False
 
     # -- information -----------------------------------------------------------------
@@ -256,6 +261,15 @@ class AzureTelemetry:
     def tracer_provider(self) -> TracerProvider | None:
         """The SDK ``TracerProvider`` the span processor was added to (after initialize)."""
         return self._tracer_provider
+
+    @property
+    def meter_provider(self) -> MeterProvider | None:
+        """The SDK ``MeterProvider`` the metric reader was added to (after initialize)."""
+        return self._meter_provider
+
+    @property
+    def metric_reader(self) -> AzureMetricReader | None:
+        return self._metric_reader
 
     @property
     def span_processor(self) -> AzureSpanProcessor | None:
@@ -281,12 +295,20 @@ class AzureTelemetry:
     # -- lifecycle -------------------------------------------------------------------
 
     def initialize(self) -> AzureTelemetry:
-        """Connects tracing, stdlib logging and structlog to the pipeline. Idempotent.
+        """Connects tracing, metrics, stdlib logging and structlog to the pipeline.
+        Idempotent.
 
         * Makes sure an SDK ``TracerProvider`` is global: an existing one (Genkit's or
           the application's) is reused; otherwise one is created with this service's
           resource and set global (Genkit then reuses it). The span processor is added
           to it once.
+        * Unless metrics are off (``disable_metrics``, or Genkit's dev mode without
+          ``force_dev_export``), likewise an SDK ``MeterProvider`` (Genkit 0.12 creates
+          none): an :class:`AzureMetricReader` is added to the global one, or one is
+          created with it and set global. Counters, up-down counters, histograms and
+          gauges of the ``opentelemetry.metrics`` API then reach Application Insights as
+          customMetrics, their attributes as dimensions, every
+          ``metric_export_interval_s`` and on :meth:`flush`.
         * Unless logs are off (``disable_logs``, or Genkit's dev mode without
           ``force_dev_export``):
           adds an :class:`AzureLogHandler` at ``log_level`` to the root logger once,
@@ -307,6 +329,9 @@ class AzureTelemetry:
                 self._span_processor = AzureSpanProcessor(self._native)
                 provider.add_span_processor(self._span_processor)
                 self._tracer_provider = provider
+
+            if self._native.exports["metrics"]:
+                self._start_metrics()
 
             if self._native.exports["logs"]:
                 self._log_handler = AzureLogHandler(self._native, self.log_level)
@@ -347,6 +372,42 @@ class AzureTelemetry:
         )
         return None
 
+    def _start_metrics(self) -> None:
+        reader = AzureMetricReader(self._native, self._native._resolved_config()["metric_series_limit"])
+        provider = metrics.get_meter_provider()
+        if not isinstance(provider, MeterProvider):
+            # The API's placeholder until someone sets a provider (there is no public name).
+            if not isinstance(provider, _ProxyMeterProvider):
+                _log.warning(
+                    "the global meter provider is a %s, not an OpenTelemetry SDK MeterProvider; "
+                    "metrics will not be exported to Azure Monitor",
+                    type(provider).__name__,
+                )
+                return
+            created = MeterProvider(metric_readers=[reader], resource=Resource.create(self._native.resource))
+            metrics.set_meter_provider(created)
+            provider = metrics.get_meter_provider()  # someone may have won a race
+            if provider is not created:
+                created.shutdown()
+                reader = AzureMetricReader(self._native, self._native._resolved_config()["metric_series_limit"])
+                if not isinstance(provider, MeterProvider):
+                    return
+                provider.add_metric_reader(reader)
+        else:
+            # An SDK provider set up before us (the application's): join it.
+            provider.add_metric_reader(reader)
+        reader.start()
+        self._metric_reader = reader
+        self._meter_provider = provider
+
+    def _stop_metrics(self) -> None:
+        """Hands over what the SDK holds, then takes the reader off its provider."""
+        reader, provider = self._metric_reader, self._meter_provider
+        if reader is None or provider is None:
+            return
+        reader.collect_now()
+        reader.shutdown()
+
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Sends everything recorded so far and waits up to ``timeout_s`` seconds.
 
@@ -354,16 +415,21 @@ class AzureTelemetry:
         disk: ``items_persisted``, ``disk_bytes``); False when some of it was rejected or
         dropped, or the timeout passed first.
 
+        Metrics the OpenTelemetry SDK holds are collected first, so they go too.
+
         Raises:
             TelemetryShutDownError: (a ``RuntimeError``) after :meth:`shutdown`.
         """
+        if self._metric_reader is not None and not self._native.is_shut_down:
+            self._metric_reader.collect_now()
         return self._native.flush(timeout_s)
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Delivers what it can within ``timeout_s`` seconds and stops the pipeline.
 
-        Detaches the log handler and the structlog forwarding; the span processor stays
-        on the provider but does nothing more. Returns True when everything accepted was
+        Detaches the log handler and the structlog forwarding; hands over the metrics the
+        OpenTelemetry SDK holds and takes the metric reader off its provider; the span
+        processor stays on the provider but does nothing more. Returns True when everything accepted was
         delivered or written to disk to be sent from there, and none of it was lost. Idempotent: later calls return the first call's result (a call made
         while another thread is still shutting down waits for it, at most ``timeout_s``).
         Other threads are never held up meanwhile: ``flush`` raises
@@ -378,7 +444,20 @@ class AzureTelemetry:
             if self._atexit_registered:
                 atexit.unregister(self._at_exit)
                 self._atexit_registered = False
-        return self._native.shutdown(timeout_s)
+            self._stop_metrics()
+        result = self._native.shutdown(timeout_s)
+        with self._lock:
+            reader, provider = self._metric_reader, self._meter_provider
+            self._metric_reader = None
+        if reader is not None and provider is not None:
+            # The pipeline's shutdown ended the reader's wait; then the SDK stops
+            # aggregating for it.
+            reader.join(timeout_s=1.0)
+            try:
+                provider.remove_metric_reader(reader)
+            except Exception:  # noqa: BLE001 - an SDK without it, or a provider shut down
+                pass
+        return result
 
     # -- custom telemetry ------------------------------------------------------------
 

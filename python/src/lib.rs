@@ -8,13 +8,15 @@
 
 mod convert;
 mod custom;
+mod metric_producer;
 
 use genkit_azure::face::{self, Face, Kind, SettingValue, SETTINGS};
 use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{
     AvailabilityResult, AzureTelemetry, AzureTelemetryBuilder, CustomEvent, Error, LogRecord,
-    Pushed, TrackedException,
+    MetricKind, MetricPoint, Pushed, Summary, TrackedException,
 };
+use metric_producer::MetricProducer;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -555,6 +557,60 @@ impl Telemetry {
         queued(self.shared.telemetry.track_availability(result))
     }
 
+    /// Queues one metric point: `kind` is "counter", "up_down_counter",
+    /// "histogram" or "gauge". A histogram's point may summarise several
+    /// measurements aggregated elsewhere (an SDK reader's delta): `value` is
+    /// their sum, with `count`, `min` and `max`. False when the queue was full.
+    #[pyo3(signature = (name, kind, value, attributes = None, *, count = None, min = None, max = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record_metric(
+        &self,
+        name: &Bound<'_, PyAny>,
+        kind: &str,
+        value: &Bound<'_, PyAny>,
+        attributes: Option<Bound<'_, PyAny>>,
+        count: Option<u64>,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> PyResult<bool> {
+        let kind = match kind {
+            "counter" => MetricKind::Counter,
+            "up_down_counter" => MetricKind::UpDownCounter,
+            "histogram" => MetricKind::Histogram,
+            "gauge" => MetricKind::Gauge,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind: expected 'counter', 'up_down_counter', 'histogram' or 'gauge', got {other:?}"
+                )))
+            }
+        };
+        let value: f64 = value
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("value: expected a number, got {}", type_name(value))))?;
+        let mut point = MetricPoint::new(kind, custom::text(name, "name")?, value);
+        point.attributes = custom::properties(attributes.as_ref(), "attributes")?;
+        point.summary = match (count, min, max) {
+            (None, None, None) => None,
+            (Some(count), Some(min), Some(max)) => Some(Summary { count, min, max }),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "count, min and max: give all three (a summary) or none",
+                ))
+            }
+        };
+        queued(self.shared.telemetry.record_metric(point))
+    }
+
+    /// Registers a metric producer: each collection first asks it for its
+    /// points (see `MetricProducer`).
+    fn metric_producer(&self) -> PyResult<MetricProducer> {
+        self.shared
+            .telemetry
+            .metric_producer()
+            .map(MetricProducer::new)
+            .map_err(to_py_err)
+    }
+
     /// Sends everything queued so far and waits up to `timeout_s`. True when
     /// all of it was delivered. Raises TelemetryShutDownError after shutdown.
     #[pyo3(signature = (timeout_s = 10.0))]
@@ -695,6 +751,7 @@ impl SpanProcessor {
 fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Telemetry>()?;
     m.add_class::<SpanProcessor>()?;
+    m.add_class::<MetricProducer>()?;
     m.add_function(wrap_pyfunction!(_settings, m)?)?;
     m.add(
         "TelemetryShutDownError",
