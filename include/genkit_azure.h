@@ -720,11 +720,12 @@ typedef struct genkit_azure_stats {
      */
     uint64_t logs_accepted;
     /**
-     * Metric points taken into the queue (aggregated before export).
+     * Metric points taken into the queue (aggregated before export; a
+     * series' delta an SDK reader hands over counts as one).
      */
     uint64_t metrics_accepted;
     /**
-     * Custom events and availability results taken into the queue.
+     * Custom events, exceptions and availability results taken into the queue.
      */
     uint64_t custom_accepted;
     /**

@@ -31,9 +31,10 @@ pub struct genkit_azure_stats {
     pub spans_accepted: u64,
     /// Log records taken into the queue.
     pub logs_accepted: u64,
-    /// Metric points taken into the queue (aggregated before export).
+    /// Metric points taken into the queue (aggregated before export; a
+    /// series' delta an SDK reader hands over counts as one).
     pub metrics_accepted: u64,
-    /// Custom events and availability results taken into the queue.
+    /// Custom events, exceptions and availability results taken into the queue.
     pub custom_accepted: u64,
     /// Batches the server acknowledged (fully or partly).
     pub batches_exported: u64,

@@ -70,9 +70,10 @@ counters! {
     spans_accepted,
     /// Log records taken into the queue.
     logs_accepted,
-    /// Metric points taken into the queue (aggregated before export).
+    /// Metric points taken into the queue (aggregated before export; a
+    /// series' delta an SDK reader hands over counts as one).
     metrics_accepted,
-    /// Custom events and availability results taken into the queue.
+    /// Custom events, exceptions and availability results taken into the queue.
     custom_accepted,
     /// Batches the server acknowledged (fully or partly).
     batches_exported,
