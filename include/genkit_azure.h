@@ -275,7 +275,8 @@ typedef struct genkit_azure_custom_event {
      */
     uint8_t span_id[8];
     /**
-     * The operation's name (`ai.operation.name`). NULL = not set.
+     * The operation's name (`ai.operation.name`). NULL = the open span's
+     * (see `genkit_azure_span_started`), if any.
      */
     const char *operation_name;
 } genkit_azure_custom_event;
@@ -315,7 +316,8 @@ typedef struct genkit_azure_exception {
      */
     uint8_t span_id[8];
     /**
-     * The operation's name (`ai.operation.name`). NULL = not set.
+     * The operation's name (`ai.operation.name`). NULL = the open span's
+     * (see `genkit_azure_span_started`), if any.
      */
     const char *operation_name;
 } genkit_azure_exception;
@@ -365,7 +367,8 @@ typedef struct genkit_azure_availability {
      */
     uint8_t span_id[8];
     /**
-     * The operation's name (`ai.operation.name`). NULL = not set.
+     * The operation's name (`ai.operation.name`). NULL = the open span's
+     * (see `genkit_azure_span_started`), if any.
      */
     const char *operation_name;
 } genkit_azure_availability;

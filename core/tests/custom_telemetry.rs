@@ -307,3 +307,40 @@ fn what_the_service_would_refuse_is_refused_by_field_and_nothing_is_queued() {
     assert!(items(&emu).is_empty());
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn inside_an_open_operation_an_item_takes_its_name_unless_it_names_one() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let (trace_id, span_id) = inside();
+    let trace = u128::from_be_bytes(trace_id.to_bytes());
+    // What a face does when the operation's root span starts.
+    telemetry
+        .operations()
+        .root_started(trace, || "POST /orders".to_string());
+    telemetry
+        .track_event(CustomEvent::new("looked up").with_trace_context(trace_id, span_id))
+        .unwrap();
+    telemetry
+        .track_exception(
+            TrackedException::new("E", "named")
+                .with_trace_context(trace_id, span_id)
+                .with_operation_name("lookupOrder"),
+        )
+        .unwrap();
+    let other_trace = TraceId::from_bytes([0x7c; 16]);
+    telemetry
+        .track_availability(
+            AvailabilityResult::new("no operation open", true, Duration::ZERO)
+                .with_trace_context(other_trace, span_id),
+        )
+        .unwrap();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+
+    let envs = items(&emu);
+    let name = |kind: &str| tag(one(&envs, kind), "ai.operation.name").map(str::to_string);
+    assert_eq!(name("Event").as_deref(), Some("POST /orders"));
+    assert_eq!(name("Exception").as_deref(), Some("lookupOrder"), "its own wins");
+    assert_eq!(name("Availability"), None);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

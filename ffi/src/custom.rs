@@ -19,6 +19,7 @@ use genkit_azure::opentelemetry::trace::{SpanId, TraceId};
 use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{time_from_unix_nanos, AvailabilityResult, CustomEvent, TrackedException};
 use std::ffi::c_char;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A named number attached to an event or an availability result
@@ -50,7 +51,8 @@ pub struct genkit_azure_custom_event {
     pub trace_id: [u8; 16],
     /// The span it happened in; all zeros together with `trace_id`.
     pub span_id: [u8; 8],
-    /// The operation's name (`ai.operation.name`). NULL = not set.
+    /// The operation's name (`ai.operation.name`). NULL = the open span's
+    /// (see `genkit_azure_span_started`), if any.
     pub operation_name: *const c_char,
 }
 
@@ -74,7 +76,8 @@ pub struct genkit_azure_exception {
     pub trace_id: [u8; 16],
     /// The span it happened in; all zeros together with `trace_id`.
     pub span_id: [u8; 8],
-    /// The operation's name (`ai.operation.name`). NULL = not set.
+    /// The operation's name (`ai.operation.name`). NULL = the open span's
+    /// (see `genkit_azure_span_started`), if any.
     pub operation_name: *const c_char,
 }
 
@@ -104,7 +107,8 @@ pub struct genkit_azure_availability {
     pub trace_id: [u8; 16],
     /// The span it happened in; all zeros together with `trace_id`.
     pub span_id: [u8; 8],
-    /// The operation's name (`ai.operation.name`). NULL = not set.
+    /// The operation's name (`ai.operation.name`). NULL = the open span's
+    /// (see `genkit_azure_span_started`), if any.
     pub operation_name: *const c_char,
 }
 
@@ -113,7 +117,7 @@ struct Common {
     time: SystemTime,
     properties: Vec<KeyValue>,
     trace_context: Option<(TraceId, SpanId)>,
-    operation_name: Option<String>,
+    operation_name: Option<Arc<str>>,
 }
 
 /// # Safety
@@ -142,7 +146,7 @@ unsafe fn common(
         },
         properties,
         trace_context: trace_context(trace_id, span_id, path)?,
-        operation_name: operation_name.map(str::to_owned),
+        operation_name: operation_name.map(Arc::from),
     })
 }
 

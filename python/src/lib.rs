@@ -494,7 +494,8 @@ impl Telemetry {
             properties: custom::properties(properties.as_ref(), "properties")?,
             measurements: custom::measurements(measurements.as_ref(), "measurements")?,
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
-            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
+                .map(Arc::from),
         };
         queued(self.shared.telemetry.track_event(event))
     }
@@ -520,7 +521,8 @@ impl Telemetry {
             stack: custom::opt_text(stack.as_ref(), "stack")?,
             properties: custom::properties(properties.as_ref(), "properties")?,
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
-            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
+                .map(Arc::from),
         };
         queued(self.shared.telemetry.track_exception(exception))
     }
@@ -552,7 +554,8 @@ impl Telemetry {
             properties: custom::properties(properties.as_ref(), "properties")?,
             measurements: custom::measurements(measurements.as_ref(), "measurements")?,
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
-            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?,
+            operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
+                .map(Arc::from),
         };
         queued(self.shared.telemetry.track_availability(result))
     }

@@ -2,11 +2,13 @@
  * custom_telemetry.c: a C host records its own telemetry: a business event,
  * handled exceptions, an availability result and metrics.
  *
- * Inside the request span given on the command line (trace id a1..01 as the
- * parent span, operation "POST /orders"):
+ * Inside the request span a1..01 of the trace given on the command line, whose
+ * start was announced with genkit_azure_span_started (operation "POST /orders"):
  *   - event "order placed": properties tier=gold and an oversized "note"
- *     (9,000 two-byte characters), measurements amount=12.5 and lines=2
- *   - exception OrderNotFoundError "order 42 does not exist" with a stack
+ *     (9,000 two-byte characters), measurements amount=12.5 and lines=2,
+ *     naming its operation itself
+ *   - exception OrderNotFoundError "order 42 does not exist" with a stack,
+ *     naming no operation: it takes the open one's
  * Outside any span:
  *   - exception TimeoutError "gave up" without a stack
  *   - availability "home page": failed, 1234.5 ms, westeurope, "timed out"
@@ -100,6 +102,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The request's root span has started: it names the trace's operation. */
+    genkit_azure_span_start request = {0};
+    memcpy(request.trace_id, trace_id, 16);
+    request.root_operation_name = "POST /orders";
+    CHECK(genkit_azure_span_started(handle, &request));
+
     /* 9,000 two-byte characters: past the 8,192-byte property limit. */
     char *note = malloc(9000 * 2 + 1);
     if (note == NULL) {
@@ -133,7 +141,6 @@ int main(int argc, char **argv)
     inside.property_count = COUNT(exception_props);
     memcpy(inside.trace_id, trace_id, 16);
     memcpy(inside.span_id, span_id, 8);
-    inside.operation_name = "POST /orders";
     CHECK(genkit_azure_track_exception(handle, &inside));
 
     genkit_azure_exception outside = {0};

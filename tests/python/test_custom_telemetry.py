@@ -1,6 +1,6 @@
 """Custom telemetry from Python (``track_event``, ``track_exception``,
 ``track_availability``), checked at the emulator field by field: inside a span they
-belong to its operation, outside one to none; oversized values are cut at character
+belong to its operation (id, parent and name), outside one to none; oversized values are cut at character
 boundaries; wrong arguments raise naming the argument and send nothing."""
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ def test_events_exceptions_and_availability_arrive_field_by_field(run_app, emula
         assert e["tags"]["ai.internal.sdkVersion"].startswith("genkit-azure:python:")
         assert "sampleRate" not in e
         assert e["data"]["baseType"] == kind(e) + "Data"
-    in_span = {"ai.operation.id": inside["trace_id"], "ai.operation.parentId": inside["span_id"]}
+    # Inside the span: its trace and span, and its operation's name (the root's).
+    in_span = {
+        "ai.operation.id": inside["trace_id"],
+        "ai.operation.parentId": inside["span_id"],
+        "ai.operation.name": "POST /orders",
+    }
 
     (event,) = of_kind(envelopes, "Event")
     assert _operation_tags(event) == in_span

@@ -5,11 +5,14 @@
 //!
 //! Every item may say where it happened: the span it was recorded in (its
 //! trace id becomes the operation id, its span id the parent id) and the
-//! operation's name, so the portal shows it inside that operation.
+//! operation's name, so the portal shows it inside that operation. An item
+//! inside a span that names no operation takes the open operation's name,
+//! as a log record does.
 
 use crate::error::ConfigError;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::KeyValue;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A named business event, with dimensions and numeric measurements.
@@ -23,7 +26,7 @@ pub struct CustomEvent {
     /// The span it happened in, if any: its operation id and parent id.
     pub trace_context: Option<(TraceId, SpanId)>,
     /// The operation it belongs to (`ai.operation.name`), if known.
-    pub operation_name: Option<String>,
+    pub operation_name: Option<Arc<str>>,
 }
 
 /// An exception the application caught and wants seen.
@@ -37,7 +40,7 @@ pub struct TrackedException {
     pub stack: Option<String>,
     pub properties: Vec<KeyValue>,
     pub trace_context: Option<(TraceId, SpanId)>,
-    pub operation_name: Option<String>,
+    pub operation_name: Option<Arc<str>>,
 }
 
 /// The result of one availability test run.
@@ -55,7 +58,7 @@ pub struct AvailabilityResult {
     pub properties: Vec<KeyValue>,
     pub measurements: Vec<(String, f64)>,
     pub trace_context: Option<(TraceId, SpanId)>,
-    pub operation_name: Option<String>,
+    pub operation_name: Option<Arc<str>>,
 }
 
 impl CustomEvent {
@@ -152,8 +155,9 @@ macro_rules! common_builders {
                 self
             }
 
-            /// The operation's name: `ai.operation.name`.
-            pub fn with_operation_name(mut self, name: impl Into<String>) -> Self {
+            /// The operation's name: `ai.operation.name`. Unset, an item
+            /// inside a span takes its operation's (see `AzureTelemetry::operations`).
+            pub fn with_operation_name(mut self, name: impl Into<Arc<str>>) -> Self {
                 self.operation_name = Some(name.into());
                 self
             }
@@ -209,6 +213,15 @@ impl Custom {
             Custom::Event(e) => e.operation_name.as_deref(),
             Custom::Exception(e) => e.operation_name.as_deref(),
             Custom::Availability(a) => a.operation_name.as_deref(),
+        }
+    }
+
+    /// Where an unset operation name is filled in.
+    pub fn operation_name_mut(&mut self) -> &mut Option<Arc<str>> {
+        match self {
+            Custom::Event(e) => &mut e.operation_name,
+            Custom::Exception(e) => &mut e.operation_name,
+            Custom::Availability(a) => &mut a.operation_name,
         }
     }
 

@@ -293,11 +293,17 @@ impl AzureTelemetry {
     }
 
     /// Refuses what the service would refuse (an empty name, a non-finite
-    /// measurement) before it is queued, then queues it like a log.
-    fn push_custom(&self, item: Custom) -> Result<Pushed> {
+    /// measurement) before it is queued, then queues it like a log: inside a
+    /// span that is still open it takes that span's operation name (see
+    /// [`Self::operations`]) unless it has one.
+    fn push_custom(&self, mut item: Custom) -> Result<Pushed> {
         item.check().map_err(Error::InvalidArgument)?;
         if !self.inner.exports.custom {
             return self.disabled();
+        }
+        if let (None, Some((trace, _))) = (item.operation_name(), item.trace_context()) {
+            let trace = u128::from_be_bytes(trace.to_bytes());
+            *item.operation_name_mut() = self.inner.operations.name(trace);
         }
         self.push(
             Msg::Custom(Box::new(item)),
