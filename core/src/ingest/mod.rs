@@ -7,6 +7,7 @@ pub(crate) mod intern;
 mod log_record;
 mod metric_point;
 mod operations;
+mod sampling;
 mod packed_span;
 mod span_ref;
 
