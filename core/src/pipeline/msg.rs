@@ -12,6 +12,9 @@ pub(crate) enum Msg {
     Custom(Box<Custom>),
     /// A metric producer has pushed the points a collection asked for.
     MetricsCollected,
+    /// A metric producer registered: the worker, which arms its metric clock
+    /// only while it has series or producers, looks again.
+    ProducerJoined,
     /// Send everything queued so far; answer with the batch id below which
     /// everything queued before the marker lies.
     Flush(SyncSender<u64>),

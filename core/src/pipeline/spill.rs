@@ -43,7 +43,8 @@ impl Spill {
                     | Msg::Span(_)
                     | Msg::Log(_)
                     | Msg::Custom(_)
-                    | Msg::MetricsCollected,
+                    | Msg::MetricsCollected
+                    | Msg::ProducerJoined,
                 ) => None,
                 Err(Msg::Flush(reply)) => {
                     self.persist_all(&mut gathering).await;

@@ -192,6 +192,8 @@ impl Worker {
                     }
                 }
             }
+            // Woken only: the loop arms the metric clock for it next.
+            Msg::ProducerJoined => {}
             Msg::Flush(reply) => {
                 self.send_pending().await;
                 self.collect_metrics().await;

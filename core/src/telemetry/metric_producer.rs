@@ -31,6 +31,10 @@ impl AzureTelemetry {
             return Err(Error::ShutDown);
         }
         let seen = self.inner.collection_requests.register();
+        // An idle worker waits for the queue alone until it has series or
+        // producers: wake it, or a producer with nothing else queued is never
+        // asked. A full queue means it is awake anyway.
+        let _ = self.inner.tx.try_send(Msg::ProducerJoined);
         Ok(MetricProducer {
             telemetry: self.clone(),
             seen: AtomicU64::new(seen),
