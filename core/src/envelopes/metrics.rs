@@ -13,8 +13,11 @@
 //! OpenTelemetry SDK does, so an unbounded attribute (a user id) cannot grow
 //! memory without bound, and no point is lost.
 
-use crate::ingest::{MetricKind, MetricPoint};
+use crate::ingest::{MetricKind, MetricPoint, Summary};
+use opentelemetry::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 
 /// The attribute that marks the overflow series.
 const OVERFLOW: (&str, &str) = ("otel.metric.overflow", "true");
@@ -26,6 +29,20 @@ pub(crate) struct SeriesKey {
     pub kind: MetricKind,
     pub name: String,
     pub attributes: Vec<(String, String)>,
+}
+
+impl SeriesKey {
+    /// Whether this is the series of `kind`, `name` and the canonical `attributes`.
+    fn is(&self, kind: MetricKind, name: &str, attributes: &[(&str, &str)]) -> bool {
+        self.kind == kind
+            && self.name == name
+            && self.attributes.len() == attributes.len()
+            && self
+                .attributes
+                .iter()
+                .zip(attributes)
+                .all(|((k, v), (bk, bv))| k == bk && v == bv)
+    }
 }
 
 /// The aggregate of one series' points.
@@ -49,14 +66,13 @@ impl Aggregate {
         }
     }
 
-    fn add(&mut self, point: &MetricPoint) {
-        let v = point.value;
-        match point.kind {
+    fn add(&mut self, kind: MetricKind, v: f64, summary: Option<Summary>) {
+        match kind {
             MetricKind::Gauge => self.value = v,
             _ => self.value += v,
         }
         // A summary merges like the measurements it stands for.
-        let (count, min, max) = point.summary.map_or((1, v, v), |s| (s.count, s.min, s.max));
+        let (count, min, max) = summary.map_or((1, v, v), |s| (s.count, s.min, s.max));
         self.count += count;
         self.min = self.min.min(min);
         self.max = self.max.max(max);
@@ -70,37 +86,150 @@ pub(crate) struct Series {
     pub aggregate: Aggregate,
 }
 
-fn is_overflow(attributes: &[(String, String)]) -> bool {
-    matches!(attributes, [(k, v)] if k == OVERFLOW.0 && v == OVERFLOW.1)
+/// Labels a set keeps on the stack; a longer set (rare) spills to the heap.
+const INLINE: usize = 12;
+
+/// A borrowed attribute set made canonical (sorted by key, the last value of
+/// a repeated key kept: a [`SeriesKey`]'s identity) and hashed once, so
+/// the points of one span that share their labels find their series
+/// without a new `String`, and without hashing the labels again per point.
+#[derive(Debug)]
+pub(crate) struct LabelSet<'a> {
+    inline: [(&'a str, &'a str); INLINE],
+    len: usize,
+    /// All the labels instead, once there are more than `INLINE`.
+    spilled: Vec<(&'a str, &'a str)>,
+    hash: u64,
 }
 
-/// Series by key, and how many attribute sets each metric has among them.
+impl<'a> LabelSet<'a> {
+    fn attributes(&self) -> &[(&'a str, &'a str)] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+
+    fn attributes_mut(&mut self) -> &mut [(&'a str, &'a str)] {
+        if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        }
+    }
+
+    fn push(&mut self, key: &'a str, value: &'a str) {
+        if let Some(slot) = self.attributes_mut().iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else if self.spilled.is_empty() && self.len < INLINE {
+            self.inline[self.len] = (key, value);
+            self.len += 1;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.push((key, value));
+        }
+    }
+
+    fn is_overflow(&self) -> bool {
+        self.attributes() == [OVERFLOW]
+    }
+
+    fn owned(&self) -> Vec<(String, String)> {
+        self.attributes()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+/// The index of series by hash takes the hash as it comes: it is already
+/// SipHash's, keyed per recorder.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else still hashes its bytes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// No series: the end of a chain.
+const END: usize = usize::MAX;
+
+#[derive(Debug)]
+struct Entry {
+    key: SeriesKey,
+    aggregate: Aggregate,
+    /// The next entry with the same hash, or `END`.
+    next: usize,
+}
+
+/// Series (in the order they were first seen) with an index by hash, and
+/// how many attribute sets each metric has among them.
 #[derive(Debug, Default)]
 struct Table {
-    series: HashMap<SeriesKey, Aggregate>,
+    entries: Vec<Entry>,
+    /// The last entry of each hash (a chain through `Entry::next`).
+    index: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
     /// Attribute sets per metric name, its overflow series not counted.
     sets: HashMap<String, usize>,
 }
 
 impl Table {
-    /// The key a point with `key` is aggregated under: its own, or (true)
-    /// its metric's overflow series when the metric has `limit` sets already.
-    fn admit(&mut self, mut key: SeriesKey, limit: usize) -> (SeriesKey, bool) {
-        // A set seen before, or an overflow series an SDK reader folded
-        // itself (with the same limit), which takes no room.
-        if self.series.contains_key(&key) || is_overflow(&key.attributes) {
-            return (key, false);
+    fn find(
+        &self,
+        hash: u64,
+        kind: MetricKind,
+        name: &str,
+        attributes: &[(&str, &str)],
+    ) -> Option<usize> {
+        let mut i = *self.index.get(&hash)?;
+        while i != END {
+            let e = &self.entries[i];
+            if e.key.is(kind, name, attributes) {
+                return Some(i);
+            }
+            i = e.next;
         }
-        let sets = match self.sets.get_mut(&key.name) {
+        None
+    }
+
+    fn insert(&mut self, hash: u64, key: SeriesKey) -> usize {
+        let i = self.entries.len();
+        let next = self.index.insert(hash, i).unwrap_or(END);
+        self.entries.push(Entry {
+            key,
+            aggregate: Aggregate::new(),
+            next,
+        });
+        i
+    }
+
+    /// Whether the metric `name` has room for a new set (then counted).
+    fn admits_a_set(&mut self, name: &str, limit: usize) -> bool {
+        let sets = match self.sets.get_mut(name) {
             Some(n) => n,
-            None => self.sets.entry(key.name.clone()).or_default(),
+            None => self.sets.entry(name.to_string()).or_default(),
         };
         if *sets >= limit {
-            key.attributes = vec![(OVERFLOW.0.to_string(), OVERFLOW.1.to_string())];
-            return (key, true);
+            return false;
         }
         *sets += 1;
-        (key, false)
+        true
     }
 }
 
@@ -129,63 +258,150 @@ pub(crate) struct MetricsRecorder {
     series_limit: usize,
     /// Metrics that overflowed at least once, each said once.
     overflowed: HashSet<String>,
-}
-
-fn key_of(point: &MetricPoint) -> SeriesKey {
-    let mut attributes: Vec<(String, String)> = Vec::with_capacity(point.attributes.len());
-    for kv in &point.attributes {
-        let key = kv.key.as_str();
-        let value = kv.value.as_str().into_owned();
-        match attributes.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value,
-            None => attributes.push((key.to_string(), value)),
-        }
-    }
-    attributes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    SeriesKey {
-        kind: point.kind,
-        name: point.name.clone(),
-        attributes,
-    }
+    /// Keyed at random: labels can come from users' data, so a chosen set
+    /// of them must not be able to crowd one hash.
+    hasher: RandomState,
+    /// The hash of the overflow series' attribute set.
+    overflow_hash: u64,
 }
 
 impl MetricsRecorder {
     pub fn new(series_limit: usize) -> Self {
+        let hasher = RandomState::new();
+        let overflow_hash = labels_hash(&hasher, &[OVERFLOW]);
         Self {
             current: Table::default(),
             totals: Table::default(),
             points: 0,
             series_limit: series_limit.max(1),
             overflowed: HashSet::new(),
+            hasher,
+            overflow_hash,
         }
     }
 
+    /// `labels` as the set of a series: the same series whatever their
+    /// order, the last value of a repeated key kept. Made once for the
+    /// points that share them ([`MetricsRecorder::record_borrowed`]).
+    pub fn label_set<'a>(
+        &self,
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> LabelSet<'a> {
+        let mut set = LabelSet {
+            inline: [("", ""); INLINE],
+            len: 0,
+            spilled: Vec::new(),
+            hash: 0,
+        };
+        for (k, v) in labels {
+            set.push(k, v);
+        }
+        // Keys are unique by now, so an unstable sort has one outcome.
+        set.attributes_mut().sort_unstable_by(|a, b| a.0.cmp(b.0));
+        set.hash = labels_hash(&self.hasher, set.attributes());
+        set
+    }
+
+    /// A point from borrowed parts, into the same series as
+    /// [`MetricsRecorder::record`]'s: nothing is allocated unless the
+    /// series is new (or the metric first overflows).
+    pub fn record_borrowed(
+        &mut self,
+        kind: MetricKind,
+        name: &str,
+        labels: &LabelSet<'_>,
+        value: f64,
+    ) -> Recorded {
+        self.add(kind, name, labels, value, None)
+    }
+
     pub fn record(&mut self, point: MetricPoint) -> Recorded {
-        let table = match point.kind {
+        fn string(kv: &opentelemetry::KeyValue) -> Option<&str> {
+            match &kv.value {
+                Value::String(s) => Some(s.as_str()),
+                _ => None,
+            }
+        }
+        let (kind, name, value, summary) = (point.kind, &point.name, point.value, point.summary);
+        let attributes = &point.attributes;
+        // Faces' values are mostly strings, borrowed as they are; any other
+        // value is said as text first.
+        if attributes.iter().all(|kv| string(kv).is_some()) {
+            let labels = self.label_set(
+                attributes
+                    .iter()
+                    .map(|kv| (kv.key.as_str(), string(kv).unwrap_or_default())),
+            );
+            self.add(kind, name, &labels, value, summary)
+        } else {
+            let texts: Vec<Cow<'_, str>> = attributes.iter().map(|kv| kv.value.as_str()).collect();
+            let labels = self.label_set(
+                attributes
+                    .iter()
+                    .zip(&texts)
+                    .map(|(kv, v)| (kv.key.as_str(), &**v)),
+            );
+            self.add(kind, name, &labels, value, summary)
+        }
+    }
+
+    fn add(
+        &mut self,
+        kind: MetricKind,
+        name: &str,
+        labels: &LabelSet<'_>,
+        value: f64,
+        summary: Option<Summary>,
+    ) -> Recorded {
+        let table = match kind {
             MetricKind::UpDownCounter => &mut self.totals,
             _ => &mut self.current,
         };
-        let (key, overflowed) = table.admit(key_of(&point), self.series_limit);
-        let recorded = match overflowed {
-            false => Recorded::InSeries,
-            true if self.overflowed.contains(&key.name) => Recorded::Overflowed,
-            true => {
-                self.overflowed.insert(key.name.clone());
-                Recorded::FirstOverflow(key.name.clone())
+        let attributes = labels.attributes();
+        let hash = series_hash(&self.hasher, kind, name, labels.hash);
+        let (i, overflowed) = match table.find(hash, kind, name, attributes) {
+            // A set seen before.
+            Some(i) => (i, false),
+            // An overflow series an SDK reader folded itself (with the same
+            // limit) takes no room; nor does a set the metric has room for.
+            None if labels.is_overflow() || table.admits_a_set(name, self.series_limit) => {
+                let key = SeriesKey {
+                    kind,
+                    name: name.to_string(),
+                    attributes: labels.owned(),
+                };
+                (table.insert(hash, key), false)
+            }
+            None => {
+                let hash = series_hash(&self.hasher, kind, name, self.overflow_hash);
+                let i = table
+                    .find(hash, kind, name, &[OVERFLOW])
+                    .unwrap_or_else(|| {
+                        let key = SeriesKey {
+                            kind,
+                            name: name.to_string(),
+                            attributes: vec![(OVERFLOW.0.to_string(), OVERFLOW.1.to_string())],
+                        };
+                        table.insert(hash, key)
+                    });
+                (i, true)
             }
         };
-        table
-            .series
-            .entry(key)
-            .or_insert_with(Aggregate::new)
-            .add(&point);
+        table.entries[i].aggregate.add(kind, value, summary);
         self.points += 1;
-        recorded
+        match overflowed {
+            false => Recorded::InSeries,
+            true if self.overflowed.contains(name) => Recorded::Overflowed,
+            true => {
+                self.overflowed.insert(name.to_string());
+                Recorded::FirstOverflow(name.to_string())
+            }
+        }
     }
 
     /// Whether a collection now would write anything.
     pub fn has_series(&self) -> bool {
-        !self.current.series.is_empty() || !self.totals.series.is_empty()
+        !self.current.entries.is_empty() || !self.totals.entries.is_empty()
     }
 
     /// The series to export now, and how many points went into them since the
@@ -193,17 +409,37 @@ impl MetricsRecorder {
     pub fn collect(&mut self) -> (Vec<Series>, u64) {
         let mut out: Vec<Series> = self
             .current
-            .series
-            .drain()
-            .map(|(key, aggregate)| Series { key, aggregate })
+            .entries
+            .drain(..)
+            .map(|e| Series {
+                key: e.key,
+                aggregate: e.aggregate,
+            })
             .collect();
+        self.current.index.clear();
         self.current.sets.clear();
-        out.extend(self.totals.series.iter().map(|(key, aggregate)| Series {
-            key: key.clone(),
-            aggregate: *aggregate,
+        out.extend(self.totals.entries.iter().map(|e| Series {
+            key: e.key.clone(),
+            aggregate: e.aggregate,
         }));
         (out, std::mem::take(&mut self.points))
     }
+}
+
+/// The hash of a canonical attribute set.
+fn labels_hash(hasher: &RandomState, attributes: &[(&str, &str)]) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_usize(attributes.len());
+    for (k, v) in attributes {
+        k.hash(&mut h);
+        v.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// The hash of a series: its metric and its attribute set's hash.
+fn series_hash(hasher: &RandomState, kind: MetricKind, name: &str, labels: u64) -> u64 {
+    hasher.hash_one((kind, name, labels))
 }
 
 #[cfg(test)]
@@ -360,5 +596,149 @@ mod tests {
         let _ = r.collect();
         // The total of "a" is still reported, so "b" would be a second set.
         assert_eq!(r.record(depth("b")), Recorded::FirstOverflow("m".into()));
+    }
+
+    fn borrowed(
+        r: &mut MetricsRecorder,
+        kind: MetricKind,
+        name: &str,
+        labels: &[(&str, &str)],
+        v: f64,
+    ) -> Recorded {
+        let set = r.label_set(labels.iter().copied());
+        r.record_borrowed(kind, name, &set, v)
+    }
+
+    #[test]
+    fn borrowed_and_owned_points_aggregate_into_the_same_series() {
+        let mut r = MetricsRecorder::new(2000);
+        r.record(point(
+            MetricKind::Counter,
+            1.0,
+            &[("b", "2"), ("a", "0"), ("a", "1")],
+        ));
+        borrowed(
+            &mut r,
+            MetricKind::Counter,
+            "m",
+            &[("a", "1"), ("b", "2")],
+            2.0,
+        );
+        borrowed(
+            &mut r,
+            MetricKind::Counter,
+            "m",
+            &[("a", "9"), ("b", "2"), ("a", "1")],
+            4.0,
+        );
+        // A value that is not a string is its text.
+        r.record(
+            MetricPoint::new(MetricKind::Histogram, "h", 3.0)
+                .with_attribute(KeyValue::new("n", 5_i64))
+                .with_attribute(KeyValue::new("ok", true)),
+        );
+        borrowed(
+            &mut r,
+            MetricKind::Histogram,
+            "h",
+            &[("ok", "true"), ("n", "5")],
+            5.0,
+        );
+        // Another kind or name is another series.
+        borrowed(
+            &mut r,
+            MetricKind::Gauge,
+            "m",
+            &[("a", "1"), ("b", "2")],
+            1.0,
+        );
+        let (series, points) = r.collect();
+        assert_eq!((series.len(), points), (3, 6));
+        let counter = series
+            .iter()
+            .find(|s| s.key.kind == MetricKind::Counter)
+            .unwrap();
+        assert_eq!(
+            counter.key.attributes,
+            [("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+        assert_eq!(counter.aggregate.value, 7.0);
+        let h = find(&series, MetricKind::Histogram);
+        assert_eq!((h.value, h.count, h.min, h.max), (8.0, 2, 3.0, 5.0));
+    }
+
+    #[test]
+    fn a_long_label_set_is_the_same_set_in_any_order() {
+        let mut r = MetricsRecorder::new(2000);
+        let keys: Vec<String> = (0..3 * INLINE).map(|i| format!("k{i:02}")).collect();
+        let labels: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        let mut reversed = labels.clone();
+        reversed.reverse();
+        reversed.push((keys[0].as_str(), "w"));
+        reversed.push((keys[0].as_str(), "v"));
+        borrowed(&mut r, MetricKind::Counter, "m", &labels, 1.0);
+        borrowed(&mut r, MetricKind::Counter, "m", &reversed, 1.0);
+        let mut owned = MetricPoint::new(MetricKind::Counter, "m", 1.0);
+        for (k, v) in &reversed {
+            owned = owned.with_attribute(KeyValue::new(k.to_string(), v.to_string()));
+        }
+        r.record(owned);
+        let (series, _) = r.collect();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].aggregate.value, 3.0);
+        assert_eq!(series[0].key.attributes.len(), 3 * INLINE);
+        assert!(series[0].key.attributes.is_sorted());
+    }
+
+    #[test]
+    fn borrowed_points_past_the_limit_fold_into_the_same_overflow_series() {
+        let mut r = MetricsRecorder::new(1);
+        let c = MetricKind::Counter;
+        assert_eq!(
+            borrowed(&mut r, c, "m", &[("user", "a")], 1.0),
+            Recorded::InSeries
+        );
+        assert_eq!(
+            borrowed(&mut r, c, "m", &[("user", "b")], 1.0),
+            Recorded::FirstOverflow("m".into())
+        );
+        assert_eq!(
+            r.record(point(c, 1.0, &[("user", "c")])),
+            Recorded::Overflowed
+        );
+        assert_eq!(
+            borrowed(&mut r, c, "m", &[("user", "d")], 1.0),
+            Recorded::Overflowed
+        );
+        assert_eq!(
+            borrowed(&mut r, c, "m", &[("user", "a")], 1.0),
+            Recorded::InSeries
+        );
+        let (series, points) = r.collect();
+        assert_eq!((series.len(), points), (2, 5));
+        let overflow = series
+            .iter()
+            .find(|s| s.key.attributes == [("otel.metric.overflow".into(), "true".into())])
+            .expect("an overflow series");
+        assert_eq!(overflow.aggregate.value, 3.0);
+    }
+
+    #[test]
+    fn series_with_one_hash_are_told_apart_by_their_keys() {
+        let mut t = Table::default();
+        let key = |name: &str| SeriesKey {
+            kind: MetricKind::Counter,
+            name: name.into(),
+            attributes: vec![("a".into(), "1".into())],
+        };
+        let first = t.insert(7, key("x"));
+        let second = t.insert(7, key("y"));
+        let find = |t: &Table, name| t.find(7, MetricKind::Counter, name, &[("a", "1")]);
+        assert_eq!(find(&t, "x"), Some(first));
+        assert_eq!(find(&t, "y"), Some(second));
+        assert_eq!(find(&t, "z"), None);
+        assert_eq!(t.find(8, MetricKind::Counter, "x", &[("a", "1")]), None);
+        assert_eq!(t.find(7, MetricKind::Gauge, "x", &[("a", "1")]), None);
+        assert_eq!(t.find(7, MetricKind::Counter, "x", &[("a", "2")]), None);
     }
 }

@@ -10,8 +10,11 @@
 //! failing span may be taken for a failure source).
 
 use super::failures::{Ended, Failures};
-use crate::envelopes::genkit::{logs, metrics, Source, SpanFacts};
-use crate::ingest::{LogRecord, MetricPoint, PackedSpan, SpanParts, StatusCode, ValueRef};
+use crate::envelopes::genkit::metrics::Measure;
+use crate::envelopes::genkit::{logs, metrics, GenkitSpan, Source, SpanFacts};
+#[cfg(test)]
+use crate::ingest::MetricPoint;
+use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
 use opentelemetry_sdk::Resource;
 
 /// What the worker derives from Genkit spans.
@@ -69,16 +72,17 @@ impl Enricher {
     }
 
     /// Takes in a span as it ends: marks it when it is a failure source,
-    /// and hands what it derives to `point` and `log`.
-    pub fn span(
+    /// and hands what it derives to `points` (labels and the measurements
+    /// that share them, borrowed: see [`metrics::derive_groups`]) and `log`.
+    pub fn enrich(
         &mut self,
         span: &mut PackedSpan,
-        point: &mut impl FnMut(MetricPoint),
+        points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
     ) {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
         let source = if parts.read(span) {
-            self.derive(&parts, point, log)
+            self.derive(&parts, points, log)
         } else {
             false
         };
@@ -88,21 +92,34 @@ impl Enricher {
         }
     }
 
+    /// [`Enricher::enrich`] with each point owned (what tests read).
+    #[cfg(test)]
+    pub fn span(
+        &mut self,
+        span: &mut PackedSpan,
+        point: &mut impl FnMut(MetricPoint),
+        log: &mut impl FnMut(LogRecord),
+    ) {
+        self.enrich(
+            span,
+            &mut |labels: &[(&str, &str)], measures: &[Measure]| {
+                for m in measures {
+                    point(metrics::point_of(labels, m));
+                }
+            },
+            log,
+        );
+    }
+
     /// Everything but the marking; true when the span is a failure source.
     fn derive(
         &mut self,
         parts: &SpanParts<'_>,
-        point: &mut impl FnMut(MetricPoint),
+        points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
     ) -> bool {
-        let (mut genkit, mut state_error) = (false, false);
-        for a in &parts.attrs {
-            match a.key {
-                "genkit:type" => genkit = true,
-                "genkit:state" => state_error = a.value == ValueRef::Str("error"),
-                _ => {}
-            }
-        }
+        // One pass over the attributes, for the tracker and the facts both.
+        let scan = GenkitSpan::scan(parts);
         let source = self.failures.ended(Ended {
             span_id: *parts.span_id,
             parent: parts
@@ -112,18 +129,16 @@ impl Enricher {
             // Genkit's `generate` hands a tool's failure back in its response
             // and ends with `genkit:state` error but no Error status: it
             // still failed because of the tool.
-            failed: parts.status == StatusCode::Error || state_error,
-            genkit,
+            failed: parts.status == StatusCode::Error || scan.span.failed(),
+            genkit: scan.has_type,
         });
         let o = &self.options;
-        if !genkit || !(o.metrics || o.logs) {
+        if !scan.genkit || !(o.metrics || o.logs) {
             return source;
         }
-        let Some(facts) = SpanFacts::read(parts, source) else {
-            return source;
-        };
+        let facts = SpanFacts::of(scan.span, parts, source);
         if o.metrics {
-            metrics::derive(&facts, &o.source, point);
+            metrics::derive_groups(&facts, &o.source, points);
         }
         if o.logs {
             logs::derive(&facts, &o.source, o.log_input_and_output, log);

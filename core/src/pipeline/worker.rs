@@ -212,12 +212,17 @@ impl Worker {
     async fn span(&mut self, mut span: PackedSpan) {
         let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
         let mut first_folds = Vec::new();
-        self.enricher.span(
+        self.enricher.enrich(
             &mut span,
-            &mut |point| {
-                Counters::add(&counters.metrics_derived, 1);
-                Counters::add(&counters.items_pending, 1);
-                first_folds.extend(count_fold(counters, metrics.record(point)));
+            &mut |labels, measures| {
+                // Borrowed: a series seen before costs no allocation.
+                let labels = metrics.label_set(labels.iter().copied());
+                for m in measures {
+                    Counters::add(&counters.metrics_derived, 1);
+                    Counters::add(&counters.items_pending, 1);
+                    let recorded = metrics.record_borrowed(m.kind, m.name, &labels, m.value);
+                    first_folds.extend(count_fold(counters, recorded));
+                }
             },
             &mut |log| {
                 Counters::add(&counters.logs_derived, 1);

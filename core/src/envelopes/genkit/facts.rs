@@ -58,12 +58,18 @@ fn str_of<'a>(v: &ValueRef<'a>) -> Option<&'a str> {
 
 impl<'a> SpanFacts<'a> {
     /// The facts of a span Genkit made; `None` for any other span.
+    #[cfg(test)]
+    pub fn read(parts: &'a SpanParts<'a>, failure_source: bool) -> Option<Self> {
+        Some(Self::of(GenkitSpan::read(parts)?, parts, failure_source))
+    }
+
+    /// The facts of a span Genkit made, `span` being its Genkit attributes
+    /// (the worker reads them once, for its failure tracker too).
     /// `failure_source` comes from the worker's tracker (or the host's
     /// `genkit:isFailureSource`).
     ///
     /// The root is the outermost Genkit span ([`GenkitSpan::is_outermost`]).
-    pub fn read(parts: &'a SpanParts<'a>, failure_source: bool) -> Option<Self> {
-        let span = GenkitSpan::read(parts)?;
+    pub fn of(span: GenkitSpan<'a>, parts: &'a SpanParts<'a>, failure_source: bool) -> Self {
         // Feedback is appended to a finished trace under its root, with
         // the root's path: it is never a feature call of its own.
         let root = span.role() != Role::UserEngagement && span.is_outermost(parts);
@@ -73,7 +79,7 @@ impl<'a> SpanFacts<'a> {
         let model = (span.role() == Role::Model)
             .then(|| span.output.and_then(ModelOutput::parse))
             .map(Option::unwrap_or_default);
-        Some(SpanFacts {
+        SpanFacts {
             failure_source: failure_source || (span.is_failure_source && failed),
             exception: exception(parts),
             span,
@@ -82,7 +88,7 @@ impl<'a> SpanFacts<'a> {
             failed,
             duration_ms,
             model,
-        })
+        }
     }
 
     /// `success` or `failure`.

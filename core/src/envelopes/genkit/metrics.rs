@@ -17,7 +17,10 @@
 
 use super::facts::{cut, limits, SpanFacts};
 use super::{root_name, Role};
-use crate::ingest::{MetricKind, MetricPoint};
+use crate::ingest::MetricKind;
+#[cfg(test)]
+use crate::ingest::MetricPoint;
+#[cfg(test)]
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use std::borrow::Cow;
@@ -71,35 +74,86 @@ impl Source {
     }
 }
 
-/// A set of labels shared by the points of one span.
-struct Labels(Vec<KeyValue>);
+/// The most labels a derived point has (`source`, `sourceVersion`,
+/// `modelName`, `featureName`, `path`, `status`, `error`).
+const MAX_LABELS: usize = 8;
 
-impl Labels {
-    fn new(source: &Source) -> Self {
-        Labels(vec![
-            KeyValue::new("source", Arc::clone(&source.source)),
-            KeyValue::new("sourceVersion", Arc::clone(&source.version)),
-        ])
+/// The labels shared by the points of one span, borrowed from the span and
+/// from [`Source`]: deriving allocates nothing.
+struct Labels<'a> {
+    list: [(&'static str, &'a str); MAX_LABELS],
+    len: usize,
+}
+
+impl<'a> Labels<'a> {
+    fn new(source: &'a Source) -> Self {
+        let mut list = [("", ""); MAX_LABELS];
+        list[0] = ("source", &*source.source);
+        list[1] = ("sourceVersion", &*source.version);
+        Labels { list, len: 2 }
     }
 
-    fn with(mut self, key: &'static str, value: impl AsRef<str>) -> Self {
-        self.0.push(KeyValue::new(key, value.as_ref().to_string()));
+    fn with(mut self, key: &'static str, value: &'a str) -> Self {
+        self.list[self.len] = (key, value);
+        self.len += 1;
         self
     }
 
-    fn point(&self, kind: MetricKind, name: &str, value: f64) -> MetricPoint {
-        MetricPoint {
-            name: name.to_string(),
-            kind,
-            value,
-            attributes: self.0.clone(),
-            summary: None,
-        }
+    fn as_slice(&self) -> &[(&'static str, &'a str)] {
+        &self.list[..self.len]
     }
 }
 
-/// Hands `out` every metric point the span's facts call for.
-pub(crate) fn derive(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
+/// One derived measurement; its labels come with the group it is in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Measure {
+    pub kind: MetricKind,
+    pub name: &'static str,
+    pub value: f64,
+}
+
+/// The most points one span yields (a model call's requests, latency and
+/// 11 usage counts).
+const MAX_MEASURES: usize = 13;
+
+/// The points of one span that share their labels.
+struct Measures {
+    list: [Measure; MAX_MEASURES],
+    len: usize,
+}
+
+impl Measures {
+    fn new() -> Self {
+        let none = Measure {
+            kind: MetricKind::Counter,
+            name: "",
+            value: 0.0,
+        };
+        Measures {
+            list: [none; MAX_MEASURES],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, kind: MetricKind, name: &'static str, value: f64) {
+        self.list[self.len] = Measure { kind, name, value };
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[Measure] {
+        &self.list[..self.len]
+    }
+}
+
+/// Hands `out` every metric point the span's facts call for, grouped by the
+/// labels they share: the labels (in no particular order, borrowed) and the
+/// measurements, once per group, so the worker's recorder makes the labels'
+/// set once and finds each series without allocating.
+pub(crate) fn derive_groups(
+    f: &SpanFacts<'_>,
+    source: &Source,
+    out: &mut impl FnMut(&[(&str, &str)], &[Measure]),
+) {
     if f.root {
         feature(f, source, out);
     }
@@ -113,8 +167,38 @@ pub(crate) fn derive(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(Me
     }
 }
 
+/// The points of [`derive_groups`] as owned `MetricPoint`s, one per
+/// measurement (what tests read).
+#[cfg(test)]
+pub(crate) fn derive(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
+    derive_groups(
+        f,
+        source,
+        &mut |labels: &[(&str, &str)], measures: &[Measure]| {
+            for m in measures {
+                out(point_of(labels, m));
+            }
+        },
+    );
+}
+
+/// One measurement of a group as an owned point.
+#[cfg(test)]
+pub(crate) fn point_of(labels: &[(&str, &str)], m: &Measure) -> MetricPoint {
+    MetricPoint {
+        name: m.name.to_string(),
+        kind: m.kind,
+        value: m.value,
+        attributes: labels
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.to_string(), v.to_string()))
+            .collect(),
+        summary: None,
+    }
+}
+
 /// Adds `error` when the span failed.
-fn with_status(labels: Labels, f: &SpanFacts<'_>) -> Labels {
+fn with_status<'a>(labels: Labels<'a>, f: &SpanFacts<'a>) -> Labels<'a> {
     let labels = labels.with("status", f.status());
     if f.failed {
         labels.with("error", f.error_name())
@@ -124,91 +208,114 @@ fn with_status(labels: Labels, f: &SpanFacts<'_>) -> Labels {
 }
 
 /// `genkit/feature/*`: one request per root span, by feature and outcome.
-fn feature(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
+fn feature(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(&[(&str, &str)], &[Measure])) {
     let name = cut(Cow::Borrowed(f.span.name), limits::NAME);
-    let labels = with_status(Labels::new(source).with("featureName", name), f);
-    out(labels.point(MetricKind::Counter, "genkit/feature/requests", 1.0));
-    out(labels.point(
+    let labels = with_status(Labels::new(source).with("featureName", &name), f);
+    let mut m = Measures::new();
+    m.push(MetricKind::Counter, "genkit/feature/requests", 1.0);
+    m.push(
         MetricKind::Histogram,
         "genkit/feature/latency",
         f.duration_ms,
-    ));
+    );
+    out(labels.as_slice(), m.as_slice());
 }
 
 /// `genkit/feature/path/*`: one per failure source, by the path that failed.
-fn path(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
+fn path(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(&[(&str, &str)], &[Measure])) {
     // The outermost feature of the path (not a nested flow's own name).
     let feature = super::feature_name(f.span.path).map_or(Cow::Borrowed(f.span.name), |n| n);
+    let feature = cut(feature, limits::NAME);
     let labels = Labels::new(source)
-        .with("featureName", cut(feature, limits::NAME))
+        .with("featureName", &feature)
         .with("path", f.path());
     let labels = with_status(labels, f);
-    out(labels.point(MetricKind::Counter, "genkit/feature/path/requests", 1.0));
-    out(labels.point(
+    let mut m = Measures::new();
+    m.push(MetricKind::Counter, "genkit/feature/path/requests", 1.0);
+    m.push(
         MetricKind::Histogram,
         "genkit/feature/path/latency",
         f.duration_ms,
-    ));
+    );
+    out(labels.as_slice(), m.as_slice());
 }
 
 /// `genkit/ai/generate/*`: a model call, its latency and its usage.
-fn generate(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
-    let model = f.model.clone().unwrap_or_default();
+fn generate(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(&[(&str, &str)], &[Measure])) {
+    let model_name = cut(Cow::Borrowed(f.span.name), limits::NAME);
+    let feature = f.feature_name("generate");
     let labels = Labels::new(source)
-        .with("modelName", cut(Cow::Borrowed(f.span.name), limits::NAME))
-        .with("featureName", f.feature_name("generate"))
+        .with("modelName", &model_name)
+        .with("featureName", &feature)
         .with("path", f.path());
     let labels = with_status(labels, f);
-    out(labels.point(MetricKind::Counter, "genkit/ai/generate/requests", 1.0));
-    out(labels.point(
+    let (latency, u) = match &f.model {
+        Some(model) => (model.latency_ms, Some(&model.usage)),
+        None => (None, None),
+    };
+    let mut m = Measures::new();
+    m.push(MetricKind::Counter, "genkit/ai/generate/requests", 1.0);
+    m.push(
         MetricKind::Histogram,
         "genkit/ai/generate/latency",
-        model.latency_ms.unwrap_or(f.duration_ms),
-    ));
-    let u = &model.usage;
-    let counts = [
-        ("genkit/ai/generate/input/tokens", u.input_tokens),
-        ("genkit/ai/generate/input/characters", u.input_characters),
-        ("genkit/ai/generate/input/images", u.input_images),
-        ("genkit/ai/generate/input/videos", u.input_videos),
-        ("genkit/ai/generate/input/audio", u.input_audio_files),
-        ("genkit/ai/generate/output/tokens", u.output_tokens),
-        ("genkit/ai/generate/output/characters", u.output_characters),
-        ("genkit/ai/generate/output/images", u.output_images),
-        ("genkit/ai/generate/output/videos", u.output_videos),
-        ("genkit/ai/generate/output/audio", u.output_audio_files),
-        ("genkit/ai/generate/thinking/tokens", u.thoughts_tokens),
-    ];
-    // Zero adds nothing to a sum; as in the plugin, no point for it.
-    for (name, value) in counts {
-        if let Some(v) = value.filter(|v| *v > 0.0) {
-            out(labels.point(MetricKind::Counter, name, v));
+        latency.unwrap_or(f.duration_ms),
+    );
+    if let Some(u) = u {
+        let counts = [
+            ("genkit/ai/generate/input/tokens", u.input_tokens),
+            ("genkit/ai/generate/input/characters", u.input_characters),
+            ("genkit/ai/generate/input/images", u.input_images),
+            ("genkit/ai/generate/input/videos", u.input_videos),
+            ("genkit/ai/generate/input/audio", u.input_audio_files),
+            ("genkit/ai/generate/output/tokens", u.output_tokens),
+            ("genkit/ai/generate/output/characters", u.output_characters),
+            ("genkit/ai/generate/output/images", u.output_images),
+            ("genkit/ai/generate/output/videos", u.output_videos),
+            ("genkit/ai/generate/output/audio", u.output_audio_files),
+            ("genkit/ai/generate/thinking/tokens", u.thoughts_tokens),
+        ];
+        // Zero adds nothing to a sum; as in the plugin, no point for it.
+        for (name, value) in counts {
+            if let Some(v) = value.filter(|v| *v > 0.0) {
+                m.push(MetricKind::Counter, name, v);
+            }
         }
     }
+    out(labels.as_slice(), m.as_slice());
 }
 
 /// `genkit/engagement/*`: feedback and acceptance a user gave a trace.
-fn engagement(f: &SpanFacts<'_>, source: &Source, out: &mut impl FnMut(MetricPoint)) {
+fn engagement(
+    f: &SpanFacts<'_>,
+    source: &Source,
+    out: &mut impl FnMut(&[(&str, &str)], &[Measure]),
+) {
     let feature = root_name(f.span.path).unwrap_or(Cow::Borrowed("<unknown>"));
-    let labels = Labels::new(source).with("featureName", cut(feature, limits::NAME));
+    let feature = cut(feature, limits::NAME);
+    let labels = Labels::new(source).with("featureName", &feature);
     let value = |key| {
         f.attribute_text(key)
             .map(|v| cut(v, limits::LABEL))
             .unwrap_or_default()
     };
+    let mut m = Measures::new();
     match f.span.subtype {
         "userFeedback" => {
             let has_text = f
                 .attribute("genkit:metadata:textFeedback")
                 .is_some_and(|t| !t.is_empty());
+            let value = value("genkit:metadata:feedbackValue");
             let labels = labels
-                .with("value", value("genkit:metadata:feedbackValue"))
+                .with("value", &value)
                 .with("hasText", if has_text { "true" } else { "false" });
-            out(labels.point(MetricKind::Counter, "genkit/engagement/feedback", 1.0));
+            m.push(MetricKind::Counter, "genkit/engagement/feedback", 1.0);
+            out(labels.as_slice(), m.as_slice());
         }
         "userAcceptance" => {
-            let labels = labels.with("value", value("genkit:metadata:acceptanceValue"));
-            out(labels.point(MetricKind::Counter, "genkit/engagement/acceptance", 1.0));
+            let value = value("genkit:metadata:acceptanceValue");
+            let labels = labels.with("value", &value);
+            m.push(MetricKind::Counter, "genkit/engagement/acceptance", 1.0);
+            out(labels.as_slice(), m.as_slice());
         }
         _ => {}
     }

@@ -41,6 +41,17 @@ pub(crate) struct GenkitSpan<'a> {
     pub is_failure_source: bool,
 }
 
+/// What one pass over a span's attributes found.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scan<'a> {
+    /// Its `genkit:*` attributes, read whether or not Genkit made it.
+    pub span: GenkitSpan<'a>,
+    /// Genkit made it: a text `genkit:type`.
+    pub genkit: bool,
+    /// A `genkit:type` of any type (what the failure tracker asks).
+    pub has_type: bool,
+}
+
 fn str_of(v: ValueRef<'_>) -> Option<&str> {
     match v {
         ValueRef::Str(s) => Some(s),
@@ -56,8 +67,15 @@ impl<'a> GenkitSpan<'a> {
     /// The span's Genkit attributes; `None` for a span Genkit did not make
     /// (no `genkit:type`).
     pub fn read(span: &SpanParts<'a>) -> Option<Self> {
+        let scan = Self::scan(span);
+        scan.genkit.then_some(scan.span)
+    }
+
+    /// One pass over the span's attributes for all that the worker reads
+    /// from them (see [`Scan`]).
+    pub fn scan(span: &SpanParts<'a>) -> Scan<'a> {
         let mut g = GenkitSpan::default();
-        let mut genkit = false;
+        let (mut genkit, mut has_type) = (false, false);
         for a in &span.attrs {
             let Some(key) = a.key.strip_prefix("genkit:") else {
                 continue;
@@ -66,6 +84,7 @@ impl<'a> GenkitSpan<'a> {
             match key {
                 "name" => g.name = str_of(v).unwrap_or(g.name),
                 "type" => {
+                    has_type = true;
                     if let Some(t) = str_of(v) {
                         g.kind = t;
                         genkit = true;
@@ -86,7 +105,11 @@ impl<'a> GenkitSpan<'a> {
         if g.name.is_empty() {
             g.name = span.name;
         }
-        genkit.then_some(g)
+        Scan {
+            span: g,
+            genkit,
+            has_type,
+        }
     }
 
     pub fn role(&self) -> Role {
