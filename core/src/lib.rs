@@ -51,7 +51,8 @@ pub use ingest::{
 };
 pub use pipeline::CollectionWait;
 pub use telemetry::{
-    AzureSpanProcessor, AzureTelemetry, AzureTelemetryBuilder, MetricProducer, Pushed,
+    AzureMetricReader, AzureMetricReaderBuilder, AzureSpanProcessor, AzureTelemetry,
+    AzureTelemetryBuilder, MetricProducer, Pushed,
 };
 
 /// Not API: what bench/rust-host times (`bench` feature only).

@@ -8,8 +8,13 @@
 //! then it collects. So points aggregated elsewhere leave in the interval
 //! they were recorded in, on one clock, and a producer that does not answer
 //! delays a collection by the grace, never stops it.
+//!
+//! A flush asks no producer through the queue: a face collects its reader
+//! itself before it flushes. An in-process reader (Rust's
+//! `AzureMetricReader`) does that by registering as a `FlushCollector`,
+//! which `flush` and `shutdown` run in the calling thread first.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// What a producer's wait ended with.
@@ -32,10 +37,18 @@ struct State {
     closed: bool,
 }
 
+/// A reader that hands over its points in the thread that flushes, before
+/// the flush marker is queued, so the flush sends them.
+pub(crate) trait FlushCollector: Send + Sync {
+    fn collect_for_flush(&self);
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CollectionRequests {
     state: Mutex<State>,
     changed: Condvar,
+    /// Weak: a reader dropped with its meter provider needs no unregistering.
+    flush_collectors: Mutex<Vec<Weak<dyn FlushCollector>>>,
 }
 
 impl CollectionRequests {
@@ -71,6 +84,31 @@ impl CollectionRequests {
     pub fn unregister(&self) {
         let mut s = self.state();
         s.producers = s.producers.saturating_sub(1);
+    }
+
+    pub fn add_flush_collector(&self, collector: Weak<dyn FlushCollector>) {
+        let mut collectors = self
+            .flush_collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        collectors.retain(|c| c.strong_count() > 0);
+        collectors.push(collector);
+    }
+
+    /// Runs every live flush collector in the calling thread.
+    pub fn collect_for_flush(&self) {
+        let live: Vec<_> = self
+            .flush_collectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        // Outside the lock: a collector runs the host's callbacks, which may
+        // flush (or register a reader) themselves.
+        for collector in live {
+            collector.collect_for_flush();
+        }
     }
 
     /// Blocks until a request newer than `*seen`, the pipeline closing, or
@@ -135,5 +173,27 @@ mod tests {
         assert_eq!(waiter.join().unwrap(), CollectionWait::Closed);
         requests.unregister();
         assert_eq!(requests.producers(), 0);
+    }
+
+    #[test]
+    fn a_flush_runs_live_collectors_and_forgets_dropped_ones() {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        struct Counting(AtomicUsize);
+        impl FlushCollector for Counting {
+            fn collect_for_flush(&self) {
+                self.0.fetch_add(1, Relaxed);
+            }
+        }
+        let requests = CollectionRequests::default();
+        let kept = Arc::new(Counting(AtomicUsize::new(0)));
+        let dropped = Arc::new(Counting(AtomicUsize::new(0)));
+        requests.add_flush_collector(Arc::downgrade(&kept) as Weak<dyn FlushCollector>);
+        requests.add_flush_collector(Arc::downgrade(&dropped) as Weak<dyn FlushCollector>);
+        requests.collect_for_flush();
+        drop(dropped);
+        requests.collect_for_flush();
+        assert_eq!(kept.0.load(Relaxed), 2);
+        requests.add_flush_collector(Arc::downgrade(&kept) as Weak<dyn FlushCollector>);
+        assert_eq!(requests.flush_collectors.lock().unwrap().len(), 2, "the dropped one is gone");
     }
 }

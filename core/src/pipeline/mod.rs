@@ -11,7 +11,7 @@ mod spill;
 mod worker;
 
 pub use collection::CollectionWait;
-pub(crate) use collection::CollectionRequests;
+pub(crate) use collection::{CollectionRequests, FlushCollector};
 pub(crate) use enrich::GenkitOptions;
 pub(crate) use msg::{Msg, ShutdownMarker};
 pub(crate) use pending::BatchLimits;

@@ -6,10 +6,12 @@
 mod block_on;
 mod builder;
 mod metric_producer;
+mod metric_reader;
 mod span_processor;
 
 pub use builder::AzureTelemetryBuilder;
 pub use metric_producer::MetricProducer;
+pub use metric_reader::{AzureMetricReader, AzureMetricReaderBuilder};
 pub use span_processor::AzureSpanProcessor;
 
 use crate::accounting::{Counters, Ledger, Progress, Stats};
@@ -377,6 +379,9 @@ impl AzureTelemetry {
         if self.inner.shut_down.load(Relaxed) {
             return Err(Error::ShutDown);
         }
+        // Points an in-process reader holds (AzureMetricReader) go first, so
+        // this flush sends them.
+        self.inner.collection_requests.collect_for_flush();
         Ok(self.flush_until(deadline_after(timeout)))
     }
 
@@ -439,6 +444,10 @@ impl AzureTelemetry {
     /// and none of it was lost. Later calls on any clone return
     /// [`Error::ShutDown`].
     pub fn shutdown(&self, timeout: Duration) -> Result<bool> {
+        // Before the pipeline refuses points: an in-process reader's last ones.
+        if !self.inner.shut_down.load(Relaxed) {
+            self.inner.collection_requests.collect_for_flush();
+        }
         if self.inner.shut_down.swap(true, SeqCst) {
             return Err(Error::ShutDown);
         }
