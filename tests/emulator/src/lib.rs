@@ -6,6 +6,10 @@
 //! assert on it. Inspection endpoints: `GET /stats`, `GET /envelopes`, `GET /requests`,
 //! `POST /reset`, `POST /shutdown`.
 //!
+//! It can require Entra ID bearer tokens ([`Emulator::set_auth`], `POST /auth`; see
+//! [`auth`]): a track request without one, with an unknown or an expired one gets 401,
+//! and [`Emulator::auth_status`] (`GET /auth`) counts what came.
+//!
 //! It can also misbehave on purpose, for reliability tests: status sequences,
 //! `Retry-After`, 206 with chosen failing items, redirects, delays, connection resets
 //! and outage windows (real "connection refused" on the same port). See [`faults`] for
@@ -37,6 +41,7 @@
 //! assert!(emu.wait_for_items(1, Duration::from_secs(10)));
 //! ```
 
+pub mod auth;
 pub mod decode;
 pub mod faults;
 pub mod server;
@@ -50,6 +55,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use auth::{AcceptedToken, AuthPlan, AuthPlanError, AuthStats, AuthStatus};
 pub use faults::{FaultKind, FaultPlan, FaultPlanError, FaultStatus, Step};
 
 /// True for the `_OTELRESOURCE_` metric: the envelope that describes the
@@ -177,6 +183,22 @@ impl Emulator {
     pub fn clear_faults(&self) {
         self.set_faults(FaultPlan::default())
             .expect("the normal plan is valid");
+    }
+
+    /// Requires one of `plan`'s bearer tokens on every track request from now on
+    /// (same as `POST /auth`); `AuthPlan::default()` requires none again.
+    pub fn set_auth(&self, plan: AuthPlan) -> Result<(), AuthPlanError> {
+        self.state.set_auth(plan)
+    }
+
+    /// Accepts one more token (e.g. from a test's credential as it issues it).
+    pub fn accept_token(&self, token: AcceptedToken) {
+        self.state.accept_token(token)
+    }
+
+    /// The auth plan and what the emulator saw of tokens (same as `GET /auth`).
+    pub fn auth_status(&self) -> AuthStatus {
+        self.state.auth_status()
     }
 
     /// The plan in force and how far it got (same as `GET /faults`).

@@ -1,4 +1,4 @@
-//! `genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON]`
+//! `genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON] [--auth JSON]`
 //!
 //! Runs the emulator in the foreground until SIGTERM/SIGINT or `POST /shutdown`.
 //! Prints exactly one line to stdout once it is ready (after writing `--port-file`), so scripts
@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use genkit_azure_emulator::{server, EmulatorConfig, FaultPlan, State};
+use genkit_azure_emulator::{server, AuthPlan, EmulatorConfig, FaultPlan, State};
 
 const USAGE: &str =
-    "usage: genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON]
+    "usage: genkit-azure-emulator [--port N] [--ikey KEY] [--out FILE.jsonl] [--port-file FILE] [--faults JSON] [--auth JSON]
 
   --port N          TCP port on 127.0.0.1 (default 0: pick a free one)
   --ikey KEY        reject envelopes whose iKey differs from KEY
@@ -21,6 +21,9 @@ const USAGE: &str =
   --faults JSON     initial fault plan, e.g. '[503, 503, 200]' or
                     '{\"steps\": [{\"status\": 429, \"retry_after\": \"5\"}], \"delay_ms\": 100}'
                     (@FILE reads it from FILE); change it later with POST /faults
+  --auth JSON       require Entra ID bearer tokens on track requests, e.g.
+                    '{\"tokens\": [{\"token\": \"abc\", \"expires_on\": 1767225600}]}'
+                    (@FILE reads it from FILE); change it later with POST /auth
   -h, --help        show this help
 
 Stops on SIGTERM, SIGINT or POST /shutdown.";
@@ -30,6 +33,7 @@ struct Args {
     config: EmulatorConfig,
     port_file: Option<PathBuf>,
     faults: Option<FaultPlan>,
+    auth: Option<AuthPlan>,
 }
 
 enum Parsed {
@@ -43,6 +47,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut config = EmulatorConfig::default();
     let mut port_file = None;
     let mut faults = None;
+    let mut auth = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -74,6 +79,15 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 };
                 faults = Some(FaultPlan::from_json(&text).map_err(|e| format!("--faults: {e}"))?);
             }
+            "--auth" => {
+                let v = value("--auth")?;
+                let text = match v.strip_prefix('@') {
+                    Some(path) => std::fs::read_to_string(path)
+                        .map_err(|e| format!("--auth: cannot read {path}: {e}"))?,
+                    None => v,
+                };
+                auth = Some(AuthPlan::from_json(&text).map_err(|e| format!("--auth: {e}"))?);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -81,6 +95,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Parsed, String> {
         config,
         port_file,
         faults,
+        auth,
     }))
 }
 
@@ -154,6 +169,14 @@ async fn run(args: Args) -> ExitCode {
         // Validated while parsing arguments; an outage in it starts now.
         if let Err(e) = state.set_faults(plan) {
             eprintln!("genkit-azure-emulator: --faults: {e}");
+            return ExitCode::from(2);
+        }
+    }
+
+    if let Some(plan) = args.auth {
+        // Validated while parsing arguments.
+        if let Err(e) = state.set_auth(plan) {
+            eprintln!("genkit-azure-emulator: --auth: {e}");
             return ExitCode::from(2);
         }
     }
@@ -267,6 +290,12 @@ mod tests {
         assert_eq!(a.config.jsonl_path, Some(PathBuf::from("o.jsonl")));
         assert_eq!(a.port_file, Some(PathBuf::from("p")));
         assert!(a.faults.is_none());
+        assert!(a.auth.is_none());
+        let Ok(Parsed::Run(a)) = parse(&["--auth", r#"{"tokens": [{"token": "t"}]}"#]) else {
+            panic!("should parse")
+        };
+        assert_eq!(a.auth.unwrap().tokens[0].token, "t");
+        assert!(parse(&["--auth", r#"{"tokens": [{"token": ""}]}"#]).is_err());
     }
 
     #[test]

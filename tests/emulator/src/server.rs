@@ -26,8 +26,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::auth::AuthPlan;
 use crate::decode;
-use crate::faults::{default_message, Action, FaultKind, FaultPlan};
+use crate::faults::{default_message, Action, Decision, FaultKind, FaultPlan};
 use crate::state::State;
 use crate::store::{Batch, RequestRecord};
 use crate::validate::{validate_envelope, TelemetryKind};
@@ -271,6 +272,13 @@ async fn route(state: &State, req: Request<Incoming>) -> Reply {
             json_response(StatusCode::OK, &state.fault_status())
         }
         (_, "/faults") => method_not_allowed("GET, POST, DELETE"),
+        (Method::GET, "/auth") => json_response(StatusCode::OK, &state.auth_status()),
+        (Method::POST, "/auth") => post_auth(state, req).await,
+        (Method::DELETE, "/auth") => {
+            let _ = state.set_auth(AuthPlan::default());
+            json_response(StatusCode::OK, &state.auth_status())
+        }
+        (_, "/auth") => method_not_allowed("GET, POST, DELETE"),
         (Method::GET, "/stats") => json_response(StatusCode::OK, &state.stats()),
         (Method::GET, "/envelopes") => {
             raw_json_response(StatusCode::OK, state.envelopes_json_array())
@@ -328,6 +336,32 @@ async fn post_faults(state: &State, req: Request<Incoming>) -> Response<Full<Byt
     }
 }
 
+/// `POST /auth`: requires the bearer tokens in the body from now on (see `auth` for
+/// the JSON form; `{}` or an empty body requires none). An invalid plan is a 400 and
+/// leaves the current one in place.
+async fn post_auth(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let bad = |message: String| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "error": message }),
+        )
+    };
+    let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return bad(format!("failed to read body: {e}")),
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return bad("body is not UTF-8".to_string());
+    };
+    match AuthPlan::from_json(text).and_then(|plan| state.set_auth(plan)) {
+        Ok(()) => json_response(StatusCode::OK, &state.auth_status()),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
 /// Waits (bounded) until the accept loop has closed or reopened the listener as the
 /// plan says.
 async fn settle_listener(state: &State) {
@@ -355,9 +389,26 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
     let content_type = header_string(headers, header::CONTENT_TYPE);
     let user_agent = header_string(headers, header::USER_AGENT);
 
-    // The one place fault injection hooks in (see faults.rs): decided when the headers
-    // arrive, so steps go to track requests in arrival order.
-    let (decision, received_at) = state.decide(&raw_path);
+    // Entra ID first, as the service checks it first: a refused request answers with
+    // its status for every item and consumes no fault step.
+    let (decision, received_at) = match state.check_auth(headers) {
+        Some(refusal) => (
+            Decision {
+                action: Action::Status {
+                    status: refusal.status,
+                    message: Some(refusal.message),
+                },
+                delay: Duration::ZERO,
+                retry_after: None,
+                step: None,
+                kind: None,
+            },
+            Instant::now(),
+        ),
+        // The one place fault injection hooks in (see faults.rs): decided when the
+        // headers arrive, so steps go to track requests in arrival order.
+        None => state.decide(&raw_path),
+    };
 
     let mut record = RequestRecord {
         path: raw_path,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::auth::{Auth, AuthPlan, AuthPlanError, AuthStatus, Refusal};
 use crate::faults::{
     Action, Decision, FaultPlan, FaultPlanError, FaultStatus, Faults, TrackContext,
 };
@@ -23,6 +24,8 @@ pub struct State {
     /// Signalled after every commit so `wait_for_items` wakes without polling.
     committed: Condvar,
     faults: Mutex<Faults>,
+    /// Which bearer tokens track requests need (none by default), and what came.
+    auth: Mutex<Auth>,
     track_sequence: AtomicU64,
     shutdown: watch::Sender<bool>,
     started: Instant,
@@ -42,6 +45,7 @@ impl State {
             store: Mutex::new(Store::new(config.jsonl_path.as_deref())?),
             committed: Condvar::new(),
             faults: Mutex::new(Faults::normal()),
+            auth: Mutex::new(Auth::default()),
             track_sequence: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
             started: Instant::now(),
@@ -72,6 +76,40 @@ impl State {
 
     pub(crate) fn micros_since_start(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.started).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn auth(&self) -> MutexGuard<'_, Auth> {
+        self.auth.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a request's bearer token and says whether the auth plan refuses it
+    /// (`None`: it may go on). Any endpoint that wants the plan applied calls this.
+    pub fn check_auth(&self, headers: &http::HeaderMap) -> Option<Refusal> {
+        self.auth().check(headers, std::time::SystemTime::now())
+    }
+
+    /// Requires one of the plan's tokens from now on (an open plan requires none).
+    pub fn set_auth(&self, plan: AuthPlan) -> Result<(), AuthPlanError> {
+        plan.validate()?;
+        self.auth().plan = plan;
+        Ok(())
+    }
+
+    /// Adds one accepted token to the plan (replacing one with the same text), e.g.
+    /// from a test's credential as it issues it.
+    pub fn accept_token(&self, token: crate::auth::AcceptedToken) {
+        let mut auth = self.auth();
+        auth.plan.tokens.retain(|t| t.token != token.token);
+        auth.plan.tokens.push(token);
+    }
+
+    /// The auth plan in force and what was seen since start or reset.
+    pub fn auth_status(&self) -> AuthStatus {
+        let auth = self.auth();
+        AuthStatus {
+            plan: auth.plan.clone(),
+            stats: auth.stats.clone(),
+        }
     }
 
     /// Consults the fault plan for one track request (advancing it) and returns the
@@ -177,7 +215,9 @@ impl State {
         self.committed.notify_all();
     }
 
+    /// Clears what was received and counted (the fault and auth plans stay).
     pub fn reset(&self) {
+        self.auth().stats = Default::default();
         self.store().reset();
         self.committed.notify_all();
     }
