@@ -250,7 +250,8 @@ mod tests {
             AcceptedToken::new("old", Some(now - Duration::from_secs(1))),
             AcceptedToken::forbidden("no-role"),
         ]);
-        let status = |auth: &mut Auth, h: Option<&str>| auth.check(&headers(h), now).map(|r| r.status);
+        let status =
+            |auth: &mut Auth, h: Option<&str>| auth.check(&headers(h), now).map(|r| r.status);
         assert_eq!(status(&mut auth, Some("Bearer good")), None);
         assert_eq!(status(&mut auth, Some("bearer  good ")), None);
         assert_eq!(status(&mut auth, None), Some(401));

@@ -114,7 +114,11 @@ fn the_auth_endpoint_shows_sets_and_clears_the_plan() {
         .unwrap()
         .as_secs_f64()
         + 600.0;
-    let r = post_json(port, "/auth", &json!({"tokens": [{"token": "abc", "expires_on": expires}]}));
+    let r = post_json(
+        port,
+        "/auth",
+        &json!({"tokens": [{"token": "abc", "expires_on": expires}]}),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["plan"]["tokens"][0]["token"], "abc");
     assert_eq!(track(port, None, 1).status, 401);
