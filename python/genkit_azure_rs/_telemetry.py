@@ -18,7 +18,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from . import _native, _structlog
+from . import _instrumentation, _native, _propagation, _structlog
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
@@ -148,6 +148,14 @@ class AzureTelemetry:
         metric_series_limit: Attribute sets one metric may have; a point with a new set
             past that folds into the metric's ``otel.metric.overflow`` series, counted.
             1 to 1000000 series, default 2000 series.
+        instrumentation_options: Per library, whether :meth:`initialize` instruments it
+            and how, in the official distro's shape: ``{"flask": {"enabled": False}}``;
+            other keys of an entry go to that instrumentor's ``instrument()``
+            (``excluded_urls``, ``request_hook``, ...). Libraries: ``django``,
+            ``fastapi``, ``flask``, ``psycopg``, ``psycopg2``, ``requests``, ``httpx``,
+            ``urllib``, ``urllib3``; each is instrumented when it and its
+            ``opentelemetry-instrumentation-*`` package are installed
+            (``pip install genkit-azure-rs[instrumentation]``).
 
     Raises:
         ValueError: at construction, when the connection string is missing (the message
@@ -196,6 +204,7 @@ class AzureTelemetry:
         disk_retention_s: float | None = None,
         disk_lease_s: float | None = None,
         metric_series_limit: int | None = None,
+        instrumentation_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         genkit_version = _genkit_version()
         if genkit_version is not None:
@@ -234,6 +243,7 @@ class AzureTelemetry:
             disk_lease_s=disk_lease_s,
             metric_series_limit=metric_series_limit,
         )
+        self._instrumentation_options = _instrumentation.validate_options(instrumentation_options)
         self.enable_live_metrics = bool(enable_live_metrics)
         self.log_level = _level_number(log_level)
         self._lock = threading.RLock()
@@ -280,6 +290,15 @@ class AzureTelemetry:
         return self._log_handler
 
     @property
+    def instrumentations(self) -> dict[str, str]:
+        """What :meth:`initialize` did with each library it knows, by name:
+        ``instrumented``, ``traced by the library itself`` (FastAPI 0.165+),
+        ``instrumented when imported``, ``disabled``, ``not installed``,
+        ``instrumentation not installed``, ``instrumented by the application``,
+        ``skipped`` or ``failed`` (said once through the ``genkit_azure_rs`` logger)."""
+        return _instrumentation.status()
+
+    @property
     def is_shut_down(self) -> bool:
         """True from the moment :meth:`shutdown` starts (nothing is accepted after that).
         Never waits, even while a shutdown is still sending."""
@@ -317,6 +336,12 @@ class AzureTelemetry:
         * Inserts :func:`inject_azure_trace_context` into structlog's processors once,
           right before the renderer.
         * Registers an ``atexit`` shutdown (skipped if :meth:`shutdown` ran already).
+        * Unless traces are off: enables the OpenTelemetry instrumentations of the
+          installed web frameworks, HTTP clients and database drivers (see
+          ``instrumentation_options``; a library not imported yet is instrumented when
+          it is), and accepts a classic ``Request-Id`` header as the parent of an
+          incoming request that has no ``traceparent``. Calls to the ingestion
+          endpoint are never traced.
         """
         with self._lock:
             if self._initialized:
@@ -335,6 +360,7 @@ class AzureTelemetry:
 
             if self._native.exports["logs"]:
                 self._log_handler = AzureLogHandler(self._native, self.log_level)
+                self._log_handler.addFilter(_instrumentation.OwnTrafficLogFilter(self._native.ingestion_endpoint))
                 root = logging.getLogger()
                 root.addHandler(self._log_handler)
                 if root.level != logging.NOTSET and root.level > self.log_level:
@@ -342,6 +368,11 @@ class AzureTelemetry:
 
                 _structlog.set_sink(self._native, self.log_level)
                 _structlog.install_processor()
+
+            if provider is not None and self._native.exports["traces"]:
+                # After the providers: instrumentations take the global ones.
+                _propagation.install_request_id_fallback()
+                _instrumentation.enable(self._instrumentation_options, self._native.ingestion_endpoint)
 
             if not self._atexit_registered:
                 atexit.register(self._at_exit)
