@@ -19,10 +19,11 @@ build:
 
 ## The Python environment (genkit, maturin, pytest), installed from PyPI.
 venv: $(VENV)/.installed
-$(VENV)/.installed: tests/python/requirements.txt
+$(VENV)/.installed: tests/python/requirements.txt tests/python/requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -r tests/python/requirements-nodeps.txt
 	touch $@
 
 ## Builds the PyO3 module into .venv.

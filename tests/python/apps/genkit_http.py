@@ -38,7 +38,11 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--instrument", action="store_true")
 args = parser.parse_args()
 
-telemetry = AzureTelemetry(service_name="weather-api", batch_delay_s=0.05)
+# The app calls its own routes with urllib below, playing the browser: those calls are
+# not this service's dependencies, so urllib's instrumentation stays off.
+telemetry = AzureTelemetry(
+    service_name="weather-api", batch_delay_s=0.05, instrumentation_options={"urllib": {"enabled": False}}
+)
 telemetry.initialize()
 recorder = SpanRecorder()
 trace.get_tracer_provider().add_span_processor(recorder)  # type: ignore[attr-defined]
