@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo header readme bless bench lint
+.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo sample header readme bless bench lint
 
 all: build
 
@@ -45,12 +45,17 @@ test-bench: build python-dev
 	$(PY) bench/run.py --smoke
 
 ## Every test: Rust unit and integration tests, the C programs, the header and README checks,
-## Python with a real Genkit, and the Python package's types.
-test: test-bench test-rust test-python typecheck
+## Python with a real Genkit, the Python package's types, and the azure-hello sample.
+test: test-bench test-rust test-python typecheck sample
 
 ## Runs a small Genkit app against the local emulator and prints what arrived.
 demo: build python-dev
 	$(PY) tests/demo/run_demo.py
+
+## Runs samples/azure-hello (FastAPI + Genkit) against the local emulator, calls it over HTTP
+## and prints what arrived: the operation trees and the Application Map.
+sample: build python-dev
+	$(PY) samples/azure-hello/run_sample.py
 
 ## Side-by-side benchmarks (ours, the official distro, the bare crate); writes BENCHMARKS.md.
 bench:
