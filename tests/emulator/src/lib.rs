@@ -10,6 +10,12 @@
 //! [`auth`]): a track request without one, with an unknown or an expired one gets 401,
 //! and [`Emulator::auth_status`] (`GET /auth`) counts what came.
 //!
+//! It speaks Live Metrics (QuickPulse) too: ping and post on
+//! `/QuickPulseService.svc/`, answered as a test sets with [`Emulator::set_live`]
+//! (`POST /live`: someone watching, a filter configuration with its etag, a polling
+//! hint, a redirect, a failing status), every request recorded with its parsed body
+//! ([`Emulator::live_requests`], `GET /live`; see [`live`]).
+//!
 //! It can also misbehave on purpose, for reliability tests: status sequences,
 //! `Retry-After`, 206 with chosen failing items, redirects, delays, connection resets
 //! and outage windows (real "connection refused" on the same port). See [`faults`] for
@@ -44,6 +50,7 @@
 pub mod auth;
 pub mod decode;
 pub mod faults;
+pub mod live;
 pub mod server;
 pub mod state;
 pub mod store;
@@ -57,6 +64,7 @@ use std::time::{Duration, Instant};
 
 pub use auth::{AcceptedToken, AuthPlan, AuthPlanError, AuthStats, AuthStatus};
 pub use faults::{FaultKind, FaultPlan, FaultPlanError, FaultStatus, Step};
+pub use live::{LiveControl, LiveKind, LiveRequest};
 
 /// True for the `_OTELRESOURCE_` metric: the envelope that describes the
 /// sender (its resource attributes), not an item the application emitted.
@@ -144,6 +152,26 @@ impl Emulator {
             "InstrumentationKey={ikey};IngestionEndpoint={}/",
             self.base_url()
         )
+    }
+
+    /// [`Emulator::connection_string`] with `LiveEndpoint` at this emulator too,
+    /// for a pipeline whose Live Metrics should talk to it.
+    pub fn live_connection_string(&self, ikey: &str) -> String {
+        format!(
+            "{};LiveEndpoint={}/",
+            self.connection_string(ikey),
+            self.base_url()
+        )
+    }
+
+    /// How Live Metrics pings and posts are answered from now on (same as `POST /live`).
+    pub fn set_live(&self, control: LiveControl) {
+        self.state.set_live(control)
+    }
+
+    /// Every Live Metrics ping and post since start or reset, in arrival order.
+    pub fn live_requests(&self) -> Vec<LiveRequest> {
+        self.state.live_requests()
     }
 
     /// Envelopes accepted so far, in arrival order.

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use crate::auth::AuthPlan;
 use crate::decode;
 use crate::faults::{default_message, Action, Decision, FaultKind, FaultPlan};
+use crate::live::{self, LiveControl, LiveKind, PING_PATH, POST_PATH};
 use crate::state::State;
 use crate::store::{Batch, RequestRecord};
 use crate::validate::{validate_envelope, TelemetryKind};
@@ -264,6 +265,25 @@ async fn route(state: &State, req: Request<Incoming>) -> Reply {
             return handle_track(state, req, raw_path).await
         }
         (_, "/v2/track" | "/v2.1/track") => method_not_allowed("POST"),
+        (Method::POST, PING_PATH | POST_PATH) => {
+            let kind = if path == PING_PATH {
+                LiveKind::Ping
+            } else {
+                LiveKind::Post
+            };
+            handle_live(state, req, kind).await
+        }
+        (_, PING_PATH | POST_PATH) => method_not_allowed("POST"),
+        (Method::GET, "/live") => json_response(
+            StatusCode::OK,
+            &serde_json::json!({"control": state.live_control(), "requests": state.live_requests()}),
+        ),
+        (Method::POST, "/live") => post_live(state, req).await,
+        (Method::DELETE, "/live") => {
+            state.set_live(LiveControl::default());
+            json_response(StatusCode::OK, &state.live_control())
+        }
+        (_, "/live") => method_not_allowed("GET, POST, DELETE"),
         (Method::GET, "/faults") => json_response(StatusCode::OK, &state.fault_status()),
         (Method::POST, "/faults") => post_faults(state, req).await,
         (Method::DELETE, "/faults") => {
@@ -333,6 +353,76 @@ async fn post_faults(state: &State, req: Request<Incoming>) -> Response<Full<Byt
             json_response(StatusCode::OK, &state.fault_status())
         }
         Err(e) => bad(e.to_string()),
+    }
+}
+
+/// A Live Metrics ping or post (see `live`), answered as the control says.
+async fn handle_live(
+    state: &State,
+    req: Request<Incoming>,
+    kind: LiveKind,
+) -> Response<Full<Bytes>> {
+    let received_us = state.micros_since_start(Instant::now());
+    let refused = state
+        .check_auth(req.headers())
+        .map(|r| (r.status, r.message));
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_PLAN_BYTES).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": format!("failed to read body: {e}")}),
+            )
+        }
+    };
+    let answer = state.live_answer(live::Incoming {
+        kind,
+        query: &query,
+        headers: &parts.headers,
+        body: &body,
+        received_us,
+        refused,
+    });
+    let mut resp = if answer.body.is_empty() {
+        empty_response(status_code(answer.status))
+    } else {
+        raw_json_response(status_code(answer.status), answer.body)
+    };
+    for (name, value) in answer.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
+/// `POST /live`: how pings and posts are answered from now on (a whole
+/// `LiveControl` as JSON; `{}` is nobody watching). An invalid one is a 400 and
+/// leaves the current one in place.
+async fn post_live(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": format!("failed to read body: {e}")}),
+            )
+        }
+    };
+    match std::str::from_utf8(&body)
+        .map_err(|_| "body is not UTF-8".to_string())
+        .and_then(LiveControl::from_json)
+    {
+        Ok(control) => {
+            state.set_live(control);
+            json_response(StatusCode::OK, &state.live_control())
+        }
+        Err(e) => json_response(StatusCode::BAD_REQUEST, &serde_json::json!({"error": e})),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::auth::{Auth, AuthPlan, AuthPlanError, AuthStatus, Refusal};
 use crate::faults::{
     Action, Decision, FaultPlan, FaultPlanError, FaultStatus, Faults, TrackContext,
 };
+use crate::live::{Incoming as LiveIncoming, Live, LiveAnswer, LiveControl, LiveRequest};
 use crate::store::{Batch, RequestRecord, Stats, Store};
 use crate::EmulatorConfig;
 
@@ -26,6 +27,8 @@ pub struct State {
     faults: Mutex<Faults>,
     /// Which bearer tokens track requests need (none by default), and what came.
     auth: Mutex<Auth>,
+    /// How Live Metrics pings and posts are answered, and what came.
+    live: Mutex<Live>,
     track_sequence: AtomicU64,
     shutdown: watch::Sender<bool>,
     started: Instant,
@@ -46,6 +49,7 @@ impl State {
             committed: Condvar::new(),
             faults: Mutex::new(Faults::normal()),
             auth: Mutex::new(Auth::default()),
+            live: Mutex::new(Live::default()),
             track_sequence: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
             started: Instant::now(),
@@ -62,6 +66,29 @@ impl State {
     /// usable, and refusing to serve would turn one bug into a cascade of test failures.
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Answers one Live Metrics request as the control says, and records it.
+    pub(crate) fn live_answer(&self, req: LiveIncoming<'_>) -> LiveAnswer {
+        self.live().answer(req, self.instrumentation_key.as_deref())
+    }
+
+    /// How pings and posts are answered from now on (same as `POST /live`).
+    pub fn set_live(&self, control: LiveControl) {
+        self.live().control = control;
+    }
+
+    pub fn live_control(&self) -> LiveControl {
+        self.live().control.clone()
+    }
+
+    /// Every ping and post since start or reset, in arrival order.
+    pub fn live_requests(&self) -> Vec<LiveRequest> {
+        self.live().requests.clone()
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -215,9 +242,11 @@ impl State {
         self.committed.notify_all();
     }
 
-    /// Clears what was received and counted (the fault and auth plans stay).
+    /// Clears what was received and counted (the fault and auth plans and the
+    /// Live Metrics control stay).
     pub fn reset(&self) {
         self.auth().stats = Default::default();
+        self.live().requests.clear();
         self.store().reset();
         self.committed.notify_all();
     }
