@@ -6,8 +6,8 @@ The called service is a stdlib ``http.server`` on loopback (``/stock/<item>``: 2
 ``/stock/gone``: 503). The app is driven with ``http.client``, which no
 instrumentation traces, as a browser would be: a call, a call whose downstream
 fails, a health check (excluded by the test through ``OTEL_PYTHON_EXCLUDED_URLS``),
-a call carrying only a classic ``Request-Id`` and one carrying both a ``traceparent``
-and a ``Request-Id``. It also talks to the ingestion endpoint's host itself with
+a call carrying only a classic ``Request-Id``, one carrying a legacy ``Request-Id`` (no
+W3C trace id in it) and one carrying both a ``traceparent`` and a ``Request-Id``. It also talks to the ingestion endpoint's host itself with
 requests, urllib3, httpx and urllib (none of it may be traced), flushes several
 times with the root logger at INFO, and prints ``RESULT {json}``.
 """
@@ -114,15 +114,16 @@ answers = {
     "healthz": call("GET", "/healthz"),
     "request-id": call("POST", "/api/check_stock", {"data": "rice"},
                        {"Request-Id": f"|{TRACE}.00f067aa0ba902b7."}),
+    "legacy": call("POST", "/api/check_stock", {"data": "salt"}, {"Request-Id": "|abc123.1."}),
     "both": call("POST", "/api/check_stock", {"data": "beans"},
                  {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
                   "Request-Id": f"|{TRACE}.00f067aa0ba902b7."}),
 }
 
-# The server ends its request spans after the responses went out: wait for the four.
+# The server ends its request spans after the responses went out: wait for the five.
 deadline = time.monotonic() + 10
 while time.monotonic() < deadline:
-    if sum(1 for s in recorder.spans if s["attributes"].get("http.route")) >= 4:
+    if sum(1 for s in recorder.spans if s["attributes"].get("http.route")) >= 5:
         break
     time.sleep(0.01)
 server.should_exit = True
