@@ -7,8 +7,11 @@
 //!   tests can walk it;
 //! - interning of attribute keys, so keys the faces build are shared;
 //! - where diagnostics go, for a face that routes them to its own logging;
-//! - the one check of a log severity number.
+//! - the one check of a log severity number;
+//! - the one parser of `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`, for
+//!   Python, which makes a managed identity credential from it.
 
+pub use crate::auth::{parse_authentication_string, ManagedIdentity, AUTHENTICATION_STRING_ENV};
 pub use crate::config::{
     setting, Face, Kind, Setting, SettingDefault, SettingType, SettingValue, SETTINGS,
 };

@@ -28,6 +28,7 @@
 // on the ones listed before it. A span walks ingest -> pipeline -> envelopes
 // -> delivery; `telemetry` assembles the stages into the handle faces hold.
 mod accounting;
+mod auth;
 mod config;
 mod diagnostics;
 mod error;
@@ -43,6 +44,7 @@ mod telemetry;
 pub mod face;
 
 pub use accounting::Stats;
+pub use auth::{AccessToken, CredentialError, TokenCredential};
 pub use config::{Config, ConnectionString, Exports, ResourceSettings, CONNECTION_STRING_ENV};
 pub use error::{ConfigError, Error, Result};
 pub use ingest::{

@@ -14,6 +14,11 @@
 //! - 401 and 403 (a wrong key, a missing role assignment, local auth disabled)
 //!   and quota answers keep the data and close the gate for a long wait: a
 //!   person has to act, and the data must still be there when they have.
+//!   With Entra ID, the first refusal of a token is different: the token may
+//!   be what is wrong (revoked, expired early), so a new one is asked for and
+//!   the payload goes again as soon as it is here; only a refusal of that
+//!   new token means a person has to act. No token at all (a failing
+//!   credential) keeps the data and retries with the usual backoff.
 //! - 413: the payload is split in halves and each is sent; only a single
 //!   envelope that is still too large is dropped, counted.
 //!
@@ -424,16 +429,54 @@ impl Delivery {
             Verdict::Refused {
                 status,
                 retry_after,
+                token,
             } => {
+                payload.attempts += 1;
+                let auth = self.sender.auth();
+                if let (Some(auth), Some(token)) = (auth, &token) {
+                    if auth.refused(token) {
+                        // A new token may pass: the payload goes again as
+                        // soon as one is here (the attempt waits for it),
+                        // not in a minute. A Retry-After still holds.
+                        if let Some(wait) = retry_after {
+                            self.failed(Some(wait));
+                        }
+                        self.diagnostics.say("token-refused", || {
+                            format!(
+                                "the service refused the Entra ID token ({status}); getting a new \
+                                 one and sending the data again"
+                            )
+                        });
+                        return Attempted::Retry(payload);
+                    }
+                }
                 let wait = retry_after.unwrap_or_else(|| self.backoff.long());
                 self.failed(Some(wait));
-                self.diagnostics.say("refused", || {
-                    format!(
-                        "the service refused the data ({status}): the connection string's key may be wrong, \
-                         the identity may lack the 'Monitoring Metrics Publisher' role, or the resource may \
-                         have local authentication disabled; keeping the data and retrying every {}s",
-                        wait.as_secs().max(1)
-                    )
+                let every = wait.as_secs().max(1);
+                if auth.is_some() {
+                    self.diagnostics.say("refused", || {
+                        format!(
+                            "the service refused the data ({status}) with a new Entra ID token: the \
+                             identity may lack the 'Monitoring Metrics Publisher' role on the resource, \
+                             or the token may be for another audience (AADAudience); keeping the data \
+                             and retrying every {every}s"
+                        )
+                    });
+                } else {
+                    self.diagnostics.say("refused", || {
+                        format!(
+                            "the service refused the data ({status}): the connection string's key may be wrong, \
+                             the identity may lack the 'Monitoring Metrics Publisher' role, or the resource may \
+                             have local authentication disabled; keeping the data and retrying every {every}s"
+                        )
+                    });
+                }
+                Attempted::Retry(payload)
+            }
+            Verdict::NoToken { reason } => {
+                self.failed(None);
+                self.diagnostics.say("no-token", || {
+                    format!("nothing was sent: {reason}; keeping the data and retrying")
                 });
                 payload.attempts += 1;
                 Attempted::Retry(payload)

@@ -1,8 +1,14 @@
 //! One HTTP attempt to the ingestion endpoint, and what its answer means.
+//!
+//! With Entra ID on, each attempt carries the cached bearer token (waiting
+//! for one only when there is none, at most the request's timeout), and
+//! only to a URL that may carry it (https, or http to loopback); a refused
+//! token is handed back with the verdict so delivery can ask for a new one.
 
 use super::backoff::parse_retry_after;
 use super::response::{is_retryable, TrackResponse, TRACK_PATH};
 use crate::accounting::Counters;
+use crate::auth::{may_carry_token, Auth, Bearer};
 use crate::config::{is_loopback, Endpoint};
 use bytes::Bytes;
 use std::sync::{Arc, RwLock};
@@ -36,11 +42,18 @@ pub(crate) enum Verdict {
     },
     /// The key or identity was refused (401, 403). A person has to fix it (a
     /// wrong key, a missing role assignment, local auth disabled), so keep
-    /// the data and try much later, as the official distro does.
+    /// the data and try much later, as the official distro does; unless
+    /// `token` (the Entra ID token the request carried) was refused and a
+    /// new one may pass.
     Refused {
         status: u16,
         retry_after: Option<Duration>,
+        token: Option<Bearer>,
     },
+    /// No request was made: there is no Entra ID token to send with (the
+    /// credential is failing or slow), or the URL may not carry one. Keep
+    /// the data and try again later.
+    NoToken { reason: String },
     /// The request was too large (413): smaller requests may pass.
     TooLarge,
     /// Will never be accepted (400, 404, ...).
@@ -53,6 +66,11 @@ pub(crate) struct Sender {
     /// Where requests go now; a redirect replaces it for later requests.
     track_url: RwLock<String>,
     counters: Arc<Counters>,
+    /// Entra ID tokens for every request; `None`: the instrumentation key
+    /// in the envelopes is all there is.
+    auth: Option<Arc<Auth>>,
+    /// How long an attempt may wait for a token (the request timeout).
+    timeout: Duration,
 }
 
 impl Sender {
@@ -60,6 +78,7 @@ impl Sender {
         endpoint: &Endpoint,
         timeout: Duration,
         counters: Arc<Counters>,
+        auth: Option<Arc<Auth>>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -72,7 +91,43 @@ impl Sender {
             client,
             track_url: RwLock::new(endpoint.join(TRACK_PATH)),
             counters,
+            auth,
+            timeout,
         })
+    }
+
+    /// The token for a request to `url`: `Ok(None)` without Entra ID; the
+    /// verdict to give instead of a request when there is none or `url` may
+    /// not carry it.
+    async fn bearer_for(
+        &self,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Bearer>, Verdict> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        if !may_carry_token(url) {
+            // Endpoints and redirects are checked before they are used, so
+            // this is a guard: never put a token on the wire in clear text.
+            return Err(Verdict::NoToken {
+                reason: "refusing to send an Entra ID token over plain http to a host that is \
+                         not loopback"
+                    .into(),
+            });
+        }
+        let wait = timeout.map_or(self.timeout, |t| t.min(self.timeout));
+        match auth.bearer(wait).await {
+            Ok(bearer) => Ok(Some(bearer)),
+            Err(no) => Err(Verdict::NoToken {
+                reason: no.to_string(),
+            }),
+        }
+    }
+
+    /// Entra ID authentication, when requests carry tokens.
+    pub fn auth(&self) -> Option<&Arc<Auth>> {
+        self.auth.as_ref()
     }
 
     pub fn track_url(&self) -> String {
@@ -87,6 +142,11 @@ impl Sender {
     pub async fn send(&self, body: &Bytes, timeout: Option<Duration>) -> Verdict {
         let mut url = self.track_url();
         for _ in 0..=MAX_REDIRECTS {
+            // Asked per URL: a redirect may lead where a token may not go.
+            let bearer = match self.bearer_for(&url, timeout).await {
+                Ok(bearer) => bearer,
+                Err(verdict) => return verdict,
+            };
             Counters::add(&self.counters.http_requests, 1);
             Counters::add(&self.counters.bytes_sent, body.len() as u64);
             let mut request = self
@@ -95,6 +155,9 @@ impl Sender {
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .header(http::header::CONTENT_ENCODING, "gzip")
                 .body(body.clone());
+            if let Some(bearer) = &bearer {
+                request = request.header(http::header::AUTHORIZATION, bearer.header().clone());
+            }
             if let Some(t) = timeout {
                 request = request.timeout(t);
             }
@@ -135,7 +198,18 @@ impl Sender {
                 }
             }
             let body = response.bytes().await.unwrap_or_default();
-            return classify(status, retry_after, &body, &self.counters);
+            return match classify(status, retry_after, &body, &self.counters) {
+                Verdict::Refused {
+                    status,
+                    retry_after,
+                    ..
+                } => Verdict::Refused {
+                    status,
+                    retry_after,
+                    token: bearer,
+                },
+                verdict => verdict,
+            };
         }
         Verdict::Transient {
             reason: format!("more than {MAX_REDIRECTS} redirects in a row"),
@@ -228,6 +302,7 @@ pub(crate) fn classify(
         401 | 403 => Verdict::Refused {
             status,
             retry_after,
+            token: None,
         },
         413 => Verdict::TooLarge,
         s => Verdict::Permanent {
@@ -275,7 +350,7 @@ mod tests {
         for status in [401, 403] {
             assert!(matches!(
                 classify(status, None, b"", &c),
-                Verdict::Refused { status: s, retry_after: None } if s == status
+                Verdict::Refused { status: s, retry_after: None, token: None } if s == status
             ));
         }
         assert_eq!(classify(413, None, b"", &c), Verdict::TooLarge);
@@ -283,6 +358,47 @@ mod tests {
             classify(404, None, b"", &c),
             Verdict::Permanent { status: 404, .. }
         ));
+    }
+
+    /// The guard under the endpoint checks: were a plain-http URL to a
+    /// remote host ever to reach the sender, no request leaves with a token.
+    #[test]
+    fn a_token_is_never_sent_over_plain_http_to_a_remote_host() {
+        use crate::auth::AccessToken;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let credential = |_: &[&str]| {
+            Ok(AccessToken::new(
+                "secret-token-text",
+                SystemTime::now() + Duration::from_secs(3600),
+            ))
+        };
+        let auth = Arc::new(Auth::new(
+            Arc::new(credential),
+            "s/.default".into(),
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        ));
+        rt.spawn(Arc::clone(&auth).run());
+        let counters = Arc::new(Counters::default());
+        let endpoint = Endpoint::parse("IngestionEndpoint", "http://127.0.0.1:9").unwrap();
+        let sender = Sender::new(
+            &endpoint,
+            Duration::from_secs(1),
+            Arc::clone(&counters),
+            Some(auth),
+        )
+        .unwrap();
+        *sender.track_url.write().unwrap() = "http://example.com/v2.1/track".into();
+        let verdict = rt.block_on(sender.send(&Bytes::from_static(b"[]"), None));
+        let Verdict::NoToken { reason } = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert!(reason.contains("plain http"), "{reason}");
+        assert!(!reason.contains("secret-token-text"), "{reason}");
+        assert_eq!(counters.snapshot().http_requests, 0);
     }
 
     #[test]

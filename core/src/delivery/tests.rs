@@ -41,6 +41,7 @@ impl Rig {
             &cs.ingestion_endpoint,
             Duration::from_secs(2),
             Arc::clone(&counters),
+            None,
         )
         .unwrap();
         let delivery = Arc::new(

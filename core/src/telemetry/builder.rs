@@ -4,6 +4,7 @@
 //! (`config/settings.rs`); the identity settings' methods are written here.
 
 use super::AzureTelemetry;
+use crate::auth::{SharedCredential, TokenCredential};
 use crate::config::{for_each_setting, Config, Face, SettingValue};
 use crate::error::{ConfigError, Error, Result};
 use opentelemetry::KeyValue;
@@ -22,6 +23,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct AzureTelemetryBuilder {
     config: Config,
+    /// Not a setting (it is code, not a value): kept beside the `Config`.
+    credential: Option<SharedCredential>,
 }
 
 macro_rules! builder_methods {
@@ -53,7 +56,23 @@ for_each_setting!(builder_methods);
 
 impl AzureTelemetryBuilder {
     pub fn from_config(config: Config) -> Self {
-        Self { config }
+        Self {
+            config,
+            credential: None,
+        }
+    }
+    /// Authenticate with Microsoft Entra ID: every request carries a bearer
+    /// token from `credential` (for `https://monitor.azure.com//.default`,
+    /// or `<AADAudience>/.default` when the connection string names an
+    /// audience), whatever the connection string's `Authorization`. Tokens
+    /// are fetched on the pipeline's background threads, cached, refreshed
+    /// before they expire and once after a 401 or 403; while the credential
+    /// fails, data is kept (on disk or in memory) and sent once it recovers.
+    /// Without a credential, `Authorization=AAD` in the connection string or
+    /// `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` make `build` fail.
+    pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
+        self.credential = Some(SharedCredential(std::sync::Arc::new(credential)));
+        self
     }
     /// The Application Insights connection string; unset reads
     /// `APPLICATIONINSIGHTS_CONNECTION_STRING`.
@@ -164,6 +183,6 @@ impl AzureTelemetryBuilder {
     #[doc(hidden)]
     pub fn build_as(self, face: Face) -> Result<AzureTelemetry> {
         self.config.validate_as(face).map_err(Error::Config)?;
-        AzureTelemetry::start(self.config, |k| std::env::var(k).ok())
+        AzureTelemetry::start(self.config, self.credential, |k| std::env::var(k).ok())
     }
 }

@@ -15,14 +15,13 @@ pub use metric_reader::{AzureMetricReader, AzureMetricReaderBuilder};
 pub use span_processor::AzureSpanProcessor;
 
 use crate::accounting::{Counters, Ledger, Progress, Stats};
-use crate::config::{
-    build_resource, Authorization, Config, ConnectionString, Exports, CONNECTION_STRING_ENV,
-};
+use crate::auth::{self, SharedCredential};
+use crate::config::{build_resource, Config, ConnectionString, Exports, CONNECTION_STRING_ENV};
 use crate::delivery::{
     default_directory, Backoff, Delivery, Sender, Storage, StorageError, StorageSettings,
 };
 use crate::envelopes::{AzureExporter, ViewOptions};
-use crate::error::{ConfigError, Error, Result};
+use crate::error::{Error, Result};
 use crate::ingest::{
     AvailabilityResult, Custom, CustomEvent, LogRecord, MetricPoint, Operations, PackedSpan,
     TrackedException,
@@ -90,8 +89,21 @@ impl AzureTelemetry {
     }
 
     /// Starts the pipeline; `env` looks up environment variables (injectable for tests).
-    pub(crate) fn start(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    pub(crate) fn start(
+        config: Config,
+        credential: Option<SharedCredential>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
         let connection_string = resolve_connection_string(&config, &env)?;
+        // Entra ID: `Some` with a credential. The same `Auth` is for every
+        // request to the service (ingestion here, and Live Metrics).
+        let auth = auth::resolve(
+            &connection_string,
+            credential,
+            &env,
+            config.retry_base_delay,
+            config.retry_max_delay,
+        )?;
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
         let exports = Exports::of(&config, &env);
         let counters = Arc::new(Counters::default());
@@ -109,8 +121,13 @@ impl AzureTelemetry {
             &connection_string.ingestion_endpoint,
             config.request_timeout,
             Arc::clone(&counters),
+            auth.clone(),
         )
         .map_err(Error::Transport)?;
+        if let Some(auth) = &auth {
+            // The first token is fetched now, so the first batch finds it.
+            runtime.spawn(Arc::clone(auth).run());
+        }
         let storage = open_storage(&config, &connection_string);
         let storage_for_spill = storage.as_ref().ok().cloned().flatten();
         let delivery = Arc::new(Delivery::new(
@@ -624,15 +641,7 @@ fn resolve_connection_string(
         source_name,
         detail,
     })?;
-    if cs.authorization == Authorization::EntraId {
-        return Err(Error::ConnectionString {
-            source_name,
-            detail: ConfigError::new(
-                "Authorization",
-                "AAD (Entra ID) authentication is not supported yet; remove Authorization=AAD to use the instrumentation key",
-            ),
-        });
-    }
+    // `Authorization=AAD` is checked with the credential (`auth::resolve`).
     Ok(cs)
 }
 
@@ -683,13 +692,13 @@ mod tests {
             msg.contains(CONNECTION_STRING_ENV) && msg.contains("InstrumentationKey"),
             "{msg}"
         );
-        let err = resolve(
+        // Entra ID is the credential's business (auth::resolve), not the parser's.
+        let cs = resolve(
             Some(&format!("InstrumentationKey={KEY};Authorization=AAD")),
             None,
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("Entra ID"), "{err}");
-        assert!(!err.to_string().contains(KEY));
+        .unwrap();
+        assert_eq!(cs.authorization, crate::config::Authorization::EntraId);
     }
 
     /// The shape the issue reported, from either source: the error names
