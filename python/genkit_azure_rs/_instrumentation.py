@@ -46,7 +46,7 @@ class Library:
     module: str
     instrumentation: str
     instrumentor: str
-    #: An HTTP client: calls to the ingestion endpoint are excluded from its spans.
+    #: An HTTP client: calls to where telemetry goes are excluded from its spans.
     client: bool = False
     #: The OTEL_PYTHON_<X>_EXCLUDED_URLS its instrumentation reads.
     env_name: str = ""
@@ -167,6 +167,13 @@ def own_endpoint_pattern(endpoint: str | None) -> str | None:
 _HTTP_CLIENT_LOGGERS = ("httpx", "httpcore", "urllib3", "requests", "azure.core.pipeline")
 
 
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
+
+
 class OwnTrafficLogFilter(logging.Filter):
     """Drops HTTP clients' log records about calls to the ingestion endpoint, so no
     telemetry ever reports on the sending of telemetry (the official distro, whose
@@ -175,16 +182,23 @@ class OwnTrafficLogFilter(logging.Filter):
 
     def __init__(self, ingestion_endpoint: str | None) -> None:
         super().__init__()
-        parts = urlsplit(ingestion_endpoint or "")
-        self.origin = parts.netloc
+        self.origins = [o for o in (_netloc(e) for e in telemetry_endpoints(ingestion_endpoint)) if o]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.origin or not record.name.startswith(_HTTP_CLIENT_LOGGERS):
+        if not self.origins or not record.name.startswith(_HTTP_CLIENT_LOGGERS):
             return True
         try:
-            return self.origin not in record.getMessage()
+            message = record.getMessage()
+            return not any(origin in message for origin in self.origins)
         except Exception:  # noqa: BLE001 - a record that cannot format is the handler's business
             return True
+
+
+def telemetry_endpoints(ingestion_endpoint: str | None) -> list[str]:
+    """Where telemetry itself is sent: the ingestion endpoint, and Genkit's Dev UI
+    telemetry server (``GENKIT_TELEMETRY_SERVER``), which Genkit's dev-mode exporter
+    posts every span to as it starts and ends, through urllib and httpx."""
+    return [e for e in (ingestion_endpoint, os.environ.get("GENKIT_TELEMETRY_SERVER")) if e]
 
 
 def _joined(*patterns: str | None) -> str:
@@ -197,7 +211,8 @@ class Instrumentation:
 
     def __init__(self, options: Mapping[str, Mapping[str, Any]], ingestion_endpoint: str | None) -> None:
         self.options = options
-        self.own_pattern = own_endpoint_pattern(ingestion_endpoint)
+        # Spans of calls to where telemetry goes would be sent there in turn: a loop.
+        self.own_pattern = _joined(*(own_endpoint_pattern(e) for e in telemetry_endpoints(ingestion_endpoint)))
 
     def enable(self) -> dict[str, str]:
         unknown = sorted(set(self.options) - set(LIBRARIES))
