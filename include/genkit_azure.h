@@ -14,7 +14,8 @@
  * - Strings are NUL-terminated UTF-8; a NULL optional string means "not set".
  * - Arrays are a pointer plus a count; the pointer may be NULL when the count is 0.
  * - Structs are meant to be zero-initialised first: zero means "default" / "not set".
- * - Everything passed in is copied; it may be freed as soon as the call returns.
+ * - Everything passed in is copied; it may be freed as soon as the call returns
+ *   (except genkit_azure_config.token_user_data: see there).
  */
 
 #include <stdarg.h>
@@ -22,6 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+/**
+ * How many bytes the buffer a token callback first gets holds: more than
+ * any Entra ID token (they are a few KB). A longer token is asked for again
+ * with a buffer of the length the callback reported.
+ */
+#define GENKIT_AZURE_TOKEN_CAPACITY 16384
 
 /**
  * For a number or duration field whose range includes 0: an explicit 0.
@@ -374,6 +382,32 @@ typedef struct genkit_azure_availability {
 } genkit_azure_availability;
 
 /**
+ * Gets a Microsoft Entra ID access token for `scope` (NUL-terminated,
+ * e.g. "https://monitor.azure.com//.default").
+ *
+ * On success: writes the token's text (ASCII; no NUL needed) into `token`,
+ * which holds `token_capacity` bytes, sets `*token_len` to its length and
+ * `*expires_on` to when it expires, in seconds since the Unix epoch, and
+ * returns 0. A token longer than `token_capacity`: set `*token_len` to its
+ * length and return 0 without writing it; the callback is called again at
+ * once with a buffer that large.
+ *
+ * On failure: returns any other value; it may write a message (UTF-8) into
+ * `token` and set `*token_len` to its length, which the library says in a
+ * diagnostic. The data waits, and the callback is called again later.
+ *
+ * Called on a background thread of the library (never the threads that
+ * call it), one call at a time; it may block (only token refreshing waits
+ * for it). `user_data` is `genkit_azure_config.token_user_data`, as given.
+ */
+typedef int (*genkit_azure_token_callback)(void *user_data,
+                                           const char *scope,
+                                           char *token,
+                                           size_t token_capacity,
+                                           size_t *token_len,
+                                           int64_t *expires_on);
+
+/**
  * Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
  * and set only what you need: NULL strings and 0 numbers mean "default".
  * Strings are UTF-8 and are copied; they may be freed after the call.
@@ -541,6 +575,23 @@ typedef struct genkit_azure_config {
      * 1 to 1000000 series; 0 = default (2000 series).
      */
     uint32_t metric_series_limit;
+    /**
+     * Microsoft Entra ID: when set, every request carries a bearer token
+     * this callback gives (see `genkit_azure_token_callback`), whatever the
+     * connection string's `Authorization`. NULL: the instrumentation key
+     * alone; then a connection string with `Authorization=AAD`, or
+     * APPLICATIONINSIGHTS_AUTHENTICATION_STRING set, makes
+     * `genkit_azure_new` fail. It is called on a background thread of the
+     * library, never concurrently with itself. Not a setting of core's list:
+     * code, not a value.
+     */
+    genkit_azure_token_callback token_callback;
+    /**
+     * Passed to `token_callback` as is. Not copied: it must stay valid, and
+     * usable from another thread, until `genkit_azure_free` returns (which
+     * waits for a call in progress).
+     */
+    void *token_user_data;
 } genkit_azure_config;
 
 /**
@@ -1004,7 +1055,10 @@ enum genkit_azure_status genkit_azure_shutdown(struct genkit_azure_handle *handl
 /**
  * Releases a handle. NULL is a no-op. If the handle was not shut down, its
  * background threads are stopped without waiting and anything still queued
- * is lost; call `genkit_azure_shutdown` first to deliver it.
+ * is lost; call `genkit_azure_shutdown` first to deliver it. A call of the
+ * config's `token_callback` still running is waited for; after this
+ * returns the callback is never called again (so `token_user_data` may be
+ * freed). Never call it from the token callback.
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new` that no other

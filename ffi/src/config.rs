@@ -10,12 +10,13 @@
 //! documented differently from the list.
 
 use crate::attribute::{attributes, genkit_azure_attribute};
+use crate::auth::genkit_azure_token_callback;
 use crate::boundary::{try_opt_str, FfiError, FfiResult, Path};
 use crate::status::genkit_azure_status::{GENKIT_AZURE_INTERNAL, GENKIT_AZURE_INVALID_CONFIG};
 use genkit_azure::face::{self, Face, Kind, SettingValue};
 use genkit_azure::opentelemetry::KeyValue;
 use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder};
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 /// For a number or duration field whose range includes 0: an explicit 0.
@@ -138,6 +139,19 @@ pub struct genkit_azure_config {
     /// folds into the metric's `otel.metric.overflow` series, counted.
     /// 1 to 1000000 series; 0 = default (2000 series).
     pub metric_series_limit: u32,
+    /// Microsoft Entra ID: when set, every request carries a bearer token
+    /// this callback gives (see `genkit_azure_token_callback`), whatever the
+    /// connection string's `Authorization`. NULL: the instrumentation key
+    /// alone; then a connection string with `Authorization=AAD`, or
+    /// APPLICATIONINSIGHTS_AUTHENTICATION_STRING set, makes
+    /// `genkit_azure_new` fail. It is called on a background thread of the
+    /// library, never concurrently with itself. Not a setting of core's list:
+    /// code, not a value.
+    pub token_callback: genkit_azure_token_callback,
+    /// Passed to `token_callback` as is. Not copied: it must stay valid, and
+    /// usable from another thread, until `genkit_azure_free` returns (which
+    /// waits for a call in progress).
+    pub token_user_data: *mut c_void,
 }
 
 /// Lists the number and duration fields, each by its own name, so a name

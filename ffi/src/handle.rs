@@ -5,11 +5,13 @@
 //! `genkit_azure_free`. Freeing without shutting down stops the background
 //! threads at once and loses whatever was still queued.
 
+use crate::auth::{with_token_callback, TokenCalls};
 use crate::boundary::{boundary, try_ref, try_write, FfiError, FfiResult, Path};
 use crate::config::{builder, genkit_azure_config};
 use crate::status::genkit_azure_status::{self, *};
 use genkit_azure::face::Face;
 use genkit_azure::{AzureTelemetry, Pushed};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An opaque handle to a running telemetry pipeline (background threads, an
@@ -20,6 +22,19 @@ use std::time::Duration;
 // forward declaration and the layout stays ours to change.
 pub struct genkit_azure_handle {
     telemetry: AzureTelemetry,
+    /// The token callback's calls, when the config has one: closed when the
+    /// handle is freed, so the caller's `token_user_data` is never used after.
+    token_calls: Option<Arc<TokenCalls>>,
+}
+
+impl Drop for genkit_azure_handle {
+    fn drop(&mut self) {
+        // Before the pipeline goes: no new call of the C callback, and the
+        // one running (if any) has returned, when free returns.
+        if let Some(calls) = &self.token_calls {
+            calls.close_and_wait();
+        }
+    }
 }
 
 impl genkit_azure_handle {
@@ -75,10 +90,14 @@ pub unsafe extern "C" fn genkit_azure_new(
         unsafe { try_write(out, std::ptr::null_mut(), &out_path) }?;
         let config_path = Path::Root("config");
         // SAFETY: forwarded from the caller.
-        let builder = unsafe { builder(try_ref(config, &config_path)?, &config_path) }?;
+        let config = unsafe { try_ref(config, &config_path) }?;
+        // SAFETY: forwarded from the caller.
+        let builder = unsafe { builder(config, &config_path) }?;
+        let (builder, token_calls) = with_token_callback(builder, config);
         let handle = Box::new(genkit_azure_handle {
             // Errors name settings as C does (`config.batch_delay_ms`).
             telemetry: builder.build_as(Face::C)?,
+            token_calls,
         });
         // SAFETY: checked non-NULL and aligned above.
         unsafe { out.write(Box::into_raw(handle)) };
@@ -154,7 +173,10 @@ pub unsafe extern "C" fn genkit_azure_shutdown(
 
 /// Releases a handle. NULL is a no-op. If the handle was not shut down, its
 /// background threads are stopped without waiting and anything still queued
-/// is lost; call `genkit_azure_shutdown` first to deliver it.
+/// is lost; call `genkit_azure_shutdown` first to deliver it. A call of the
+/// config's `token_callback` still running is waited for; after this
+/// returns the callback is never called again (so `token_user_data` may be
+/// freed). Never call it from the token callback.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new` that no other

@@ -8,6 +8,7 @@
 //! - [`status`] - `genkit_azure_status`, `genkit_azure_last_error`, `genkit_azure_status_name`
 //! - `boundary` - the panic boundary and the checks on everything C passes in
 //! - [`config`] - `genkit_azure_config`
+//! - [`auth`] - `genkit_azure_token_callback`, Microsoft Entra ID tokens from C
 //! - [`handle`] - `genkit_azure_handle` and its lifecycle (new, flush, shutdown, free)
 //! - [`attribute`] - `genkit_azure_attribute`
 //! - [`span`] - `genkit_azure_span`, `genkit_azure_event`, `genkit_azure_export_span`
@@ -24,7 +25,9 @@
 //! (`boundary::boundary`), returns a `genkit_azure_status`, leaves a message
 //! saying what and where in `genkit_azure_last_error()` when it fails, reads
 //! enum fields as plain integers and checks them, and copies whatever it
-//! keeps, so no C memory is referenced after a call returns.
+//! keeps, so no C memory is referenced after a call returns (the one
+//! exception, `token_user_data`, is kept for the token callback until
+//! `genkit_azure_free`, which waits for the callback's last call).
 
 // The exported types keep their C names (`genkit_azure_span`, not
 // `GenkitAzureSpan`) so the header, the C programs and this crate all use
@@ -35,6 +38,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod attribute;
+pub mod auth;
 mod boundary;
 pub mod config;
 pub mod custom;
