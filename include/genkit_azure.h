@@ -33,7 +33,9 @@
 
 /**
  * For a number or duration field whose range includes 0: an explicit 0.
- * (A field left 0 means "default", so 0 itself cannot say it.)
+ * (A field left 0 means "default", so 0 itself cannot say it.) A `double`
+ * field takes it too (`cfg.sampling_ratio = GENKIT_AZURE_ZERO;`): it is
+ * exactly 4294967295.0 there, far outside every such field's range.
  */
 #define GENKIT_AZURE_ZERO UINT32_MAX
 
@@ -575,6 +577,27 @@ typedef struct genkit_azure_config {
      * 1 to 1000000 series; 0 = default (2000 series).
      */
     uint32_t metric_series_limit;
+    /**
+     * The share of traces kept, whole, chosen by trace id as every
+     * Application Insights SDK chooses. 0 to 1; 0 = default (1);
+     * GENKIT_AZURE_ZERO = 0.
+     * Decided at the root's start (`genkit_azure_span_started`); not
+     * together with `traces_per_second`. Left 0, the environment's
+     * OTEL_TRACES_SAMPLER=microsoft.fixed_percentage sets it.
+     */
+    double sampling_ratio;
+    /**
+     * Keep about this many traces a second, whole, decided at each root; 0
+     * sets no limit. 0 to 1000000 traces/s; 0 = default (0 traces/s).
+     * Left 0, the environment's OTEL_TRACES_SAMPLER=microsoft.rate_limited
+     * sets it.
+     */
+    double traces_per_second;
+    /**
+     * Sample logs and custom telemetry with their trace: dropped with a
+     * dropped trace, and carrying a kept one's `sampleRate`.
+     */
+    bool enable_trace_based_sampling_for_logs;
     /**
      * Microsoft Entra ID: when set, every request carries a bearer token
      * this callback gives (see `genkit_azure_token_callback`), whatever the

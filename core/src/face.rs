@@ -50,7 +50,31 @@ pub fn example_invalid(setting: &Setting) -> Option<SettingValue> {
         SettingValue::Duration(d) => {
             SettingValue::Duration(d + std::time::Duration::from_millis(1))
         }
+        SettingValue::Float(f) => SettingValue::Float(f + 1.0),
     })
+}
+
+/// Every number and duration setting with the value the faces' tests set
+/// when they set all of them at once: its [`example_valid`], unless that
+/// cannot go with the examples before it (`traces_per_second` with
+/// `sampling_ratio`: one or the other), in which case its default.
+pub fn examples_together() -> Vec<(&'static Setting, SettingValue)> {
+    let mut config = Config::default();
+    let mut out = Vec::new();
+    for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+        let default = s.default_value().expect("a tuned setting has a default");
+        let example = example_valid(s).expect("a tuned setting has an example");
+        let mut with = config.clone();
+        let value = match with.set(Face::Rust, s.name, example) {
+            Ok(()) if with.validate().is_ok() => {
+                config = with;
+                example
+            }
+            _ => default,
+        };
+        out.push((s, value));
+    }
+    out
 }
 
 /// An OpenTelemetry severity number (1-24) as a `Severity`. Every face
@@ -94,6 +118,20 @@ mod tests {
             let invalid = example_invalid(s).unwrap();
             assert!(s.check(Face::Rust, invalid).is_err(), "{}", s.name);
         }
+    }
+
+    #[test]
+    fn examples_together_are_valid_together_and_leave_out_only_conflicts() {
+        let mut config = Config::default();
+        let mut defaults = Vec::new();
+        for (s, v) in examples_together() {
+            config.set(Face::Rust, s.name, v).unwrap();
+            if Some(v) != example_valid(s) {
+                defaults.push(s.name);
+            }
+        }
+        config.validate().unwrap();
+        assert_eq!(defaults, ["traces_per_second"]);
     }
 
     #[test]

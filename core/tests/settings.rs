@@ -42,16 +42,14 @@ fn every_number_and_duration_reaches_the_pipeline() {
 #[test]
 fn all_of_them_at_once_reach_the_pipeline() {
     let mut b = builder();
-    for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
-        b = b
-            .set(Face::Rust, s.name, face::example_valid(s).unwrap())
-            .unwrap();
+    for (s, value) in face::examples_together() {
+        b = b.set(Face::Rust, s.name, value).unwrap();
     }
     let telemetry = b.build().unwrap();
-    for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
+    for (s, value) in face::examples_together() {
         assert_eq!(
             telemetry.resolved_config().get(s.name),
-            face::example_valid(s),
+            Some(value),
             "{}",
             s.name
         );
@@ -107,6 +105,7 @@ fn every_identity_setting_has_its_builder_method() {
         "storage_directory",
         "disable_offline_storage",
         "log_input_and_output",
+        "enable_trace_based_sampling_for_logs",
         "force_dev_export",
         "disable_traces",
         "disable_metrics",
@@ -199,6 +198,15 @@ fn bytes(n: u64) -> String {
     format!("{} bytes", thousands(n))
 }
 
+/// `1,000,000`, `0.25`.
+fn float(f: f64) -> String {
+    if f.fract() == 0.0 && (0.0..1e15).contains(&f) {
+        thousands(f as u64)
+    } else {
+        f.to_string()
+    }
+}
+
 /// A value as a reader wants it: `65,536 items`, `1 MiB`, `500 ms`.
 fn readable(s: &Setting, value: SettingValue) -> String {
     match (s.kind, value) {
@@ -206,6 +214,9 @@ fn readable(s: &Setting, value: SettingValue) -> String {
         (Kind::Count(""), SettingValue::Count(n)) => thousands(n),
         (Kind::Count(unit), SettingValue::Count(n)) => format!("{} {unit}", thousands(n)),
         (_, SettingValue::Count(n)) => thousands(n),
+        (Kind::Float(""), SettingValue::Float(f)) => float(f),
+        (Kind::Float(unit), SettingValue::Float(f)) => format!("{} {unit}", float(f)),
+        (_, SettingValue::Float(f)) => float(f),
         // Rust's face writes durations in their largest exact unit.
         (_, SettingValue::Duration(_)) => s.format(Face::Rust, value),
     }
@@ -238,6 +249,9 @@ fn table() -> String {
             .map(|(lo, hi)| match (s.kind, lo) {
                 (Kind::Count(_), SettingValue::Count(n)) => {
                     format!("{} to {}", thousands(n), readable(s, hi))
+                }
+                (Kind::Float(_), SettingValue::Float(f)) => {
+                    format!("{} to {}", float(f), readable(s, hi))
                 }
                 _ => format!("{} to {}", readable(s, lo), readable(s, hi)),
             })

@@ -20,7 +20,9 @@ use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 /// For a number or duration field whose range includes 0: an explicit 0.
-/// (A field left 0 means "default", so 0 itself cannot say it.)
+/// (A field left 0 means "default", so 0 itself cannot say it.) A `double`
+/// field takes it too (`cfg.sampling_ratio = GENKIT_AZURE_ZERO;`): it is
+/// exactly 4294967295.0 there, far outside every such field's range.
 pub const GENKIT_AZURE_ZERO: u32 = u32::MAX;
 
 /// `batch_delay_ms` value meaning "no delay": send each batch as soon as
@@ -139,6 +141,21 @@ pub struct genkit_azure_config {
     /// folds into the metric's `otel.metric.overflow` series, counted.
     /// 1 to 1000000 series; 0 = default (2000 series).
     pub metric_series_limit: u32,
+    /// The share of traces kept, whole, chosen by trace id as every
+    /// Application Insights SDK chooses. 0 to 1; 0 = default (1);
+    /// GENKIT_AZURE_ZERO = 0.
+    /// Decided at the root's start (`genkit_azure_span_started`); not
+    /// together with `traces_per_second`. Left 0, the environment's
+    /// OTEL_TRACES_SAMPLER=microsoft.fixed_percentage sets it.
+    pub sampling_ratio: f64,
+    /// Keep about this many traces a second, whole, decided at each root; 0
+    /// sets no limit. 0 to 1000000 traces/s; 0 = default (0 traces/s).
+    /// Left 0, the environment's OTEL_TRACES_SAMPLER=microsoft.rate_limited
+    /// sets it.
+    pub traces_per_second: f64,
+    /// Sample logs and custom telemetry with their trace: dropped with a
+    /// dropped trace, and carrying a kept one's `sampleRate`.
+    pub enable_trace_based_sampling_for_logs: bool,
     /// Microsoft Entra ID: when set, every request carries a bearer token
     /// this callback gives (see `genkit_azure_token_callback`), whatever the
     /// connection string's `Authorization`. NULL: the instrumentation key
@@ -154,6 +171,51 @@ pub struct genkit_azure_config {
     pub token_user_data: *mut c_void,
 }
 
+/// A number field's value as C holds it: an integer, or a `double`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Raw {
+    Int(u64),
+    Float(f64),
+}
+
+/// Each number field type as a [`Raw`], and back (for the tests).
+trait RawField: Sized {
+    fn raw(self) -> Raw;
+    #[cfg(test)]
+    fn from_raw(raw: Raw) -> Option<Self>;
+}
+
+macro_rules! int_fields {
+    ($($t:ty),*) => {$(
+        impl RawField for $t {
+            fn raw(self) -> Raw {
+                Raw::Int(u64::from(self))
+            }
+            #[cfg(test)]
+            fn from_raw(raw: Raw) -> Option<Self> {
+                match raw {
+                    Raw::Int(n) => <$t>::try_from(n).ok(),
+                    Raw::Float(_) => None,
+                }
+            }
+        }
+    )*};
+}
+int_fields!(u32, u64);
+
+impl RawField for f64 {
+    fn raw(self) -> Raw {
+        Raw::Float(self)
+    }
+    #[cfg(test)]
+    fn from_raw(raw: Raw) -> Option<Self> {
+        match raw {
+            Raw::Float(f) => Some(f),
+            Raw::Int(_) => None,
+        }
+    }
+}
+
 /// Lists the number and duration fields, each by its own name, so a name
 /// can never select another field: core's list of settings says what each
 /// one means, its unit and its range.
@@ -163,16 +225,16 @@ macro_rules! number_fields {
             const NUMBER_FIELDS: usize = [$(stringify!($field)),*].len();
 
             /// `(field name, value)` of every number and duration field.
-            fn number_fields(&self) -> [(&'static str, u64); Self::NUMBER_FIELDS] {
-                [$((stringify!($field), u64::from(self.$field))),*]
+            fn number_fields(&self) -> [(&'static str, Raw); Self::NUMBER_FIELDS] {
+                [$((stringify!($field), RawField::raw(self.$field))),*]
             }
 
             /// Sets a number field by name (tests walk core's list with it).
             /// `None` when there is no such field or `value` does not fit.
             #[cfg(test)]
-            pub(crate) fn set_number_field(&mut self, name: &str, value: u64) -> Option<()> {
+            pub(crate) fn set_number_field(&mut self, name: &str, value: Raw) -> Option<()> {
                 match name {
-                    $(stringify!($field) => self.$field = <$t>::try_from(value).ok()?,)*
+                    $(stringify!($field) => self.$field = <$t as RawField>::from_raw(value)?,)*
                     _ => return None,
                 }
                 Some(())
@@ -200,6 +262,8 @@ number_fields! {
     disk_retention_ms: u32,
     disk_lease_ms: u32,
     metric_series_limit: u32,
+    sampling_ratio: f64,
+    traces_per_second: f64,
 }
 
 /// Maps the C config onto core's builder. Ranges are checked by core, from
@@ -264,7 +328,8 @@ pub(crate) unsafe fn builder(
         .force_dev_export(!c.no_force_dev_export)
         .disable_traces(c.disable_traces)
         .disable_metrics(c.disable_metrics)
-        .disable_logs(c.disable_logs);
+        .disable_logs(c.disable_logs)
+        .enable_trace_based_sampling_for_logs(c.enable_trace_based_sampling_for_logs);
     for (field, raw) in c.number_fields() {
         let Some(setting) = face::setting_in(Face::C, field) else {
             // The tests tie every field to a declared setting.
@@ -273,18 +338,21 @@ pub(crate) unsafe fn builder(
                 format!("{} is not a declared setting", path.field(field)),
             ));
         };
+        let zero = u64::from(GENKIT_AZURE_ZERO);
         let value = match raw {
-            0 => continue,
-            zero if zero == u64::from(GENKIT_AZURE_ZERO) && setting.allows_zero() => {
-                match setting.kind {
-                    Kind::Duration => SettingValue::Duration(Duration::ZERO),
-                    _ => SettingValue::Count(0),
-                }
-            }
-            n => match setting.kind {
+            Raw::Int(0) => continue,
+            Raw::Float(0.0) => continue,
+            Raw::Int(n) if n == zero && setting.allows_zero() => match setting.kind {
+                Kind::Duration => SettingValue::Duration(Duration::ZERO),
+                _ => SettingValue::Count(0),
+            },
+            // `GENKIT_AZURE_ZERO` converted to a double by the C compiler.
+            Raw::Float(f) if f == zero as f64 && setting.allows_zero() => SettingValue::Float(0.0),
+            Raw::Int(n) => match setting.kind {
                 Kind::Duration => SettingValue::Duration(Duration::from_millis(n)),
                 _ => SettingValue::Count(n),
             },
+            Raw::Float(f) => SettingValue::Float(f),
         };
         b = b
             .set(Face::C, setting.name, value)
@@ -308,15 +376,17 @@ mod tests {
     }
 
     /// `value` as a C field holds it: milliseconds for durations, the
-    /// sentinel for an explicit 0.
-    fn c_value(kind: Kind, value: SettingValue) -> u64 {
+    /// sentinel for an explicit 0 (a double's converted as C converts it).
+    fn c_value(kind: Kind, value: SettingValue) -> Raw {
         match value {
-            v if v.is_zero() => u64::from(GENKIT_AZURE_ZERO),
+            SettingValue::Float(0.0) => Raw::Float(f64::from(GENKIT_AZURE_ZERO)),
+            SettingValue::Float(f) => Raw::Float(f),
+            v if v.is_zero() => Raw::Int(u64::from(GENKIT_AZURE_ZERO)),
             SettingValue::Duration(d) => {
                 assert_eq!(kind, Kind::Duration);
-                d.as_millis() as u64
+                Raw::Int(d.as_millis() as u64)
             }
-            SettingValue::Count(n) => n,
+            SettingValue::Count(n) => Raw::Int(n),
         }
     }
 
@@ -351,14 +421,13 @@ mod tests {
         }
         // All at once, and a field left 0 keeps the default.
         let mut c = config();
-        for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
-            let valid = face::example_valid(s).unwrap();
-            c.set_number_field(&s.name_in(Face::C), c_value(s.kind, valid))
+        for (s, value) in face::examples_together() {
+            c.set_number_field(&s.name_in(Face::C), c_value(s.kind, value))
                 .unwrap();
         }
         with_pipeline(&c, |t| {
-            for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
-                assert_eq!(t.resolved_config().get(s.name), face::example_valid(s));
+            for (s, value) in face::examples_together() {
+                assert_eq!(t.resolved_config().get(s.name), Some(value), "{}", s.name);
             }
         });
         with_pipeline(&config(), |t| {
@@ -395,12 +464,15 @@ mod tests {
         c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
         c.thread_nice = GENKIT_AZURE_HOST_PRIORITY;
         c.gzip_level = GENKIT_AZURE_ZERO;
+        // What C's `c.sampling_ratio = GENKIT_AZURE_ZERO;` stores.
+        c.sampling_ratio = f64::from(GENKIT_AZURE_ZERO);
         with_pipeline(&c, |t| {
             let r = t.resolved_config();
             assert_eq!(
                 (r.batch_delay, r.thread_nice, r.gzip_level),
                 (Duration::ZERO, 0, 0)
             );
+            assert_eq!(r.sampling_ratio, 0.0);
         });
         // Elsewhere it is just a number, and out of range.
         let mut c = config();
@@ -455,8 +527,10 @@ mod tests {
             assert!(r.storage_enabled);
             assert!(!r.log_input_and_output && r.force_dev_export);
             assert!(!r.disable_traces && !r.disable_metrics && !r.disable_logs);
+            assert!(!r.enable_trace_based_sampling_for_logs);
         });
         let flags = genkit_azure_config {
+            enable_trace_based_sampling_for_logs: true,
             log_input_and_output: true,
             no_force_dev_export: true,
             disable_traces: true,
@@ -468,6 +542,7 @@ mod tests {
             let r = t.resolved_config();
             assert!(r.log_input_and_output && !r.force_dev_export);
             assert!(r.disable_traces && r.disable_metrics && r.disable_logs);
+            assert!(r.enable_trace_based_sampling_for_logs);
         });
         let _ = std::fs::remove_dir_all(&dir);
         with_pipeline(&config(), |t| assert!(!t.resolved_config().storage_enabled));

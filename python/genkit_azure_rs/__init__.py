@@ -12,7 +12,6 @@ A thin Python package over a Rust export pipeline::
 """
 
 from ._context import LIBRARY_LOGGER
-from ._credential import TokenCredential
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
 from ._native import CORE_VERSION, TelemetryShutDownError, __version__
@@ -27,7 +26,6 @@ __all__ = [
     "CORE_VERSION",
     "LIBRARY_LOGGER",
     "TelemetryShutDownError",
-    "TokenCredential",
     "__version__",
     "inject_azure_trace_context",
 ]

@@ -18,11 +18,6 @@ class TelemetryShutDownError(RuntimeError):
 def _settings() -> list[dict[str, Any]]:
     """The Rust core's list of settings as Python names them (for tests)."""
 
-def _authentication_string(value: str) -> dict[str, str | None] | None:
-    """``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` read by the core: None when it asks
-    for nothing, ``{"client_id": ...}`` for Entra ID with a managed identity. ValueError
-    naming the part when it is malformed."""
-
 class Telemetry:
     """The Rust telemetry pipeline (a bounded queue and a background runtime that
     batches and sends envelopes)."""
@@ -31,7 +26,6 @@ class Telemetry:
         self,
         *,
         connection_string: str | None = None,
-        credential: object | None = None,
         service_name: str | None = None,
         service_version: str | None = None,
         service_namespace: str | None = None,
@@ -40,6 +34,7 @@ class Telemetry:
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
         log_input_and_output: bool = False,
+        enable_trace_based_sampling_for_logs: bool = False,
         force_dev_export: bool = True,
         disable_traces: bool = False,
         disable_metrics: bool = False,
@@ -62,11 +57,11 @@ class Telemetry:
         disk_retention_s: float | None = None,
         disk_lease_s: float | None = None,
         metric_series_limit: int | None = None,
+        sampling_ratio: float | None = None,
+        traces_per_second: float | None = None,
     ) -> None:
         """Starts the pipeline. Every setting of the Rust core is a keyword, converted and
         checked from the core's one list (see ``AzureTelemetry`` for what each means).
-        ``credential`` (not a setting: an object) is any object with ``get_token(*scopes)``,
-        called on the pipeline's thread; TypeError without one.
         ``None`` keeps the default. Raises ValueError for a missing or invalid connection
         string (the message names the part and its characters, never the key) or an
         out-of-range setting (the message names it and its range), TypeError for a value

@@ -20,7 +20,6 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from . import _instrumentation, _native, _propagation, _structlog
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
-from ._credential import TokenCredential, credential_from_environment
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
 
@@ -83,17 +82,6 @@ class AzureTelemetry:
     Args:
         connection_string: The Application Insights connection string; unset reads
             ``APPLICATIONINSIGHTS_CONNECTION_STRING``.
-        credential: Microsoft Entra ID: any object with ``get_token(*scopes)`` returning
-            an object with ``.token`` and ``.expires_on`` (seconds since the epoch) or a
-            ``(token, expires_on)`` tuple, such as an ``azure.identity`` credential. Every
-            request then carries a bearer token for ``https://monitor.azure.com//.default``
-            (or ``<AADAudience>/.default``), whatever the connection string's
-            ``Authorization``. It is called on the pipeline's background thread (the GIL
-            taken for the call only), before a token expires and once after the service
-            refuses one; while it fails, data is kept and a diagnostic says why. ``None``:
-            ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD[;ClientId=...]``
-            makes it ``azure.identity.ManagedIdentityCredential``; otherwise the
-            instrumentation key alone (and ``Authorization=AAD`` is an error).
         service_name: The service's name (``service.name``), shown as the cloud role.
             ``None`` means: ``OTEL_SERVICE_NAME``, else ``service.name`` in
             ``OTEL_RESOURCE_ATTRIBUTES``, else ``"genkit-app"``. A name passed here always
@@ -116,6 +104,22 @@ class AzureTelemetry:
         log_input_and_output: Export prompts and responses (`genkit:input`, `genkit:output`,
             cut to the property limit) and Input/Output log records. Off, both are
             ``<redacted>`` (tokens, finish reasons and latency are read first).
+        enable_trace_based_sampling_for_logs: Sample logs and custom telemetry with their
+            trace: dropped with a dropped trace, and carrying a kept one's `sampleRate`.
+            Off, they are all kept and carry no ``sampleRate``.
+        sampling_ratio: The share of traces kept, whole, chosen by trace id as every
+            Application Insights SDK chooses. 0.0 to 1.0, default 1.0. Kept envelopes
+            carry ``sampleRate`` = ratio × 100. Not together with ``traces_per_second``.
+            Left unset, ``OTEL_TRACES_SAMPLER=microsoft.fixed_percentage`` with
+            ``OTEL_TRACES_SAMPLER_ARG`` sets it (a value that cannot be read is a
+            ``ValueError`` naming the variable).
+        traces_per_second: Keep about this many traces a second, whole, decided at each
+            root; 0 sets no limit. 0.0 to 1000000.0 traces/s, default 0.0 traces/s. Left
+            unset, ``OTEL_TRACES_SAMPLER=microsoft.rate_limited`` with
+            ``OTEL_TRACES_SAMPLER_ARG`` sets it. When :meth:`initialize` creates the
+            ``TracerProvider``, a dropped trace's spans are never recorded (so Genkit's
+            metrics count kept traces only); on an existing provider they are dropped
+            before export, after Genkit's metrics counted them.
         force_dev_export: Export even when `GENKIT_ENV=dev`. Off, a process in Genkit's dev
             mode exports nothing.
         disable_traces: Export no spans; Genkit's metrics and logs are still derived from
@@ -174,10 +178,7 @@ class AzureTelemetry:
             names ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or invalid (the message
             names the broken part and never contains the instrumentation key), or a
             setting is out of range (the message names it and its range).
-        TypeError: when a setting is of the wrong type (``max_batch_size="10"``), or
-            ``credential`` has no ``get_token``.
-        ImportError: ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` asks for Entra ID, no
-            ``credential`` was passed and ``azure-identity`` is not installed.
+        TypeError: when a setting is of the wrong type (``max_batch_size="10"``).
 
     The export pipeline (a Rust runtime with its own threads) starts at construction;
     :meth:`initialize` connects tracing and logging to it.
@@ -191,13 +192,15 @@ class AzureTelemetry:
         enable_live_metrics: bool = True,
         log_level: int | str = logging.INFO,
         *,
-        credential: TokenCredential | None = None,
         service_namespace: str | None = None,
         deployment_environment: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
         storage_directory: str | os.PathLike[str] | None = None,
         disable_offline_storage: bool = False,
         log_input_and_output: bool = False,
+        enable_trace_based_sampling_for_logs: bool = False,
+        sampling_ratio: float | None = None,
+        traces_per_second: float | None = None,
         force_dev_export: bool = True,
         disable_traces: bool = False,
         disable_metrics: bool = False,
@@ -226,11 +229,8 @@ class AzureTelemetry:
         if genkit_version is not None:
             # Set in code, so it wins over the environment; the user's own wins over it.
             resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
-        if credential is None:
-            credential = credential_from_environment()
         self._native = _native.Telemetry(
             connection_string=connection_string,
-            credential=credential,
             service_name=service_name,
             service_version=service_version,
             service_namespace=service_namespace,
@@ -239,6 +239,9 @@ class AzureTelemetry:
             storage_directory=storage_directory,
             disable_offline_storage=disable_offline_storage,
             log_input_and_output=log_input_and_output,
+            enable_trace_based_sampling_for_logs=enable_trace_based_sampling_for_logs,
+            sampling_ratio=sampling_ratio,
+            traces_per_second=traces_per_second,
             force_dev_export=force_dev_export,
             disable_traces=disable_traces,
             disable_metrics=disable_metrics,

@@ -7,7 +7,6 @@
 //! pipeline) runs detached from the interpreter so other Python threads go on.
 
 mod convert;
-mod credential;
 mod custom;
 mod metric_producer;
 
@@ -113,6 +112,14 @@ fn setting_arg(
                 .map_err(|_| config_error(setting.out_of_range(Face::Python, secs)))?;
             SettingValue::Duration(d)
         }
+        Kind::Float(_) => {
+            // An int is a fine ratio or rate (`traces_per_second=5`).
+            if value.is_instance_of::<PyBool>() {
+                return Err(wrong_type("a number"));
+            }
+            let f: f64 = value.extract().map_err(|_| wrong_type("a number"))?;
+            SettingValue::Float(f)
+        }
         _ => {
             if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
                 return Err(wrong_type("an int"));
@@ -132,6 +139,7 @@ fn setting_value_to_py<'py>(py: Python<'py>, value: SettingValue) -> PyResult<Bo
     Ok(match value {
         SettingValue::Count(n) => n.into_pyobject(py)?.into_any(),
         SettingValue::Duration(d) => d.as_secs_f64().into_pyobject(py)?.into_any(),
+        SettingValue::Float(f) => f.into_pyobject(py)?.into_any(),
     })
 }
 
@@ -140,6 +148,7 @@ fn setting_value_to_py<'py>(py: Python<'py>, value: SettingValue) -> PyResult<Bo
 #[pyfunction]
 fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let list = PyList::empty(py);
+    let together = face::examples_together();
     for s in SETTINGS {
         let d = PyDict::new(py);
         d.set_item("name", s.name)?;
@@ -148,6 +157,7 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             Kind::Count(_) => "count",
             Kind::Bytes => "bytes",
             Kind::Duration => "duration",
+            Kind::Float(_) => "float",
             Kind::Text => "text",
             Kind::Path => "path",
             Kind::Flag => "flag",
@@ -165,28 +175,12 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("max", value(s.range.map(|r| r.1))?)?;
         d.set_item("example_valid", value(face::example_valid(s))?)?;
         d.set_item("example_invalid", value(face::example_invalid(s))?)?;
+        // What to set when setting every example at once.
+        let together = together.iter().find(|(t, _)| t.name == s.name).map(|(_, v)| *v);
+        d.set_item("example_together", value(together)?)?;
         list.append(d)?;
     }
     Ok(list)
-}
-
-/// `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` read by core's one parser:
-/// None when it asks for nothing, `{"client_id": str | None}` when it asks
-/// for Entra ID with a managed identity; ValueError naming the part when it
-/// is malformed.
-#[pyfunction]
-fn _authentication_string<'py>(
-    py: Python<'py>,
-    value: &str,
-) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let Some(managed) = face::parse_authentication_string(value)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-    else {
-        return Ok(None);
-    };
-    let d = PyDict::new(py);
-    d.set_item("client_id", managed.client_id)?;
-    Ok(Some(d))
 }
 
 /// A push's outcome as Python sees it: True queued, False dropped because
@@ -300,7 +294,6 @@ impl Telemetry {
     #[pyo3(signature = (
         *,
         connection_string = None,
-        credential = None,
         service_name = None,
         service_version = None,
         service_namespace = None,
@@ -309,6 +302,7 @@ impl Telemetry {
         storage_directory = None,
         disable_offline_storage = false,
         log_input_and_output = false,
+        enable_trace_based_sampling_for_logs = false,
         force_dev_export = true,
         disable_traces = false,
         disable_metrics = false,
@@ -319,7 +313,6 @@ impl Telemetry {
     fn new(
         py: Python<'_>,
         connection_string: Option<Bound<'_, PyAny>>,
-        credential: Option<Bound<'_, PyAny>>,
         service_name: Option<String>,
         service_version: Option<String>,
         service_namespace: Option<String>,
@@ -328,6 +321,7 @@ impl Telemetry {
         storage_directory: Option<std::path::PathBuf>,
         disable_offline_storage: bool,
         log_input_and_output: bool,
+        enable_trace_based_sampling_for_logs: bool,
         force_dev_export: bool,
         disable_traces: bool,
         disable_metrics: bool,
@@ -340,10 +334,6 @@ impl Telemetry {
             .resource_attribute(KeyValue::new("telemetry.sdk.language", "python"));
         if let Some(s) = connection_string.filter(|s| !s.is_none()) {
             b = b.connection_string(connection_string_arg(&s)?);
-        }
-        // Entra ID: called later, on the pipeline's thread (see credential.rs).
-        if let Some(c) = credential.filter(|c| !c.is_none()) {
-            b = b.credential(credential::PyCredential::new(&c)?);
         }
         if let Some(s) = service_name {
             b = b.service_name(s);
@@ -368,6 +358,7 @@ impl Telemetry {
         }
         b = b
             .log_input_and_output(log_input_and_output)
+            .enable_trace_based_sampling_for_logs(enable_trace_based_sampling_for_logs)
             .force_dev_export(force_dev_export)
             .disable_traces(disable_traces)
             .disable_metrics(disable_metrics)
@@ -407,6 +398,10 @@ impl Telemetry {
         d.set_item("storage_directory", config.storage_directory.as_deref())?;
         d.set_item("disable_offline_storage", !config.storage_enabled)?;
         d.set_item("log_input_and_output", config.log_input_and_output)?;
+        d.set_item(
+            "enable_trace_based_sampling_for_logs",
+            config.enable_trace_based_sampling_for_logs,
+        )?;
         d.set_item("force_dev_export", config.force_dev_export)?;
         d.set_item("disable_traces", config.disable_traces)?;
         d.set_item("disable_metrics", config.disable_metrics)?;
@@ -782,7 +777,6 @@ fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SpanProcessor>()?;
     m.add_class::<MetricProducer>()?;
     m.add_function(wrap_pyfunction!(_settings, m)?)?;
-    m.add_function(wrap_pyfunction!(_authentication_string, m)?)?;
     m.add(
         "TelemetryShutDownError",
         m.py().get_type::<TelemetryShutDownError>(),

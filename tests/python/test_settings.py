@@ -33,6 +33,7 @@ ANNOTATION = {
     "count": "int | None",
     "bytes": "int | None",
     "duration": "float | None",
+    "float": "float | None",
     "text": "str | None",
     "path": "str | os.PathLike[str] | None",
     "flag": "bool",
@@ -105,11 +106,12 @@ def test_every_setting_set_from_python_reaches_core(setting: dict[str, Any]) -> 
 
 
 def test_all_settings_at_once_reach_core_and_none_keeps_the_defaults() -> None:
-    telemetry = _start(**{s["python_name"]: s["example_valid"] for s in TUNED})
+    # Every example that goes with the others (not a rate limit with a ratio).
+    telemetry = _start(**{s["python_name"]: s["example_together"] for s in TUNED})
     try:
         resolved = telemetry._native._resolved_config()
         for s in TUNED:
-            assert _same(resolved[s["name"]], s["example_valid"]), s["name"]
+            assert _same(resolved[s["name"]], s["example_together"]), s["name"]
     finally:
         telemetry.shutdown(timeout_s=0)
     telemetry = _start(**{s["python_name"]: None for s in TUNED})
@@ -136,7 +138,7 @@ def test_a_value_of_the_wrong_type_is_a_type_error_naming_the_setting(setting: d
     for bad in ("10", True, [1]):
         with pytest.raises(TypeError, match=f"^{re.escape(name)}: expected "):
             _start(**{name: bad})
-    if setting["kind"] != "duration":
+    if setting["kind"] not in ("duration", "float"):
         with pytest.raises(TypeError, match=f"^{re.escape(name)}: expected an int, got float"):
             _start(**{name: 1.5})
 

@@ -35,6 +35,9 @@ pub enum Kind {
     Bytes,
     /// A length of time.
     Duration,
+    /// A fraction or a rate; the unit word (`"traces/s"`), or `""`. A
+    /// `double` in C, a `float` in Python.
+    Float(&'static str),
     /// Text; unset leaves it to the environment or the default.
     Text,
     /// A directory.
@@ -48,11 +51,13 @@ pub enum Kind {
     Attributes,
 }
 
-/// A number or duration setting's value, whatever the face.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A number or duration setting's value, whatever the face. Values of one
+/// kind compare; a `Float` is never NaN once checked (see [`Setting::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub enum SettingValue {
     Count(u64),
     Duration(Duration),
+    Float(f64),
 }
 
 impl SettingValue {
@@ -60,6 +65,7 @@ impl SettingValue {
         match self {
             SettingValue::Count(n) => n == 0,
             SettingValue::Duration(d) => d.is_zero(),
+            SettingValue::Float(f) => f == 0.0,
         }
     }
 }
@@ -81,7 +87,7 @@ macro_rules! count_types {
             fn from_value(value: SettingValue) -> Option<Self> {
                 match value {
                     SettingValue::Count(n) => <$t>::try_from(n).ok(),
-                    SettingValue::Duration(_) => None,
+                    SettingValue::Duration(_) | SettingValue::Float(_) => None,
                 }
             }
         }
@@ -96,14 +102,26 @@ impl SettingType for Duration {
     fn from_value(value: SettingValue) -> Option<Self> {
         match value {
             SettingValue::Duration(d) => Some(d),
-            SettingValue::Count(_) => None,
+            SettingValue::Count(_) | SettingValue::Float(_) => None,
+        }
+    }
+}
+
+impl SettingType for f64 {
+    fn to_value(self) -> SettingValue {
+        SettingValue::Float(self)
+    }
+    fn from_value(value: SettingValue) -> Option<Self> {
+        match value {
+            SettingValue::Float(f) => Some(f),
+            SettingValue::Count(_) | SettingValue::Duration(_) => None,
         }
     }
 }
 
 /// A setting's default: a value, or (for text and the like) what happens
 /// when it is not set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SettingDefault {
     Value(SettingValue),
     Described(&'static str),
@@ -159,7 +177,7 @@ impl Setting {
     /// formatted value already says it).
     fn unit(&self, face: Face) -> &'static str {
         match (self.kind, face) {
-            (Kind::Count(unit), _) => unit,
+            (Kind::Count(unit) | Kind::Float(unit), _) => unit,
             (Kind::Bytes, _) => "bytes",
             (Kind::Duration, Face::C) => "ms",
             (Kind::Duration, Face::Python) => "s",
@@ -175,6 +193,10 @@ impl Setting {
             (SettingValue::Duration(d), Face::Rust) => human_duration(d),
             (SettingValue::Duration(d), Face::C) => d.as_millis().to_string(),
             (SettingValue::Duration(d), Face::Python) => d.as_secs_f64().to_string(),
+            // Python writes a float as `1.0` (what the user's value reads
+            // as there); Rust and C as `1`.
+            (SettingValue::Float(f), Face::Python) => format!("{f:?}"),
+            (SettingValue::Float(f), Face::Rust | Face::C) => f.to_string(),
         }
     }
 
@@ -216,10 +238,10 @@ impl Setting {
         )
     }
 
-    /// Checks `value` against the range.
+    /// Checks `value` against the range (NaN is in no range).
     pub fn check(&self, face: Face, value: SettingValue) -> Result<(), ConfigError> {
         match self.range {
-            Some((lo, hi)) if value < lo || value > hi => {
+            Some((lo, hi)) if !(lo <= value && value <= hi) => {
                 Err(self.out_of_range(face, self.format(face, value)))
             }
             _ => Ok(()),
@@ -259,7 +281,8 @@ impl Setting {
         );
         let default = self.format_with_unit(face, default);
         match face {
-            Face::C if self.allows_zero() => format!(
+            // Where 0 is the default, 0 says it already.
+            Face::C if self.allows_zero() && !default_value_is_zero(self) => format!(
                 "{summary} {range}; 0 = default ({default}); GENKIT_AZURE_ZERO = {}.",
                 self.format_with_unit(face, lo)
             ),
@@ -271,6 +294,10 @@ impl Setting {
             Face::Rust => format!("{summary} {range}, default {default}."),
         }
     }
+}
+
+fn default_value_is_zero(s: &Setting) -> bool {
+    s.default_value().is_some_and(SettingValue::is_zero)
 }
 
 /// `0 s`, `500 ms`, `10 s`, `48 h`: the largest unit that is exact.
@@ -348,6 +375,44 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(500)), "500 ms");
         assert_eq!(human_duration(Duration::from_secs(90)), "90 s");
         assert_eq!(human_duration(Duration::from_secs(48 * 3600)), "48 h");
+    }
+
+    const RATIO: Setting = Setting {
+        name: "sampling_ratio",
+        kind: Kind::Float(""),
+        doc: " The share of traces kept.",
+        env: None,
+        default: SettingDefault::Value(SettingValue::Float(1.0)),
+        range: Some((SettingValue::Float(0.0), SettingValue::Float(1.0))),
+    };
+
+    #[test]
+    fn a_float_is_said_in_each_faces_words_and_nan_is_out_of_range() {
+        let said = |face, v| {
+            RATIO
+                .check(face, SettingValue::Float(v))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            said(Face::Python, 1.5),
+            "sampling_ratio: must be between 0.0 and 1.0, got 1.5"
+        );
+        assert_eq!(
+            said(Face::C, 2.0),
+            "config.sampling_ratio: must be between 0 and 1, got 2"
+        );
+        assert_eq!(
+            said(Face::Rust, f64::NAN),
+            "sampling_ratio: must be between 0 and 1, got NaN"
+        );
+        assert!(RATIO.check(Face::Rust, SettingValue::Float(0.0)).is_ok());
+        assert_eq!(
+            RATIO.doc_line(Face::C),
+            "The share of traces kept. 0 to 1; 0 = default (1); GENKIT_AZURE_ZERO = 0."
+        );
+        assert_eq!(f64::from_value(SettingValue::Float(0.25)), Some(0.25));
+        assert_eq!(f64::from_value(SettingValue::Count(1)), None);
     }
 
     #[test]

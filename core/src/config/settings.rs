@@ -58,6 +58,11 @@ macro_rules! for_each_setting {
                 /// Off, both attributes are `<redacted>` before export (tokens,
                 /// finish reasons and latency are read from them first).
                 log_input_and_output: Flag, default "off: `<redacted>`";
+                /// Sample logs and custom telemetry with their trace: dropped with a dropped trace, and carrying a kept one's `sampleRate`.
+                ///
+                /// Off, they are all kept and carry no `sampleRate` (they are
+                /// not sampled, so the portal must not multiply them).
+                enable_trace_based_sampling_for_logs: Flag, default "off";
                 /// Export even when `GENKIT_ENV=dev`.
                 ///
                 /// Off, a process in Genkit's dev mode exports nothing.
@@ -154,6 +159,27 @@ macro_rules! for_each_setting {
                 disk_lease: Duration, Duration,
                     default Duration::from_secs(30),
                     range Duration::from_secs(1), Duration::from_secs(3600);
+                /// The share of traces kept, whole, chosen by trace id as every Application Insights SDK chooses.
+                ///
+                /// A trace is kept when the DJB2 score of its id is below the
+                /// ratio, so services sampling at the same ratio keep the same
+                /// traces, and its children follow its root. Kept envelopes
+                /// carry `sampleRate` = ratio × 100. Not together with
+                /// `traces_per_second`. Left at 1 in code, the environment's
+                /// `OTEL_TRACES_SAMPLER=microsoft.fixed_percentage` and
+                /// `OTEL_TRACES_SAMPLER_ARG` set it.
+                sampling_ratio: f64, Float(""), default 1.0, range 0.0, 1.0,
+                    env "OTEL_TRACES_SAMPLER";
+                /// Keep about this many traces a second, whole, decided at each root; 0 sets no limit.
+                ///
+                /// The share kept adapts to the rate roots arrive at (over
+                /// about 0.1 s) and is rounded down to 100/n; kept envelopes
+                /// carry it as `sampleRate`. Not together with `sampling_ratio`.
+                /// Left at 0 in code, the environment's
+                /// `OTEL_TRACES_SAMPLER=microsoft.rate_limited` and
+                /// `OTEL_TRACES_SAMPLER_ARG` set it.
+                traces_per_second: f64, Float("traces/s"), default 0.0, range 0.0, 1_000_000.0,
+                    env "OTEL_TRACES_SAMPLER";
             }
         }
     };
@@ -182,6 +208,9 @@ macro_rules! setting_value {
     (Duration, $e:expr) => {
         SettingValue::Duration($e)
     };
+    (f64, $e:expr) => {
+        SettingValue::Float($e)
+    };
     ($t:ident, $e:expr) => {
         SettingValue::Count({
             // Typed as the field is, so `1 << 40` means a u64 there too.
@@ -201,7 +230,7 @@ macro_rules! config_from_settings {
         tuned { $(
             $(#[doc = $doc:literal])*
             $name:ident : $t:ident, $kind:ident $(($unit:literal))?,
-                default $default:expr, range $lo:expr, $hi:expr;
+                default $default:expr, range $lo:expr, $hi:expr $(, env $env:literal)?;
         )* }
     ) => {
         /// Every setting of the pipeline. Build one with
@@ -221,6 +250,9 @@ macro_rules! config_from_settings {
             /// Export `genkit:input` / `genkit:output` and Input/Output log
             /// records (default off: `<redacted>`).
             pub log_input_and_output: bool,
+            /// Drop logs and custom telemetry of dropped traces, and mark
+            /// those of kept ones with `sampleRate` (default off).
+            pub enable_trace_based_sampling_for_logs: bool,
             /// Export in `GENKIT_ENV=dev` too (default on).
             pub force_dev_export: bool,
             /// Export no spans (default off); Genkit metrics and logs are
@@ -249,6 +281,7 @@ macro_rules! config_from_settings {
                     storage_enabled: true,
                     storage_directory: None,
                     log_input_and_output: false,
+                    enable_trace_based_sampling_for_logs: false,
                     force_dev_export: true,
                     disable_traces: false,
                     disable_metrics: false,
@@ -271,6 +304,10 @@ macro_rules! config_from_settings {
                     .field("storage_enabled", &self.storage_enabled)
                     .field("storage_directory", &self.storage_directory)
                     .field("log_input_and_output", &self.log_input_and_output)
+                    .field(
+                        "enable_trace_based_sampling_for_logs",
+                        &self.enable_trace_based_sampling_for_logs,
+                    )
                     .field("force_dev_export", &self.force_dev_export)
                     .field("disable_traces", &self.disable_traces)
                     .field("disable_metrics", &self.disable_metrics)
@@ -327,7 +364,7 @@ macro_rules! config_from_settings {
                 name: stringify!($name),
                 kind: Kind::$kind $(($unit))?,
                 doc: first_line!($($doc),*),
-                env: None,
+                env: env_of!($($env)?),
                 default: SettingDefault::Value(setting_value!($t, $default)),
                 range: Some((setting_value!($t, $lo), setting_value!($t, $hi))),
             },)*
@@ -367,6 +404,22 @@ impl Config {
                     max.name_in(face),
                     max.format_with_unit(face, self.retry_max_delay.to_value()),
                     base.format_with_unit(face, self.retry_base_delay.to_value()),
+                ),
+            ));
+        }
+        if self.sampling_ratio < 1.0 && self.traces_per_second > 0.0 {
+            let (ratio, rate) = (
+                setting("sampling_ratio").expect("declared"),
+                setting("traces_per_second").expect("declared"),
+            );
+            return Err(ConfigError::new(
+                ratio.error_field(face),
+                format!(
+                    "cannot be set together with {}: traces are sampled either at a fixed \
+                     ratio or up to a rate (got {} and {})",
+                    rate.name_in(face),
+                    ratio.format(face, self.sampling_ratio.to_value()),
+                    rate.format_with_unit(face, self.traces_per_second.to_value()),
                 ),
             ));
         }

@@ -33,7 +33,7 @@ macro_rules! builder_methods {
         tuned { $(
             $(#[doc = $doc:literal])*
             $name:ident : $t:ident, $kind:ident $(($unit:literal))?,
-                default $default:expr, range $lo:expr, $hi:expr;
+                default $default:expr, range $lo:expr, $hi:expr $(, env $env:literal)?;
         )* }
     ) => {
         impl AzureTelemetryBuilder {
@@ -128,6 +128,14 @@ impl AzureTelemetryBuilder {
     /// limit) and Input/Output log records; otherwise they are `<redacted>`.
     pub fn log_input_and_output(mut self, on: bool) -> Self {
         self.config.log_input_and_output = on;
+        self
+    }
+    /// `true`: logs and custom telemetry inside a trace that sampling
+    /// dropped are dropped too (counted in `logs_sampled_out`,
+    /// `custom_sampled_out`), and those inside a kept trace carry its
+    /// `sampleRate`. Off (the default), they are all kept, unmarked.
+    pub fn enable_trace_based_sampling_for_logs(mut self, on: bool) -> Self {
+        self.config.enable_trace_based_sampling_for_logs = on;
         self
     }
     /// `false`: a process with `GENKIT_ENV=dev` exports nothing (default `true`).
