@@ -11,6 +11,16 @@
 //!
 //! A declaration's first doc line is the setting's one-line doc, a sentence
 //! of its own; more lines after a blank one explain it in `Config`.
+//!
+//! Not in the list: the Microsoft Entra ID credential (Rust
+//! `AzureTelemetryBuilder::credential`, C `token_callback` with
+//! `token_user_data`, Python `credential=`). It is code, not a value: it has
+//! no default, range, unit or text form to declare, `Config` (plain, `Clone`
+//! data) would have to carry a callback, and each face takes it in its own
+//! shape (a trait object, a function pointer, a Python object); the builder
+//! keeps it beside the `Config` and `auth/` explains it. Its environment
+//! variable, `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`, names a kind of
+//! credential rather than a value, and is read by `auth::environment`.
 
 use super::resource::ResourceSettings;
 use super::setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};
