@@ -60,6 +60,8 @@ pub(crate) struct Enricher {
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
+    /// What derived log records share across spans.
+    log_cache: logs::LogCache,
 }
 
 impl Enricher {
@@ -68,6 +70,7 @@ impl Enricher {
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
+            log_cache: logs::LogCache::default(),
         }
     }
 
@@ -141,7 +144,8 @@ impl Enricher {
             metrics::derive_groups(&facts, &o.source, points);
         }
         if o.logs {
-            logs::derive(&facts, &o.source, o.log_input_and_output, log);
+            let cache = &mut self.log_cache;
+            logs::derive_with(&facts, &o.source, o.log_input_and_output, cache, log);
         }
         source
     }

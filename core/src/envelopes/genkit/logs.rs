@@ -33,6 +33,24 @@ use std::sync::Arc;
 /// The logger name derived records carry (the `logger_name` property).
 pub(crate) const LOGGER: &str = "genkit";
 
+/// What the worker keeps between spans for the records it derives.
+#[derive(Debug, Default)]
+pub(crate) struct LogCache {
+    /// The operation name the last records carried: the spans of one
+    /// operation, and of most operations of one app, share it, so one
+    /// allocation serves them all.
+    operation: Option<Arc<str>>,
+}
+
+impl LogCache {
+    fn operation(&mut self, name: &str) -> Arc<str> {
+        match &self.operation {
+            Some(op) if **op == *name => Arc::clone(op),
+            _ => Arc::clone(self.operation.insert(Arc::from(name))),
+        }
+    }
+}
+
 /// What every record of one span shares.
 struct Common<'a> {
     facts: &'a SpanFacts<'a>,
@@ -57,23 +75,38 @@ impl Common<'_> {
         r
     }
 
-    /// `path`, `qualifiedPath`, `featureName`, `source`, `sourceVersion`.
-    fn attributes(&self, feature: &str) -> Vec<KeyValue> {
-        vec![
+    /// `path`, `qualifiedPath`, `featureName`, `source`, `sourceVersion`,
+    /// with room for `more`.
+    fn attributes(&self, feature: &str, more: usize) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(5 + more);
+        attrs.extend([
             KeyValue::new("path", self.path.clone()),
             KeyValue::new("qualifiedPath", self.facts.path().to_string()),
             KeyValue::new("featureName", feature.to_string()),
             KeyValue::new("source", Arc::clone(&self.source.source)),
             KeyValue::new("sourceVersion", Arc::clone(&self.source.version)),
-        ]
+        ]);
+        attrs
     }
 }
 
-/// Hands `out` every log record the span's facts call for.
+/// [`derive_with`] with nothing kept from earlier spans.
+#[cfg(test)]
 pub(crate) fn derive(
     f: &SpanFacts<'_>,
     source: &Source,
     input_and_output: bool,
+    out: &mut impl FnMut(LogRecord),
+) {
+    derive_with(f, source, input_and_output, &mut LogCache::default(), out);
+}
+
+/// Hands `out` every log record the span's facts call for.
+pub(crate) fn derive_with(
+    f: &SpanFacts<'_>,
+    source: &Source,
+    input_and_output: bool,
+    cache: &mut LogCache,
     out: &mut impl FnMut(LogRecord),
 ) {
     let role = f.span.role();
@@ -89,12 +122,14 @@ pub(crate) fn derive(
         .operation_name
         .map(Cow::Borrowed)
         .or_else(|| root_name(f.span.path))
-        .map(|name| Arc::from(&*name));
+        .map(|name| cache.operation(&name));
+    let mut path = display_path(f.span.path);
+    path.truncate(truncated_chars(&path, limits::PATH).len());
     let c = Common {
         facts: f,
         source,
         operation,
-        path: truncated_chars(&display_path(f.span.path), limits::PATH).to_string(),
+        path,
     };
     if role == Role::Model {
         model(&c, input_and_output, out);
@@ -111,9 +146,12 @@ fn model(c: &Common<'_>, input_and_output: bool, out: &mut impl FnMut(LogRecord)
     let f = c.facts;
     let model = truncated_chars(f.span.name, limits::NAME);
     let feature = f.feature_name("generate");
-    let mut attrs = c.attributes(&feature);
+    // The model, and room for the two config fields.
+    let mut attrs = c.attributes(&feature, 3);
     attrs.push(KeyValue::new("model", model.to_string()));
-    let shared = attrs.clone();
+    // What each Input / Output record adds to (the common case, without
+    // them, copies nothing).
+    let shared = input_and_output.then(|| attrs.clone());
     if let Some(config) = f.span.input.and_then(request_config) {
         for (key, name) in [
             ("maxOutputTokens", "maxOutputTokens"),
@@ -124,14 +162,10 @@ fn model(c: &Common<'_>, input_and_output: bool, out: &mut impl FnMut(LogRecord)
             }
         }
     }
-    out(c.record(
-        Severity::Info,
-        format!("Config[{}, {model}]", c.path),
-        attrs,
-    ));
-    if !input_and_output {
+    out(c.record(Severity::Info, titled("Config", &c.path, model, ""), attrs));
+    let Some(shared) = shared else {
         return;
-    }
+    };
     if let Some(input) = f
         .span
         .input
@@ -149,7 +183,7 @@ fn model(c: &Common<'_>, input_and_output: bool, out: &mut impl FnMut(LogRecord)
                 .unwrap_or("user");
             let parts = content_of(message);
             for (i, part) in parts.iter().enumerate() {
-                let mut attrs = shared.clone();
+                let mut attrs = with_room(&shared, 6);
                 attrs.extend([
                     KeyValue::new("content", part_content(part)),
                     KeyValue::new("role", role.to_string()),
@@ -186,7 +220,7 @@ fn model(c: &Common<'_>, input_and_output: bool, out: &mut impl FnMut(LogRecord)
             .unwrap_or("model");
         let parts = content_of(message);
         for (i, part) in parts.iter().enumerate() {
-            let mut attrs = shared.clone();
+            let mut attrs = with_room(&shared, 9);
             attrs.extend([
                 KeyValue::new("content", part_content(part)),
                 KeyValue::new("role", role.to_string()),
@@ -230,7 +264,7 @@ fn whole_input_and_output(c: &Common<'_>, out: &mut impl FnMut(LogRecord)) {
         let Some(content) = content.filter(|s| !s.is_empty()) else {
             continue;
         };
-        let mut attrs = c.attributes(&feature);
+        let mut attrs = c.attributes(&feature, 1);
         attrs.push(KeyValue::new(
             "content",
             truncated_chars(content, limits::CONTENT).to_string(),
@@ -244,7 +278,7 @@ fn error(c: &Common<'_>, out: &mut impl FnMut(LogRecord)) {
     let f = c.facts;
     let feature = feature_name(f.span.path).unwrap_or(Cow::Borrowed(f.span.name));
     let name = f.error_name();
-    let mut attrs = c.attributes(&cut(feature, limits::NAME));
+    let mut attrs = c.attributes(&cut(feature, limits::NAME), 3);
     attrs.extend([
         KeyValue::new("name", name.to_string()),
         KeyValue::new("message", f.error_message().to_string()),
@@ -255,16 +289,32 @@ fn error(c: &Common<'_>, out: &mut impl FnMut(LogRecord)) {
             truncated_chars(stack, limits::STACK).to_string(),
         ));
     }
-    out(c.record(Severity::Error, format!("Error[{}, {name}]", c.path), attrs));
+    out(c.record(Severity::Error, titled("Error", &c.path, name, ""), attrs));
 }
 
 /// `Input[path, model] (part 1 of 2)`; no trailing space without counts.
 fn titled(tag: &str, path: &str, name: &str, counts: &str) -> String {
-    if counts.is_empty() {
-        format!("{tag}[{path}, {name}]")
-    } else {
-        format!("{tag}[{path}, {name}] {counts}")
+    // Pushed into one allocation of the right size (`format!` grows its
+    // buffer as it goes).
+    let mut s = String::with_capacity(tag.len() + path.len() + name.len() + counts.len() + 5);
+    s.push_str(tag);
+    s.push('[');
+    s.push_str(path);
+    s.push_str(", ");
+    s.push_str(name);
+    s.push(']');
+    if !counts.is_empty() {
+        s.push(' ');
+        s.push_str(counts);
     }
+    s
+}
+
+/// A copy of `shared` with room for `more`.
+fn with_room(shared: &[KeyValue], more: usize) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(shared.len() + more);
+    attrs.extend_from_slice(shared);
+    attrs
 }
 
 /// Which part of which message, as the plugin says it (1-based).
@@ -586,5 +636,27 @@ mod tests {
                 "Output[weather_flow, weather_flow]"
             ]
         );
+    }
+
+    #[test]
+    fn records_of_one_operation_share_its_name() {
+        let span = model_span();
+        let mut parts = SpanParts::default();
+        parts.read(&span);
+        let facts = SpanFacts::read(&parts, false).unwrap();
+        let (mut cache, mut out) = (LogCache::default(), Vec::new());
+        for _ in 0..2 {
+            derive_with(&facts, &Source::default(), false, &mut cache, &mut |r| {
+                out.push(r)
+            });
+        }
+        let names: Vec<Arc<str>> = out
+            .iter()
+            .filter_map(|r| r.operation_name.clone())
+            .collect();
+        assert_eq!(names.len(), 2);
+        assert!(Arc::ptr_eq(&names[0], &names[1]), "one allocation");
+        assert_eq!(&*cache.operation("other_flow"), "other_flow");
+        assert_eq!(&*names[1], "weather_flow");
     }
 }
