@@ -17,7 +17,7 @@ use crate::ingest::{MetricKind, MetricPoint, Summary};
 use opentelemetry::Value;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 /// The attribute that marks the overflow series.
 const OVERFLOW: (&str, &str) = ("otel.metric.overflow", "true");
@@ -426,20 +426,27 @@ impl MetricsRecorder {
     }
 }
 
-/// The hash of a canonical attribute set.
+/// The hash of a canonical attribute set: its values and every key's and
+/// value's length. Keys' text is left out (SipHash costs per call more than
+/// per byte, and keys are the app's own names, not users' data): sets that
+/// differ only there share a hash and are told apart by their keys.
 fn labels_hash(hasher: &RandomState, attributes: &[(&str, &str)]) -> u64 {
     let mut h = hasher.build_hasher();
     h.write_usize(attributes.len());
     for (k, v) in attributes {
-        k.hash(&mut h);
-        v.hash(&mut h);
+        h.write_u64((k.len() as u64) << 32 ^ v.len() as u64);
+        h.write(v.as_bytes());
     }
     h.finish()
 }
 
 /// The hash of a series: its metric and its attribute set's hash.
 fn series_hash(hasher: &RandomState, kind: MetricKind, name: &str, labels: u64) -> u64 {
-    hasher.hash_one((kind, name, labels))
+    let mut h = hasher.build_hasher();
+    h.write_u64(labels ^ kind as u64);
+    // Last, so its length needs no marker: SipHash counts the bytes.
+    h.write(name.as_bytes());
+    h.finish()
 }
 
 #[cfg(test)]
