@@ -784,8 +784,10 @@ typedef struct genkit_azure_span {
  * once its batch is finished: `items_delivered`, `items_persisted`,
  * `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
  * `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
- * `dropped_shut_down` or (a span, with traces off) `spans_not_exported`;
- * until then it is pending (`items_pending`).
+ * `dropped_shut_down`, (a span, with traces off) `spans_not_exported` or
+ * (an item of a trace sampling dropped) `spans_sampled_out`,
+ * `logs_sampled_out`, `custom_sampled_out`; until then it is pending
+ * (`items_pending`).
  */
 typedef struct genkit_azure_stats {
     /**
@@ -967,6 +969,23 @@ typedef struct genkit_azure_stats {
      * counted in its sum: no point is lost, its dimensions are).
      */
     uint64_t metric_series_overflowed;
+    /**
+     * Spans of traces sampling dropped (`sampling_ratio`,
+     * `traces_per_second`): not exported, by design, after Genkit's metrics
+     * and logs were derived from them. Their fate.
+     */
+    uint64_t spans_sampled_out;
+    /**
+     * Log records (the host's, or derived from a Genkit span) inside traces
+     * sampling dropped, with `enable_trace_based_sampling_for_logs`: not
+     * exported, by design. Their fate.
+     */
+    uint64_t logs_sampled_out;
+    /**
+     * Custom events, exceptions and availability results inside traces
+     * sampling dropped, with `enable_trace_based_sampling_for_logs`. Their fate.
+     */
+    uint64_t custom_sampled_out;
 } genkit_azure_stats;
 
 /**
@@ -1139,8 +1158,13 @@ enum genkit_azure_status genkit_azure_record_metric(struct genkit_azure_handle *
  * span of the trace exported while the root is open (children end first),
  * with its exception events and the logs emitted inside it, carries the
  * name, unless `genkit_azure_span.operation_name` says otherwise; the
- * root's export forgets it. Never blocks; a root that is never exported
- * holds a few bytes (bounded).
+ * root's export forgets it. A root also decides, with `sampling_ratio` or
+ * `traces_per_second`, whether its trace is kept: the trace's spans follow
+ * that decision (a dropped trace's spans are counted in
+ * `spans_sampled_out`, after Genkit's metrics are derived from them), and
+ * so do its logs and custom items with
+ * `enable_trace_based_sampling_for_logs`. Never blocks; a root that is
+ * never exported holds a few bytes (bounded).
  *
  * Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
  *

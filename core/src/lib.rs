@@ -49,7 +49,8 @@ pub use config::{Config, ConnectionString, Exports, ResourceSettings, CONNECTION
 pub use error::{ConfigError, Error, Result};
 pub use ingest::{
     severity_from_number, time_from_unix_nanos, AvailabilityResult, CustomEvent, LogRecord,
-    MetricKind, MetricPoint, Operations, PackedSpan, SpanPacker, Summary, TrackedException,
+    MetricKind, MetricPoint, Operation, Operations, PackedSpan, Sampled, Sampler, SpanPacker,
+    Summary, TrackedException,
 };
 pub use pipeline::CollectionWait;
 pub use telemetry::{

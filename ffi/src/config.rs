@@ -491,6 +491,58 @@ mod tests {
     }
 
     #[test]
+    fn sampling_fields_reach_core_and_a_ratio_with_a_rate_is_refused() {
+        let c = genkit_azure_config {
+            sampling_ratio: 0.25,
+            ..config()
+        };
+        with_pipeline(&c, |t| {
+            assert_eq!(t.resolved_config().sampling_ratio, 0.25);
+            assert_eq!(t.operations().sampler().describe(), "keeps 25% of traces");
+        });
+        let c = genkit_azure_config {
+            traces_per_second: 2.5,
+            ..config()
+        };
+        with_pipeline(&c, |t| {
+            assert_eq!(
+                t.operations().sampler().describe(),
+                "keeps about 2.5 traces/s"
+            );
+        });
+        for (c, wanted) in [
+            (
+                genkit_azure_config {
+                    sampling_ratio: 0.5,
+                    traces_per_second: 5.0,
+                    ..config()
+                },
+                "config.sampling_ratio: cannot be set together with traces_per_second",
+            ),
+            (
+                genkit_azure_config {
+                    sampling_ratio: f64::NAN,
+                    ..config()
+                },
+                "config.sampling_ratio: must be between 0 and 1, got NaN",
+            ),
+            (
+                genkit_azure_config {
+                    traces_per_second: -1.0,
+                    ..config()
+                },
+                "config.traces_per_second: must be between 0 and 1000000 traces/s, got -1",
+            ),
+        ] {
+            let mut out = std::ptr::null_mut();
+            // SAFETY: a valid config and out pointer.
+            let status = unsafe { genkit_azure_new(&c, &mut out) };
+            assert_eq!(status, GENKIT_AZURE_INVALID_CONFIG);
+            assert!(last_error().contains(wanted), "{}", last_error());
+        }
+    }
+
+    #[test]
     fn identity_fields_reach_core() {
         let dir = std::env::temp_dir().join("genkit-azure-ffi-config-test");
         let dir_c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();

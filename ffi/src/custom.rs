@@ -217,6 +217,7 @@ pub(crate) unsafe fn custom_event(
         measurements,
         trace_context: c.trace_context,
         operation_name: c.operation_name,
+        sample_rate: None,
     })
 }
 
@@ -247,6 +248,7 @@ pub(crate) unsafe fn exception(
         properties: c.properties,
         trace_context: c.trace_context,
         operation_name: c.operation_name,
+        sample_rate: None,
     })
 }
 
@@ -288,6 +290,7 @@ pub(crate) unsafe fn availability(
         measurements,
         trace_context: c.trace_context,
         operation_name: c.operation_name,
+        sample_rate: None,
     })
 }
 

@@ -74,6 +74,7 @@ pub(crate) unsafe fn log_record(
         trace_context,
         logger_name: logger_name.map(str::to_owned),
         operation_name: None,
+        sample_rate: None,
     })
 }
 

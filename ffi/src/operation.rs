@@ -30,8 +30,13 @@ pub struct genkit_azure_span_start {
 /// span of the trace exported while the root is open (children end first),
 /// with its exception events and the logs emitted inside it, carries the
 /// name, unless `genkit_azure_span.operation_name` says otherwise; the
-/// root's export forgets it. Never blocks; a root that is never exported
-/// holds a few bytes (bounded).
+/// root's export forgets it. A root also decides, with `sampling_ratio` or
+/// `traces_per_second`, whether its trace is kept: the trace's spans follow
+/// that decision (a dropped trace's spans are counted in
+/// `spans_sampled_out`, after Genkit's metrics are derived from them), and
+/// so do its logs and custom items with
+/// `enable_trace_based_sampling_for_logs`. Never blocks; a root that is
+/// never exported holds a few bytes (bounded).
 ///
 /// Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
 ///

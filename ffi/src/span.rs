@@ -13,7 +13,7 @@ use crate::boundary::{
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
 use genkit_azure::opentelemetry::trace::SpanKind;
-use genkit_azure::{PackedSpan, SpanPacker};
+use genkit_azure::{PackedSpan, Sampled, SpanPacker};
 use std::ffi::c_char;
 
 /// What a span represents; decides the Application Insights item type.
@@ -174,6 +174,7 @@ unsafe fn pack_event(p: &mut SpanPacker, e: &genkit_azure_event, path: &Path<'_>
 pub(crate) unsafe fn pack(
     s: &genkit_azure_span,
     registered_operation: Option<&str>,
+    sampled: Sampled,
     path: &Path<'_>,
 ) -> FfiResult<PackedSpan> {
     use genkit_azure_status_code::*;
@@ -190,6 +191,8 @@ pub(crate) unsafe fn pack(
         start,
         end,
     );
+    // Its trace's decision, from the root's start (`genkit_azure_span_started`).
+    p.sampling(sampled);
     // SAFETY (all blocks below): forwarded from the caller.
     p.name(unsafe { try_str(s.name, &path.field("name")) }?);
     let operation = unsafe { try_opt_str(s.operation_name, &path.field("operation_name")) }?;
@@ -290,9 +293,9 @@ pub unsafe extern "C" fn genkit_azure_export_span(
         let is_root = span.parent_span_id == [0; 8] || span.parent_is_remote;
         let registered = telemetry
             .operations()
-            .span_ended(u128::from_be_bytes(span.trace_id), is_root);
+            .ended(u128::from_be_bytes(span.trace_id), is_root);
         // SAFETY: forwarded from the caller.
-        let packed = unsafe { pack(span, registered.as_deref(), &path) }?;
+        let packed = unsafe { pack(span, registered.name.as_deref(), registered.sampled, &path) }?;
         pushed(telemetry.push_packed(packed), "span")
     })
 }
@@ -326,7 +329,7 @@ pub(crate) mod tests {
 
     fn convert(s: &genkit_azure_span) -> FfiResult<SpanData> {
         // SAFETY: test spans point only at static strings and live locals.
-        unsafe { pack(s, None, &Path::Root("span")) }.map(|p| p.unpack())
+        unsafe { pack(s, None, Sampled::ALL, &Path::Root("span")) }.map(|p| p.unpack())
     }
 
     #[test]

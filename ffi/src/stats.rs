@@ -18,8 +18,10 @@ use genkit_azure::Stats;
 /// once its batch is finished: `items_delivered`, `items_persisted`,
 /// `items_rejected`, `items_export_failed`, `dropped_mapping_error`,
 /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
-/// `dropped_shut_down` or (a span, with traces off) `spans_not_exported`;
-/// until then it is pending (`items_pending`).
+/// `dropped_shut_down`, (a span, with traces off) `spans_not_exported` or
+/// (an item of a trace sampling dropped) `spans_sampled_out`,
+/// `logs_sampled_out`, `custom_sampled_out`; until then it is pending
+/// (`items_pending`).
 // Written out field by field (not generated) so that cbindgen sees it and
 // the header carries each counter's documentation. Same names and order as
 // core's `Stats`; the test below fails when they drift apart.
@@ -126,6 +128,17 @@ pub struct genkit_azure_stats {
     /// because it already had `metric_series_limit` attribute sets (still
     /// counted in its sum: no point is lost, its dimensions are).
     pub metric_series_overflowed: u64,
+    /// Spans of traces sampling dropped (`sampling_ratio`,
+    /// `traces_per_second`): not exported, by design, after Genkit's metrics
+    /// and logs were derived from them. Their fate.
+    pub spans_sampled_out: u64,
+    /// Log records (the host's, or derived from a Genkit span) inside traces
+    /// sampling dropped, with `enable_trace_based_sampling_for_logs`: not
+    /// exported, by design. Their fate.
+    pub logs_sampled_out: u64,
+    /// Custom events, exceptions and availability results inside traces
+    /// sampling dropped, with `enable_trace_based_sampling_for_logs`. Their fate.
+    pub custom_sampled_out: u64,
 }
 
 /// Generates the name -> field lookup from one list, so the names cannot
@@ -188,6 +201,9 @@ counters!(
     logs_derived,
     spans_not_exported,
     metric_series_overflowed,
+    spans_sampled_out,
+    logs_sampled_out,
+    custom_sampled_out,
 );
 
 impl From<Stats> for genkit_azure_stats {

@@ -356,7 +356,7 @@ pub fn span(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<Option
     // A root's end forgets its operation even when the span is not exported,
     // so the registry never grows.
     let is_root = parent_span_id.is_none() || parent_is_remote;
-    let operation = operations.span_ended(u128::from_be_bytes(trace_id), is_root);
+    let operation = operations.ended(u128::from_be_bytes(trace_id), is_root);
     let flags: u8 = ctx.get_item(3)?.extract::<u8>().unwrap_or(0);
     if flags & 0x01 == 0 {
         return Ok(None);
@@ -384,14 +384,15 @@ pub fn span(span: &Bound<'_, PyAny>, operations: &Operations) -> PyResult<Option
         start,
         end,
     );
+    p.sampling(operation.sampled);
 
     let name = field(span, intern!(py, "_name"), intern!(py, "name"))?;
     if !name.is_none() {
         let mut owned = String::new();
         p.name(text(&name, &mut owned));
     }
-    if let Some(operation) = &operation {
-        p.operation_name(operation);
+    if let Some(name) = &operation.name {
+        p.operation_name(name);
     }
 
     let status_obj = field(span, intern!(py, "_status"), intern!(py, "status"))?;

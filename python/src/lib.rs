@@ -491,6 +491,8 @@ impl Telemetry {
             attributes,
             trace_context,
             logger_name,
+            // Core sets it from the trace the record is in.
+            sample_rate: None,
         };
         queued(self.shared.telemetry.emit_log(record))
     }
@@ -517,6 +519,7 @@ impl Telemetry {
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
             operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
                 .map(Arc::from),
+            sample_rate: None,
         };
         queued(self.shared.telemetry.track_event(event))
     }
@@ -544,6 +547,7 @@ impl Telemetry {
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
             operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
                 .map(Arc::from),
+            sample_rate: None,
         };
         queued(self.shared.telemetry.track_exception(exception))
     }
@@ -577,6 +581,7 @@ impl Telemetry {
             trace_context: custom::trace_context(trace_id.as_ref(), span_id.as_ref())?,
             operation_name: custom::opt_text(operation_name.as_ref(), "operation_name")?
                 .map(Arc::from),
+            sample_rate: None,
         };
         queued(self.shared.telemetry.track_availability(result))
     }

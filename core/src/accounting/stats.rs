@@ -43,8 +43,10 @@ macro_rules! counters {
         /// `items_delivered`, `items_persisted`, `items_rejected`,
         /// `items_export_failed`, `dropped_mapping_error`,
         /// `dropped_backlog_full`, `dropped_too_large`, `dropped_spill_failed`,
-        /// `dropped_shut_down` or (a span, with traces off)
-        /// `spans_not_exported`; until then it is counted in
+        /// `dropped_shut_down`, (a span, with traces off)
+        /// `spans_not_exported` or (an item of a trace sampling dropped)
+        /// `spans_sampled_out`, `logs_sampled_out`, `custom_sampled_out`;
+        /// until then it is counted in
         /// `items_pending` (queued, being mapped or sent, or waiting in the
         /// memory backlog). So at any quiet moment: accepted + derived ==
         /// the fate counters + `items_pending`.
@@ -165,6 +167,17 @@ counters! {
     /// because it already had `metric_series_limit` attribute sets (still
     /// counted in its sum: no point is lost, its dimensions are).
     metric_series_overflowed,
+    /// Spans of traces sampling dropped (`sampling_ratio`,
+    /// `traces_per_second`): not exported, by design, after Genkit's metrics
+    /// and logs were derived from them. Their fate.
+    spans_sampled_out,
+    /// Log records (a host's, or derived from a Genkit span) inside traces
+    /// sampling dropped, with `enable_trace_based_sampling_for_logs`: not
+    /// exported, by design. Their fate.
+    logs_sampled_out,
+    /// Custom events, exceptions and availability results inside traces
+    /// sampling dropped, with `enable_trace_based_sampling_for_logs`. Their fate.
+    custom_sampled_out,
 }
 
 impl Counters {

@@ -5,6 +5,7 @@
 mod connection_string;
 mod exports;
 mod resource;
+mod sampling_env;
 mod setting;
 mod settings;
 
@@ -12,6 +13,7 @@ pub use connection_string::ConnectionString;
 pub(crate) use connection_string::{is_loopback, Authorization, Endpoint};
 pub use exports::Exports;
 pub(crate) use resource::build_resource;
+pub(crate) use sampling_env::apply_sampler_env;
 pub use resource::ResourceSettings;
 pub use setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};
 pub(crate) use settings::for_each_setting;

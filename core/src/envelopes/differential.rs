@@ -357,6 +357,7 @@ fn log(severity: Severity, body: &str, attrs: Vec<KeyValue>) -> LogRecord {
         )),
         logger_name: Some("anchor".into()),
         operation_name: None,
+        sample_rate: None,
     }
 }
 

@@ -214,16 +214,22 @@ impl EnvelopeWriter {
         out.finish()
     }
 
-    /// `{"name":...,"time":...,"iKey":...,` and the sample rate where given.
-    fn head(&self, j: &mut Json, kind: &str, time_unix_nanos: u64, sample_rate: bool) {
+    /// `{"name":...,"time":...,"iKey":...,` and the sample rate where given
+    /// (the percentage of items kept: 100 unless sampling dropped some).
+    fn head(&self, j: &mut Json, kind: &str, time_unix_nanos: u64, sample_rate: Option<f64>) {
         j.raw("{\"name\":\"Microsoft.ApplicationInsights.");
         j.raw(kind);
         j.raw("\",\"time\":");
         j.time(time_unix_nanos);
         j.raw(",\"iKey\":");
         j.str(&self.ikey, 40);
-        if sample_rate {
-            j.raw(",\"sampleRate\":100.0");
+        if let Some(rate) = sample_rate {
+            j.raw(",\"sampleRate\":");
+            j.f64(rate);
+            // A whole percentage as the official distro writes it: `25.0`.
+            if rate.fract() == 0.0 {
+                j.raw(".0");
+            }
         }
     }
 
@@ -270,7 +276,12 @@ impl EnvelopeWriter {
             Item::Request => "Request",
             Item::Dependency => "RemoteDependency",
         };
-        self.head(j, kind, span.start_unix_nanos, true);
+        self.head(
+            j,
+            kind,
+            span.start_unix_nanos,
+            Some(span.sample_rate.unwrap_or(100.0)),
+        );
         own.clear();
         for a in span.nested[span.scope_attrs.clone()]
             .iter()
@@ -383,7 +394,12 @@ impl EnvelopeWriter {
             EVENT_CUSTOM => "Event",
             _ => "Message",
         };
-        self.head(j, kind, event.time_unix_nanos, true);
+        self.head(
+            j,
+            kind,
+            event.time_unix_nanos,
+            Some(span.sample_rate.unwrap_or(100.0)),
+        );
         own.clear();
         own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
         own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
@@ -455,7 +471,7 @@ impl EnvelopeWriter {
             .iter()
             .any(|kv| matches!(kv.key.as_str(), "exception.type" | "exception.message"));
         let kind = if is_exception { "Exception" } else { "Message" };
-        self.head(j, kind, unix_nanos(log.time), false);
+        self.head(j, kind, unix_nanos(log.time), log.sample_rate);
         let mut own = ItemTags::default();
         for kv in &log.attributes {
             if let Some((key, _)) = tags::tag(kv.key.as_str()) {
@@ -522,7 +538,7 @@ impl EnvelopeWriter {
     /// One series: `{"name","value","count"[,"min","max"]}` as the official
     /// distro writes it (`count` 1 for a sum or a gauge: one sample).
     fn metric<'a>(&self, j: &mut Json, s: &'a Series, time: u64, own: &mut ItemTags<'a>) {
-        self.head(j, "Metric", time, false);
+        self.head(j, "Metric", time, None);
         own.clear();
         for (k, v) in &s.key.attributes {
             if let Some((key, _)) = tags::tag(k) {
@@ -565,7 +581,7 @@ impl EnvelopeWriter {
             Custom::Exception(_) => "Exception",
             Custom::Availability(_) => "Availability",
         };
-        self.head(j, kind, unix_nanos(item.time()), false);
+        self.head(j, kind, unix_nanos(item.time()), item.sample_rate());
         own.clear();
         if let Some((trace_id, span_id)) = item.trace_context() {
             own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
@@ -632,7 +648,7 @@ impl EnvelopeWriter {
 
     /// The `_OTELRESOURCE_` metric: the resource's attributes, once.
     fn resource_metric(&self, j: &mut Json) {
-        self.head(j, "Metric", unix_nanos(SystemTime::now()), false);
+        self.head(j, "Metric", unix_nanos(SystemTime::now()), None);
         self.tags(j, &ItemTags::default());
         Self::data(j, "Metric");
         j.raw(",\"metrics\":[{\"name\":\"_OTELRESOURCE_\",\"value\":0}]");

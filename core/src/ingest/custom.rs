@@ -27,6 +27,9 @@ pub struct CustomEvent {
     pub trace_context: Option<(TraceId, SpanId)>,
     /// The operation it belongs to (`ai.operation.name`), if known.
     pub operation_name: Option<Arc<str>>,
+    /// The `sampleRate` its envelope carries, set by the pipeline as a
+    /// log record's is (see `LogRecord::sample_rate`).
+    pub sample_rate: Option<f64>,
 }
 
 /// An exception the application caught and wants seen.
@@ -41,6 +44,9 @@ pub struct TrackedException {
     pub properties: Vec<KeyValue>,
     pub trace_context: Option<(TraceId, SpanId)>,
     pub operation_name: Option<Arc<str>>,
+    /// The `sampleRate` its envelope carries, set by the pipeline as a
+    /// log record's is (see `LogRecord::sample_rate`).
+    pub sample_rate: Option<f64>,
 }
 
 /// The result of one availability test run.
@@ -59,6 +65,9 @@ pub struct AvailabilityResult {
     pub measurements: Vec<(String, f64)>,
     pub trace_context: Option<(TraceId, SpanId)>,
     pub operation_name: Option<Arc<str>>,
+    /// The `sampleRate` its envelope carries, set by the pipeline as a
+    /// log record's is (see `LogRecord::sample_rate`).
+    pub sample_rate: Option<f64>,
 }
 
 impl CustomEvent {
@@ -71,6 +80,7 @@ impl CustomEvent {
             measurements: Vec::new(),
             trace_context: None,
             operation_name: None,
+            sample_rate: None,
         }
     }
 
@@ -91,6 +101,7 @@ impl TrackedException {
             properties: Vec::new(),
             trace_context: None,
             operation_name: None,
+            sample_rate: None,
         }
     }
 
@@ -114,6 +125,7 @@ impl AvailabilityResult {
             measurements: Vec::new(),
             trace_context: None,
             operation_name: None,
+            sample_rate: None,
         }
     }
 
@@ -222,6 +234,23 @@ impl Custom {
             Custom::Event(e) => &mut e.operation_name,
             Custom::Exception(e) => &mut e.operation_name,
             Custom::Availability(a) => &mut a.operation_name,
+        }
+    }
+
+    /// The `sampleRate` its envelope carries.
+    pub fn sample_rate(&self) -> Option<f64> {
+        match self {
+            Custom::Event(e) => e.sample_rate,
+            Custom::Exception(e) => e.sample_rate,
+            Custom::Availability(a) => a.sample_rate,
+        }
+    }
+
+    pub fn sample_rate_mut(&mut self) -> &mut Option<f64> {
+        match self {
+            Custom::Event(e) => &mut e.sample_rate,
+            Custom::Exception(e) => &mut e.sample_rate,
+            Custom::Availability(a) => &mut a.sample_rate,
         }
     }
 

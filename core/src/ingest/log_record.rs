@@ -26,6 +26,11 @@ pub struct LogRecord {
     /// The operation of the span it was emitted in (`ai.operation.name`);
     /// faces take it from [`crate::Operations::current`].
     pub operation_name: Option<Arc<str>>,
+    /// The `sampleRate` its envelope carries (the percentage of traces
+    /// kept): set by the pipeline inside a trace that sampling kept below
+    /// 100 %, when logs are sampled with their trace
+    /// (`enable_trace_based_sampling_for_logs`). `None` writes none.
+    pub sample_rate: Option<f64>,
 }
 
 impl LogRecord {
@@ -38,6 +43,7 @@ impl LogRecord {
             trace_context: None,
             logger_name: None,
             operation_name: None,
+            sample_rate: None,
         }
     }
 

@@ -21,7 +21,14 @@
 //! the first span started under it, which starts after routing, names the
 //! operation again from the root as it is then
 //! ([`Operations::child_started`]).
+//!
+//! The trace's sampling decision lives here too: made once, when its root
+//! starts ([`Sampler::decide`]), so children and the logs inside the trace
+//! follow it and traces arrive whole. A span of a trace with no root
+//! registered (it ended first, or the registry was full) asks the sampler
+//! again ([`Sampler::decide_unregistered`]).
 
+use super::sampling::{Sampled, Sampler};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -58,6 +65,16 @@ struct Open {
     roots: u32,
     /// The root's span id while its name may still change.
     provisional: Option<u64>,
+    /// Its first root's sampling decision.
+    sampled: Sampled,
+}
+
+/// What a span or log of a trace belongs to: its operation's name (when
+/// its root is registered) and the trace's sampling decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub name: Option<Arc<str>>,
+    pub sampled: Sampled,
 }
 
 type Shard = Mutex<HashMap<u128, Open, BuildHasherDefault<IdHasher>>>;
@@ -68,6 +85,7 @@ pub struct Operations {
     /// Operations whose name is provisional: while none is, a child's start
     /// needs no lock.
     provisional: AtomicUsize,
+    sampler: Sampler,
 }
 
 impl std::fmt::Debug for Operations {
@@ -77,15 +95,27 @@ impl std::fmt::Debug for Operations {
 }
 
 impl Default for Operations {
+    /// Keeps every trace.
     fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            provisional: AtomicUsize::new(0),
-        }
+        Self::new(Sampler::All)
     }
 }
 
 impl Operations {
+    /// A registry whose roots decide with `sampler`.
+    pub fn new(sampler: Sampler) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            provisional: AtomicUsize::new(0),
+            sampler,
+        }
+    }
+
+    /// How roots are sampled.
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
+    }
+
     /// The name a root span gives its operation: `METHOD route` for a
     /// request that says both (its Request's name), else the span's name.
     pub fn root_name(span_name: &str, method: Option<&str>, route: Option<&str>) -> String {
@@ -107,9 +137,10 @@ impl Operations {
 
     /// A root span (no parent, or a remote one) started: it names the
     /// trace's operation with `name`, which is only called when the trace has
-    /// no open operation yet.
-    pub fn root_started(&self, trace_id: u128, name: impl FnOnce() -> String) {
-        self.start_root(trace_id, None, name);
+    /// no open operation yet, and decides whether the trace is kept. Returns
+    /// the trace's decision (a trace that comes back keeps its first).
+    pub fn root_started(&self, trace_id: u128, name: impl FnOnce() -> String) -> Sampled {
+        self.start_root(trace_id, None, None, name)
     }
 
     /// [`Self::root_started`] for a root whose name may change before its
@@ -119,15 +150,38 @@ impl Operations {
         trace_id: u128,
         root_span_id: u64,
         name: impl FnOnce() -> String,
-    ) {
-        self.start_root(trace_id, Some(root_span_id), name);
+    ) -> Sampled {
+        self.start_root(trace_id, Some(root_span_id), None, name)
     }
 
-    fn start_root(&self, trace_id: u128, provisional: Option<u64>, name: impl FnOnce() -> String) {
+    /// [`Self::root_started`] (provisional with the root's span id) for a
+    /// root whose decision was made before it started: an OpenTelemetry
+    /// sampler made it from [`Self::sampler`] (its root counted then), and
+    /// it must not be made twice.
+    pub fn root_started_decided(
+        &self,
+        trace_id: u128,
+        provisional_root_span_id: Option<u64>,
+        sampled: Sampled,
+        name: impl FnOnce() -> String,
+    ) -> Sampled {
+        self.start_root(trace_id, provisional_root_span_id, Some(sampled), name)
+    }
+
+    fn start_root(
+        &self,
+        trace_id: u128,
+        provisional: Option<u64>,
+        decided: Option<Sampled>,
+        name: impl FnOnce() -> String,
+    ) -> Sampled {
         let mut shard = self.shard(trace_id);
         if let Some(open) = shard.get_mut(&trace_id) {
             open.roots = open.roots.saturating_add(1);
-        } else if shard.len() < MAX_OPEN_PER_SHARD {
+            return open.sampled;
+        }
+        let sampled = decided.unwrap_or_else(|| self.sampler.decide(trace_id.to_be_bytes()));
+        if shard.len() < MAX_OPEN_PER_SHARD {
             let name = Arc::from(name());
             if provisional.is_some() {
                 self.provisional.fetch_add(1, Relaxed);
@@ -138,9 +192,11 @@ impl Operations {
                     name,
                     roots: 1,
                     provisional,
+                    sampled,
                 },
             );
         }
+        sampled
     }
 
     /// Whether some operation's name is provisional: a face checks this
@@ -179,12 +235,39 @@ impl Operations {
             .map(|o| Arc::clone(&o.name))
     }
 
+    /// The operation a log or custom item inside the trace belongs to, and
+    /// whether the trace is kept.
+    pub fn of_trace(&self, trace_id: u128) -> Operation {
+        let known = self
+            .shard(trace_id)
+            .get(&trace_id)
+            .map(|o| (Arc::clone(&o.name), o.sampled));
+        self.operation(trace_id, known)
+    }
+
+    fn operation(&self, trace_id: u128, known: Option<(Arc<str>, Sampled)>) -> Operation {
+        match known {
+            Some((name, sampled)) => Operation {
+                name: Some(name),
+                sampled,
+            },
+            None => Operation {
+                name: None,
+                sampled: self.sampler.decide_unregistered(trace_id.to_be_bytes()),
+            },
+        }
+    }
+
     /// A root span ended: returns its operation's name, forgotten once the
     /// trace's last open root has ended.
     pub fn root_ended(&self, trace_id: u128) -> Option<Arc<str>> {
+        self.root_end(trace_id).map(|(name, _)| name)
+    }
+
+    fn root_end(&self, trace_id: u128) -> Option<(Arc<str>, Sampled)> {
         let mut shard = self.shard(trace_id);
         let open = shard.get_mut(&trace_id)?;
-        let name = Arc::clone(&open.name);
+        let known = (Arc::clone(&open.name), open.sampled);
         open.roots -= 1;
         if open.roots == 0 {
             if open.provisional.is_some() {
@@ -192,16 +275,25 @@ impl Operations {
             }
             shard.remove(&trace_id);
         }
-        Some(name)
+        Some(known)
     }
 
     /// The name for a span that ended: a root's end forgets the operation.
     pub fn span_ended(&self, trace_id: u128, is_root: bool) -> Option<Arc<str>> {
-        if is_root {
-            self.root_ended(trace_id)
+        self.ended(trace_id, is_root).name
+    }
+
+    /// [`Self::span_ended`], with the trace's sampling decision, which the
+    /// packed span carries.
+    pub fn ended(&self, trace_id: u128, is_root: bool) -> Operation {
+        let known = if is_root {
+            self.root_end(trace_id)
         } else {
-            self.name(trace_id)
-        }
+            self.shard(trace_id)
+                .get(&trace_id)
+                .map(|o| (Arc::clone(&o.name), o.sampled))
+        };
+        self.operation(trace_id, known)
     }
 
     /// Operations open now.
@@ -283,6 +375,50 @@ mod tests {
             Operations::root_name("weather_flow", None, None),
             "weather_flow"
         );
+    }
+
+    /// An id whose score (see `sampling.rs`) is `score`: from the official
+    /// vectors there.
+    const LOW: u128 = 0x5b8aa5a2d2c872e8321cf37308d69df2; // 0.0728
+    const HIGH: u128 = 0xffffffffffffffffffffffffffffffff; // 0.9996
+
+    #[test]
+    fn a_root_decides_once_and_its_trace_follows() {
+        let ops = Operations::new(Sampler::Fixed(0.5));
+        let kept = ops.root_started(LOW, || "kept".into());
+        assert!(kept.keep && kept.percentage == 50.0);
+        let dropped = ops.root_started(HIGH, || "dropped".into());
+        assert!(!dropped.keep);
+        assert_eq!(ops.of_trace(LOW).sampled, kept);
+        assert_eq!(ops.ended(HIGH, false).sampled, dropped);
+        assert_eq!(ops.ended(HIGH, false).name.as_deref(), Some("dropped"));
+        assert_eq!(ops.ended(HIGH, true).sampled, dropped);
+        // Gone with its root: a fixed ratio decides the same again.
+        assert_eq!(ops.of_trace(HIGH).name, None);
+        assert_eq!(ops.of_trace(HIGH).sampled, dropped);
+    }
+
+    #[test]
+    fn a_decision_made_before_the_start_is_not_made_again() {
+        let ops = Operations::new(Sampler::Fixed(0.5));
+        let decided = Sampled {
+            keep: true,
+            percentage: 50.0,
+        };
+        // HIGH alone would be dropped: the decision given wins.
+        assert_eq!(
+            ops.root_started_decided(HIGH, Some(9), decided, || "GET".into()),
+            decided
+        );
+        assert!(ops.any_provisional());
+        assert_eq!(ops.of_trace(HIGH).sampled, decided);
+        // A trace that comes back keeps its first decision.
+        let again = ops.root_started(HIGH, || unreachable!());
+        assert_eq!(again, decided);
+        ops.root_ended(HIGH);
+        ops.root_ended(HIGH);
+        assert_eq!(ops.open(), 0);
+        assert!(!ops.any_provisional());
     }
 
     #[test]

@@ -24,6 +24,8 @@
 //! EVENT   str u64 u32 pair*         (name, time, attributes)
 //! LINK    trace_id[16] span_id[8] trace_flags:u8 remote:u8 u32 pair*
 //! OPERATION str                     (`ai.operation.name`, known at the span's start)
+//! SAMPLE_RATE f64                   (the percentage of traces kept, under 100;
+//!                                    always the first record)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -32,6 +34,7 @@
 //! construction; unpacking still never panics on them.
 
 use super::intern;
+use super::sampling::Sampled;
 use super::span_ref::{Attr, Kind, ScopeRef, SpanParts, StatusCode};
 use crate::error::{ConfigError, Error, Result};
 use opentelemetry::trace::{
@@ -54,6 +57,9 @@ pub(super) const FLAG_PARENT_REMOTE: u8 = 2;
 /// Set by the worker, which sees spans in the order they end: the span failed
 /// and none of its children did.
 pub(super) const FLAG_FAILURE_SOURCE: u8 = 4;
+/// Its trace was sampled out: the worker derives Genkit's metrics and logs
+/// from it, then drops it (`spans_sampled_out`).
+pub(super) const FLAG_SAMPLED_OUT: u8 = 8;
 
 pub(super) const NAME: u8 = 1;
 pub(super) const STATUS: u8 = 2;
@@ -63,6 +69,7 @@ pub(super) const ATTR: u8 = 5;
 pub(super) const EVENT: u8 = 6;
 pub(super) const LINK: u8 = 7;
 pub(super) const OPERATION: u8 = 8;
+pub(super) const SAMPLE_RATE: u8 = 9;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -182,6 +189,21 @@ impl SpanPacker {
     pub fn operation_name(&mut self, name: &str) {
         self.buf.push(OPERATION);
         self.str(name);
+    }
+
+    /// The trace's sampling decision (see `ingest::Operations::ended`): a
+    /// dropped span is marked, a kept one below 100 % carries the
+    /// percentage. Written first among the records wherever it is called,
+    /// so the worker reads it without reading the span.
+    pub fn sampling(&mut self, sampled: Sampled) {
+        if !sampled.keep {
+            self.buf[FLAGS_AT] |= FLAG_SAMPLED_OUT;
+        } else if sampled.percentage < 100.0 {
+            let mut record = [0u8; 9];
+            record[0] = SAMPLE_RATE;
+            record[1..].copy_from_slice(&sampled.percentage.to_le_bytes());
+            self.buf.splice(HEADER..HEADER, record);
+        }
     }
 
     pub fn status(&mut self, status: &Status) {
@@ -430,11 +452,16 @@ impl PackedSpan {
     /// Packs a span of the Rust SDK (trace state and dropped counts are not
     /// kept: Application Insights has no place for them).
     pub fn from_span_data(span: &SpanData) -> Result<Self> {
-        Self::from_span_data_in(span, None)
+        Self::from_span_data_in(span, None, Sampled::ALL)
     }
 
-    /// [`Self::from_span_data`], in the operation named `operation`.
-    pub(crate) fn from_span_data_in(span: &SpanData, operation: Option<&str>) -> Result<Self> {
+    /// [`Self::from_span_data`], in the operation named `operation`, sampled
+    /// as its trace was.
+    pub(crate) fn from_span_data_in(
+        span: &SpanData,
+        operation: Option<&str>,
+        sampled: Sampled,
+    ) -> Result<Self> {
         let parent =
             (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_bytes());
         let mut p = SpanPacker::new(
@@ -447,6 +474,7 @@ impl PackedSpan {
             unix_nanos(span.end_time),
         );
         p.buf[FLAGS_AT + 1] = span.span_context.trace_flags().to_u8();
+        p.sampling(sampled);
         p.name(&span.name);
         if let Some(op) = operation {
             p.operation_name(op);
@@ -479,6 +507,22 @@ impl PackedSpan {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Its trace was sampled out (see [`SpanPacker::sampling`]).
+    pub fn sampled_out(&self) -> bool {
+        self.bytes
+            .get(FLAGS_AT)
+            .is_some_and(|f| f & FLAG_SAMPLED_OUT != 0)
+    }
+
+    /// The percentage of traces kept when its trace was kept by sampling
+    /// below 100 %; `None` otherwise. Read from the first record.
+    pub fn sample_rate(&self) -> Option<f64> {
+        match self.bytes.get(HEADER..HEADER + 9)? {
+            [SAMPLE_RATE, rate @ ..] => Some(f64::from_le_bytes(rate.try_into().ok()?)),
+            _ => None,
+        }
     }
 
     /// Bytes this span occupies on the heap.
@@ -667,6 +711,40 @@ mod tests {
         assert_eq!(s.status, Status::Ok);
         assert_eq!(s.name, "");
         assert_eq!(s.instrumentation_scope.name(), "genkit-azure");
+    }
+
+    #[test]
+    fn a_sampling_decision_is_the_first_record_or_a_flag() {
+        let mut p = packer();
+        p.name("late");
+        p.attribute_str("k", "v");
+        p.sampling(Sampled {
+            keep: true,
+            percentage: 25.0,
+        });
+        let kept = p.finish().unwrap();
+        assert_eq!(kept.sample_rate(), Some(25.0));
+        assert!(!kept.sampled_out());
+        let s = kept.unpack();
+        assert_eq!((s.name.as_ref(), s.attributes.len()), ("late", 1));
+        let mut parts = SpanParts::default();
+        assert!(parts.read(&kept));
+        assert_eq!(parts.sample_rate, Some(25.0));
+
+        let mut p = packer();
+        p.sampling(Sampled {
+            keep: false,
+            percentage: 25.0,
+        });
+        let dropped = p.finish().unwrap();
+        assert!(dropped.sampled_out());
+        assert_eq!(dropped.sample_rate(), None);
+
+        let mut p = packer();
+        p.sampling(Sampled::ALL);
+        let all = p.finish().unwrap();
+        assert_eq!(all.heap_bytes(), HEADER, "keeping everything costs nothing");
+        assert!(!all.sampled_out() && all.sample_rate().is_none());
     }
 
     #[test]

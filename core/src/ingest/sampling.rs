@@ -6,6 +6,7 @@
 //! arrive whole (the official rate-limited sampler re-decides for children
 //! with an implicit context, and its traces arrive in pieces).
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,7 +38,11 @@ pub fn trace_score(trace_id: [u8; 16]) -> f64 {
             hash = (hash << 5).wrapping_add(hash).wrapping_add(i32::from(c));
         }
     }
-    let hash = if hash == i32::MIN { i32::MAX } else { hash.abs() };
+    let hash = if hash == i32::MIN {
+        i32::MAX
+    } else {
+        hash.abs()
+    };
     f64::from(hash) / f64::from(i32::MAX)
 }
 
@@ -54,20 +59,79 @@ pub enum Sampler {
 }
 
 impl Sampler {
-    /// The decision for a trace whose root starts now.
+    /// The sampler the settings ask for (checked already: a ratio in
+    /// `[0, 1]`, a rate not negative, not both).
+    pub fn of(sampling_ratio: f64, traces_per_second: f64) -> Self {
+        if traces_per_second > 0.0 {
+            Sampler::RateLimited(RateLimit::new(traces_per_second))
+        } else if sampling_ratio < 1.0 {
+            Sampler::Fixed(sampling_ratio)
+        } else {
+            Sampler::All
+        }
+    }
+
+    /// Whether some traces may be dropped.
+    pub fn samples(&self) -> bool {
+        !matches!(self, Sampler::All)
+    }
+
+    /// What it does, in words: `keeps everything`, `keeps 25% of traces`,
+    /// `keeps about 5 traces/s`.
+    pub fn describe(&self) -> String {
+        match self {
+            Sampler::All => "keeps every trace".into(),
+            Sampler::Fixed(ratio) => format!("keeps {}% of traces", short(ratio * 100.0)),
+            Sampler::RateLimited(limit) => {
+                format!("keeps about {} traces/s", short(limit.per_nanosecond * 1e9))
+            }
+        }
+    }
+
+    /// The decision for a trace whose root starts now (a rate limit counts
+    /// the root).
     pub fn decide(&self, trace_id: [u8; 16]) -> Sampled {
-        let percentage = match self {
-            Sampler::All => return Sampled::ALL,
-            Sampler::Fixed(ratio) => ratio * 100.0,
-            Sampler::RateLimited(limit) => limit.percentage(now_nanos()),
-        };
-        if percentage >= 100.0 {
-            return Sampled::ALL;
+        match self {
+            Sampler::All => Sampled::ALL,
+            // Compared as the official exporter compares it (score < ratio),
+            // so both keep exactly the same traces.
+            Sampler::Fixed(ratio) if *ratio >= 1.0 => Sampled::ALL,
+            Sampler::Fixed(ratio) => Sampled {
+                keep: trace_score(trace_id) < *ratio,
+                percentage: ratio * 100.0,
+            },
+            Sampler::RateLimited(limit) => by_percentage(trace_id, limit.percentage(now_nanos())),
         }
-        Sampled {
-            keep: trace_score(trace_id) * 100.0 < percentage,
-            percentage,
+    }
+
+    /// The decision for a span whose trace has no root registered in this
+    /// process (its root ended first, or was never registered): a fixed
+    /// ratio depends on the id alone, so this is the root's own decision; a
+    /// rate limit compares the score with the share it keeps now, without
+    /// counting a root.
+    pub fn decide_unregistered(&self, trace_id: [u8; 16]) -> Sampled {
+        match self {
+            Sampler::RateLimited(limit) => by_percentage(trace_id, limit.current()),
+            other => other.decide(trace_id),
         }
+    }
+}
+
+/// `x` with at most 6 decimals and no trailing zeros (`0.1 * 100` reads 10).
+fn short(x: f64) -> String {
+    let text = format!("{x:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Keeps the traces whose score, as a percentage, is below `percentage`, as
+/// the official rate-limited sampler compares it.
+fn by_percentage(trace_id: [u8; 16], percentage: f64) -> Sampled {
+    if percentage >= 100.0 {
+        return Sampled::ALL;
+    }
+    Sampled {
+        keep: trace_score(trace_id) * 100.0 < percentage,
+        percentage,
     }
 }
 
@@ -86,6 +150,9 @@ fn now_nanos() -> u64 {
 pub struct RateLimit {
     per_nanosecond: f64,
     window: Mutex<Window>,
+    /// The last percentage computed (its `f64` bits), for spans of traces
+    /// whose root is not registered.
+    last: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +175,13 @@ impl RateLimit {
                 nanos: 0.0,
                 last: now_nanos(),
             }),
+            last: AtomicU64::new(100f64.to_bits()),
         }
+    }
+
+    /// The percentage kept now, as last computed.
+    fn current(&self) -> f64 {
+        f64::from_bits(self.last.load(Relaxed))
     }
 
     /// Counts a root arriving at `now` and returns the percentage to keep.
@@ -126,11 +199,14 @@ impl RateLimit {
             }
             *w
         };
-        if w.count == 0.0 {
-            return 100.0;
-        }
-        let probability = (w.nanos * self.per_nanosecond / w.count).min(1.0);
-        rounded_down(100.0 * probability)
+        let percentage = if w.count == 0.0 {
+            100.0
+        } else {
+            let probability = (w.nanos * self.per_nanosecond / w.count).min(1.0);
+            rounded_down(100.0 * probability)
+        };
+        self.last.store(percentage.to_bits(), Relaxed);
+        percentage
     }
 }
 
@@ -211,6 +287,37 @@ mod tests {
             p = limit.percentage(later + i * 200_000_000);
         }
         assert_eq!(p, 100.0);
+    }
+
+    #[test]
+    fn settings_choose_the_sampler_and_unregistered_spans_follow_it() {
+        assert!(!Sampler::of(1.0, 0.0).samples());
+        assert!(matches!(Sampler::of(0.5, 0.0), Sampler::Fixed(r) if r == 0.5));
+        let limited = Sampler::of(1.0, 10.0);
+        assert!(matches!(limited, Sampler::RateLimited(_)));
+        assert_eq!(limited.describe(), "keeps about 10 traces/s");
+        assert_eq!(Sampler::Fixed(0.25).describe(), "keeps 25% of traces");
+        assert_eq!(Sampler::Fixed(0.1).describe(), "keeps 10% of traces");
+
+        let fixed = Sampler::Fixed(0.3);
+        for (hex, _) in OFFICIAL {
+            assert_eq!(fixed.decide_unregistered(id(hex)), fixed.decide(id(hex)));
+        }
+        // A rate limit nobody asked yet keeps everything, and an unregistered
+        // span does not count as a root.
+        let Sampler::RateLimited(limit) = &limited else {
+            unreachable!()
+        };
+        assert_eq!(limited.decide_unregistered(id(OFFICIAL[2].0)), Sampled::ALL);
+        assert_eq!(limit.window.lock().unwrap().count, 0.0);
+        let start = limit.window.lock().unwrap().last;
+        for i in 1..=2_000u64 {
+            limit.percentage(start + i * 1_000_000);
+        }
+        let now = limit.current();
+        assert!(now < 2.0, "{now}");
+        let d = limited.decide_unregistered(id(OFFICIAL[2].0));
+        assert_eq!((d.keep, d.percentage), (false, now));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::intern;
 use super::packed_span::{
     read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
     FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME,
-    OPERATION, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
+    OPERATION, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64, V_STR,
+    V_TRUE,
 };
 use std::ops::Range;
 
@@ -190,6 +191,9 @@ pub(crate) struct SpanParts<'a> {
     pub operation_name: Option<&'a str>,
     /// The span failed and none of its children did (set by the worker).
     pub failure_source: bool,
+    /// The percentage of traces kept, when sampling kept its trace below
+    /// 100 % (`sampleRate`); `None` is 100.
+    pub sample_rate: Option<f64>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -217,6 +221,7 @@ impl Default for SpanParts<'_> {
             nested: Vec::new(),
             operation_name: None,
             failure_source: false,
+            sample_rate: None,
         }
     }
 }
@@ -237,6 +242,7 @@ impl<'a> SpanParts<'a> {
         self.status_description = "";
         self.operation_name = None;
         self.failure_source = false;
+        self.sample_rate = None;
         if b.len() < HEADER {
             return false;
         }
@@ -271,6 +277,7 @@ impl<'a> SpanParts<'a> {
             match r.u8()? {
                 NAME => self.name = r.str()?,
                 OPERATION => self.operation_name = Some(r.str()?),
+                SAMPLE_RATE => self.sample_rate = Some(f64::from_bits(r.u64()?)),
                 STATUS => self.status_description = r.str()?,
                 SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
                 SCOPE_INLINE => {

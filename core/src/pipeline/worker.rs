@@ -48,6 +48,9 @@ pub(crate) struct WorkerSettings {
     /// Spans are exported (off with `disable_traces`: they still come here
     /// while Genkit's metrics or logs are derived from them, then stop).
     pub export_spans: bool,
+    /// Logs derived from a span go with its trace's sampling
+    /// (`enable_trace_based_sampling_for_logs`).
+    pub sample_logs: bool,
     /// Attribute sets one metric may have before new ones overflow.
     pub metric_series_limit: usize,
     /// Producers asked for their points before each collection.
@@ -233,19 +236,37 @@ impl Worker {
         for name in first_folds {
             self.say_overflow(&name);
         }
-        if self.settings.export_spans {
+        // Sampling dropped its trace: derived from, then dropped as with
+        // traces off.
+        let (sampled_out, sample_rate) = (span.sampled_out(), span.sample_rate());
+        if self.settings.export_spans && !sampled_out {
             self.oldest.get_or_insert_with(tokio::time::Instant::now);
             if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
                 self.dispatch(batch).await;
             }
         } else {
             // At its fate here: never batched, so no batch settles it.
-            Counters::add(&self.counters.spans_not_exported, 1);
+            let c = &self.counters;
+            let fate = match self.settings.export_spans {
+                true => &c.spans_sampled_out,
+                false => &c.spans_not_exported,
+            };
+            Counters::add(fate, 1);
             Counters::add(&self.counters.items_settled, 1);
             Counters::sub(&self.counters.items_pending, 1);
         }
         let mut derived = std::mem::take(&mut self.derived);
-        for log in derived.drain(..) {
+        for mut log in derived.drain(..) {
+            // Logs sampled with their trace, as the host's are.
+            if self.settings.sample_logs {
+                if sampled_out {
+                    Counters::add(&self.counters.logs_sampled_out, 1);
+                    Counters::add(&self.counters.items_settled, 1);
+                    Counters::sub(&self.counters.items_pending, 1);
+                    continue;
+                }
+                log.sample_rate = sample_rate;
+            }
             self.oldest.get_or_insert_with(tokio::time::Instant::now);
             if let Ok(Some(batch)) = self.gathering.push(Msg::Log(Box::new(log))) {
                 self.dispatch(batch).await;

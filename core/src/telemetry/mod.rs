@@ -42,7 +42,9 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 /// What happened to an item handed to the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
-    /// In the queue; it will be delivered or counted.
+    /// In the queue; it will be delivered or counted. (An item of a trace
+    /// sampling dropped is taken in and counted in its `*_sampled_out` at
+    /// once.)
     Accepted,
     /// The queue was full; counted in `dropped_queue_full`.
     DroppedQueueFull,
@@ -106,6 +108,11 @@ impl AzureTelemetry {
         )?;
         let resource = build_resource(&config.resource, &env).map_err(Error::Config)?;
         let exports = Exports::of(&config, &env);
+        // The environment's sampler, unless the code chose one; checked
+        // again, as a value set in code is.
+        let mut config = config;
+        crate::config::apply_sampler_env(&mut config, &env).map_err(Error::Config)?;
+        let sampler = crate::ingest::Sampler::of(config.sampling_ratio, config.traces_per_second);
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
         let ledger = Ledger::new(Arc::clone(&progress), Arc::clone(&counters));
@@ -182,6 +189,7 @@ impl AzureTelemetry {
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
                 export_spans: exports.traces,
+                sample_logs: config.enable_trace_based_sampling_for_logs,
             },
         );
         runtime.spawn(worker.run());
@@ -215,7 +223,7 @@ impl AzureTelemetry {
                 resource,
                 connection_string,
                 config,
-                operations: Operations::default(),
+                operations: Operations::new(sampler),
                 exports,
             }),
         })
@@ -251,8 +259,12 @@ impl AzureTelemetry {
     pub fn push_span(&self, span: SpanData) -> Result<Pushed> {
         let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
         let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-        let operation = self.inner.operations.span_ended(trace_id, is_root);
-        self.push_packed(PackedSpan::from_span_data_in(&span, operation.as_deref())?)
+        let operation = self.inner.operations.ended(trace_id, is_root);
+        self.push_packed(PackedSpan::from_span_data_in(
+            &span,
+            operation.name.as_deref(),
+            operation.sampled,
+        )?)
     }
 
     /// Hands a span packed by a face ([`crate::SpanPacker`]) to the pipeline.
@@ -261,7 +273,60 @@ impl AzureTelemetry {
         if !self.inner.exports.spans_wanted() {
             return self.disabled();
         }
+        if span.sampled_out() && !(self.inner.exports.metrics || self.inner.exports.logs) {
+            // Nothing is derived from it: no trip through the queue.
+            let c = &self.inner.counters;
+            return self.sampled_out(&c.spans_accepted, &c.spans_sampled_out);
+        }
         self.push(Msg::Span(span), &self.inner.counters.spans_accepted)
+    }
+
+    /// Fills in what the trace an item was recorded in says: its
+    /// operation's name (unless the item names one) and, with logs sampled
+    /// by trace, the trace's `sampleRate`. False when that trace was sampled
+    /// out and the item goes with it.
+    fn join_trace(
+        &self,
+        trace: Option<opentelemetry::trace::TraceId>,
+        name: &mut Option<std::sync::Arc<str>>,
+        sample_rate: &mut Option<f64>,
+    ) -> bool {
+        let Some(trace) = trace else {
+            return true;
+        };
+        let operations = &self.inner.operations;
+        let by_trace =
+            self.inner.config.enable_trace_based_sampling_for_logs && operations.sampler().samples();
+        if name.is_some() && !by_trace {
+            return true;
+        }
+        let operation = operations.of_trace(u128::from_be_bytes(trace.to_bytes()));
+        if name.is_none() {
+            *name = operation.name;
+        }
+        if by_trace {
+            let sampled = operation.sampled;
+            if !sampled.keep {
+                return false;
+            }
+            *sample_rate = (sampled.percentage < 100.0).then_some(sampled.percentage);
+        }
+        true
+    }
+
+    /// An item of a trace sampling dropped, taken in and at its fate at once.
+    fn sampled_out(
+        &self,
+        accepted: &std::sync::atomic::AtomicU64,
+        fate: &std::sync::atomic::AtomicU64,
+    ) -> Result<Pushed> {
+        if self.inner.shut_down.load(Relaxed) {
+            return Err(Error::ShutDown);
+        }
+        Counters::add(accepted, 1);
+        Counters::add(fate, 1);
+        Counters::add(&self.inner.counters.items_settled, 1);
+        Ok(Pushed::Accepted)
     }
 
     /// Hands a log record to the pipeline. Never blocks. A record emitted
@@ -271,9 +336,10 @@ impl AzureTelemetry {
         if !self.inner.exports.logs {
             return self.disabled();
         }
-        if let (None, Some((trace, _))) = (&record.operation_name, record.trace_context) {
-            let trace = u128::from_be_bytes(trace.to_bytes());
-            record.operation_name = self.inner.operations.name(trace);
+        let trace = record.trace_context.map(|(trace, _)| trace);
+        if !self.join_trace(trace, &mut record.operation_name, &mut record.sample_rate) {
+            let c = &self.inner.counters;
+            return self.sampled_out(&c.logs_accepted, &c.logs_sampled_out);
         }
         self.push(
             Msg::Log(Box::new(record)),
@@ -320,9 +386,15 @@ impl AzureTelemetry {
         if !self.inner.exports.custom {
             return self.disabled();
         }
-        if let (None, Some((trace, _))) = (item.operation_name(), item.trace_context()) {
-            let trace = u128::from_be_bytes(trace.to_bytes());
-            *item.operation_name_mut() = self.inner.operations.name(trace);
+        let trace = item.trace_context().map(|(trace, _)| trace);
+        let mut name = item.operation_name_mut().take();
+        let mut rate = item.sample_rate();
+        let kept = self.join_trace(trace, &mut name, &mut rate);
+        *item.operation_name_mut() = name;
+        *item.sample_rate_mut() = rate;
+        if !kept {
+            let c = &self.inner.counters;
+            return self.sampled_out(&c.custom_accepted, &c.custom_sampled_out);
         }
         self.push(
             Msg::Custom(Box::new(item)),
@@ -349,13 +421,15 @@ impl AzureTelemetry {
         if self.inner.shut_down.load(Relaxed) {
             return Err(Error::ShutDown);
         }
-        // Count the depth before sending so the worker's decrement never
-        // runs ahead of it and wraps below zero.
+        // Count the depth (and the item pending) before sending so the
+        // worker's decrement never runs ahead of it: a gauge stops at zero,
+        // and a span the worker settles at once (traces off, sampled out)
+        // would leave its pending count behind.
         self.inner.counters.queue_depth.fetch_add(1, Relaxed);
+        Counters::add(&self.inner.counters.items_pending, 1);
         match self.inner.tx.try_send(msg) {
             Ok(()) => {
                 accepted.fetch_add(1, Relaxed);
-                Counters::add(&self.inner.counters.items_pending, 1);
                 Ok(Pushed::Accepted)
             }
             Err(TrySendError::Full(msg)) => {
@@ -364,6 +438,9 @@ impl AzureTelemetry {
                 // points are aggregates of the moment and are dropped
                 // (counted) instead.
                 let spill = match (&self.inner.spill_tx, &msg) {
+                    // Worth only what the worker derives from it, which a
+                    // spilled span skips.
+                    (_, Msg::Span(span)) if span.sampled_out() => false,
                     (Some(spill), Msg::Span(_) | Msg::Log(_) | Msg::Custom(_)) => {
                         spill.try_send(msg).is_ok()
                     }
@@ -371,16 +448,17 @@ impl AzureTelemetry {
                 };
                 if spill {
                     accepted.fetch_add(1, Relaxed);
-                    Counters::add(&self.inner.counters.items_pending, 1);
                     Counters::add(&self.inner.counters.spilled_items, 1);
                     Ok(Pushed::Accepted)
                 } else {
+                    Counters::sub(&self.inner.counters.items_pending, 1);
                     Counters::add(&self.inner.counters.dropped_queue_full, 1);
                     Ok(Pushed::DroppedQueueFull)
                 }
             }
             Err(TrySendError::Closed(_)) => {
                 self.inner.counters.queue_depth.fetch_sub(1, Relaxed);
+                Counters::sub(&self.inner.counters.items_pending, 1);
                 Err(Error::ShutDown)
             }
         }

@@ -38,7 +38,9 @@ impl AzureSpanProcessor {
 impl SpanProcessor for AzureSpanProcessor {
     /// A root (no parent, or a remote one) names its trace's operation, so
     /// the span, its logs and its children carry it although the root ends
-    /// last; any other span costs only the look at its parent.
+    /// last, and decides whether sampling keeps the trace (its spans are
+    /// dropped before export otherwise); any other span costs only the look
+    /// at its parent.
     fn on_start(&self, span: &mut Span, cx: &Context) {
         let parent = cx.span().span_context().clone();
         if parent.is_valid() && !parent.is_remote() {

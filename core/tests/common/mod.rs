@@ -77,6 +77,9 @@ pub fn finished(s: &genkit_azure::Stats) -> u64 {
         + s.dropped_spill_failed
         + s.dropped_shut_down
         + s.spans_not_exported
+        + s.spans_sampled_out
+        + s.logs_sampled_out
+        + s.custom_sampled_out
 }
 
 /// The log record the reliability tests send: `item {i}`.
