@@ -12,6 +12,7 @@ A thin Python package over a Rust export pipeline::
 """
 
 from ._context import LIBRARY_LOGGER
+from ._credential import TokenCredential
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
 from ._native import CORE_VERSION, TelemetryShutDownError, __version__
@@ -26,6 +27,7 @@ __all__ = [
     "CORE_VERSION",
     "LIBRARY_LOGGER",
     "TelemetryShutDownError",
+    "TokenCredential",
     "__version__",
     "inject_azure_trace_context",
 ]

@@ -18,6 +18,11 @@ class TelemetryShutDownError(RuntimeError):
 def _settings() -> list[dict[str, Any]]:
     """The Rust core's list of settings as Python names them (for tests)."""
 
+def _authentication_string(value: str) -> dict[str, str | None] | None:
+    """``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` read by the core: None when it asks
+    for nothing, ``{"client_id": ...}`` for Entra ID with a managed identity. ValueError
+    naming the part when it is malformed."""
+
 class Telemetry:
     """The Rust telemetry pipeline (a bounded queue and a background runtime that
     batches and sends envelopes)."""
@@ -26,6 +31,7 @@ class Telemetry:
         self,
         *,
         connection_string: str | None = None,
+        credential: object | None = None,
         service_name: str | None = None,
         service_version: str | None = None,
         service_namespace: str | None = None,
@@ -62,6 +68,8 @@ class Telemetry:
     ) -> None:
         """Starts the pipeline. Every setting of the Rust core is a keyword, converted and
         checked from the core's one list (see ``AzureTelemetry`` for what each means).
+        ``credential`` (not a setting: an object) is any object with ``get_token(*scopes)``,
+        called on the pipeline's thread; TypeError without one.
         ``None`` keeps the default. Raises ValueError for a missing or invalid connection
         string (the message names the part and its characters, never the key) or an
         out-of-range setting (the message names it and its range), TypeError for a value

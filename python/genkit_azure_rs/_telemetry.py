@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from . import _instrumentation, _native, _propagation, _structlog
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
+from ._credential import TokenCredential, credential_from_environment
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
 
@@ -82,6 +83,17 @@ class AzureTelemetry:
     Args:
         connection_string: The Application Insights connection string; unset reads
             ``APPLICATIONINSIGHTS_CONNECTION_STRING``.
+        credential: Microsoft Entra ID: any object with ``get_token(*scopes)`` returning
+            an object with ``.token`` and ``.expires_on`` (seconds since the epoch) or a
+            ``(token, expires_on)`` tuple, such as an ``azure.identity`` credential. Every
+            request then carries a bearer token for ``https://monitor.azure.com//.default``
+            (or ``<AADAudience>/.default``), whatever the connection string's
+            ``Authorization``. It is called on the pipeline's background thread (the GIL
+            taken for the call only), before a token expires and once after the service
+            refuses one; while it fails, data is kept and a diagnostic says why. ``None``:
+            ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD[;ClientId=...]``
+            makes it ``azure.identity.ManagedIdentityCredential``; otherwise the
+            instrumentation key alone (and ``Authorization=AAD`` is an error).
         service_name: The service's name (``service.name``), shown as the cloud role.
             ``None`` means: ``OTEL_SERVICE_NAME``, else ``service.name`` in
             ``OTEL_RESOURCE_ATTRIBUTES``, else ``"genkit-app"``. A name passed here always
@@ -178,7 +190,10 @@ class AzureTelemetry:
             names ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or invalid (the message
             names the broken part and never contains the instrumentation key), or a
             setting is out of range (the message names it and its range).
-        TypeError: when a setting is of the wrong type (``max_batch_size="10"``).
+        TypeError: when a setting is of the wrong type (``max_batch_size="10"``), or
+            ``credential`` has no ``get_token``.
+        ImportError: ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` asks for Entra ID, no
+            ``credential`` was passed and ``azure-identity`` is not installed.
 
     The export pipeline (a Rust runtime with its own threads) starts at construction;
     :meth:`initialize` connects tracing and logging to it.
@@ -192,6 +207,7 @@ class AzureTelemetry:
         enable_live_metrics: bool = True,
         log_level: int | str = logging.INFO,
         *,
+        credential: TokenCredential | None = None,
         service_namespace: str | None = None,
         deployment_environment: str | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
@@ -229,8 +245,11 @@ class AzureTelemetry:
         if genkit_version is not None:
             # Set in code, so it wins over the environment; the user's own wins over it.
             resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
+        if credential is None:
+            credential = credential_from_environment()
         self._native = _native.Telemetry(
             connection_string=connection_string,
+            credential=credential,
             service_name=service_name,
             service_version=service_version,
             service_namespace=service_namespace,

@@ -7,6 +7,7 @@
 //! pipeline) runs detached from the interpreter so other Python threads go on.
 
 mod convert;
+mod credential;
 mod custom;
 mod metric_producer;
 
@@ -183,6 +184,25 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     Ok(list)
 }
 
+/// `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` read by core's one parser:
+/// None when it asks for nothing, `{"client_id": str | None}` when it asks
+/// for Entra ID with a managed identity; ValueError naming the part when it
+/// is malformed.
+#[pyfunction]
+fn _authentication_string<'py>(
+    py: Python<'py>,
+    value: &str,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(managed) = face::parse_authentication_string(value)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let d = PyDict::new(py);
+    d.set_item("client_id", managed.client_id)?;
+    Ok(Some(d))
+}
+
 /// A push's outcome as Python sees it: True queued, False dropped because
 /// the queue was full (counted) or its signal is turned off; an error for a
 /// refused item or after shutdown.
@@ -294,6 +314,7 @@ impl Telemetry {
     #[pyo3(signature = (
         *,
         connection_string = None,
+        credential = None,
         service_name = None,
         service_version = None,
         service_namespace = None,
@@ -313,6 +334,7 @@ impl Telemetry {
     fn new(
         py: Python<'_>,
         connection_string: Option<Bound<'_, PyAny>>,
+        credential: Option<Bound<'_, PyAny>>,
         service_name: Option<String>,
         service_version: Option<String>,
         service_namespace: Option<String>,
@@ -334,6 +356,10 @@ impl Telemetry {
             .resource_attribute(KeyValue::new("telemetry.sdk.language", "python"));
         if let Some(s) = connection_string.filter(|s| !s.is_none()) {
             b = b.connection_string(connection_string_arg(&s)?);
+        }
+        // Entra ID: called later, on the pipeline's thread (see credential.rs).
+        if let Some(c) = credential.filter(|c| !c.is_none()) {
+            b = b.credential(credential::PyCredential::new(&c)?);
         }
         if let Some(s) = service_name {
             b = b.service_name(s);
@@ -782,6 +808,7 @@ fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SpanProcessor>()?;
     m.add_class::<MetricProducer>()?;
     m.add_function(wrap_pyfunction!(_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(_authentication_string, m)?)?;
     m.add(
         "TelemetryShutDownError",
         m.py().get_type::<TelemetryShutDownError>(),
