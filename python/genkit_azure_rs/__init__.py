@@ -16,12 +16,14 @@ from ._credential import TokenCredential
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
 from ._native import CORE_VERSION, TelemetryShutDownError, __version__
+from ._sampling import AzureSampler
 from ._structlog import inject_azure_trace_context
 from ._telemetry import AzureSpanProcessor, AzureTelemetry
 
 __all__ = [
     "AzureLogHandler",
     "AzureMetricReader",
+    "AzureSampler",
     "AzureSpanProcessor",
     "AzureTelemetry",
     "CORE_VERSION",

@@ -90,6 +90,14 @@ class Telemetry:
     @property
     def is_shut_down(self) -> bool:
         """True from the moment a shutdown starts; never waits."""
+    @property
+    def sampling(self) -> str | None:
+        """What sampling does (``"keeps 25% of traces"``, ``"keeps about 5 traces/s"``),
+        or None when every trace is kept."""
+    def sample_root(self, trace_id: int) -> tuple[bool, float]:
+        """Decides whether the trace whose root starts now is kept: ``(keep, percentage
+        kept)``. Once per root (a rate limit counts it): the span processor then reads
+        the decision from the root's ``_MS.sampleRate`` attribute."""
     def push_span(self, span: ReadableSpan) -> bool:
         """Queues a finished span; False when not sampled or the queue was full."""
     def emit_log(

@@ -23,6 +23,7 @@ from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
 from ._credential import TokenCredential, credential_from_environment
 from ._logging import AzureLogHandler
 from ._metrics import AzureMetricReader
+from ._sampling import parent_based
 
 _log = logging.getLogger(LIBRARY_LOGGER)
 _log.addHandler(logging.NullHandler())
@@ -361,7 +362,9 @@ class AzureTelemetry:
         * Makes sure an SDK ``TracerProvider`` is global: an existing one (Genkit's or
           the application's) is reused; otherwise one is created with this service's
           resource and set global (Genkit then reuses it). The span processor is added
-          to it once.
+          to it once. With ``sampling_ratio`` or ``traces_per_second``, a provider created
+          here samples with :class:`AzureSampler` (a dropped trace's spans are never
+          recorded); on a reused one the span processor drops them before export.
         * Unless metrics are off (``disable_metrics``, or Genkit's dev mode without
           ``force_dev_export``), likewise an SDK ``MeterProvider`` (Genkit 0.12 creates
           none): an :class:`AzureMetricReader` is added to the global one, or one is
@@ -433,7 +436,14 @@ class AzureTelemetry:
         if isinstance(current, TracerProvider):
             return current
         if isinstance(current, trace.ProxyTracerProvider):
-            trace.set_tracer_provider(TracerProvider(resource=Resource.create(self._native.resource)))
+            resource = Resource.create(self._native.resource)
+            if self._native.sampling is None:
+                # The SDK's own sampler (OTEL_TRACES_SAMPLER's, else parent-based always-on).
+                created = TracerProvider(resource=resource)
+            else:
+                # A dropped trace's spans are never recorded.
+                created = TracerProvider(resource=resource, sampler=parent_based(self._native))
+            trace.set_tracer_provider(created)
             current = trace.get_tracer_provider()  # someone may have won a race
             if isinstance(current, TracerProvider):
                 return current

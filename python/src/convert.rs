@@ -7,7 +7,7 @@
 
 use genkit_azure::opentelemetry::trace::{SpanKind, Status};
 use genkit_azure::opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
-use genkit_azure::{Operations, PackedSpan, SpanPacker};
+use genkit_azure::{Operations, PackedSpan, Sampled, SpanPacker};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -254,6 +254,29 @@ fn start_attribute(attrs: &Bound<'_, PyAny>, key: &str) -> Option<String> {
     v.cast::<PyString>().ok().map(py_str)
 }
 
+/// The attribute our OpenTelemetry sampler (and the official one) gives a
+/// span it kept: the percentage of traces kept.
+const SAMPLE_RATE_ATTRIBUTE: &str = "_MS.sampleRate";
+
+/// A root's decision made by an OpenTelemetry sampler before it started,
+/// read from its `_MS.sampleRate` attribute (a root without one was not
+/// decided by such a sampler: the registry decides).
+fn decided_at_start(span: &Bound<'_, PyAny>) -> Option<Sampled> {
+    let py = span.py();
+    let attrs = field(span, intern!(py, "_attributes"), intern!(py, "attributes")).ok()?;
+    let dict = plain_dict(&attrs).ok().flatten()?;
+    let rate: f64 = dict
+        .get_item(SAMPLE_RATE_ATTRIBUTE)
+        .ok()
+        .flatten()?
+        .extract()
+        .ok()?;
+    (rate.is_finite() && rate > 0.0).then_some(Sampled {
+        keep: true,
+        percentage: rate.min(100.0),
+    })
+}
+
 /// The name a span gives its operation as a root: a request's `METHOD
 /// route`, anything else's span name; and whether that may still change (a
 /// request span started before routing names only its method).
@@ -285,8 +308,10 @@ fn root_name(span: &Bound<'_, PyAny>) -> (String, bool) {
 }
 
 /// A starting SDK span, for `operations`: a root (no parent, or a remote
-/// one) names its trace's operation. Any other span costs only the look at
-/// its parent, unless some request's name is still provisional: then the
+/// one) names its trace's operation and decides its sampling (or brings the
+/// decision an OpenTelemetry sampler made, see [`decided_at_start`]). Any
+/// other span costs only the look at its parent, unless some request's name
+/// is still provisional: then the
 /// first span under that request names its operation again from the
 /// request span as it is now (FastAPI renames its span once routed).
 pub fn span_start(
@@ -323,12 +348,24 @@ pub fn span_start(
     }
     let trace_id = ctx()?;
     let (name, provisional) = root_name(span);
-    if provisional {
+    let provisional = if provisional {
         let c = field(span, intern!(py, "_context"), intern!(py, "context"))?;
-        let span_id = c.cast::<PyTuple>()?.get_item(1)?.extract::<u64>()?;
-        operations.root_started_provisional(trace_id, span_id, || name);
+        Some(c.cast::<PyTuple>()?.get_item(1)?.extract::<u64>()?)
     } else {
-        operations.root_started(trace_id, || name);
+        None
+    };
+    // Also when we do not sample: a provider sampling with the official
+    // sampler says its share this way, and the envelopes should say it too.
+    match (decided_at_start(span), provisional) {
+        (Some(sampled), _) => {
+            operations.root_started_decided(trace_id, provisional, sampled, || name);
+        }
+        (None, Some(span_id)) => {
+            operations.root_started_provisional(trace_id, span_id, || name);
+        }
+        (None, None) => {
+            operations.root_started(trace_id, || name);
+        }
     }
     Ok(())
 }

@@ -435,6 +435,26 @@ impl Telemetry {
         Ok(d)
     }
 
+    /// What sampling does (`keeps 25% of traces`, `keeps about 5
+    /// traces/s`), or None when every trace is kept: then `initialize()`
+    /// gives a TracerProvider it creates no sampler of ours.
+    #[getter]
+    fn sampling(&self) -> Option<String> {
+        let sampler = self.shared.telemetry.operations().sampler();
+        sampler.samples().then(|| sampler.describe())
+    }
+
+    /// Decides whether the trace whose root starts now is kept: `(keep,
+    /// percentage kept)`. For an OpenTelemetry sampler, once per root (a
+    /// rate limit counts it); the span processor's `on_start` then takes
+    /// the decision from the root's `_MS.sampleRate` attribute instead of
+    /// deciding again.
+    fn sample_root(&self, trace_id: &Bound<'_, PyAny>) -> PyResult<(bool, f64)> {
+        let id = convert::trace_id_bytes(trace_id)?;
+        let sampled = self.shared.telemetry.operations().sampler().decide(id);
+        Ok((sampled.keep, sampled.percentage))
+    }
+
     /// The signals this pipeline exports (`traces`, `metrics`, `logs`,
     /// `custom`), after the `disable_*` flags and `GENKIT_ENV`.
     #[getter]
