@@ -37,6 +37,8 @@ mod text;
 mod delivery;
 mod envelopes;
 mod ingest;
+// Live Metrics reads what the pipeline's worker takes in, through its tap.
+mod live;
 mod pipeline;
 mod telemetry;
 
@@ -52,6 +54,9 @@ pub use ingest::{
     MetricKind, MetricPoint, Operation, Operations, PackedSpan, Sampled, Sampler, SpanPacker,
     Summary, TrackedException,
 };
+/// Not API: Live Metrics' intervals, scaled down by tests.
+#[doc(hidden)]
+pub use live::LiveTimings;
 pub use pipeline::CollectionWait;
 pub use telemetry::{
     AzureMetricReader, AzureMetricReaderBuilder, AzureSpanProcessor, AzureTelemetry,

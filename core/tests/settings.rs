@@ -110,6 +110,7 @@ fn every_identity_setting_has_its_builder_method() {
         "disable_traces",
         "disable_metrics",
         "disable_logs",
+        "enable_live_metrics",
     ];
     let declared: Vec<&str> = SETTINGS
         .iter()
@@ -163,6 +164,13 @@ fn every_identity_setting_has_its_builder_method() {
     assert!(config.disable_traces && config.disable_metrics && config.disable_logs);
     let exports = telemetry.exports();
     assert!(!exports.traces && !exports.metrics && !exports.logs);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+
+    let telemetry = builder().build().unwrap();
+    assert!(telemetry.resolved_config().enable_live_metrics);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().enable_live_metrics(false).build().unwrap();
+    assert!(!telemetry.resolved_config().enable_live_metrics);
     telemetry.shutdown(Duration::ZERO).unwrap();
 }
 

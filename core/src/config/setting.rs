@@ -44,8 +44,9 @@ pub enum Kind {
     Path,
     /// Off unless set, on every face.
     Flag,
-    /// On unless turned off. C names it `no_<name>`, so that a zeroed
-    /// config struct keeps it on.
+    /// On unless turned off. C phrases it as the turning off, so that a
+    /// zeroed config struct keeps it on: `enable_<x>` is `disable_<x>`
+    /// there (as the other `disable_*` fields), any other name `no_<name>`.
     FlagOn,
     /// Key/value pairs.
     Attributes,
@@ -160,7 +161,10 @@ impl Setting {
         match (self.kind, face) {
             (Kind::Duration, Face::C) => Cow::Owned(format!("{}_ms", self.name)),
             (Kind::Duration, Face::Python) => Cow::Owned(format!("{}_s", self.name)),
-            (Kind::FlagOn, Face::C) => Cow::Owned(format!("no_{}", self.name)),
+            (Kind::FlagOn, Face::C) => Cow::Owned(match self.name.strip_prefix("enable_") {
+                Some(what) => format!("disable_{what}"),
+                None => format!("no_{}", self.name),
+            }),
             _ => Cow::Borrowed(self.name),
         }
     }

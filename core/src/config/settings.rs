@@ -83,6 +83,16 @@ macro_rules! for_each_setting {
                 disable_metrics: Flag, default "off";
                 /// Export no logs: no log records, no Genkit log records.
                 disable_logs: Flag, default "off";
+                /// Stream Live Metrics (QuickPulse) to the portal while someone watches it.
+                ///
+                /// Pings the live endpoint every 5 s (every 60 s after a minute
+                /// unwatched) and, while someone watches, posts counters,
+                /// sample documents and the portal's filtered views every
+                /// second, from the background runtime. Off with Genkit's dev
+                /// mode when that exports nothing, and when the connection
+                /// string points ingestion at a loopback host without naming a
+                /// `LiveEndpoint` (a local setup never wants the public default).
+                enable_live_metrics: FlagOn, default "on";
             }
             tuned {
                 /// Items per export request.
@@ -272,6 +282,11 @@ macro_rules! config_from_settings {
             pub disable_metrics: bool,
             /// Export no logs (default off).
             pub disable_logs: bool,
+            /// Stream Live Metrics while someone watches (default on).
+            pub enable_live_metrics: bool,
+            /// Not a setting: Live Metrics' intervals, which tests scale down.
+            #[doc(hidden)]
+            pub live_metrics_timings: crate::live::LiveTimings,
             $(
                 $(#[doc = $doc])*
                 #[doc = ""]
@@ -296,6 +311,8 @@ macro_rules! config_from_settings {
                     disable_traces: false,
                     disable_metrics: false,
                     disable_logs: false,
+                    enable_live_metrics: true,
+                    live_metrics_timings: crate::live::LiveTimings::default(),
                     $($name: $default,)*
                 }
             }
@@ -322,6 +339,7 @@ macro_rules! config_from_settings {
                     .field("disable_traces", &self.disable_traces)
                     .field("disable_metrics", &self.disable_metrics)
                     .field("disable_logs", &self.disable_logs)
+                    .field("enable_live_metrics", &self.enable_live_metrics)
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }

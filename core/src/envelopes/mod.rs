@@ -28,3 +28,9 @@ mod writer;
 pub(crate) use export::{AzureExporter, Batch};
 pub(crate) use metrics::{MetricsRecorder, Recorded};
 pub(crate) use view::ViewOptions;
+// What Live Metrics (`crate::live`) reads a span through, so that its counters
+// and documents say what the exported envelope says.
+pub(crate) use json::Json;
+pub(crate) use resource::{host_name, ResourceTags};
+pub(crate) use tags::tag;
+pub(crate) use view::{text, Item, SpanView};

@@ -134,7 +134,7 @@ impl ResourceTags {
         &self.properties
     }
 
-    #[cfg(test)]
+    /// The value of tag `key` (`ai.cloud.role`, ...), if the resource gives one.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.tags
             .iter()
@@ -144,7 +144,7 @@ impl ResourceTags {
 }
 
 /// This machine's host name, if it has a readable one.
-fn host_name() -> Option<String> {
+pub(crate) fn host_name() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at most that.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

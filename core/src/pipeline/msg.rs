@@ -1,6 +1,7 @@
 //! What travels through the ingest and spill queues.
 
 use crate::ingest::{Custom, LogRecord, MetricPoint, PackedSpan};
+use crate::live::Tap;
 use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
@@ -30,3 +31,16 @@ pub(crate) struct ShutdownMarker {
 }
 
 const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");
+
+impl Msg {
+    /// Shows an item to Live Metrics, which reads it only while someone
+    /// watches; metric points and control messages have no live form.
+    pub(crate) fn show_to(&self, live: &Tap) {
+        match self {
+            Msg::Span(span) => live.span(span),
+            Msg::Log(log) => live.log(log),
+            Msg::Custom(custom) => live.custom(custom),
+            _ => {}
+        }
+    }
+}

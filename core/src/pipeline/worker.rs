@@ -55,6 +55,8 @@ pub(crate) struct WorkerSettings {
     pub metric_series_limit: usize,
     /// Producers asked for their points before each collection.
     pub collection_requests: Arc<CollectionRequests>,
+    /// Live Metrics' view of what is taken in (`crate::live`).
+    pub live: crate::live::Tap,
 }
 
 pub(crate) struct Worker {
@@ -167,6 +169,9 @@ impl Worker {
     }
 
     async fn handle(&mut self, msg: Msg) {
+        // Live Metrics sees every item as it is taken in (before sampling
+        // and export decisions), and reads it only while someone watches.
+        msg.show_to(&self.settings.live);
         match msg {
             Msg::Span(span) => {
                 self.counters.queue_depth.fetch_sub(1, Relaxed);

@@ -138,6 +138,19 @@ impl AzureTelemetryBuilder {
         self.config.enable_trace_based_sampling_for_logs = on;
         self
     }
+    /// `false`: send nothing to Live Metrics (default `true`: stream counters,
+    /// sample documents and the portal's filtered views while someone watches).
+    pub fn enable_live_metrics(mut self, on: bool) -> Self {
+        self.config.enable_live_metrics = on;
+        self
+    }
+    /// Not API: Live Metrics' intervals (tests scale them down to watch the
+    /// timing rules in seconds).
+    #[doc(hidden)]
+    pub fn live_metrics_timings(mut self, timings: crate::live::LiveTimings) -> Self {
+        self.config.live_metrics_timings = timings;
+        self
+    }
     /// `false`: a process with `GENKIT_ENV=dev` exports nothing (default `true`).
     pub fn force_dev_export(mut self, on: bool) -> Self {
         self.config.force_dev_export = on;

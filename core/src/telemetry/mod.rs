@@ -170,6 +170,24 @@ impl AzureTelemetry {
         };
         let collection_requests = Arc::new(CollectionRequests::default());
         let (tx, rx) = mpsc::channel(config.queue_capacity);
+        // Live Metrics: its tap goes to the worker, its cycle to the runtime.
+        let (live, live_cycle) = crate::live::start(crate::live::LiveStart {
+            // `exports.custom` is off only in an unforced Genkit dev session,
+            // where nothing leaves the process.
+            enabled: config.enable_live_metrics && exports.custom,
+            connection_string: &connection_string,
+            resource: &resource,
+            view: ViewOptions {
+                log_input_and_output: config.log_input_and_output,
+            },
+            timings: config.live_metrics_timings,
+            diagnostics: Arc::clone(&diagnostics),
+            is_web_app: env("WEBSITE_SITE_NAME").is_some(),
+            auth: auth.clone(),
+        });
+        if let Some(cycle) = live_cycle {
+            runtime.spawn(cycle.run());
+        }
         let worker = Worker::new(
             rx,
             exporter,
@@ -190,6 +208,7 @@ impl AzureTelemetry {
                 },
                 export_spans: exports.traces,
                 sample_logs: config.enable_trace_based_sampling_for_logs,
+                live,
             },
         );
         runtime.spawn(worker.run());
