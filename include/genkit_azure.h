@@ -567,6 +567,12 @@ typedef struct genkit_azure_config {
      */
     bool disable_logs;
     /**
+     * Stream Live Metrics (QuickPulse) to the portal while someone watches it.
+     * Phrased as "disable" (as the other `disable_*` fields) so that the zero
+     * value keeps the default (on): true here sends nothing to the live endpoint.
+     */
+    bool disable_live_metrics;
+    /**
      * The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
      * NULL = not set.
      */

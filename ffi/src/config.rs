@@ -134,6 +134,10 @@ pub struct genkit_azure_config {
     pub disable_metrics: bool,
     /// Export no logs: no log records, no Genkit log records.
     pub disable_logs: bool,
+    /// Stream Live Metrics (QuickPulse) to the portal while someone watches it.
+    /// Phrased as "disable" (as the other `disable_*` fields) so that the zero
+    /// value keeps the default (on): true here sends nothing to the live endpoint.
+    pub disable_live_metrics: bool,
     /// The deployment environment (`deployment.environment.name`: `prod`, `staging`, ...).
     /// NULL = not set.
     pub deployment_environment: *const c_char,
@@ -323,6 +327,7 @@ pub(crate) unsafe fn builder(
     if c.disable_offline_storage {
         b = b.disable_offline_storage(true);
     }
+    b = b.enable_live_metrics(!c.disable_live_metrics);
     b = b
         .log_input_and_output(c.log_input_and_output)
         .force_dev_export(!c.no_force_dev_export)
@@ -456,6 +461,18 @@ mod tests {
             );
             assert!(last_error().starts_with(&wanted), "{}", last_error());
         }
+    }
+
+    #[test]
+    fn live_metrics_is_on_unless_disabled() {
+        with_pipeline(&config(), |t| {
+            assert!(t.resolved_config().enable_live_metrics)
+        });
+        let off = genkit_azure_config {
+            disable_live_metrics: true,
+            ..config()
+        };
+        with_pipeline(&off, |t| assert!(!t.resolved_config().enable_live_metrics));
     }
 
     #[test]
