@@ -45,6 +45,7 @@ class Telemetry:
         disable_traces: bool = False,
         disable_metrics: bool = False,
         disable_logs: bool = False,
+        enable_live_metrics: bool = True,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,

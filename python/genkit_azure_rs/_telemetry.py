@@ -101,7 +101,11 @@ class AzureTelemetry:
             wins.
         service_version: The service's version (``service.version``), shown as the
             application version. Here it defaults to ``"1.0.0"``; ``None`` omits it.
-        enable_live_metrics: Stored for Live Metrics (not implemented yet).
+        enable_live_metrics: Stream Live Metrics (QuickPulse) to the portal while someone
+            watches it. Counters, sample documents and the portal's filtered views are
+            posted every second from the Rust runtime while a viewer is there; otherwise a
+            ping goes every 5 s (60 s after a minute unwatched). ``False`` sends nothing
+            to the live endpoint.
         log_level: The lowest stdlib / structlog level exported.
         service_namespace: The service's namespace (``service.namespace``), which
             prefixes the cloud role.
@@ -266,6 +270,7 @@ class AzureTelemetry:
             disable_traces=disable_traces,
             disable_metrics=disable_metrics,
             disable_logs=disable_logs,
+            enable_live_metrics=enable_live_metrics,
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,

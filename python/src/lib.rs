@@ -328,6 +328,7 @@ impl Telemetry {
         disable_traces = false,
         disable_metrics = false,
         disable_logs = false,
+        enable_live_metrics = true,
         **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -348,6 +349,7 @@ impl Telemetry {
         disable_traces: bool,
         disable_metrics: bool,
         disable_logs: bool,
+        enable_live_metrics: bool,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
@@ -389,6 +391,7 @@ impl Telemetry {
             .disable_traces(disable_traces)
             .disable_metrics(disable_metrics)
             .disable_logs(disable_logs);
+        b = b.enable_live_metrics(enable_live_metrics);
         for (keyword, value) in settings.into_iter().flatten() {
             let keyword = keyword.cast::<PyString>()?.to_cow()?;
             b = setting_arg(b, &keyword, &value)?;
@@ -432,6 +435,7 @@ impl Telemetry {
         d.set_item("disable_traces", config.disable_traces)?;
         d.set_item("disable_metrics", config.disable_metrics)?;
         d.set_item("disable_logs", config.disable_logs)?;
+        d.set_item("enable_live_metrics", config.enable_live_metrics)?;
         Ok(d)
     }
 
