@@ -1,6 +1,6 @@
 //! Live Metrics against the emulator over real sockets, with the cycle's
 //! intervals scaled down so each rule is watched on the wire in a second or
-//! two: the first ping goes at once and says who is sending; pings every
+//! two: the first ping goes after its delay and says who is sending; pings every
 //! interval, slower after a while unwatched; posts every interval while
 //! someone watches, until a post says nobody does or posts have failed for
 //! the give-up time (not at the first failure); the polling hint; redirects
@@ -33,6 +33,7 @@ const MS: Duration = Duration::from_millis(1);
 /// unless the test sets them.
 fn timings(ping: u64, post: u64) -> LiveTimings {
     LiveTimings {
+        first_ping: 20 * MS,
         ping: Duration::from_millis(ping),
         long_ping: 60 * 1000 * MS,
         unwatched_before_long_ping: 60 * 1000 * MS,
@@ -103,17 +104,22 @@ fn posts(requests: &[LiveRequest]) -> Vec<&LiveRequest> {
 // ---- The cycle and its timing rules ----------------------------------------
 
 #[test]
-fn the_first_ping_goes_at_once_says_who_is_sending_and_pings_repeat() {
+fn the_first_ping_waits_its_delay_says_who_is_sending_and_pings_repeat() {
     let emu = emulator();
     let started = Instant::now();
-    let telemetry = live_builder(&emu, timings(150, 50)).build().unwrap();
+    let t = LiveTimings {
+        first_ping: 300 * MS,
+        ..timings(150, 50)
+    };
+    let telemetry = live_builder(&emu, t).build().unwrap();
     let requests = wait_for(&emu, 5 * 1000 * MS, "5 pings", |r| {
         count(r, LiveKind::Ping) >= 5
     });
     let first_at = emu.started_at() + Duration::from_micros(requests[0].received_us);
+    let waited = first_at.duration_since(started);
     assert!(
-        first_at.duration_since(started) < 1000 * MS,
-        "the first ping waits for nothing"
+        waited >= 300 * MS && waited < 1300 * MS,
+        "the first ping waits its delay, and no more: {waited:?}"
     );
     let ping = &requests[0];
     assert_eq!(ping.status, 200, "{:?}", ping.error);

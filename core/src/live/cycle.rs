@@ -31,6 +31,7 @@ pub(crate) struct Cycle {
 impl Cycle {
     /// Runs until the runtime stops.
     pub async fn run(mut self) {
+        tokio::time::sleep(self.schedule.first_ping()).await;
         loop {
             let started = Instant::now();
             let delay = match self.schedule.mode() {

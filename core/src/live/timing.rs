@@ -10,7 +10,9 @@
 //! (the official Python client counts ticks it never resets: after its first
 //! minute a new viewer waits up to a minute, and one failed post ends a
 //! session). The service's polling hint replaces the 5 s interval; the 60 s
-//! one stays unless the hint is longer.
+//! one stays unless the hint is longer. The first ping waits a second, so a
+//! process that lives less than that (a command-line tool, a test) never
+//! reaches the live endpoint.
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -20,6 +22,8 @@ use tokio::time::Instant;
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveTimings {
+    /// From the start to the first ping.
+    pub first_ping: Duration,
     /// Between pings while nobody watches.
     pub ping: Duration,
     /// Between pings once nobody has watched for `unwatched_before_long_ping`.
@@ -36,6 +40,7 @@ pub struct LiveTimings {
 impl Default for LiveTimings {
     fn default() -> Self {
         Self {
+            first_ping: Duration::from_secs(1),
             ping: Duration::from_secs(5),
             long_ping: Duration::from_secs(60),
             unwatched_before_long_ping: Duration::from_secs(60),
@@ -52,6 +57,7 @@ impl LiveTimings {
         let d = Self::default();
         let s = |x: Duration| x.mul_f64(factor);
         Self {
+            first_ping: s(d.first_ping),
             ping: s(d.ping),
             long_ping: s(d.long_ping),
             unwatched_before_long_ping: s(d.unwatched_before_long_ping),
@@ -109,6 +115,10 @@ impl Schedule {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    pub fn first_ping(&self) -> Duration {
+        self.timings.first_ping
     }
 
     /// A ping got `outcome` at `now`: how long after the ping's start the
