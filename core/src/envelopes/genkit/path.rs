@@ -60,7 +60,8 @@ pub(crate) fn feature_name(path: &str) -> Option<Cow<'_, str>> {
 
 /// The path as people read it: `weather_flow > generate > fake/echo`.
 pub(crate) fn display_path(path: &str) -> String {
-    let mut out = String::new();
+    // Names and separators take at most as many bytes as the path.
+    let mut out = String::with_capacity(path.len());
     for (i, (name, _)) in segments(path).enumerate() {
         if i > 0 {
             out.push_str(" > ");
