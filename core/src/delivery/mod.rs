@@ -38,7 +38,7 @@ pub(crate) use backoff::Backoff;
 use backoff::MAX_RETRY_AFTER;
 pub(crate) use payload::Payload;
 use payload::Split;
-pub(crate) use sender::Sender;
+pub(crate) use sender::{http_client, Sender};
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
 pub(crate) use storage_error::StorageError;
 

@@ -73,6 +73,18 @@ pub(crate) struct Sender {
     timeout: Duration,
 }
 
+/// The HTTP client of every request to Azure (ingestion, Live Metrics):
+/// redirects are never followed by the client, but by the caller, where the
+/// new host can be checked (and, for ingestion, remembered).
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 impl Sender {
     pub fn new(
         endpoint: &Endpoint,
@@ -80,13 +92,7 @@ impl Sender {
         counters: Arc<Counters>,
         auth: Option<Arc<Auth>>,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-            // Redirects are followed here, where the new host can be checked and remembered.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let client = http_client(timeout)?;
         Ok(Self {
             client,
             track_url: RwLock::new(endpoint.join(TRACK_PATH)),

@@ -98,14 +98,8 @@ impl Client {
         timeout: Duration,
         auth: Option<Arc<Auth>>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-            // The service redirects with its own header, checked here; an
-            // HTTP redirect would go to a host nobody checked.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        // The service redirects with its own header, checked here.
+        let http = crate::delivery::http_client(timeout)?;
         Ok(Self {
             http,
             base: endpoint.as_str().to_string(),
