@@ -114,8 +114,7 @@ fn severity_level(s: Severity) -> u8 {
 
 /// The severity a span event's `level` attribute names (the `tracing` crate's).
 fn event_level(attrs: &[Attr<'_>]) -> Option<u8> {
-    let a = attrs.iter().rev().find(|a| a.key == "level")?;
-    match text(a.value).as_ref() {
+    match text(Attr::last(attrs, "level")?).as_ref() {
         "TRACE" | "DEBUG" => Some(0),
         "INFO" => Some(1),
         "WARN" => Some(2),
@@ -307,6 +306,9 @@ impl EnvelopeWriter {
         if let Some(agent) = &view.user_agent {
             own.set(tags::USER_AGENT, agent.clone());
         }
+        if let Some(session) = &view.session_id {
+            own.set(tags::SESSION_ID, session.clone());
+        }
         self.tags(j, own);
         Self::data(j, kind);
         j.raw(",\"id\":");
@@ -408,13 +410,7 @@ impl EnvelopeWriter {
         }
         self.tags(j, own);
         Self::data(j, kind);
-        let get = |key: &str| {
-            attrs
-                .iter()
-                .rev()
-                .find(|a| a.key == key)
-                .map(|a| text(a.value))
-        };
+        let get = |key: &str| Attr::last(attrs, key).map(text);
         let skip: fn(&str) -> bool = match kind {
             "Exception" => {
                 let type_name = get("exception.type");

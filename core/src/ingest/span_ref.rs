@@ -130,6 +130,14 @@ pub(crate) struct Attr<'a> {
     pub value: ValueRef<'a>,
 }
 
+impl<'a> Attr<'a> {
+    /// The value of `key` among `attrs`: the last one when the key repeats,
+    /// as a map would keep it.
+    pub fn last(attrs: &[Attr<'a>], key: &str) -> Option<ValueRef<'a>> {
+        attrs.iter().rev().find(|a| a.key == key).map(|a| a.value)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct EventRef<'a> {
     pub name: &'a str,

@@ -6,7 +6,7 @@
 //! Exception items of their own.
 
 use crate::envelopes::{tag, text, Item as Envelope, SpanView, ViewOptions};
-use crate::ingest::{Custom, LogRecord, SpanParts};
+use crate::ingest::{Attr, Custom, LogRecord, SpanParts};
 use std::borrow::Cow;
 
 /// The telemetry types of the filter configuration.
@@ -145,13 +145,7 @@ impl<'a> LiveItem<'a> {
         out.push(item);
         for event in parts.events.iter().filter(|e| e.name == "exception") {
             let attrs = &parts.nested[event.attrs.clone()];
-            let get = |key: &str| {
-                attrs
-                    .iter()
-                    .rev()
-                    .find(|a| a.key == key)
-                    .map(|a| text(a.value))
-            };
+            let get = |key: &str| Attr::last(attrs, key).map(text);
             let mut e = LiveItem::new(TelemetryType::Exception);
             e.exception_type = get("exception.type").unwrap_or_default();
             e.message = get("exception.message").unwrap_or_default();
