@@ -145,6 +145,12 @@ class AzureMetricReader(MetricReader):
         )
         self._thread.start()
 
+    def restart_after_fork(self) -> None:
+        """In a forked child, whose telemetry now feeds a new pipeline: the collecting
+        thread did not survive the fork, so another starts, waiting on the new one."""
+        if not self._stopped.is_set():
+            self.start()
+
     def _collect_when_asked(self, producer: _native.MetricProducer) -> None:
         # Returns when the pipeline shuts down; the producer is freed (unregistered) then.
         while producer.wait():

@@ -183,6 +183,9 @@ class Telemetry:
         """The pipeline's counters by name, plus ``envelopes_rejected_status_<code>``
         (envelopes a 206 rejected one by one) and ``requests_rejected_status_<code>``
         (whole requests rejected) for each HTTP status seen."""
+    def _adopt_after_fork(self, replacement: Telemetry | None) -> None:
+        """In a forked child: feed ``replacement``'s pipeline from now on (None: count as
+        shut down); the old pipeline, whose threads did not survive the fork, is leaked."""
 
 class MetricProducer:
     """The pipeline's metric clock, for the thread that collects an SDK metric reader.

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,19 @@ def _level_number(level: int | str) -> int:
             raise ValueError(f"log_level: unknown level name {level!r}")
         return number
     return int(level)
+
+
+#: Every pipeline built in this process and not yet collected: a forked child renews them.
+_PIPELINES: weakref.WeakSet[AzureTelemetry] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for telemetry in list(_PIPELINES):
+        telemetry._renew_after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
@@ -252,7 +266,8 @@ class AzureTelemetry:
             resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
         if credential is None:
             credential = credential_from_environment()
-        self._native = _native.Telemetry(
+        # Kept to build the same pipeline again in a forked child (see _renew_after_fork).
+        self._native_settings: dict[str, Any] = dict(
             connection_string=connection_string,
             credential=credential,
             service_name=service_name,
@@ -290,6 +305,7 @@ class AzureTelemetry:
             disk_lease_s=disk_lease_s,
             metric_series_limit=metric_series_limit,
         )
+        self._native = _native.Telemetry(**self._native_settings)
         self._instrumentation_options = _instrumentation.validate_options(instrumentation_options)
         self.enable_live_metrics = bool(enable_live_metrics)
         self.log_level = _level_number(log_level)
@@ -301,6 +317,7 @@ class AzureTelemetry:
         self._meter_provider: MeterProvider | None = None
         self._metric_reader: AzureMetricReader | None = None
         self._atexit_registered = False
+        _PIPELINES.add(self)
 
     # -- information -----------------------------------------------------------------
 
@@ -385,6 +402,13 @@ class AzureTelemetry:
         * Inserts :func:`inject_azure_trace_context` into structlog's processors once,
           right before the renderer.
         * Registers an ``atexit`` shutdown (skipped if :meth:`shutdown` ran already).
+          A child process forked afterwards (``os.fork()``, a ``multiprocessing``
+          "fork" pool, gunicorn ``--preload``) gets a fresh pipeline with the same
+          settings and exports its own telemetry; the parent's queue stays the
+          parent's. The child's pipeline is shut down at its exit: by ``atexit``, or by
+          ``multiprocessing``'s finalizers in its workers (so end a pool with
+          ``close()`` and ``join()``; ``terminate()`` kills workers with what they have
+          not sent yet).
         * Unless traces are off: enables the OpenTelemetry instrumentations of the
           installed web frameworks, HTTP clients and database drivers (see
           ``instrumentation_options``; a library not imported yet is instrumented when
@@ -639,6 +663,43 @@ class AzureTelemetry:
         plus ``envelopes_rejected_status_<code>`` (envelopes a partial answer refused one
         by one) and ``requests_rejected_status_<code>`` (whole requests), by HTTP status."""
         return self._native.stats()
+
+    def _renew_after_fork(self) -> None:
+        """In a child process just forked: a fresh pipeline with the same settings.
+
+        The pipeline's runtime threads do not exist in the child, so its queue would
+        never be sent, and a flush or shutdown would wait on them. The native
+        ``Telemetry`` object stays (the span processor, log handler, metric reader,
+        sampler and structlog forwarding all hold it) and is pointed at a new pipeline
+        built here; the old one is leaked, never flushed, shut down or dropped (see
+        ``_native.Telemetry._adopt_after_fork``). What the parent had queued stays the
+        parent's to send; the child sends only its own. Both use the same storage
+        directory, whose files are leased, so none is sent twice.
+        """
+        # A lock another parent thread held at the fork would stay held forever.
+        self._lock = threading.RLock()
+        if self._native.is_shut_down:
+            return
+        try:
+            replacement = _native.Telemetry(**self._native_settings)
+        except Exception:  # noqa: BLE001 - a fork hook must never raise into the host
+            _log.warning("Azure telemetry is off in this forked child: no new pipeline", exc_info=True)
+            self._native._adopt_after_fork(None)
+            return
+        self._native._adopt_after_fork(replacement)
+        if self._metric_reader is not None:
+            self._metric_reader.restart_after_fork()
+        mp_util = sys.modules.get("multiprocessing.util")
+        if self._initialized and mp_util is not None:
+            # A multiprocessing child ends with os._exit: atexit never runs there, its
+            # finalizers do (unless the pool terminates it). Registered from its
+            # after-fork hooks, which run after it empties the finalizers it inherited.
+            mp_util.register_after_fork(self, AzureTelemetry._shut_down_with_multiprocessing)
+
+    def _shut_down_with_multiprocessing(self) -> None:
+        import multiprocessing.util
+
+        multiprocessing.util.Finalize(self, self._at_exit, exitpriority=0)
 
     def _at_exit(self) -> None:
         if not self._native.is_shut_down:

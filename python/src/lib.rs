@@ -23,7 +23,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 create_exception!(
@@ -298,10 +298,32 @@ impl Shared {
     }
 }
 
+/// Which pipeline a `Telemetry` and its span processors feed. One slot is
+/// shared by a `Telemetry` and every `SpanProcessor` made from it, so that a
+/// child process forked from the one that built the pipeline can put a fresh
+/// pipeline in it (`_adopt_after_fork`) and every Python object holding the
+/// `Telemetry` (log handler, metric reader, sampler, span processor) follows.
+///
+/// The lock is held only to clone or replace the `Arc`, never across a wait
+/// and never by the pipeline's own threads, so no thread can hold it when
+/// the process forks (the forking thread holds the GIL, and so does every
+/// thread that takes this lock).
+type Slot = RwLock<Arc<Shared>>;
+
+fn current(slot: &Slot) -> Arc<Shared> {
+    Arc::clone(&slot.read().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// The Rust telemetry pipeline.
 #[pyclass(frozen, module = "genkit_azure_rs._native", name = "Telemetry")]
 struct Telemetry {
-    shared: Arc<Shared>,
+    shared: Arc<Slot>,
+}
+
+impl Telemetry {
+    fn shared(&self) -> Arc<Shared> {
+        current(&self.shared)
+    }
 }
 
 #[pymethods]
@@ -399,7 +421,7 @@ impl Telemetry {
         // Errors name settings as Python does (`batch_delay_s`).
         let telemetry = py.detach(|| b.build_as(Face::Python)).map_err(to_py_err)?;
         Ok(Self {
-            shared: Arc::new(Shared::new(telemetry)),
+            shared: Arc::new(RwLock::new(Arc::new(Shared::new(telemetry)))),
         })
     }
 
@@ -407,7 +429,7 @@ impl Telemetry {
     #[getter]
     fn resource<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, v) in self.shared.telemetry.resource().iter() {
+        for (k, v) in self.shared().telemetry.resource().iter() {
             d.set_item(k.as_str(), convert::value_to_py(py, v)?)?;
         }
         Ok(d)
@@ -417,7 +439,8 @@ impl Telemetry {
     /// units (float seconds): what the tests read back. Never holds the
     /// connection string.
     fn _resolved_config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let config = self.shared.telemetry.resolved_config();
+        let shared = self.shared();
+        let config = shared.telemetry.resolved_config();
         let d = PyDict::new(py);
         for s in SETTINGS.iter().filter(|s| s.is_tuned()) {
             if let Some(v) = config.get(s.name) {
@@ -444,7 +467,8 @@ impl Telemetry {
     /// gives a TracerProvider it creates no sampler of ours.
     #[getter]
     fn sampling(&self) -> Option<String> {
-        let sampler = self.shared.telemetry.operations().sampler();
+        let shared = self.shared();
+        let sampler = shared.telemetry.operations().sampler();
         sampler.samples().then(|| sampler.describe())
     }
 
@@ -455,7 +479,7 @@ impl Telemetry {
     /// deciding again.
     fn sample_root(&self, trace_id: &Bound<'_, PyAny>) -> PyResult<(bool, f64)> {
         let id = convert::trace_id_bytes(trace_id)?;
-        let sampled = self.shared.telemetry.operations().sampler().decide(id);
+        let sampled = self.shared().telemetry.operations().sampler().decide(id);
         Ok((sampled.keep, sampled.percentage))
     }
 
@@ -463,7 +487,7 @@ impl Telemetry {
     /// `custom`), after the `disable_*` flags and `GENKIT_ENV`.
     #[getter]
     fn exports<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let e = self.shared.telemetry.exports();
+        let e = self.shared().telemetry.exports();
         let d = PyDict::new(py);
         d.set_item("traces", e.traces)?;
         d.set_item("metrics", e.metrics)?;
@@ -476,7 +500,7 @@ impl Telemetry {
     #[getter]
     fn service_name(&self) -> String {
         let key = genkit_azure::opentelemetry::Key::from_static_str("service.name");
-        self.shared
+        self.shared()
             .telemetry
             .resource()
             .get(&key)
@@ -487,20 +511,20 @@ impl Telemetry {
     /// Where envelopes are sent (scheme, host and port; never the key).
     #[getter]
     fn ingestion_endpoint(&self) -> String {
-        self.shared.telemetry.ingestion_endpoint().to_string()
+        self.shared().telemetry.ingestion_endpoint().to_string()
     }
 
     /// True from the moment a shutdown starts (nothing is accepted after
     /// that), while it may still be sending. Never waits.
     #[getter]
     fn is_shut_down(&self) -> bool {
-        self.shared.is_shut_down()
+        self.shared().is_shut_down()
     }
 
     /// Converts a finished SDK `ReadableSpan` and queues it. Returns True when
     /// it was queued, False when it was not sampled or the queue was full.
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self.shared.push_span(span)
+        self.shared().push_span(span)
     }
 
     /// Queues a log record. `severity_number` follows OpenTelemetry (1-24:
@@ -544,7 +568,7 @@ impl Telemetry {
             // Core sets it from the trace the record is in.
             sample_rate: None,
         };
-        queued(self.shared.telemetry.emit_log(record))
+        queued(self.shared().telemetry.emit_log(record))
     }
 
     /// Queues a custom event (customEvents). `trace_id` / `span_id` are the
@@ -571,7 +595,7 @@ impl Telemetry {
                 .map(Arc::from),
             sample_rate: None,
         };
-        queued(self.shared.telemetry.track_event(event))
+        queued(self.shared().telemetry.track_event(event))
     }
 
     /// Queues a handled exception. False when the queue was full.
@@ -599,7 +623,7 @@ impl Telemetry {
                 .map(Arc::from),
             sample_rate: None,
         };
-        queued(self.shared.telemetry.track_exception(exception))
+        queued(self.shared().telemetry.track_exception(exception))
     }
 
     /// Queues an availability test result. False when the queue was full.
@@ -633,7 +657,7 @@ impl Telemetry {
                 .map(Arc::from),
             sample_rate: None,
         };
-        queued(self.shared.telemetry.track_availability(result))
+        queued(self.shared().telemetry.track_availability(result))
     }
 
     /// Queues one metric point: `kind` is "counter", "up_down_counter",
@@ -677,13 +701,13 @@ impl Telemetry {
                 ))
             }
         };
-        queued(self.shared.telemetry.record_metric(point))
+        queued(self.shared().telemetry.record_metric(point))
     }
 
     /// Registers a metric producer: each collection first asks it for its
     /// points (see `MetricProducer`).
     fn metric_producer(&self) -> PyResult<MetricProducer> {
-        self.shared
+        self.shared()
             .telemetry
             .metric_producer()
             .map(MetricProducer::new)
@@ -695,10 +719,10 @@ impl Telemetry {
     #[pyo3(signature = (timeout_s = 10.0))]
     fn flush(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
         let timeout = duration_from_secs("timeout_s", timeout_s)?;
-        if self.shared.is_shut_down() {
+        if self.shared().is_shut_down() {
             return Err(to_py_err(Error::ShutDown));
         }
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared();
         py.detach(move || shared.telemetry.flush(timeout))
             .map_err(to_py_err)
     }
@@ -710,21 +734,22 @@ impl Telemetry {
     #[pyo3(signature = (timeout_s = 10.0))]
     fn shutdown(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
         let timeout = duration_from_secs("timeout_s", timeout_s)?;
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared();
         Ok(py.detach(move || shared.shutdown(timeout)))
     }
 
     /// The pipeline's counters by name.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (name, value) in self.shared.telemetry.stats().fields() {
+        for (name, value) in self.shared().telemetry.stats().fields() {
             d.set_item(name, value)?;
         }
-        d.set_item("spans_invalid", self.shared.spans_invalid.load(Relaxed))?;
+        d.set_item("spans_invalid", self.shared().spans_invalid.load(Relaxed))?;
         // Rejections by HTTP status as flat keys, envelopes (one by one in a
         // 206) apart from whole requests: "envelopes_rejected_status_400",
         // "requests_rejected_status_400".
-        let telemetry = &self.shared.telemetry;
+        let shared = self.shared();
+        let telemetry = &shared.telemetry;
         for (status, count) in telemetry.envelopes_rejected_by_status() {
             d.set_item(format!("envelopes_rejected_status_{status}"), count)?;
         }
@@ -732,6 +757,34 @@ impl Telemetry {
             d.set_item(format!("requests_rejected_status_{status}"), count)?;
         }
         Ok(d)
+    }
+
+    /// In a child process forked after this pipeline was built: puts
+    /// `replacement`'s pipeline in its place, for this object and every span
+    /// processor made from it; with None, marks this one shut down instead
+    /// (a child that could not build a new one then drops what it is given
+    /// rather than queueing it for threads that do not exist).
+    ///
+    /// The old pipeline is leaked on purpose: its runtime's threads did not
+    /// survive the fork, so flushing it, shutting it down or even dropping it
+    /// (which stops the runtime) could wait forever on them or on a lock one
+    /// of them held. Its memory and its inherited file descriptors stay until
+    /// the child exits. Call it from the child only, with no other thread of
+    /// the child using this object yet (an `os.register_at_fork` hook).
+    #[pyo3(signature = (replacement))]
+    fn _adopt_after_fork(&self, replacement: Option<&Bound<'_, Telemetry>>) {
+        let mut slot = self.shared.write().unwrap_or_else(|p| p.into_inner());
+        let old = match replacement {
+            Some(r) => std::mem::replace(&mut *slot, r.get().shared()),
+            None => {
+                slot.shutting_down.store(true, SeqCst);
+                if let Ok(mut result) = slot.shutdown_result.try_lock() {
+                    *result = Some(false);
+                }
+                Arc::clone(&slot)
+            }
+        };
+        std::mem::forget(old);
     }
 
     fn __repr__(&self) -> String {
@@ -755,8 +808,14 @@ impl Telemetry {
     name = "SpanProcessor"
 )]
 struct SpanProcessor {
-    shared: Arc<Shared>,
+    shared: Arc<Slot>,
     shutdown_timeout: Duration,
+}
+
+impl SpanProcessor {
+    fn shared(&self) -> Arc<Shared> {
+        current(&self.shared)
+    }
 }
 
 #[pymethods]
@@ -775,7 +834,7 @@ impl SpanProcessor {
     /// root ends last. Never raises: an unreadable span keeps no name.
     #[pyo3(signature = (span, parent_context = None))]
     fn on_start(&self, span: &Bound<'_, PyAny>, parent_context: Option<&Bound<'_, PyAny>>) {
-        let _ = convert::span_start(span, parent_context, self.shared.telemetry.operations());
+        let _ = convert::span_start(span, parent_context, self.shared().telemetry.operations());
     }
 
     fn _on_ending(&self, span: &Bound<'_, PyAny>) {
@@ -786,13 +845,13 @@ impl SpanProcessor {
     /// is counted in `spans_invalid`, a full queue in `dropped_queue_full`,
     /// and after shutdown there is nobody to tell.
     fn on_end(&self, span: &Bound<'_, PyAny>) {
-        let _ = self.shared.push_span(span);
+        let _ = self.shared().push_span(span);
     }
 
     /// Stops the pipeline (called by `TracerProvider.shutdown()`); a no-op
     /// when it is already shut down.
     fn shutdown(&self, py: Python<'_>) {
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared();
         let timeout = self.shutdown_timeout;
         py.detach(move || shared.shutdown(timeout));
     }
@@ -801,10 +860,10 @@ impl SpanProcessor {
     /// False when something was not delivered in time or after shutdown.
     #[pyo3(signature = (timeout_millis = 30000))]
     fn force_flush(&self, py: Python<'_>, timeout_millis: u64) -> bool {
-        if self.shared.is_shut_down() {
+        if self.shared().is_shut_down() {
             return false;
         }
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared();
         py.detach(move || {
             shared
                 .telemetry

@@ -1,0 +1,67 @@
+"""A process that forks after ``initialize()``: ``fork.py os_fork`` or ``fork.py pool``.
+
+The parent queues a span and a log, forks children (``os.fork()`` twice, or a
+``multiprocessing`` "fork" pool of 3 running 6 tasks) that each make their own, then
+makes more. The batch delay is a minute, so what the parent queued before the fork is
+still in its queue when it forks: a child that sent its inherited queue would send it
+twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+
+from _common import emit_result
+from opentelemetry import trace
+
+from genkit_azure_rs import AzureTelemetry
+
+MODE = sys.argv[1]
+
+telemetry = AzureTelemetry(service_name="forker", batch_delay_s=60).initialize()
+tracer = trace.get_tracer("fork-test")
+log = logging.getLogger("app.fork")
+
+
+def work(tag: str) -> int:
+    with tracer.start_as_current_span(f"span-{tag}"):
+        log.warning("log-%s", tag)
+    return os.getpid()
+
+
+work("parent-before")
+children: list[int] = []
+statuses: list[int] = []
+if MODE == "os_fork":
+    for i in range(2):
+        pid = os.fork()
+        if pid == 0:
+            work(f"child-{i}")
+            # A normal exit: atexit shuts the child's own pipeline down, delivering.
+            sys.exit(0)
+        children.append(pid)
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+elif MODE == "pool":
+    pool = multiprocessing.get_context("fork").Pool(3)
+    children = sorted(set(pool.map(work, [f"child-{i}" for i in range(6)], chunksize=1)))
+    # close + join: the workers end normally (terminate() would kill them unsent).
+    pool.close()
+    pool.join()
+else:
+    raise SystemExit(f"unknown mode {MODE}")
+
+work("parent-after")
+flushed = telemetry.flush(10)
+emit_result(
+    {
+        "parent": os.getpid(),
+        "children": children,
+        "statuses": statuses,
+        "flushed": flushed,
+        "stats": telemetry.stats(),
+    }
+)
+telemetry.shutdown()
