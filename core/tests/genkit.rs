@@ -342,8 +342,10 @@ fn a_failing_tool_is_the_failure_source_not_its_flow() {
     assert_eq!(tag(e, "ai.operation.name"), Some("weather_flow"));
 
     // The mark travels with the span into its envelope.
-    let tool_dep = by_name(&envs, "get_weather");
+    let tool_dep = by_name(&envs, "execute_tool get_weather");
     assert_eq!(prop(tool_dep, "genkit:isFailureSource"), Some("true"));
+    // What Azure's Agents view groups errors by.
+    assert_eq!(prop(tool_dep, "error.type"), Some("ToolError"));
     let generate_dep = by_name(&envs, "generate");
     assert_eq!(prop(generate_dep, "genkit:isFailureSource"), None);
 

@@ -71,7 +71,7 @@ def test_the_flow_is_a_step_beneath_the_request(served: Run) -> None:
         under.add(requests[root["span_id"]])
     assert under == ROUTES
     # Model calls under it stay GenAI dependencies.
-    models = [e for e in span_envelopes(envelopes) if base(e)["name"] == "fake/weather-model"]
+    models = [e for e in span_envelopes(envelopes) if base(e)["name"] == "chat weather-model"]
     assert len(models) == 4 and all(base(m)["type"] == "GenAI | fake" for m in models)
     # Each served call is a request of the weather_flow feature.
     assert metric_total(envelopes, "genkit/feature/requests", featureName="weather_flow", status="success") == 2

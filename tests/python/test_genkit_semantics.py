@@ -73,7 +73,9 @@ def test_model_calls_are_genai_dependencies_with_their_usage(weather: Run) -> No
         assert kind(dependency) == "RemoteDependency"
         assert base(dependency)["type"] == "GenAI | fake"
         assert base(dependency)["target"] == "fake"
+        assert base(dependency)["name"] == "chat weather-model"
         p = props(dependency)
+        assert p["genkit:name"] == "fake/weather-model"
         assert p["gen_ai.operation.name"] == "chat"
         assert p["gen_ai.provider.name"] == "fake"
         assert p["gen_ai.system"] == "fake"
@@ -98,7 +100,9 @@ def test_the_tool_is_an_execute_tool_step(weather: Run) -> None:
     (generate,) = spans_named(run, "generate")
     step = the_envelope_of(tool, envelopes)
     assert kind(step) == "RemoteDependency"
-    assert base(step)["name"] == "get_weather"
+    # OpenTelemetry's GenAI name; the Genkit name stays in a property.
+    assert base(step)["name"] == "execute_tool get_weather"
+    assert props(step)["genkit:name"] == "get_weather"
     assert base(step)["success"] is True
     assert step["tags"]["ai.operation.parentId"] == generate["span_id"]
     p = props(step)
@@ -154,7 +158,10 @@ def test_the_failing_tool_is_the_failure_source(failing_tool: Run) -> None:
     request = the_envelope_of(flow, envelopes)
     assert kind(request) == "Request" and base(request)["success"] is False
     marked = [base(e)["name"] for e in span_envelopes(envelopes) if props(e).get("genkit:isFailureSource") == "true"]
-    assert marked == ["get_forecast"], "only the step where the failure started, not the flow it failed"
+    assert marked == ["execute_tool get_forecast"], "only the step where the failure started, not the flow it failed"
+    # The exception's type, which Azure's Agents view groups errors by.
+    (thrown,) = [e for e in of_kind(envelopes, "Exception") if e["tags"].get("ai.operation.parentId") == tool["span_id"]]
+    assert props(step)["error.type"] == base(thrown)["exceptions"][0]["typeName"]
 
 
 def test_the_failures_exceptions_carry_the_flow_name(failing_tool: Run) -> None:

@@ -44,6 +44,7 @@ pub(crate) const INTENDED: &[(&str, &str)] = &[
     ("event-operation-name", "envelopes of span events carry their span's `ai.operation.name`"),
     ("exception-fields", "`exception.*` attributes are the exception's fields, not properties; `hasFullStack` is written with a stack"),
     ("log-exception-message", "an exception log's message is the text the user logged (the crate keeps only the exception's own message)"),
+    ("error-type", "a failed span without an `error.type` attribute takes its exception event's type as the `error.type` property (Azure's Agents view groups errors by it; the crate and the distro drop it)"),
     ("genkit-redacted", "a Genkit span's `genkit:input` and `genkit:output` are `<redacted>` unless `log_input_and_output` is on (Genkit's other semantics are beyond the standard mapping this table compares)"),
 ];
 
@@ -545,6 +546,10 @@ fn normalise_span(
             }
         }
         saw("genkit-redacted", redacted);
+    }
+    if attr("error.type").is_none() {
+        let added = props_mut(ours).and_then(|p| p.remove("error.type"));
+        saw("error-type", added.is_some());
     }
     if item == Item::Request {
         for tag in ["ai.location.ip", "ai.user.userAgent"] {

@@ -41,6 +41,7 @@ pub(crate) const OPERATION_NAME: &str = "ai.operation.name";
 pub(crate) const USER_AUTH_USER_ID: &str = "ai.user.authUserId";
 pub(crate) const LOCATION_IP: &str = "ai.location.ip";
 pub(crate) const USER_AGENT: &str = "ai.user.userAgent";
+pub(crate) const SESSION_ID: &str = "ai.session.id";
 
 /// The static name and limit of a context tag key; `None` for anything else
 /// (an `ai.*` attribute that names no tag stays a property).

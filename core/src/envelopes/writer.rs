@@ -306,6 +306,9 @@ impl EnvelopeWriter {
         if let Some(agent) = &view.user_agent {
             own.set(tags::USER_AGENT, agent.clone());
         }
+        if let Some(session) = &view.session_id {
+            own.set(tags::SESSION_ID, session.clone());
+        }
         self.tags(j, own);
         Self::data(j, kind);
         j.raw(",\"id\":");

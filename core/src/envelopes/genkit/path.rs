@@ -58,6 +58,18 @@ pub(crate) fn feature_name(path: &str) -> Option<Cow<'_, str>> {
     (is_feature && !name.is_empty()).then(|| unquoted(name))
 }
 
+/// The agents a span runs in, by its path's segments whose subtype is
+/// `agent` (its own segment included): the outermost and the nearest. Both
+/// are known from the path alone when the span ends, so no state is kept.
+pub(crate) fn enclosing_agents(path: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+    let mut agents = segments(path)
+        .filter(|(_, meta)| meta.split(',').any(|m| m == "s:agent"))
+        .map(|(name, _)| name);
+    let outermost = agents.next()?;
+    let nearest = agents.last().unwrap_or(outermost);
+    Some((unquoted(outermost), unquoted(nearest)))
+}
+
 /// The path as people read it: `weather_flow > generate > fake/echo`.
 pub(crate) fn display_path(path: &str) -> String {
     // Names and separators take at most as many bytes as the path.
@@ -89,6 +101,20 @@ mod tests {
         assert_eq!(feature_name("/{step,t:flowStep}"), None);
         assert_eq!(root_name(""), None);
         assert_eq!(root_name("not a path"), None);
+    }
+
+    #[test]
+    fn agents_are_found_outermost_and_nearest() {
+        let inner = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                     /{billing%20bot,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                     /{fake%2Fm,t:action,s:model}";
+        let (outer, nearest) = enclosing_agents(inner).unwrap();
+        assert_eq!((&*outer, &*nearest), ("triage", "billing bot"));
+        let own = "/{triage,t:action,s:agent}";
+        let (outer, nearest) = enclosing_agents(own).unwrap();
+        assert_eq!((&*outer, &*nearest), ("triage", "triage"));
+        assert!(enclosing_agents(MODEL).is_none());
+        assert!(enclosing_agents("/{agent,t:action,s:flow}").is_none());
     }
 
     #[test]

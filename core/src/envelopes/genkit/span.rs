@@ -35,6 +35,8 @@ pub(crate) struct GenkitSpan<'a> {
     pub output: Option<&'a str>,
     /// `genkit:metadata:flow:name`, on flow spans.
     pub flow_name: Option<&'a str>,
+    /// `genkit:metadata:agent:sessionId`, on agent spans with a session.
+    pub session_id: Option<&'a str>,
     /// `genkit:isRoot` / `genkit:isFailureSource`, when a host sets them
     /// (Genkit JS does; Python never does, so the pipeline derives both).
     pub is_root: bool,
@@ -97,6 +99,7 @@ impl<'a> GenkitSpan<'a> {
                 "input" => g.input = str_of(v),
                 "output" => g.output = str_of(v),
                 "metadata:flow:name" => g.flow_name = str_of(v),
+                "metadata:agent:sessionId" => g.session_id = str_of(v),
                 "isRoot" => g.is_root = bool_of(v),
                 "isFailureSource" => g.is_failure_source = bool_of(v),
                 _ => {}

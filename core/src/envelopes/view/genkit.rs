@@ -1,12 +1,17 @@
 //! Genkit's refinement of the standard view, for spans Genkit made: a root
 //! flow is a Request named after the flow, a model call is a
-//! `GenAI | <provider>` dependency with its tokens, a tool is an
-//! `execute_tool` step, every span names its operation after its path's
-//! root, and prompts and responses are `<redacted>` unless asked for.
+//! `GenAI | <provider>` dependency `chat {model}` with its tokens, a tool is
+//! an `execute_tool {tool}` step, an agent an `invoke_agent {agent}`
+//! dependency, spans inside an agent name it (OpenTelemetry's GenAI
+//! conventions, which Azure's Agents view reads), every span names its
+//! operation after its path's root, and prompts and responses are
+//! `<redacted>` unless asked for.
 //! Facts: `shared/notes/genkit.md` and `shared/notes/azure-ai-views.md`.
 
 use super::{Content, Item, SpanView, ViewOptions};
-use crate::envelopes::genkit::{provider, root_name, GenkitSpan, ModelOutput, Role};
+use crate::envelopes::genkit::{
+    enclosing_agents, provider, root_name, GenkitSpan, ModelOutput, Role,
+};
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
 
@@ -46,6 +51,9 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         }
         Role::Model => {
             let (provider, model) = provider(g.name);
+            // The conventions' span name; the Genkit name stays in
+            // `genkit:name`.
+            view.name = Cow::Owned(format!("chat {model}"));
             view.dependency_type = Some(Cow::Owned(format!("GenAI | {provider}")));
             view.target = Some(provider.clone());
             view.extra.extend([
@@ -78,12 +86,49 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 }
             }
         }
-        Role::Tool => view.extra.extend([
-            ("gen_ai.operation.name", Cow::Borrowed("execute_tool")),
-            ("gen_ai.tool.name", Cow::Borrowed(g.name)),
-            ("gen_ai.tool.type", Cow::Borrowed("function")),
-        ]),
-        Role::Agent | Role::UserEngagement | Role::Other | Role::Flow => {}
+        Role::Tool => {
+            view.name = Cow::Owned(format!("execute_tool {}", g.name));
+            view.extra.extend([
+                ("gen_ai.operation.name", Cow::Borrowed("execute_tool")),
+                ("gen_ai.tool.name", Cow::Borrowed(g.name)),
+                ("gen_ai.tool.type", Cow::Borrowed("function")),
+            ]);
+        }
+        // Always a dependency, even at the root: the Agents view reads only
+        // the dependencies table.
+        Role::Agent => {
+            view.name = Cow::Owned(format!("invoke_agent {}", g.name));
+            // As Microsoft's exporter types a span with `gen_ai.system`.
+            view.dependency_type = Some(Cow::Borrowed("GenAI | genkit"));
+            view.target = Some(Cow::Borrowed("genkit"));
+            view.extra.extend([
+                ("gen_ai.operation.name", Cow::Borrowed("invoke_agent")),
+                ("gen_ai.provider.name", Cow::Borrowed("genkit")),
+                ("gen_ai.system", Cow::Borrowed("genkit")),
+            ]);
+            if let Some(session) = g.session_id {
+                view.extra
+                    .push(("gen_ai.conversation.id", Cow::Borrowed(session)));
+                view.session_id = Some(Cow::Borrowed(session));
+            }
+        }
+        Role::UserEngagement | Role::Other | Role::Flow => {}
+    }
+    // The agent a span serves (its own, for an agent) and the outermost one,
+    // as Microsoft's span processor copies it: the view's "only main agents"
+    // filter compares the two. The id is the name (no mapping to Foundry's
+    // registered ids yet).
+    let agents = enclosing_agents(g.path).or_else(|| {
+        // An agent span without a path still names itself.
+        (g.role() == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
+    });
+    if let Some((main, nearest)) = agents {
+        view.extra.extend([
+            ("gen_ai.agent.name", nearest.clone()),
+            ("gen_ai.agent.id", nearest),
+            ("microsoft.gen_ai.main_agent.name", main.clone()),
+            ("microsoft.gen_ai.main_agent.id", main),
+        ]);
     }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
     // plugin's queries (and users') read them.
@@ -159,6 +204,12 @@ mod tests {
             assert_eq!(v.item, Item::Dependency);
             assert_eq!(v.dependency_type.as_deref(), Some("GenAI | gcp.gemini"));
             assert_eq!(v.target.as_deref(), Some("gcp.gemini"));
+            assert_eq!(v.name, "chat gemini-2.5-flash");
+            assert_eq!(
+                extra(v, "genkit:name"),
+                None,
+                "the span's own attribute keeps it"
+            );
             assert_eq!(v.operation_name.as_deref(), Some("weather_flow"));
             assert_eq!(extra(v, "gen_ai.request.model"), Some("gemini-2.5-flash"));
             assert_eq!(extra(v, "gen_ai.system"), Some("gcp.gemini"));
@@ -216,7 +267,11 @@ mod tests {
         view_of(&flow(Some(1)), ViewOptions::default(), |v| {
             assert_eq!(v.item, Item::Dependency);
             assert_eq!(v.dependency_type.as_deref(), Some("InProc"));
-            assert_eq!(extra(v, "genkit:isRoot"), Some("true"), "still the feature's root");
+            assert_eq!(
+                extra(v, "genkit:isRoot"),
+                Some("true"),
+                "still the feature's root"
+            );
         });
     }
 
@@ -237,9 +292,168 @@ mod tests {
             ],
         );
         view_of(&span, ViewOptions::default(), |v| {
+            assert_eq!(v.name, "execute_tool get_weather");
             assert_eq!(extra(v, "gen_ai.operation.name"), Some("execute_tool"));
             assert_eq!(extra(v, "gen_ai.tool.name"), Some("get_weather"));
             assert_eq!(extra(v, "gen_ai.tool.type"), Some("function"));
+        });
+    }
+
+    const AGENT: &str = "/{weatherAgent,t:action,s:agent}";
+
+    fn agent_span(parent: Option<u8>, session: Option<&'static str>) -> PackedSpan {
+        let mut attrs = vec![
+            KeyValue::new("genkit:name", "weatherAgent"),
+            KeyValue::new("genkit:type", "action"),
+            KeyValue::new("genkit:metadata:subtype", "agent"),
+            KeyValue::new("genkit:path", AGENT),
+            KeyValue::new("genkit:state", "success"),
+        ];
+        if let Some(s) = session {
+            attrs.push(KeyValue::new("genkit:metadata:agent:sessionId", s));
+        }
+        packed(parent, SpanKind::Internal, "weatherAgent", attrs)
+    }
+
+    #[test]
+    fn an_agent_is_an_invoke_agent_dependency_even_at_the_root() {
+        for parent in [None, Some(1)] {
+            view_of(
+                &agent_span(parent, Some("s-42")),
+                ViewOptions::default(),
+                |v| {
+                    assert_eq!(
+                        v.item,
+                        Item::Dependency,
+                        "the Agents view reads dependencies"
+                    );
+                    assert_eq!(v.name, "invoke_agent weatherAgent");
+                    assert_eq!(v.dependency_type.as_deref(), Some("GenAI | genkit"));
+                    assert_eq!(extra(v, "gen_ai.operation.name"), Some("invoke_agent"));
+                    assert_eq!(extra(v, "gen_ai.agent.name"), Some("weatherAgent"));
+                    assert_eq!(extra(v, "gen_ai.agent.id"), Some("weatherAgent"));
+                    assert_eq!(extra(v, "gen_ai.provider.name"), Some("genkit"));
+                    assert_eq!(extra(v, "gen_ai.system"), Some("genkit"));
+                    assert_eq!(extra(v, "gen_ai.conversation.id"), Some("s-42"));
+                    assert_eq!(v.session_id.as_deref(), Some("s-42"));
+                    assert_eq!(
+                        extra(v, "microsoft.gen_ai.main_agent.name"),
+                        extra(v, "gen_ai.agent.name"),
+                        "a main agent passes the view's filter"
+                    );
+                    assert_eq!(
+                        extra(v, "microsoft.gen_ai.main_agent.id"),
+                        Some("weatherAgent")
+                    );
+                },
+            );
+        }
+        view_of(&agent_span(None, None), ViewOptions::default(), |v| {
+            assert_eq!(
+                extra(v, "gen_ai.conversation.id"),
+                None,
+                "no session, none made up"
+            );
+            assert_eq!(v.session_id, None);
+        });
+    }
+
+    #[test]
+    fn spans_inside_agents_name_the_nearest_and_the_main_one() {
+        let path = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                    /{billing,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                    /{fake%2Fm,t:action,s:model}";
+        let span = packed(
+            Some(1),
+            SpanKind::Internal,
+            "fake/m",
+            vec![
+                KeyValue::new("genkit:name", "fake/m"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "model"),
+                KeyValue::new("genkit:path", path),
+            ],
+        );
+        view_of(&span, ViewOptions::default(), |v| {
+            assert_eq!(v.name, "chat m");
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("billing"));
+            assert_eq!(extra(v, "gen_ai.agent.id"), Some("billing"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), Some("triage"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.id"), Some("triage"));
+            assert_eq!(v.session_id, None, "only the agent span has the session");
+        });
+        // Outside any agent, nothing is said about agents.
+        let tool = packed(
+            Some(1),
+            SpanKind::Internal,
+            "get_weather",
+            vec![
+                KeyValue::new("genkit:name", "get_weather"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "tool.v2"),
+                KeyValue::new(
+                    "genkit:path",
+                    "/{f,t:action,s:flow}/{get_weather,t:action,s:tool.v2}",
+                ),
+            ],
+        );
+        view_of(&tool, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), None);
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), None);
+        });
+    }
+
+    #[test]
+    fn a_failure_says_its_exception_type() {
+        let failing = |attrs: Vec<KeyValue>| {
+            let mut data = span_data(
+                [7; 16],
+                9,
+                Some(1),
+                SpanKind::Internal,
+                "get_weather",
+                attrs,
+                SystemTime::now(),
+                Duration::from_millis(3),
+            );
+            data.events.events.push(opentelemetry::trace::Event::new(
+                "exception",
+                SystemTime::now(),
+                vec![
+                    KeyValue::new("exception.type", "ToolError"),
+                    KeyValue::new("exception.message", "no weather"),
+                ],
+                0,
+            ));
+            PackedSpan::from_span_data(&data).unwrap()
+        };
+        let genkit = |state: &'static str| {
+            vec![
+                KeyValue::new("genkit:name", "get_weather"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "tool.v2"),
+                KeyValue::new("genkit:state", state),
+            ]
+        };
+        view_of(&failing(genkit("error")), ViewOptions::default(), |v| {
+            assert!(!v.success);
+            assert_eq!(extra(v, "error.type"), Some("ToolError"));
+        });
+        view_of(&failing(genkit("success")), ViewOptions::default(), |v| {
+            assert_eq!(
+                extra(v, "error.type"),
+                None,
+                "a caught exception is no failure"
+            );
+        });
+        let mut own = genkit("error");
+        own.push(KeyValue::new("error.type", "timeout"));
+        view_of(&failing(own), ViewOptions::default(), |v| {
+            assert_eq!(
+                extra(v, "error.type"),
+                None,
+                "the span's own attribute says it"
+            );
         });
     }
 

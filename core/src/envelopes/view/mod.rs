@@ -62,6 +62,9 @@ pub(crate) struct SpanView<'a> {
     /// official distro writes them.
     pub client_ip: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
+    /// `ai.session.id`: a Genkit agent's session, so that the portal's
+    /// session views group a conversation's turns.
+    pub session_id: Option<Cow<'a, str>>,
     /// Properties the view adds (`gen_ai.*`, ...); a span attribute with the
     /// same key gives way to them.
     pub extra: Vec<(&'static str, Cow<'a, str>)>,
@@ -371,7 +374,33 @@ impl<'a> SpanView<'a> {
         if let Some(op) = span.operation_name {
             view.operation_name = Some(Cow::Borrowed(op));
         }
+        if !view.success {
+            view.error_type(span);
+        }
         view
+    }
+
+    /// A failed span's `error.type`, from its exception event, when the
+    /// span does not set one itself: Azure's Agents view groups errors by
+    /// it, and Microsoft's exporters drop it.
+    fn error_type(&mut self, span: &SpanParts<'a>) {
+        if span.attrs.iter().any(|a| a.key == "error.type") {
+            return;
+        }
+        let type_name = span
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.name == "exception")
+            .find_map(|e| {
+                span.nested[e.attrs.clone()]
+                    .iter()
+                    .rev()
+                    .find(|a| a.key == "exception.type")
+            });
+        if let Some(a) = type_name {
+            self.extra.push(("error.type", text(a.value)));
+        }
     }
 
     /// The standard OpenTelemetry mapping of a span.
@@ -458,6 +487,7 @@ impl<'a> SpanView<'a> {
             item: Item::Request,
             client_ip: source.clone(),
             user_agent: k.user_agent_original.or(k.http_user_agent).map(text),
+            session_id: None,
             name,
             operation_name,
             result_code: k
@@ -555,6 +585,7 @@ impl<'a> SpanView<'a> {
             item: Item::Dependency,
             client_ip: None,
             user_agent: None,
+            session_id: None,
             name,
             operation_name: None,
             result_code: k
