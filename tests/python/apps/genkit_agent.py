@@ -1,0 +1,101 @@
+"""A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
+exported through genkit_azure_rs, for Azure's Agents view (issue 13).
+
+    genkit_agent.py
+
+``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
+in-memory store. One chat of two turns: the first asks for the weather (the model calls
+the tool, then answers), the second says thanks (the model answers). Every model call
+reports usage.
+
+Prints ``RESULT {json}`` with the replies, the spans the app produced (recorded by a
+second span processor), the usage its model reported, and the session's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from _common import SpanRecorder, emit_result
+from genkit import Message, ModelResponse, Part, Role, ToolRequest
+from genkit.exp import Genkit, InMemorySessionStore
+from genkit.model import ModelRequest, ModelUsage
+from opentelemetry import trace
+
+from genkit_azure_rs import AzureTelemetry
+
+# Connection string from APPLICATIONINSIGHTS_CONNECTION_STRING.
+telemetry = AzureTelemetry(service_name="agent-app", batch_delay_s=0.05)
+telemetry.initialize()
+
+recorder = SpanRecorder()
+trace.get_tracer_provider().add_span_processor(recorder)  # type: ignore[attr-defined]
+
+ai = Genkit()
+reported_usage: list[dict[str, int]] = []
+
+
+def usage(**counts: int) -> ModelUsage:
+    reported_usage.append(counts)
+    return ModelUsage(**counts)
+
+
+async def agent_model(request: ModelRequest, ctx: object) -> ModelResponse:
+    """Asks for the tool when the last message is the user's question about the weather;
+    answers with the tool's output once it has it; otherwise says you're welcome."""
+    last = request.messages[-1]
+    answers = [part.tool_response for part in last.content if part.tool_response]
+    said = "".join(part.text or "" for part in last.content)
+    if answers:
+        return ModelResponse(
+            message=Message(role=Role.MODEL, content=[Part(text=f"It is {answers[0].output}.")]),
+            usage=usage(input_tokens=30, output_tokens=7),
+            finish_reason="stop",
+        )
+    if "weather" in said.lower():
+        return ModelResponse(
+            message=Message(
+                role=Role.MODEL,
+                content=[Part(tool_request=ToolRequest(name="get_weather", input="Paris", ref="call-1"))],
+            ),
+            usage=usage(input_tokens=12, output_tokens=4),
+            finish_reason="stop",
+        )
+    return ModelResponse(
+        message=Message(role=Role.MODEL, content=[Part(text="You're welcome.")]),
+        usage=usage(input_tokens=50, output_tokens=3),
+        finish_reason="stop",
+    )
+
+
+ai.define_model(name="fake/agent-model", fn=agent_model)
+
+
+@ai.tool()
+async def get_weather(city: str) -> str:
+    """Current weather in a city."""
+    return f"sunny in {city}"
+
+
+agent = ai.define_agent(
+    name="weatherAgent",
+    model="fake/agent-model",
+    system="You are a weather assistant.",
+    tools=[get_weather],
+    store=InMemorySessionStore(),
+)
+
+
+async def main() -> dict[str, Any]:
+    chat = agent.chat()
+    replies = []
+    for said in ["What is the weather in Paris?", "Thanks!"]:
+        response = await chat.send(said)
+        replies.append(response.text)
+    return {"replies": replies, "session_id": getattr(chat, "session_id", None)}
+
+
+outcome = asyncio.run(main())
+flushed = telemetry.flush(timeout_s=10)
+emit_result({**outcome, "flushed": flushed, "spans": recorder.spans, "usage": reported_usage})

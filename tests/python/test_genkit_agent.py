@@ -1,0 +1,142 @@
+"""Genkit agents in Azure's Agents view (issue 13), end to end: a real ``genkit.exp``
+agent (apps/genkit_agent.py: a fake model, a tool, an in-memory session store) driven
+through two turns of a chat, exported through genkit_azure_rs. At the emulator, the
+Agents workbook's queries (``shared/notes/azure-ai-views.md``) are re-implemented over
+the envelopes that arrived, as Log Analytics would run them over the dependencies
+table, and checked against what the app itself recorded."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _helpers import base, by_span_id, of_kind, props
+from conftest import AppRun, Emulator, run_scenario
+
+Run = tuple[AppRun, list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def chat(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    emulator_session.reset()
+    run = run_scenario(emulator_session, "genkit_agent", cwd=tmp_path_factory.mktemp("agent"))
+    return run, emulator_session.envelopes()
+
+
+def dependencies(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dependencies table: what the workbook reads (requests never)."""
+    return of_kind(envelopes, "RemoteDependency")
+
+
+def operation(d: dict[str, Any]) -> str:
+    return props(d).get("gen_ai.operation.name", "")
+
+
+def parent(d: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    return by_id.get(d["tags"].get("ai.operation.parentId", ""))
+
+
+def test_the_app_chatted_two_turns_in_one_session(chat: Run) -> None:
+    run, _ = chat
+    assert run.result["replies"] == ["It is sunny in Paris.", "You're welcome."]
+    assert run.result["flushed"] is True
+    agents = [s for s in run.result["spans"] if s["attributes"].get("genkit:metadata:subtype") == "agent"]
+    assert len(agents) == 2, "one agent span per turn"
+    assert {a["attributes"]["genkit:metadata:agent:sessionId"] for a in agents} == {run.result["session_id"]}
+
+
+def test_the_view_has_data_and_lists_the_agent(chat: Run) -> None:
+    run, envelopes = chat
+    deps = dependencies(envelopes)
+    # "Is there data": dependencies with a gen_ai.operation.name.
+    assert any(operation(d) for d in deps)
+    assert not [r for r in of_kind(envelopes, "Request") if operation(r)], "agents are never requests"
+    # The agent list: invoke_agent dependencies, named by gen_ai.agent.name.
+    invocations = [d for d in deps if operation(d) == "invoke_agent"]
+    assert len(invocations) == 2
+    for d in invocations:
+        p = props(d)
+        assert base(d)["name"] == "invoke_agent weatherAgent"
+        assert p["gen_ai.agent.name"] == p["gen_ai.agent.id"] == "weatherAgent"
+        # The "Platform" column: gen_ai.provider.name, else gen_ai.system.
+        assert p["gen_ai.provider.name"] == p["gen_ai.system"] == "genkit"
+        # "Only main agents".
+        assert p["microsoft.gen_ai.main_agent.name"] == p["gen_ai.agent.name"]
+
+
+def test_both_turns_share_one_conversation(chat: Run) -> None:
+    run, envelopes = chat
+    invocations = [d for d in dependencies(envelopes) if operation(d) == "invoke_agent"]
+    conversations = {props(d)["gen_ai.conversation.id"] for d in invocations}
+    assert conversations == {run.result["session_id"]}
+    assert {d["tags"]["ai.session.id"] for d in invocations} == conversations
+    assert len({d["tags"]["ai.operation.id"] for d in invocations}) == 2, "each turn is its own operation"
+
+
+def test_tokens_per_model_sum_to_the_models_usage(chat: Run) -> None:
+    """The workbook's token query: each model call is walked up through GenAI spans to its
+    nearest invoke_agent ancestor (16 levels at most); where a span without
+    gen_ai.operation.name breaks the walk (Genkit's turn and generate steps), the call's
+    own gen_ai.agent.name names the agent."""
+    run, envelopes = chat
+    deps = dependencies(envelopes)
+    by_id = {base(d)["id"]: d for d in deps}
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for d in deps:
+        p = props(d)
+        if "gen_ai.request.model" not in p:
+            continue
+        agent, up = None, parent(d, by_id)
+        for _ in range(16):
+            if up is None or not operation(up):
+                break
+            if operation(up) == "invoke_agent":
+                agent = props(up)["gen_ai.agent.name"]
+                break
+            up = parent(up, by_id)
+        agent = agent or p.get("gen_ai.agent.name")
+        t = totals[(agent, p["gen_ai.request.model"])]
+        t[0] += int(p["gen_ai.usage.input_tokens"])
+        t[1] += int(p["gen_ai.usage.output_tokens"])
+    usage = run.result["usage"]
+    assert dict(totals) == {
+        ("weatherAgent", "agent-model"): [
+            sum(u["input_tokens"] for u in usage),
+            sum(u["output_tokens"] for u in usage),
+        ]
+    }
+
+
+def test_every_span_of_the_agent_names_it(chat: Run) -> None:
+    run, envelopes = chat
+    arrived = by_span_id(envelopes)
+    names = {"fake/agent-model": "chat agent-model", "get_weather": "execute_tool get_weather"}
+    for span in run.result["spans"]:
+        (d,) = arrived[span["span_id"]]
+        p = props(d)
+        assert p["gen_ai.agent.name"] == p["microsoft.gen_ai.main_agent.name"] == "weatherAgent", span["name"]
+        assert p["gen_ai.agent.id"] == p["microsoft.gen_ai.main_agent.id"] == "weatherAgent", span["name"]
+        if span["name"] in names:
+            assert base(d)["name"] == names[span["name"]]
+            assert p["genkit:name"] == span["name"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 13: the tools and models tiles look up direct parents; Genkit's turn and generate "
+    "steps sit between a model or tool call and its agent until re-parenting lands",
+)
+def test_the_tools_and_models_tiles_find_the_tool_and_the_model(chat: Run) -> None:
+    _, envelopes = chat
+    deps = dependencies(envelopes)
+    by_id = {base(d)["id"]: d for d in deps}
+
+    def under_an_agent(d: dict[str, Any]) -> bool:
+        up = parent(d, by_id)
+        return up is not None and operation(up) == "invoke_agent"
+
+    tools = {props(d)["gen_ai.tool.name"] for d in deps if operation(d) == "execute_tool" and under_an_agent(d)}
+    models = {props(d)["gen_ai.request.model"] for d in deps if "gen_ai.request.model" in props(d) and under_an_agent(d)}
+    assert (tools, models) == ({"get_weather"}, {"agent-model"})
