@@ -2,9 +2,11 @@
 //! while, never per item, and never with a secret in it.
 //!
 //! They go to stderr with a `genkit-azure:` prefix unless a face installs its
-//! own sink (`face::set_diagnostic_sink`). No face does yet: routing Python's
-//! to its `genkit_azure_rs` logger (which is never exported back, so there
-//! would be no feedback loop) is left to the hardening work.
+//! own sink (`face::set_diagnostic_sink`). The Python face does: its
+//! diagnostics become warnings of the `genkit_azure_rs` logger, which its log
+//! handler never exports, so there is no feedback loop. A sink may be called
+//! on a runtime thread holding a pipeline lock, so it must not block (Python's
+//! queues the text for a thread of its own).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

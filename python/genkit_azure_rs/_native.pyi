@@ -18,6 +18,10 @@ class TelemetryShutDownError(RuntimeError):
 def _settings() -> list[dict[str, Any]]:
     """The Rust core's list of settings as Python names them (for tests)."""
 
+def _install_diagnostic_sink() -> None:
+    """Routes the core's diagnostics to ``genkit_azure_rs._diagnostics.emit`` through a
+    thread of its own (done at import; again in a forked child, which lacks that thread)."""
+
 def _authentication_string(value: str) -> dict[str, str | None] | None:
     """``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` read by the core: None when it asks
     for nothing, ``{"client_id": ...}`` for Entra ID with a managed identity. ValueError

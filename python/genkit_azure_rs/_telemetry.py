@@ -20,6 +20,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from . import _instrumentation, _native, _propagation, _structlog
+# Loaded here so the native diagnostics thread finds it imported, never importing itself.
+from . import _diagnostics  # noqa: F401
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
 from ._credential import TokenCredential, credential_from_environment
 from ._logging import AzureLogHandler
@@ -53,6 +55,8 @@ _PIPELINES: weakref.WeakSet[AzureTelemetry] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    # The thread that hands diagnostics to logging did not survive the fork either.
+    _native._install_diagnostic_sink()
     for telemetry in list(_PIPELINES):
         telemetry._renew_after_fork()
 

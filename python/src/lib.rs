@@ -9,6 +9,7 @@
 mod convert;
 mod credential;
 mod custom;
+mod diagnostics;
 mod metric_producer;
 
 use genkit_azure::face::{self, Face, Kind, SettingValue, SETTINGS};
@@ -892,6 +893,8 @@ fn genkit_azure_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MetricProducer>()?;
     m.add_function(wrap_pyfunction!(_settings, m)?)?;
     m.add_function(wrap_pyfunction!(_authentication_string, m)?)?;
+    m.add_function(wrap_pyfunction!(diagnostics::_install_diagnostic_sink, m)?)?;
+    diagnostics::install();
     m.add(
         "TelemetryShutDownError",
         m.py().get_type::<TelemetryShutDownError>(),

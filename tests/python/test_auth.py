@@ -149,8 +149,24 @@ def test_a_tuple_works_and_a_refused_token_is_replaced_at_once(emulator: Any, re
         telemetry.shutdown(5.0)
 
 
+def _said(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, wanted: str = "") -> str:
+    """What the library said: stderr, and its diagnostics as ``genkit_azure_rs`` records
+    (where they go once logging has a handler, as under pytest), in stderr's form. They
+    arrive from a thread of their own: waits up to 2 s for ``wanted``."""
+    said = ""
+    deadline = time.monotonic() + 2.0
+    while True:
+        said += capfd.readouterr().err
+        records = "".join(
+            f"genkit-azure: {r.getMessage()}\n" for r in caplog.records if r.name == "genkit_azure_rs"
+        )
+        if wanted in said + records or time.monotonic() > deadline:
+            return said + records
+        time.sleep(0.05)
+
+
 def test_a_failing_credential_keeps_the_data_and_says_why_without_the_token(
-    emulator: Any, requires: Any, capfd: pytest.CaptureFixture[str]
+    emulator: Any, requires: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     requires("later-token-Zk3QyA9pLm2X")
     credential = FakeCredential("later-token-Zk3QyA9pLm2X")
@@ -166,7 +182,7 @@ def test_a_failing_credential_keeps_the_data_and_says_why_without_the_token(
         assert s["items_rejected"] == 0 and s["dropped_backlog_full"] == 0, s
         assert _event_names(emulator) == []
         assert _auth_stats(emulator)["requestsWithoutToken"] == 0
-        said = capfd.readouterr().err
+        said = _said(capfd, caplog, "genkit-azure: Entra ID")
         assert (
             "genkit-azure: Entra ID: could not get a token for scope "
             f"{DEFAULT_SCOPE}: the credential failed: credential.get_token raised "
@@ -178,7 +194,7 @@ def test_a_failing_credential_keeps_the_data_and_says_why_without_the_token(
         assert _event_names(emulator) == ["kept while the credential fails"]
     finally:
         telemetry.shutdown(5.0)
-    assert "later-token" not in capfd.readouterr().err
+    assert "later-token" not in _said(capfd, caplog)
 
 
 def test_a_credential_without_get_token_is_a_type_error(emulator: Any) -> None:
@@ -187,7 +203,7 @@ def test_a_credential_without_get_token_is_a_type_error(emulator: Any) -> None:
 
 
 def test_a_credential_that_returns_something_else_is_said(
-    emulator: Any, requires: Any, capfd: pytest.CaptureFixture[str]
+    emulator: Any, requires: Any, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     requires("never-given-token-Zk3QyA9p")
 
@@ -201,7 +217,7 @@ def test_a_credential_that_returns_something_else_is_said(
         assert not telemetry.flush(0.5)
     finally:
         telemetry.shutdown(0.5)
-    said = capfd.readouterr().err
+    said = _said(capfd, caplog, "credential.get_token returned a dict")
     assert "credential.get_token returned a dict; expected an object with .token and .expires_on" in said, said
     assert "never-given-token" not in said
 
