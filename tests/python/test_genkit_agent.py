@@ -64,6 +64,8 @@ def test_the_view_has_data_and_lists_the_agent(chat: Run) -> None:
         assert p["gen_ai.provider.name"] == p["gen_ai.system"] == "genkit"
         # "Only main agents".
         assert p["microsoft.gen_ai.main_agent.name"] == p["gen_ai.agent.name"]
+        # Its init (a client-managed session's state, when there is one) is content.
+        assert p["genkit:init"] == "<redacted>"
 
 
 def test_both_turns_share_one_conversation(chat: Run) -> None:

@@ -355,6 +355,9 @@ mod tests {
                 "no session, none made up"
             );
             assert_eq!(v.session_id, None);
+            // A client-managed session's whole state travels in the init.
+            let init = crate::ingest::ValueRef::Str("{\"state\":{\"messages\":[]}}");
+            assert_eq!(v.property("genkit:init", init).as_deref(), Some(REDACTED));
         });
     }
 

@@ -27,7 +27,9 @@ pub(crate) enum Content {
     /// As they are (cut to the property limit).
     AsIs,
     /// A Genkit span: `genkit:metadata:context` is always redacted, and
-    /// `genkit:input` / `genkit:output` unless `keep_io`.
+    /// `genkit:input` / `genkit:output` unless `keep_io`, and an agent's
+    /// `genkit:init` with them (a client-managed session's state, the whole
+    /// conversation included, travels in it).
     Genkit { keep_io: bool },
 }
 
@@ -421,7 +423,7 @@ impl<'a> SpanView<'a> {
         if let Content::Genkit { keep_io } = self.content {
             match key {
                 "genkit:metadata:context" => return Some(Cow::Borrowed(REDACTED)),
-                "genkit:input" | "genkit:output" if !keep_io => {
+                "genkit:input" | "genkit:output" | "genkit:init" if !keep_io => {
                     return Some(Cow::Borrowed(REDACTED))
                 }
                 _ => {}
