@@ -47,20 +47,8 @@ pub fn py_str(s: &Bound<'_, PyString>) -> String {
 /// One attribute value: str, bool, int (within i64), float and homogeneous
 /// sequences of them map to OTel values; anything else becomes `str(value)`.
 pub fn value(v: &Bound<'_, PyAny>) -> Value {
-    if let Ok(s) = v.cast::<PyString>() {
-        return Value::String(py_str(s).into());
-    }
-    if let Ok(b) = v.cast::<PyBool>() {
-        return Value::Bool(b.is_true());
-    }
-    if v.cast::<PyInt>().is_ok() {
-        return match v.extract::<i64>() {
-            Ok(i) => Value::I64(i),
-            Err(_) => Value::String(display(v).into()),
-        };
-    }
-    if let Ok(f) = v.cast::<PyFloat>() {
-        return Value::F64(f.value());
+    if let Some(s) = scalar(v) {
+        return s;
     }
     if let Ok(t) = v.cast::<PyTuple>() {
         if let Some(a) = array(t.iter()) {
@@ -74,12 +62,35 @@ pub fn value(v: &Bound<'_, PyAny>) -> Value {
     Value::String(display(v).into())
 }
 
+/// A str, bool, int (out of i64's range: its text) or float; `None` for
+/// anything else. Never recurses, so a sequence nested 100,000 deep (from a
+/// misbehaving instrumentation) costs one level, not the thread's stack.
+fn scalar(v: &Bound<'_, PyAny>) -> Option<Value> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return Some(Value::String(py_str(s).into()));
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Some(Value::Bool(b.is_true()));
+    }
+    if v.cast::<PyInt>().is_ok() {
+        return Some(match v.extract::<i64>() {
+            Ok(i) => Value::I64(i),
+            Err(_) => Value::String(display(v).into()),
+        });
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Some(Value::F64(f.value()));
+    }
+    None
+}
+
 /// A homogeneous sequence as an OTel array; `None` when the items are mixed
 /// or of an unsupported type.
 fn array<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<Array> {
     let mut out: Option<Array> = None;
     for item in items {
-        match value(&item) {
+        // A nested sequence is not an OTel array item: the whole is its text.
+        match scalar(&item)? {
             Value::Bool(b) => match out.get_or_insert_with(|| Array::Bool(Vec::new())) {
                 Array::Bool(v) => v.push(b),
                 _ => return None,
