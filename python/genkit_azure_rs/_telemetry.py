@@ -108,8 +108,9 @@ class AzureTelemetry:
             request then carries a bearer token for ``https://monitor.azure.com//.default``
             (or ``<AADAudience>/.default``), whatever the connection string's
             ``Authorization``. It is called on the pipeline's background thread (the GIL
-            taken for the call only), before a token expires and once after the service
-            refuses one; while it fails, data is kept and a diagnostic says why. ``None``:
+            taken for the call only): first when the first request needs a token (never
+            at construction or :meth:`initialize`), then before a token expires and once
+            after the service refuses one; while it fails, data is kept and a diagnostic says why. ``None``:
             ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD[;ClientId=...]``
             makes it ``azure.identity.ManagedIdentityCredential``; otherwise the
             instrumentation key alone (and ``Authorization=AAD`` is an error).

@@ -1,6 +1,7 @@
 //! The token requests carry: fetched from the credential on the background
-//! runtime, cached as a ready `Authorization` header, refreshed before it
-//! expires, and refreshed once when the service refuses it.
+//! runtime when the first request asks (never when the pipeline is built),
+//! cached as a ready `Authorization` header, refreshed before it expires, and
+//! refreshed once when the service refuses it.
 //!
 //! One task ([`Auth::run`]) calls the credential, so calls never overlap and
 //! never run on the host's threads; requests only read the cache, and wait
@@ -101,6 +102,10 @@ struct State {
     last_error: Option<String>,
     /// Texts of tokens held before, to blank them out of messages.
     retired: VecDeque<Box<str>>,
+    /// A request has asked for a token. Until then the credential is not
+    /// called: building a pipeline calls nobody (no metadata endpoint, no
+    /// token service), and a process that never sends never does.
+    wanted: bool,
 }
 
 impl State {
@@ -198,7 +203,11 @@ impl Auth {
     /// (Live Metrics' once-a-second posts).
     #[allow(dead_code)] // until Live Metrics (core/src/live/) calls it
     pub fn current_bearer(&self) -> Option<Bearer> {
-        let bearer = self.lock().usable(Instant::now()).map(|t| t.bearer.clone());
+        let bearer = {
+            let mut s = self.lock();
+            s.wanted = true;
+            s.usable(Instant::now()).map(|t| t.bearer.clone())
+        };
         if bearer.is_none() {
             self.wake.notify_one();
         }
@@ -217,7 +226,8 @@ impl Auth {
         loop {
             let now = Instant::now();
             {
-                let s = self.lock();
+                let mut s = self.lock();
+                s.wanted = true;
                 if let Some(t) = s.usable(now) {
                     return Ok(t.bearer.clone());
                 }
@@ -300,7 +310,9 @@ impl Auth {
         }
         match &s.token {
             Some(t) => t.refresh_at,
-            None => now,
+            None if s.wanted => now,
+            // Not before a request asks (`wake`).
+            None => now + MAX_PLANNED_LIFETIME,
         }
     }
 
@@ -517,6 +529,25 @@ mod tests {
             let err = check(&token).err().unwrap();
             assert!(err.contains(reason), "{err}");
         }
+    }
+
+    #[test]
+    fn the_credential_is_not_called_before_a_request_asks() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = Arc::clone(&calls);
+        let auth = auth(move |_: &[&str]| {
+            c.fetch_add(1, SeqCst);
+            Ok(AccessToken::new("lazy", in_secs(3600)))
+        });
+        let rt = rt();
+        rt.spawn(Arc::clone(&auth).run());
+        rt.block_on(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(calls.load(SeqCst), 0, "called with nobody asking");
+            let bearer = auth.bearer(Duration::from_secs(5)).await.unwrap();
+            assert_eq!(bearer.header().to_str().unwrap(), "Bearer lazy");
+        });
+        assert_eq!(calls.load(SeqCst), 1);
     }
 
     #[test]

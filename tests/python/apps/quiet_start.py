@@ -3,7 +3,7 @@
 ``blackhole``: ingestion and Live Metrics on a loopback socket that listens but never
 accepts (the kernel still completes a connection and queues it, so a non-blocking
 ``accept`` afterwards shows whether anything connected), with an Entra ID credential
-that hangs for 3 s, as a metadata endpoint that never answers would. ``unroutable``: ingestion on an address no packet reaches
+that counts its calls and hangs for 3 s, as a metadata endpoint that never answers would. ``unroutable``: ingestion on an address no packet reaches
 (10.255.255.1), Live Metrics on the blackhole. Both times construction and
 ``initialize()`` are timed and the listener is asked what came.
 """
