@@ -332,16 +332,17 @@ pub fn span_start(
 ) -> PyResult<()> {
     let py = span.py();
     let parent = field(span, intern!(py, "_parent"), intern!(py, "parent"))?;
-    let ctx = || -> PyResult<u128> {
-        let ctx = field(span, intern!(py, "_context"), intern!(py, "context"))?;
-        ctx.cast::<PyTuple>()?.get_item(0)?.extract::<u128>()
+    // SpanContext is a tuple: (trace_id, span_id, is_remote, ...).
+    let context = || -> PyResult<Bound<'_, PyTuple>> {
+        Ok(field(span, intern!(py, "_context"), intern!(py, "context"))?.cast_into::<PyTuple>()?)
     };
     if !parent.is_none() {
         let parent = parent.cast::<PyTuple>()?;
         if !parent.get_item(2)?.is_truthy()? {
             if operations.any_provisional() {
                 let parent_id = parent.get_item(1)?.extract::<u64>()?;
-                operations.child_started(ctx()?, parent_id, || {
+                let trace_id = context()?.get_item(0)?.extract::<u128>()?;
+                operations.child_started(trace_id, parent_id, || {
                     let get = py
                         .import(intern!(py, "opentelemetry.trace"))
                         .and_then(|m| m.getattr(intern!(py, "get_current_span")))
@@ -357,11 +358,11 @@ pub fn span_start(
             return Ok(());
         }
     }
-    let trace_id = ctx()?;
+    let ctx = context()?;
+    let trace_id = ctx.get_item(0)?.extract::<u128>()?;
     let (name, provisional) = root_name(span);
     let provisional = if provisional {
-        let c = field(span, intern!(py, "_context"), intern!(py, "context"))?;
-        Some(c.cast::<PyTuple>()?.get_item(1)?.extract::<u64>()?)
+        Some(ctx.get_item(1)?.extract::<u64>()?)
     } else {
         None
     };
