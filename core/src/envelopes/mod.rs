@@ -21,7 +21,7 @@ mod reference;
 mod resource;
 mod tags;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod view;
 mod writer;
 

@@ -1,11 +1,10 @@
 //! What the Live Metrics tests share: finished spans made tersely.
 
+use crate::envelopes::test_support::span_data;
 use crate::ingest::PackedSpan;
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::trace::{Event, SpanKind, Status};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SpanEvents;
 use std::time::{Duration, SystemTime};
 
 /// A finished root span of `kind` lasting `millis`, failed unless `ok`,
@@ -43,30 +42,19 @@ pub(crate) fn span_with_exceptions(
             0,
         ));
     }
-    let data = SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_bytes([7; 16]),
-            SpanId::from_bytes([fastrand::u8(1..), 1, 2, 3, 4, 5, 6, 7]),
-            TraceFlags::SAMPLED,
-            false,
-            TraceState::NONE,
-        ),
-        parent_span_id: SpanId::INVALID,
-        parent_span_is_remote: false,
-        span_kind: kind,
-        name: name.to_string().into(),
-        start_time: start,
-        end_time: start + Duration::from_millis(millis),
-        attributes: attrs,
-        dropped_attributes_count: 0,
-        events,
-        links: SpanLinks::default(),
-        status: if ok {
-            Status::Unset
-        } else {
-            Status::error("failed")
-        },
-        instrumentation_scope: InstrumentationScope::builder("test").build(),
-    };
+    let mut data = span_data(
+        [7; 16],
+        fastrand::u8(1..),
+        None,
+        kind,
+        name,
+        attrs,
+        start,
+        Duration::from_millis(millis),
+    );
+    data.events = events;
+    if !ok {
+        data.status = Status::error("failed");
+    }
     PackedSpan::from_span_data(&data).unwrap()
 }
