@@ -62,6 +62,11 @@ pub(crate) fn feature_name(path: &str) -> Option<Cow<'_, str>> {
 /// `agent` (its own segment included): the outermost and the nearest. Both
 /// are known from the path alone when the span ends, so no state is kept.
 pub(crate) fn enclosing_agents(path: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+    // Every Genkit span asks; few are inside an agent. One substring search
+    // answers most of them without walking the segments.
+    if !path.contains("s:agent") {
+        return None;
+    }
     let mut agents = segments(path)
         .filter(|(_, meta)| meta.split(',').any(|m| m == "s:agent"))
         .map(|(name, _)| name);
