@@ -1,7 +1,7 @@
 //! `genkit-azure-bench`: the Rust host of the benchmarks (driven by bench/run.py).
 //!
 //! ```text
-//! genkit-azure-bench --variant ours|ours-default-queue|crate-bsp
+//! genkit-azure-bench --variant ours|ours-default-queue|ours-spans-only|crate-bsp
 //!                    [--mode throughput|queued-memory] [--spans N]
 //!                    [--endpoint http://127.0.0.1:PORT] [--ikey KEY] [--batch-size N]
 //! genkit-azure-bench --mode encode [--spans N] [--reps N]
@@ -15,6 +15,11 @@
 //! * `ours`: `genkit_azure::AzureSpanProcessor` (the core pipeline), ingest
 //!   queue large enough to drop nothing;
 //! * `ours-default-queue`: the same with the default queue (65,536);
+//! * `ours-spans-only`: `ours` without Genkit's derived metrics and logs
+//!   (`disable_metrics`, `disable_logs`): the work the bare crate does, for a
+//!   like-for-like comparison (the workload's spans are Genkit spans, so
+//!   `ours` also derives a `Config[...]` log per model call and Genkit's
+//!   metrics, which the crate never makes);
 //! * `crate-bsp`: `opentelemetry-application-insights` 0.46 behind the SDK's
 //!   `BatchSpanProcessor` (queue large enough to drop nothing, batches of
 //!   `--batch-size`, 1024 by default as in ours), sending through a minimal
@@ -68,6 +73,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(600);
 enum Variant {
     Ours,
     OursDefaultQueue,
+    OursSpansOnly,
     CrateBsp,
 }
 
@@ -93,7 +99,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: genkit-azure-bench --variant ours|ours-default-queue|crate-bsp \
+        "usage: genkit-azure-bench --variant ours|ours-default-queue|ours-spans-only|crate-bsp \
          [--mode throughput|queued-memory] [--spans N] [--endpoint http://127.0.0.1:PORT] \
          [--ikey KEY] [--batch-size N]\n       \
          genkit-azure-bench --mode encode [--spans N] [--reps N] [--batch-sizes 64,256,1024] \
@@ -138,6 +144,7 @@ fn parse_args() -> Args {
                 args.variant = match value().as_str() {
                     "ours" => Variant::Ours,
                     "ours-default-queue" => Variant::OursDefaultQueue,
+                    "ours-spans-only" => Variant::OursSpansOnly,
                     "crate-bsp" => Variant::CrateBsp,
                     _ => usage(),
                 }
@@ -266,7 +273,7 @@ fn build(args: &Args, endpoint: &str, request_timeout: Duration) -> (SdkTracerPr
     // Room for every span plus a margin, so that neither variant drops anything.
     let lossless_queue = args.spans + 4 * args.batch_size + 1024;
     match args.variant {
-        Variant::Ours | Variant::OursDefaultQueue => {
+        Variant::Ours | Variant::OursDefaultQueue | Variant::OursSpansOnly => {
             let mut builder = AzureTelemetry::builder()
                 .connection_string(format!(
                     "InstrumentationKey={};IngestionEndpoint={endpoint}/",
@@ -275,8 +282,11 @@ fn build(args: &Args, endpoint: &str, request_timeout: Duration) -> (SdkTracerPr
                 .service_name(SERVICE_NAME)
                 .max_batch_size(args.batch_size)
                 .request_timeout(request_timeout);
-            if args.variant == Variant::Ours {
+            if args.variant != Variant::OursDefaultQueue {
                 builder = builder.queue_capacity(lossless_queue);
+            }
+            if args.variant == Variant::OursSpansOnly {
+                builder = builder.disable_metrics(true).disable_logs(true);
             }
             let telemetry = builder
                 .build()
@@ -406,6 +416,7 @@ fn variant_name(v: Variant) -> &'static str {
     match v {
         Variant::Ours => "ours",
         Variant::OursDefaultQueue => "ours-default-queue",
+        Variant::OursSpansOnly => "ours-spans-only",
         Variant::CrateBsp => "crate-bsp",
     }
 }
