@@ -82,15 +82,22 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
 
 /// Compiles tests/c/<name>.c into a scratch directory and returns the executable.
 fn compile(name: &str) -> PathBuf {
+    compile_with(name, &[])
+}
+
+/// Compiles tests/c/<name>.c (`name` may hold a subdirectory) with extra
+/// compiler flags.
+fn compile_with(name: &str, flags: &[&str]) -> PathBuf {
     let root = repo_root();
     let lib_dir = library_dir();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_programs");
     std::fs::create_dir_all(&out_dir).expect("create the scratch directory");
-    let exe = out_dir.join(name);
+    let exe = out_dir.join(name.replace('/', "_"));
     let source = root.join("tests/c").join(format!("{name}.c"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let output = Command::new(&cc)
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
         .arg(format!("-I{}", root.join("include").display()))
         .arg(&source)
         .arg(format!("-L{}", lib_dir.display()))
@@ -289,7 +296,11 @@ fn span_tree_arrives_as_a_correlated_operation() {
             continue;
         }
         assert_eq!(tag(e, "ai.operation.id"), Some(trace_id.as_str()), "{e:#}");
-        assert_eq!(tag(e, "ai.operation.name"), Some("POST /api/generate"), "{e:#}");
+        assert_eq!(
+            tag(e, "ai.operation.name"),
+            Some("POST /api/generate"),
+            "{e:#}"
+        );
     }
     // Parent links follow the tree.
     assert_eq!(
@@ -337,8 +348,14 @@ fn span_tree_arrives_as_a_correlated_operation() {
     );
     assert_eq!(tag(error, "ai.operation.parentId"), Some(tool_id.as_str()));
     assert_eq!(tag(error, "ai.operation.name"), Some("POST /api/generate"));
-    assert_eq!(base_data(tool)["properties"]["genkit:isFailureSource"], "true");
-    assert_eq!(base_data(tool)["properties"]["gen_ai.operation.name"], "execute_tool");
+    assert_eq!(
+        base_data(tool)["properties"]["genkit:isFailureSource"],
+        "true"
+    );
+    assert_eq!(
+        base_data(tool)["properties"]["gen_ai.operation.name"],
+        "execute_tool"
+    );
 
     // The log inside "generate" is a Message in that span; the other is in none.
     let messages: Vec<&Value> = envelopes.iter().filter(|e| kind(e) == "Message").collect();
@@ -599,8 +616,84 @@ fn custom_telemetry_arrives_field_by_field() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("custom_accepted=4 metrics_accepted=10 values_truncated=1 items_delivered=14"),
+        stdout.contains(
+            "custom_accepted=4 metrics_accepted=10 values_truncated=1 items_delivered=14"
+        ),
         "{stdout}"
     );
     assert_eq!(emulator.stats().items_rejected, 0);
+}
+
+/// A program built against the header from before `struct_size` (ABI 0,
+/// frozen in tests/c/abi/genkit_azure_v0.h) runs against today's library:
+/// its settings apply, its items arrive, its stats are right and written in
+/// ABI 0's layout (the program checks a guard word after the struct).
+#[test]
+fn an_abi_0_program_runs_against_the_new_library() {
+    let exe = compile("abi/legacy_v0");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(
+        output.status.success(),
+        "legacy_v0 failed: {:?}",
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "spans_accepted=2 logs_accepted=1 custom_accepted=3 items_delivered=6 \
+             items_pending=0 custom_sampled_out=0"
+        ),
+        "{stdout}"
+    );
+    let all = emulator.envelopes();
+    let resource = all
+        .iter()
+        .find(|e| genkit_azure_emulator::is_resource_metric(e))
+        .expect("the resource's metric");
+    assert_eq!(
+        base_data(resource)["properties"]["deployment.environment.name"],
+        "legacy-env",
+        "{resource:#}"
+    );
+    let envelopes = items(&emulator);
+    let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
+    assert_eq!(envelopes.len(), 6, "{kinds:?}\n{envelopes:#?}");
+    for e in &envelopes {
+        assert_eq!(tag(e, "ai.cloud.role"), Some("legacy-c"), "{e:#}");
+        assert_eq!(tag(e, "ai.application.ver"), Some("0.9.0"), "{e:#}");
+    }
+    let one = |wanted: &str| -> &Value {
+        let found: Vec<&Value> = of_kind(&envelopes, wanted);
+        assert_eq!(found.len(), 1, "{wanted}: {kinds:?}");
+        found[0]
+    };
+    let request = one("Request");
+    assert_eq!(base_data(request)["name"], "GET /legacy");
+    assert_eq!(tag(request, "ai.operation.id"), Some(trace_id.as_str()));
+    let step = one("RemoteDependency");
+    assert_eq!(
+        tag(step, "ai.operation.name"),
+        Some("GET /legacy"),
+        "{step:#}"
+    );
+    assert_eq!(
+        base_data(step)["properties"]["genkit:input"],
+        "what is on the menu",
+        "log_input_and_output was read: {step:#}"
+    );
+    let log = one("Message");
+    assert_eq!(base_data(log)["message"], "legacy log");
+    assert_eq!(base_data(log)["properties"]["logger_name"], "legacy.logger");
+    assert_eq!(tag(log, "ai.operation.parentId"), Some("b100000000000002"));
+    for kind in ["Event", "Exception", "Availability"] {
+        assert_eq!(
+            tag(one(kind), "ai.operation.name"),
+            Some("legacy operation"),
+            "{kind}"
+        );
+    }
+    assert_eq!(base_data(one("Event"))["measurements"]["amount"], 3.5);
+    assert_eq!(base_data(one("Availability"))["runLocation"], "here");
 }

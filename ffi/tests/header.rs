@@ -87,8 +87,57 @@ fn header_declares_the_whole_api() {
         "GENKIT_AZURE_ATTRIBUTE_DOUBLE",
         "GENKIT_AZURE_NO_BATCH_DELAY",
         "typedef struct genkit_azure_handle genkit_azure_handle;",
+        "GENKIT_AZURE_INVALID_STRUCT_SIZE",
+        "#define GENKIT_AZURE_ABI_MAJOR 1",
+        "genkit_azure_after_fork_child",
     ] {
         assert!(text.contains(name), "generated header lacks {name}");
+    }
+    // ABI 1: every function taking a caller's struct is declared by its _v1
+    // symbol, to which the familiar name is mapped; the ABI 0 symbols of the
+    // same names (ffi/src/v0.rs) are not declared.
+    for name in [
+        "genkit_azure_new",
+        "genkit_azure_get_stats",
+        "genkit_azure_export_span",
+        "genkit_azure_emit_log",
+        "genkit_azure_span_started",
+        "genkit_azure_track_event",
+        "genkit_azure_track_exception",
+        "genkit_azure_track_availability",
+    ] {
+        let define = format!("#define {name} {name}_v1\n");
+        assert!(text.contains(&define), "the header lacks `{define}`");
+        assert!(
+            text.contains(&format!(" {name}_v1(")),
+            "{name}_v1 is not declared"
+        );
+        assert!(
+            !text.contains(&format!(" {name}(")),
+            "ABI 0's {name} is declared"
+        );
+    }
+    for growable in [
+        "genkit_azure_config",
+        "genkit_azure_stats",
+        "genkit_azure_span",
+        "genkit_azure_log_record",
+        "genkit_azure_span_start",
+        "genkit_azure_custom_event",
+        "genkit_azure_exception",
+        "genkit_azure_availability",
+    ] {
+        let start = text
+            .find(&format!("typedef struct {growable} {{"))
+            .unwrap_or_else(|| panic!("no struct {growable}"));
+        let body = &text[start..];
+        let first_field = body
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .find(|l| l.ends_with(';'))
+            .unwrap();
+        assert_eq!(first_field, "size_t struct_size;", "{growable}");
     }
 }
 
