@@ -697,3 +697,138 @@ fn an_abi_0_program_runs_against_the_new_library() {
     assert_eq!(base_data(one("Event"))["measurements"]["amount"], 3.5);
     assert_eq!(base_data(one("Availability"))["runLocation"], "here");
 }
+
+/// `readelf -d <file>`: the dynamic section (binutils, which every `cc`
+/// toolchain brings along with its linker).
+fn dynamic_section(file: &Path) -> String {
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run readelf (binutils): {e}"));
+    assert!(output.status.success(), "readelf -d {}", file.display());
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `Cflags` and `Libs` of a .pc file: from pkg-config when it is installed,
+/// else read here (variables substituted), so the test needs no pkg-config.
+fn pkg_config_flags(pc_dir: &Path) -> (String, String) {
+    let ask = |what: &str| {
+        Command::new("pkg-config")
+            .arg(what)
+            .arg("genkit_azure")
+            .env("PKG_CONFIG_PATH", pc_dir)
+            .env("PKG_CONFIG_LIBDIR", pc_dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let (Some(cflags), Some(libs)) = (ask("--cflags"), ask("--libs")) {
+        return (cflags, libs);
+    }
+    let text = std::fs::read_to_string(pc_dir.join("genkit_azure.pc")).expect("read the .pc");
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let expand = |value: &str, vars: &[(String, String)]| {
+        let mut v = value.to_string();
+        for (name, with) in vars.iter().rev() {
+            v = v.replace(&format!("${{{name}}}"), with);
+        }
+        v
+    };
+    let (mut cflags, mut libs) = (String::new(), String::new());
+    for line in text.lines() {
+        if let Some((name, value)) = line.split_once('=').filter(|(n, _)| !n.contains(':')) {
+            let value = expand(value.trim(), &vars);
+            vars.push((name.trim().to_string(), value));
+        } else if let Some(v) = line.strip_prefix("Cflags:") {
+            cflags = expand(v.trim(), &vars);
+        } else if let Some(v) = line.strip_prefix("Libs:") {
+            libs = expand(v.trim(), &vars);
+        }
+    }
+    (cflags, libs)
+}
+
+/// The shared library's soname names its ABI, `ffi/install.sh` installs it
+/// with its header and a pkg-config file, and a program built with
+/// pkg-config's flags against the installed copy asks for that soname and
+/// runs.
+#[test]
+fn the_library_has_a_versioned_soname_and_installs_for_pkg_config() {
+    let lib_dir = library_dir();
+    let soname = "libgenkit_azure.so.1";
+    let dynamic = dynamic_section(&lib_dir.join("libgenkit_azure.so"));
+    assert!(
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "{dynamic}"
+    );
+
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("install");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let prefix = scratch.join("prefix");
+    let output = Command::new("sh")
+        .arg(repo_root().join("ffi/install.sh"))
+        .arg(&lib_dir)
+        .arg(&prefix)
+        .env_remove("DESTDIR")
+        .output()
+        .expect("run ffi/install.sh");
+    assert!(
+        output.status.success(),
+        "install.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lib = prefix.join("lib");
+    let version = genkit_azure::VERSION;
+    assert!(lib.join(format!("libgenkit_azure.so.{version}")).is_file());
+    assert_eq!(
+        std::fs::read_link(lib.join(soname)).unwrap(),
+        Path::new(&format!("libgenkit_azure.so.{version}"))
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join("libgenkit_azure.so")).unwrap(),
+        Path::new(soname)
+    );
+    assert!(prefix.join("include/genkit_azure.h").is_file());
+    let pc = std::fs::read_to_string(lib.join("pkgconfig/genkit_azure.pc")).unwrap();
+    assert!(pc.contains(&format!("Version: {version}\n")), "{pc}");
+    assert!(
+        pc.contains(&format!("prefix={}\n", prefix.display())),
+        "{pc}"
+    );
+
+    let (cflags, libs) = pkg_config_flags(&lib.join("pkgconfig"));
+    let exe = scratch.join("version");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let output = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(cflags.split_whitespace())
+        .arg(repo_root().join("tests/c/abi/version.c"))
+        .args(libs.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "compiling with `{cflags}` `{libs}` failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let needed = dynamic_section(&exe);
+    assert!(
+        needed.contains(&format!("Shared library: [{soname}]")),
+        "{needed}"
+    );
+    let output = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        format!("version={version} abi=1 new_without_struct_size=GENKIT_AZURE_INVALID_STRUCT_SIZE")
+    );
+}
