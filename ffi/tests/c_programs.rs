@@ -116,8 +116,15 @@ fn compile_with(name: &str, flags: &[&str]) -> PathBuf {
     exe
 }
 
-/// Runs a compiled program with the emulator's connection string in the environment.
+/// Runs a compiled program with the emulator's connection string in the
+/// environment. A program that has not exited after a minute is killed and
+/// the test fails: a deadlock must not hang the suite.
 fn run(exe: &Path, emulator: &Emulator, args: &[&str]) -> Output {
+    run_with(exe, emulator, args, &[])
+}
+
+/// As [`run`], with more environment variables.
+fn run_with(exe: &Path, emulator: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Output {
     // A private TMPDIR: the library keeps undeliverable batches under the
     // temp directory, keyed by the instrumentation key, and resends them on
     // the next start. Sharing it across runs would let one failed run leak
@@ -125,25 +132,53 @@ fn run(exe: &Path, emulator: &Emulator, args: &[&str]) -> Output {
     let tmp = exe.with_extension("tmpdir");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("create the program's TMPDIR");
-    let output = Command::new(exe)
+    // Files, not pipes: a program's forked children inherit them, and a
+    // full pipe could block a program the harness is not reading yet.
+    let (out_path, err_path) = (tmp.join("stdout"), tmp.join("stderr"));
+    let file = |p: &Path| std::fs::File::create(p).expect("create an output file");
+    let mut child = Command::new(exe)
         .args(args)
         .env(
             "APPLICATIONINSIGHTS_CONNECTION_STRING",
             emulator.connection_string(IKEY),
         )
         .env("TMPDIR", &tmp)
+        .envs(env.iter().copied())
         // The resource must come from the program, not from the developer's shell.
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_RESOURCE_ATTRIBUTES")
-        .output()
+        .stdout(file(&out_path))
+        .stderr(file(&err_path))
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the program") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = |p: &Path| std::fs::read(p).unwrap_or_default();
+    let (stdout, stderr) = (output(&out_path), output(&err_path));
     eprintln!(
         "--- {} stdout:\n{}--- stderr:\n{}",
         exe.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
     );
-    output
+    let Some(status) = status else {
+        panic!("{} did not exit within 60 s (a deadlock?)", exe.display());
+    };
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 fn start_emulator() -> Emulator {
@@ -831,4 +866,56 @@ fn the_library_has_a_versioned_soname_and_installs_for_pkg_config() {
         stdout.trim(),
         format!("version={version} abi=1 new_without_struct_size=GENKIT_AZURE_INVALID_STRUCT_SIZE")
     );
+}
+
+/// A program forks after genkit_azure_new: the child that calls
+/// genkit_azure_after_fork_child exports through its own pipeline, the one
+/// that does not is refused and frees its handle without hanging, and the
+/// parent goes on; every span arrives exactly once, whether it was sent
+/// before the fork or still queued when the process forked.
+#[test]
+fn a_forked_child_gets_its_own_pipeline_and_nothing_arrives_twice() {
+    let exe = compile("fork");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(output.status.success(), "fork failed: {:?}", output.status);
+    // Both pipelines flushed before their process went on.
+    assert!(
+        emulator.wait_for_items(5, Duration::from_secs(10)),
+        "{:?}",
+        emulator.stats()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let envelopes = items(&emulator);
+    let mut names: Vec<String> = envelopes
+        .iter()
+        .map(|e| {
+            let data = base_data(e);
+            data["name"]
+                .as_str()
+                .or(data["message"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "before fork",
+            "child",
+            "child log",
+            "parent after fork",
+            "queued at fork"
+        ],
+        "{envelopes:#?}"
+    );
+    // Two pipelines, each announcing its resource once.
+    let resources = emulator
+        .envelopes()
+        .into_iter()
+        .filter(genkit_azure_emulator::is_resource_metric)
+        .count();
+    assert_eq!(resources, 2);
 }
