@@ -469,6 +469,20 @@ typedef struct genkit_azure_availability {
 } genkit_azure_availability;
 
 /**
+ * Receives one diagnostic: `message` is NUL-terminated UTF-8 without a
+ * trailing newline (e.g. "the service refused the data (401): ..."), valid
+ * only during the call (copy it to keep it); `user_data` is what
+ * `genkit_azure_set_diagnostic_callback` was given.
+ *
+ * Called on a background thread of the library (possibly several at once,
+ * from different pipelines), possibly while the library holds a lock of
+ * the pipeline: it must return quickly and must not block (queue the text
+ * for a thread of your own if it needs I/O that may wait), and must not
+ * call any `genkit_azure_*` function (except `genkit_azure_last_error`).
+ */
+typedef void (*genkit_azure_diagnostic_callback)(const char *message, void *user_data);
+
+/**
  * Gets a Microsoft Entra ID access token for `scope` (NUL-terminated,
  * e.g. "https://monitor.azure.com//.default").
  *
@@ -1179,6 +1193,31 @@ enum genkit_azure_status genkit_azure_track_exception_v1(struct genkit_azure_han
  */
 enum genkit_azure_status genkit_azure_track_availability_v1(struct genkit_azure_handle *handle,
                                                             const struct genkit_azure_availability *result);
+
+/**
+ * Sends the library's diagnostics to `callback` (with `user_data`) instead
+ * of stderr, for every handle of the process; NULL sends them to stderr
+ * again (as `genkit-azure: <message>` lines), which is the default.
+ *
+ * A diagnostic says what went wrong in delivery, storage or sampling and
+ * what the library does about it; each kind is said at most once a minute
+ * per handle, and none holds the instrumentation key, the connection string
+ * or a token. Read `genkit_azure_diagnostic_callback` for the thread the
+ * callback runs on and what it must not do.
+ *
+ * When this returns, a previous callback has returned from every call in
+ * progress and is never called again, so its `user_data` may be freed.
+ * `user_data` must stay valid, and usable from other threads, until the
+ * callback is replaced. Calling this from inside the callback is refused
+ * with `GENKIT_AZURE_INVALID_ARGUMENT` (it would wait for itself).
+ *
+ * # Safety
+ * `callback` must be NULL or a function that behaves as documented on
+ * `genkit_azure_diagnostic_callback`, callable from any thread with
+ * `user_data` until it is replaced.
+ */
+enum genkit_azure_status genkit_azure_set_diagnostic_callback(genkit_azure_diagnostic_callback callback,
+                                                              void *user_data);
 
 /**
  * Creates a pipeline and starts its background threads.

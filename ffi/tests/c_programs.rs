@@ -969,3 +969,59 @@ fn sixteen_threads_emit_while_flush_and_shutdown_run() {
     ids.dedup();
     assert_eq!(ids.len(), spans, "a span arrived twice");
 }
+
+/// Diagnostics go to a C callback when one is set (from a background
+/// thread, with no part of the key), and to stderr again once it is removed.
+#[test]
+fn diagnostics_reach_the_c_callback_then_stderr() {
+    let exe = compile_with("diagnostics", &["-pthread"]);
+    let emulator = start_emulator();
+    emulator
+        .set_faults(genkit_azure_emulator::FaultPlan::always(
+            genkit_azure_emulator::Step::status(401),
+        ))
+        .expect("a valid fault plan");
+    let output = run(&exe, &emulator, &[IKEY]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "diagnostics failed: {:?}",
+        output.status
+    );
+    let said: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("CALLBACK "))
+        .collect();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("the service refused the data (401)")),
+        "{stdout}"
+    );
+    // The first handle's diagnostics went to the callback only; the second's,
+    // made after the callback was removed, to stderr.
+    let on_stderr: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("genkit-azure: "))
+        .collect();
+    assert!(
+        on_stderr
+            .iter()
+            .any(|l| l.contains("the service refused the data (401)")),
+        "{stderr}"
+    );
+    assert_eq!(
+        on_stderr.len(),
+        said.len(),
+        "one handle's diagnostics each way:\n{stdout}\n{stderr}"
+    );
+    let undashed = IKEY.replace('-', "");
+    for text in [&stdout, &stderr] {
+        for secret in [IKEY, undashed.as_str(), &IKEY[..8], &IKEY[IKEY.len() - 8..]] {
+            assert!(
+                !text.contains(secret),
+                "a diagnostic holds part of the key: {text}"
+            );
+        }
+    }
+}

@@ -90,6 +90,9 @@ fn header_declares_the_whole_api() {
         "GENKIT_AZURE_INVALID_STRUCT_SIZE",
         "#define GENKIT_AZURE_ABI_MAJOR 1",
         "genkit_azure_after_fork_child",
+        "genkit_azure_set_diagnostic_callback",
+        "genkit_azure_diagnostic_callback",
+        "GENKIT_AZURE_FORKED_CHILD",
     ] {
         assert!(text.contains(name), "generated header lacks {name}");
     }
