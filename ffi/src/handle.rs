@@ -513,6 +513,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn after_fork_child_does_nothing_in_the_process_that_made_the_pipeline() {
+        with_handle(&config(), |handle, _| {
+            // SAFETY: a live handle, used by no other thread.
+            unsafe {
+                assert_eq!(
+                    genkit_azure_export_span(handle, &valid_span()),
+                    GENKIT_AZURE_OK
+                );
+                assert_eq!(genkit_azure_after_fork_child(handle), GENKIT_AZURE_OK);
+                // A fresh pipeline would count from 0.
+                let after = genkit_azure_handle::telemetry(handle).unwrap();
+                assert_eq!(after.stats().spans_accepted, 1, "the same pipeline");
+                assert_eq!(
+                    genkit_azure_after_fork_child(std::ptr::null_mut()),
+                    GENKIT_AZURE_NULL_ARGUMENT
+                );
+            }
+            assert!(last_error().starts_with("genkit_azure_after_fork_child: handle is NULL"));
+        });
+    }
+
+    #[test]
     fn free_without_shutdown_does_not_wait() {
         let mut handle = std::ptr::null_mut();
         let started = std::time::Instant::now();
