@@ -508,3 +508,133 @@ item_v0!(
     genkit_azure_track_availability(result: genkit_azure_availability_v0 => genkit_azure_availability) = "availability",
     crate::custom::track_availability
 );
+
+#[cfg(test)]
+mod tests {
+    //! The layouts Rust gives these structs must be the ones a C compiler
+    //! gives the frozen header's, field by field; and the same for today's
+    //! structs against include/genkit_azure.h. A C program built against
+    //! each header prints every field's offset and every struct's size.
+    use super::*;
+    use std::mem::offset_of;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// (C name, size, [(field, offset)]) as Rust lays the struct out.
+    type Layout = (&'static str, usize, Vec<(&'static str, usize)>);
+
+    macro_rules! layout {
+        ($t:ty as $c:literal { $($f:ident),* $(,)? }) => {
+            ($c, size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])
+        };
+    }
+
+    fn abi_0() -> Vec<Layout> {
+        vec![
+            layout!(genkit_azure_config_v0 as "genkit_azure_config" { connection_string, service_name, service_version, service_namespace, resource_attributes, resource_attribute_count, max_batch_size, max_batch_bytes, batch_delay_ms, queue_capacity, max_concurrent_exports, request_timeout_ms, storage_directory, disable_offline_storage, thread_nice, spill_capacity, worker_threads, metric_export_interval_ms, retry_base_delay_ms, retry_max_delay_ms, max_backlog_bytes, gzip_level, max_disk_bytes, disk_retention_ms, disk_lease_ms, log_input_and_output, no_force_dev_export, disable_traces, disable_metrics, disable_logs, disable_live_metrics, deployment_environment, metric_series_limit, sampling_ratio, traces_per_second, enable_trace_based_sampling_for_logs, token_callback, token_user_data }),
+            layout!(genkit_azure_stats_v0 as "genkit_azure_stats" { spans_accepted, logs_accepted, metrics_accepted, custom_accepted, batches_exported, batches_failed, envelopes_sent, envelopes_delivered, envelopes_rejected, items_export_failed, dropped_queue_full, dropped_shut_down, dropped_mapping_error, values_truncated, queue_depth, items_pending, http_requests, bytes_sent, retries, batches_rejected, backlog_bytes, dropped_backlog_full, persisted_batches, resent_from_disk_batches, disk_bytes, dropped_disk_full_batches, dropped_retention_batches, spilled_items, dropped_spill_failed, envelopes_dropped_unreadable, retry_driver_restarts, items_delivered, items_persisted, items_rejected, dropped_too_large, envelopes_dropped_too_large, metrics_derived, logs_derived, spans_not_exported, metric_series_overflowed, spans_sampled_out, logs_sampled_out, custom_sampled_out }),
+            layout!(genkit_azure_span_v0 as "genkit_azure_span" { trace_id, span_id, parent_span_id, parent_is_remote, name, kind, start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, attribute_count, events, event_count, scope_name, scope_version, operation_name }),
+            layout!(genkit_azure_log_record_v0 as "genkit_azure_log_record" { time_unix_nano, severity_number, body, attributes, attribute_count, trace_id, span_id, logger_name }),
+            layout!(genkit_azure_span_start_v0 as "genkit_azure_span_start" { trace_id, parent_span_id, parent_is_remote, root_operation_name }),
+            layout!(genkit_azure_custom_event_v0 as "genkit_azure_custom_event" { time_unix_nano, name, properties, property_count, measurements, measurement_count, trace_id, span_id, operation_name }),
+            layout!(genkit_azure_exception_v0 as "genkit_azure_exception" { time_unix_nano, type_name, message, stack, properties, property_count, trace_id, span_id, operation_name }),
+            layout!(genkit_azure_availability_v0 as "genkit_azure_availability" { time_unix_nano, name, success, duration_ms, run_location, message, properties, property_count, measurements, measurement_count, trace_id, span_id, operation_name }),
+        ]
+    }
+
+    fn abi_1() -> Vec<Layout> {
+        vec![
+            layout!(crate::config::genkit_azure_config as "genkit_azure_config" { struct_size, connection_string, service_name, service_version, service_namespace, resource_attributes, resource_attribute_count, max_batch_size, max_batch_bytes, batch_delay_ms, queue_capacity, max_concurrent_exports, request_timeout_ms, storage_directory, disable_offline_storage, thread_nice, spill_capacity, worker_threads, metric_export_interval_ms, retry_base_delay_ms, retry_max_delay_ms, max_backlog_bytes, gzip_level, max_disk_bytes, disk_retention_ms, disk_lease_ms, log_input_and_output, no_force_dev_export, disable_traces, disable_metrics, disable_logs, disable_live_metrics, deployment_environment, metric_series_limit, sampling_ratio, traces_per_second, enable_trace_based_sampling_for_logs, token_callback, token_user_data }),
+            layout!(crate::stats::genkit_azure_stats as "genkit_azure_stats" { struct_size, spans_accepted, logs_accepted, metrics_accepted, custom_accepted, batches_exported, batches_failed, envelopes_sent, envelopes_delivered, envelopes_rejected, items_export_failed, dropped_queue_full, dropped_shut_down, dropped_mapping_error, values_truncated, queue_depth, items_pending, http_requests, bytes_sent, retries, batches_rejected, backlog_bytes, dropped_backlog_full, persisted_batches, resent_from_disk_batches, disk_bytes, dropped_disk_full_batches, dropped_retention_batches, spilled_items, dropped_spill_failed, envelopes_dropped_unreadable, retry_driver_restarts, items_delivered, items_persisted, items_rejected, dropped_too_large, envelopes_dropped_too_large, metrics_derived, logs_derived, spans_not_exported, metric_series_overflowed, spans_sampled_out, logs_sampled_out, custom_sampled_out }),
+            layout!(crate::span::genkit_azure_span as "genkit_azure_span" { struct_size, trace_id, span_id, parent_span_id, parent_is_remote, name, kind, start_time_unix_nano, end_time_unix_nano, status_code, status_message, attributes, attribute_count, events, event_count, scope_name, scope_version, operation_name }),
+            layout!(crate::log::genkit_azure_log_record as "genkit_azure_log_record" { struct_size, time_unix_nano, severity_number, body, attributes, attribute_count, trace_id, span_id, logger_name }),
+            layout!(crate::operation::genkit_azure_span_start as "genkit_azure_span_start" { struct_size, trace_id, parent_span_id, parent_is_remote, root_operation_name }),
+            layout!(crate::custom::genkit_azure_custom_event as "genkit_azure_custom_event" { struct_size, time_unix_nano, name, properties, property_count, measurements, measurement_count, trace_id, span_id, operation_name }),
+            layout!(crate::custom::genkit_azure_exception as "genkit_azure_exception" { struct_size, time_unix_nano, type_name, message, stack, properties, property_count, trace_id, span_id, operation_name }),
+            layout!(crate::custom::genkit_azure_availability as "genkit_azure_availability" { struct_size, time_unix_nano, name, success, duration_ms, run_location, message, properties, property_count, measurements, measurement_count, trace_id, span_id, operation_name }),
+        ]
+    }
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    /// What a C compiler makes of `layouts` under `header`: the same
+    /// triples, read from a program's output.
+    fn as_c_lays_out(header: &Path, layouts: &[Layout], tag: &str) -> Vec<(String, usize)> {
+        let mut c = format!(
+            "#include <stddef.h>\n#include <stdio.h>\n#include \"{}\"\nint main(void) {{\n",
+            header.display()
+        );
+        for (name, _, fields) in layouts {
+            c += &format!("    printf(\"{name} %zu\\n\", sizeof({name}));\n");
+            for (field, _) in fields {
+                c +=
+                    &format!("    printf(\"{name}.{field} %zu\\n\", offsetof({name}, {field}));\n");
+            }
+        }
+        c += "    return 0;\n}\n";
+        let dir =
+            std::env::temp_dir().join(format!("genkit-azure-layout-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (source, exe) = (dir.join("layout.c"), dir.join("layout"));
+        std::fs::write(&source, c).unwrap();
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+        let built = Command::new(&cc)
+            .args(["-std=c11", "-Wall", "-Werror"])
+            .arg(&source)
+            .arg("-o")
+            .arg(&exe)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the C compiler `{cc}`: {e}"));
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let out = Command::new(&exe).output().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, v) = l.rsplit_once(' ').unwrap();
+                (k.to_string(), v.parse().unwrap())
+            })
+            .collect()
+    }
+
+    fn as_rust_lays_out(layouts: &[Layout]) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for (name, size, fields) in layouts {
+            out.push((name.to_string(), *size));
+            for (field, offset) in fields {
+                out.push((format!("{name}.{field}"), *offset));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn abi_0_structs_are_laid_out_as_the_frozen_header_says() {
+        let header = repo().join("tests/c/abi/genkit_azure_v0.h");
+        let layouts = abi_0();
+        assert_eq!(
+            as_rust_lays_out(&layouts),
+            as_c_lays_out(&header, &layouts, "v0")
+        );
+    }
+
+    #[test]
+    fn abi_1_structs_are_laid_out_as_the_header_says() {
+        let header = repo().join("include/genkit_azure.h");
+        let layouts = abi_1();
+        assert_eq!(
+            as_rust_lays_out(&layouts),
+            as_c_lays_out(&header, &layouts, "v1")
+        );
+    }
+}

@@ -224,3 +224,21 @@ fn config_struct_declares_every_setting_as_core_does() {
         problems.join("\n  ")
     );
 }
+
+/// tests/c/abi/genkit_azure_v0.h is the header of ABI 0 as released
+/// (include/genkit_azure.h at e81c375), which programs in the field were
+/// built against: frozen, byte for byte (its length and FNV-1a hash).
+#[test]
+fn the_abi_0_header_stays_frozen() {
+    let path = repo_root().join("tests/c/abi/genkit_azure_v0.h");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    assert_eq!(
+        (bytes.len(), hash),
+        (46_777, 0x3206_a19a_1f0d_657d),
+        "{} changed: it is a frozen copy of ABI 0's header, never to be edited",
+        path.display()
+    );
+}
