@@ -316,7 +316,10 @@ pub unsafe extern "C" fn genkit_azure_shutdown(
 /// is lost; call `genkit_azure_shutdown` first to deliver it. A call of the
 /// config's `token_callback` still running is waited for; after this
 /// returns the callback is never called again (so `token_user_data` may be
-/// freed). Never call it from the token callback.
+/// freed). Never call it from the token callback. In a child forked after
+/// `genkit_azure_new` that did not call `genkit_azure_after_fork_child`, it
+/// releases the handle without touching its pipeline, whose threads stayed
+/// in the parent (its memory stays until the child exits).
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new` that no other
