@@ -49,7 +49,10 @@
  * ABI 0 (the header before struct_size) used the same function names with
  * the structs without that field. The library still exports those symbols
  * with those layouts, so a program built against that header keeps working
- * unchanged. This header therefore maps the names to the ABI 1 entry points:
+ * unchanged. This header therefore maps the names to the ABI 1 entry points
+ * below. Code that finds functions by name at run time (dlsym, Python's
+ * ctypes, binding generators that skip macros) must use the _v1 names with
+ * the structs of this header: the unsuffixed symbols read ABI 0's layouts.
  */
 #define genkit_azure_new genkit_azure_new_v1
 #define genkit_azure_get_stats genkit_azure_get_stats_v1
