@@ -16,6 +16,7 @@ use crate::status::genkit_azure_status;
 use genkit_azure::face::{set_diagnostic_sink, DiagnosticSink};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CString};
+use std::io::Write;
 use std::sync::{Arc, RwLock};
 
 /// Receives one diagnostic: `message` is NUL-terminated UTF-8 without a
@@ -67,7 +68,11 @@ fn deliver(text: &str) {
             unsafe { (t.callback)(message.as_ptr(), t.user_data) };
             let _ = IN_CALLBACK.try_with(|c| c.set(false));
         }
-        None => eprintln!("genkit-azure: {text}"),
+        // Not eprintln!, which panics when stderr fails; this runs on the
+        // library's threads, outside any panic boundary.
+        None => {
+            let _ = writeln!(std::io::stderr(), "genkit-azure: {text}");
+        }
     }
 }
 
