@@ -55,6 +55,17 @@ fn library_dir() -> PathBuf {
             );
         }
     }
+    // Programs linked against it ask for its soname; ffi/build.rs links it
+    // next to the library, but only when the build script runs.
+    #[cfg(target_os = "linux")]
+    {
+        let soname = dir.join("libgenkit_azure.so.1");
+        if !soname.exists() {
+            let _ = std::fs::remove_file(&soname);
+            std::os::unix::fs::symlink("libgenkit_azure.so", &soname)
+                .unwrap_or_else(|e| panic!("cannot link {}: {e}", soname.display()));
+        }
+    }
     dir
 }
 
