@@ -57,14 +57,25 @@ fn library_dir() -> PathBuf {
     }
     // Programs linked against it ask for its soname; ffi/build.rs links it
     // next to the library, but only when the build script runs.
+    // Tests run in parallel and each one's programs load it: the link is
+    // made under another name and renamed into place, never removed, so no
+    // program ever finds it missing.
+    // Once per test process (the tests are its threads); the temporary
+    // name is this process's own, so test processes running at once do not
+    // collide either.
     #[cfg(target_os = "linux")]
     {
-        let soname = dir.join("libgenkit_azure.so.1");
-        if !soname.exists() {
-            let _ = std::fs::remove_file(&soname);
-            std::os::unix::fs::symlink("libgenkit_azure.so", &soname)
-                .unwrap_or_else(|e| panic!("cannot link {}: {e}", soname.display()));
-        }
+        static LINKED: std::sync::Once = std::sync::Once::new();
+        LINKED.call_once(|| {
+            let soname = dir.join("libgenkit_azure.so.1");
+            if !soname.exists() {
+                let temporary = dir.join(format!("libgenkit_azure.so.1.{}", std::process::id()));
+                let _ = std::fs::remove_file(&temporary);
+                std::os::unix::fs::symlink("libgenkit_azure.so", &temporary)
+                    .and_then(|()| std::fs::rename(&temporary, &soname))
+                    .unwrap_or_else(|e| panic!("cannot link {}: {e}", soname.display()));
+            }
+        });
     }
     dir
 }
