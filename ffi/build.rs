@@ -58,9 +58,14 @@ fn link_soname(dir: &Path, soname: &str) {
     if std::fs::read_link(&link).is_ok_and(|t| t == target) {
         return;
     }
-    let _ = std::fs::remove_file(&link);
+    // Made under another name and renamed into place: a program loading
+    // the library meanwhile never finds the link missing.
+    let temporary = dir.join(format!("{soname}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
     #[cfg(unix)]
-    if let Err(e) = std::os::unix::fs::symlink(target, &link) {
+    if let Err(e) = std::os::unix::fs::symlink(target, &temporary)
+        .and_then(|()| std::fs::rename(&temporary, &link))
+    {
         println!("cargo:warning=cannot create {}: {e}", link.display());
     }
 }
