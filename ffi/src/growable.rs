@@ -48,7 +48,17 @@ pub(crate) unsafe trait Growable: Sized {
 
 /// Checks a `struct_size` against `T`.
 fn check_size<T: Growable>(size: usize, path: &Path<'_>) -> FfiResult<()> {
-    if size < T::FIRST_SIZE || size > MAX_STRUCT_SIZE {
+    if size > MAX_STRUCT_SIZE {
+        return Err(FfiError::new(
+            GENKIT_AZURE_INVALID_STRUCT_SIZE,
+            format!(
+                "{path}.struct_size is {size}, which is impossibly large for a {name}; \
+                 set it to sizeof the struct (e.g. `x.struct_size = sizeof x;`)",
+                name = T::NAME,
+            ),
+        ));
+    }
+    if size < T::FIRST_SIZE {
         return Err(FfiError::new(
             GENKIT_AZURE_INVALID_STRUCT_SIZE,
             format!(
@@ -266,7 +276,17 @@ mod tests {
     #[test]
     fn sizes_too_small_or_absurd_are_refused_naming_the_struct() {
         let path = Path::Root("start");
-        for size in [0, 8, genkit_azure_span_start::FIRST_SIZE - 1, usize::MAX] {
+        let s = span_start(usize::MAX);
+        // SAFETY: a live struct; the size is refused before any read past it.
+        let e = unsafe { read_sized(&s, &path) }.map(drop).unwrap_err();
+        assert_eq!(e.status, GENKIT_AZURE_INVALID_STRUCT_SIZE);
+        assert!(
+            e.message
+                .contains("impossibly large for a genkit_azure_span_start"),
+            "{}",
+            e.message
+        );
+        for size in [0, 8, genkit_azure_span_start::FIRST_SIZE - 1] {
             let s = span_start(size);
             // SAFETY: a live struct; the sizes are refused before any read past it.
             let e = unsafe { read_sized(&s, &path) }.map(drop).unwrap_err();
