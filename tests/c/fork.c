@@ -7,6 +7,8 @@
  *   - the first calls genkit_azure_after_fork_child and sends its own span
  *     and log through its fresh pipeline (before that, the handle refuses
  *     calls with GENKIT_AZURE_FORKED_CHILD); its stats count only its own;
+ *     then it forks a grandchild, which renews the handle again and sends
+ *     a span of its own;
  *   - the second never renews the handle: flush is refused, and free
  *     returns at once (it would otherwise wait on the parent's threads).
  * The parent sends one more span meanwhile (after_fork_child does nothing
@@ -102,6 +104,23 @@ static int renewing_child(genkit_azure_handle *h)
     CHECK_TRUE(s.spans_accepted == 1); /* its own pipeline's counters only */
     CHECK_TRUE(s.logs_accepted == 1);
     CHECK_TRUE(s.items_delivered == 2);
+
+    /* A fork of the renewed child renews again. */
+    fflush(NULL);
+    pid_t grandchild = fork();
+    if (grandchild == 0) {
+        who = "grandchild";
+        EXPECT(genkit_azure_flush(h, 100), GENKIT_AZURE_FORKED_CHILD);
+        CHECK(genkit_azure_after_fork_child(h));
+        genkit_azure_span its = span(5, "grandchild");
+        CHECK(genkit_azure_export_span(h, &its));
+        CHECK(genkit_azure_shutdown(h, 10000));
+        genkit_azure_free(h);
+        _exit(failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK_TRUE(grandchild > 0 && waitpid(grandchild, &status, 0) == grandchild);
+    CHECK_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(genkit_azure_shutdown(h, 10000));
     genkit_azure_free(h);
     return failures == 0 ? 0 : 1;
