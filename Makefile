@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo sample header readme bless bench lint
+.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo sample header readme bless bench lint install
 
 all: build
 
@@ -60,6 +60,13 @@ sample: build python-dev
 ## Side-by-side benchmarks (ours, the official distro, the bare crate); writes BENCHMARKS.md.
 bench:
 	bash bench/run.sh
+
+## Installs the C library (release build), its header and genkit_azure.pc under PREFIX
+## (DESTDIR honoured): cc app.c $(pkg-config --cflags --libs genkit_azure).
+PREFIX ?= /usr/local
+install:
+	$(CARGO) build --release -p genkit-azure-ffi
+	sh ffi/install.sh target/release $(PREFIX)
 
 ## Regenerates include/genkit_azure.h from the ffi crate.
 header:

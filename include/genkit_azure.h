@@ -14,6 +14,7 @@
  * - Strings are NUL-terminated UTF-8; a NULL optional string means "not set".
  * - Arrays are a pointer plus a count; the pointer may be NULL when the count is 0.
  * - Structs are meant to be zero-initialised first: zero means "default" / "not set".
+ *   Then set struct_size to sizeof the struct (see "ABI versions" below).
  * - Everything passed in is copied; it may be freed as soon as the call returns
  *   (except genkit_azure_config.token_user_data: see there).
  */
@@ -23,6 +24,45 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+/*
+ * ABI versions. The library is libgenkit_azure.so.GENKIT_AZURE_ABI_MAJOR.
+ *
+ * ABI 1 (this header): every struct the caller allocates and passes by
+ * pointer to a function (genkit_azure_config, genkit_azure_stats,
+ * genkit_azure_span, genkit_azure_log_record, genkit_azure_span_start,
+ * genkit_azure_custom_event, genkit_azure_exception, genkit_azure_availability)
+ * starts with `size_t struct_size`, set to sizeof the struct:
+ *
+ *     genkit_azure_config cfg = {0};
+ *     cfg.struct_size = sizeof cfg;
+ *
+ * New fields are only ever appended. A library newer than this header reads
+ * the fields it has and this header lacks as 0 (default); a library older
+ * than the header accepts the struct when the fields it does not know are 0
+ * and otherwise refuses it with GENKIT_AZURE_INVALID_STRUCT_SIZE, as it does
+ * a struct_size smaller than the struct's first ABI 1 version (0: never
+ * set). The library writes at most struct_size bytes of an output struct
+ * (genkit_azure_stats). Array elements (genkit_azure_attribute,
+ * genkit_azure_event, genkit_azure_measurement, genkit_azure_status_count)
+ * are fixed: should one change, a new array field takes its place.
+ *
+ * ABI 0 (the header before struct_size) used the same function names with
+ * the structs without that field. The library still exports those symbols
+ * with those layouts, so a program built against that header keeps working
+ * unchanged. This header therefore maps the names to the ABI 1 entry points
+ * below. Code that finds functions by name at run time (dlsym, Python's
+ * ctypes, binding generators that skip macros) must use the _v1 names with
+ * the structs of this header: the unsuffixed symbols read ABI 0's layouts.
+ */
+#define genkit_azure_new genkit_azure_new_v1
+#define genkit_azure_get_stats genkit_azure_get_stats_v1
+#define genkit_azure_export_span genkit_azure_export_span_v1
+#define genkit_azure_emit_log genkit_azure_emit_log_v1
+#define genkit_azure_span_started genkit_azure_span_started_v1
+#define genkit_azure_track_event genkit_azure_track_event_v1
+#define genkit_azure_track_exception genkit_azure_track_exception_v1
+#define genkit_azure_track_availability genkit_azure_track_availability_v1
+
 
 /**
  * How many bytes the buffer a token callback first gets holds: more than
@@ -51,6 +91,15 @@
  * `GENKIT_AZURE_ZERO`.
  */
 #define GENKIT_AZURE_HOST_PRIORITY GENKIT_AZURE_ZERO
+
+/**
+ * The ABI major version: the `N` of the library's soname
+ * (`libgenkit_azure.so.N`), raised only when a program built against an
+ * earlier ABI could no longer run against this library. ABI 1 added
+ * `struct_size` to every struct the caller passes by pointer; ABI 0
+ * programs still run (see the end of this header).
+ */
+#define GENKIT_AZURE_ABI_MAJOR 1
 
 /**
  * The result of every fallible `genkit_azure_*` function.
@@ -106,6 +155,20 @@ typedef enum genkit_azure_status {
      * control (e.g. the background runtime could not be started).
      */
     GENKIT_AZURE_INTERNAL = 9,
+    /**
+     * A struct's `struct_size` was smaller than the struct's first version
+     * with that field (0: never set), absurdly large, or larger than this
+     * library knows with fields it does not know set (a program built
+     * against a newer header). Nothing was read or written.
+     */
+    GENKIT_AZURE_INVALID_STRUCT_SIZE = 10,
+    /**
+     * The handle was made in another process: this one was forked after
+     * `genkit_azure_new`, and the handle's background threads did not
+     * survive the fork. Call `genkit_azure_after_fork_child` in the child
+     * first.
+     */
+    GENKIT_AZURE_FORKED_CHILD = 11,
 } genkit_azure_status;
 
 /**
@@ -201,7 +264,8 @@ typedef enum genkit_azure_metric_kind {
  * An opaque handle to a running telemetry pipeline (background threads, an
  * ingest queue and an HTTP client). Create with `genkit_azure_new`, release
  * with `genkit_azure_free`. All functions taking a handle may be called from
- * several threads at once, except `genkit_azure_free`, which must be the last.
+ * several threads at once, except `genkit_azure_free` and
+ * `genkit_azure_after_fork_child`, which need it to themselves.
  */
 typedef struct genkit_azure_handle genkit_azure_handle;
 
@@ -259,6 +323,14 @@ typedef struct genkit_azure_measurement {
  */
 typedef struct genkit_azure_custom_event {
     /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
+    /**
      * When it happened, in nanoseconds since the Unix epoch. 0 = now.
      */
     uint64_t time_unix_nano;
@@ -296,6 +368,14 @@ typedef struct genkit_azure_custom_event {
  * Zero-initialise it and set `type_name` and `message`.
  */
 typedef struct genkit_azure_exception {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
     /**
      * When it happened, in nanoseconds since the Unix epoch. 0 = now.
      */
@@ -337,6 +417,14 @@ typedef struct genkit_azure_exception {
  * Zero-initialise it and set `name`, `success` and `duration_ms`.
  */
 typedef struct genkit_azure_availability {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
     /**
      * When the run ended, in nanoseconds since the Unix epoch. 0 = now.
      */
@@ -384,6 +472,20 @@ typedef struct genkit_azure_availability {
 } genkit_azure_availability;
 
 /**
+ * Receives one diagnostic: `message` is NUL-terminated UTF-8 without a
+ * trailing newline (e.g. "the service refused the data (401): ..."), valid
+ * only during the call (copy it to keep it); `user_data` is what
+ * `genkit_azure_set_diagnostic_callback` was given.
+ *
+ * Called on a background thread of the library (possibly several at once,
+ * from different pipelines), possibly while the library holds a lock of
+ * the pipeline: it must return quickly and must not block (queue the text
+ * for a thread of your own if it needs I/O that may wait), and must not
+ * call any `genkit_azure_*` function (except `genkit_azure_last_error`).
+ */
+typedef void (*genkit_azure_diagnostic_callback)(const char *message, void *user_data);
+
+/**
  * Gets a Microsoft Entra ID access token for `scope` (NUL-terminated,
  * e.g. "https://monitor.azure.com//.default").
  *
@@ -418,6 +520,14 @@ typedef int (*genkit_azure_token_callback)(void *user_data,
  * `genkit_azure_last_error()` names the field and its range.
  */
 typedef struct genkit_azure_config {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
     /**
      * The Application Insights connection string; unset reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
      * ("InstrumentationKey=...;IngestionEndpoint=https://..."; NULL = unset.)
@@ -631,6 +741,14 @@ typedef struct genkit_azure_config {
  */
 typedef struct genkit_azure_log_record {
     /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
+    /**
      * When it happened, in nanoseconds since the Unix epoch. 0 = now.
      */
     uint64_t time_unix_nano;
@@ -666,6 +784,14 @@ typedef struct genkit_azure_log_record {
  * A span that has just started. Zero-initialise it and set what you know.
  */
 typedef struct genkit_azure_span_start {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
     /**
      * The trace id; must not be all zeros.
      */
@@ -714,6 +840,14 @@ typedef struct genkit_azure_event {
  * reads; the struct and its strings may be freed when the call returns.
  */
 typedef struct genkit_azure_span {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+     * so a library newer than the header reads the ones it lacks as 0
+     * (default), and an older one refuses non-zero fields it does not know
+     * (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+     */
+    size_t struct_size;
     /**
      * The trace id; must not be all zeros. Becomes `ai.operation.id`.
      */
@@ -796,6 +930,14 @@ typedef struct genkit_azure_span {
  * (`items_pending`).
  */
 typedef struct genkit_azure_stats {
+    /**
+     * `sizeof` this struct as the caller's header declares it: set it
+     * before the call (`s.struct_size = sizeof s;`). Counters are only ever
+     * appended; the library writes at most `struct_size` bytes, the
+     * counters it knows, and zeroes those of a newer header it does not
+     * know. It leaves this field as it is.
+     */
+    size_t struct_size;
     /**
      * Spans taken into the queue.
      */
@@ -1015,58 +1157,124 @@ extern "C" {
  * Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not
  * fatal) when the queue was full and the event was dropped and counted;
  * `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation
- * status (nothing queued) when a field is invalid.
+ * status (nothing queued) when a field is invalid. The header maps
+ * `genkit_azure_track_event` to this function.
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `event`
- * must be NULL or point to a `genkit_azure_custom_event` whose pointers are
- * NULL or valid as documented there, for the duration of the call.
+ * must be NULL or point to a `genkit_azure_custom_event` of `struct_size`
+ * bytes whose pointers are NULL or valid as documented there, for the
+ * duration of the call.
  */
-enum genkit_azure_status genkit_azure_track_event(struct genkit_azure_handle *handle,
-                                                  const struct genkit_azure_custom_event *event);
+enum genkit_azure_status genkit_azure_track_event_v1(struct genkit_azure_handle *handle,
+                                                     const struct genkit_azure_custom_event *event);
 
 /**
  * Queues a handled exception. Never blocks on the network. Statuses as
- * `genkit_azure_track_event`.
+ * `genkit_azure_track_event`. The header maps `genkit_azure_track_exception`
+ * to this function.
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`;
- * `exception` must be NULL or point to a `genkit_azure_exception` whose
- * pointers are NULL or valid as documented there, for the duration of the call.
+ * `exception` must be NULL or point to a `genkit_azure_exception` of
+ * `struct_size` bytes whose pointers are NULL or valid as documented there,
+ * for the duration of the call.
  */
-enum genkit_azure_status genkit_azure_track_exception(struct genkit_azure_handle *handle,
-                                                      const struct genkit_azure_exception *exception);
+enum genkit_azure_status genkit_azure_track_exception_v1(struct genkit_azure_handle *handle,
+                                                         const struct genkit_azure_exception *exception);
 
 /**
  * Queues an availability test result. Never blocks on the network.
- * Statuses as `genkit_azure_track_event`.
+ * Statuses as `genkit_azure_track_event`. The header maps
+ * `genkit_azure_track_availability` to this function.
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `result`
- * must be NULL or point to a `genkit_azure_availability` whose pointers are
- * NULL or valid as documented there, for the duration of the call.
+ * must be NULL or point to a `genkit_azure_availability` of `struct_size`
+ * bytes whose pointers are NULL or valid as documented there, for the
+ * duration of the call.
  */
-enum genkit_azure_status genkit_azure_track_availability(struct genkit_azure_handle *handle,
-                                                         const struct genkit_azure_availability *result);
+enum genkit_azure_status genkit_azure_track_availability_v1(struct genkit_azure_handle *handle,
+                                                            const struct genkit_azure_availability *result);
+
+/**
+ * Sends the library's diagnostics to `callback` (with `user_data`) instead
+ * of stderr, for every handle of the process; NULL sends them to stderr
+ * again (as `genkit-azure: <message>` lines), which is the default.
+ *
+ * A diagnostic says what went wrong in delivery, storage or sampling and
+ * what the library does about it; each kind is said at most once a minute
+ * per handle, and none holds the instrumentation key, the connection string
+ * or a token. Read `genkit_azure_diagnostic_callback` for the thread the
+ * callback runs on and what it must not do.
+ *
+ * When this returns, a previous callback has returned from every call in
+ * progress and is never called again, so its `user_data` may be freed.
+ * `user_data` must stay valid, and usable from other threads, until the
+ * callback is replaced. Calling this from inside the callback is refused
+ * with `GENKIT_AZURE_INVALID_ARGUMENT` (it would wait for itself).
+ *
+ * # Safety
+ * `callback` must be NULL or a function that behaves as documented on
+ * `genkit_azure_diagnostic_callback`, callable from any thread with
+ * `user_data` until it is replaced.
+ */
+enum genkit_azure_status genkit_azure_set_diagnostic_callback(genkit_azure_diagnostic_callback callback,
+                                                              void *user_data);
 
 /**
  * Creates a pipeline and starts its background threads.
  *
- * `config` must not be NULL; a zero-initialised config means "all defaults",
- * with the connection string read from APPLICATIONINSIGHTS_CONNECTION_STRING.
+ * `config` must not be NULL and its `struct_size` must be set; otherwise
+ * zero-initialised means "all defaults", with the connection string read
+ * from APPLICATIONINSIGHTS_CONNECTION_STRING.
  * On success `*out` receives the handle; on failure `*out` is set to NULL (if
  * `out` is not NULL) and the status says why: `GENKIT_AZURE_INVALID_CONFIG`
  * for a bad connection string or setting, with a message that names the part
- * and never contains the instrumentation key. Nothing is sent over the
- * network until telemetry is exported.
+ * and never contains the instrumentation key;
+ * `GENKIT_AZURE_INVALID_STRUCT_SIZE` for a `struct_size` left 0. Nothing is
+ * sent over the network until telemetry is exported.
+ *
+ * The header maps `genkit_azure_new` to this function (see
+ * `GENKIT_AZURE_ABI_MAJOR`).
  *
  * # Safety
- * `config` must be NULL or point to a valid `genkit_azure_config` (its
- * strings NULL or NUL-terminated); `out` must be NULL or valid for writing a
- * pointer.
+ * `config` must be NULL or point to a valid `genkit_azure_config` of
+ * `struct_size` bytes (its strings NULL or NUL-terminated); `out` must be
+ * NULL or valid for writing a pointer.
  */
-enum genkit_azure_status genkit_azure_new(const struct genkit_azure_config *config,
-                                          struct genkit_azure_handle **out);
+enum genkit_azure_status genkit_azure_new_v1(const struct genkit_azure_config *config,
+                                             struct genkit_azure_handle **out);
+
+/**
+ * In a child process forked after `genkit_azure_new`: gives the handle a
+ * fresh pipeline (new background threads, its own queue, the same settings
+ * and storage directory), so the child exports its own telemetry while the
+ * parent goes on with its own. Call it in the child right after `fork()`,
+ * before any other call on the handle and before the child starts threads
+ * that use it; until then every call on the handle in the child returns
+ * `GENKIT_AZURE_FORKED_CHILD`.
+ *
+ * What the parent had queued stays the parent's to send (the child never
+ * sends it, so nothing arrives twice); files waiting in the storage
+ * directory are leased by whichever process takes them first. The child's
+ * stats start at 0. The old pipeline is left as it is, never stopped or
+ * freed: its threads did not survive the fork, and waiting on them would
+ * wait forever (its memory stays until the child exits).
+ *
+ * In the process that made the pipeline (no fork since) it does nothing
+ * and returns `GENKIT_AZURE_OK`, so calling it after any fork is safe.
+ * A failure to build the pipeline (e.g. no threads) returns its status
+ * and leaves the handle refusing calls. `genkit_azure_free` works on a
+ * handle either way (without waiting on the parent's threads). Forks are
+ * noticed by a `pthread_atfork` handler, so `fork()` (not a raw `clone`
+ * system call) must make the child.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle from `genkit_azure_new` that no
+ * other thread uses during the call.
+ */
+enum genkit_azure_status genkit_azure_after_fork_child(struct genkit_azure_handle *handle);
 
 /**
  * Sends everything queued so far and waits up to `timeout_ms` milliseconds
@@ -1106,13 +1314,18 @@ enum genkit_azure_status genkit_azure_shutdown(struct genkit_azure_handle *handl
  * is lost; call `genkit_azure_shutdown` first to deliver it. A call of the
  * config's `token_callback` still running is waited for; after this
  * returns the callback is never called again (so `token_user_data` may be
- * freed). Never call it from the token callback.
+ * freed). Never call it from the token callback. In a child forked after
+ * `genkit_azure_new` that did not call `genkit_azure_after_fork_child`, it
+ * releases the handle without touching its pipeline, whose threads stayed
+ * in the parent (its memory stays until the child exits).
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new` that no other
  * thread is using; it must not be used again afterwards.
  */
 void genkit_azure_free(struct genkit_azure_handle *handle);
+
+extern int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
 /**
  * Queues a log record for export. Never blocks on the network.
@@ -1122,13 +1335,16 @@ void genkit_azure_free(struct genkit_azure_handle *handle);
  * `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation status
  * (nothing queued) when a field is invalid.
  *
+ * The header maps `genkit_azure_emit_log` to this function.
+ *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `log` must
- * be NULL or point to a `genkit_azure_log_record` whose pointers are NULL or
- * valid as documented there, for the duration of the call.
+ * be NULL or point to a `genkit_azure_log_record` of `struct_size` bytes
+ * whose pointers are NULL or valid as documented there, for the duration of
+ * the call.
  */
-enum genkit_azure_status genkit_azure_emit_log(struct genkit_azure_handle *handle,
-                                               const struct genkit_azure_log_record *log);
+enum genkit_azure_status genkit_azure_emit_log_v1(struct genkit_azure_handle *handle,
+                                                  const struct genkit_azure_log_record *log);
 
 /**
  * Records one measurement of the metric `name`: a counter's add, a
@@ -1174,13 +1390,16 @@ enum genkit_azure_status genkit_azure_record_metric(struct genkit_azure_handle *
  *
  * Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
  *
+ * The header maps `genkit_azure_span_started` to this function.
+ *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `start`
- * must be NULL or point to a `genkit_azure_span_start` whose pointer is NULL
- * or a NUL-terminated string, for the duration of the call.
+ * must be NULL or point to a `genkit_azure_span_start` of `struct_size`
+ * bytes whose pointer is NULL or a NUL-terminated string, for the duration
+ * of the call.
  */
-enum genkit_azure_status genkit_azure_span_started(struct genkit_azure_handle *handle,
-                                                   const struct genkit_azure_span_start *start);
+enum genkit_azure_status genkit_azure_span_started_v1(struct genkit_azure_handle *handle,
+                                                      const struct genkit_azure_span_start *start);
 
 /**
  * Queues a finished span for export. Never blocks on the network.
@@ -1191,24 +1410,30 @@ enum genkit_azure_status genkit_azure_span_started(struct genkit_azure_handle *h
  * (nothing queued) when a field is invalid. Safe to call from several threads
  * at once on the same handle.
  *
+ * The header maps `genkit_azure_export_span` to this function.
+ *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `span` must
- * be NULL or point to a `genkit_azure_span` whose pointers are NULL or valid
- * as documented there, for the duration of the call.
+ * be NULL or point to a `genkit_azure_span` of `struct_size` bytes whose
+ * pointers are NULL or valid as documented there, for the duration of the call.
  */
-enum genkit_azure_status genkit_azure_export_span(struct genkit_azure_handle *handle,
-                                                  const struct genkit_azure_span *span);
+enum genkit_azure_status genkit_azure_export_span_v1(struct genkit_azure_handle *handle,
+                                                     const struct genkit_azure_span *span);
 
 /**
- * Copies the current counters into `*out`. Works before and after
- * `genkit_azure_shutdown` (the counters stay readable until the handle is freed).
+ * Copies the current counters into `*out`, whose `struct_size` the caller
+ * sets first (`s.struct_size = sizeof s;`): at most `struct_size` bytes are
+ * written. Works before and after `genkit_azure_shutdown` (the counters
+ * stay readable until the handle is freed). The header maps
+ * `genkit_azure_get_stats` to this function.
  *
  * # Safety
  * `handle` must be NULL or a live handle from `genkit_azure_new`; `out` must
- * be NULL or valid for writing a `genkit_azure_stats`.
+ * be NULL or valid for reading its `struct_size` and writing `struct_size`
+ * bytes.
  */
-enum genkit_azure_status genkit_azure_get_stats(const struct genkit_azure_handle *handle,
-                                                struct genkit_azure_stats *out);
+enum genkit_azure_status genkit_azure_get_stats_v1(const struct genkit_azure_handle *handle,
+                                                   struct genkit_azure_stats *out);
 
 /**
  * Envelopes a partial success (206) rejected one by one, by their own HTTP

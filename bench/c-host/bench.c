@@ -124,7 +124,7 @@ static long run_workload(genkit_azure_handle *h, long spans) {
     char bufs[2][32];
     for (long t = 0; t < traces; t++) {
         genkit_azure_span root;
-        memset(&root, 0, sizeof root);
+        memset(&root, 0, sizeof root); root.struct_size = sizeof root;
         put_u64_be(root.trace_id, 0x5eed5eed5eed5eedull, 8);
         put_u64_be(root.trace_id + 8, (uint64_t)t + 1, 8);
         put_u64_be(root.span_id, (uint64_t)t * 5 + 1, 8);
@@ -134,7 +134,7 @@ static long run_workload(genkit_azure_handle *h, long spans) {
         root.scope_name = "genkit-azure-bench";
         for (int c = 0; c < 4; c++) {
             genkit_azure_span child;
-            memset(&child, 0, sizeof child);
+            memset(&child, 0, sizeof child); child.struct_size = sizeof child;
             memcpy(child.trace_id, root.trace_id, 16);
             memcpy(child.parent_span_id, root.span_id, 8);
             put_u64_be(child.span_id, (uint64_t)t * 5 + 2 + (uint64_t)c, 8);
@@ -161,7 +161,7 @@ static genkit_azure_handle *start(const char *endpoint, const char *ikey, long s
     char cs[512];
     snprintf(cs, sizeof cs, "InstrumentationKey=%s;IngestionEndpoint=%s/", ikey, endpoint);
     genkit_azure_config config;
-    memset(&config, 0, sizeof config);
+    memset(&config, 0, sizeof config); config.struct_size = sizeof config;
     config.connection_string = cs;
     config.service_name = "genkit-azure-bench";
     config.queue_capacity = (uint32_t)(spans + 8192);
@@ -174,7 +174,7 @@ static genkit_azure_handle *start(const char *endpoint, const char *ikey, long s
 
 static void print_stats(const genkit_azure_handle *h) {
     genkit_azure_stats s;
-    memset(&s, 0, sizeof s);
+    memset(&s, 0, sizeof s); s.struct_size = sizeof s;
     genkit_azure_status st = genkit_azure_get_stats(h, &s);
     if (st != GENKIT_AZURE_OK) die("genkit_azure_get_stats", st);
     printf("\"pipeline\":{\"spans_accepted\":%" PRIu64 ",\"envelopes_delivered\":%" PRIu64

@@ -17,7 +17,6 @@
 //! failed call, said in a diagnostic); a panic cannot come out of the C
 //! function itself (Rust aborts at an `extern "C"` frame).
 
-use crate::config::genkit_azure_config;
 use genkit_azure::{AccessToken, AzureTelemetryBuilder, CredentialError, TokenCredential};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::{Arc, Condvar, Mutex};
@@ -101,14 +100,10 @@ impl TokenCalls {
 /// `None`) without a callback.
 pub(crate) fn with_token_callback(
     builder: AzureTelemetryBuilder,
-    config: &genkit_azure_config,
+    (callback, user_data): (genkit_azure_token_callback, *mut c_void),
 ) -> (AzureTelemetryBuilder, Option<Arc<TokenCalls>>) {
     let calls = Arc::new(TokenCalls::default());
-    match CallbackCredential::new(
-        config.token_callback,
-        config.token_user_data,
-        Arc::clone(&calls),
-    ) {
+    match CallbackCredential::new(callback, user_data, Arc::clone(&calls)) {
         Some(credential) => (builder.credential(credential), Some(calls)),
         None => (builder, None),
     }

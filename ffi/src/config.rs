@@ -43,6 +43,12 @@ pub const GENKIT_AZURE_HOST_PRIORITY: u32 = GENKIT_AZURE_ZERO;
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_config {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// The Application Insights connection string; unset reads `APPLICATIONINSIGHTS_CONNECTION_STRING`.
     /// ("InstrumentationKey=...;IngestionEndpoint=https://..."; NULL = unset.)
     pub connection_string: *const c_char,
@@ -370,7 +376,7 @@ pub(crate) unsafe fn builder(
 mod tests {
     use super::*;
     use crate::handle::tests::{config, last_error, UNREACHABLE};
-    use crate::handle::{genkit_azure_handle, genkit_azure_new};
+    use crate::handle::{genkit_azure_handle, genkit_azure_new_v1 as genkit_azure_new};
     use genkit_azure::face::SETTINGS;
     use genkit_azure::opentelemetry::Key;
     use genkit_azure::Config;
@@ -587,7 +593,10 @@ mod tests {
             assert_eq!(get("service.name").as_deref(), Some("svc"));
             assert_eq!(get("service.version").as_deref(), Some("2.0"));
             assert_eq!(get("service.namespace").as_deref(), Some("ns"));
-            assert_eq!(get("deployment.environment.name").as_deref(), Some("staging"));
+            assert_eq!(
+                get("deployment.environment.name").as_deref(),
+                Some("staging")
+            );
             assert_eq!(get("team").as_deref(), Some("v"));
             assert_eq!(get("telemetry.sdk.language").as_deref(), Some("c"));
             let r = t.resolved_config();

@@ -9,9 +9,8 @@
 //! its operation's name.
 
 use crate::attribute::{attributes, genkit_azure_attribute};
-use crate::boundary::{
-    boundary, try_opt_str, try_ref, try_slice, try_str, FfiError, FfiResult, Path,
-};
+use crate::boundary::{boundary, try_opt_str, try_slice, try_str, FfiError, FfiResult, Path};
+use crate::growable::read_sized;
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
 use crate::trace_context::trace_context;
@@ -37,6 +36,12 @@ pub struct genkit_azure_measurement {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_custom_event {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// When it happened, in nanoseconds since the Unix epoch. 0 = now.
     pub time_unix_nano: u64,
     /// What happened ("order placed"). UTF-8, not NULL, not empty.
@@ -61,6 +66,12 @@ pub struct genkit_azure_custom_event {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_exception {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// When it happened, in nanoseconds since the Unix epoch. 0 = now.
     pub time_unix_nano: u64,
     /// The exception's type ("OrderNotFoundError"). UTF-8, not NULL, not empty.
@@ -86,6 +97,12 @@ pub struct genkit_azure_exception {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_availability {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// When the run ended, in nanoseconds since the Unix epoch. 0 = now.
     pub time_unix_nano: u64,
     /// The test's name (the blade groups by it). UTF-8, not NULL, not empty.
@@ -299,66 +316,109 @@ pub(crate) unsafe fn availability(
 /// Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not
 /// fatal) when the queue was full and the event was dropped and counted;
 /// `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation
-/// status (nothing queued) when a field is invalid.
+/// status (nothing queued) when a field is invalid. The header maps
+/// `genkit_azure_track_event` to this function.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `event`
-/// must be NULL or point to a `genkit_azure_custom_event` whose pointers are
-/// NULL or valid as documented there, for the duration of the call.
+/// must be NULL or point to a `genkit_azure_custom_event` of `struct_size`
+/// bytes whose pointers are NULL or valid as documented there, for the
+/// duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_track_event(
+pub unsafe extern "C" fn genkit_azure_track_event_v1(
     handle: *mut genkit_azure_handle,
     event: *const genkit_azure_custom_event,
 ) -> genkit_azure_status {
     boundary("genkit_azure_track_event", || {
-        // SAFETY (all blocks): forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("event");
-        let event = unsafe { custom_event(try_ref(event, &path)?, &path) }?;
-        pushed(telemetry.track_event(event), "event")
+        // SAFETY (both): forwarded from the caller.
+        let event = unsafe { read_sized(event, &path) }?;
+        unsafe { track_event(handle, &event, &path) }
     })
 }
 
 /// Queues a handled exception. Never blocks on the network. Statuses as
-/// `genkit_azure_track_event`.
+/// `genkit_azure_track_event`. The header maps `genkit_azure_track_exception`
+/// to this function.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`;
-/// `exception` must be NULL or point to a `genkit_azure_exception` whose
-/// pointers are NULL or valid as documented there, for the duration of the call.
+/// `exception` must be NULL or point to a `genkit_azure_exception` of
+/// `struct_size` bytes whose pointers are NULL or valid as documented there,
+/// for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_track_exception(
+pub unsafe extern "C" fn genkit_azure_track_exception_v1(
     handle: *mut genkit_azure_handle,
     exception: *const genkit_azure_exception,
 ) -> genkit_azure_status {
     boundary("genkit_azure_track_exception", || {
-        // SAFETY (all blocks): forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("exception");
-        let item = unsafe { self::exception(try_ref(exception, &path)?, &path) }?;
-        pushed(telemetry.track_exception(item), "exception")
+        // SAFETY (both): forwarded from the caller.
+        let exception = unsafe { read_sized(exception, &path) }?;
+        unsafe { track_exception(handle, &exception, &path) }
     })
 }
 
 /// Queues an availability test result. Never blocks on the network.
-/// Statuses as `genkit_azure_track_event`.
+/// Statuses as `genkit_azure_track_event`. The header maps
+/// `genkit_azure_track_availability` to this function.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `result`
-/// must be NULL or point to a `genkit_azure_availability` whose pointers are
-/// NULL or valid as documented there, for the duration of the call.
+/// must be NULL or point to a `genkit_azure_availability` of `struct_size`
+/// bytes whose pointers are NULL or valid as documented there, for the
+/// duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_track_availability(
+pub unsafe extern "C" fn genkit_azure_track_availability_v1(
     handle: *mut genkit_azure_handle,
     result: *const genkit_azure_availability,
 ) -> genkit_azure_status {
     boundary("genkit_azure_track_availability", || {
-        // SAFETY (all blocks): forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("availability");
-        let item = unsafe { availability(try_ref(result, &path)?, &path) }?;
-        pushed(telemetry.track_availability(item), "availability result")
+        // SAFETY (both): forwarded from the caller.
+        let result = unsafe { read_sized(result, &path) }?;
+        unsafe { track_availability(handle, &result, &path) }
     })
+}
+
+/// # Safety
+/// `handle` as for the exported functions; every pointer in `e` NULL or
+/// valid as documented on `genkit_azure_custom_event`.
+pub(crate) unsafe fn track_event(
+    handle: *mut genkit_azure_handle,
+    e: &genkit_azure_custom_event,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY (both): forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    let event = unsafe { custom_event(e, path) }?;
+    pushed(telemetry.track_event(event), "event")
+}
+
+/// # Safety
+/// As [`track_event`], for `genkit_azure_exception`.
+pub(crate) unsafe fn track_exception(
+    handle: *mut genkit_azure_handle,
+    e: &genkit_azure_exception,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY (both): forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    let item = unsafe { exception(e, path) }?;
+    pushed(telemetry.track_exception(item), "exception")
+}
+
+/// # Safety
+/// As [`track_event`], for `genkit_azure_availability`.
+pub(crate) unsafe fn track_availability(
+    handle: *mut genkit_azure_handle,
+    a: &genkit_azure_availability,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY (both): forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    let item = unsafe { availability(a, path) }?;
+    pushed(telemetry.track_availability(item), "availability result")
 }
 
 #[cfg(test)]

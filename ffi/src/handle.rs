@@ -5,19 +5,22 @@
 //! `genkit_azure_free`. Freeing without shutting down stops the background
 //! threads at once and loses whatever was still queued.
 
-use crate::auth::{with_token_callback, TokenCalls};
+use crate::auth::{genkit_azure_token_callback, with_token_callback, TokenCalls};
 use crate::boundary::{boundary, try_ref, try_write, FfiError, FfiResult, Path};
 use crate::config::{builder, genkit_azure_config};
+use crate::growable::read_sized;
 use crate::status::genkit_azure_status::{self, *};
 use genkit_azure::face::Face;
-use genkit_azure::{AzureTelemetry, Pushed};
+use genkit_azure::{AzureTelemetry, AzureTelemetryBuilder, Pushed};
+use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// An opaque handle to a running telemetry pipeline (background threads, an
 /// ingest queue and an HTTP client). Create with `genkit_azure_new`, release
 /// with `genkit_azure_free`. All functions taking a handle may be called from
-/// several threads at once, except `genkit_azure_free`, which must be the last.
+/// several threads at once, except `genkit_azure_free` and
+/// `genkit_azure_after_fork_child`, which need it to themselves.
 // Not repr(C): C only ever sees a pointer, so cbindgen emits an opaque
 // forward declaration and the layout stays ours to change.
 pub struct genkit_azure_handle {
@@ -25,6 +28,14 @@ pub struct genkit_azure_handle {
     /// The token callback's calls, when the config has one: closed when the
     /// handle is freed, so the caller's `token_user_data` is never used after.
     token_calls: Option<Arc<TokenCalls>>,
+    /// What built `telemetry`, without the credential: a forked child
+    /// builds its own pipeline from it (`genkit_azure_after_fork_child`).
+    builder: AzureTelemetryBuilder,
+    /// The config's token callback and its user data, for the same.
+    token: (genkit_azure_token_callback, *mut c_void),
+    /// `fork::generation()` when `telemetry` was built: another value means
+    /// this process was forked since, and `telemetry`'s threads are gone.
+    generation: u64,
 }
 
 impl Drop for genkit_azure_handle {
@@ -38,7 +49,8 @@ impl Drop for genkit_azure_handle {
 }
 
 impl genkit_azure_handle {
-    /// Borrows the pipeline behind a handle pointer from C.
+    /// Borrows the pipeline behind a handle pointer from C, refusing a
+    /// handle whose pipeline a fork left behind.
     ///
     /// # Safety
     /// `handle` must be NULL or a live pointer from `genkit_azure_new`.
@@ -46,7 +58,60 @@ impl genkit_azure_handle {
         handle: *const genkit_azure_handle,
     ) -> FfiResult<&'a AzureTelemetry> {
         // SAFETY: forwarded from the caller.
-        unsafe { try_ref(handle, &Path::Root("handle")) }.map(|h| &h.telemetry)
+        let h = unsafe { try_ref(handle, &Path::Root("handle")) }?;
+        if h.generation != fork::generation() {
+            return Err(FfiError::new(
+                GENKIT_AZURE_FORKED_CHILD,
+                "the handle was made before this process was forked, and its pipeline's \
+                 threads stayed in the parent; call genkit_azure_after_fork_child(handle) \
+                 in the child first",
+            ));
+        }
+        Ok(&h.telemetry)
+    }
+}
+
+/// Fork detection: a counter that a `pthread_atfork` child handler bumps,
+/// so that a handle can tell, with one atomic load, that the process it
+/// runs in is not the one that built its pipeline.
+pub(crate) mod fork {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+
+    /// How many forks this process descends from since the library first
+    /// watched (0 in the process that loaded it).
+    pub fn generation() -> u64 {
+        FORKS.load(SeqCst)
+    }
+
+    #[cfg(unix)]
+    extern "C" fn in_child() {
+        // A lock-free atomic: async-signal-safe, as a child handler must be.
+        FORKS.fetch_add(1, SeqCst);
+    }
+
+    #[cfg(unix)]
+    extern "C" {
+        // glibc's (libc_nonshared's) version records this library's
+        // __dso_handle, so the handler goes away if the library is unloaded.
+        fn pthread_atfork(
+            prepare: Option<extern "C" fn()>,
+            parent: Option<extern "C" fn()>,
+            child: Option<extern "C" fn()>,
+        ) -> std::ffi::c_int;
+    }
+
+    /// Starts counting forks (once per process; a child inherits it).
+    pub fn watch() {
+        #[cfg(unix)]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            // SAFETY: registers a handler that only touches an atomic.
+            ONCE.call_once(|| unsafe {
+                pthread_atfork(None, None, Some(in_child));
+            });
+        }
     }
 }
 
@@ -64,43 +129,118 @@ pub(crate) fn pushed(result: genkit_azure::Result<Pushed>, what: &str) -> FfiRes
     }
 }
 
+/// Builds a handle from a config read in full (either version).
+///
+/// # Safety
+/// Every pointer in `config` must be NULL or valid as documented on
+/// `genkit_azure_config`; `out` must be NULL or valid for writing a pointer.
+pub(crate) unsafe fn new_handle(
+    config: Result<genkit_azure_config, FfiError>,
+    out: *mut *mut genkit_azure_handle,
+) -> FfiResult {
+    let out_path = Path::Root("out");
+    // Clear *out first so that no failure leaves a stale pointer behind.
+    // SAFETY: forwarded from the caller.
+    unsafe { try_write(out, std::ptr::null_mut(), &out_path) }?;
+    let config = config?;
+    // SAFETY: forwarded from the caller.
+    let builder = unsafe { builder(&config, &Path::Root("config")) }?;
+    let token = (config.token_callback, config.token_user_data);
+    fork::watch();
+    let generation = fork::generation();
+    let (with_credential, token_calls) = with_token_callback(builder.clone(), token);
+    let handle = Box::new(genkit_azure_handle {
+        // Errors name settings as C does (`config.batch_delay_ms`).
+        telemetry: with_credential.build_as(Face::C)?,
+        token_calls,
+        builder,
+        token,
+        generation,
+    });
+    // SAFETY: checked non-NULL and aligned above.
+    unsafe { out.write(Box::into_raw(handle)) };
+    Ok(())
+}
+
 /// Creates a pipeline and starts its background threads.
 ///
-/// `config` must not be NULL; a zero-initialised config means "all defaults",
-/// with the connection string read from APPLICATIONINSIGHTS_CONNECTION_STRING.
+/// `config` must not be NULL and its `struct_size` must be set; otherwise
+/// zero-initialised means "all defaults", with the connection string read
+/// from APPLICATIONINSIGHTS_CONNECTION_STRING.
 /// On success `*out` receives the handle; on failure `*out` is set to NULL (if
 /// `out` is not NULL) and the status says why: `GENKIT_AZURE_INVALID_CONFIG`
 /// for a bad connection string or setting, with a message that names the part
-/// and never contains the instrumentation key. Nothing is sent over the
-/// network until telemetry is exported.
+/// and never contains the instrumentation key;
+/// `GENKIT_AZURE_INVALID_STRUCT_SIZE` for a `struct_size` left 0. Nothing is
+/// sent over the network until telemetry is exported.
+///
+/// The header maps `genkit_azure_new` to this function (see
+/// `GENKIT_AZURE_ABI_MAJOR`).
 ///
 /// # Safety
-/// `config` must be NULL or point to a valid `genkit_azure_config` (its
-/// strings NULL or NUL-terminated); `out` must be NULL or valid for writing a
-/// pointer.
+/// `config` must be NULL or point to a valid `genkit_azure_config` of
+/// `struct_size` bytes (its strings NULL or NUL-terminated); `out` must be
+/// NULL or valid for writing a pointer.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_new(
+pub unsafe extern "C" fn genkit_azure_new_v1(
     config: *const genkit_azure_config,
     out: *mut *mut genkit_azure_handle,
 ) -> genkit_azure_status {
     boundary("genkit_azure_new", || {
-        let out_path = Path::Root("out");
-        // Clear *out first so that no failure leaves a stale pointer behind.
         // SAFETY: forwarded from the caller.
-        unsafe { try_write(out, std::ptr::null_mut(), &out_path) }?;
-        let config_path = Path::Root("config");
+        let config = unsafe { read_sized(config, &Path::Root("config")) };
         // SAFETY: forwarded from the caller.
-        let config = unsafe { try_ref(config, &config_path) }?;
-        // SAFETY: forwarded from the caller.
-        let builder = unsafe { builder(config, &config_path) }?;
-        let (builder, token_calls) = with_token_callback(builder, config);
-        let handle = Box::new(genkit_azure_handle {
-            // Errors name settings as C does (`config.batch_delay_ms`).
-            telemetry: builder.build_as(Face::C)?,
-            token_calls,
-        });
-        // SAFETY: checked non-NULL and aligned above.
-        unsafe { out.write(Box::into_raw(handle)) };
+        unsafe { new_handle(config, out) }
+    })
+}
+
+/// In a child process forked after `genkit_azure_new`: gives the handle a
+/// fresh pipeline (new background threads, its own queue, the same settings
+/// and storage directory), so the child exports its own telemetry while the
+/// parent goes on with its own. Call it in the child right after `fork()`,
+/// before any other call on the handle and before the child starts threads
+/// that use it; until then every call on the handle in the child returns
+/// `GENKIT_AZURE_FORKED_CHILD`.
+///
+/// What the parent had queued stays the parent's to send (the child never
+/// sends it, so nothing arrives twice); files waiting in the storage
+/// directory are leased by whichever process takes them first. The child's
+/// stats start at 0. The old pipeline is left as it is, never stopped or
+/// freed: its threads did not survive the fork, and waiting on them would
+/// wait forever (its memory stays until the child exits).
+///
+/// In the process that made the pipeline (no fork since) it does nothing
+/// and returns `GENKIT_AZURE_OK`, so calling it after any fork is safe.
+/// A failure to build the pipeline (e.g. no threads) returns its status
+/// and leaves the handle refusing calls. `genkit_azure_free` works on a
+/// handle either way (without waiting on the parent's threads). Forks are
+/// noticed by a `pthread_atfork` handler, so `fork()` (not a raw `clone`
+/// system call) must make the child.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new` that no
+/// other thread uses during the call.
+#[no_mangle]
+pub unsafe extern "C" fn genkit_azure_after_fork_child(
+    handle: *mut genkit_azure_handle,
+) -> genkit_azure_status {
+    boundary("genkit_azure_after_fork_child", || {
+        // SAFETY: forwarded from the caller (checked non-NULL and aligned
+        // first); nobody else uses the handle during the call.
+        let _ = unsafe { try_ref(handle.cast_const(), &Path::Root("handle")) }?;
+        // SAFETY: as above.
+        let h = unsafe { &mut *handle };
+        let now = fork::generation();
+        if h.generation == now {
+            return Ok(());
+        }
+        let (builder, token_calls) = with_token_callback(h.builder.clone(), h.token);
+        let telemetry = builder.build_as(Face::C)?;
+        // Leaked, not dropped: dropping waits for threads (and may need
+        // locks held by threads) that stayed in the parent.
+        std::mem::forget(std::mem::replace(&mut h.telemetry, telemetry));
+        std::mem::forget(std::mem::replace(&mut h.token_calls, token_calls));
+        h.generation = now;
         Ok(())
     })
 }
@@ -176,7 +316,10 @@ pub unsafe extern "C" fn genkit_azure_shutdown(
 /// is lost; call `genkit_azure_shutdown` first to deliver it. A call of the
 /// config's `token_callback` still running is waited for; after this
 /// returns the callback is never called again (so `token_user_data` may be
-/// freed). Never call it from the token callback.
+/// freed). Never call it from the token callback. In a child forked after
+/// `genkit_azure_new` that did not call `genkit_azure_after_fork_child`, it
+/// releases the handle without touching its pipeline, whose threads stayed
+/// in the parent (its memory stays until the child exits).
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new` that no other
@@ -189,7 +332,14 @@ pub unsafe extern "C" fn genkit_azure_free(handle: *mut genkit_azure_handle) {
         if !handle.is_null() {
             // SAFETY: the caller gives back ownership of a pointer made by
             // Box::into_raw in genkit_azure_new.
-            drop(unsafe { Box::from_raw(handle) });
+            let handle = unsafe { Box::from_raw(handle) };
+            if handle.generation == fork::generation() {
+                drop(handle);
+            } else {
+                // In a forked child whose handle was not renewed: stopping
+                // the pipeline would wait for the parent's threads. Leak it.
+                std::mem::forget(handle);
+            }
         }
         Ok(())
     });
@@ -198,10 +348,11 @@ pub unsafe extern "C" fn genkit_azure_free(handle: *mut genkit_azure_handle) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::span::genkit_azure_export_span;
+    use crate::span::genkit_azure_export_span_v1 as genkit_azure_export_span;
     use crate::span::tests::valid_span;
-    use crate::stats::{genkit_azure_get_stats, genkit_azure_stats};
+    use crate::stats::{genkit_azure_get_stats_v1 as genkit_azure_get_stats, genkit_azure_stats};
     use genkit_azure::opentelemetry::Key;
+    use genkit_azure_new_v1 as genkit_azure_new;
     use std::ffi::CStr;
 
     /// Nothing listens on the discard port; nothing here waits for delivery.
@@ -213,6 +364,7 @@ pub(crate) mod tests {
         // SAFETY: all-zero is a valid config ("all defaults").
         let zeroed: genkit_azure_config = unsafe { std::mem::zeroed() };
         genkit_azure_config {
+            struct_size: size_of::<genkit_azure_config>(),
             connection_string: UNREACHABLE.as_ptr(),
             // Never leave files behind in the shared temp directory.
             disable_offline_storage: true,
@@ -335,7 +487,10 @@ pub(crate) mod tests {
                 genkit_azure_export_span(handle, &valid_span()),
                 GENKIT_AZURE_OK
             );
-            let mut stats = genkit_azure_stats::default();
+            let mut stats = genkit_azure_stats {
+                struct_size: size_of::<genkit_azure_stats>(),
+                ..Default::default()
+            };
             assert_eq!(genkit_azure_get_stats(handle, &mut stats), GENKIT_AZURE_OK);
             assert_eq!(stats.spans_accepted, 1);
 
@@ -358,6 +513,28 @@ pub(crate) mod tests {
             genkit_azure_free(handle);
             genkit_azure_free(std::ptr::null_mut());
         }
+    }
+
+    #[test]
+    fn after_fork_child_does_nothing_in_the_process_that_made_the_pipeline() {
+        with_handle(&config(), |handle, _| {
+            // SAFETY: a live handle, used by no other thread.
+            unsafe {
+                assert_eq!(
+                    genkit_azure_export_span(handle, &valid_span()),
+                    GENKIT_AZURE_OK
+                );
+                assert_eq!(genkit_azure_after_fork_child(handle), GENKIT_AZURE_OK);
+                // A fresh pipeline would count from 0.
+                let after = genkit_azure_handle::telemetry(handle).unwrap();
+                assert_eq!(after.stats().spans_accepted, 1, "the same pipeline");
+                assert_eq!(
+                    genkit_azure_after_fork_child(std::ptr::null_mut()),
+                    GENKIT_AZURE_NULL_ARGUMENT
+                );
+            }
+            assert!(last_error().starts_with("genkit_azure_after_fork_child: handle is NULL"));
+        });
     }
 
     #[test]

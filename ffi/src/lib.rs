@@ -9,7 +9,8 @@
 //! - `boundary` - the panic boundary and the checks on everything C passes in
 //! - [`config`] - `genkit_azure_config`
 //! - [`auth`] - `genkit_azure_token_callback`, Microsoft Entra ID tokens from C
-//! - [`handle`] - `genkit_azure_handle` and its lifecycle (new, flush, shutdown, free)
+//! - [`handle`] - `genkit_azure_handle` and its lifecycle (new, flush, shutdown, free,
+//!   after fork)
 //! - [`attribute`] - `genkit_azure_attribute`
 //! - [`span`] - `genkit_azure_span`, `genkit_azure_event`, `genkit_azure_export_span`
 //! - [`log`] - `genkit_azure_log_record`, `genkit_azure_emit_log`
@@ -18,6 +19,8 @@
 //! - [`custom`] - `genkit_azure_custom_event`, `genkit_azure_exception`,
 //!   `genkit_azure_availability` and their `genkit_azure_track_*` functions
 //! - [`metric`] - `genkit_azure_metric_kind`, `genkit_azure_record_metric`
+//! - [`diagnostics`] - `genkit_azure_set_diagnostic_callback`: diagnostics to C, not stderr
+//! - `growable` - `struct_size`: how the structs C passes grow; [`v0`] - the layouts from before it
 //! - [`stats`] - `genkit_azure_stats`, `genkit_azure_get_stats`
 //! - [`version`] - `genkit_azure_version`
 //!
@@ -42,6 +45,8 @@ pub mod auth;
 mod boundary;
 pub mod config;
 pub mod custom;
+pub mod diagnostics;
+mod growable;
 pub mod handle;
 pub mod log;
 pub mod metric;
@@ -50,4 +55,5 @@ pub mod span;
 pub mod stats;
 pub mod status;
 mod trace_context;
+pub mod v0;
 pub mod version;

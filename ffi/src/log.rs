@@ -2,7 +2,8 @@
 //! `genkit_azure_emit_log`, which checks it and queues it.
 
 use crate::attribute::{attributes, genkit_azure_attribute};
-use crate::boundary::{boundary, try_opt_str, try_ref, try_str, FfiError, FfiResult, Path};
+use crate::boundary::{boundary, try_opt_str, try_str, FfiError, FfiResult, Path};
+use crate::growable::read_sized;
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
 use crate::trace_context::trace_context;
@@ -18,6 +19,12 @@ use std::time::SystemTime;
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_log_record {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// When it happened, in nanoseconds since the Unix epoch. 0 = now.
     pub time_unix_nano: u64,
     /// OpenTelemetry severity number, 1..24: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO,
@@ -85,23 +92,40 @@ pub(crate) unsafe fn log_record(
 /// `GENKIT_AZURE_SHUT_DOWN` after `genkit_azure_shutdown`; a validation status
 /// (nothing queued) when a field is invalid.
 ///
+/// The header maps `genkit_azure_emit_log` to this function.
+///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `log` must
-/// be NULL or point to a `genkit_azure_log_record` whose pointers are NULL or
-/// valid as documented there, for the duration of the call.
+/// be NULL or point to a `genkit_azure_log_record` of `struct_size` bytes
+/// whose pointers are NULL or valid as documented there, for the duration of
+/// the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_emit_log(
+pub unsafe extern "C" fn genkit_azure_emit_log_v1(
     handle: *mut genkit_azure_handle,
     log: *const genkit_azure_log_record,
 ) -> genkit_azure_status {
     boundary("genkit_azure_emit_log", || {
-        // SAFETY: forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("log");
-        // SAFETY: forwarded from the caller.
-        let record = unsafe { log_record(try_ref(log, &path)?, &path) }?;
-        pushed(telemetry.emit_log(record), "log record")
+        // SAFETY (both): forwarded from the caller.
+        let log = unsafe { read_sized(log, &path) }?;
+        unsafe { emit(handle, &log, &path) }
     })
+}
+
+/// Checks and queues a record read in full (either version).
+///
+/// # Safety
+/// `handle` as for the exported function; every pointer in `log` must be
+/// NULL or valid as documented on `genkit_azure_log_record`.
+pub(crate) unsafe fn emit(
+    handle: *mut genkit_azure_handle,
+    log: &genkit_azure_log_record,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY (both): forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    let record = unsafe { log_record(log, path) }?;
+    pushed(telemetry.emit_log(record), "log record")
 }
 
 #[cfg(test)]

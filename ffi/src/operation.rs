@@ -4,7 +4,8 @@
 //! `on_start`: children end before their root, so the name must travel down
 //! when spans start.
 
-use crate::boundary::{boundary, try_opt_str, try_ref, FfiError, Path};
+use crate::boundary::{boundary, try_opt_str, FfiError, FfiResult, Path};
+use crate::growable::read_sized;
 use crate::handle::genkit_azure_handle;
 use crate::status::genkit_azure_status;
 use std::ffi::c_char;
@@ -12,6 +13,12 @@ use std::ffi::c_char;
 /// A span that has just started. Zero-initialise it and set what you know.
 #[repr(C)]
 pub struct genkit_azure_span_start {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// The trace id; must not be all zeros.
     pub trace_id: [u8; 16],
     /// The parent's id; all zeros for a root span.
@@ -40,38 +47,54 @@ pub struct genkit_azure_span_start {
 ///
 /// Returns `GENKIT_AZURE_OK`, or a validation status (nothing registered).
 ///
+/// The header maps `genkit_azure_span_started` to this function.
+///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `start`
-/// must be NULL or point to a `genkit_azure_span_start` whose pointer is NULL
-/// or a NUL-terminated string, for the duration of the call.
+/// must be NULL or point to a `genkit_azure_span_start` of `struct_size`
+/// bytes whose pointer is NULL or a NUL-terminated string, for the duration
+/// of the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_span_started(
+pub unsafe extern "C" fn genkit_azure_span_started_v1(
     handle: *mut genkit_azure_handle,
     start: *const genkit_azure_span_start,
 ) -> genkit_azure_status {
     boundary("genkit_azure_span_started", || {
-        // SAFETY: forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("start");
-        // SAFETY: forwarded from the caller.
-        let s = unsafe { try_ref(start, &path) }?;
-        if s.trace_id == [0; 16] {
-            return Err(FfiError::invalid(format!(
-                "{} must not be all zeros",
-                path.field("trace_id")
-            )));
-        }
-        // SAFETY: forwarded from the caller.
-        let root_name =
-            unsafe { try_opt_str(s.root_operation_name, &path.field("root_operation_name")) }?;
-        let is_root = s.parent_span_id == [0; 8] || s.parent_is_remote;
-        if let (true, Some(name)) = (is_root, root_name) {
-            telemetry
-                .operations()
-                .root_started(u128::from_be_bytes(s.trace_id), || name.to_string());
-        }
-        Ok(())
+        // SAFETY (both): forwarded from the caller.
+        let start = unsafe { read_sized(start, &path) }?;
+        unsafe { started(handle, &start, &path) }
     })
+}
+
+/// Registers a start read in full (either version).
+///
+/// # Safety
+/// `handle` as for the exported function; `s.root_operation_name` NULL or
+/// a NUL-terminated string.
+pub(crate) unsafe fn started(
+    handle: *mut genkit_azure_handle,
+    s: &genkit_azure_span_start,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY: forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    if s.trace_id == [0; 16] {
+        return Err(FfiError::invalid(format!(
+            "{} must not be all zeros",
+            path.field("trace_id")
+        )));
+    }
+    // SAFETY: forwarded from the caller.
+    let root_name =
+        unsafe { try_opt_str(s.root_operation_name, &path.field("root_operation_name")) }?;
+    let is_root = s.parent_span_id == [0; 8] || s.parent_is_remote;
+    if let (true, Some(name)) = (is_root, root_name) {
+        telemetry
+            .operations()
+            .root_started(u128::from_be_bytes(s.trace_id), || name.to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -79,17 +102,20 @@ mod tests {
     use super::*;
     use crate::handle::tests::{config, last_error, with_handle};
     use crate::status::genkit_azure_status::*;
+    use genkit_azure_span_started_v1 as genkit_azure_span_started;
 
     #[test]
     fn a_root_names_its_traces_operation() {
         with_handle(&config(), |handle, telemetry| {
             let root = genkit_azure_span_start {
+                struct_size: size_of::<genkit_azure_span_start>(),
                 trace_id: [9; 16],
                 parent_span_id: [0; 8],
                 parent_is_remote: false,
                 root_operation_name: c"POST /api/generate".as_ptr(),
             };
             let child = genkit_azure_span_start {
+                struct_size: size_of::<genkit_azure_span_start>(),
                 trace_id: [9; 16],
                 parent_span_id: [1; 8],
                 parent_is_remote: false,
@@ -113,6 +139,7 @@ mod tests {
     fn bad_input_is_refused_with_a_message() {
         with_handle(&config(), |handle, telemetry| {
             let zero = genkit_azure_span_start {
+                struct_size: size_of::<genkit_azure_span_start>(),
                 trace_id: [0; 16],
                 parent_span_id: [0; 8],
                 parent_is_remote: false,

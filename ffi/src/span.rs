@@ -7,9 +7,8 @@
 //! call returns.
 
 use crate::attribute::{genkit_azure_attribute, pack_attributes};
-use crate::boundary::{
-    boundary, try_opt_str, try_ref, try_slice, try_str, FfiError, FfiResult, Path,
-};
+use crate::boundary::{boundary, try_opt_str, try_slice, try_str, FfiError, FfiResult, Path};
+use crate::growable::read_sized;
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
 use genkit_azure::opentelemetry::trace::SpanKind;
@@ -69,6 +68,12 @@ pub struct genkit_azure_event {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_span {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// first (`x.struct_size = sizeof x;`). Fields are only ever appended,
+    /// so a library newer than the header reads the ones it lacks as 0
+    /// (default), and an older one refuses non-zero fields it does not know
+    /// (`GENKIT_AZURE_INVALID_STRUCT_SIZE`).
+    pub struct_size: usize,
     /// The trace id; must not be all zeros. Becomes `ai.operation.id`.
     pub trace_id: [u8; 16],
     /// This span's id; must not be all zeros.
@@ -265,6 +270,29 @@ fn span_error(e: genkit_azure::Error, path: &Path<'_>) -> FfiError {
     }
 }
 
+/// Checks and queues a span read in full (either version).
+///
+/// # Safety
+/// `handle` as for the exported function; every pointer in `span` must be
+/// NULL or valid as documented on `genkit_azure_span`.
+pub(crate) unsafe fn export(
+    handle: *mut genkit_azure_handle,
+    span: &genkit_azure_span,
+    path: &Path<'_>,
+) -> FfiResult {
+    // SAFETY: forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    // A root's end forgets its operation whatever happens next, so the
+    // registry never grows.
+    let is_root = span.parent_span_id == [0; 8] || span.parent_is_remote;
+    let registered = telemetry
+        .operations()
+        .ended(u128::from_be_bytes(span.trace_id), is_root);
+    // SAFETY: forwarded from the caller.
+    let packed = unsafe { pack(span, registered.name.as_deref(), registered.sampled, path) }?;
+    pushed(telemetry.push_packed(packed), "span")
+}
+
 /// Queues a finished span for export. Never blocks on the network.
 ///
 /// Returns `GENKIT_AZURE_OK` when queued; `GENKIT_AZURE_QUEUE_FULL` (not fatal)
@@ -273,30 +301,22 @@ fn span_error(e: genkit_azure::Error, path: &Path<'_>) -> FfiError {
 /// (nothing queued) when a field is invalid. Safe to call from several threads
 /// at once on the same handle.
 ///
+/// The header maps `genkit_azure_export_span` to this function.
+///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `span` must
-/// be NULL or point to a `genkit_azure_span` whose pointers are NULL or valid
-/// as documented there, for the duration of the call.
+/// be NULL or point to a `genkit_azure_span` of `struct_size` bytes whose
+/// pointers are NULL or valid as documented there, for the duration of the call.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_export_span(
+pub unsafe extern "C" fn genkit_azure_export_span_v1(
     handle: *mut genkit_azure_handle,
     span: *const genkit_azure_span,
 ) -> genkit_azure_status {
     boundary("genkit_azure_export_span", || {
-        // SAFETY: forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
         let path = Path::Root("span");
-        // SAFETY: forwarded from the caller.
-        let span = unsafe { try_ref(span, &path) }?;
-        // A root's end forgets its operation whatever happens next, so the
-        // registry never grows.
-        let is_root = span.parent_span_id == [0; 8] || span.parent_is_remote;
-        let registered = telemetry
-            .operations()
-            .ended(u128::from_be_bytes(span.trace_id), is_root);
-        // SAFETY: forwarded from the caller.
-        let packed = unsafe { pack(span, registered.name.as_deref(), registered.sampled, &path) }?;
-        pushed(telemetry.push_packed(packed), "span")
+        // SAFETY (both): forwarded from the caller.
+        let span = unsafe { read_sized(span, &path) }?;
+        unsafe { export(handle, &span, &path) }
     })
 }
 
@@ -313,7 +333,10 @@ pub(crate) mod tests {
     pub fn zeroed_span() -> genkit_azure_span {
         // SAFETY: all-zero is a valid genkit_azure_span (NULL pointers, zero
         // numbers, false) and is exactly what C's `= {0}` produces.
-        unsafe { std::mem::zeroed() }
+        genkit_azure_span {
+            struct_size: size_of::<genkit_azure_span>(),
+            ..unsafe { std::mem::zeroed() }
+        }
     }
 
     pub fn valid_span() -> genkit_azure_span {

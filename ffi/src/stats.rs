@@ -4,7 +4,8 @@
 //! The function is not called `genkit_azure_stats`: in C a typedef and a
 //! function share one namespace, so the struct's typedef would clash with it.
 
-use crate::boundary::{boundary, try_write, Path};
+use crate::boundary::{boundary, try_write, FfiResult, Path};
+use crate::growable::write_sized;
 use crate::handle::genkit_azure_handle;
 use crate::status::genkit_azure_status;
 use genkit_azure::Stats;
@@ -29,6 +30,12 @@ use genkit_azure::Stats;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
 pub struct genkit_azure_stats {
+    /// `sizeof` this struct as the caller's header declares it: set it
+    /// before the call (`s.struct_size = sizeof s;`). Counters are only ever
+    /// appended; the library writes at most `struct_size` bytes, the
+    /// counters it knows, and zeroes those of a newer header it does not
+    /// know. It leaves this field as it is.
+    pub struct_size: usize,
     /// Spans taken into the queue.
     pub spans_accepted: u64,
     /// Log records taken into the queue.
@@ -212,7 +219,10 @@ impl From<Stats> for genkit_azure_stats {
         // exhaustive destructure: a counter core adds while this struct has
         // no field for it yet must not break the build of the C library
         // (the test below reports it instead).
-        let mut out = Self::default();
+        let mut out = Self {
+            struct_size: size_of::<Self>(),
+            ..Self::default()
+        };
         for (name, value) in stats.fields() {
             if let Some(slot) = out.slot(name) {
                 *slot = value;
@@ -222,23 +232,44 @@ impl From<Stats> for genkit_azure_stats {
     }
 }
 
-/// Copies the current counters into `*out`. Works before and after
-/// `genkit_azure_shutdown` (the counters stay readable until the handle is freed).
+/// Copies the current counters into `*out`, whose `struct_size` the caller
+/// sets first (`s.struct_size = sizeof s;`): at most `struct_size` bytes are
+/// written. Works before and after `genkit_azure_shutdown` (the counters
+/// stay readable until the handle is freed). The header maps
+/// `genkit_azure_get_stats` to this function.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle from `genkit_azure_new`; `out` must
-/// be NULL or valid for writing a `genkit_azure_stats`.
+/// be NULL or valid for reading its `struct_size` and writing `struct_size`
+/// bytes.
 #[no_mangle]
-pub unsafe extern "C" fn genkit_azure_get_stats(
+pub unsafe extern "C" fn genkit_azure_get_stats_v1(
     handle: *const genkit_azure_handle,
     out: *mut genkit_azure_stats,
 ) -> genkit_azure_status {
     boundary("genkit_azure_get_stats", || {
         // SAFETY: forwarded from the caller.
-        let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
-        // SAFETY: forwarded from the caller.
-        unsafe { try_write(out, telemetry.stats().into(), &Path::Root("out")) }
+        let stats = unsafe { current(handle) }?;
+        // SAFETY: forwarded from the caller; the counters hold no padding.
+        unsafe {
+            write_sized(
+                out,
+                &stats,
+                std::mem::offset_of!(genkit_azure_stats, spans_accepted),
+                &Path::Root("out"),
+            )
+        }
     })
+}
+
+/// The counters of the pipeline behind `handle`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from `genkit_azure_new`.
+pub(crate) unsafe fn current(handle: *const genkit_azure_handle) -> FfiResult<genkit_azure_stats> {
+    // SAFETY: forwarded from the caller.
+    let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
+    Ok(telemetry.stats().into())
 }
 
 /// How many envelopes (or whole requests) the service rejected with one HTTP status.
@@ -376,14 +407,20 @@ mod tests {
         // Give each counter its index, then view the repr(C) struct as an
         // array: element i must hold i, i.e. NAMES is in field order.
         let n = genkit_azure_stats::NAMES.len();
-        assert_eq!(size_of::<genkit_azure_stats>(), n * size_of::<u64>());
+        let start = std::mem::offset_of!(genkit_azure_stats, spans_accepted);
+        assert_eq!(
+            size_of::<genkit_azure_stats>(),
+            start + n * size_of::<u64>()
+        );
         let mut s = genkit_azure_stats::default();
         for (i, name) in genkit_azure_stats::NAMES.iter().enumerate() {
             *s.slot(name).expect("listed names have slots") = i as u64;
         }
-        // SAFETY: a repr(C) struct of exactly n u64 fields (size checked above)
-        // has the layout of [u64; n].
-        let values = unsafe { std::slice::from_raw_parts(&s as *const _ as *const u64, n) };
+        // SAFETY: after struct_size, a repr(C) struct of exactly n u64 fields
+        // (size checked above) has the layout of [u64; n].
+        let values = unsafe {
+            std::slice::from_raw_parts((&s as *const _ as *const u8).add(start) as *const u64, n)
+        };
         assert!(
             values.iter().enumerate().all(|(i, v)| *v == i as u64),
             "{values:?}"

@@ -47,13 +47,23 @@ pub enum genkit_azure_status {
     /// The library could not do its work for a reason outside the caller's
     /// control (e.g. the background runtime could not be started).
     GENKIT_AZURE_INTERNAL = 9,
+    /// A struct's `struct_size` was smaller than the struct's first version
+    /// with that field (0: never set), absurdly large, or larger than this
+    /// library knows with fields it does not know set (a program built
+    /// against a newer header). Nothing was read or written.
+    GENKIT_AZURE_INVALID_STRUCT_SIZE = 10,
+    /// The handle was made in another process: this one was forked after
+    /// `genkit_azure_new`, and the handle's background threads did not
+    /// survive the fork. Call `genkit_azure_after_fork_child` in the child
+    /// first.
+    GENKIT_AZURE_FORKED_CHILD = 11,
 }
 
 use genkit_azure_status::*;
 
 /// Every status, in discriminant order (index == value).
 // A free private const: as a pub associated const cbindgen would put it in the header.
-const ALL_STATUSES: [genkit_azure_status; 10] = [
+const ALL_STATUSES: [genkit_azure_status; 12] = [
     GENKIT_AZURE_OK,
     GENKIT_AZURE_NULL_ARGUMENT,
     GENKIT_AZURE_INVALID_UTF8,
@@ -64,6 +74,8 @@ const ALL_STATUSES: [genkit_azure_status; 10] = [
     GENKIT_AZURE_SHUT_DOWN,
     GENKIT_AZURE_PANIC,
     GENKIT_AZURE_INTERNAL,
+    GENKIT_AZURE_INVALID_STRUCT_SIZE,
+    GENKIT_AZURE_FORKED_CHILD,
 ];
 
 impl genkit_azure_status {
@@ -80,6 +92,8 @@ impl genkit_azure_status {
             GENKIT_AZURE_SHUT_DOWN => c"GENKIT_AZURE_SHUT_DOWN",
             GENKIT_AZURE_PANIC => c"GENKIT_AZURE_PANIC",
             GENKIT_AZURE_INTERNAL => c"GENKIT_AZURE_INTERNAL",
+            GENKIT_AZURE_INVALID_STRUCT_SIZE => c"GENKIT_AZURE_INVALID_STRUCT_SIZE",
+            GENKIT_AZURE_FORKED_CHILD => c"GENKIT_AZURE_FORKED_CHILD",
         }
     }
 
@@ -176,7 +190,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(genkit_azure_status_name(i as c_int)) };
             assert_eq!(name.to_str().unwrap(), format!("{status:?}"));
         }
-        for bad in [-1, 10, c_int::MAX, c_int::MIN] {
+        for bad in [-1, 12, c_int::MAX, c_int::MIN] {
             // SAFETY: as above.
             let name = unsafe { CStr::from_ptr(genkit_azure_status_name(bad)) };
             assert_eq!(name, UNKNOWN_STATUS);

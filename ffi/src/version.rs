@@ -4,6 +4,13 @@ use genkit_azure::VERSION;
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
+/// The ABI major version: the `N` of the library's soname
+/// (`libgenkit_azure.so.N`), raised only when a program built against an
+/// earlier ABI could no longer run against this library. ABI 1 added
+/// `struct_size` to every struct the caller passes by pointer; ABI 0
+/// programs still run (see the end of this header).
+pub const GENKIT_AZURE_ABI_MAJOR: u32 = 1;
+
 /// The library version, e.g. "0.1.0", as a static string (never freed).
 #[no_mangle]
 pub extern "C" fn genkit_azure_version() -> *const c_char {

@@ -55,6 +55,28 @@ fn library_dir() -> PathBuf {
             );
         }
     }
+    // Programs linked against it ask for its soname; ffi/build.rs links it
+    // next to the library, but only when the build script runs.
+    // Tests run in parallel and each one's programs load it: the link is
+    // made under another name and renamed into place, never removed, so no
+    // program ever finds it missing.
+    // Once per test process (the tests are its threads); the temporary
+    // name is this process's own, so test processes running at once do not
+    // collide either.
+    #[cfg(target_os = "linux")]
+    {
+        static LINKED: std::sync::Once = std::sync::Once::new();
+        LINKED.call_once(|| {
+            let soname = dir.join("libgenkit_azure.so.1");
+            if !soname.exists() {
+                let temporary = dir.join(format!("libgenkit_azure.so.1.{}", std::process::id()));
+                let _ = std::fs::remove_file(&temporary);
+                std::os::unix::fs::symlink("libgenkit_azure.so", &temporary)
+                    .and_then(|()| std::fs::rename(&temporary, &soname))
+                    .unwrap_or_else(|e| panic!("cannot link {}: {e}", soname.display()));
+            }
+        });
+    }
     dir
 }
 
@@ -82,15 +104,22 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
 
 /// Compiles tests/c/<name>.c into a scratch directory and returns the executable.
 fn compile(name: &str) -> PathBuf {
+    compile_with(name, &[])
+}
+
+/// Compiles tests/c/<name>.c (`name` may hold a subdirectory) with extra
+/// compiler flags.
+fn compile_with(name: &str, flags: &[&str]) -> PathBuf {
     let root = repo_root();
     let lib_dir = library_dir();
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c_programs");
     std::fs::create_dir_all(&out_dir).expect("create the scratch directory");
-    let exe = out_dir.join(name);
+    let exe = out_dir.join(name.replace('/', "_"));
     let source = root.join("tests/c").join(format!("{name}.c"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let output = Command::new(&cc)
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
         .arg(format!("-I{}", root.join("include").display()))
         .arg(&source)
         .arg(format!("-L{}", lib_dir.display()))
@@ -109,8 +138,15 @@ fn compile(name: &str) -> PathBuf {
     exe
 }
 
-/// Runs a compiled program with the emulator's connection string in the environment.
+/// Runs a compiled program with the emulator's connection string in the
+/// environment. A program that has not exited after a minute is killed and
+/// the test fails: a deadlock must not hang the suite.
 fn run(exe: &Path, emulator: &Emulator, args: &[&str]) -> Output {
+    run_with(exe, emulator, args, &[])
+}
+
+/// As [`run`], with more environment variables.
+fn run_with(exe: &Path, emulator: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Output {
     // A private TMPDIR: the library keeps undeliverable batches under the
     // temp directory, keyed by the instrumentation key, and resends them on
     // the next start. Sharing it across runs would let one failed run leak
@@ -118,25 +154,53 @@ fn run(exe: &Path, emulator: &Emulator, args: &[&str]) -> Output {
     let tmp = exe.with_extension("tmpdir");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("create the program's TMPDIR");
-    let output = Command::new(exe)
+    // Files, not pipes: a program's forked children inherit them, and a
+    // full pipe could block a program the harness is not reading yet.
+    let (out_path, err_path) = (tmp.join("stdout"), tmp.join("stderr"));
+    let file = |p: &Path| std::fs::File::create(p).expect("create an output file");
+    let mut child = Command::new(exe)
         .args(args)
         .env(
             "APPLICATIONINSIGHTS_CONNECTION_STRING",
             emulator.connection_string(IKEY),
         )
         .env("TMPDIR", &tmp)
+        .envs(env.iter().copied())
         // The resource must come from the program, not from the developer's shell.
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_RESOURCE_ATTRIBUTES")
-        .output()
+        .stdout(file(&out_path))
+        .stderr(file(&err_path))
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the program") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = |p: &Path| std::fs::read(p).unwrap_or_default();
+    let (stdout, stderr) = (output(&out_path), output(&err_path));
     eprintln!(
         "--- {} stdout:\n{}--- stderr:\n{}",
         exe.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
     );
-    output
+    let Some(status) = status else {
+        panic!("{} did not exit within 60 s (a deadlock?)", exe.display());
+    };
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 fn start_emulator() -> Emulator {
@@ -289,7 +353,11 @@ fn span_tree_arrives_as_a_correlated_operation() {
             continue;
         }
         assert_eq!(tag(e, "ai.operation.id"), Some(trace_id.as_str()), "{e:#}");
-        assert_eq!(tag(e, "ai.operation.name"), Some("POST /api/generate"), "{e:#}");
+        assert_eq!(
+            tag(e, "ai.operation.name"),
+            Some("POST /api/generate"),
+            "{e:#}"
+        );
     }
     // Parent links follow the tree.
     assert_eq!(
@@ -337,8 +405,14 @@ fn span_tree_arrives_as_a_correlated_operation() {
     );
     assert_eq!(tag(error, "ai.operation.parentId"), Some(tool_id.as_str()));
     assert_eq!(tag(error, "ai.operation.name"), Some("POST /api/generate"));
-    assert_eq!(base_data(tool)["properties"]["genkit:isFailureSource"], "true");
-    assert_eq!(base_data(tool)["properties"]["gen_ai.operation.name"], "execute_tool");
+    assert_eq!(
+        base_data(tool)["properties"]["genkit:isFailureSource"],
+        "true"
+    );
+    assert_eq!(
+        base_data(tool)["properties"]["gen_ai.operation.name"],
+        "execute_tool"
+    );
 
     // The log inside "generate" is a Message in that span; the other is in none.
     let messages: Vec<&Value> = envelopes.iter().filter(|e| kind(e) == "Message").collect();
@@ -599,8 +673,379 @@ fn custom_telemetry_arrives_field_by_field() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("custom_accepted=4 metrics_accepted=10 values_truncated=1 items_delivered=14"),
+        stdout.contains(
+            "custom_accepted=4 metrics_accepted=10 values_truncated=1 items_delivered=14"
+        ),
         "{stdout}"
     );
     assert_eq!(emulator.stats().items_rejected, 0);
+}
+
+/// A program built against the header from before `struct_size` (ABI 0,
+/// frozen in tests/c/abi/genkit_azure_v0.h) runs against today's library:
+/// its settings apply, its items arrive, its stats are right and written in
+/// ABI 0's layout (the program checks a guard word after the struct).
+#[test]
+fn an_abi_0_program_runs_against_the_new_library() {
+    let exe = compile("abi/legacy_v0");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(
+        output.status.success(),
+        "legacy_v0 failed: {:?}",
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "spans_accepted=2 logs_accepted=1 custom_accepted=3 items_delivered=6 \
+             items_pending=0 custom_sampled_out=0"
+        ),
+        "{stdout}"
+    );
+    let all = emulator.envelopes();
+    let resource = all
+        .iter()
+        .find(|e| genkit_azure_emulator::is_resource_metric(e))
+        .expect("the resource's metric");
+    assert_eq!(
+        base_data(resource)["properties"]["deployment.environment.name"],
+        "legacy-env",
+        "{resource:#}"
+    );
+    let envelopes = items(&emulator);
+    let kinds: Vec<&str> = envelopes.iter().map(kind).collect();
+    assert_eq!(envelopes.len(), 6, "{kinds:?}\n{envelopes:#?}");
+    for e in &envelopes {
+        assert_eq!(tag(e, "ai.cloud.role"), Some("legacy-c"), "{e:#}");
+        assert_eq!(tag(e, "ai.application.ver"), Some("0.9.0"), "{e:#}");
+    }
+    let one = |wanted: &str| -> &Value {
+        let found: Vec<&Value> = of_kind(&envelopes, wanted);
+        assert_eq!(found.len(), 1, "{wanted}: {kinds:?}");
+        found[0]
+    };
+    let request = one("Request");
+    assert_eq!(base_data(request)["name"], "GET /legacy");
+    assert_eq!(tag(request, "ai.operation.id"), Some(trace_id.as_str()));
+    let step = one("RemoteDependency");
+    assert_eq!(
+        tag(step, "ai.operation.name"),
+        Some("GET /legacy"),
+        "{step:#}"
+    );
+    assert_eq!(
+        base_data(step)["properties"]["genkit:input"],
+        "what is on the menu",
+        "log_input_and_output was read: {step:#}"
+    );
+    let log = one("Message");
+    assert_eq!(base_data(log)["message"], "legacy log");
+    assert_eq!(base_data(log)["properties"]["logger_name"], "legacy.logger");
+    assert_eq!(tag(log, "ai.operation.parentId"), Some("b100000000000002"));
+    for kind in ["Event", "Exception", "Availability"] {
+        assert_eq!(
+            tag(one(kind), "ai.operation.name"),
+            Some("legacy operation"),
+            "{kind}"
+        );
+    }
+    assert_eq!(base_data(one("Event"))["measurements"]["amount"], 3.5);
+    assert_eq!(base_data(one("Availability"))["runLocation"], "here");
+}
+
+/// `readelf -d <file>`: the dynamic section (binutils, which every `cc`
+/// toolchain brings along with its linker).
+fn dynamic_section(file: &Path) -> String {
+    let output = Command::new("readelf")
+        .arg("-d")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run readelf (binutils): {e}"));
+    assert!(output.status.success(), "readelf -d {}", file.display());
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `Cflags` and `Libs` of a .pc file: from pkg-config when it is installed,
+/// else read here (variables substituted), so the test needs no pkg-config.
+fn pkg_config_flags(pc_dir: &Path) -> (String, String) {
+    let ask = |what: &str| {
+        Command::new("pkg-config")
+            .arg(what)
+            .arg("genkit_azure")
+            .env("PKG_CONFIG_PATH", pc_dir)
+            .env("PKG_CONFIG_LIBDIR", pc_dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let (Some(cflags), Some(libs)) = (ask("--cflags"), ask("--libs")) {
+        return (cflags, libs);
+    }
+    let text = std::fs::read_to_string(pc_dir.join("genkit_azure.pc")).expect("read the .pc");
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let expand = |value: &str, vars: &[(String, String)]| {
+        let mut v = value.to_string();
+        for (name, with) in vars.iter().rev() {
+            v = v.replace(&format!("${{{name}}}"), with);
+        }
+        v
+    };
+    let (mut cflags, mut libs) = (String::new(), String::new());
+    for line in text.lines() {
+        if let Some((name, value)) = line.split_once('=').filter(|(n, _)| !n.contains(':')) {
+            let value = expand(value.trim(), &vars);
+            vars.push((name.trim().to_string(), value));
+        } else if let Some(v) = line.strip_prefix("Cflags:") {
+            cflags = expand(v.trim(), &vars);
+        } else if let Some(v) = line.strip_prefix("Libs:") {
+            libs = expand(v.trim(), &vars);
+        }
+    }
+    (cflags, libs)
+}
+
+/// The shared library's soname names its ABI, `ffi/install.sh` installs it
+/// with its header and a pkg-config file, and a program built with
+/// pkg-config's flags against the installed copy asks for that soname and
+/// runs.
+#[test]
+fn the_library_has_a_versioned_soname_and_installs_for_pkg_config() {
+    let lib_dir = library_dir();
+    let soname = "libgenkit_azure.so.1";
+    let dynamic = dynamic_section(&lib_dir.join("libgenkit_azure.so"));
+    assert!(
+        dynamic.contains(&format!("Library soname: [{soname}]")),
+        "{dynamic}"
+    );
+
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("install");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let prefix = scratch.join("prefix");
+    let output = Command::new("sh")
+        .arg(repo_root().join("ffi/install.sh"))
+        .arg(&lib_dir)
+        .arg(&prefix)
+        .env_remove("DESTDIR")
+        .output()
+        .expect("run ffi/install.sh");
+    assert!(
+        output.status.success(),
+        "install.sh failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lib = prefix.join("lib");
+    let version = genkit_azure::VERSION;
+    assert!(lib.join(format!("libgenkit_azure.so.{version}")).is_file());
+    assert_eq!(
+        std::fs::read_link(lib.join(soname)).unwrap(),
+        Path::new(&format!("libgenkit_azure.so.{version}"))
+    );
+    assert_eq!(
+        std::fs::read_link(lib.join("libgenkit_azure.so")).unwrap(),
+        Path::new(soname)
+    );
+    assert!(prefix.join("include/genkit_azure.h").is_file());
+    let pc = std::fs::read_to_string(lib.join("pkgconfig/genkit_azure.pc")).unwrap();
+    assert!(pc.contains(&format!("Version: {version}\n")), "{pc}");
+    assert!(
+        pc.contains(&format!("prefix={}\n", prefix.display())),
+        "{pc}"
+    );
+
+    let (cflags, libs) = pkg_config_flags(&lib.join("pkgconfig"));
+    let exe = scratch.join("version");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let output = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .args(cflags.split_whitespace())
+        .arg(repo_root().join("tests/c/abi/version.c"))
+        .args(libs.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        output.status.success(),
+        "compiling with `{cflags}` `{libs}` failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let needed = dynamic_section(&exe);
+    assert!(
+        needed.contains(&format!("Shared library: [{soname}]")),
+        "{needed}"
+    );
+    let output = Command::new(&exe)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        format!("version={version} abi=1 new_without_struct_size=GENKIT_AZURE_INVALID_STRUCT_SIZE")
+    );
+}
+
+/// A program forks after genkit_azure_new: the child that calls
+/// genkit_azure_after_fork_child exports through its own pipeline, the one
+/// that does not is refused and frees its handle without hanging, and the
+/// parent goes on; every span arrives exactly once, whether it was sent
+/// before the fork or still queued when the process forked.
+#[test]
+fn a_forked_child_gets_its_own_pipeline_and_nothing_arrives_twice() {
+    let exe = compile("fork");
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(output.status.success(), "fork failed: {:?}", output.status);
+    // Every pipeline flushed or shut down before its process went on.
+    assert!(
+        emulator.wait_for_items(6, Duration::from_secs(10)),
+        "{:?}",
+        emulator.stats()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let envelopes = items(&emulator);
+    let mut names: Vec<String> = envelopes
+        .iter()
+        .map(|e| {
+            let data = base_data(e);
+            data["name"]
+                .as_str()
+                .or(data["message"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "before fork",
+            "child",
+            "child log",
+            "grandchild",
+            "parent after fork",
+            "queued at fork"
+        ],
+        "{envelopes:#?}"
+    );
+    // Three pipelines (parent, child, grandchild), each announcing its
+    // resource once.
+    let resources = emulator
+        .envelopes()
+        .into_iter()
+        .filter(genkit_azure_emulator::is_resource_metric)
+        .count();
+    assert_eq!(resources, 3);
+}
+
+/// The number after `name=` in a program's output.
+fn printed(stdout: &str, name: &str) -> u64 {
+    stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {stdout}"))
+}
+
+/// 16 C threads export spans and emit logs while 2 flush in a loop and the
+/// main thread shuts the pipeline down under them: no deadlock (the harness
+/// kills a program after a minute), no crash, every call's status is one a
+/// caller can expect, the program's counts add up (it checks), and what
+/// arrived is what the stats call delivered, each item once.
+#[test]
+fn sixteen_threads_emit_while_flush_and_shutdown_run() {
+    let exe = compile_with("threads", &["-pthread"]);
+    let emulator = start_emulator();
+    let trace_id = fresh_trace_id();
+    let output = run(&exe, &emulator, &[&trace_id]);
+    assert!(
+        output.status.success(),
+        "threads failed: {:?}",
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let delivered = printed(&stdout, "items_delivered");
+    let accepted = printed(&stdout, "ok_spans") + printed(&stdout, "ok_logs");
+    assert!(accepted >= 16 * 1500, "{stdout}");
+    assert_eq!(
+        printed(&stdout, "after_shutdown"),
+        16,
+        "each emitter ends when the shutdown refuses it: {stdout}"
+    );
+    // Everything the stats call delivered is at the emulator, and no more.
+    let _ = emulator.wait_for_items(delivered as usize + 1, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let envelopes = items(&emulator);
+    assert_eq!(envelopes.len() as u64, delivered, "{stdout}");
+    let mut ids: Vec<String> = envelopes
+        .iter()
+        .filter(|e| kind(e) == "RemoteDependency")
+        .map(|e| base_data(e)["id"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let spans = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), spans, "a span arrived twice");
+}
+
+/// Diagnostics go to a C callback when one is set (from a background
+/// thread, with no part of the key), and to stderr again once it is removed.
+#[test]
+fn diagnostics_reach_the_c_callback_then_stderr() {
+    let exe = compile_with("diagnostics", &["-pthread"]);
+    let emulator = start_emulator();
+    emulator
+        .set_faults(genkit_azure_emulator::FaultPlan::always(
+            genkit_azure_emulator::Step::status(401),
+        ))
+        .expect("a valid fault plan");
+    let output = run(&exe, &emulator, &[IKEY]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "diagnostics failed: {:?}",
+        output.status
+    );
+    let said: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("CALLBACK "))
+        .collect();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("the service refused the data (401)")),
+        "{stdout}"
+    );
+    // The first handle's diagnostics went to the callback only; the second's,
+    // made after the callback was removed, to stderr.
+    let on_stderr: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("genkit-azure: "))
+        .collect();
+    assert!(
+        on_stderr
+            .iter()
+            .any(|l| l.contains("the service refused the data (401)")),
+        "{stderr}"
+    );
+    assert_eq!(
+        on_stderr.len(),
+        said.len(),
+        "one handle's diagnostics each way:\n{stdout}\n{stderr}"
+    );
+    let undashed = IKEY.replace('-', "");
+    for text in [&stdout, &stderr] {
+        for secret in [IKEY, undashed.as_str(), &IKEY[..8], &IKEY[IKEY.len() - 8..]] {
+            assert!(
+                !text.contains(secret),
+                "a diagnostic holds part of the key: {text}"
+            );
+        }
+    }
 }

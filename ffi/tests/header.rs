@@ -87,8 +87,60 @@ fn header_declares_the_whole_api() {
         "GENKIT_AZURE_ATTRIBUTE_DOUBLE",
         "GENKIT_AZURE_NO_BATCH_DELAY",
         "typedef struct genkit_azure_handle genkit_azure_handle;",
+        "GENKIT_AZURE_INVALID_STRUCT_SIZE",
+        "#define GENKIT_AZURE_ABI_MAJOR 1",
+        "genkit_azure_after_fork_child",
+        "genkit_azure_set_diagnostic_callback",
+        "genkit_azure_diagnostic_callback",
+        "GENKIT_AZURE_FORKED_CHILD",
     ] {
         assert!(text.contains(name), "generated header lacks {name}");
+    }
+    // ABI 1: every function taking a caller's struct is declared by its _v1
+    // symbol, to which the familiar name is mapped; the ABI 0 symbols of the
+    // same names (ffi/src/v0.rs) are not declared.
+    for name in [
+        "genkit_azure_new",
+        "genkit_azure_get_stats",
+        "genkit_azure_export_span",
+        "genkit_azure_emit_log",
+        "genkit_azure_span_started",
+        "genkit_azure_track_event",
+        "genkit_azure_track_exception",
+        "genkit_azure_track_availability",
+    ] {
+        let define = format!("#define {name} {name}_v1\n");
+        assert!(text.contains(&define), "the header lacks `{define}`");
+        assert!(
+            text.contains(&format!(" {name}_v1(")),
+            "{name}_v1 is not declared"
+        );
+        assert!(
+            !text.contains(&format!(" {name}(")),
+            "ABI 0's {name} is declared"
+        );
+    }
+    for growable in [
+        "genkit_azure_config",
+        "genkit_azure_stats",
+        "genkit_azure_span",
+        "genkit_azure_log_record",
+        "genkit_azure_span_start",
+        "genkit_azure_custom_event",
+        "genkit_azure_exception",
+        "genkit_azure_availability",
+    ] {
+        let start = text
+            .find(&format!("typedef struct {growable} {{"))
+            .unwrap_or_else(|| panic!("no struct {growable}"));
+        let body = &text[start..];
+        let first_field = body
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .find(|l| l.ends_with(';'))
+            .unwrap();
+        assert_eq!(first_field, "size_t struct_size;", "{growable}");
     }
 }
 
@@ -170,5 +222,23 @@ fn config_struct_declares_every_setting_as_core_does() {
         problems.is_empty(),
         "genkit_azure_config differs from core's settings (core/src/config/settings.rs):\n  {}",
         problems.join("\n  ")
+    );
+}
+
+/// tests/c/abi/genkit_azure_v0.h is the header of ABI 0 as released
+/// (include/genkit_azure.h at e81c375), which programs in the field were
+/// built against: frozen, byte for byte (its length and FNV-1a hash).
+#[test]
+fn the_abi_0_header_stays_frozen() {
+    let path = repo_root().join("tests/c/abi/genkit_azure_v0.h");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    assert_eq!(
+        (bytes.len(), hash),
+        (46_777, 0x3206_a19a_1f0d_657d),
+        "{} changed: it is a frozen copy of ABI 0's header, never to be edited",
+        path.display()
     );
 }

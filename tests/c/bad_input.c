@@ -155,6 +155,7 @@ static uint64_t now_unix_nano(void)
 static genkit_azure_span good_span(void)
 {
     genkit_azure_span s = {0};
+    s.struct_size = sizeof s;
     memset(s.trace_id, 0x5b, sizeof s.trace_id);
     memset(s.span_id, 0x5c, sizeof s.span_id);
     s.name = "good span";
@@ -167,6 +168,7 @@ static genkit_azure_span good_span(void)
 static genkit_azure_log_record good_log(void)
 {
     genkit_azure_log_record r = {0};
+    r.struct_size = sizeof r;
     r.severity_number = 9;
     r.body = "good log caf\xc3\xa9"; /* valid UTF-8 (é) */
     return r;
@@ -190,6 +192,7 @@ static int try_connection_string(const char *text, int line)
 {
     genkit_azure_handle *h = NULL;
     genkit_azure_config c = {0};
+    c.struct_size = sizeof c;
     c.connection_string = text;
     c.disable_offline_storage = true;
     checks++;
@@ -293,6 +296,7 @@ static void connection_string_cases(const char *ikey)
 {
     genkit_azure_handle *h = NULL;
     genkit_azure_config c = {0};
+    c.struct_size = sizeof c;
     char text[512];
 
     c.connection_string = "IngestionEndpoint=https://example.com/";
@@ -344,6 +348,7 @@ static void connection_string_cases(const char *ikey)
     snprintf(saved, sizeof saved, "%s", env != NULL ? env : "");
     unsetenv("APPLICATIONINSIGHTS_CONNECTION_STRING");
     genkit_azure_config zero = {0};
+    zero.struct_size = sizeof zero;
     EXPECT(genkit_azure_new(&zero, &h), GENKIT_AZURE_INVALID_CONFIG,
            "APPLICATIONINSIGHTS_CONNECTION_STRING");
     CHECK_TRUE(h == NULL);
@@ -354,6 +359,7 @@ static void config_cases(void)
 {
     genkit_azure_handle *h = NULL;
     genkit_azure_config c = {0};
+    c.struct_size = sizeof c;
 
     EXPECT(genkit_azure_new(NULL, &h), GENKIT_AZURE_NULL_ARGUMENT, "config is NULL");
     CHECK_TRUE(h == NULL);
@@ -416,7 +422,8 @@ static void null_handle_cases(void)
 {
     genkit_azure_span span = good_span();
     genkit_azure_log_record log = good_log();
-    genkit_azure_stats stats;
+    genkit_azure_stats stats = {0};
+    stats.struct_size = sizeof stats;
 
     EXPECT(genkit_azure_export_span(NULL, &span), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
     EXPECT(genkit_azure_emit_log(NULL, &log), GENKIT_AZURE_NULL_ARGUMENT, "handle is NULL");
@@ -495,6 +502,74 @@ static void span_cases(genkit_azure_handle *h)
     EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.events[0].name is NULL");
 }
 
+/*
+ * struct_size left 0 (a struct built as ABI 0 built it) or cut short: every
+ * function refuses it with GENKIT_AZURE_INVALID_STRUCT_SIZE, names the struct
+ * and its size, and changes nothing (the stats are checked afterwards).
+ */
+static void struct_size_cases(genkit_azure_handle *h)
+{
+    genkit_azure_span span = good_span();
+    span.struct_size = 0;
+    EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "span.struct_size is 0, but a genkit_azure_span has at least", "never set", "sizeof");
+    span.struct_size = sizeof span - 9;
+    EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "span.struct_size is", "genkit_azure_span");
+
+    genkit_azure_log_record log = good_log();
+    log.struct_size = 4;
+    EXPECT(genkit_azure_emit_log(h, &log), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "log.struct_size is 4, but a genkit_azure_log_record has at least");
+
+    genkit_azure_span_start start = {0};
+    memset(start.trace_id, 3, sizeof start.trace_id);
+    EXPECT(genkit_azure_span_started(h, &start), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "start.struct_size is 0", "genkit_azure_span_start");
+
+    genkit_azure_custom_event event = {0};
+    event.name = "never sent";
+    EXPECT(genkit_azure_track_event(h, &event), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "event.struct_size is 0", "genkit_azure_custom_event");
+    genkit_azure_exception exception = {0};
+    exception.type_name = "E";
+    exception.message = "never sent";
+    EXPECT(genkit_azure_track_exception(h, &exception), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "exception.struct_size is 0", "genkit_azure_exception");
+    genkit_azure_availability availability = {0};
+    availability.name = "never sent";
+    EXPECT(genkit_azure_track_availability(h, &availability), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "availability.struct_size is 0", "genkit_azure_availability");
+
+    /* An output struct too small for the counters: not a byte is written. */
+    genkit_azure_stats stats;
+    memset(&stats, 0x7f, sizeof stats);
+    stats.struct_size = 16;
+    EXPECT(genkit_azure_get_stats(h, &stats), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "out.struct_size is 16, but a genkit_azure_stats has at least");
+    CHECK_TRUE(stats.struct_size == 16);
+    CHECK_TRUE(stats.spans_accepted == 0x7f7f7f7f7f7f7f7full);
+
+    /* A config without its size: no handle, *out cleared. */
+    genkit_azure_config c = {0};
+    genkit_azure_handle *other = (genkit_azure_handle *)&c;
+    EXPECT(genkit_azure_new(&c, &other), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "config.struct_size is 0, but a genkit_azure_config has at least");
+    CHECK_TRUE(other == NULL);
+
+    /* A newer header's struct (more bytes): fine while the unknown bytes are 0. */
+    struct {
+        genkit_azure_log_record known;
+        uint64_t newer_field;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.known = good_log();
+    newer.known.struct_size = sizeof newer;
+    newer.newer_field = 1;
+    EXPECT(genkit_azure_emit_log(h, &newer.known), GENKIT_AZURE_INVALID_STRUCT_SIZE,
+           "log.struct_size is", "is not zero", "newer genkit_azure_log_record");
+}
+
 static void log_cases(genkit_azure_handle *h)
 {
     genkit_azure_log_record r;
@@ -557,6 +632,7 @@ int main(int argc, char **argv)
     /* A real handle, from the environment (zero-initialised config). */
     genkit_azure_handle *h = NULL;
     genkit_azure_config c = {0};
+    c.struct_size = sizeof c;
     c.service_name = "bad-input-c";
     c.batch_delay_ms = GENKIT_AZURE_NO_BATCH_DELAY;
     c.thread_nice = GENKIT_AZURE_HOST_PRIORITY; /* the sentinels are accepted */
@@ -571,8 +647,11 @@ int main(int argc, char **argv)
 
     span_cases(h);
     log_cases(h);
+    struct_size_cases(h);
 
-    genkit_azure_stats stats;
+    genkit_azure_stats stats = {0};
+
+    stats.struct_size = sizeof stats;
     EXPECT(genkit_azure_get_stats(h, NULL), GENKIT_AZURE_NULL_ARGUMENT, "out is NULL");
     CHECK_OK(genkit_azure_get_stats(h, &stats));
     CHECK_TRUE(stats.spans_accepted == 0);

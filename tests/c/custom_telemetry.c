@@ -95,6 +95,8 @@ int main(int argc, char **argv)
     const uint8_t span_id[8] = {0xa1, 0, 0, 0, 0, 0, 0, 0x01};
 
     genkit_azure_config config = {0};
+
+    config.struct_size = sizeof config;
     config.service_name = "custom-c";
     genkit_azure_handle *handle = NULL;
     CHECK(genkit_azure_new(&config, &handle));
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
 
     /* The request's root span has started: it names the trace's operation. */
     genkit_azure_span_start request = {0};
+    request.struct_size = sizeof request;
     memcpy(request.trace_id, trace_id, 16);
     request.root_operation_name = "POST /orders";
     CHECK(genkit_azure_span_started(handle, &request));
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
     genkit_azure_attribute event_props[] = {str_attr("tier", "gold"), str_attr("note", note)};
     genkit_azure_measurement event_measurements[] = {{"amount", 12.5}, {"lines", 2}};
     genkit_azure_custom_event event = {0};
+    event.struct_size = sizeof event;
     event.name = "order placed";
     event.properties = event_props;
     event.property_count = COUNT(event_props);
@@ -134,6 +138,7 @@ int main(int argc, char **argv)
 
     genkit_azure_attribute exception_props[] = {str_attr("order", "42")};
     genkit_azure_exception inside = {0};
+    inside.struct_size = sizeof inside;
     inside.type_name = "OrderNotFoundError";
     inside.message = "order 42 does not exist";
     inside.stack = "OrderNotFoundError: order 42 does not exist\n    at lookupOrder (orders.c:17)";
@@ -144,12 +149,15 @@ int main(int argc, char **argv)
     CHECK(genkit_azure_track_exception(handle, &inside));
 
     genkit_azure_exception outside = {0};
+
+    outside.struct_size = sizeof outside;
     outside.type_name = "TimeoutError";
     outside.message = "gave up";
     CHECK(genkit_azure_track_exception(handle, &outside));
 
     genkit_azure_attribute probe[] = {str_attr("probe", "p1")};
     genkit_azure_availability availability = {0};
+    availability.struct_size = sizeof availability;
     availability.name = "home page";
     availability.success = false;
     availability.duration_ms = 1234.5;
@@ -248,7 +256,8 @@ int main(int argc, char **argv)
             GENKIT_AZURE_NULL_ARGUMENT, "attributes is NULL but attribute_count is 2");
 
     CHECK(genkit_azure_flush(handle, 10000));
-    genkit_azure_stats stats;
+    genkit_azure_stats stats = {0};
+    stats.struct_size = sizeof stats;
     CHECK(genkit_azure_get_stats(handle, &stats));
     printf("custom_accepted=%" PRIu64 " metrics_accepted=%" PRIu64 " values_truncated=%" PRIu64
            " items_delivered=%" PRIu64 "\n",

@@ -20,6 +20,7 @@ int main(void)
 {
     int failures = 0;
     genkit_azure_config config = {0};
+    config.struct_size = sizeof config;
     config.disable_offline_storage = true;
     genkit_azure_handle *handle = NULL;
     if (genkit_azure_new(&config, &handle) != GENKIT_AZURE_OK) {
@@ -28,6 +29,8 @@ int main(void)
     }
 
     genkit_azure_log_record log = {0};
+
+    log.struct_size = sizeof log;
     log.severity_number = 9; /* INFO */
     log.body = "this one will be rejected";
     if (genkit_azure_emit_log(handle, &log) != GENKIT_AZURE_OK) {
@@ -76,7 +79,9 @@ int main(void)
     }
     printf("ENVELOPES_REJECTED_LEN %zu\n", envelopes);
 
-    genkit_azure_stats stats;
+    genkit_azure_stats stats = {0};
+
+    stats.struct_size = sizeof stats;
     if (genkit_azure_get_stats(handle, &stats) == GENKIT_AZURE_OK) {
         printf("batches_rejected %" PRIu64 "\n", stats.batches_rejected);
         printf("items_rejected %" PRIu64 "\n", stats.items_rejected);

@@ -76,6 +76,7 @@ static genkit_azure_attribute double_attr(const char *key, double value)
 static void started(genkit_azure_handle *handle, const genkit_azure_span *span, const char *root_name)
 {
     genkit_azure_span_start s = {0};
+    s.struct_size = sizeof s;
     memcpy(s.trace_id, span->trace_id, 16);
     memcpy(s.parent_span_id, span->parent_span_id, 8);
     s.parent_is_remote = span->parent_is_remote;
@@ -125,7 +126,8 @@ int main(int argc, char **argv)
     printf("genkit_azure %s\n", genkit_azure_version());
 
     genkit_azure_attribute resource[] = {str_attr("deployment.environment", "ci")};
-    genkit_azure_config config = {0}; /* all defaults; connection string from the environment */
+    genkit_azure_config config = {0};
+    config.struct_size = sizeof config; /* all defaults; connection string from the environment */
     config.service_name = "span-tree-c";
     config.service_version = "1.2.3";
     config.resource_attributes = resource;
@@ -147,6 +149,7 @@ int main(int argc, char **argv)
         int_attr("http.response.status_code", 200),
     };
     genkit_azure_span root = {0};
+    root.struct_size = sizeof root;
     memcpy(root.trace_id, trace_id, 16);
     span_id(root.span_id, 1);
     root.name = "POST /api/generate";
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
         double_attr("genkit:metadata:temperature", 0.7),
     };
     genkit_azure_span flow = {0};
+    flow.struct_size = sizeof flow;
     memcpy(flow.trace_id, trace_id, 16);
     span_id(flow.span_id, 2);
     span_id(flow.parent_span_id, 1);
@@ -186,6 +190,7 @@ int main(int argc, char **argv)
         int_attr("http.response.status_code", 200),
     };
     genkit_azure_span model = {0};
+    model.struct_size = sizeof model;
     memcpy(model.trace_id, trace_id, 16);
     span_id(model.span_id, 3);
     span_id(model.parent_span_id, 2);
@@ -214,6 +219,7 @@ int main(int argc, char **argv)
         str_attr("genkit:path", "/{generate,t:action}/{lookupOrder,t:action,s:tool}"),
     };
     genkit_azure_span tool = {0};
+    tool.struct_size = sizeof tool;
     memcpy(tool.trace_id, trace_id, 16);
     span_id(tool.span_id, 4);
     span_id(tool.parent_span_id, 2);
@@ -241,6 +247,7 @@ int main(int argc, char **argv)
     /* A log line written while "generate" was running. */
     genkit_azure_attribute log_attrs[] = {str_attr("genkit:flow", "generate"), int_attr("attempt", 1)};
     genkit_azure_log_record in_span = {0};
+    in_span.struct_size = sizeof in_span;
     in_span.time_unix_nano = t0 + 15 * MS;
     in_span.severity_number = 9; /* INFO */
     in_span.body = "generating a reply";
@@ -256,6 +263,7 @@ int main(int argc, char **argv)
 
     /* One outside any span; time 0 = now. */
     genkit_azure_log_record outside = {0};
+    outside.struct_size = sizeof outside;
     outside.severity_number = 13; /* WARN */
     outside.body = "cache warm-up skipped";
     CHECK(genkit_azure_emit_log(handle, &outside));
@@ -263,7 +271,9 @@ int main(int argc, char **argv)
     CHECK(genkit_azure_flush(handle, 10000));
     CHECK(genkit_azure_shutdown(handle, 10000));
 
-    genkit_azure_stats stats;
+    genkit_azure_stats stats = {0};
+
+    stats.struct_size = sizeof stats;
     CHECK(genkit_azure_get_stats(handle, &stats));
     printf("spans_accepted=%" PRIu64 " logs_accepted=%" PRIu64 " envelopes_delivered=%" PRIu64
            " http_requests=%" PRIu64 " dropped_queue_full=%" PRIu64 " dropped_shut_down=%" PRIu64
