@@ -16,14 +16,6 @@ from conftest import AppRun, Emulator, run_scenario
 
 Run = tuple[AppRun, list[dict[str, Any]]]
 REDACTED = "<redacted>"
-# The OpenTelemetry GenAI content attributes: only with log_input_and_output.
-GENAI_CONTENT = {
-    "gen_ai.input.messages",
-    "gen_ai.output.messages",
-    "gen_ai.system_instructions",
-    "gen_ai.tool.call.arguments",
-    "gen_ai.tool.call.result",
-}
 
 
 def run_semantics(
@@ -261,8 +253,6 @@ def test_prompts_and_responses_are_redacted_by_default(emulator: Emulator, tmp_p
     assert int(p["gen_ai.usage.input_tokens"]) == run.result["usage"][0]["input_tokens"]
     assert p["gen_ai.response.finish_reasons"] == '["stop"]'
     assert not [e for e in of_kind(envelopes, "Message") if text(e).startswith(("Input[", "Output["))]
-    for e in span_envelopes(envelopes):
-        assert not set(props(e)) & GENAI_CONTENT, base(e)["name"]
 
 
 def test_log_input_and_output_exports_the_content(emulator: Emulator, tmp_path: Path) -> None:
@@ -273,14 +263,6 @@ def test_log_input_and_output_exports_the_content(emulator: Emulator, tmp_path: 
     assert p["genkit:input"] == model["attributes"]["genkit:input"]
     assert prompt in p["genkit:input"]
     assert f"You said: {prompt}" in p["genkit:output"]
-
-    # The conversation in the OpenTelemetry GenAI message schema, as Azure's AI views read it.
-    messages = json.loads(p["gen_ai.input.messages"])
-    assert messages[-1]["role"] == "user"
-    assert {"type": "text", "content": prompt} in messages[-1]["parts"]
-    assert json.loads(p["gen_ai.output.messages"]) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": f"You said: {prompt}"}], "finish_reason": "stop"}
-    ]
 
     contents = {text(e).split("[", 1)[0]: props(e).get("content") for e in of_kind(envelopes, "Message")
                 if text(e).startswith(("Input[", "Output[")) and "fake/echo" in text(e)}
@@ -301,11 +283,6 @@ def test_a_huge_prompt_is_cut_at_a_character_boundary(emulator: Emulator, tmp_pa
     for e in envelopes:
         for key, value in props(e).items():
             value.encode("utf-8")  # strict: a lone surrogate from a cut pair would raise
-            if key in GENAI_CONTENT:
-                # Up to 256 KiB, as Microsoft's exporter sends it, and still JSON.
-                assert len(value.encode("utf-8")) <= 256 * 1024, (key, len(value))
-                json.loads(value)
-                continue
             assert len(value) <= 8192, (key, len(value))
             original = recorded.get(base(e).get("id", ""), {}).get(key)
             if isinstance(original, str) and len(original) > 8192:

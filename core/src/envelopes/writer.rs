@@ -25,29 +25,6 @@ use std::time::SystemTime;
 pub(crate) const MAX_NAME: usize = 1024;
 pub(crate) const MAX_PROPERTY_KEY: usize = 150;
 pub(crate) const MAX_PROPERTY_VALUE: usize = 8192;
-/// GenAI content properties (`gen_ai.input.messages`, ...) may be 256 KiB
-/// long, as Microsoft's exporter writes them (`shared/notes/azure-ai-views.md`).
-const MAX_GENAI_CONTENT: usize = 256 * 1024;
-
-/// The longest value a property with this key may have.
-fn property_value_limit(key: &str) -> usize {
-    // Nearly every key fails the first test.
-    if key.starts_with("gen_ai.")
-        && matches!(
-            key,
-            "gen_ai.input.messages"
-                | "gen_ai.output.messages"
-                | "gen_ai.system_instructions"
-                | "gen_ai.tool.definitions"
-                | "gen_ai.tool.call.arguments"
-                | "gen_ai.tool.call.result"
-        )
-    {
-        MAX_GENAI_CONTENT
-    } else {
-        MAX_PROPERTY_VALUE
-    }
-}
 const MAX_URL: usize = 2048;
 const MAX_DATA: usize = 8192;
 const MAX_FIELD: usize = 1024;
@@ -714,52 +691,12 @@ impl<'j> Properties<'j> {
         self.any = true;
         self.j.str(key, MAX_PROPERTY_KEY);
         self.j.byte(b':');
-        self.j.str(value, property_value_limit(key));
+        self.j.str(value, MAX_PROPERTY_VALUE);
     }
 
     fn close(self) {
         if self.any {
             self.j.byte(b'}');
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::envelopes::test_support::{decode, kv, span_data};
-    use crate::ingest::PackedSpan;
-    use opentelemetry::trace::SpanKind;
-    use opentelemetry_sdk::Resource;
-    use std::time::Duration;
-
-    /// GenAI content keeps up to 256 KiB, as Microsoft's exporter sends it
-    /// (the emulator's schema check takes it); any other property is cut at
-    /// the service's 8192.
-    #[test]
-    fn genai_content_properties_are_cut_at_256_kib_and_others_at_8192() {
-        let long = "m".repeat(300_000);
-        let span = span_data(
-            [1; 16],
-            2,
-            None,
-            SpanKind::Client,
-            "chat",
-            vec![
-                kv("gen_ai.input.messages", long.clone()),
-                kv("gen_ai.tool.call.result", long.clone()),
-                kv("app.note", long),
-            ],
-            SystemTime::now(),
-            Duration::from_millis(1),
-        );
-        let packed = [PackedSpan::from_span_data(&span).unwrap()];
-        let writer = EnvelopeWriter::new("k", ResourceTags::new(&Resource::builder().build()), 1);
-        let out = decode(&writer.spans(&packed, false).unwrap().gzip);
-        let props = &out[0]["data"]["baseData"]["properties"];
-        let len = |k: &str| props[k].as_str().unwrap().len();
-        assert_eq!(len("gen_ai.input.messages"), MAX_GENAI_CONTENT);
-        assert_eq!(len("gen_ai.tool.call.result"), MAX_GENAI_CONTENT);
-        assert_eq!(len("app.note"), MAX_PROPERTY_VALUE);
     }
 }

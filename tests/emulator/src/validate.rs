@@ -12,23 +12,6 @@ use serde_json::{Map, Value};
 pub const MAX_PROPERTY_KEY_CHARS: usize = 150;
 /// Property value limit: the service truncates longer values; an exporter must cut them itself.
 pub const MAX_PROPERTY_VALUE_CHARS: usize = 8192;
-/// GenAI content properties (`gen_ai.input.messages`, ...): Microsoft's own
-/// exporter sends them up to 256 KiB instead of 8192 characters
-/// (`shared/notes/azure-ai-views.md`), so ingestion takes them that long.
-pub const MAX_GENAI_CONTENT_CHARS: usize = 256 * 1024;
-
-/// The limit of a property's value, by its key.
-pub fn property_value_limit(key: &str) -> usize {
-    match key {
-        "gen_ai.input.messages"
-        | "gen_ai.output.messages"
-        | "gen_ai.system_instructions"
-        | "gen_ai.tool.definitions"
-        | "gen_ai.tool.call.arguments"
-        | "gen_ai.tool.call.result" => MAX_GENAI_CONTENT_CHARS,
-        _ => MAX_PROPERTY_VALUE_CHARS,
-    }
-}
 /// Limit on `name` fields (request, dependency, event, availability, page view).
 pub const MAX_NAME_CHARS: usize = 1024;
 /// Limit on log messages and exception messages.
@@ -330,7 +313,7 @@ fn validate_properties(props: &Value) -> Result<(), String> {
         })?;
         check_len(
             s,
-            property_value_limit(k),
+            MAX_PROPERTY_VALUE_CHARS,
             &format!("data.baseData.properties[{k:?}]"),
         )?;
     }
@@ -601,12 +584,6 @@ mod tests {
         let mut v = request();
         v["data"]["baseData"]["properties"]["big"] = json!("é".repeat(8192));
         assert!(validate_envelope(&v, None).is_ok());
-        // GenAI content may be 256 KiB long, and no longer.
-        let mut v = request();
-        v["data"]["baseData"]["properties"]["gen_ai.input.messages"] = json!("x".repeat(262_144));
-        assert!(validate_envelope(&v, None).is_ok());
-        v["data"]["baseData"]["properties"]["gen_ai.input.messages"] = json!("x".repeat(262_145));
-        assert!(err(&v).contains("262145 characters"));
     }
 
     #[test]

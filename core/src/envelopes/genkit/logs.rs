@@ -406,7 +406,7 @@ fn field(v: &Value, key: &str) -> String {
 
 /// A media URL; inline data (`data:...;base64,...`) becomes its SHA-256, so
 /// the record says which image was sent without holding it.
-pub(crate) fn media(url: &str) -> String {
+fn media(url: &str) -> String {
     if !url.starts_with("data:") {
         return truncated_chars(url, limits::CONTENT).to_string();
     }

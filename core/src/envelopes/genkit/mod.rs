@@ -10,14 +10,12 @@
 
 mod facts;
 pub(crate) mod logs;
-mod messages;
 pub(crate) mod metrics;
 mod model;
 mod path;
 mod span;
 
 pub(crate) use facts::SpanFacts;
-pub(crate) use messages::Messages;
 pub(crate) use metrics::Source;
 pub(crate) use model::{provider, ModelOutput};
 pub(crate) use path::{display_path, enclosing_agents, feature_name, root_name};

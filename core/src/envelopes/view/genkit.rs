@@ -10,7 +10,7 @@
 
 use super::{Content, Item, SpanView, ViewOptions};
 use crate::envelopes::genkit::{
-    enclosing_agents, provider, root_name, GenkitSpan, Messages, ModelOutput, Role,
+    enclosing_agents, provider, root_name, GenkitSpan, ModelOutput, Role,
 };
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
@@ -85,20 +85,6 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                         .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
                 }
             }
-            // The conversation in the conventions' message schema, only when
-            // prompts and responses are asked for.
-            if options.log_input_and_output {
-                let m = Messages::of(g.input, g.output);
-                for (key, value) in [
-                    ("gen_ai.input.messages", m.input),
-                    ("gen_ai.output.messages", m.output),
-                    ("gen_ai.system_instructions", m.system_instructions),
-                ] {
-                    if let Some(v) = value {
-                        view.extra.push((key, Cow::Owned(v)));
-                    }
-                }
-            }
         }
         Role::Tool => {
             view.name = Cow::Owned(format!("execute_tool {}", g.name));
@@ -107,17 +93,6 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 ("gen_ai.tool.name", Cow::Borrowed(g.name)),
                 ("gen_ai.tool.type", Cow::Borrowed("function")),
             ]);
-            // The conventions' opt-in arguments and result, with the content.
-            if options.log_input_and_output {
-                for (key, value) in [
-                    ("gen_ai.tool.call.arguments", g.input),
-                    ("gen_ai.tool.call.result", g.output),
-                ] {
-                    if let Some(v) = value {
-                        view.extra.push((key, Cow::Borrowed(v)));
-                    }
-                }
-            }
         }
         // Always a dependency, even at the root: the Agents view reads only
         // the dependencies table.
@@ -264,79 +239,6 @@ mod tests {
                 );
             },
         );
-    }
-
-    #[test]
-    fn content_in_the_conventions_schema_only_when_asked_for() {
-        let model = packed(
-            Some(1),
-            SpanKind::Internal,
-            "googleai/gemini-2.5-flash",
-            vec![
-                KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
-                KeyValue::new("genkit:type", "action"),
-                KeyValue::new("genkit:metadata:subtype", "model"),
-                KeyValue::new("genkit:path", MODEL_PATH),
-                KeyValue::new(
-                    "genkit:input",
-                    r#"{"messages":[{"role":"system","content":[{"text":"be brief"}]},{"role":"user","content":[{"text":"hi"}]}]}"#,
-                ),
-                KeyValue::new(
-                    "genkit:output",
-                    r#"{"message":{"role":"model","content":[{"text":"hello"}]},"finishReason":"stop"}"#,
-                ),
-            ],
-        );
-        let tool = packed(
-            Some(1),
-            SpanKind::Internal,
-            "lookup",
-            vec![
-                KeyValue::new("genkit:name", "lookup"),
-                KeyValue::new("genkit:type", "action"),
-                KeyValue::new("genkit:metadata:subtype", "tool"),
-                KeyValue::new("genkit:input", "\"Paris\""),
-                KeyValue::new("genkit:output", "\"sunny\""),
-            ],
-        );
-        let content = [
-            "gen_ai.input.messages",
-            "gen_ai.output.messages",
-            "gen_ai.system_instructions",
-            "gen_ai.tool.call.arguments",
-            "gen_ai.tool.call.result",
-        ];
-        for span in [&model, &tool] {
-            view_of(span, ViewOptions::default(), |v| {
-                for key in content {
-                    assert_eq!(extra(v, key), None, "{key} without the option");
-                }
-            });
-        }
-        let keep = ViewOptions {
-            log_input_and_output: true,
-        };
-        view_of(&model, keep, |v| {
-            let json = |key| -> serde_json::Value {
-                serde_json::from_str(extra(v, key).expect(key)).expect("JSON")
-            };
-            assert_eq!(
-                json("gen_ai.input.messages"),
-                serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}])
-            );
-            assert_eq!(
-                json("gen_ai.output.messages"),
-                serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}])
-            );
-            assert_eq!(
-                json("gen_ai.system_instructions"),
-                serde_json::json!([{"type": "text", "content": "be brief"}])
-            );
-        });
-        view_of(&tool, keep, |v| {
-            assert_eq!(extra(v, "gen_ai.tool.call.arguments"), Some("\"Paris\""));
-            assert_eq!(extra(v, "gen_ai.tool.call.result"), Some("\"sunny\""));
-        });
     }
 
     #[test]
