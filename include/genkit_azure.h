@@ -621,6 +621,14 @@ typedef struct genkit_azure_config {
      * waits for a call in progress).
      */
     void *token_user_data;
+    /**
+     * Export a Genkit agent's model and tool calls as direct children of its
+     * `invoke_agent` dependency, as Azure's Agents view looks them up.
+     * The true parent stays in the property `genkit_azure.genkit_parent_id`.
+     * Phrased as "disable" so that the zero value keeps the default (on):
+     * true here exports the tree as Genkit made it.
+     */
+    bool disable_agent_reparenting;
 } genkit_azure_config;
 
 /**

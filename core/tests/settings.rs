@@ -111,6 +111,7 @@ fn every_identity_setting_has_its_builder_method() {
         "disable_metrics",
         "disable_logs",
         "enable_live_metrics",
+        "enable_agent_reparenting",
     ];
     let declared: Vec<&str> = SETTINGS
         .iter()
@@ -171,6 +172,12 @@ fn every_identity_setting_has_its_builder_method() {
     telemetry.shutdown(Duration::ZERO).unwrap();
     let telemetry = builder().enable_live_metrics(false).build().unwrap();
     assert!(!telemetry.resolved_config().enable_live_metrics);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().build().unwrap();
+    assert!(telemetry.resolved_config().enable_agent_reparenting);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().enable_agent_reparenting(false).build().unwrap();
+    assert!(!telemetry.resolved_config().enable_agent_reparenting);
     telemetry.shutdown(Duration::ZERO).unwrap();
 }
 

@@ -173,6 +173,12 @@ pub struct genkit_azure_config {
     /// usable from another thread, until `genkit_azure_free` returns (which
     /// waits for a call in progress).
     pub token_user_data: *mut c_void,
+    /// Export a Genkit agent's model and tool calls as direct children of its
+    /// `invoke_agent` dependency, as Azure's Agents view looks them up.
+    /// The true parent stays in the property `genkit_azure.genkit_parent_id`.
+    /// Phrased as "disable" so that the zero value keeps the default (on):
+    /// true here exports the tree as Genkit made it.
+    pub disable_agent_reparenting: bool,
 }
 
 /// A number field's value as C holds it: an integer, or a `double`.
@@ -328,6 +334,7 @@ pub(crate) unsafe fn builder(
         b = b.disable_offline_storage(true);
     }
     b = b.enable_live_metrics(!c.disable_live_metrics);
+    b = b.enable_agent_reparenting(!c.disable_agent_reparenting);
     b = b
         .log_input_and_output(c.log_input_and_output)
         .force_dev_export(!c.no_force_dev_export)
@@ -461,6 +468,20 @@ mod tests {
             );
             assert!(last_error().starts_with(&wanted), "{}", last_error());
         }
+    }
+
+    #[test]
+    fn agent_reparenting_is_on_unless_disabled() {
+        with_pipeline(&config(), |t| {
+            assert!(t.resolved_config().enable_agent_reparenting)
+        });
+        let off = genkit_azure_config {
+            disable_agent_reparenting: true,
+            ..config()
+        };
+        with_pipeline(&off, |t| {
+            assert!(!t.resolved_config().enable_agent_reparenting)
+        });
     }
 
     #[test]

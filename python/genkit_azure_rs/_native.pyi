@@ -50,6 +50,7 @@ class Telemetry:
         disable_metrics: bool = False,
         disable_logs: bool = False,
         enable_live_metrics: bool = True,
+        enable_agent_reparenting: bool = True,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,

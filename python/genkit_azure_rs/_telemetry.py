@@ -164,6 +164,11 @@ class AzureTelemetry:
             `_OTELRESOURCE_`.
         disable_logs: Export no logs: no log records, no Genkit log records. No log handler
             or structlog forwarding is installed.
+        enable_agent_reparenting: Export a Genkit agent's model and tool calls as direct
+            children of its `invoke_agent` dependency, as Azure's Agents view looks them
+            up. The true parent stays in the property ``genkit_azure.genkit_parent_id``
+            and the turn and ``generate`` spans are still exported; ``False`` exports the
+            tree as Genkit made it.
         max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
         max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
             many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
@@ -245,6 +250,7 @@ class AzureTelemetry:
         disable_traces: bool = False,
         disable_metrics: bool = False,
         disable_logs: bool = False,
+        enable_agent_reparenting: bool = True,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -291,6 +297,7 @@ class AzureTelemetry:
             disable_metrics=disable_metrics,
             disable_logs=disable_logs,
             enable_live_metrics=enable_live_metrics,
+            enable_agent_reparenting=enable_agent_reparenting,
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,

@@ -352,6 +352,7 @@ impl Telemetry {
         disable_metrics = false,
         disable_logs = false,
         enable_live_metrics = true,
+        enable_agent_reparenting = true,
         **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -373,6 +374,7 @@ impl Telemetry {
         disable_metrics: bool,
         disable_logs: bool,
         enable_live_metrics: bool,
+        enable_agent_reparenting: bool,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
@@ -415,6 +417,7 @@ impl Telemetry {
             .disable_metrics(disable_metrics)
             .disable_logs(disable_logs);
         b = b.enable_live_metrics(enable_live_metrics);
+        b = b.enable_agent_reparenting(enable_agent_reparenting);
         for (keyword, value) in settings.into_iter().flatten() {
             let keyword = keyword.cast::<PyString>()?.to_cow()?;
             b = setting_arg(b, &keyword, &value)?;
@@ -460,6 +463,7 @@ impl Telemetry {
         d.set_item("disable_metrics", config.disable_metrics)?;
         d.set_item("disable_logs", config.disable_logs)?;
         d.set_item("enable_live_metrics", config.enable_live_metrics)?;
+        d.set_item("enable_agent_reparenting", config.enable_agent_reparenting)?;
         Ok(d)
     }
 

@@ -93,6 +93,15 @@ macro_rules! for_each_setting {
                 /// string points ingestion at a loopback host without naming a
                 /// `LiveEndpoint` (a local setup never wants the public default).
                 enable_live_metrics: FlagOn, default "on";
+                /// Export a Genkit agent's model and tool calls as direct children of its `invoke_agent` dependency, as Azure's Agents view looks them up.
+                ///
+                /// Genkit puts a turn and a `generate` step between an agent and
+                /// its calls. On, a call's `ai.operation.parentId` is the agent
+                /// span's id and its true parent stays in the property
+                /// `genkit_azure.genkit_parent_id` (the turn and `generate`
+                /// spans are still exported). Off, the tree is exported as
+                /// Genkit made it.
+                enable_agent_reparenting: FlagOn, default "on";
             }
             tuned {
                 /// Items per export request.
@@ -284,6 +293,9 @@ macro_rules! config_from_settings {
             pub disable_logs: bool,
             /// Stream Live Metrics while someone watches (default on).
             pub enable_live_metrics: bool,
+            /// Export a Genkit agent's model and tool calls under the agent
+            /// span (default on).
+            pub enable_agent_reparenting: bool,
             /// Not a setting: Live Metrics' intervals, which tests scale down.
             #[doc(hidden)]
             pub live_metrics_timings: crate::live::LiveTimings,
@@ -312,6 +324,7 @@ macro_rules! config_from_settings {
                     disable_metrics: false,
                     disable_logs: false,
                     enable_live_metrics: true,
+                    enable_agent_reparenting: true,
                     live_metrics_timings: crate::live::LiveTimings::default(),
                     $($name: $default,)*
                 }
@@ -340,6 +353,7 @@ macro_rules! config_from_settings {
                     .field("disable_metrics", &self.disable_metrics)
                     .field("disable_logs", &self.disable_logs)
                     .field("enable_live_metrics", &self.enable_live_metrics)
+                    .field("enable_agent_reparenting", &self.enable_agent_reparenting)
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }

@@ -291,7 +291,8 @@ impl EnvelopeWriter {
             }
         }
         own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
-        if let Some(parent) = span.parent_span_id {
+        // A call inside an agent goes under the agent (see `pipeline/agents.rs`).
+        if let Some(parent) = span.reparented.or(span.parent_span_id) {
             own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(parent));
         }
         if let Some(user) = &view.user_id {

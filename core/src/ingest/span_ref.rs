@@ -7,10 +7,10 @@
 
 use super::intern;
 use super::packed_span::{
-    read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
+    read_u64, PackedSpan, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
     FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME,
-    OPERATION, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64, V_STR,
-    V_TRUE,
+    OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64,
+    V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -202,6 +202,12 @@ pub(crate) struct SpanParts<'a> {
     /// The percentage of traces kept, when sampling kept its trace below
     /// 100 % (`sampleRate`); `None` is 100.
     pub sample_rate: Option<f64>,
+    /// The agent span this model or tool call is exported under (set by the
+    /// worker: `parent_span_id` stays its true parent).
+    pub reparented: Option<&'a [u8; 8]>,
+    /// An agent span's input and output tokens, summed over its model calls
+    /// (set by the worker).
+    pub agent_usage: Option<(f64, f64)>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -230,6 +236,8 @@ impl Default for SpanParts<'_> {
             operation_name: None,
             failure_source: false,
             sample_rate: None,
+            reparented: None,
+            agent_usage: None,
         }
     }
 }
@@ -251,6 +259,8 @@ impl<'a> SpanParts<'a> {
         self.operation_name = None;
         self.failure_source = false;
         self.sample_rate = None;
+        self.reparented = None;
+        self.agent_usage = None;
         if b.len() < HEADER {
             return false;
         }
@@ -286,6 +296,11 @@ impl<'a> SpanParts<'a> {
                 NAME => self.name = r.str()?,
                 OPERATION => self.operation_name = Some(r.str()?),
                 SAMPLE_RATE => self.sample_rate = Some(f64::from_bits(r.u64()?)),
+                REPARENT => self.reparented = Some(r.bytes(8)?.try_into().ok()?),
+                AGENT_USAGE => {
+                    let input = f64::from_bits(r.u64()?);
+                    self.agent_usage = Some((input, f64::from_bits(r.u64()?)));
+                }
                 STATUS => self.status_description = r.str()?,
                 SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
                 SCOPE_INLINE => {

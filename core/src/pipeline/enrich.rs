@@ -9,9 +9,10 @@
 //! derived from them and the tracker never sees them (a parent of a spilled
 //! failing span may be taken for a failure source).
 
+use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::metrics::Measure;
-use crate::envelopes::genkit::{logs, metrics, GenkitSpan, Source, SpanFacts};
+use crate::envelopes::genkit::{logs, metrics, GenkitSpan, ModelOutput, Role, Source, SpanFacts};
 #[cfg(test)]
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
@@ -29,6 +30,9 @@ pub(crate) struct GenkitOptions {
     pub logs: bool,
     /// The `source` / `sourceVersion` labels, from the resource.
     pub source: Source,
+    /// Export model and tool calls inside an agent under the agent span
+    /// (`enable_agent_reparenting`).
+    pub agent_reparenting: bool,
 }
 
 impl Default for GenkitOptions {
@@ -38,6 +42,7 @@ impl Default for GenkitOptions {
             metrics: true,
             logs: true,
             source: Source::default(),
+            agent_reparenting: true,
         }
     }
 }
@@ -57,6 +62,8 @@ impl GenkitOptions {
 pub(crate) struct Enricher {
     options: GenkitOptions,
     failures: Failures,
+    /// Agents: calls held until their agent is known, token totals.
+    pub(super) agents: Agents,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
@@ -67,6 +74,7 @@ pub(crate) struct Enricher {
 impl Enricher {
     pub fn new(options: GenkitOptions) -> Self {
         Self {
+            agents: Agents::new(options.agent_reparenting),
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
@@ -77,22 +85,24 @@ impl Enricher {
     /// Takes in a span as it ends: marks it when it is a failure source,
     /// and hands what it derives to `points` (labels and the measurements
     /// that share them, borrowed: see [`metrics::derive_groups`]) and `log`.
+    /// Returns what the agent tracker needs of it (see [`Agents::ended`]).
     pub fn enrich(
         &mut self,
         span: &mut PackedSpan,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
-    ) {
+    ) -> Seen {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
-        let source = if parts.read(span) {
+        let (source, seen) = if parts.read(span) {
             self.derive(&parts, points, log)
         } else {
-            false
+            (false, Seen::default())
         };
         self.parts = recycled(parts);
         if source {
             span.mark_failure_source();
         }
+        seen
     }
 
     /// [`Enricher::enrich`] with each point owned (what tests read).
@@ -114,13 +124,31 @@ impl Enricher {
         );
     }
 
-    /// Everything but the marking; true when the span is a failure source.
+    /// Hands a span that ended to the agent tracker: `Some` when it goes on
+    /// now; what its end releases goes to `released`.
+    pub fn settle(
+        &mut self,
+        seen: Seen,
+        span: PackedSpan,
+        exported: bool,
+        released: &mut Vec<PackedSpan>,
+    ) -> Option<PackedSpan> {
+        self.agents.ended(seen, span, exported, released)
+    }
+
+    /// Every span held for its agent (a flush, the shutdown).
+    pub fn release_all(&mut self, released: &mut Vec<PackedSpan>) {
+        self.agents.release_all(released);
+    }
+
+    /// Everything but the marking; true when the span is a failure source,
+    /// and what the agent tracker needs of it.
     fn derive(
         &mut self,
         parts: &SpanParts<'_>,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
-    ) -> bool {
+    ) -> (bool, Seen) {
         // One pass over the attributes, for the tracker and the facts both.
         let scan = GenkitSpan::scan(parts);
         let source = self.failures.ended(Ended {
@@ -135,11 +163,43 @@ impl Enricher {
             failed: parts.status == StatusCode::Error || scan.span.failed(),
             genkit: scan.has_type,
         });
+        let mut seen = Seen {
+            span_id: *parts.span_id,
+            parent: parts
+                .parent_span_id
+                .filter(|_| !parts.parent_is_remote)
+                .copied(),
+            ..Seen::default()
+        };
+        if !scan.genkit {
+            return (source, seen);
+        }
+        // Only calls, agents and spans something waits on look at the path.
+        let role = scan.span.role();
+        if matches!(role, Role::Model | Role::Tool | Role::Agent)
+            || self.agents.awaited(&seen.span_id)
+        {
+            let (inside, child_of_agent) = agents::position(scan.span.path);
+            seen.agent = role == Role::Agent;
+            seen.child_of_agent = child_of_agent;
+            seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
+        }
+        let model_inside_agent = seen.call_inside_agent && role == Role::Model;
         let o = &self.options;
-        if !scan.genkit || !(o.metrics || o.logs) {
-            return source;
+        if !(o.metrics || o.logs) {
+            if model_inside_agent {
+                seen.tokens = scan
+                    .span
+                    .output
+                    .and_then(ModelOutput::parse)
+                    .map(|m| tokens(&m));
+            }
+            return (source, seen);
         }
         let facts = SpanFacts::of(scan.span, parts, source);
+        if model_inside_agent {
+            seen.tokens = facts.model.as_ref().map(tokens);
+        }
         if o.metrics {
             metrics::derive_groups(&facts, &o.source, points);
         }
@@ -147,8 +207,16 @@ impl Enricher {
             let cache = &mut self.log_cache;
             logs::derive_with(&facts, &o.source, o.log_input_and_output, cache, log);
         }
-        source
+        (source, seen)
     }
+}
+
+/// A model call's input and output tokens (absent counts as none).
+fn tokens(m: &ModelOutput) -> (f64, f64) {
+    (
+        m.usage.input_tokens.unwrap_or(0.0),
+        m.usage.output_tokens.unwrap_or(0.0),
+    )
 }
 
 /// `parts` emptied, keeping its buffers, free of the span it borrowed.

@@ -144,6 +144,15 @@ impl AzureTelemetryBuilder {
         self.config.enable_live_metrics = on;
         self
     }
+    /// `false`: export a Genkit agent's model and tool calls where Genkit put
+    /// them, under its turn and `generate` steps (default `true`: directly
+    /// under the agent's `invoke_agent` dependency, the true parent in the
+    /// property `genkit_azure.genkit_parent_id`, as Azure's Agents view
+    /// looks them up).
+    pub fn enable_agent_reparenting(mut self, on: bool) -> Self {
+        self.config.enable_agent_reparenting = on;
+        self
+    }
     /// Not API: Live Metrics' intervals (tests scale them down to watch the
     /// timing rules in seconds).
     #[doc(hidden)]

@@ -204,6 +204,7 @@ impl AzureTelemetry {
                     log_input_and_output: config.log_input_and_output,
                     metrics: exports.metrics,
                     logs: exports.logs,
+                    agent_reparenting: config.enable_agent_reparenting,
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
                 export_spans: exports.traces,

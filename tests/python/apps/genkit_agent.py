@@ -1,7 +1,7 @@
 """A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
 exported through genkit_azure_rs, for Azure's Agents view (issue 13).
 
-    genkit_agent.py
+    genkit_agent.py [--no-reparenting] [--failing-tool]
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
 in-memory store. One chat of two turns: the first asks for the weather (the model calls
@@ -15,6 +15,7 @@ second span processor), the usage its model reported, and the session's id.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from _common import SpanRecorder, emit_result
@@ -26,7 +27,11 @@ from opentelemetry import trace
 from genkit_azure_rs import AzureTelemetry
 
 # Connection string from APPLICATIONINSIGHTS_CONNECTION_STRING.
-telemetry = AzureTelemetry(service_name="agent-app", batch_delay_s=0.05)
+telemetry = AzureTelemetry(
+    service_name="agent-app",
+    batch_delay_s=0.05,
+    enable_agent_reparenting="--no-reparenting" not in sys.argv,
+)
 telemetry.initialize()
 
 recorder = SpanRecorder()
@@ -51,6 +56,15 @@ async def agent_model(request: ModelRequest, ctx: object) -> ModelResponse:
         return ModelResponse(
             message=Message(role=Role.MODEL, content=[Part(text=f"It is {answers[0].output}.")]),
             usage=usage(input_tokens=30, output_tokens=7),
+            finish_reason="stop",
+        )
+    if "forecast" in said.lower():
+        return ModelResponse(
+            message=Message(
+                role=Role.MODEL,
+                content=[Part(tool_request=ToolRequest(name="get_forecast", input="Paris", ref="call-2"))],
+            ),
+            usage=usage(input_tokens=20, output_tokens=5),
             finish_reason="stop",
         )
     if "weather" in said.lower():
@@ -78,11 +92,21 @@ async def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
+class ForecastUnavailable(Exception):
+    """What the forecast tool raises."""
+
+
+@ai.tool()
+async def get_forecast(city: str) -> str:
+    """Tomorrow's weather in a city (always unavailable)."""
+    raise ForecastUnavailable(f"no forecast for {city}")
+
+
 agent = ai.define_agent(
     name="weatherAgent",
     model="fake/agent-model",
     system="You are a weather assistant.",
-    tools=[get_weather],
+    tools=[get_weather, get_forecast],
     store=InMemorySessionStore(),
 )
 
@@ -90,9 +114,15 @@ agent = ai.define_agent(
 async def main() -> dict[str, Any]:
     chat = agent.chat()
     replies = []
-    for said in ["What is the weather in Paris?", "Thanks!"]:
-        response = await chat.send(said)
-        replies.append(response.text)
+    said_all = ["What is the weather in Paris?", "Thanks!"]
+    if "--failing-tool" in sys.argv:
+        said_all = ["What is the forecast for Paris?"]
+    for said in said_all:
+        try:
+            response = await chat.send(said)
+            replies.append(response.text)
+        except Exception as e:  # a failing tool fails the turn
+            replies.append(f"failed: {type(e).__name__}")
     return {"replies": replies, "session_id": getattr(chat, "session_id", None)}
 
 

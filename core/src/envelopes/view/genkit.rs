@@ -111,6 +111,15 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                     .push(("gen_ai.conversation.id", Cow::Borrowed(session)));
                 view.session_id = Some(Cow::Borrowed(session));
             }
+            // Its model calls' totals, summed by the worker: dashboards read
+            // them here (the Agents workbook ignores an agent's own counts
+            // when it has model calls below it, so nothing counts twice).
+            if let Some((input, output)) = span.agent_usage {
+                view.extra.extend([
+                    ("gen_ai.usage.input_tokens", count(input)),
+                    ("gen_ai.usage.output_tokens", count(output)),
+                ]);
+            }
         }
         Role::UserEngagement | Role::Other | Role::Flow => {}
     }
@@ -358,6 +367,45 @@ mod tests {
             // A client-managed session's whole state travels in the init.
             let init = crate::ingest::ValueRef::Str("{\"state\":{\"messages\":[]}}");
             assert_eq!(v.property("genkit:init", init).as_deref(), Some(REDACTED));
+        });
+    }
+
+    #[test]
+    fn the_worker_s_findings_reach_the_view() {
+        let mut agent = agent_span(None, Some("s-1"));
+        view_of(&agent, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.usage.input_tokens"), None, "none summed");
+        });
+        agent.agent_usage(42.0, 11.0);
+        view_of(&agent, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.usage.input_tokens"), Some("42"));
+            assert_eq!(extra(v, "gen_ai.usage.output_tokens"), Some("11"));
+        });
+        let tool = |reparented: bool| {
+            let mut s = packed(
+                Some(1),
+                SpanKind::Internal,
+                "get_weather",
+                vec![
+                    KeyValue::new("genkit:name", "get_weather"),
+                    KeyValue::new("genkit:type", "action"),
+                    KeyValue::new("genkit:metadata:subtype", "tool.v2"),
+                ],
+            );
+            if reparented {
+                s.reparent([0xab; 8]);
+            }
+            s
+        };
+        view_of(&tool(true), ViewOptions::default(), |v| {
+            assert_eq!(
+                extra(v, super::super::GENKIT_PARENT_ID),
+                Some("0101010101010101"),
+                "the true parent is kept"
+            );
+        });
+        view_of(&tool(false), ViewOptions::default(), |v| {
+            assert_eq!(extra(v, super::super::GENKIT_PARENT_ID), None);
         });
     }
 
