@@ -51,6 +51,8 @@ class Telemetry:
         disable_logs: bool = False,
         enable_live_metrics: bool = True,
         enable_agent_reparenting: bool = True,
+        agent_ids: Mapping[str, str] | None = None,
+        model_prices: Mapping[str, tuple[float, float]] | None = None,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,

@@ -169,6 +169,13 @@ class AzureTelemetry:
             up. The true parent stays in the property ``genkit_azure.genkit_parent_id``
             and the turn and ``generate`` spans are still exported; ``False`` exports the
             tree as Genkit made it.
+        agent_ids: Agent ids by Genkit agent name, for `gen_ai.agent.id` (Foundry matches
+            spans to a registered agent by it). An agent not listed has its name as id.
+        model_prices: Prices by Genkit model name, in USD per million input and output
+            tokens: model calls then carry their cost (`microsoft.gen_ai.cost.input` /
+            `.output`). ``{"googleai/gemini-2.5-flash": (0.3, 2.5)}``; the key may also be
+            the model as ``gen_ai.request.model`` says it. A model not listed, or no table,
+            adds no cost.
         max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
         max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
             many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
@@ -251,6 +258,8 @@ class AzureTelemetry:
         disable_metrics: bool = False,
         disable_logs: bool = False,
         enable_agent_reparenting: bool = True,
+        agent_ids: Mapping[str, str] | None = None,
+        model_prices: Mapping[str, tuple[float, float]] | None = None,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -298,6 +307,8 @@ class AzureTelemetry:
             disable_logs=disable_logs,
             enable_live_metrics=enable_live_metrics,
             enable_agent_reparenting=enable_agent_reparenting,
+            agent_ids=None if agent_ids is None else dict(agent_ids),
+            model_prices=None if model_prices is None else {m: tuple(p) for m, p in model_prices.items()},
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,

@@ -41,6 +41,14 @@ def failing(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory
     return run, emulator_session.envelopes()
 
 
+@pytest.fixture(scope="module")
+def configured(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The same chat with a Foundry agent id, a price table and content on."""
+    emulator_session.reset()
+    run = run_scenario(emulator_session, "genkit_agent", "--configured", cwd=tmp_path_factory.mktemp("configured"))
+    return run, emulator_session.envelopes()
+
+
 def dependencies(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The dependencies table: what the workbook reads (requests never)."""
     return of_kind(envelopes, "RemoteDependency")
@@ -232,3 +240,43 @@ def test_errors_count_a_failing_tool_with_its_error_type(failing: Run) -> None:
     # The tool's own exception (OpenTelemetry names it with its module), and the turn,
     # another direct child of the agent, failing with Genkit's error because of it.
     assert dict(errors) == {"__main__.ForecastUnavailable": 1, "genkit._core._error.GenkitError": 1}
+
+
+def test_cost_appears_with_a_price_table_and_only_then(chat: Run, configured: Run) -> None:
+    """The workbook's cost: each span's microsoft.gen_ai.cost.input / .output, in USD,
+    given to the nearest ancestor with gen_ai.agent.name (any dependency, 10 levels)."""
+    _, plain = chat
+    assert not [d for d in dependencies(plain) if "microsoft.gen_ai.cost.input" in props(d)]
+    run, envelopes = configured
+    deps = dependencies(envelopes)
+    by_id = {base(d)["id"]: d for d in deps}
+    cost: dict[str, float] = defaultdict(float)
+    for d in deps:
+        p = props(d)
+        if "microsoft.gen_ai.cost.input" not in p:
+            continue
+        assert operation(d) == "chat"
+        up, agent = parent(d, by_id), None
+        for _ in range(10):
+            if up is None:
+                break
+            if "gen_ai.agent.name" in props(up):
+                agent = props(up)["gen_ai.agent.name"]
+                break
+            up = parent(up, by_id)
+        assert agent is not None
+        cost[agent] += float(p["microsoft.gen_ai.cost.input"]) + float(p["microsoft.gen_ai.cost.output"])
+    input_price, output_price = run.result["prices"]["fake/agent-model"]
+    wanted = sum(u["input_tokens"] * input_price + u["output_tokens"] * output_price for u in run.result["usage"]) / 1e6
+    assert list(cost) == ["weatherAgent"]
+    assert cost["weatherAgent"] == pytest.approx(wanted)
+
+
+def test_an_agent_id_mapping_gives_the_foundry_id(configured: Run) -> None:
+    run, envelopes = configured
+    arrived = by_span_id(envelopes)
+    for span in run.result["spans"]:
+        (d,) = arrived[span["span_id"]]
+        p = props(d)
+        assert p["gen_ai.agent.name"] == p["microsoft.gen_ai.main_agent.name"] == "weatherAgent"
+        assert p["gen_ai.agent.id"] == p["microsoft.gen_ai.main_agent.id"] == "asst_weather"

@@ -1,7 +1,10 @@
 """A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
 exported through genkit_azure_rs, for Azure's Agents view (issue 13).
 
-    genkit_agent.py [--no-reparenting] [--failing-tool]
+    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured]
+
+``--configured`` maps the agent to a Foundry id, gives the model a price table and turns
+``log_input_and_output`` on.
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
 in-memory store. One chat of two turns: the first asks for the weather (the model calls
@@ -27,10 +30,16 @@ from opentelemetry import trace
 from genkit_azure_rs import AzureTelemetry
 
 # Connection string from APPLICATIONINSIGHTS_CONNECTION_STRING.
+CONFIGURED = "--configured" in sys.argv
+#: USD per million input and output tokens.
+PRICES = {"fake/agent-model": (0.3, 2.5)}
 telemetry = AzureTelemetry(
     service_name="agent-app",
     batch_delay_s=0.05,
     enable_agent_reparenting="--no-reparenting" not in sys.argv,
+    agent_ids={"weatherAgent": "asst_weather"} if CONFIGURED else None,
+    model_prices=PRICES if CONFIGURED else None,
+    log_input_and_output=CONFIGURED,
 )
 telemetry.initialize()
 
@@ -128,4 +137,6 @@ async def main() -> dict[str, Any]:
 
 outcome = asyncio.run(main())
 flushed = telemetry.flush(timeout_s=10)
-emit_result({**outcome, "flushed": flushed, "spans": recorder.spans, "usage": reported_usage})
+emit_result(
+    {**outcome, "flushed": flushed, "spans": recorder.spans, "usage": reported_usage, "prices": PRICES}
+)

@@ -24,7 +24,7 @@ fn count(n: f64) -> Cow<'static, str> {
     }
 }
 
-pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options: ViewOptions) {
+pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options: &ViewOptions) {
     let Some(g) = GenkitSpan::read(span) else {
         return;
     };
@@ -79,6 +79,16 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                         view.extra.push((key, count(v)));
                     }
                 }
+                // The Agents view's cost, in USD, when a price table says it.
+                if let Some((input, output)) = options.model_price(g.name, model) {
+                    for (key, tokens, price) in [
+                        ("microsoft.gen_ai.cost.input", u.input_tokens, input),
+                        ("microsoft.gen_ai.cost.output", u.output_tokens, output),
+                    ] {
+                        let cost = tokens.unwrap_or(0.0) * price / 1e6;
+                        view.extra.push((key, Cow::Owned(cost.to_string())));
+                    }
+                }
                 if let Some(reason) = out.finish_reason() {
                     let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
                     view.extra
@@ -125,18 +135,18 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     }
     // The agent a span serves (its own, for an agent) and the outermost one,
     // as Microsoft's span processor copies it: the view's "only main agents"
-    // filter compares the two. The id is the name (no mapping to Foundry's
-    // registered ids yet).
+    // filter compares the two. The id is the name unless `agent_ids` maps
+    // it (to the id of an agent registered in Foundry).
     let agents = enclosing_agents(g.path).or_else(|| {
         // An agent span without a path still names itself.
         (g.role() == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
     });
     if let Some((main, nearest)) = agents {
         view.extra.extend([
-            ("gen_ai.agent.name", nearest.clone()),
-            ("gen_ai.agent.id", nearest),
-            ("microsoft.gen_ai.main_agent.name", main.clone()),
-            ("microsoft.gen_ai.main_agent.id", main),
+            ("gen_ai.agent.id", options.agent_id(&nearest)),
+            ("gen_ai.agent.name", nearest),
+            ("microsoft.gen_ai.main_agent.id", options.agent_id(&main)),
+            ("microsoft.gen_ai.main_agent.name", main),
         ]);
     }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
@@ -180,7 +190,7 @@ mod tests {
     fn view_of(span: &PackedSpan, options: ViewOptions, check: impl FnOnce(&SpanView<'_>)) {
         let mut parts = SpanParts::default();
         assert!(parts.read(span));
-        check(&SpanView::of(&parts, options));
+        check(&SpanView::of(&parts, &options));
     }
 
     fn extra<'v>(view: &'v SpanView<'_>, key: &str) -> Option<&'v str> {
@@ -238,6 +248,7 @@ mod tests {
             &span,
             ViewOptions {
                 log_input_and_output: true,
+                ..ViewOptions::default()
             },
             |v| {
                 let out = crate::ingest::ValueRef::Str("kept");
@@ -248,6 +259,46 @@ mod tests {
                 );
             },
         );
+    }
+
+    #[test]
+    fn a_price_table_gives_model_calls_their_cost() {
+        let span = packed(
+            Some(1),
+            SpanKind::Internal,
+            "googleai/gemini-2.5-flash",
+            vec![
+                KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "model"),
+                KeyValue::new(
+                    "genkit:output",
+                    r#"{"usage":{"inputTokens":1000.0,"outputTokens":200.0}}"#,
+                ),
+            ],
+        );
+        view_of(&span, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), None, "no table");
+        });
+        for key in ["googleai/gemini-2.5-flash", "gemini-2.5-flash"] {
+            let prices = [(key.to_string(), (0.3, 2.5))].into_iter().collect();
+            let options = ViewOptions {
+                model_prices: Some(std::sync::Arc::new(prices)),
+                ..ViewOptions::default()
+            };
+            view_of(&span, options, |v| {
+                assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), Some("0.0003"));
+                assert_eq!(extra(v, "microsoft.gen_ai.cost.output"), Some("0.0005"));
+            });
+        }
+        let prices = [("other".to_string(), (1.0, 1.0))].into_iter().collect();
+        let options = ViewOptions {
+            model_prices: Some(std::sync::Arc::new(prices)),
+            ..ViewOptions::default()
+        };
+        view_of(&span, options, |v| {
+            assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), None, "not listed");
+        });
     }
 
     #[test]
@@ -367,6 +418,38 @@ mod tests {
             // A client-managed session's whole state travels in the init.
             let init = crate::ingest::ValueRef::Str("{\"state\":{\"messages\":[]}}");
             assert_eq!(v.property("genkit:init", init).as_deref(), Some(REDACTED));
+        });
+    }
+
+    #[test]
+    fn agent_ids_map_names_to_registered_ids() {
+        let path = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                    /{billing,t:action,s:agent}";
+        let span = packed(
+            Some(1),
+            SpanKind::Internal,
+            "billing",
+            vec![
+                KeyValue::new("genkit:name", "billing"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "agent"),
+                KeyValue::new("genkit:path", path),
+            ],
+        );
+        let ids = [("billing".to_string(), "asst_42".to_string())];
+        let options = ViewOptions {
+            agent_ids: Some(std::sync::Arc::new(ids.into_iter().collect())),
+            ..ViewOptions::default()
+        };
+        view_of(&span, options, |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("billing"));
+            assert_eq!(extra(v, "gen_ai.agent.id"), Some("asst_42"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), Some("triage"));
+            assert_eq!(
+                extra(v, "microsoft.gen_ai.main_agent.id"),
+                Some("triage"),
+                "not listed: its name"
+            );
         });
     }
 
@@ -519,7 +602,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(&span);
         assert_eq!(
-            SpanView::of(&parts, ViewOptions::default()),
+            SpanView::of(&parts, &ViewOptions::default()),
             SpanView::standard(&parts)
         );
     }

@@ -15,10 +15,39 @@ use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
 
 /// What the view step is told by configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ViewOptions {
     /// Export `genkit:input` / `genkit:output`; otherwise `<redacted>`.
     pub log_input_and_output: bool,
+    /// `gen_ai.agent.id` by Genkit agent name (`agent_ids`); an agent not
+    /// listed has its name as id.
+    pub agent_ids: Option<std::sync::Arc<std::collections::HashMap<String, String>>>,
+    /// USD per million (input, output) tokens by model (`model_prices`).
+    pub model_prices: Option<std::sync::Arc<std::collections::HashMap<String, (f64, f64)>>>,
+}
+
+impl ViewOptions {
+    /// The prices of a model, by its Genkit name, else by the name the
+    /// conventions give it (`gen_ai.request.model`).
+    pub fn model_price(&self, genkit_name: &str, model: &str) -> Option<(f64, f64)> {
+        let prices = self.model_prices.as_ref()?;
+        prices
+            .get(genkit_name)
+            .or_else(|| prices.get(model))
+            .copied()
+    }
+
+    /// The id of the agent called `name`.
+    pub fn agent_id<'a>(&self, name: &Cow<'a, str>) -> Cow<'a, str> {
+        match self
+            .agent_ids
+            .as_ref()
+            .and_then(|ids| ids.get(name.as_ref()))
+        {
+            Some(id) => Cow::Owned(id.clone()),
+            None => name.clone(),
+        }
+    }
 }
 
 /// How a span's own attributes become properties.
@@ -383,7 +412,7 @@ impl<'a> SpanView<'a> {
     /// What a span means: the standard mapping, refined by Genkit's
     /// semantics for spans Genkit made, with the operation name the face
     /// registered at the span's start.
-    pub fn of(span: &SpanParts<'a>, options: ViewOptions) -> Self {
+    pub fn of(span: &SpanParts<'a>, options: &ViewOptions) -> Self {
         let mut view = Self::standard(span);
         genkit::refine(&mut view, span, options);
         if let Some(op) = span.operation_name {
