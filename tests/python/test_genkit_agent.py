@@ -280,3 +280,10 @@ def test_an_agent_id_mapping_gives_the_foundry_id(configured: Run) -> None:
         p = props(d)
         assert p["gen_ai.agent.name"] == p["microsoft.gen_ai.main_agent.name"] == "weatherAgent"
         assert p["gen_ai.agent.id"] == p["microsoft.gen_ai.main_agent.id"] == "asst_weather"
+
+
+def test_a_tool_call_carries_the_id_of_the_request_it_answers(chat: Run) -> None:
+    """The fake model asks for get_weather with ref "call-1" (apps/genkit_agent.py)."""
+    _, envelopes = chat
+    tools = [d for d in dependencies(envelopes) if operation(d) == "execute_tool"]
+    assert [props(d).get("gen_ai.tool.call.id") for d in tools] == ["call-1"]

@@ -30,6 +30,8 @@
 //!                                    tool call is parented to in the export)
 //! AGENT_USAGE f64 f64               (set by the worker on an agent span: the input
 //!                                    and output tokens of its model calls)
+//! TOOL_CALL_ID str                  (set by the worker on a tool span: the `ref` of
+//!                                    the model's request it answers)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -76,6 +78,7 @@ pub(super) const OPERATION: u8 = 8;
 pub(super) const SAMPLE_RATE: u8 = 9;
 pub(super) const REPARENT: u8 = 10;
 pub(super) const AGENT_USAGE: u8 = 11;
+pub(super) const TOOL_CALL_ID: u8 = 12;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -530,6 +533,15 @@ impl PackedSpan {
         let mut record = [0u8; 9];
         record[0] = REPARENT;
         record[1..].copy_from_slice(&agent);
+        self.append(&record);
+    }
+
+    /// A tool span's call id: the `ref` of the model's request it answers.
+    pub(crate) fn tool_call_id(&mut self, id: &str) {
+        let mut record = Vec::with_capacity(5 + id.len());
+        record.push(TOOL_CALL_ID);
+        record.extend_from_slice(&(id.len() as u32).to_le_bytes());
+        record.extend_from_slice(id.as_bytes());
         self.append(&record);
     }
 

@@ -17,6 +17,7 @@ use crate::envelopes::genkit::{logs, metrics, GenkitSpan, ModelOutput, Role, Sou
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
 use opentelemetry_sdk::Resource;
+use std::collections::HashMap;
 
 /// What the worker derives from Genkit spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,12 @@ pub(crate) struct Enricher {
     failures: Failures,
     /// Agents: calls held until their agent is known, token totals.
     pub(super) agents: Agents,
+    /// The tools the latest model output under each parent (a `generate`
+    /// step) asked for, by name, with the request's `ref`: a tool span
+    /// that ends under that parent is that call (`gen_ai.tool.call.id`).
+    tool_refs: HashMap<[u8; 8], Vec<(String, String)>>,
+    /// The call id found for the span at hand.
+    call_id: Option<String>,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
@@ -75,6 +82,8 @@ impl Enricher {
     pub fn new(options: GenkitOptions) -> Self {
         Self {
             agents: Agents::new(options.agent_reparenting),
+            tool_refs: HashMap::new(),
+            call_id: None,
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
@@ -101,6 +110,9 @@ impl Enricher {
         self.parts = recycled(parts);
         if source {
             span.mark_failure_source();
+        }
+        if let Some(id) = self.call_id.take() {
+            span.tool_call_id(&id);
         }
         seen
     }
@@ -171,11 +183,22 @@ impl Enricher {
                 .copied(),
             ..Seen::default()
         };
+        if !self.tool_refs.is_empty() {
+            // A `generate` step that ended: its calls are done.
+            self.tool_refs.remove(&seen.span_id);
+        }
         if !scan.genkit {
             return (source, seen);
         }
         // Only calls, agents and spans something waits on look at the path.
         let role = scan.span.role();
+        if role == Role::Tool && !self.tool_refs.is_empty() {
+            self.call_id = seen
+                .parent
+                .and_then(|p| self.tool_refs.get(&p))
+                .and_then(|refs| refs.iter().find(|(name, _)| name == scan.span.name))
+                .map(|(_, id)| id.clone());
+        }
         if matches!(role, Role::Model | Role::Tool | Role::Agent)
             || self.agents.awaited(&seen.span_id)
         {
@@ -185,21 +208,24 @@ impl Enricher {
             seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
         }
         let model_inside_agent = seen.call_inside_agent && role == Role::Model;
-        let o = &self.options;
-        if !(o.metrics || o.logs) {
-            if model_inside_agent {
-                seen.tokens = scan
-                    .span
-                    .output
-                    .and_then(ModelOutput::parse)
-                    .map(|m| tokens(&m));
+        if !(self.options.metrics || self.options.logs) {
+            if role == Role::Model {
+                let model = scan.span.output.and_then(ModelOutput::parse);
+                if model_inside_agent {
+                    seen.tokens = model.as_ref().map(tokens);
+                }
+                self.note_tool_refs(seen.parent, model.as_ref());
             }
             return (source, seen);
         }
         let facts = SpanFacts::of(scan.span, parts, source);
-        if model_inside_agent {
-            seen.tokens = facts.model.as_ref().map(tokens);
+        if role == Role::Model {
+            if model_inside_agent {
+                seen.tokens = facts.model.as_ref().map(tokens);
+            }
+            self.note_tool_refs(seen.parent, facts.model.as_ref());
         }
+        let o = &self.options;
         if o.metrics {
             metrics::derive_groups(&facts, &o.source, points);
         }
@@ -208,6 +234,29 @@ impl Enricher {
             logs::derive_with(&facts, &o.source, o.log_input_and_output, cache, log);
         }
         (source, seen)
+    }
+}
+
+impl Enricher {
+    /// A model call ended under `parent`: the tools its output asks for are
+    /// what the next tool spans there answer.
+    fn note_tool_refs(&mut self, parent: Option<[u8; 8]>, model: Option<&ModelOutput>) {
+        let Some(parent) = parent else {
+            return;
+        };
+        match model.filter(|m| !m.tool_refs.is_empty()) {
+            Some(m) => {
+                // A parent that never ends here cannot grow this for good.
+                if self.tool_refs.len() >= agents::MAX_PENDING {
+                    self.tool_refs.clear();
+                }
+                self.tool_refs.insert(parent, m.tool_refs.clone());
+            }
+            None if !self.tool_refs.is_empty() => {
+                self.tool_refs.remove(&parent);
+            }
+            None => {}
+        }
     }
 }
 
@@ -341,6 +390,67 @@ mod tests {
         assert!(!points.is_empty() && logs.is_empty());
         let (points, logs) = run(&mut e, &mut span(3, None, &[("http.method", "GET")], true));
         assert!(points.is_empty() && logs.is_empty());
+    }
+
+    #[test]
+    fn a_tool_span_answers_the_request_its_model_named_once() {
+        let out = r#"{"message":{"role":"model","content":[{"toolRequest":{"name":"get_weather","ref":"call-1","input":"Paris"}}]}}"#;
+        let model = |id| {
+            span(
+                id,
+                Some(3),
+                &[
+                    ("genkit:type", "action"),
+                    ("genkit:metadata:subtype", "model"),
+                    ("genkit:name", "m"),
+                    ("genkit:output", out),
+                ],
+                false,
+            )
+        };
+        let tool = |id, name| {
+            span(
+                id,
+                Some(3),
+                &[
+                    ("genkit:type", "action"),
+                    ("genkit:metadata:subtype", "tool.v2"),
+                    ("genkit:name", name),
+                ],
+                false,
+            )
+        };
+        let call_id = |s: &PackedSpan| {
+            let mut parts = SpanParts::default();
+            parts.read(s);
+            parts.tool_call_id.map(str::to_string)
+        };
+        for options in [
+            GenkitOptions::default(),
+            GenkitOptions {
+                metrics: false,
+                logs: false,
+                ..GenkitOptions::default()
+            },
+        ] {
+            let mut e = Enricher::new(options);
+            run(&mut e, &mut model(4));
+            let mut weather = tool(5, "get_weather");
+            run(&mut e, &mut weather);
+            assert_eq!(call_id(&weather).as_deref(), Some("call-1"));
+            let mut other = tool(6, "other");
+            run(&mut e, &mut other);
+            assert_eq!(call_id(&other), None, "not asked for");
+            // The generate step ends: its calls are done.
+            run(
+                &mut e,
+                &mut span(3, Some(2), &[("genkit:type", "util")], false),
+            );
+            assert!(e.tool_refs.is_empty());
+            let mut late = tool(7, "get_weather");
+            run(&mut e, &mut late);
+            assert_eq!(call_id(&late), None);
+        }
     }
 
     #[test]

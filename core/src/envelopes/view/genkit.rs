@@ -103,6 +103,9 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 ("gen_ai.tool.name", Cow::Borrowed(g.name)),
                 ("gen_ai.tool.type", Cow::Borrowed("function")),
             ]);
+            if let Some(id) = span.tool_call_id {
+                view.extra.push(("gen_ai.tool.call.id", Cow::Borrowed(id)));
+            }
         }
         // Always a dependency, even at the root: the Agents view reads only
         // the dependencies table.
