@@ -7,6 +7,7 @@ table, and checked against what the app itself recorded."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -287,3 +288,36 @@ def test_a_tool_call_carries_the_id_of_the_request_it_answers(chat: Run) -> None
     _, envelopes = chat
     tools = [d for d in dependencies(envelopes) if operation(d) == "execute_tool"]
     assert [props(d).get("gen_ai.tool.call.id") for d in tools] == ["call-1"]
+
+
+CONTENT = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions")
+
+
+def test_content_is_in_the_genai_schema_only_when_asked_for(chat: Run, configured: Run) -> None:
+    _, plain = chat
+    assert not [d for d in plain if any(k in props(d) for k in CONTENT)], "none by default"
+    _, envelopes = configured
+    calls = [d for d in dependencies(envelopes) if operation(d) == "chat"]
+    assert len(calls) == 3
+    first = min(calls, key=lambda d: d["time"])
+    p = props(first)
+    assert json.loads(p["gen_ai.system_instructions"]) == [
+        {"type": "text", "content": "You are a weather assistant."}
+    ]
+    assert json.loads(p["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
+    ]
+    assert json.loads(p["gen_ai.output.messages"]) == [
+        {
+            "role": "assistant",
+            "finish_reason": "tool_calls",
+            "parts": [{"type": "tool_call", "id": "call-1", "name": "get_weather", "arguments": "Paris"}],
+        }
+    ]
+    # The answer after the tool: the tool's response went back to the model as a tool message.
+    roles = [[m["role"] for m in json.loads(props(d)["gen_ai.input.messages"])] for d in calls]
+    assert ["user", "assistant", "tool"] in roles
+    for d in calls:
+        for m in json.loads(props(d)["gen_ai.input.messages"]):
+            if m["role"] == "tool":
+                assert m["parts"] == [{"type": "tool_call_response", "id": "call-1", "response": "sunny in Paris"}]

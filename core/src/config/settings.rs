@@ -66,7 +66,10 @@ macro_rules! for_each_setting {
                 /// Export prompts and responses (`genkit:input`, `genkit:output`, cut to the property limit) and Input/Output log records.
                 ///
                 /// Off, both attributes are `<redacted>` before export (tokens,
-                /// finish reasons and latency are read from them first).
+                /// finish reasons and latency are read from them first). On,
+                /// model calls also carry `gen_ai.input.messages`,
+                /// `gen_ai.output.messages` and `gen_ai.system_instructions`
+                /// in OpenTelemetry's GenAI message schema, 256 KiB each.
                 log_input_and_output: Flag, default "off: `<redacted>`";
                 /// Sample logs and custom telemetry with their trace: dropped with a dropped trace, and carrying a kept one's `sampleRate`.
                 ///

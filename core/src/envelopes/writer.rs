@@ -7,6 +7,7 @@
 //! only knows Application Insights' schema: field names, order, formats and
 //! length limits (cut at character boundaries, counted).
 
+use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
 use super::json::{hex_into, Json};
 use super::metrics::Series;
 use super::resource::ResourceTags;
@@ -692,7 +693,12 @@ impl<'j> Properties<'j> {
         self.any = true;
         self.j.str(key, MAX_PROPERTY_KEY);
         self.j.byte(b':');
-        self.j.str(value, MAX_PROPERTY_VALUE);
+        // GenAI messages get what Microsoft's exporters give them.
+        let max = match is_content_key(key) {
+            true => MAX_CONTENT_BYTES,
+            false => MAX_PROPERTY_VALUE,
+        };
+        self.j.str(value, max);
     }
 
     fn close(self) {

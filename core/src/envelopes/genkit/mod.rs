@@ -10,6 +10,7 @@
 
 mod facts;
 pub(crate) mod logs;
+pub(crate) mod messages;
 pub(crate) mod metrics;
 mod model;
 mod path;

@@ -10,7 +10,7 @@
 
 use super::{Content, Item, SpanView, ViewOptions};
 use crate::envelopes::genkit::{
-    enclosing_agents, provider, root_name, GenkitSpan, ModelOutput, Role,
+    enclosing_agents, messages, provider, root_name, GenkitSpan, ModelOutput, Role,
 };
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
@@ -93,6 +93,20 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                     let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
                     view.extra
                         .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
+                }
+            }
+            // The prompt and response in the conventions' message schema,
+            // only when content is exported at all.
+            if options.log_input_and_output {
+                let c = messages::content(g.input, g.output);
+                for (key, value) in [
+                    ("gen_ai.input.messages", c.input_messages),
+                    ("gen_ai.output.messages", c.output_messages),
+                    ("gen_ai.system_instructions", c.system_instructions),
+                ] {
+                    if let Some(v) = value {
+                        view.extra.push((key, Cow::Owned(v)));
+                    }
                 }
             }
         }
