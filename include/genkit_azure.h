@@ -663,6 +663,13 @@ typedef struct genkit_azure_config {
      */
     const struct genkit_azure_model_price *model_prices;
     size_t model_price_count;
+    /**
+     * Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+     * An array of `agent_flow_count` UTF-8 flow names; may be NULL when the
+     * count is 0.
+     */
+    const char *const *agent_flows;
+    size_t agent_flow_count;
 } genkit_azure_config;
 
 /**

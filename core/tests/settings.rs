@@ -114,6 +114,7 @@ fn every_identity_setting_has_its_builder_method() {
         "enable_agent_reparenting",
         "agent_ids",
         "model_prices",
+        "agent_flows",
     ];
     let declared: Vec<&str> = SETTINGS
         .iter()
@@ -194,6 +195,9 @@ fn every_identity_setting_has_its_builder_method() {
         .unwrap();
     let prices = &telemetry.resolved_config().model_prices;
     assert_eq!(prices.get("fake/agent-model"), Some(&(0.3, 2.5)));
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().agent_flows(["support_flow"]).build().unwrap();
+    assert_eq!(telemetry.resolved_config().agent_flows, ["support_flow"]);
     telemetry.shutdown(Duration::ZERO).unwrap();
 }
 

@@ -190,6 +190,11 @@ pub struct genkit_azure_config {
     /// `model_price_count` is 0.
     pub model_prices: *const genkit_azure_model_price,
     pub model_price_count: usize,
+    /// Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+    /// An array of `agent_flow_count` UTF-8 flow names; may be NULL when the
+    /// count is 0.
+    pub agent_flows: *const *const c_char,
+    pub agent_flow_count: usize,
 }
 
 /// One model's prices, for `genkit_azure_config.model_prices`.
@@ -400,6 +405,20 @@ pub(crate) unsafe fn builder(
         ));
     }
     b = b.model_prices(model_prices);
+    let flows_path = path.field("agent_flows");
+    let flows = unsafe {
+        try_slice(
+            c.agent_flows,
+            c.agent_flow_count,
+            &flows_path,
+            &path.field("agent_flow_count"),
+        )
+    }?;
+    let mut agent_flows = Vec::with_capacity(flows.len());
+    for (i, f) in flows.iter().enumerate() {
+        agent_flows.push(unsafe { try_str(*f, &flows_path.index(i)) }?.to_string());
+    }
+    b = b.agent_flows(agent_flows);
     b = b
         .log_input_and_output(c.log_input_and_output)
         .force_dev_export(!c.no_force_dev_export)
@@ -658,6 +677,7 @@ mod tests {
             input_usd_per_million_tokens: 0.3,
             output_usd_per_million_tokens: 2.5,
         }];
+        let flows = [c"support_flow".as_ptr()];
         let c = genkit_azure_config {
             service_name: c"svc".as_ptr(),
             service_version: c"2.0".as_ptr(),
@@ -671,6 +691,8 @@ mod tests {
             agent_id_count: 1,
             model_prices: prices.as_ptr(),
             model_price_count: 1,
+            agent_flows: flows.as_ptr(),
+            agent_flow_count: 1,
             ..config()
         };
         with_pipeline(&c, |t| {
@@ -694,6 +716,7 @@ mod tests {
             assert!(!r.enable_trace_based_sampling_for_logs);
             assert_eq!(r.agent_ids.get("team").map(String::as_str), Some("v"));
             assert_eq!(r.model_prices.get("fake/m"), Some(&(0.3, 2.5)));
+            assert_eq!(r.agent_flows, ["support_flow"]);
         });
         let flags = genkit_azure_config {
             enable_trace_based_sampling_for_logs: true,

@@ -144,6 +144,7 @@ fn config_struct_declares_every_setting_as_core_does() {
             (Kind::Flag | Kind::FlagOn, _) => "bool",
             (Kind::Attributes | Kind::TextMap, _) => "const struct genkit_azure_attribute",
             (Kind::Prices, _) => "const struct genkit_azure_model_price",
+            (Kind::Names, _) => "const char *const",
             (Kind::Duration, _) => "uint32_t",
             (Kind::Float(_), _) => "double",
             (_, Some((_, SettingValue::Count(hi)))) if hi < u64::from(u32::MAX) => "uint32_t",

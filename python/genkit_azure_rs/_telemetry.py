@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -176,6 +176,9 @@ class AzureTelemetry:
             `.output`). ``{"googleai/gemini-2.5-flash": (0.3, 2.5)}``; the key may also be
             the model as ``gen_ai.request.model`` says it. A model not listed, or no table,
             adds no cost.
+        agent_flows: Genkit flows to present as agents (`invoke_agent` dependencies, as
+            `genkit.exp` agents are). For apps whose agent is a flow: spans inside it name
+            it, its model and tool calls go under it, it carries their token totals.
         max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
         max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
             many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
@@ -260,6 +263,7 @@ class AzureTelemetry:
         enable_agent_reparenting: bool = True,
         agent_ids: Mapping[str, str] | None = None,
         model_prices: Mapping[str, tuple[float, float]] | None = None,
+        agent_flows: Sequence[str] | None = None,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -284,6 +288,8 @@ class AzureTelemetry:
         if genkit_version is not None:
             # Set in code, so it wins over the environment; the user's own wins over it.
             resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
+        if isinstance(agent_flows, str):
+            raise TypeError("agent_flows: expected a sequence of flow names, got a str")
         if credential is None:
             credential = credential_from_environment()
         # Kept to build the same pipeline again in a forked child (see _renew_after_fork).
@@ -309,6 +315,7 @@ class AzureTelemetry:
             enable_agent_reparenting=enable_agent_reparenting,
             agent_ids=None if agent_ids is None else dict(agent_ids),
             model_prices=None if model_prices is None else {m: tuple(p) for m, p in model_prices.items()},
+            agent_flows=None if agent_flows is None else [str(f) for f in agent_flows],
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,

@@ -166,6 +166,7 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             Kind::FlagOn => "flag_on",
             Kind::Attributes => "attributes",
             Kind::TextMap => "text_map",
+            Kind::Names => "names",
             Kind::Prices => "prices",
         };
         d.set_item("kind", kind)?;
@@ -357,6 +358,7 @@ impl Telemetry {
         enable_agent_reparenting = true,
         agent_ids = None,
         model_prices = None,
+        agent_flows = None,
         **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -381,6 +383,7 @@ impl Telemetry {
         enable_agent_reparenting: bool,
         agent_ids: Option<std::collections::HashMap<String, String>>,
         model_prices: Option<std::collections::HashMap<String, (f64, f64)>>,
+        agent_flows: Option<Vec<String>>,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
@@ -426,6 +429,9 @@ impl Telemetry {
         b = b.enable_agent_reparenting(enable_agent_reparenting);
         if let Some(ids) = agent_ids {
             b = b.agent_ids(ids);
+        }
+        if let Some(flows) = agent_flows {
+            b = b.agent_flows(flows);
         }
         if let Some(prices) = model_prices {
             b = b.model_prices(prices.into_iter().map(|(m, (i, o))| (m, i, o)));
@@ -478,6 +484,7 @@ impl Telemetry {
         d.set_item("enable_agent_reparenting", config.enable_agent_reparenting)?;
         d.set_item("agent_ids", config.agent_ids.clone())?;
         d.set_item("model_prices", config.model_prices.clone())?;
+        d.set_item("agent_flows", config.agent_flows.clone())?;
         Ok(d)
     }
 

@@ -50,6 +50,14 @@ def configured(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFact
     return run, emulator_session.envelopes()
 
 
+@pytest.fixture(scope="module")
+def flow_agent(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A plain flow with a model and a tool, presented as an agent (agent_flows)."""
+    emulator_session.reset()
+    run = run_scenario(emulator_session, "genkit_agent", "--flow-agent", cwd=tmp_path_factory.mktemp("flow"))
+    return run, emulator_session.envelopes()
+
+
 def dependencies(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The dependencies table: what the workbook reads (requests never)."""
     return of_kind(envelopes, "RemoteDependency")
@@ -321,3 +329,19 @@ def test_content_is_in_the_genai_schema_only_when_asked_for(chat: Run, configure
         for m in json.loads(props(d)["gen_ai.input.messages"]):
             if m["role"] == "tool":
                 assert m["parts"] == [{"type": "tool_call_response", "id": "call-1", "response": "sunny in Paris"}]
+
+
+def test_a_flow_in_agent_flows_is_listed_with_its_tool_and_model(flow_agent: Run) -> None:
+    run, envelopes = flow_agent
+    assert run.result["replies"] == ["It is sunny in Paris."]
+    deps = dependencies(envelopes)
+    assert not of_kind(envelopes, "Request"), "an agent is a dependency, even at the root"
+    (agent,) = [d for d in deps if operation(d) == "invoke_agent"]
+    assert base(agent)["name"] == "invoke_agent support_flow"
+    assert props(agent)["gen_ai.agent.name"] == "support_flow"
+    by_id = {base(d)["id"]: d for d in deps}
+    under = [d for d in deps if parent(d, by_id) is agent]
+    assert {props(d).get("gen_ai.tool.name") for d in under if operation(d) == "execute_tool"} == {"get_weather"}
+    assert {props(d).get("gen_ai.request.model") for d in under if operation(d) == "chat"} == {"agent-model"}
+    usage = run.result["usage"]
+    assert int(props(agent)["gen_ai.usage.input_tokens"]) == sum(u["input_tokens"] for u in usage)

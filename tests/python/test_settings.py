@@ -41,6 +41,7 @@ ANNOTATION = {
     "attributes": "Mapping[str, Any] | None",
     "text_map": "Mapping[str, str] | None",
     "prices": "Mapping[str, tuple[float, float]] | None",
+    "names": "Sequence[str] | None",
 }
 
 

@@ -116,6 +116,13 @@ macro_rules! for_each_setting {
                 /// (`gemini-2.5-flash`). A model not listed, or no table, adds no
                 /// cost.
                 model_prices: Prices, default "none: no cost";
+                /// Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+                ///
+                /// For apps whose agent is a flow: a flow named here is an
+                /// agent in Azure's Agents view, with everything an agent gets
+                /// (spans inside it name it, its calls go under it, its token
+                /// totals).
+                agent_flows: Names, default "none";
             }
             tuned {
                 /// Items per export request.
@@ -314,6 +321,8 @@ macro_rules! config_from_settings {
             pub agent_ids: std::collections::HashMap<String, String>,
             /// USD per million (input, output) tokens by model (default none).
             pub model_prices: std::collections::HashMap<String, (f64, f64)>,
+            /// Flows presented as agents (default none).
+            pub agent_flows: Vec<String>,
             /// Not a setting: Live Metrics' intervals, which tests scale down.
             #[doc(hidden)]
             pub live_metrics_timings: crate::live::LiveTimings,
@@ -345,6 +354,7 @@ macro_rules! config_from_settings {
                     enable_agent_reparenting: true,
                     agent_ids: std::collections::HashMap::new(),
                     model_prices: std::collections::HashMap::new(),
+                    agent_flows: Vec::new(),
                     live_metrics_timings: crate::live::LiveTimings::default(),
                     $($name: $default,)*
                 }
@@ -376,6 +386,7 @@ macro_rules! config_from_settings {
                     .field("enable_agent_reparenting", &self.enable_agent_reparenting)
                     .field("agent_ids", &self.agent_ids)
                     .field("model_prices", &self.model_prices)
+                    .field("agent_flows", &self.agent_flows)
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }

@@ -207,22 +207,6 @@ fn release(held: &mut Vec<PackedSpan>, agent: Option<[u8; 8]>, released: &mut Ve
     }
 }
 
-/// Where a span sits among agents, by its `genkit:path`: inside one (an
-/// agent segment before its own), and whether its Genkit parent is one.
-pub(crate) fn position(path: &str) -> (bool, bool) {
-    const AGENT: &str = ",s:agent}";
-    // Its own segment is the last one.
-    let Some(own) = path.rfind("/{") else {
-        return (false, false);
-    };
-    let above = &path[..own];
-    if !above.contains(AGENT) {
-        return (false, false);
-    }
-    let parent_segment = above.rfind("/{").map_or(above, |i| &above[i..]);
-    (true, parent_segment.contains(AGENT))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +359,7 @@ mod tests {
 
     #[test]
     fn a_span_knows_its_place_among_agents_from_its_path() {
+        let position = |p: &str| crate::envelopes::genkit::AgentFlows::default().position(p);
         let agent = "/{weatherAgent,t:action,s:agent}";
         assert_eq!(position(agent), (false, false));
         let turn = format!("{agent}/{{runTurn-1,t:flowStep}}");

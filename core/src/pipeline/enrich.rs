@@ -12,7 +12,9 @@
 use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::metrics::Measure;
-use crate::envelopes::genkit::{logs, metrics, GenkitSpan, ModelOutput, Role, Source, SpanFacts};
+use crate::envelopes::genkit::{
+    logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
+};
 #[cfg(test)]
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
@@ -34,6 +36,8 @@ pub(crate) struct GenkitOptions {
     /// Export model and tool calls inside an agent under the agent span
     /// (`enable_agent_reparenting`).
     pub agent_reparenting: bool,
+    /// Flows presented as agents (`agent_flows`).
+    pub agent_flows: AgentFlows,
 }
 
 impl Default for GenkitOptions {
@@ -44,6 +48,7 @@ impl Default for GenkitOptions {
             logs: true,
             source: Source::default(),
             agent_reparenting: true,
+            agent_flows: AgentFlows::default(),
         }
     }
 }
@@ -191,7 +196,10 @@ impl Enricher {
             return (source, seen);
         }
         // Only calls, agents and spans something waits on look at the path.
-        let role = scan.span.role();
+        let role = match scan.span.role() {
+            Role::Flow if self.options.agent_flows.contains(scan.span.name) => Role::Agent,
+            role => role,
+        };
         if role == Role::Tool && !self.tool_refs.is_empty() {
             self.call_id = seen
                 .parent
@@ -202,7 +210,7 @@ impl Enricher {
         if matches!(role, Role::Model | Role::Tool | Role::Agent)
             || self.agents.awaited(&seen.span_id)
         {
-            let (inside, child_of_agent) = agents::position(scan.span.path);
+            let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
             seen.agent = role == Role::Agent;
             seen.child_of_agent = child_of_agent;
             seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);

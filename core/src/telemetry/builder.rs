@@ -181,6 +181,16 @@ impl AzureTelemetryBuilder {
         );
         self
     }
+    /// Genkit flows to present as agents: a flow named here is an
+    /// `invoke_agent` dependency in Azure's Agents view, as a `genkit.exp`
+    /// agent is (spans inside it name it, its calls go under it, it carries
+    /// their token totals). Adds to earlier calls.
+    pub fn agent_flows<S: Into<String>>(mut self, flows: impl IntoIterator<Item = S>) -> Self {
+        self.config
+            .agent_flows
+            .extend(flows.into_iter().map(Into::into));
+        self
+    }
     /// Not API: Live Metrics' intervals (tests scale them down to watch the
     /// timing rules in seconds).
     #[doc(hidden)]

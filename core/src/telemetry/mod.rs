@@ -156,6 +156,7 @@ impl AzureTelemetry {
             agent_ids: (!config.agent_ids.is_empty()).then(|| Arc::new(config.agent_ids.clone())),
             model_prices: (!config.model_prices.is_empty())
                 .then(|| Arc::new(config.model_prices.clone())),
+            agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
         };
         let exporter = Arc::new(AzureExporter::new(
             &connection_string,
@@ -207,6 +208,7 @@ impl AzureTelemetry {
                     metrics: exports.metrics,
                     logs: exports.logs,
                     agent_reparenting: config.enable_agent_reparenting,
+                    agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
                 export_spans: exports.traces,

@@ -1,10 +1,12 @@
 """A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
 exported through genkit_azure_rs, for Azure's Agents view (issue 13).
 
-    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured]
+    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured] [--flow-agent]
 
 ``--configured`` maps the agent to a Foundry id, gives the model a price table and turns
-``log_input_and_output`` on.
+``log_input_and_output`` on. ``--flow-agent`` runs ``support_flow`` (a plain flow asking the
+same model about the weather, with the same tool) instead of the chat, presented as an agent
+with ``agent_flows``.
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
 in-memory store. One chat of two turns: the first asks for the weather (the model calls
@@ -40,6 +42,7 @@ telemetry = AzureTelemetry(
     agent_ids={"weatherAgent": "asst_weather"} if CONFIGURED else None,
     model_prices=PRICES if CONFIGURED else None,
     log_input_and_output=CONFIGURED,
+    agent_flows=["support_flow"] if "--flow-agent" in sys.argv else None,
 )
 telemetry.initialize()
 
@@ -120,7 +123,15 @@ agent = ai.define_agent(
 )
 
 
+@ai.flow()
+async def support_flow(question: str) -> str:
+    response = await ai.generate(model="fake/agent-model", prompt=question, tools=["get_weather"])
+    return response.text
+
+
 async def main() -> dict[str, Any]:
+    if "--flow-agent" in sys.argv:
+        return {"replies": [await support_flow("What is the weather in Paris?")], "session_id": None}
     chat = agent.chat()
     replies = []
     said_all = ["What is the weather in Paris?", "Thanks!"]

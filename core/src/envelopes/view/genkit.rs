@@ -38,7 +38,12 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     if view.operation_name.is_none() {
         view.operation_name = root_name(g.path);
     }
-    match g.role() {
+    // A flow presented as an agent (`agent_flows`) is one.
+    let role = match g.role() {
+        Role::Flow if options.agent_flows.contains(g.name) => Role::Agent,
+        role => role,
+    };
+    match role {
         // A flow with no request above it is the request. (An agent at the
         // root stays a dependency: the Agents view reads only dependencies.)
         Role::Flow if is_root && !matches!(span.kind, Kind::Server | Kind::Consumer) => {
@@ -154,9 +159,9 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     // as Microsoft's span processor copies it: the view's "only main agents"
     // filter compares the two. The id is the name unless `agent_ids` maps
     // it (to the id of an agent registered in Foundry).
-    let agents = enclosing_agents(g.path).or_else(|| {
+    let agents = enclosing_agents(g.path, &options.agent_flows).or_else(|| {
         // An agent span without a path still names itself.
-        (g.role() == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
+        (role == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
     });
     if let Some((main, nearest)) = agents {
         view.extra.extend([
@@ -168,7 +173,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
     // plugin's queries (and users') read them.
-    if g.is_outermost(span) && g.role() != Role::UserEngagement {
+    if g.is_outermost(span) && role != Role::UserEngagement {
         view.extra.push(("genkit:isRoot", Cow::Borrowed("true")));
     }
     if span.failure_source || g.is_failure_source {
@@ -435,6 +440,58 @@ mod tests {
             // A client-managed session's whole state travels in the init.
             let init = crate::ingest::ValueRef::Str("{\"state\":{\"messages\":[]}}");
             assert_eq!(v.property("genkit:init", init).as_deref(), Some(REDACTED));
+        });
+    }
+
+    #[test]
+    fn a_flow_named_in_agent_flows_is_an_agent() {
+        let flow = |name: &str, path: &str, subtype: &str, parent| {
+            packed(
+                parent,
+                SpanKind::Internal,
+                name,
+                vec![
+                    KeyValue::new("genkit:name", name.to_string()),
+                    KeyValue::new("genkit:type", "action"),
+                    KeyValue::new("genkit:metadata:subtype", subtype.to_string()),
+                    KeyValue::new("genkit:path", path.to_string()),
+                ],
+            )
+        };
+        let root = flow("support", "/{support,t:action,s:flow}", "flow", None);
+        let model = flow(
+            "fake/m",
+            "/{support,t:action,s:flow}/{generate,t:util}/{fake%2Fm,t:action,s:model}",
+            "model",
+            Some(1),
+        );
+        view_of(&root, ViewOptions::default(), |v| {
+            assert_eq!(
+                v.item,
+                Item::Request,
+                "by default a root flow is the request"
+            );
+        });
+        view_of(&model, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), None);
+        });
+        let options = || ViewOptions {
+            agent_flows: crate::envelopes::genkit::AgentFlows::new(&["support".to_string()]),
+            ..ViewOptions::default()
+        };
+        view_of(&root, options(), |v| {
+            assert_eq!(v.item, Item::Dependency);
+            assert_eq!(v.name, "invoke_agent support");
+            assert_eq!(extra(v, "gen_ai.operation.name"), Some("invoke_agent"));
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("support"));
+            assert_eq!(v.operation_name.as_deref(), Some("support"));
+        });
+        view_of(&model, options(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("support"));
+            assert_eq!(
+                extra(v, "microsoft.gen_ai.main_agent.name"),
+                Some("support")
+            );
         });
     }
 

@@ -24,6 +24,8 @@ pub(crate) struct ViewOptions {
     pub agent_ids: Option<std::sync::Arc<std::collections::HashMap<String, String>>>,
     /// USD per million (input, output) tokens by model (`model_prices`).
     pub model_prices: Option<std::sync::Arc<std::collections::HashMap<String, (f64, f64)>>>,
+    /// Flows presented as agents (`agent_flows`).
+    pub agent_flows: crate::envelopes::genkit::AgentFlows,
 }
 
 impl ViewOptions {
