@@ -345,3 +345,14 @@ def test_a_flow_in_agent_flows_is_listed_with_its_tool_and_model(flow_agent: Run
     assert {props(d).get("gen_ai.request.model") for d in under if operation(d) == "chat"} == {"agent-model"}
     usage = run.result["usage"]
     assert int(props(agent)["gen_ai.usage.input_tokens"]) == sum(u["input_tokens"] for u in usage)
+
+
+def test_calls_and_main_agents_carry_the_conversation(chat: Run) -> None:
+    """microsoft.gen_ai.main_agent.conversation_id: the main agent's session, on the
+    agent span and on its model and tool calls."""
+    run, envelopes = chat
+    arrived = by_span_id(envelopes)
+    for span in run.result["spans"]:
+        (d,) = arrived[span["span_id"]]
+        if span["attributes"].get("genkit:metadata:subtype") in ("agent", "model", "tool.v2"):
+            assert props(d)["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"], span["name"]

@@ -32,6 +32,8 @@
 //!                                    and output tokens of its model calls)
 //! TOOL_CALL_ID str                  (set by the worker on a tool span: the `ref` of
 //!                                    the model's request it answers)
+//! MAIN_CONVERSATION str             (set by the worker on a call inside an agent: the
+//!                                    main agent's session)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -79,6 +81,7 @@ pub(super) const SAMPLE_RATE: u8 = 9;
 pub(super) const REPARENT: u8 = 10;
 pub(super) const AGENT_USAGE: u8 = 11;
 pub(super) const TOOL_CALL_ID: u8 = 12;
+pub(super) const MAIN_CONVERSATION: u8 = 13;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -538,10 +541,19 @@ impl PackedSpan {
 
     /// A tool span's call id: the `ref` of the model's request it answers.
     pub(crate) fn tool_call_id(&mut self, id: &str) {
-        let mut record = Vec::with_capacity(5 + id.len());
-        record.push(TOOL_CALL_ID);
-        record.extend_from_slice(&(id.len() as u32).to_le_bytes());
-        record.extend_from_slice(id.as_bytes());
+        self.append_str(TOOL_CALL_ID, id);
+    }
+
+    /// A call's main agent's session (its conversation).
+    pub(crate) fn main_conversation_id(&mut self, id: &str) {
+        self.append_str(MAIN_CONVERSATION, id);
+    }
+
+    fn append_str(&mut self, tag: u8, s: &str) {
+        let mut record = Vec::with_capacity(5 + s.len());
+        record.push(tag);
+        record.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        record.extend_from_slice(s.as_bytes());
         self.append(&record);
     }
 

@@ -8,9 +8,9 @@
 use super::intern;
 use super::packed_span::{
     read_u64, PackedSpan, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
-    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME,
-    OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, TOOL_CALL_ID, V_F64,
-    V_FALSE, V_I64, V_STR, V_TRUE,
+    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK,
+    MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT,
+    STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -210,6 +210,8 @@ pub(crate) struct SpanParts<'a> {
     pub agent_usage: Option<(f64, f64)>,
     /// A tool span's call id (set by the worker).
     pub tool_call_id: Option<&'a str>,
+    /// A call's main agent's session (set by the worker).
+    pub main_conversation_id: Option<&'a str>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -241,6 +243,7 @@ impl Default for SpanParts<'_> {
             reparented: None,
             agent_usage: None,
             tool_call_id: None,
+            main_conversation_id: None,
         }
     }
 }
@@ -265,6 +268,7 @@ impl<'a> SpanParts<'a> {
         self.reparented = None;
         self.agent_usage = None;
         self.tool_call_id = None;
+        self.main_conversation_id = None;
         if b.len() < HEADER {
             return false;
         }
@@ -302,6 +306,7 @@ impl<'a> SpanParts<'a> {
                 SAMPLE_RATE => self.sample_rate = Some(f64::from_bits(r.u64()?)),
                 REPARENT => self.reparented = Some(r.bytes(8)?.try_into().ok()?),
                 TOOL_CALL_ID => self.tool_call_id = Some(r.str()?),
+                MAIN_CONVERSATION => self.main_conversation_id = Some(r.str()?),
                 AGENT_USAGE => {
                     let input = f64::from_bits(r.u64()?);
                     self.agent_usage = Some((input, f64::from_bits(r.u64()?)));

@@ -10,12 +10,15 @@
 //! therefore hands what waits on it to its parent: a call inside an agent
 //! waits (held here, not batched) on its parent; when that parent ends, the
 //! call waits on the parent's parent, and so on, until a span whose Genkit
-//! parent is an agent ends: its parent span is the agent, and every call
-//! waiting on it is exported under that id (a `REPARENT` record; the true
-//! parent stays in the span and is said in the property
-//! `genkit_azure.genkit_parent_id`). In Genkit that is the turn's end, a
-//! moment after the calls. Token counts travel up the same way (held or
-//! not) and stop at each agent span they reach, which gets their sum (an
+//! parent is an agent ends: its parent span is the agent, whose id every
+//! call waiting on it takes (a `REPARENT` record; the true parent stays in
+//! the span and is said in the property `genkit_azure.genkit_parent_id`).
+//! The calls then wait for the agent's own end (in Genkit a moment after
+//! its turn's), which says its session: a main agent's is their
+//! `microsoft.gen_ai.main_agent.conversation_id` (a `MAIN_CONVERSATION`
+//! record; a nested agent's calls go without it, rather than wait for the
+//! outermost agent). Token counts travel up the same way (held or not) and
+//! stop at each agent span they reach, which gets their sum (an
 //! `AGENT_USAGE` record); an outer agent sums its inner agents' calls too.
 //!
 //! Cost: a span with nothing waiting on it and that is no call inside an
@@ -42,6 +45,9 @@ pub(crate) struct Seen {
     pub parent: Option<[u8; 8]>,
     /// A Genkit agent span.
     pub agent: bool,
+    /// An agent inside no other: the main agent, whose session is the
+    /// conversation (`microsoft.gen_ai.main_agent.conversation_id`).
+    pub main_agent: bool,
     /// Its `genkit:path` says its parent is an agent (so its parent span is).
     pub child_of_agent: bool,
     /// A model or tool call inside an agent that is not the agent's direct
@@ -51,10 +57,17 @@ pub(crate) struct Seen {
     pub tokens: Option<(f64, f64)>,
 }
 
+/// A call held for its agent: the agent's id once known.
+#[derive(Debug)]
+struct Held {
+    span: PackedSpan,
+    agent: Option<[u8; 8]>,
+}
+
 /// What waits on one span's end.
 #[derive(Debug, Default)]
 struct Waiting {
-    held: Vec<PackedSpan>,
+    held: Vec<Held>,
     tokens: Option<(f64, f64)>,
 }
 
@@ -101,13 +114,15 @@ impl Agents {
     }
 
     /// Takes in a span as it ends. `exported`: the span will be batched
-    /// (only those are held). Returns the span when it goes on now, `None`
-    /// when it is held; spans released by its end go to `released`.
+    /// (only those are held); `session`: an agent's session. Returns the
+    /// span when it goes on now, `None` when it is held; spans released by
+    /// its end go to `released`.
     pub fn ended(
         &mut self,
         seen: Seen,
         mut span: PackedSpan,
         exported: bool,
+        session: Option<&str>,
         released: &mut Vec<PackedSpan>,
     ) -> Option<PackedSpan> {
         let mut w = match self.waiting.is_empty() {
@@ -124,7 +139,12 @@ impl Agents {
                 }
                 // Reached through spans that are not Genkit's: this is the
                 // agent they wait for.
-                release(&mut w.held, Some(seen.span_id), released);
+                for h in &mut w.held {
+                    h.agent.get_or_insert(seen.span_id);
+                }
+                // The main agent's session is its calls' conversation.
+                let conversation = session.filter(|_| seen.main_agent);
+                release(&mut w.held, conversation, released);
                 // An outer agent sums its inner agents' calls too.
                 self.forward(
                     seen.parent,
@@ -135,7 +155,11 @@ impl Agents {
                     released,
                 );
             } else if let (true, Some(agent)) = (seen.child_of_agent, seen.parent) {
-                release(&mut w.held, Some(agent), released);
+                // The agent is known; the calls wait on for its end (its
+                // turn's end in Genkit), which says its session.
+                for h in &mut w.held {
+                    h.agent.get_or_insert(agent);
+                }
                 self.forward(seen.parent, w, released);
             } else {
                 self.forward(seen.parent, w, released);
@@ -144,7 +168,8 @@ impl Agents {
         if self.reparent && exported && seen.call_inside_agent && !seen.child_of_agent {
             if let Some(parent) = seen.parent {
                 if self.room(released) {
-                    self.waiting.entry(parent).or_default().held.push(span);
+                    let held = Held { span, agent: None };
+                    self.waiting.entry(parent).or_default().held.push(held);
                     return None;
                 }
             }
@@ -176,8 +201,9 @@ impl Agents {
         true
     }
 
-    /// Every held span, under its true parent (a flush, the shutdown, the
-    /// cap). Token sums on their way to an agent stay.
+    /// Every held span, under its agent when it is known, else under its
+    /// true parent (a flush, the shutdown, the cap). Token sums on their
+    /// way to an agent stay.
     pub fn release_all(&mut self, released: &mut Vec<PackedSpan>) {
         if self.waiting.len() >= self.cap {
             for (_, mut w) in self.waiting.drain() {
@@ -198,12 +224,17 @@ impl Agents {
     }
 }
 
-fn release(held: &mut Vec<PackedSpan>, agent: Option<[u8; 8]>, released: &mut Vec<PackedSpan>) {
-    for mut s in held.drain(..) {
+/// Held calls go on, under their agent when it is known, with the main
+/// agent's conversation when it is.
+fn release(held: &mut Vec<Held>, conversation: Option<&str>, released: &mut Vec<PackedSpan>) {
+    for Held { mut span, agent } in held.drain(..) {
         if let Some(agent) = agent {
-            s.reparent(agent);
+            span.reparent(agent);
+            if let Some(c) = conversation {
+                span.main_conversation_id(c);
+            }
         }
-        released.push(s);
+        released.push(span);
     }
 }
 
@@ -254,27 +285,36 @@ mod tests {
             call(4, Some((12.0, 4.0))),
             packed(4, Some(3)),
             true,
+            None,
             &mut released,
         ));
-        out.push(a.ended(call(5, None), packed(5, Some(3)), true, &mut released));
+        out.push(a.ended(call(5, None), packed(5, Some(3)), true, None, &mut released));
         out.push(a.ended(
             call(6, Some((30.0, 7.0))),
             packed(6, Some(3)),
             true,
+            None,
             &mut released,
         ));
         assert!(released.is_empty(), "nothing is known before the turn ends");
-        out.push(a.ended(seen(3, Some(2)), packed(3, Some(2)), true, &mut released));
+        out.push(a.ended(
+            seen(3, Some(2)),
+            packed(3, Some(2)),
+            true,
+            None,
+            &mut released,
+        ));
         let turn = Seen {
             child_of_agent: true,
             ..seen(2, Some(1))
         };
-        out.push(a.ended(turn, packed(2, Some(1)), true, &mut released));
+        out.push(a.ended(turn, packed(2, Some(1)), true, None, &mut released));
         let agent = Seen {
             agent: true,
+            main_agent: true,
             ..seen(1, None)
         };
-        out.push(a.ended(agent, packed(1, None), true, &mut released));
+        out.push(a.ended(agent, packed(1, None), true, Some("s-1"), &mut released));
         (released, out)
     }
 
@@ -283,11 +323,16 @@ mod tests {
         let mut a = Agents::new(true);
         let (released, out) = run(&mut a);
         assert!(out[..3].iter().all(Option::is_none), "the calls are held");
-        assert_eq!(released.len(), 3, "released at the turn's end");
+        assert_eq!(released.len(), 3, "released at the agent's end");
         for s in &released {
             read(s, |p| {
                 assert_eq!(p.reparented, Some(&[1; 8]));
                 assert_eq!(p.parent_span_id, Some(&[3; 8]), "the true parent stays");
+                assert_eq!(
+                    p.main_conversation_id,
+                    Some("s-1"),
+                    "the main agent's session"
+                );
             });
         }
         let agent = out[5].as_ref().unwrap();
@@ -320,7 +365,7 @@ mod tests {
             ..seen(4, Some(3))
         };
         assert!(a
-            .ended(call, packed(4, Some(3)), true, &mut released)
+            .ended(call, packed(4, Some(3)), true, None, &mut released)
             .is_none());
         a.release_all(&mut released);
         assert_eq!(released.len(), 1);
@@ -332,7 +377,7 @@ mod tests {
             ..seen(7, Some(3))
         };
         assert!(a
-            .ended(call, packed(7, Some(3)), false, &mut released)
+            .ended(call, packed(7, Some(3)), false, None, &mut released)
             .is_some());
     }
 
@@ -349,6 +394,7 @@ mod tests {
                 call,
                 packed(i, Some(i.wrapping_add(100))),
                 true,
+                None,
                 &mut released,
             );
             assert!(a.len() <= 4);

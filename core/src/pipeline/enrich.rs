@@ -76,6 +76,8 @@ pub(crate) struct Enricher {
     tool_refs: HashMap<[u8; 8], Vec<(String, String)>>,
     /// The call id found for the span at hand.
     call_id: Option<String>,
+    /// The session of the agent span at hand.
+    session: Option<String>,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
@@ -89,6 +91,7 @@ impl Enricher {
             agents: Agents::new(options.agent_reparenting),
             tool_refs: HashMap::new(),
             call_id: None,
+            session: None,
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
@@ -150,7 +153,9 @@ impl Enricher {
         exported: bool,
         released: &mut Vec<PackedSpan>,
     ) -> Option<PackedSpan> {
-        self.agents.ended(seen, span, exported, released)
+        let session = self.session.take();
+        self.agents
+            .ended(seen, span, exported, session.as_deref(), released)
     }
 
     /// Every span held for its agent (a flush, the shutdown).
@@ -212,6 +217,10 @@ impl Enricher {
         {
             let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
             seen.agent = role == Role::Agent;
+            seen.main_agent = seen.agent && !inside;
+            if seen.agent {
+                self.session = scan.span.session_id.map(str::to_string);
+            }
             seen.child_of_agent = child_of_agent;
             seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
         }

@@ -164,6 +164,18 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         (role == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
     });
     if let Some((main, nearest)) = agents {
+        // The main agent's session: an agent's own when it is the main one,
+        // a call's as the worker learnt it at its agent's end.
+        let conversation = match role {
+            Role::Agent if main == nearest => g.session_id,
+            _ => span.main_conversation_id,
+        };
+        if let Some(c) = conversation {
+            view.extra.push((
+                "microsoft.gen_ai.main_agent.conversation_id",
+                Cow::Borrowed(c),
+            ));
+        }
         view.extra.extend([
             ("gen_ai.agent.id", options.agent_id(&nearest)),
             ("gen_ai.agent.name", nearest),
