@@ -44,9 +44,12 @@ def failing(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def configured(emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The same chat with a Foundry agent id, a price table and content on."""
+    """The same chat with a Foundry agent id, a price table and content on, then an
+    evaluator run over its first answer."""
     emulator_session.reset()
-    run = run_scenario(emulator_session, "genkit_agent", "--configured", cwd=tmp_path_factory.mktemp("configured"))
+    run = run_scenario(
+        emulator_session, "genkit_agent", "--configured", "--evaluate", cwd=tmp_path_factory.mktemp("configured")
+    )
     return run, emulator_session.envelopes()
 
 
@@ -285,6 +288,8 @@ def test_an_agent_id_mapping_gives_the_foundry_id(configured: Run) -> None:
     run, envelopes = configured
     arrived = by_span_id(envelopes)
     for span in run.result["spans"]:
+        if "s:agent" not in span["attributes"].get("genkit:path", ""):
+            continue  # the evaluator's run, after the chat
         (d,) = arrived[span["span_id"]]
         p = props(d)
         assert p["gen_ai.agent.name"] == p["microsoft.gen_ai.main_agent.name"] == "weatherAgent"
@@ -356,3 +361,18 @@ def test_calls_and_main_agents_carry_the_conversation(chat: Run) -> None:
         (d,) = arrived[span["span_id"]]
         if span["attributes"].get("genkit:metadata:subtype") in ("agent", "model", "tool.v2"):
             assert props(d)["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"], span["name"]
+
+
+def test_an_evaluator_s_score_is_an_evaluation_result(chat: Run, configured: Run) -> None:
+    """The workbook's evaluations: customEvents named gen_ai.evaluation.result."""
+    _, plain = chat
+    assert not [e for e in of_kind(plain, "Event") if base(e)["name"] == "gen_ai.evaluation.result"]
+    _, envelopes = configured
+    (result,) = [e for e in of_kind(envelopes, "Event") if base(e)["name"] == "gen_ai.evaluation.result"]
+    p = props(result)
+    assert p["gen_ai.evaluation.name"] == "myeval/relevance"
+    assert float(p["gen_ai.evaluation.score.value"]) == 0.8
+    assert p["gen_ai.evaluation.score.label"] == "pass"
+    assert p["gen_ai.evaluation.explanation"] == "on topic"
+    # Run outside the agent (offline, over a dataset): no agent to join it to.
+    assert "gen_ai.agent.id" not in p

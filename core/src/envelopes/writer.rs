@@ -12,7 +12,7 @@ use super::json::{hex_into, Json};
 use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
-use super::view::{text, Item, SpanView, ViewOptions};
+use super::view::{text, Evaluation, Item, SpanView, ViewOptions};
 use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
@@ -159,6 +159,9 @@ impl EnvelopeWriter {
                 self.span(out.next()?, &parts, &view, &mut tags);
                 for event in &parts.events {
                     self.span_event(out.next()?, &parts, &view, event, &mut tags);
+                }
+                for e in &view.evaluations {
+                    self.evaluation(out.next()?, &parts, &view, e, &mut tags);
                 }
             }
             Ok(())
@@ -458,6 +461,47 @@ impl EnvelopeWriter {
                 continue;
             }
             props.value(a.key, &text(a.value));
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    /// A `gen_ai.evaluation.result` Event, in the evaluator span's
+    /// operation and under it, as Azure's Agents view reads evaluations.
+    fn evaluation<'a>(
+        &self,
+        j: &mut Json,
+        span: &SpanParts<'a>,
+        view: &SpanView<'a>,
+        e: &Evaluation,
+        own: &mut ItemTags<'a>,
+    ) {
+        self.head(
+            j,
+            "Event",
+            span.end_unix_nanos,
+            Some(span.sample_rate.unwrap_or(100.0)),
+        );
+        own.clear();
+        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
+        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
+        if let Some(op) = &view.operation_name {
+            own.set(tags::OPERATION_NAME, op.clone());
+        }
+        self.tags(j, own);
+        Self::data(j, "Event");
+        j.field_str_after_comma("name", "gen_ai.evaluation.result", MAX_EVENT_NAME);
+        let mut props = Properties::open(j);
+        props.value("gen_ai.evaluation.name", &e.name);
+        for (key, value) in [
+            ("gen_ai.evaluation.score.value", &e.value),
+            ("gen_ai.evaluation.score.label", &e.label),
+            ("gen_ai.evaluation.explanation", &e.explanation),
+            ("gen_ai.agent.id", &e.agent_id),
+        ] {
+            if let Some(v) = value {
+                props.value(key, v);
+            }
         }
         props.close();
         Self::end(j);

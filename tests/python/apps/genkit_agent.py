@@ -1,12 +1,13 @@
 """A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
 exported through genkit_azure_rs, for Azure's Agents view (issue 13).
 
-    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured] [--flow-agent]
+    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured] [--flow-agent] [--evaluate]
 
 ``--configured`` maps the agent to a Foundry id, gives the model a price table and turns
 ``log_input_and_output`` on. ``--flow-agent`` runs ``support_flow`` (a plain flow asking the
 same model about the weather, with the same tool) instead of the chat, presented as an agent
-with ``agent_flows``.
+with ``agent_flows``. ``--evaluate`` also runs a Genkit evaluator over one test case after the
+chat.
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
 in-memory store. One chat of two turns: the first asks for the weather (the model calls
@@ -123,6 +124,18 @@ agent = ai.define_agent(
 )
 
 
+async def relevance(datapoint: Any, options: Any) -> Any:
+    from genkit.evaluator import EvalFnResponse, Score
+
+    return EvalFnResponse(
+        test_case_id=datapoint.test_case_id,
+        evaluation=Score(score=0.8, status="PASS", details={"reasoning": "on topic"}),
+    )
+
+
+ai.define_evaluator(name="myeval/relevance", display_name="Relevance", definition="On topic?", fn=relevance)
+
+
 @ai.flow()
 async def support_flow(question: str) -> str:
     response = await ai.generate(model="fake/agent-model", prompt=question, tools=["get_weather"])
@@ -143,6 +156,11 @@ async def main() -> dict[str, Any]:
             replies.append(response.text)
         except Exception as e:  # a failing tool fails the turn
             replies.append(f"failed: {type(e).__name__}")
+    if "--evaluate" in sys.argv:
+        from genkit.evaluator import BaseDataPoint
+
+        dataset = [BaseDataPoint(input="What is the weather in Paris?", output=replies[0], test_case_id="tc1")]
+        await ai.evaluate(evaluator="myeval/relevance", dataset=dataset)
     return {"replies": replies, "session_id": getattr(chat, "session_id", None)}
 
 

@@ -183,6 +183,17 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
             ("microsoft.gen_ai.main_agent.name", main),
         ]);
     }
+    // An evaluator's test case: its scores are evaluation results.
+    if g.kind == "evaluator" {
+        if let Some(out) = g.output {
+            let agent_id = view
+                .extra
+                .iter()
+                .find(|(k, _)| *k == "gen_ai.agent.id")
+                .map(|(_, v)| v.to_string());
+            view.evaluations = evaluations(g.path, out, options.log_input_and_output, agent_id);
+        }
+    }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
     // plugin's queries (and users') read them.
     if g.is_outermost(span) && role != Role::UserEngagement {
@@ -192,6 +203,59 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         view.extra
             .push(("genkit:isFailureSource", Cow::Borrowed("true")));
     }
+}
+
+/// The scores in a Genkit evaluator test case's output (`EvalFnResponse`:
+/// `evaluation` is a `Score` or a list of them), named after the evaluator
+/// (the test case's parent segment in `path`).
+fn evaluations(
+    path: &str,
+    output: &str,
+    explain: bool,
+    agent_id: Option<String>,
+) -> Vec<super::Evaluation> {
+    use serde_json::Value;
+    let Ok(v) = serde_json::from_str::<Value>(output) else {
+        return Vec::new();
+    };
+    let evaluator = crate::envelopes::genkit::display_path(path)
+        .rsplit(" > ")
+        .nth(1)
+        .unwrap_or("<unknown evaluator>")
+        .to_string();
+    let scores: Vec<&Value> = match v.get("evaluation") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => return Vec::new(),
+    };
+    scores
+        .into_iter()
+        .map(|s| {
+            let name = match s.get("id").and_then(Value::as_str) {
+                Some(id) => format!("{evaluator}/{id}"),
+                None => evaluator.clone(),
+            };
+            let status = s.get("status").and_then(Value::as_str);
+            let (value, label) = match s.get("score") {
+                Some(Value::Number(n)) => (Some(n.to_string()), None),
+                Some(Value::Bool(b)) => (Some(if *b { "1" } else { "0" }.to_string()), None),
+                Some(Value::String(t)) => (None, Some(t.clone())),
+                _ => (None, None),
+            };
+            super::Evaluation {
+                name,
+                value,
+                label: label.or_else(|| status.map(str::to_ascii_lowercase)),
+                explanation: s
+                    .get("details")
+                    .and_then(|d| d.get("reasoning"))
+                    .and_then(Value::as_str)
+                    .filter(|_| explain)
+                    .map(str::to_string),
+                agent_id: agent_id.clone(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -452,6 +516,57 @@ mod tests {
             // A client-managed session's whole state travels in the init.
             let init = crate::ingest::ValueRef::Str("{\"state\":{\"messages\":[]}}");
             assert_eq!(v.property("genkit:init", init).as_deref(), Some(REDACTED));
+        });
+    }
+
+    #[test]
+    fn an_evaluator_s_scores_are_evaluation_results() {
+        let span = |path: &str| {
+            packed(
+                Some(1),
+                SpanKind::Internal,
+                "Test Case tc1",
+                vec![
+                    KeyValue::new("genkit:name", "Test Case tc1"),
+                    KeyValue::new("genkit:type", "evaluator"),
+                    KeyValue::new("genkit:path", path.to_string()),
+                    KeyValue::new(
+                        "genkit:output",
+                        r#"{"testCaseId":"tc1","evaluation":{"score":0.8,"status":"PASS","details":{"reasoning":"on topic"}}}"#,
+                    ),
+                ],
+            )
+        };
+        let offline =
+            span("/{myeval%2Frelevance,t:action,s:evaluator}/{Test%20Case%20tc1,t:evaluator}");
+        view_of(&offline, ViewOptions::default(), |v| {
+            assert_eq!(
+                v.evaluations,
+                [super::super::Evaluation {
+                    name: "myeval/relevance".into(),
+                    value: Some("0.8".into()),
+                    label: Some("pass".into()),
+                    explanation: None,
+                    agent_id: None,
+                }]
+            );
+        });
+        let inside = span(
+            "/{weatherAgent,t:action,s:agent}/{runTurn-1,t:flowStep}\
+             /{myeval%2Frelevance,t:action,s:evaluator}/{Test%20Case%20tc1,t:evaluator}",
+        );
+        let options = ViewOptions {
+            log_input_and_output: true,
+            ..ViewOptions::default()
+        };
+        view_of(&inside, options, |v| {
+            let e = &v.evaluations[0];
+            assert_eq!(
+                e.agent_id.as_deref(),
+                Some("weatherAgent"),
+                "joined by agent id"
+            );
+            assert_eq!(e.explanation.as_deref(), Some("on topic"));
         });
     }
 

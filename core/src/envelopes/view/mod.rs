@@ -115,6 +115,27 @@ pub(crate) struct SpanView<'a> {
     /// same key gives way to them.
     pub extra: Vec<(&'static str, Cow<'a, str>)>,
     pub content: Content,
+    /// Scores a Genkit evaluator's test case gave: each is a
+    /// `gen_ai.evaluation.result` event beside the span's envelope.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// One evaluation result (OpenTelemetry's `gen_ai.evaluation.result`
+/// event), as Azure's Agents view reads it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Evaluation {
+    /// `gen_ai.evaluation.name`: the evaluator (and the score's id, when a
+    /// test case has several scores).
+    pub name: String,
+    /// `gen_ai.evaluation.score.value`: a number.
+    pub value: Option<String>,
+    /// `gen_ai.evaluation.score.label`: `pass`, `fail`, ... or a text score.
+    pub label: Option<String>,
+    /// `gen_ai.evaluation.explanation`: the evaluator's reasoning (content:
+    /// only with `log_input_and_output`).
+    pub explanation: Option<String>,
+    /// `gen_ai.agent.id` of the agent it ran in, when it ran in one.
+    pub agent_id: Option<String>,
 }
 
 /// The text of an attribute value, as OpenTelemetry's `Value::as_str` renders
@@ -551,6 +572,7 @@ impl<'a> SpanView<'a> {
             user_id: k.user().map(text),
             extra: Vec::new(),
             content: Content::AsIs,
+            evaluations: Vec::new(),
         }
     }
 
@@ -649,6 +671,7 @@ impl<'a> SpanView<'a> {
             user_id: k.user().map(text),
             extra: Vec::new(),
             content: Content::AsIs,
+            evaluations: Vec::new(),
         }
     }
 }
