@@ -1,5 +1,7 @@
 //! Genkit enrichment in the worker: every span, in the order spans end, goes
-//! through the failure tracker (`failures.rs`) and, when Genkit made it,
+//! through the failure tracker (`failures.rs`) and the agent tracker
+//! (`agents.rs`: calls held for their agent, token totals), a tool span
+//! learns the id of the model's request it answers, and a span Genkit made
 //! yields the metric points and log records derived from it
 //! (`envelopes::genkit`). It runs here because only the worker sees every
 //! span in that order, on one task, before the span is batched.
@@ -171,6 +173,7 @@ impl Enricher {
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
     ) -> (bool, Seen) {
+        self.session = None;
         // One pass over the attributes, for the tracker and the facts both.
         let scan = GenkitSpan::scan(parts);
         let source = self.failures.ended(Ended {
