@@ -512,6 +512,25 @@ typedef int (*genkit_azure_token_callback)(void *user_data,
                                            int64_t *expires_on);
 
 /**
+ * One model's prices, for `genkit_azure_config.model_prices`.
+ */
+typedef struct genkit_azure_model_price {
+    /**
+     * The model as Genkit names it ("googleai/gemini-2.5-flash") or as the
+     * call's `gen_ai.request.model` says it ("gemini-2.5-flash"). UTF-8, not NULL.
+     */
+    const char *model;
+    /**
+     * USD per million input tokens; finite, at least 0.
+     */
+    double input_usd_per_million_tokens;
+    /**
+     * USD per million output tokens; finite, at least 0.
+     */
+    double output_usd_per_million_tokens;
+} genkit_azure_model_price;
+
+/**
  * Settings for `genkit_azure_new`. Zero-initialise (`genkit_azure_config c = {0};`)
  * and set only what you need: NULL strings and 0 numbers mean "default".
  * Strings are UTF-8 and are copied; they may be freed after the call.
@@ -731,6 +750,36 @@ typedef struct genkit_azure_config {
      * waits for a call in progress).
      */
     void *token_user_data;
+    /**
+     * Export a Genkit agent's model and tool calls as direct children of its
+     * `invoke_agent` dependency, as Azure's Agents view looks them up.
+     * The true parent stays in the property `genkit_azure.genkit_parent_id`.
+     * Phrased as "disable" so that the zero value keeps the default (on):
+     * true here exports the tree as Genkit made it.
+     */
+    bool disable_agent_reparenting;
+    /**
+     * Agent ids by Genkit agent name, for `gen_ai.agent.id` (Foundry matches spans to a registered agent by it).
+     * Each attribute's key is an agent's name and its string value the id
+     * (GENKIT_AZURE_ATTRIBUTE_STRING); an agent not listed has its name as
+     * id. May be NULL when `agent_id_count` is 0.
+     */
+    const struct genkit_azure_attribute *agent_ids;
+    size_t agent_id_count;
+    /**
+     * Prices by Genkit model name, in USD per million input and output tokens: model calls then carry their cost (`microsoft.gen_ai.cost.input` / `.output`).
+     * A model not listed, or no table, adds no cost. May be NULL when
+     * `model_price_count` is 0.
+     */
+    const struct genkit_azure_model_price *model_prices;
+    size_t model_price_count;
+    /**
+     * Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+     * An array of `agent_flow_count` UTF-8 flow names; may be NULL when the
+     * count is 0.
+     */
+    const char *const *agent_flows;
+    size_t agent_flow_count;
 } genkit_azure_config;
 
 /**

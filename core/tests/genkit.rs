@@ -420,3 +420,110 @@ fn with_traces_off_spans_only_feed_the_derived_metrics_and_logs() {
     assert_accounted(&t);
     assert!(t.shutdown(Duration::from_secs(5)).unwrap());
 }
+
+const AGENT: &str = "/{weatherAgent,t:action,s:agent}";
+
+/// A `genkit.exp` agent's turn, as Python Genkit emits it: agent(1) >
+/// runTurn-1(2) > generate(3) > model(4) asking for the tool, tool(5).
+fn agent_turn(trace: [u8; 16]) -> Vec<Span> {
+    let turn = format!("{AGENT}/{{runTurn-1,t:flowStep}}");
+    let generate = format!("{turn}/{{generate,t:util}}");
+    let asks = r#"{"message":{"role":"model","content":[{"toolRequest":{"name":"get_weather","ref":"call-1","input":"Paris"}}]},"finishReason":"stop","usage":{"inputTokens":12.0,"outputTokens":4.0}}"#;
+    vec![
+        Span::new(trace, 4, Some(3), "fake/weather-model")
+            .attr("genkit:type", "action")
+            .attr("genkit:metadata:subtype", "model")
+            .attr(
+                "genkit:path",
+                &format!("{generate}/{{fake%2Fweather-model,t:action,s:model}}"),
+            )
+            .attr("genkit:output", asks)
+            .attr("genkit:state", "success"),
+        Span::new(trace, 5, Some(3), "get_weather")
+            .attr("genkit:type", "action")
+            .attr("genkit:metadata:subtype", "tool.v2")
+            .attr(
+                "genkit:path",
+                &format!("{generate}/{{get_weather,t:action,s:tool.v2}}"),
+            )
+            .attr("genkit:state", "success"),
+        Span::new(trace, 3, Some(2), "generate")
+            .attr("genkit:type", "util")
+            .attr("genkit:path", &generate),
+        Span::new(trace, 2, Some(1), "runTurn-1")
+            .attr("genkit:type", "flowStep")
+            .attr("genkit:path", &turn),
+        Span::new(trace, 1, None, "weatherAgent")
+            .attr("genkit:type", "action")
+            .attr("genkit:metadata:subtype", "agent")
+            .attr("genkit:metadata:agent:sessionId", "s-1")
+            .attr("genkit:path", AGENT)
+            .attr("genkit:state", "success"),
+    ]
+}
+
+/// Any host (Rust, C) gets the Agents view's shape: calls under their
+/// agent, the agent's totals, the call id and the conversation.
+#[test]
+fn an_agent_s_calls_go_under_it_from_any_host() {
+    for reparent in [true, false] {
+        let emu = emulator();
+        let t = builder(&emu)
+            .enable_agent_reparenting(reparent)
+            .build()
+            .unwrap();
+        for span in agent_turn(trace(60)) {
+            t.push_packed(span.pack()).unwrap();
+        }
+        assert!(t.flush(Duration::from_secs(10)).unwrap());
+        let envs = items(&emu);
+        let model = by_name(&envs, "chat weather-model");
+        let tool = by_name(&envs, "execute_tool get_weather");
+        let agent = by_name(&envs, "invoke_agent weatherAgent");
+        assert_eq!(prop(agent, "gen_ai.usage.input_tokens"), Some("12"));
+        assert_eq!(prop(agent, "gen_ai.usage.output_tokens"), Some("4"));
+        assert_eq!(prop(tool, "gen_ai.tool.call.id"), Some("call-1"));
+        for call in [model, tool] {
+            if reparent {
+                assert_eq!(tag(call, "ai.operation.parentId"), Some("0101010101010101"));
+                assert_eq!(
+                    prop(call, "genkit_azure.genkit_parent_id"),
+                    Some("0303030303030303")
+                );
+                assert_eq!(
+                    prop(call, "microsoft.gen_ai.main_agent.conversation_id"),
+                    Some("s-1")
+                );
+            } else {
+                assert_eq!(tag(call, "ai.operation.parentId"), Some("0303030303030303"));
+                assert_eq!(prop(call, "genkit_azure.genkit_parent_id"), None);
+            }
+        }
+        assert_accounted(&t);
+        assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+    }
+}
+
+/// A flush in the middle of an agent's turn sends the calls held for it.
+#[test]
+fn a_flush_sends_what_waits_for_its_agent() {
+    let emu = emulator();
+    let t = builder(&emu).build().unwrap();
+    let spans = agent_turn(trace(61));
+    for span in &spans[..2] {
+        t.push_packed(span.pack()).unwrap();
+    }
+    assert!(t.flush(Duration::from_secs(10)).unwrap());
+    let envs = items(&emu);
+    let model = by_name(&envs, "chat weather-model");
+    assert_eq!(
+        tag(model, "ai.operation.parentId"),
+        Some("0303030303030303"),
+        "its agent is not known yet: under its true parent"
+    );
+    assert_accounted(&t);
+    for span in &spans[2..] {
+        t.push_packed(span.pack()).unwrap();
+    }
+    assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+}

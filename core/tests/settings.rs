@@ -111,6 +111,10 @@ fn every_identity_setting_has_its_builder_method() {
         "disable_metrics",
         "disable_logs",
         "enable_live_metrics",
+        "enable_agent_reparenting",
+        "agent_ids",
+        "model_prices",
+        "agent_flows",
     ];
     let declared: Vec<&str> = SETTINGS
         .iter()
@@ -171,6 +175,29 @@ fn every_identity_setting_has_its_builder_method() {
     telemetry.shutdown(Duration::ZERO).unwrap();
     let telemetry = builder().enable_live_metrics(false).build().unwrap();
     assert!(!telemetry.resolved_config().enable_live_metrics);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().build().unwrap();
+    assert!(telemetry.resolved_config().enable_agent_reparenting);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().enable_agent_reparenting(false).build().unwrap();
+    assert!(!telemetry.resolved_config().enable_agent_reparenting);
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder()
+        .agent_ids([("weatherAgent", "asst_123")])
+        .build()
+        .unwrap();
+    let ids = &telemetry.resolved_config().agent_ids;
+    assert_eq!(ids.get("weatherAgent").map(String::as_str), Some("asst_123"));
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder()
+        .model_prices([("fake/agent-model", 0.3, 2.5)])
+        .build()
+        .unwrap();
+    let prices = &telemetry.resolved_config().model_prices;
+    assert_eq!(prices.get("fake/agent-model"), Some(&(0.3, 2.5)));
+    telemetry.shutdown(Duration::ZERO).unwrap();
+    let telemetry = builder().agent_flows(["support_flow"]).build().unwrap();
+    assert_eq!(telemetry.resolved_config().agent_flows, ["support_flow"]);
     telemetry.shutdown(Duration::ZERO).unwrap();
 }
 

@@ -11,7 +11,7 @@
 
 use crate::attribute::{attributes, genkit_azure_attribute};
 use crate::auth::genkit_azure_token_callback;
-use crate::boundary::{try_opt_str, FfiError, FfiResult, Path};
+use crate::boundary::{try_opt_str, try_slice, try_str, FfiError, FfiResult, Path};
 use crate::status::genkit_azure_status::{GENKIT_AZURE_INTERNAL, GENKIT_AZURE_INVALID_CONFIG};
 use genkit_azure::face::{self, Face, Kind, SettingValue};
 use genkit_azure::opentelemetry::KeyValue;
@@ -179,6 +179,42 @@ pub struct genkit_azure_config {
     /// usable from another thread, until `genkit_azure_free` returns (which
     /// waits for a call in progress).
     pub token_user_data: *mut c_void,
+    /// Export a Genkit agent's model and tool calls as direct children of its
+    /// `invoke_agent` dependency, as Azure's Agents view looks them up.
+    /// The true parent stays in the property `genkit_azure.genkit_parent_id`.
+    /// Phrased as "disable" so that the zero value keeps the default (on):
+    /// true here exports the tree as Genkit made it.
+    pub disable_agent_reparenting: bool,
+    /// Agent ids by Genkit agent name, for `gen_ai.agent.id` (Foundry matches spans to a registered agent by it).
+    /// Each attribute's key is an agent's name and its string value the id
+    /// (GENKIT_AZURE_ATTRIBUTE_STRING); an agent not listed has its name as
+    /// id. May be NULL when `agent_id_count` is 0.
+    pub agent_ids: *const genkit_azure_attribute,
+    pub agent_id_count: usize,
+    /// Prices by Genkit model name, in USD per million input and output tokens: model calls then carry their cost (`microsoft.gen_ai.cost.input` / `.output`).
+    /// A model not listed, or no table, adds no cost. May be NULL when
+    /// `model_price_count` is 0.
+    pub model_prices: *const genkit_azure_model_price,
+    pub model_price_count: usize,
+    /// Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+    /// An array of `agent_flow_count` UTF-8 flow names; may be NULL when the
+    /// count is 0.
+    pub agent_flows: *const *const c_char,
+    pub agent_flow_count: usize,
+}
+
+/// One model's prices, for `genkit_azure_config.model_prices`.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy)]
+pub struct genkit_azure_model_price {
+    /// The model as Genkit names it ("googleai/gemini-2.5-flash") or as the
+    /// call's `gen_ai.request.model` says it ("gemini-2.5-flash"). UTF-8, not NULL.
+    pub model: *const c_char,
+    /// USD per million input tokens; finite, at least 0.
+    pub input_usd_per_million_tokens: f64,
+    /// USD per million output tokens; finite, at least 0.
+    pub output_usd_per_million_tokens: f64,
 }
 
 /// A number field's value as C holds it: an integer, or a `double`.
@@ -334,6 +370,61 @@ pub(crate) unsafe fn builder(
         b = b.disable_offline_storage(true);
     }
     b = b.enable_live_metrics(!c.disable_live_metrics);
+    b = b.enable_agent_reparenting(!c.disable_agent_reparenting);
+    let ids_path = path.field("agent_ids");
+    let ids = unsafe {
+        attributes(
+            c.agent_ids,
+            c.agent_id_count,
+            &ids_path,
+            &path.field("agent_id_count"),
+        )
+    }?;
+    let mut agent_ids = Vec::with_capacity(ids.len());
+    for kv in ids {
+        let genkit_azure::opentelemetry::Value::String(id) = kv.value else {
+            return Err(FfiError::new(
+                GENKIT_AZURE_INVALID_CONFIG,
+                format!("{ids_path}: the id of agent '{}' must be a string", kv.key),
+            ));
+        };
+        agent_ids.push((kv.key.to_string(), id.to_string()));
+    }
+    b = b.agent_ids(agent_ids);
+    let prices_path = path.field("model_prices");
+    let prices = unsafe {
+        try_slice(
+            c.model_prices,
+            c.model_price_count,
+            &prices_path,
+            &path.field("model_price_count"),
+        )
+    }?;
+    let mut model_prices = Vec::with_capacity(prices.len());
+    for (i, p) in prices.iter().enumerate() {
+        let at = prices_path.index(i);
+        let model = unsafe { try_str(p.model, &at.field("model")) }?;
+        model_prices.push((
+            model.to_string(),
+            p.input_usd_per_million_tokens,
+            p.output_usd_per_million_tokens,
+        ));
+    }
+    b = b.model_prices(model_prices);
+    let flows_path = path.field("agent_flows");
+    let flows = unsafe {
+        try_slice(
+            c.agent_flows,
+            c.agent_flow_count,
+            &flows_path,
+            &path.field("agent_flow_count"),
+        )
+    }?;
+    let mut agent_flows = Vec::with_capacity(flows.len());
+    for (i, f) in flows.iter().enumerate() {
+        agent_flows.push(unsafe { try_str(*f, &flows_path.index(i)) }?.to_string());
+    }
+    b = b.agent_flows(agent_flows);
     b = b
         .log_input_and_output(c.log_input_and_output)
         .force_dev_export(!c.no_force_dev_export)
@@ -470,6 +561,20 @@ mod tests {
     }
 
     #[test]
+    fn agent_reparenting_is_on_unless_disabled() {
+        with_pipeline(&config(), |t| {
+            assert!(t.resolved_config().enable_agent_reparenting)
+        });
+        let off = genkit_azure_config {
+            disable_agent_reparenting: true,
+            ..config()
+        };
+        with_pipeline(&off, |t| {
+            assert!(!t.resolved_config().enable_agent_reparenting)
+        });
+    }
+
+    #[test]
     fn live_metrics_is_on_unless_disabled() {
         with_pipeline(&config(), |t| {
             assert!(t.resolved_config().enable_live_metrics)
@@ -573,6 +678,12 @@ mod tests {
             c"team",
             crate::attribute::genkit_azure_attribute_type::GENKIT_AZURE_ATTRIBUTE_STRING,
         )];
+        let prices = [genkit_azure_model_price {
+            model: c"fake/m".as_ptr(),
+            input_usd_per_million_tokens: 0.3,
+            output_usd_per_million_tokens: 2.5,
+        }];
+        let flows = [c"support_flow".as_ptr()];
         let c = genkit_azure_config {
             service_name: c"svc".as_ptr(),
             service_version: c"2.0".as_ptr(),
@@ -582,6 +693,12 @@ mod tests {
             resource_attribute_count: 1,
             storage_directory: dir_c.as_ptr(),
             disable_offline_storage: false,
+            agent_ids: attrs.as_ptr(),
+            agent_id_count: 1,
+            model_prices: prices.as_ptr(),
+            model_price_count: 1,
+            agent_flows: flows.as_ptr(),
+            agent_flow_count: 1,
             ..config()
         };
         with_pipeline(&c, |t| {
@@ -606,6 +723,9 @@ mod tests {
             assert!(!r.log_input_and_output && r.force_dev_export);
             assert!(!r.disable_traces && !r.disable_metrics && !r.disable_logs);
             assert!(!r.enable_trace_based_sampling_for_logs);
+            assert_eq!(r.agent_ids.get("team").map(String::as_str), Some("v"));
+            assert_eq!(r.model_prices.get("fake/m"), Some(&(0.3, 2.5)));
+            assert_eq!(r.agent_flows, ["support_flow"]);
         });
         let flags = genkit_azure_config {
             enable_trace_based_sampling_for_logs: true,

@@ -194,7 +194,9 @@ fn config_struct_declares_every_setting_as_core_does() {
         let wanted_type = match (s.kind, s.range) {
             (Kind::Text | Kind::Path, _) => "const char",
             (Kind::Flag | Kind::FlagOn, _) => "bool",
-            (Kind::Attributes, _) => "const struct genkit_azure_attribute",
+            (Kind::Attributes | Kind::TextMap, _) => "const struct genkit_azure_attribute",
+            (Kind::Prices, _) => "const struct genkit_azure_model_price",
+            (Kind::Names, _) => "const char *const",
             (Kind::Duration, _) => "uint32_t",
             (Kind::Float(_), _) => "double",
             (_, Some((_, SettingValue::Count(hi)))) if hi < u64::from(u32::MAX) => "uint32_t",

@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``genkit_azure_rs._native``."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from typing_extensions import Self
@@ -50,6 +50,10 @@ class Telemetry:
         disable_metrics: bool = False,
         disable_logs: bool = False,
         enable_live_metrics: bool = True,
+        enable_agent_reparenting: bool = True,
+        agent_ids: Mapping[str, str] | None = None,
+        model_prices: Mapping[str, tuple[float, float]] | None = None,
+        agent_flows: Sequence[str] | None = None,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,

@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -164,6 +164,21 @@ class AzureTelemetry:
             `_OTELRESOURCE_`.
         disable_logs: Export no logs: no log records, no Genkit log records. No log handler
             or structlog forwarding is installed.
+        enable_agent_reparenting: Export a Genkit agent's model and tool calls as direct
+            children of its `invoke_agent` dependency, as Azure's Agents view looks them
+            up. The true parent stays in the property ``genkit_azure.genkit_parent_id``
+            and the turn and ``generate`` spans are still exported; ``False`` exports the
+            tree as Genkit made it.
+        agent_ids: Agent ids by Genkit agent name, for `gen_ai.agent.id` (Foundry matches
+            spans to a registered agent by it). An agent not listed has its name as id.
+        model_prices: Prices by Genkit model name, in USD per million input and output
+            tokens: model calls then carry their cost (`microsoft.gen_ai.cost.input` /
+            `.output`). ``{"googleai/gemini-2.5-flash": (0.3, 2.5)}``; the key may also be
+            the model as ``gen_ai.request.model`` says it. A model not listed, or no table,
+            adds no cost.
+        agent_flows: Genkit flows to present as agents (`invoke_agent` dependencies, as
+            `genkit.exp` agents are). For apps whose agent is a flow: spans inside it name
+            it, its model and tool calls go under it, it carries their token totals.
         max_batch_size: Items per export request. 1 to 32768 items, default 1024 items.
         max_batch_bytes: A batch also closes when its spans' and logs' text reaches this
             many bytes. 1024 to 67108864 bytes, default 1048576 bytes.
@@ -245,6 +260,10 @@ class AzureTelemetry:
         disable_traces: bool = False,
         disable_metrics: bool = False,
         disable_logs: bool = False,
+        enable_agent_reparenting: bool = True,
+        agent_ids: Mapping[str, str] | None = None,
+        model_prices: Mapping[str, tuple[float, float]] | None = None,
+        agent_flows: Sequence[str] | None = None,
         max_batch_size: int | None = None,
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
@@ -269,6 +288,8 @@ class AzureTelemetry:
         if genkit_version is not None:
             # Set in code, so it wins over the environment; the user's own wins over it.
             resource_attributes = {"genkit.version": genkit_version, **(resource_attributes or {})}
+        if isinstance(agent_flows, str):
+            raise TypeError("agent_flows: expected a sequence of flow names, got a str")
         if credential is None:
             credential = credential_from_environment()
         # Kept to build the same pipeline again in a forked child (see _renew_after_fork).
@@ -291,6 +312,10 @@ class AzureTelemetry:
             disable_metrics=disable_metrics,
             disable_logs=disable_logs,
             enable_live_metrics=enable_live_metrics,
+            enable_agent_reparenting=enable_agent_reparenting,
+            agent_ids=None if agent_ids is None else dict(agent_ids),
+            model_prices=None if model_prices is None else {m: tuple(p) for m, p in model_prices.items()},
+            agent_flows=None if agent_flows is None else [str(f) for f in agent_flows],
             max_batch_size=max_batch_size,
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,

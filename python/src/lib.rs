@@ -165,6 +165,9 @@ fn _settings(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             Kind::Flag => "flag",
             Kind::FlagOn => "flag_on",
             Kind::Attributes => "attributes",
+            Kind::TextMap => "text_map",
+            Kind::Names => "names",
+            Kind::Prices => "prices",
         };
         d.set_item("kind", kind)?;
         d.set_item("doc_line", s.doc_line(Face::Python))?;
@@ -352,6 +355,10 @@ impl Telemetry {
         disable_metrics = false,
         disable_logs = false,
         enable_live_metrics = true,
+        enable_agent_reparenting = true,
+        agent_ids = None,
+        model_prices = None,
+        agent_flows = None,
         **settings,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -373,6 +380,10 @@ impl Telemetry {
         disable_metrics: bool,
         disable_logs: bool,
         enable_live_metrics: bool,
+        enable_agent_reparenting: bool,
+        agent_ids: Option<std::collections::HashMap<String, String>>,
+        model_prices: Option<std::collections::HashMap<String, (f64, f64)>>,
+        agent_flows: Option<Vec<String>>,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         // Names the host language in `ai.internal.sdkVersion`; resource
@@ -415,6 +426,16 @@ impl Telemetry {
             .disable_metrics(disable_metrics)
             .disable_logs(disable_logs);
         b = b.enable_live_metrics(enable_live_metrics);
+        b = b.enable_agent_reparenting(enable_agent_reparenting);
+        if let Some(ids) = agent_ids {
+            b = b.agent_ids(ids);
+        }
+        if let Some(flows) = agent_flows {
+            b = b.agent_flows(flows);
+        }
+        if let Some(prices) = model_prices {
+            b = b.model_prices(prices.into_iter().map(|(m, (i, o))| (m, i, o)));
+        }
         for (keyword, value) in settings.into_iter().flatten() {
             let keyword = keyword.cast::<PyString>()?.to_cow()?;
             b = setting_arg(b, &keyword, &value)?;
@@ -460,6 +481,10 @@ impl Telemetry {
         d.set_item("disable_metrics", config.disable_metrics)?;
         d.set_item("disable_logs", config.disable_logs)?;
         d.set_item("enable_live_metrics", config.enable_live_metrics)?;
+        d.set_item("enable_agent_reparenting", config.enable_agent_reparenting)?;
+        d.set_item("agent_ids", config.agent_ids.clone())?;
+        d.set_item("model_prices", config.model_prices.clone())?;
+        d.set_item("agent_flows", config.agent_flows.clone())?;
         Ok(d)
     }
 

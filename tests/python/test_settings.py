@@ -39,6 +39,9 @@ ANNOTATION = {
     "flag": "bool",
     "flag_on": "bool",
     "attributes": "Mapping[str, Any] | None",
+    "text_map": "Mapping[str, str] | None",
+    "prices": "Mapping[str, tuple[float, float]] | None",
+    "names": "Sequence[str] | None",
 }
 
 

@@ -50,6 +50,16 @@ pub enum Kind {
     FlagOn,
     /// Key/value pairs.
     Attributes,
+    /// Text by key (a Rust map of strings, a C list of string attributes
+    /// with a count, a Python `Mapping[str, str]`).
+    TextMap,
+    /// A list of names (a Rust `Vec<String>`, a C array of strings with a
+    /// count, a Python `Sequence[str]`).
+    Names,
+    /// Prices by model: USD per million input and output tokens (a Rust
+    /// map, a C list of `genkit_azure_model_price` with a count, a Python
+    /// `Mapping[str, tuple[float, float]]`).
+    Prices,
 }
 
 /// A number or duration setting's value, whatever the face. Values of one

@@ -66,7 +66,10 @@ macro_rules! for_each_setting {
                 /// Export prompts and responses (`genkit:input`, `genkit:output`, cut to the property limit) and Input/Output log records.
                 ///
                 /// Off, both attributes are `<redacted>` before export (tokens,
-                /// finish reasons and latency are read from them first).
+                /// finish reasons and latency are read from them first). On,
+                /// model calls also carry `gen_ai.input.messages`,
+                /// `gen_ai.output.messages` and `gen_ai.system_instructions`
+                /// in OpenTelemetry's GenAI message schema, 256 KiB each.
                 log_input_and_output: Flag, default "off: `<redacted>`";
                 /// Sample logs and custom telemetry with their trace: dropped with a dropped trace, and carrying a kept one's `sampleRate`.
                 ///
@@ -93,6 +96,33 @@ macro_rules! for_each_setting {
                 /// string points ingestion at a loopback host without naming a
                 /// `LiveEndpoint` (a local setup never wants the public default).
                 enable_live_metrics: FlagOn, default "on";
+                /// Export a Genkit agent's model and tool calls as direct children of its `invoke_agent` dependency, as Azure's Agents view looks them up.
+                ///
+                /// Genkit puts a turn and a `generate` step between an agent and
+                /// its calls. On, a call's `ai.operation.parentId` is the agent
+                /// span's id and its true parent stays in the property
+                /// `genkit_azure.genkit_parent_id` (the turn and `generate`
+                /// spans are still exported). Off, the tree is exported as
+                /// Genkit made it.
+                enable_agent_reparenting: FlagOn, default "on";
+                /// Agent ids by Genkit agent name, for `gen_ai.agent.id` (Foundry matches spans to a registered agent by it).
+                ///
+                /// An agent not listed has its name as id.
+                agent_ids: TextMap, default "none: the agent's name";
+                /// Prices by Genkit model name, in USD per million input and output tokens: model calls then carry their cost (`microsoft.gen_ai.cost.input` / `.output`).
+                ///
+                /// The key is the model as Genkit names it (`googleai/gemini-2.5-flash`)
+                /// or as the call's `gen_ai.request.model` says it
+                /// (`gemini-2.5-flash`). A model not listed, or no table, adds no
+                /// cost.
+                model_prices: Prices, default "none: no cost";
+                /// Genkit flows to present as agents (`invoke_agent` dependencies, as `genkit.exp` agents are).
+                ///
+                /// For apps whose agent is a flow: a flow named here is an
+                /// agent in Azure's Agents view, with everything an agent gets
+                /// (spans inside it name it, its calls go under it, its token
+                /// totals).
+                agent_flows: Names, default "none";
             }
             tuned {
                 /// Items per export request.
@@ -284,6 +314,15 @@ macro_rules! config_from_settings {
             pub disable_logs: bool,
             /// Stream Live Metrics while someone watches (default on).
             pub enable_live_metrics: bool,
+            /// Export a Genkit agent's model and tool calls under the agent
+            /// span (default on).
+            pub enable_agent_reparenting: bool,
+            /// `gen_ai.agent.id` by Genkit agent name (default none: the name).
+            pub agent_ids: std::collections::HashMap<String, String>,
+            /// USD per million (input, output) tokens by model (default none).
+            pub model_prices: std::collections::HashMap<String, (f64, f64)>,
+            /// Flows presented as agents (default none).
+            pub agent_flows: Vec<String>,
             /// Not a setting: Live Metrics' intervals, which tests scale down.
             #[doc(hidden)]
             pub live_metrics_timings: crate::live::LiveTimings,
@@ -312,6 +351,10 @@ macro_rules! config_from_settings {
                     disable_metrics: false,
                     disable_logs: false,
                     enable_live_metrics: true,
+                    enable_agent_reparenting: true,
+                    agent_ids: std::collections::HashMap::new(),
+                    model_prices: std::collections::HashMap::new(),
+                    agent_flows: Vec::new(),
                     live_metrics_timings: crate::live::LiveTimings::default(),
                     $($name: $default,)*
                 }
@@ -340,6 +383,10 @@ macro_rules! config_from_settings {
                     .field("disable_metrics", &self.disable_metrics)
                     .field("disable_logs", &self.disable_logs)
                     .field("enable_live_metrics", &self.enable_live_metrics)
+                    .field("enable_agent_reparenting", &self.enable_agent_reparenting)
+                    .field("agent_ids", &self.agent_ids)
+                    .field("model_prices", &self.model_prices)
+                    .field("agent_flows", &self.agent_flows)
                     $(.field(stringify!($name), &self.$name))*
                     .finish()
             }
@@ -419,6 +466,20 @@ impl Config {
         for setting in SETTINGS.iter().filter(|s| s.is_tuned()) {
             let value = self.get(setting.name).expect("a tuned setting has a value");
             setting.check(face, value)?;
+        }
+        let mut prices: Vec<_> = self.model_prices.iter().collect();
+        prices.sort_by(|a, b| a.0.cmp(b.0));
+        for (model, (input, output)) in prices {
+            if !(input.is_finite() && *input >= 0.0 && output.is_finite() && *output >= 0.0) {
+                let field = setting("model_prices").expect("declared").error_field(face);
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "the prices of '{model}' must be finite and at least 0 USD per million \
+                         tokens, got {input} and {output}"
+                    ),
+                ));
+            }
         }
         if self.retry_base_delay > self.retry_max_delay {
             let (base, max) = (
@@ -519,6 +580,26 @@ mod tests {
             config.validate_as(Face::Python).unwrap_err().to_string(),
             "retry_base_delay_s: must be at most retry_max_delay_s (10 s), got 20 s"
         );
+    }
+
+    #[test]
+    fn a_price_must_be_a_finite_amount() {
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let config = Config {
+                model_prices: [("m".to_string(), (0.5, bad))].into_iter().collect(),
+                ..Config::default()
+            };
+            let err = config.validate_as(Face::C).unwrap_err().to_string();
+            assert!(
+                err.starts_with("config.model_prices: the prices of 'm' must be finite"),
+                "{err}"
+            );
+        }
+        let config = Config {
+            model_prices: [("m".to_string(), (0.0, 2.5))].into_iter().collect(),
+            ..Config::default()
+        };
+        config.validate().unwrap();
     }
 
     #[test]

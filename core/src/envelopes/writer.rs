@@ -7,11 +7,12 @@
 //! only knows Application Insights' schema: field names, order, formats and
 //! length limits (cut at character boundaries, counted).
 
+use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
 use super::json::{hex_into, Json};
 use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
-use super::view::{text, Item, SpanView, ViewOptions};
+use super::view::{text, Evaluation, Item, SpanView, ViewOptions};
 use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
@@ -154,10 +155,13 @@ impl EnvelopeWriter {
             for span in spans {
                 // Malformed bytes never come from `SpanPacker`; what was read is written.
                 let _ = parts.read(span);
-                let view = SpanView::of(&parts, self.view);
+                let view = SpanView::of(&parts, &self.view);
                 self.span(out.next()?, &parts, &view, &mut tags);
                 for event in &parts.events {
                     self.span_event(out.next()?, &parts, &view, event, &mut tags);
+                }
+                for e in &view.evaluations {
+                    self.evaluation(out.next()?, &parts, &view, e, &mut tags);
                 }
             }
             Ok(())
@@ -291,7 +295,8 @@ impl EnvelopeWriter {
             }
         }
         own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
-        if let Some(parent) = span.parent_span_id {
+        // A call inside an agent goes under the agent (see `pipeline/agents.rs`).
+        if let Some(parent) = span.reparented.or(span.parent_span_id) {
             own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(parent));
         }
         if let Some(user) = &view.user_id {
@@ -456,6 +461,47 @@ impl EnvelopeWriter {
                 continue;
             }
             props.value(a.key, &text(a.value));
+        }
+        props.close();
+        Self::end(j);
+    }
+
+    /// A `gen_ai.evaluation.result` Event, in the evaluator span's
+    /// operation and under it, as Azure's Agents view reads evaluations.
+    fn evaluation<'a>(
+        &self,
+        j: &mut Json,
+        span: &SpanParts<'a>,
+        view: &SpanView<'a>,
+        e: &Evaluation,
+        own: &mut ItemTags<'a>,
+    ) {
+        self.head(
+            j,
+            "Event",
+            span.end_unix_nanos,
+            Some(span.sample_rate.unwrap_or(100.0)),
+        );
+        own.clear();
+        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
+        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
+        if let Some(op) = &view.operation_name {
+            own.set(tags::OPERATION_NAME, op.clone());
+        }
+        self.tags(j, own);
+        Self::data(j, "Event");
+        j.field_str_after_comma("name", "gen_ai.evaluation.result", MAX_EVENT_NAME);
+        let mut props = Properties::open(j);
+        props.value("gen_ai.evaluation.name", &e.name);
+        for (key, value) in [
+            ("gen_ai.evaluation.score.value", &e.value),
+            ("gen_ai.evaluation.score.label", &e.label),
+            ("gen_ai.evaluation.explanation", &e.explanation),
+            ("gen_ai.agent.id", &e.agent_id),
+        ] {
+            if let Some(v) = value {
+                props.value(key, v);
+            }
         }
         props.close();
         Self::end(j);
@@ -691,7 +737,12 @@ impl<'j> Properties<'j> {
         self.any = true;
         self.j.str(key, MAX_PROPERTY_KEY);
         self.j.byte(b':');
-        self.j.str(value, MAX_PROPERTY_VALUE);
+        // GenAI messages get what Microsoft's exporters give them.
+        let max = match is_content_key(key) {
+            true => MAX_CONTENT_BYTES,
+            false => MAX_PROPERTY_VALUE,
+        };
+        self.j.str(value, max);
     }
 
     fn close(self) {

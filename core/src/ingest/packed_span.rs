@@ -26,6 +26,14 @@
 //! OPERATION str                     (`ai.operation.name`, known at the span's start)
 //! SAMPLE_RATE f64                   (the percentage of traces kept, under 100;
 //!                                    always the first record)
+//! REPARENT span_id[8]               (set by the worker: the agent span a model or
+//!                                    tool call is parented to in the export)
+//! AGENT_USAGE f64 f64               (set by the worker on an agent span: the input
+//!                                    and output tokens of its model calls)
+//! TOOL_CALL_ID str                  (set by the worker on a tool span: the `ref` of
+//!                                    the model's request it answers)
+//! MAIN_CONVERSATION str             (set by the worker on a call inside an agent: the
+//!                                    main agent's session)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -70,6 +78,10 @@ pub(super) const EVENT: u8 = 6;
 pub(super) const LINK: u8 = 7;
 pub(super) const OPERATION: u8 = 8;
 pub(super) const SAMPLE_RATE: u8 = 9;
+pub(super) const REPARENT: u8 = 10;
+pub(super) const AGENT_USAGE: u8 = 11;
+pub(super) const TOOL_CALL_ID: u8 = 12;
+pub(super) const MAIN_CONVERSATION: u8 = 13;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -507,6 +519,51 @@ impl PackedSpan {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Appends a record the worker learnt after the span was packed (one
+    /// reallocation, for the few spans it concerns).
+    fn append(&mut self, record: &[u8]) {
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.extend_from_slice(record);
+        self.bytes = bytes.into_boxed_slice();
+    }
+
+    /// Exported under `agent` (a model or tool call inside that agent, for
+    /// the Agents view's direct-parent lookups); its own parent stays what
+    /// it was and is said in a property.
+    pub(crate) fn reparent(&mut self, agent: [u8; 8]) {
+        let mut record = [0u8; 9];
+        record[0] = REPARENT;
+        record[1..].copy_from_slice(&agent);
+        self.append(&record);
+    }
+
+    /// A tool span's call id: the `ref` of the model's request it answers.
+    pub(crate) fn tool_call_id(&mut self, id: &str) {
+        self.append_str(TOOL_CALL_ID, id);
+    }
+
+    /// A call's main agent's session (its conversation).
+    pub(crate) fn main_conversation_id(&mut self, id: &str) {
+        self.append_str(MAIN_CONVERSATION, id);
+    }
+
+    fn append_str(&mut self, tag: u8, s: &str) {
+        let mut record = Vec::with_capacity(5 + s.len());
+        record.push(tag);
+        record.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        record.extend_from_slice(s.as_bytes());
+        self.append(&record);
+    }
+
+    /// An agent span's totals: the input and output tokens of its model calls.
+    pub(crate) fn agent_usage(&mut self, input: f64, output: f64) {
+        let mut record = [0u8; 17];
+        record[0] = AGENT_USAGE;
+        record[1..9].copy_from_slice(&input.to_le_bytes());
+        record[9..].copy_from_slice(&output.to_le_bytes());
+        self.append(&record);
     }
 
     /// Its trace was sampled out (see [`SpanPacker::sampling`]).

@@ -7,10 +7,10 @@
 
 use super::intern;
 use super::packed_span::{
-    read_u64, PackedSpan, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
-    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK, NAME,
-    OPERATION, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, V_F64, V_FALSE, V_I64, V_STR,
-    V_TRUE,
+    read_u64, PackedSpan, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
+    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK,
+    MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT,
+    STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -202,6 +202,16 @@ pub(crate) struct SpanParts<'a> {
     /// The percentage of traces kept, when sampling kept its trace below
     /// 100 % (`sampleRate`); `None` is 100.
     pub sample_rate: Option<f64>,
+    /// The agent span this model or tool call is exported under (set by the
+    /// worker: `parent_span_id` stays its true parent).
+    pub reparented: Option<&'a [u8; 8]>,
+    /// An agent span's input and output tokens, summed over its model calls
+    /// (set by the worker).
+    pub agent_usage: Option<(f64, f64)>,
+    /// A tool span's call id (set by the worker).
+    pub tool_call_id: Option<&'a str>,
+    /// A call's main agent's session (set by the worker).
+    pub main_conversation_id: Option<&'a str>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -230,6 +240,10 @@ impl Default for SpanParts<'_> {
             operation_name: None,
             failure_source: false,
             sample_rate: None,
+            reparented: None,
+            agent_usage: None,
+            tool_call_id: None,
+            main_conversation_id: None,
         }
     }
 }
@@ -251,6 +265,10 @@ impl<'a> SpanParts<'a> {
         self.operation_name = None;
         self.failure_source = false;
         self.sample_rate = None;
+        self.reparented = None;
+        self.agent_usage = None;
+        self.tool_call_id = None;
+        self.main_conversation_id = None;
         if b.len() < HEADER {
             return false;
         }
@@ -286,6 +304,13 @@ impl<'a> SpanParts<'a> {
                 NAME => self.name = r.str()?,
                 OPERATION => self.operation_name = Some(r.str()?),
                 SAMPLE_RATE => self.sample_rate = Some(f64::from_bits(r.u64()?)),
+                REPARENT => self.reparented = Some(r.bytes(8)?.try_into().ok()?),
+                TOOL_CALL_ID => self.tool_call_id = Some(r.str()?),
+                MAIN_CONVERSATION => self.main_conversation_id = Some(r.str()?),
+                AGENT_USAGE => {
+                    let input = f64::from_bits(r.u64()?);
+                    self.agent_usage = Some((input, f64::from_bits(r.u64()?)));
+                }
                 STATUS => self.status_description = r.str()?,
                 SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
                 SCOPE_INLINE => {

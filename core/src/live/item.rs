@@ -106,7 +106,7 @@ impl<'a> LiveItem<'a> {
 
     /// A span's items, pushed to `out`: the Request or dependency its view
     /// says, then an Exception per `exception` event.
-    pub fn from_span(parts: &SpanParts<'a>, options: ViewOptions, out: &mut Vec<LiveItem<'a>>) {
+    pub fn from_span(parts: &SpanParts<'a>, options: &ViewOptions, out: &mut Vec<LiveItem<'a>>) {
         let view = SpanView::of(parts, options);
         let mut dimensions = Vec::with_capacity(parts.attrs.len() + view.extra.len());
         for (i, a) in parts.attrs.iter().enumerate() {
@@ -245,7 +245,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(span);
         let mut out = Vec::new();
-        LiveItem::from_span(&parts, ViewOptions::default(), &mut out);
+        LiveItem::from_span(&parts, &ViewOptions::default(), &mut out);
         out.iter()
             .map(|i| {
                 let main = match i.kind {
@@ -291,7 +291,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(&server);
         let mut out = Vec::new();
-        LiveItem::from_span(&parts, ViewOptions::default(), &mut out);
+        LiveItem::from_span(&parts, &ViewOptions::default(), &mut out);
         assert_eq!(out[0].url, "https://h/menu?x=1");
         // Mapped attributes are fields, not dimensions.
         assert_eq!(
@@ -313,7 +313,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(&client);
         let mut out = Vec::new();
-        LiveItem::from_span(&parts, ViewOptions::default(), &mut out);
+        LiveItem::from_span(&parts, &ViewOptions::default(), &mut out);
         let d = &out[0];
         assert_eq!(d.kind, TelemetryType::Dependency);
         assert!(!d.success);
@@ -329,7 +329,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(&packed);
         let mut out = Vec::new();
-        LiveItem::from_span(&parts, ViewOptions::default(), &mut out);
+        LiveItem::from_span(&parts, &ViewOptions::default(), &mut out);
         assert_eq!(out.len(), 2);
         let e = &out[1];
         assert_eq!(e.kind, TelemetryType::Exception);

@@ -50,7 +50,7 @@ impl Tap {
         // Malformed bytes never come from `SpanPacker`; what was read counts.
         let _ = parts.read(span);
         let mut items = Vec::with_capacity(1 + parts.events.len());
-        LiveItem::from_span(&parts, c.view, &mut items);
+        LiveItem::from_span(&parts, &c.view, &mut items);
         c.add(&items);
     }
 

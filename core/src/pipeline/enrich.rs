@@ -1,5 +1,7 @@
 //! Genkit enrichment in the worker: every span, in the order spans end, goes
-//! through the failure tracker (`failures.rs`) and, when Genkit made it,
+//! through the failure tracker (`failures.rs`) and the agent tracker
+//! (`agents.rs`: calls held for their agent, token totals), a tool span
+//! learns the id of the model's request it answers, and a span Genkit made
 //! yields the metric points and log records derived from it
 //! (`envelopes::genkit`). It runs here because only the worker sees every
 //! span in that order, on one task, before the span is batched.
@@ -9,13 +11,17 @@
 //! derived from them and the tracker never sees them (a parent of a spilled
 //! failing span may be taken for a failure source).
 
+use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::metrics::Measure;
-use crate::envelopes::genkit::{logs, metrics, GenkitSpan, Source, SpanFacts};
+use crate::envelopes::genkit::{
+    logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
+};
 #[cfg(test)]
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
 use opentelemetry_sdk::Resource;
+use std::collections::HashMap;
 
 /// What the worker derives from Genkit spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,11 @@ pub(crate) struct GenkitOptions {
     pub logs: bool,
     /// The `source` / `sourceVersion` labels, from the resource.
     pub source: Source,
+    /// Export model and tool calls inside an agent under the agent span
+    /// (`enable_agent_reparenting`).
+    pub agent_reparenting: bool,
+    /// Flows presented as agents (`agent_flows`).
+    pub agent_flows: AgentFlows,
 }
 
 impl Default for GenkitOptions {
@@ -38,6 +49,8 @@ impl Default for GenkitOptions {
             metrics: true,
             logs: true,
             source: Source::default(),
+            agent_reparenting: true,
+            agent_flows: AgentFlows::default(),
         }
     }
 }
@@ -57,6 +70,16 @@ impl GenkitOptions {
 pub(crate) struct Enricher {
     options: GenkitOptions,
     failures: Failures,
+    /// Agents: calls held until their agent is known, token totals.
+    pub(super) agents: Agents,
+    /// The tools the latest model output under each parent (a `generate`
+    /// step) asked for, by name, with the request's `ref`: a tool span
+    /// that ends under that parent is that call (`gen_ai.tool.call.id`).
+    tool_refs: HashMap<[u8; 8], Vec<(String, String)>>,
+    /// The call id found for the span at hand.
+    call_id: Option<String>,
+    /// The session of the agent span at hand.
+    session: Option<String>,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
@@ -67,6 +90,10 @@ pub(crate) struct Enricher {
 impl Enricher {
     pub fn new(options: GenkitOptions) -> Self {
         Self {
+            agents: Agents::new(options.agent_reparenting),
+            tool_refs: HashMap::new(),
+            call_id: None,
+            session: None,
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
@@ -77,22 +104,27 @@ impl Enricher {
     /// Takes in a span as it ends: marks it when it is a failure source,
     /// and hands what it derives to `points` (labels and the measurements
     /// that share them, borrowed: see [`metrics::derive_groups`]) and `log`.
+    /// Returns what the agent tracker needs of it (see [`Agents::ended`]).
     pub fn enrich(
         &mut self,
         span: &mut PackedSpan,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
-    ) {
+    ) -> Seen {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
-        let source = if parts.read(span) {
+        let (source, seen) = if parts.read(span) {
             self.derive(&parts, points, log)
         } else {
-            false
+            (false, Seen::default())
         };
         self.parts = recycled(parts);
         if source {
             span.mark_failure_source();
         }
+        if let Some(id) = self.call_id.take() {
+            span.tool_call_id(&id);
+        }
+        seen
     }
 
     /// [`Enricher::enrich`] with each point owned (what tests read).
@@ -114,13 +146,34 @@ impl Enricher {
         );
     }
 
-    /// Everything but the marking; true when the span is a failure source.
+    /// Hands a span that ended to the agent tracker: `Some` when it goes on
+    /// now; what its end releases goes to `released`.
+    pub fn settle(
+        &mut self,
+        seen: Seen,
+        span: PackedSpan,
+        exported: bool,
+        released: &mut Vec<PackedSpan>,
+    ) -> Option<PackedSpan> {
+        let session = self.session.take();
+        self.agents
+            .ended(seen, span, exported, session.as_deref(), released)
+    }
+
+    /// Every span held for its agent (a flush, the shutdown).
+    pub fn release_all(&mut self, released: &mut Vec<PackedSpan>) {
+        self.agents.release_all(released);
+    }
+
+    /// Everything but the marking; true when the span is a failure source,
+    /// and what the agent tracker needs of it.
     fn derive(
         &mut self,
         parts: &SpanParts<'_>,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
-    ) -> bool {
+    ) -> (bool, Seen) {
+        self.session = None;
         // One pass over the attributes, for the tracker and the facts both.
         let scan = GenkitSpan::scan(parts);
         let source = self.failures.ended(Ended {
@@ -135,11 +188,64 @@ impl Enricher {
             failed: parts.status == StatusCode::Error || scan.span.failed(),
             genkit: scan.has_type,
         });
-        let o = &self.options;
-        if !scan.genkit || !(o.metrics || o.logs) {
-            return source;
+        let mut seen = Seen {
+            span_id: *parts.span_id,
+            parent: parts
+                .parent_span_id
+                .filter(|_| !parts.parent_is_remote)
+                .copied(),
+            ..Seen::default()
+        };
+        if !self.tool_refs.is_empty() {
+            // A `generate` step that ended: its calls are done.
+            self.tool_refs.remove(&seen.span_id);
+        }
+        if !scan.genkit {
+            return (source, seen);
+        }
+        // Only calls, agents and spans something waits on look at the path.
+        let role = match scan.span.role() {
+            Role::Flow if self.options.agent_flows.contains(scan.span.name) => Role::Agent,
+            role => role,
+        };
+        if role == Role::Tool && !self.tool_refs.is_empty() {
+            self.call_id = seen
+                .parent
+                .and_then(|p| self.tool_refs.get(&p))
+                .and_then(|refs| refs.iter().find(|(name, _)| name == scan.span.name))
+                .map(|(_, id)| id.clone());
+        }
+        if matches!(role, Role::Model | Role::Tool | Role::Agent)
+            || self.agents.awaited(&seen.span_id)
+        {
+            let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
+            seen.agent = role == Role::Agent;
+            seen.main_agent = seen.agent && !inside;
+            if seen.agent {
+                self.session = scan.span.session_id.map(str::to_string);
+            }
+            seen.child_of_agent = child_of_agent;
+            seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
+        }
+        let model_inside_agent = seen.call_inside_agent && role == Role::Model;
+        if !(self.options.metrics || self.options.logs) {
+            if role == Role::Model {
+                let model = scan.span.output.and_then(ModelOutput::parse);
+                if model_inside_agent {
+                    seen.tokens = model.as_ref().map(tokens);
+                }
+                self.note_tool_refs(seen.parent, model.as_ref());
+            }
+            return (source, seen);
         }
         let facts = SpanFacts::of(scan.span, parts, source);
+        if role == Role::Model {
+            if model_inside_agent {
+                seen.tokens = facts.model.as_ref().map(tokens);
+            }
+            self.note_tool_refs(seen.parent, facts.model.as_ref());
+        }
+        let o = &self.options;
         if o.metrics {
             metrics::derive_groups(&facts, &o.source, points);
         }
@@ -147,8 +253,39 @@ impl Enricher {
             let cache = &mut self.log_cache;
             logs::derive_with(&facts, &o.source, o.log_input_and_output, cache, log);
         }
-        source
+        (source, seen)
     }
+}
+
+impl Enricher {
+    /// A model call ended under `parent`: the tools its output asks for are
+    /// what the next tool spans there answer.
+    fn note_tool_refs(&mut self, parent: Option<[u8; 8]>, model: Option<&ModelOutput>) {
+        let Some(parent) = parent else {
+            return;
+        };
+        match model.filter(|m| !m.tool_refs.is_empty()) {
+            Some(m) => {
+                // A parent that never ends here cannot grow this for good.
+                if self.tool_refs.len() >= agents::MAX_PENDING {
+                    self.tool_refs.clear();
+                }
+                self.tool_refs.insert(parent, m.tool_refs.clone());
+            }
+            None if !self.tool_refs.is_empty() => {
+                self.tool_refs.remove(&parent);
+            }
+            None => {}
+        }
+    }
+}
+
+/// A model call's input and output tokens (absent counts as none).
+fn tokens(m: &ModelOutput) -> (f64, f64) {
+    (
+        m.usage.input_tokens.unwrap_or(0.0),
+        m.usage.output_tokens.unwrap_or(0.0),
+    )
 }
 
 /// `parts` emptied, keeping its buffers, free of the span it borrowed.
@@ -273,6 +410,67 @@ mod tests {
         assert!(!points.is_empty() && logs.is_empty());
         let (points, logs) = run(&mut e, &mut span(3, None, &[("http.method", "GET")], true));
         assert!(points.is_empty() && logs.is_empty());
+    }
+
+    #[test]
+    fn a_tool_span_answers_the_request_its_model_named_once() {
+        let out = r#"{"message":{"role":"model","content":[{"toolRequest":{"name":"get_weather","ref":"call-1","input":"Paris"}}]}}"#;
+        let model = |id| {
+            span(
+                id,
+                Some(3),
+                &[
+                    ("genkit:type", "action"),
+                    ("genkit:metadata:subtype", "model"),
+                    ("genkit:name", "m"),
+                    ("genkit:output", out),
+                ],
+                false,
+            )
+        };
+        let tool = |id, name| {
+            span(
+                id,
+                Some(3),
+                &[
+                    ("genkit:type", "action"),
+                    ("genkit:metadata:subtype", "tool.v2"),
+                    ("genkit:name", name),
+                ],
+                false,
+            )
+        };
+        let call_id = |s: &PackedSpan| {
+            let mut parts = SpanParts::default();
+            parts.read(s);
+            parts.tool_call_id.map(str::to_string)
+        };
+        for options in [
+            GenkitOptions::default(),
+            GenkitOptions {
+                metrics: false,
+                logs: false,
+                ..GenkitOptions::default()
+            },
+        ] {
+            let mut e = Enricher::new(options);
+            run(&mut e, &mut model(4));
+            let mut weather = tool(5, "get_weather");
+            run(&mut e, &mut weather);
+            assert_eq!(call_id(&weather).as_deref(), Some("call-1"));
+            let mut other = tool(6, "other");
+            run(&mut e, &mut other);
+            assert_eq!(call_id(&other), None, "not asked for");
+            // The generate step ends: its calls are done.
+            run(
+                &mut e,
+                &mut span(3, Some(2), &[("genkit:type", "util")], false),
+            );
+            assert!(e.tool_refs.is_empty());
+            let mut late = tool(7, "get_weather");
+            run(&mut e, &mut late);
+            assert_eq!(call_id(&late), None);
+        }
     }
 
     #[test]

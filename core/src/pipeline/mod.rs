@@ -2,6 +2,7 @@
 //! size and age and hands them to mapping; the spill writes the overflow to
 //! disk. Per-trace decisions that need arrival order belong here.
 
+mod agents;
 mod collection;
 mod enrich;
 mod failures;

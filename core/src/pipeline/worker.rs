@@ -79,6 +79,8 @@ pub(crate) struct Worker {
     enricher: Enricher,
     /// Log records derived from the span at hand (kept for its capacity).
     derived: Vec<LogRecord>,
+    /// Spans held for their agent that go on now (kept for its capacity).
+    released: Vec<PackedSpan>,
 }
 
 impl Worker {
@@ -104,6 +106,7 @@ impl Worker {
             settings,
             oldest: None,
             derived: Vec::new(),
+            released: Vec::new(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Worker {
             };
             let Some(msg) = msg else {
                 // Every handle was dropped without shutdown: send what we have.
+                self.release_held().await;
                 self.send_pending().await;
                 return;
             };
@@ -161,6 +165,7 @@ impl Worker {
         while let Ok(msg) = self.rx.try_recv() {
             self.handle(msg).await;
         }
+        self.release_held().await;
         self.send_pending().await;
         self.collect_metrics().await;
         self.wait_for_exports(deadline).await;
@@ -203,6 +208,7 @@ impl Worker {
             // Woken only: the loop arms the metric clock for it next.
             Msg::ProducerJoined => {}
             Msg::Flush(reply) => {
+                self.release_held().await;
                 self.send_pending().await;
                 self.collect_metrics().await;
                 let _ = reply.send(self.ledger.allocated());
@@ -220,7 +226,7 @@ impl Worker {
     async fn span(&mut self, mut span: PackedSpan) {
         let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
         let mut first_folds = Vec::new();
-        self.enricher.enrich(
+        let seen = self.enricher.enrich(
             &mut span,
             &mut |labels, measures| {
                 // Borrowed: a series seen before costs no allocation.
@@ -244,10 +250,14 @@ impl Worker {
         // Sampling dropped its trace: derived from, then dropped as with
         // traces off.
         let (sampled_out, sample_rate) = (span.sampled_out(), span.sample_rate());
-        if self.settings.export_spans && !sampled_out {
-            self.oldest.get_or_insert_with(tokio::time::Instant::now);
-            if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
-                self.dispatch(batch).await;
+        let exported = self.settings.export_spans && !sampled_out;
+        // A call inside an agent may wait here for its agent (`agents.rs`).
+        let span = self
+            .enricher
+            .settle(seen, span, exported, &mut self.released);
+        if exported {
+            if let Some(span) = span {
+                self.batch_span(span).await;
             }
         } else {
             // At its fate here: never batched, so no batch settles it.
@@ -260,6 +270,7 @@ impl Worker {
             Counters::add(&self.counters.items_settled, 1);
             Counters::sub(&self.counters.items_pending, 1);
         }
+        self.send_released().await;
         let mut derived = std::mem::take(&mut self.derived);
         for mut log in derived.drain(..) {
             // Logs sampled with their trace, as the host's are.
@@ -278,6 +289,31 @@ impl Worker {
             }
         }
         self.derived = derived;
+    }
+
+    async fn batch_span(&mut self, span: PackedSpan) {
+        self.oldest.get_or_insert_with(tokio::time::Instant::now);
+        if let Ok(Some(batch)) = self.gathering.push(Msg::Span(span)) {
+            self.dispatch(batch).await;
+        }
+    }
+
+    /// Batches the spans the agent tracker released.
+    async fn send_released(&mut self) {
+        if self.released.is_empty() {
+            return;
+        }
+        let mut released = std::mem::take(&mut self.released);
+        for span in released.drain(..) {
+            self.batch_span(span).await;
+        }
+        self.released = released;
+    }
+
+    /// Every span still held for its agent goes on (a flush, the shutdown).
+    async fn release_held(&mut self) {
+        self.enricher.release_all(&mut self.released);
+        self.send_released().await;
     }
 
     /// Says once per metric that it reached `metric_series_limit`.

@@ -144,6 +144,53 @@ impl AzureTelemetryBuilder {
         self.config.enable_live_metrics = on;
         self
     }
+    /// `false`: export a Genkit agent's model and tool calls where Genkit put
+    /// them, under its turn and `generate` steps (default `true`: directly
+    /// under the agent's `invoke_agent` dependency, the true parent in the
+    /// property `genkit_azure.genkit_parent_id`, as Azure's Agents view
+    /// looks them up).
+    pub fn enable_agent_reparenting(mut self, on: bool) -> Self {
+        self.config.enable_agent_reparenting = on;
+        self
+    }
+    /// Agent ids by Genkit agent name: an agent listed has this
+    /// `gen_ai.agent.id` (the id of an agent registered in Foundry, which
+    /// matches spans by it) instead of its name. Adds to earlier calls.
+    pub fn agent_ids<K: Into<String>, V: Into<String>>(
+        mut self,
+        ids: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.config
+            .agent_ids
+            .extend(ids.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+    /// Prices by model, in USD per million input and output tokens: each
+    /// `(model, input, output)` adds `microsoft.gen_ai.cost.input` /
+    /// `.output` to that model's calls. The model is named as Genkit names it
+    /// (`googleai/gemini-2.5-flash`) or as `gen_ai.request.model` says it.
+    /// Adds to earlier calls.
+    pub fn model_prices<K: Into<String>>(
+        mut self,
+        prices: impl IntoIterator<Item = (K, f64, f64)>,
+    ) -> Self {
+        self.config.model_prices.extend(
+            prices
+                .into_iter()
+                .map(|(model, input, output)| (model.into(), (input, output))),
+        );
+        self
+    }
+    /// Genkit flows to present as agents: a flow named here is an
+    /// `invoke_agent` dependency in Azure's Agents view, as a `genkit.exp`
+    /// agent is (spans inside it name it, its calls go under it, it carries
+    /// their token totals). Adds to earlier calls.
+    pub fn agent_flows<S: Into<String>>(mut self, flows: impl IntoIterator<Item = S>) -> Self {
+        self.config
+            .agent_flows
+            .extend(flows.into_iter().map(Into::into));
+        self
+    }
     /// Not API: Live Metrics' intervals (tests scale them down to watch the
     /// timing rules in seconds).
     #[doc(hidden)]

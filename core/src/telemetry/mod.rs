@@ -151,15 +151,20 @@ impl AzureTelemetry {
             });
         }
         runtime.spawn(Arc::clone(&delivery).supervise_retries());
+        let view = ViewOptions {
+            log_input_and_output: config.log_input_and_output,
+            agent_ids: (!config.agent_ids.is_empty()).then(|| Arc::new(config.agent_ids.clone())),
+            model_prices: (!config.model_prices.is_empty())
+                .then(|| Arc::new(config.model_prices.clone())),
+            agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
+        };
         let exporter = Arc::new(AzureExporter::new(
             &connection_string,
             &resource,
             config.gzip_level,
             config.metric_export_interval,
             exports.metrics,
-            ViewOptions {
-                log_input_and_output: config.log_input_and_output,
-            },
+            view.clone(),
         ));
         let exporter_for_spill = Arc::clone(&exporter);
         let diagnostics = Arc::clone(delivery.diagnostics());
@@ -177,9 +182,7 @@ impl AzureTelemetry {
             enabled: config.enable_live_metrics && exports.custom,
             connection_string: &connection_string,
             resource: &resource,
-            view: ViewOptions {
-                log_input_and_output: config.log_input_and_output,
-            },
+            view,
             timings: config.live_metrics_timings,
             diagnostics: Arc::clone(&diagnostics),
             is_web_app: env("WEBSITE_SITE_NAME").is_some(),
@@ -204,6 +207,8 @@ impl AzureTelemetry {
                     log_input_and_output: config.log_input_and_output,
                     metrics: exports.metrics,
                     logs: exports.logs,
+                    agent_reparenting: config.enable_agent_reparenting,
+                    agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
                 export_spans: exports.traces,

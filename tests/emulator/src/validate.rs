@@ -12,6 +12,22 @@ use serde_json::{Map, Value};
 pub const MAX_PROPERTY_KEY_CHARS: usize = 150;
 /// Property value limit: the service truncates longer values; an exporter must cut them itself.
 pub const MAX_PROPERTY_VALUE_CHARS: usize = 8192;
+/// The limit Microsoft's exporters give OpenTelemetry's GenAI content properties
+/// (`shared/notes/azure-ai-views.md`): the service takes them at this length.
+pub const MAX_GENAI_CONTENT_CHARS: usize = 256 * 1024;
+
+/// The GenAI content properties, which take [`MAX_GENAI_CONTENT_CHARS`].
+pub fn is_genai_content(key: &str) -> bool {
+    matches!(
+        key,
+        "gen_ai.input.messages"
+            | "gen_ai.output.messages"
+            | "gen_ai.system_instructions"
+            | "gen_ai.tool.definitions"
+            | "gen_ai.tool.call.arguments"
+            | "gen_ai.tool.call.result"
+    )
+}
 /// Limit on `name` fields (request, dependency, event, availability, page view).
 pub const MAX_NAME_CHARS: usize = 1024;
 /// Limit on log messages and exception messages.
@@ -311,11 +327,11 @@ fn validate_properties(props: &Value) -> Result<(), String> {
                 type_name(v)
             )
         })?;
-        check_len(
-            s,
-            MAX_PROPERTY_VALUE_CHARS,
-            &format!("data.baseData.properties[{k:?}]"),
-        )?;
+        let max = match is_genai_content(k) {
+            true => MAX_GENAI_CONTENT_CHARS,
+            false => MAX_PROPERTY_VALUE_CHARS,
+        };
+        check_len(s, max, &format!("data.baseData.properties[{k:?}]"))?;
     }
     Ok(())
 }
@@ -580,6 +596,14 @@ mod tests {
         let mut v = request();
         v["data"]["baseData"]["properties"]["big"] = json!("x".repeat(8193));
         assert!(err(&v).contains("8193 characters"));
+        // GenAI content takes 256 KiB, other properties do not.
+        let mut content = request();
+        content["data"]["baseData"]["properties"]["gen_ai.input.messages"] =
+            json!("x".repeat(9000));
+        assert!(validate_envelope(&content, None).is_ok());
+        content["data"]["baseData"]["properties"]["gen_ai.input.messages"] =
+            json!("x".repeat(256 * 1024 + 1));
+        assert!(err(&content).contains("262145 characters"));
         // 8192 multi-byte characters are fine: limits count characters, not bytes.
         let mut v = request();
         v["data"]["baseData"]["properties"]["big"] = json!("é".repeat(8192));

@@ -1,7 +1,13 @@
 """A Genkit 0.12 agent (``ai.define_agent`` from ``genkit.exp``) as a user writes it,
 exported through genkit_azure_rs, for Azure's Agents view (issue 13).
 
-    genkit_agent.py
+    genkit_agent.py [--no-reparenting] [--failing-tool] [--configured] [--flow-agent] [--evaluate]
+
+``--configured`` maps the agent to a Foundry id, gives the model a price table and turns
+``log_input_and_output`` on. ``--flow-agent`` runs ``support_flow`` (a plain flow asking the
+same model about the weather, with the same tool) instead of the chat, presented as an agent
+with ``agent_flows``. ``--evaluate`` also runs a Genkit evaluator over one test case after the
+chat.
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
 in-memory store. One chat of two turns: the first asks for the weather (the model calls
@@ -15,6 +21,7 @@ second span processor), the usage its model reported, and the session's id.
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from _common import SpanRecorder, emit_result
@@ -26,7 +33,18 @@ from opentelemetry import trace
 from genkit_azure_rs import AzureTelemetry
 
 # Connection string from APPLICATIONINSIGHTS_CONNECTION_STRING.
-telemetry = AzureTelemetry(service_name="agent-app", batch_delay_s=0.05)
+CONFIGURED = "--configured" in sys.argv
+#: USD per million input and output tokens.
+PRICES = {"fake/agent-model": (0.3, 2.5)}
+telemetry = AzureTelemetry(
+    service_name="agent-app",
+    batch_delay_s=0.05,
+    enable_agent_reparenting="--no-reparenting" not in sys.argv,
+    agent_ids={"weatherAgent": "asst_weather"} if CONFIGURED else None,
+    model_prices=PRICES if CONFIGURED else None,
+    log_input_and_output=CONFIGURED,
+    agent_flows=["support_flow"] if "--flow-agent" in sys.argv else None,
+)
 telemetry.initialize()
 
 recorder = SpanRecorder()
@@ -51,6 +69,15 @@ async def agent_model(request: ModelRequest, ctx: object) -> ModelResponse:
         return ModelResponse(
             message=Message(role=Role.MODEL, content=[Part(text=f"It is {answers[0].output}.")]),
             usage=usage(input_tokens=30, output_tokens=7),
+            finish_reason="stop",
+        )
+    if "forecast" in said.lower():
+        return ModelResponse(
+            message=Message(
+                role=Role.MODEL,
+                content=[Part(tool_request=ToolRequest(name="get_forecast", input="Paris", ref="call-2"))],
+            ),
+            usage=usage(input_tokens=20, output_tokens=5),
             finish_reason="stop",
         )
     if "weather" in said.lower():
@@ -78,24 +105,67 @@ async def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
+class ForecastUnavailable(Exception):
+    """What the forecast tool raises."""
+
+
+@ai.tool()
+async def get_forecast(city: str) -> str:
+    """Tomorrow's weather in a city (always unavailable)."""
+    raise ForecastUnavailable(f"no forecast for {city}")
+
+
 agent = ai.define_agent(
     name="weatherAgent",
     model="fake/agent-model",
     system="You are a weather assistant.",
-    tools=[get_weather],
+    tools=[get_weather, get_forecast],
     store=InMemorySessionStore(),
 )
 
 
+async def relevance(datapoint: Any, options: Any) -> Any:
+    from genkit.evaluator import EvalFnResponse, Score
+
+    return EvalFnResponse(
+        test_case_id=datapoint.test_case_id,
+        evaluation=Score(score=0.8, status="PASS", details={"reasoning": "on topic"}),
+    )
+
+
+ai.define_evaluator(name="myeval/relevance", display_name="Relevance", definition="On topic?", fn=relevance)
+
+
+@ai.flow()
+async def support_flow(question: str) -> str:
+    response = await ai.generate(model="fake/agent-model", prompt=question, tools=["get_weather"])
+    return response.text
+
+
 async def main() -> dict[str, Any]:
+    if "--flow-agent" in sys.argv:
+        return {"replies": [await support_flow("What is the weather in Paris?")], "session_id": None}
     chat = agent.chat()
     replies = []
-    for said in ["What is the weather in Paris?", "Thanks!"]:
-        response = await chat.send(said)
-        replies.append(response.text)
+    said_all = ["What is the weather in Paris?", "Thanks!"]
+    if "--failing-tool" in sys.argv:
+        said_all = ["What is the forecast for Paris?"]
+    for said in said_all:
+        try:
+            response = await chat.send(said)
+            replies.append(response.text)
+        except Exception as e:  # a failing tool fails the turn
+            replies.append(f"failed: {type(e).__name__}")
+    if "--evaluate" in sys.argv:
+        from genkit.evaluator import BaseDataPoint
+
+        dataset = [BaseDataPoint(input="What is the weather in Paris?", output=replies[0], test_case_id="tc1")]
+        await ai.evaluate(evaluator="myeval/relevance", dataset=dataset)
     return {"replies": replies, "session_id": getattr(chat, "session_id", None)}
 
 
 outcome = asyncio.run(main())
 flushed = telemetry.flush(timeout_s=10)
-emit_result({**outcome, "flushed": flushed, "spans": recorder.spans, "usage": reported_usage})
+emit_result(
+    {**outcome, "flushed": flushed, "spans": recorder.spans, "usage": reported_usage, "prices": PRICES}
+)

@@ -417,6 +417,11 @@ fn media(url: &str) -> String {
     format!("{prefix}<sha256({})>", sha256_hex(data.as_bytes()))
 }
 
+/// A media URL by reference: [`media`], for the GenAI messages.
+pub(crate) fn media_reference(url: &str) -> String {
+    media(url)
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);

@@ -73,6 +73,9 @@ pub(crate) struct ModelOutput {
     pub finish_reason: Option<String>,
     /// The response asks for a tool.
     pub tool_calls: bool,
+    /// The tools it asks for that it names once, with the `ref` of the
+    /// request: what identifies a tool span's call unambiguously.
+    pub tool_refs: Vec<(String, String)>,
 }
 
 impl ModelOutput {
@@ -84,10 +87,25 @@ impl ModelOutput {
         let message = o
             .get("message")
             .or_else(|| o.get("candidates")?.as_array()?.first()?.get("message"));
-        let tool_calls = message
+        let requests: Vec<&Value> = message
             .and_then(|m| m.get("content"))
             .and_then(Value::as_array)
-            .is_some_and(|parts| parts.iter().any(|p| p.get("toolRequest").is_some()));
+            .map(|parts| parts.iter().filter_map(|p| p.get("toolRequest")).collect())
+            .unwrap_or_default();
+        let tool_calls = !requests.is_empty();
+        let name = |r: &Value| r.get("name").and_then(Value::as_str).map(str::to_string);
+        let tool_refs = requests
+            .iter()
+            .filter_map(|r| Some((name(r)?, r.get("ref")?.as_str()?.to_string())))
+            // A tool asked for twice cannot say which call a span is.
+            .filter(|(n, _)| {
+                requests
+                    .iter()
+                    .filter(|r| name(r).as_ref() == Some(n))
+                    .count()
+                    == 1
+            })
+            .collect();
         let finish_reason = o
             .get("finishReason")
             .or_else(|| {
@@ -106,6 +124,7 @@ impl ModelOutput {
                 .filter(|x| x.is_finite()),
             finish_reason,
             tool_calls,
+            tool_refs,
         })
     }
 
@@ -128,6 +147,22 @@ impl ModelOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_requests_named_once_keep_their_ref() {
+        let out = ModelOutput::parse(
+            r#"{"message":{"role":"model","content":[
+                {"toolRequest":{"name":"a","ref":"1","input":{}}},
+                {"toolRequest":{"name":"b","ref":"2"}},
+                {"toolRequest":{"name":"b","ref":"3"}},
+                {"toolRequest":{"name":"c"}},
+                {"text":"x"}]}}"#,
+        )
+        .unwrap();
+        assert!(out.tool_calls);
+        assert_eq!(out.tool_refs, [("a".to_string(), "1".to_string())]);
+        assert!(ModelOutput::parse("{}").unwrap().tool_refs.is_empty());
+    }
 
     #[test]
     fn providers_follow_the_genai_conventions() {

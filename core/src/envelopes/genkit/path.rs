@@ -58,17 +58,73 @@ pub(crate) fn feature_name(path: &str) -> Option<Cow<'_, str>> {
     (is_feature && !name.is_empty()).then(|| unquoted(name))
 }
 
+/// Flows presented as agents (`agent_flows`); none by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AgentFlows(Option<std::sync::Arc<[String]>>);
+
+impl AgentFlows {
+    pub fn new(flows: &[String]) -> Self {
+        Self((!flows.is_empty()).then(|| flows.into()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The flow called `name` is presented as an agent.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.as_ref().is_some_and(|f| f.iter().any(|n| n == name))
+    }
+
+    /// A path segment (its quoted name and its `t:` / `s:` meta) is an agent.
+    fn is_agent(&self, name: &str, meta: &str) -> bool {
+        meta.split(',').any(|m| m == "s:agent")
+            || (!self.is_empty()
+                && meta.split(',').any(|m| m == "s:flow")
+                && self.contains(&unquoted(name)))
+    }
+
+    /// Where a span sits among agents, by its path: inside one (an agent
+    /// segment before its own), and whether its Genkit parent is one.
+    pub fn position(&self, path: &str) -> (bool, bool) {
+        if self.is_empty() {
+            // The common case: one search for the marker, no parsing.
+            const AGENT: &str = ",s:agent}";
+            let Some(own) = path.rfind("/{") else {
+                return (false, false);
+            };
+            let above = &path[..own];
+            if !above.contains(AGENT) {
+                return (false, false);
+            }
+            let parent_segment = above.rfind("/{").map_or(above, |i| &above[i..]);
+            return (true, parent_segment.contains(AGENT));
+        }
+        let segs: Vec<(&str, &str)> = segments(path).collect();
+        let Some((_, above)) = segs.split_last() else {
+            return (false, false);
+        };
+        let inside = above.iter().any(|(n, m)| self.is_agent(n, m));
+        let parent = above.last().is_some_and(|(n, m)| self.is_agent(n, m));
+        (inside, parent)
+    }
+}
+
 /// The agents a span runs in, by its path's segments whose subtype is
-/// `agent` (its own segment included): the outermost and the nearest. Both
-/// are known from the path alone when the span ends, so no state is kept.
-pub(crate) fn enclosing_agents(path: &str) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
-    // Every Genkit span asks; few are inside an agent. One substring search
-    // answers most of them without walking the segments.
-    if !path.contains("s:agent") {
+/// `agent` or that are flows presented as agents (its own segment
+/// included): the outermost and the nearest. Both are known from the path
+/// alone when the span ends, so no state is kept.
+pub(crate) fn enclosing_agents<'p>(
+    path: &'p str,
+    flows: &AgentFlows,
+) -> Option<(Cow<'p, str>, Cow<'p, str>)> {
+    // Every Genkit span asks; few are inside an agent. With no flow named,
+    // one substring search answers most of them without walking segments.
+    if flows.is_empty() && !path.contains("s:agent") {
         return None;
     }
     let mut agents = segments(path)
-        .filter(|(_, meta)| meta.split(',').any(|m| m == "s:agent"))
+        .filter(|(name, meta)| flows.is_agent(name, meta))
         .map(|(name, _)| name);
     let outermost = agents.next()?;
     let nearest = agents.last().unwrap_or(outermost);
@@ -113,13 +169,27 @@ mod tests {
         let inner = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
                      /{billing%20bot,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
                      /{fake%2Fm,t:action,s:model}";
-        let (outer, nearest) = enclosing_agents(inner).unwrap();
+        let (outer, nearest) = enclosing_agents(inner, &AgentFlows::default()).unwrap();
         assert_eq!((&*outer, &*nearest), ("triage", "billing bot"));
         let own = "/{triage,t:action,s:agent}";
-        let (outer, nearest) = enclosing_agents(own).unwrap();
+        let (outer, nearest) = enclosing_agents(own, &AgentFlows::default()).unwrap();
         assert_eq!((&*outer, &*nearest), ("triage", "triage"));
-        assert!(enclosing_agents(MODEL).is_none());
-        assert!(enclosing_agents("/{agent,t:action,s:flow}").is_none());
+        assert!(enclosing_agents(MODEL, &AgentFlows::default()).is_none());
+        assert!(enclosing_agents("/{agent,t:action,s:flow}", &AgentFlows::default()).is_none());
+        // A flow presented as an agent is one.
+        let flows = AgentFlows::new(&["support flow".to_string()]);
+        let path = "/{support%20flow,t:action,s:flow}/{generate,t:util}/{m,t:action,s:model}";
+        let (outer, nearest) = enclosing_agents(path, &flows).unwrap();
+        assert_eq!((&*outer, &*nearest), ("support flow", "support flow"));
+        assert_eq!(flows.position(path), (true, false));
+        assert_eq!(
+            flows.position("/{support%20flow,t:action,s:flow}/{generate,t:util}"),
+            (true, true)
+        );
+        assert_eq!(
+            flows.position("/{other,t:action,s:flow}/{g,t:util}"),
+            (false, false)
+        );
     }
 
     #[test]

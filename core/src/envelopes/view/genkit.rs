@@ -10,7 +10,7 @@
 
 use super::{Content, Item, SpanView, ViewOptions};
 use crate::envelopes::genkit::{
-    enclosing_agents, provider, root_name, GenkitSpan, ModelOutput, Role,
+    enclosing_agents, messages, provider, root_name, GenkitSpan, ModelOutput, Role,
 };
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
@@ -24,7 +24,7 @@ fn count(n: f64) -> Cow<'static, str> {
     }
 }
 
-pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options: ViewOptions) {
+pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options: &ViewOptions) {
     let Some(g) = GenkitSpan::read(span) else {
         return;
     };
@@ -38,7 +38,12 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     if view.operation_name.is_none() {
         view.operation_name = root_name(g.path);
     }
-    match g.role() {
+    // A flow presented as an agent (`agent_flows`) is one.
+    let role = match g.role() {
+        Role::Flow if options.agent_flows.contains(g.name) => Role::Agent,
+        role => role,
+    };
+    match role {
         // A flow with no request above it is the request. (An agent at the
         // root stays a dependency: the Agents view reads only dependencies.)
         Role::Flow if is_root && !matches!(span.kind, Kind::Server | Kind::Consumer) => {
@@ -79,10 +84,34 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                         view.extra.push((key, count(v)));
                     }
                 }
+                // The Agents view's cost, in USD, when a price table says it.
+                if let Some((input, output)) = options.model_price(g.name, model) {
+                    for (key, tokens, price) in [
+                        ("microsoft.gen_ai.cost.input", u.input_tokens, input),
+                        ("microsoft.gen_ai.cost.output", u.output_tokens, output),
+                    ] {
+                        let cost = tokens.unwrap_or(0.0) * price / 1e6;
+                        view.extra.push((key, Cow::Owned(cost.to_string())));
+                    }
+                }
                 if let Some(reason) = out.finish_reason() {
                     let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
                     view.extra
                         .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
+                }
+            }
+            // The prompt and response in the conventions' message schema,
+            // only when content is exported at all.
+            if options.log_input_and_output {
+                let c = messages::content(g.input, g.output);
+                for (key, value) in [
+                    ("gen_ai.input.messages", c.input_messages),
+                    ("gen_ai.output.messages", c.output_messages),
+                    ("gen_ai.system_instructions", c.system_instructions),
+                ] {
+                    if let Some(v) = value {
+                        view.extra.push((key, Cow::Owned(v)));
+                    }
                 }
             }
         }
@@ -93,6 +122,9 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 ("gen_ai.tool.name", Cow::Borrowed(g.name)),
                 ("gen_ai.tool.type", Cow::Borrowed("function")),
             ]);
+            if let Some(id) = span.tool_call_id {
+                view.extra.push(("gen_ai.tool.call.id", Cow::Borrowed(id)));
+            }
         }
         // Always a dependency, even at the root: the Agents view reads only
         // the dependencies table.
@@ -111,34 +143,119 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                     .push(("gen_ai.conversation.id", Cow::Borrowed(session)));
                 view.session_id = Some(Cow::Borrowed(session));
             }
+            // Its model calls' totals, summed by the worker: dashboards read
+            // them here (the Agents workbook ignores an agent's own counts
+            // when it has model calls below it, so nothing counts twice).
+            if let Some((input, output)) = span.agent_usage {
+                view.extra.extend([
+                    ("gen_ai.usage.input_tokens", count(input)),
+                    ("gen_ai.usage.output_tokens", count(output)),
+                ]);
+            }
         }
         Role::UserEngagement | Role::Other | Role::Flow => {}
     }
     // The agent a span serves (its own, for an agent) and the outermost one,
     // as Microsoft's span processor copies it: the view's "only main agents"
-    // filter compares the two. The id is the name (no mapping to Foundry's
-    // registered ids yet).
-    let agents = enclosing_agents(g.path).or_else(|| {
+    // filter compares the two. The id is the name unless `agent_ids` maps
+    // it (to the id of an agent registered in Foundry).
+    let agents = enclosing_agents(g.path, &options.agent_flows).or_else(|| {
         // An agent span without a path still names itself.
-        (g.role() == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
+        (role == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
     });
     if let Some((main, nearest)) = agents {
+        // The main agent's session: an agent's own when it is the main one,
+        // a call's as the worker learnt it at its agent's end.
+        let conversation = match role {
+            Role::Agent if main == nearest => g.session_id,
+            _ => span.main_conversation_id,
+        };
+        if let Some(c) = conversation {
+            view.extra.push((
+                "microsoft.gen_ai.main_agent.conversation_id",
+                Cow::Borrowed(c),
+            ));
+        }
         view.extra.extend([
-            ("gen_ai.agent.name", nearest.clone()),
-            ("gen_ai.agent.id", nearest),
-            ("microsoft.gen_ai.main_agent.name", main.clone()),
-            ("microsoft.gen_ai.main_agent.id", main),
+            ("gen_ai.agent.id", options.agent_id(&nearest)),
+            ("gen_ai.agent.name", nearest),
+            ("microsoft.gen_ai.main_agent.id", options.agent_id(&main)),
+            ("microsoft.gen_ai.main_agent.name", main),
         ]);
+    }
+    // An evaluator's test case: its scores are evaluation results.
+    if g.kind == "evaluator" {
+        if let Some(out) = g.output {
+            let agent_id = view
+                .extra
+                .iter()
+                .find(|(k, _)| *k == "gen_ai.agent.id")
+                .map(|(_, v)| v.to_string());
+            view.evaluations = evaluations(g.path, out, options.log_input_and_output, agent_id);
+        }
     }
     // What Genkit JS sets and Python never does, derived: the Google Cloud
     // plugin's queries (and users') read them.
-    if g.is_outermost(span) && g.role() != Role::UserEngagement {
+    if g.is_outermost(span) && role != Role::UserEngagement {
         view.extra.push(("genkit:isRoot", Cow::Borrowed("true")));
     }
     if span.failure_source || g.is_failure_source {
         view.extra
             .push(("genkit:isFailureSource", Cow::Borrowed("true")));
     }
+}
+
+/// The scores in a Genkit evaluator test case's output (`EvalFnResponse`:
+/// `evaluation` is a `Score` or a list of them), named after the evaluator
+/// (the test case's parent segment in `path`).
+fn evaluations(
+    path: &str,
+    output: &str,
+    explain: bool,
+    agent_id: Option<String>,
+) -> Vec<super::Evaluation> {
+    use serde_json::Value;
+    let Ok(v) = serde_json::from_str::<Value>(output) else {
+        return Vec::new();
+    };
+    let evaluator = crate::envelopes::genkit::display_path(path)
+        .rsplit(" > ")
+        .nth(1)
+        .unwrap_or("<unknown evaluator>")
+        .to_string();
+    let scores: Vec<&Value> = match v.get("evaluation") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => return Vec::new(),
+    };
+    scores
+        .into_iter()
+        .map(|s| {
+            let name = match s.get("id").and_then(Value::as_str) {
+                Some(id) => format!("{evaluator}/{id}"),
+                None => evaluator.clone(),
+            };
+            let status = s.get("status").and_then(Value::as_str);
+            let (value, label) = match s.get("score") {
+                Some(Value::Number(n)) => (Some(n.to_string()), None),
+                Some(Value::Bool(b)) => (Some(if *b { "1" } else { "0" }.to_string()), None),
+                Some(Value::String(t)) => (None, Some(t.clone())),
+                _ => (None, None),
+            };
+            super::Evaluation {
+                name,
+                value,
+                label: label.or_else(|| status.map(str::to_ascii_lowercase)),
+                explanation: s
+                    .get("details")
+                    .and_then(|d| d.get("reasoning"))
+                    .and_then(Value::as_str)
+                    .filter(|_| explain)
+                    .map(str::to_string),
+                agent_id: agent_id.clone(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -171,7 +288,7 @@ mod tests {
     fn view_of(span: &PackedSpan, options: ViewOptions, check: impl FnOnce(&SpanView<'_>)) {
         let mut parts = SpanParts::default();
         assert!(parts.read(span));
-        check(&SpanView::of(&parts, options));
+        check(&SpanView::of(&parts, &options));
     }
 
     fn extra<'v>(view: &'v SpanView<'_>, key: &str) -> Option<&'v str> {
@@ -229,6 +346,7 @@ mod tests {
             &span,
             ViewOptions {
                 log_input_and_output: true,
+                ..ViewOptions::default()
             },
             |v| {
                 let out = crate::ingest::ValueRef::Str("kept");
@@ -239,6 +357,46 @@ mod tests {
                 );
             },
         );
+    }
+
+    #[test]
+    fn a_price_table_gives_model_calls_their_cost() {
+        let span = packed(
+            Some(1),
+            SpanKind::Internal,
+            "googleai/gemini-2.5-flash",
+            vec![
+                KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "model"),
+                KeyValue::new(
+                    "genkit:output",
+                    r#"{"usage":{"inputTokens":1000.0,"outputTokens":200.0}}"#,
+                ),
+            ],
+        );
+        view_of(&span, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), None, "no table");
+        });
+        for key in ["googleai/gemini-2.5-flash", "gemini-2.5-flash"] {
+            let prices = [(key.to_string(), (0.3, 2.5))].into_iter().collect();
+            let options = ViewOptions {
+                model_prices: Some(std::sync::Arc::new(prices)),
+                ..ViewOptions::default()
+            };
+            view_of(&span, options, |v| {
+                assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), Some("0.0003"));
+                assert_eq!(extra(v, "microsoft.gen_ai.cost.output"), Some("0.0005"));
+            });
+        }
+        let prices = [("other".to_string(), (1.0, 1.0))].into_iter().collect();
+        let options = ViewOptions {
+            model_prices: Some(std::sync::Arc::new(prices)),
+            ..ViewOptions::default()
+        };
+        view_of(&span, options, |v| {
+            assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), None, "not listed");
+        });
     }
 
     #[test]
@@ -362,6 +520,180 @@ mod tests {
     }
 
     #[test]
+    fn an_evaluator_s_scores_are_evaluation_results() {
+        let span = |path: &str| {
+            packed(
+                Some(1),
+                SpanKind::Internal,
+                "Test Case tc1",
+                vec![
+                    KeyValue::new("genkit:name", "Test Case tc1"),
+                    KeyValue::new("genkit:type", "evaluator"),
+                    KeyValue::new("genkit:path", path.to_string()),
+                    KeyValue::new(
+                        "genkit:output",
+                        r#"{"testCaseId":"tc1","evaluation":{"score":0.8,"status":"PASS","details":{"reasoning":"on topic"}}}"#,
+                    ),
+                ],
+            )
+        };
+        let offline =
+            span("/{myeval%2Frelevance,t:action,s:evaluator}/{Test%20Case%20tc1,t:evaluator}");
+        view_of(&offline, ViewOptions::default(), |v| {
+            assert_eq!(
+                v.evaluations,
+                [super::super::Evaluation {
+                    name: "myeval/relevance".into(),
+                    value: Some("0.8".into()),
+                    label: Some("pass".into()),
+                    explanation: None,
+                    agent_id: None,
+                }]
+            );
+        });
+        let inside = span(
+            "/{weatherAgent,t:action,s:agent}/{runTurn-1,t:flowStep}\
+             /{myeval%2Frelevance,t:action,s:evaluator}/{Test%20Case%20tc1,t:evaluator}",
+        );
+        let options = ViewOptions {
+            log_input_and_output: true,
+            ..ViewOptions::default()
+        };
+        view_of(&inside, options, |v| {
+            let e = &v.evaluations[0];
+            assert_eq!(
+                e.agent_id.as_deref(),
+                Some("weatherAgent"),
+                "joined by agent id"
+            );
+            assert_eq!(e.explanation.as_deref(), Some("on topic"));
+        });
+    }
+
+    #[test]
+    fn a_flow_named_in_agent_flows_is_an_agent() {
+        let flow = |name: &str, path: &str, subtype: &str, parent| {
+            packed(
+                parent,
+                SpanKind::Internal,
+                name,
+                vec![
+                    KeyValue::new("genkit:name", name.to_string()),
+                    KeyValue::new("genkit:type", "action"),
+                    KeyValue::new("genkit:metadata:subtype", subtype.to_string()),
+                    KeyValue::new("genkit:path", path.to_string()),
+                ],
+            )
+        };
+        let root = flow("support", "/{support,t:action,s:flow}", "flow", None);
+        let model = flow(
+            "fake/m",
+            "/{support,t:action,s:flow}/{generate,t:util}/{fake%2Fm,t:action,s:model}",
+            "model",
+            Some(1),
+        );
+        view_of(&root, ViewOptions::default(), |v| {
+            assert_eq!(
+                v.item,
+                Item::Request,
+                "by default a root flow is the request"
+            );
+        });
+        view_of(&model, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), None);
+        });
+        let options = || ViewOptions {
+            agent_flows: crate::envelopes::genkit::AgentFlows::new(&["support".to_string()]),
+            ..ViewOptions::default()
+        };
+        view_of(&root, options(), |v| {
+            assert_eq!(v.item, Item::Dependency);
+            assert_eq!(v.name, "invoke_agent support");
+            assert_eq!(extra(v, "gen_ai.operation.name"), Some("invoke_agent"));
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("support"));
+            assert_eq!(v.operation_name.as_deref(), Some("support"));
+        });
+        view_of(&model, options(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("support"));
+            assert_eq!(
+                extra(v, "microsoft.gen_ai.main_agent.name"),
+                Some("support")
+            );
+        });
+    }
+
+    #[test]
+    fn agent_ids_map_names_to_registered_ids() {
+        let path = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
+                    /{billing,t:action,s:agent}";
+        let span = packed(
+            Some(1),
+            SpanKind::Internal,
+            "billing",
+            vec![
+                KeyValue::new("genkit:name", "billing"),
+                KeyValue::new("genkit:type", "action"),
+                KeyValue::new("genkit:metadata:subtype", "agent"),
+                KeyValue::new("genkit:path", path),
+            ],
+        );
+        let ids = [("billing".to_string(), "asst_42".to_string())];
+        let options = ViewOptions {
+            agent_ids: Some(std::sync::Arc::new(ids.into_iter().collect())),
+            ..ViewOptions::default()
+        };
+        view_of(&span, options, |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("billing"));
+            assert_eq!(extra(v, "gen_ai.agent.id"), Some("asst_42"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), Some("triage"));
+            assert_eq!(
+                extra(v, "microsoft.gen_ai.main_agent.id"),
+                Some("triage"),
+                "not listed: its name"
+            );
+        });
+    }
+
+    #[test]
+    fn the_worker_s_findings_reach_the_view() {
+        let mut agent = agent_span(None, Some("s-1"));
+        view_of(&agent, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.usage.input_tokens"), None, "none summed");
+        });
+        agent.agent_usage(42.0, 11.0);
+        view_of(&agent, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.usage.input_tokens"), Some("42"));
+            assert_eq!(extra(v, "gen_ai.usage.output_tokens"), Some("11"));
+        });
+        let tool = |reparented: bool| {
+            let mut s = packed(
+                Some(1),
+                SpanKind::Internal,
+                "get_weather",
+                vec![
+                    KeyValue::new("genkit:name", "get_weather"),
+                    KeyValue::new("genkit:type", "action"),
+                    KeyValue::new("genkit:metadata:subtype", "tool.v2"),
+                ],
+            );
+            if reparented {
+                s.reparent([0xab; 8]);
+            }
+            s
+        };
+        view_of(&tool(true), ViewOptions::default(), |v| {
+            assert_eq!(
+                extra(v, super::super::GENKIT_PARENT_ID),
+                Some("0101010101010101"),
+                "the true parent is kept"
+            );
+        });
+        view_of(&tool(false), ViewOptions::default(), |v| {
+            assert_eq!(extra(v, super::super::GENKIT_PARENT_ID), None);
+        });
+    }
+
+    #[test]
     fn spans_inside_agents_name_the_nearest_and_the_main_one() {
         let path = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
                     /{billing,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}\
@@ -471,7 +803,7 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(&span);
         assert_eq!(
-            SpanView::of(&parts, ViewOptions::default()),
+            SpanView::of(&parts, &ViewOptions::default()),
             SpanView::standard(&parts)
         );
     }

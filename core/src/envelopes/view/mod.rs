@@ -15,10 +15,41 @@ use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
 
 /// What the view step is told by configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ViewOptions {
     /// Export `genkit:input` / `genkit:output`; otherwise `<redacted>`.
     pub log_input_and_output: bool,
+    /// `gen_ai.agent.id` by Genkit agent name (`agent_ids`); an agent not
+    /// listed has its name as id.
+    pub agent_ids: Option<std::sync::Arc<std::collections::HashMap<String, String>>>,
+    /// USD per million (input, output) tokens by model (`model_prices`).
+    pub model_prices: Option<std::sync::Arc<std::collections::HashMap<String, (f64, f64)>>>,
+    /// Flows presented as agents (`agent_flows`).
+    pub agent_flows: crate::envelopes::genkit::AgentFlows,
+}
+
+impl ViewOptions {
+    /// The prices of a model, by its Genkit name, else by the name the
+    /// conventions give it (`gen_ai.request.model`).
+    pub fn model_price(&self, genkit_name: &str, model: &str) -> Option<(f64, f64)> {
+        let prices = self.model_prices.as_ref()?;
+        prices
+            .get(genkit_name)
+            .or_else(|| prices.get(model))
+            .copied()
+    }
+
+    /// The id of the agent called `name`.
+    pub fn agent_id<'a>(&self, name: &Cow<'a, str>) -> Cow<'a, str> {
+        match self
+            .agent_ids
+            .as_ref()
+            .and_then(|ids| ids.get(name.as_ref()))
+        {
+            Some(id) => Cow::Owned(id.clone()),
+            None => name.clone(),
+        }
+    }
 }
 
 /// How a span's own attributes become properties.
@@ -31,6 +62,19 @@ pub(crate) enum Content {
     /// `genkit:init` with them (a client-managed session's state, the whole
     /// conversation included, travels in it).
     Genkit { keep_io: bool },
+}
+
+/// The property that keeps a re-parented call's true (Genkit) parent span id.
+pub(crate) const GENKIT_PARENT_ID: &str = "genkit_azure.genkit_parent_id";
+
+fn hex(id: &[u8; 8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(16);
+    for b in id {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// What replaces content that is not exported.
@@ -71,6 +115,27 @@ pub(crate) struct SpanView<'a> {
     /// same key gives way to them.
     pub extra: Vec<(&'static str, Cow<'a, str>)>,
     pub content: Content,
+    /// Scores a Genkit evaluator's test case gave: each is a
+    /// `gen_ai.evaluation.result` event beside the span's envelope.
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// One evaluation result (OpenTelemetry's `gen_ai.evaluation.result`
+/// event), as Azure's Agents view reads it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Evaluation {
+    /// `gen_ai.evaluation.name`: the evaluator (and the score's id, when a
+    /// test case has several scores).
+    pub name: String,
+    /// `gen_ai.evaluation.score.value`: a number.
+    pub value: Option<String>,
+    /// `gen_ai.evaluation.score.label`: `pass`, `fail`, ... or a text score.
+    pub label: Option<String>,
+    /// `gen_ai.evaluation.explanation`: the evaluator's reasoning (content:
+    /// only with `log_input_and_output`).
+    pub explanation: Option<String>,
+    /// `gen_ai.agent.id` of the agent it ran in, when it ran in one.
+    pub agent_id: Option<String>,
 }
 
 /// The text of an attribute value, as OpenTelemetry's `Value::as_str` renders
@@ -370,7 +435,7 @@ impl<'a> SpanView<'a> {
     /// What a span means: the standard mapping, refined by Genkit's
     /// semantics for spans Genkit made, with the operation name the face
     /// registered at the span's start.
-    pub fn of(span: &SpanParts<'a>, options: ViewOptions) -> Self {
+    pub fn of(span: &SpanParts<'a>, options: &ViewOptions) -> Self {
         let mut view = Self::standard(span);
         genkit::refine(&mut view, span, options);
         if let Some(op) = span.operation_name {
@@ -378,6 +443,10 @@ impl<'a> SpanView<'a> {
         }
         if !view.success {
             view.error_type(span);
+        }
+        if let (Some(_), Some(parent)) = (span.reparented, span.parent_span_id) {
+            // Exported under its agent: its place in Genkit's tree is kept.
+            view.extra.push((GENKIT_PARENT_ID, Cow::Owned(hex(parent))));
         }
         view
     }
@@ -503,6 +572,7 @@ impl<'a> SpanView<'a> {
             user_id: k.user().map(text),
             extra: Vec::new(),
             content: Content::AsIs,
+            evaluations: Vec::new(),
         }
     }
 
@@ -601,6 +671,7 @@ impl<'a> SpanView<'a> {
             user_id: k.user().map(text),
             extra: Vec::new(),
             content: Content::AsIs,
+            evaluations: Vec::new(),
         }
     }
 }
