@@ -114,6 +114,14 @@ impl From<&genkit_azure_config_v0> for genkit_azure_config {
             enable_trace_based_sampling_for_logs: v.enable_trace_based_sampling_for_logs,
             token_callback: v.token_callback,
             token_user_data: v.token_user_data,
+            // Fields added after ABI 0: an old program cannot set them.
+            disable_agent_reparenting: false,
+            agent_ids: std::ptr::null(),
+            agent_id_count: 0,
+            model_prices: std::ptr::null(),
+            model_price_count: 0,
+            agent_flows: std::ptr::null(),
+            agent_flow_count: 0,
         }
     }
 }
