@@ -363,6 +363,24 @@ def test_calls_and_main_agents_carry_the_conversation(chat: Run) -> None:
             assert props(d)["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"], span["name"]
 
 
+@pytest.mark.parametrize("tree", ["chat", "genkit_tree"])
+def test_every_span_inside_the_agent_carries_the_main_agent_s_conversation(
+    tree: str, request: pytest.FixtureRequest
+) -> None:
+    """Every span of the two-turn chat (agent, turns, generate, model and tool calls) is
+    inside the agent and carries the session the app chatted in, the one the session store
+    holds, as microsoft.gen_ai.main_agent.conversation_id, with re-parenting on and off."""
+    run, envelopes = request.getfixturevalue(tree)
+    assert run.result["stored_sessions"] == [run.result["session_id"]]
+    arrived = by_span_id(envelopes)
+    names = {s["name"] for s in run.result["spans"]}
+    assert {"weatherAgent", "runTurn-1", "generate", "fake/agent-model", "get_weather"} <= names
+    assert len(run.result["spans"]) == 10, "two turns: agent, turn, generate, and their calls"
+    for span in run.result["spans"]:
+        (d,) = arrived[span["span_id"]]
+        assert props(d)["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"], span["name"]
+
+
 def test_an_evaluator_s_score_is_an_evaluation_result(chat: Run, configured: Run) -> None:
     """The workbook's evaluations: customEvents named gen_ai.evaluation.result."""
     _, plain = chat

@@ -1,40 +1,50 @@
-//! Genkit agents for Azure's Agents view, in the order spans end: model and
-//! tool calls inside an agent are exported under the agent span, and the
-//! agent span carries its model calls' token totals.
+//! Genkit agents for Azure's Agents view, in the order spans end: every
+//! span inside an agent is exported with the main (outermost) agent's
+//! conversation, model and tool calls under their agent span, and an agent
+//! span carries its model calls' token totals.
 //!
 //! Genkit's tree is agent > `runTurn-N` > `generate` > model and tool spans,
 //! and the Agents workbook's tools and models tiles only look at a call's
 //! direct parent (`ai.operation.parentId`), which must be the
-//! `invoke_agent` dependency. A call ends before its turn and its agent,
-//! so when it ends the agent's id is not known yet. Each ending span
-//! therefore hands what waits on it to its parent: a call inside an agent
-//! waits (held here, not batched) on its parent; when that parent ends, the
-//! call waits on the parent's parent, and so on, until a span whose Genkit
-//! parent is an agent ends: its parent span is the agent, whose id every
-//! call waiting on it takes (a `REPARENT` record; the true parent stays in
-//! the span and is said in the property `genkit_azure.genkit_parent_id`).
-//! The calls then wait for the agent's own end (in Genkit a moment after
-//! its turn's), which says its session: a main agent's is their
-//! `microsoft.gen_ai.main_agent.conversation_id` (a `MAIN_CONVERSATION`
-//! record; a nested agent's calls go without it, rather than wait for the
-//! outermost agent). Token counts travel up the same way (held or not) and
+//! `invoke_agent` dependency. A span ends before its parent, so when a call
+//! ends its agent's id is not known yet, and the main agent's session
+//! (`microsoft.gen_ai.main_agent.conversation_id`) is known only when the
+//! main agent span ends, last. So every span whose `genkit:path` has an
+//! agent above it waits (held here, not batched) on its parent; when that
+//! parent ends, what waited on it, and the parent itself, wait on the
+//! parent's parent, and so on up to the main agent. On the way, a span
+//! whose Genkit parent is an agent (a turn) tells the calls below it their
+//! agent: its parent span, whose id a call that is not the agent's direct
+//! child takes as its parent in the export when re-parenting is on (a
+//! `REPARENT` record; the true parent stays in the span and is said in the
+//! property `genkit_azure.genkit_parent_id`; an agent reached through spans
+//! that are not Genkit's is taken at its own end). A nested agent's end
+//! names the agent of the calls that reached it (their nearest), and they
+//! wait on with it for the main agent. The main agent's end releases them
+//! all, each with the main agent's session when it has one (a
+//! `MAIN_CONVERSATION` record), re-parenting on or off (off: no `REPARENT`,
+//! the tree as Genkit made it). Token counts travel up the same way and
 //! stop at each agent span they reach, which gets their sum (an
 //! `AGENT_USAGE` record); an outer agent sums its inner agents' calls too.
+//! Spans that are not Genkit's have no path: they are never held and carry
+//! no agent.
 //!
-//! Cost: a span with nothing waiting on it and that is no call inside an
-//! agent costs a check that the table is empty, or one lookup while agents
-//! are running.
+//! Cost: a span with nothing waiting on it and outside any agent costs a
+//! check that the table is empty, or one lookup while agents are running
+//! (the enricher finds its place among agents with one search of its path).
 //!
-//! Held spans are released when their agent is known, on every flush and at
-//! shutdown (those that did not learn it go under their true parent), and
-//! when the table reaches its cap (then everything waiting goes as it is:
-//! a parent that never ends here, spilled or not sampled, cannot keep spans
-//! or memory for good).
+//! Held spans are released when their main agent ends, on every flush and
+//! at shutdown (then without the conversation; calls whose agent is known
+//! go under it, the others under their true parent), and when the table
+//! reaches its cap, in spans awaited or spans held (then everything waiting
+//! goes as it is: a parent that never ends here, spilled or not sampled, or
+//! an agent running very long, cannot keep spans or memory for good).
 
 use crate::ingest::PackedSpan;
 use std::collections::HashMap;
 
-/// Spans awaited at most; past it the table is emptied (see the module doc).
+/// Spans awaited, and spans held, at most; past it the table is emptied
+/// (see the module doc).
 pub(crate) const MAX_PENDING: usize = 8192;
 
 /// What the tracker needs of a span that ended.
@@ -45,22 +55,25 @@ pub(crate) struct Seen {
     pub parent: Option<[u8; 8]>,
     /// A Genkit agent span.
     pub agent: bool,
-    /// An agent inside no other: the main agent, whose session is the
-    /// conversation (`microsoft.gen_ai.main_agent.conversation_id`).
-    pub main_agent: bool,
+    /// Its `genkit:path` has an agent above it: it waits for the main
+    /// agent's end, which says the conversation.
+    pub inside: bool,
     /// Its `genkit:path` says its parent is an agent (so its parent span is).
     pub child_of_agent: bool,
-    /// A model or tool call inside an agent that is not the agent's direct
-    /// child: exported under the agent when re-parenting is on.
+    /// A model or tool call inside an agent (exported under the agent when
+    /// it is not the agent's direct child and re-parenting is on).
     pub call_inside_agent: bool,
     /// A model call's input and output tokens, inside an agent.
     pub tokens: Option<(f64, f64)>,
 }
 
-/// A call held for its agent: the agent's id once known.
+/// A span held for its main agent: the agent it goes under once known.
 #[derive(Debug)]
 struct Held {
     span: PackedSpan,
+    /// Exported under its (nearest) agent: a call that is not the agent's
+    /// direct child, with re-parenting on.
+    reparent: bool,
     agent: Option<[u8; 8]>,
 }
 
@@ -79,7 +92,11 @@ impl Waiting {
     }
 
     fn merge(&mut self, other: Waiting) {
-        self.held.extend(other.held);
+        if self.held.is_empty() {
+            self.held = other.held;
+        } else {
+            self.held.extend(other.held);
+        }
         if let Some(t) = other.tokens {
             self.add_tokens(t);
         }
@@ -91,6 +108,8 @@ pub(crate) struct Agents {
     /// Export model and tool calls under their agent.
     reparent: bool,
     waiting: HashMap<[u8; 8], Waiting>,
+    /// Spans held in `waiting`, all entries together.
+    held: usize,
     cap: usize,
 }
 
@@ -103,14 +122,9 @@ impl Agents {
         Self {
             reparent,
             waiting: HashMap::new(),
+            held: 0,
             cap: cap.max(1),
         }
-    }
-
-    /// Whether anything waits on the span `id` (a lookup only while agents
-    /// are running).
-    pub fn awaited(&self, id: &[u8; 8]) -> bool {
-        !self.waiting.is_empty() && self.waiting.contains_key(id)
     }
 
     /// Takes in a span as it ends. `exported`: the span will be batched
@@ -138,25 +152,27 @@ impl Agents {
                     span.agent_usage(input, output);
                 }
                 // Reached through spans that are not Genkit's: this is the
-                // agent they wait for.
+                // agent they go under.
                 for h in &mut w.held {
                     h.agent.get_or_insert(seen.span_id);
                 }
-                // The main agent's session is its calls' conversation.
-                let conversation = session.filter(|_| seen.main_agent);
-                release(&mut w.held, conversation, released);
-                // An outer agent sums its inner agents' calls too.
-                self.forward(
-                    seen.parent,
-                    Waiting {
+                if seen.inside {
+                    // A nested agent: its spans wait with it for the main
+                    // agent's end; an outer agent sums its calls too.
+                    self.forward(seen.parent, w, released);
+                } else {
+                    // The main agent: its session is their conversation.
+                    self.held -= w.held.len();
+                    release(&mut w.held, session, released);
+                    let tokens = Waiting {
                         held: Vec::new(),
                         tokens: w.tokens,
-                    },
-                    released,
-                );
+                    };
+                    self.forward(seen.parent, tokens, released);
+                }
             } else if let (true, Some(agent)) = (seen.child_of_agent, seen.parent) {
-                // The agent is known; the calls wait on for its end (its
-                // turn's end in Genkit), which says its session.
+                // The agent is known; the spans wait on for its end (its
+                // turn's end in Genkit).
                 for h in &mut w.held {
                     h.agent.get_or_insert(agent);
                 }
@@ -165,11 +181,17 @@ impl Agents {
                 self.forward(seen.parent, w, released);
             }
         }
-        if self.reparent && exported && seen.call_inside_agent && !seen.child_of_agent {
+        if exported && seen.inside {
             if let Some(parent) = seen.parent {
                 if self.room(released) {
-                    let held = Held { span, agent: None };
+                    let reparent = self.reparent && seen.call_inside_agent && !seen.child_of_agent;
+                    let held = Held {
+                        span,
+                        reparent,
+                        agent: None,
+                    };
                     self.waiting.entry(parent).or_default().held.push(held);
+                    self.held += 1;
                     return None;
                 }
             }
@@ -187,33 +209,38 @@ impl Agents {
             Some(p) if self.waiting.contains_key(&p) || self.room(released) => {
                 self.waiting.entry(p).or_default().merge(w);
             }
-            _ => release(&mut w.held, None, released),
+            _ => {
+                self.held -= w.held.len();
+                release(&mut w.held, None, released);
+            }
         }
     }
 
-    /// Whether a new entry fits; at the cap, everything held is released
-    /// as it is and the table starts again empty.
+    /// Whether a new entry or span fits; at the cap, everything held is
+    /// released as it is and the table starts again empty.
     fn room(&mut self, released: &mut Vec<PackedSpan>) -> bool {
-        if self.waiting.len() < self.cap {
+        if self.waiting.len() < self.cap && self.held < self.cap {
             return true;
         }
-        self.release_all(released);
+        for (_, mut w) in self.waiting.drain() {
+            release(&mut w.held, None, released);
+        }
+        self.held = 0;
         true
     }
 
     /// Every held span, under its agent when it is known, else under its
-    /// true parent (a flush, the shutdown, the cap). Token sums on their
-    /// way to an agent stay.
+    /// true parent, without the conversation (a flush, the shutdown). Token
+    /// sums on their way to an agent stay.
     pub fn release_all(&mut self, released: &mut Vec<PackedSpan>) {
         if self.waiting.len() >= self.cap {
-            for (_, mut w) in self.waiting.drain() {
-                release(&mut w.held, None, released);
-            }
+            self.room(released);
             return;
         }
         for w in self.waiting.values_mut() {
             release(&mut w.held, None, released);
         }
+        self.held = 0;
         self.waiting.retain(|_, w| w.tokens.is_some());
     }
 
@@ -224,15 +251,20 @@ impl Agents {
     }
 }
 
-/// Held calls go on, under their agent when it is known, with the main
-/// agent's conversation when it is.
+/// Held spans go on: calls under their agent when it is known (and
+/// re-parenting is on), each with the main agent's conversation when it is.
 fn release(held: &mut Vec<Held>, conversation: Option<&str>, released: &mut Vec<PackedSpan>) {
-    for Held { mut span, agent } in held.drain(..) {
-        if let Some(agent) = agent {
+    for Held {
+        mut span,
+        reparent,
+        agent,
+    } in held.drain(..)
+    {
+        if let (true, Some(agent)) = (reparent, agent) {
             span.reparent(agent);
-            if let Some(c) = conversation {
-                span.main_conversation_id(c);
-            }
+        }
+        if let Some(c) = conversation {
+            span.main_conversation_id(c);
         }
         released.push(span);
     }
@@ -272,62 +304,73 @@ mod tests {
         f(&parts)
     }
 
+    /// A span inside an agent, under `parent`.
+    fn inside(id: u8, parent: u8) -> Seen {
+        Seen {
+            inside: true,
+            ..seen(id, Some(parent))
+        }
+    }
+
+    /// A model or tool call inside an agent, under `parent`.
+    fn call(id: u8, parent: u8, tokens: Option<(f64, f64)>) -> Seen {
+        Seen {
+            call_inside_agent: true,
+            tokens,
+            ..inside(id, parent)
+        }
+    }
+
     /// agent(1) > turn(2) > generate(3) > model(4), tool(5), model(6).
     fn run(a: &mut Agents) -> (Vec<PackedSpan>, Vec<Option<PackedSpan>>) {
         let mut released = Vec::new();
         let mut out = Vec::new();
-        let call = |id, tokens| Seen {
-            call_inside_agent: true,
-            tokens,
-            ..seen(id, Some(3))
+        let mut end = |s: Seen, parent: Option<u8>, session| {
+            let id = s.span_id[0];
+            out.push(a.ended(s, packed(id, parent), true, session, &mut released));
         };
-        out.push(a.ended(
-            call(4, Some((12.0, 4.0))),
-            packed(4, Some(3)),
-            true,
-            None,
-            &mut released,
-        ));
-        out.push(a.ended(call(5, None), packed(5, Some(3)), true, None, &mut released));
-        out.push(a.ended(
-            call(6, Some((30.0, 7.0))),
-            packed(6, Some(3)),
-            true,
-            None,
-            &mut released,
-        ));
-        assert!(released.is_empty(), "nothing is known before the turn ends");
-        out.push(a.ended(
-            seen(3, Some(2)),
-            packed(3, Some(2)),
-            true,
-            None,
-            &mut released,
-        ));
+        end(call(4, 3, Some((12.0, 4.0))), Some(3), None);
+        end(call(5, 3, None), Some(3), None);
+        end(call(6, 3, Some((30.0, 7.0))), Some(3), None);
+        end(inside(3, 2), Some(2), None);
         let turn = Seen {
             child_of_agent: true,
-            ..seen(2, Some(1))
+            ..inside(2, 1)
         };
-        out.push(a.ended(turn, packed(2, Some(1)), true, None, &mut released));
+        end(turn, Some(1), None);
         let agent = Seen {
             agent: true,
-            main_agent: true,
             ..seen(1, None)
         };
-        out.push(a.ended(agent, packed(1, None), true, Some("s-1"), &mut released));
+        end(agent, None, Some("s-1"));
         (released, out)
+    }
+
+    /// The id of a span's first byte (test spans repeat it).
+    fn id(s: &PackedSpan) -> u8 {
+        read(s, |p| p.span_id[0])
     }
 
     #[test]
     fn calls_inside_an_agent_go_under_it_and_it_sums_their_tokens() {
         let mut a = Agents::new(true);
         let (released, out) = run(&mut a);
-        assert!(out[..3].iter().all(Option::is_none), "the calls are held");
-        assert_eq!(released.len(), 3, "released at the agent's end");
+        assert!(
+            out[..5].iter().all(Option::is_none),
+            "held to the agent's end"
+        );
+        assert_eq!(released.len(), 5, "released at the agent's end");
         for s in &released {
             read(s, |p| {
-                assert_eq!(p.reparented, Some(&[1; 8]));
-                assert_eq!(p.parent_span_id, Some(&[3; 8]), "the true parent stays");
+                let call = [4, 5, 6].contains(&p.span_id[0]);
+                let expected: Option<&[u8; 8]> = call.then_some(&[1; 8]);
+                assert_eq!(p.reparented, expected, "only the calls go under it");
+                let genkit_parent = if call { 3 } else { p.span_id[0] - 1 };
+                assert_eq!(
+                    p.parent_span_id,
+                    Some(&[genkit_parent; 8]),
+                    "the true parent stays"
+                );
                 assert_eq!(
                     p.main_conversation_id,
                     Some("s-1"),
@@ -337,17 +380,25 @@ mod tests {
         }
         let agent = out[5].as_ref().unwrap();
         read(agent, |p| assert_eq!(p.agent_usage, Some((42.0, 11.0))));
-        read(out[3].as_ref().unwrap(), |p| assert_eq!(p.reparented, None));
         assert_eq!(a.len(), 0, "nothing kept once the agent ended");
     }
 
     #[test]
-    fn re_parenting_off_holds_nothing_and_still_sums() {
+    fn re_parenting_off_still_gives_every_span_the_conversation() {
         let mut a = Agents::new(false);
         let (released, out) = run(&mut a);
-        assert!(released.is_empty());
-        for s in out.iter().take(5) {
-            read(s.as_ref().unwrap(), |p| assert_eq!(p.reparented, None));
+        assert!(
+            out[..5].iter().all(Option::is_none),
+            "held to the agent's end"
+        );
+        let mut ids: Vec<u8> = released.iter().map(id).collect();
+        ids.sort();
+        assert_eq!(ids, [2, 3, 4, 5, 6]);
+        for s in &released {
+            read(s, |p| {
+                assert_eq!(p.reparented, None, "the tree stays as it is");
+                assert_eq!(p.main_conversation_id, Some("s-1"));
+            });
         }
         read(out[5].as_ref().unwrap(), |p| {
             assert_eq!(p.agent_usage, Some((42.0, 11.0)))
@@ -355,29 +406,102 @@ mod tests {
         assert_eq!(a.len(), 0);
     }
 
+    /// main(1) > turn(2) > tool(3) > nested agent(4) > turn(5) > generate(6)
+    /// > model(7), ending from the model up.
+    fn nested(a: &mut Agents) -> (Vec<PackedSpan>, Option<PackedSpan>) {
+        let mut released = Vec::new();
+        let mut end = |s: Seen, parent: Option<u8>, session| {
+            let id = s.span_id[0];
+            a.ended(s, packed(id, parent), true, session, &mut released)
+        };
+        assert!(end(call(7, 6, Some((5.0, 2.0))), Some(6), None).is_none());
+        assert!(end(inside(6, 5), Some(5), None).is_none());
+        let turn = |id, agent| Seen {
+            child_of_agent: true,
+            ..inside(id, agent)
+        };
+        assert!(end(turn(5, 4), Some(4), None).is_none());
+        let nested = Seen {
+            agent: true,
+            ..inside(4, 3)
+        };
+        assert!(end(nested, Some(3), Some("inner")).is_none(), "held too");
+        assert!(end(call(3, 2, None), Some(2), None).is_none());
+        assert!(end(turn(2, 1), Some(1), None).is_none());
+        let main = Seen {
+            agent: true,
+            ..seen(1, None)
+        };
+        let main = end(main, None, Some("s-1"));
+        (released, main)
+    }
+
+    #[test]
+    fn a_nested_agent_s_spans_wait_for_the_main_agent_s_conversation() {
+        let mut a = Agents::new(true);
+        let (released, main) = nested(&mut a);
+        let mut ids: Vec<u8> = released.iter().map(id).collect();
+        ids.sort();
+        assert_eq!(ids, [2, 3, 4, 5, 6, 7], "released at the main agent's end");
+        for s in &released {
+            read(s, |p| {
+                let under = match p.span_id[0] {
+                    7 => Some(&[4; 8]),
+                    3 => Some(&[1; 8]),
+                    _ => None,
+                };
+                assert_eq!(p.reparented, under, "a call goes under its nearest agent");
+                assert_eq!(p.main_conversation_id, Some("s-1"), "the outermost session");
+                let usage = (p.span_id[0] == 4).then_some((5.0, 2.0));
+                assert_eq!(p.agent_usage, usage, "the nested agent sums its calls");
+            });
+        }
+        read(&main.unwrap(), |p| {
+            assert_eq!(p.agent_usage, Some((5.0, 2.0)), "and the main agent too");
+            assert_eq!(p.main_conversation_id, None, "its own session says it");
+        });
+        assert_eq!(a.len(), 0);
+
+        let mut a = Agents::new(false);
+        let (released, _) = nested(&mut a);
+        assert_eq!(released.len(), 6);
+        for s in &released {
+            read(s, |p| {
+                assert_eq!(p.reparented, None);
+                assert_eq!(p.main_conversation_id, Some("s-1"));
+            });
+        }
+    }
+
     #[test]
     fn a_flush_releases_held_spans_under_their_true_parent() {
         let mut a = Agents::new(true);
         let mut released = Vec::new();
-        let call = Seen {
-            call_inside_agent: true,
-            tokens: Some((1.0, 2.0)),
-            ..seen(4, Some(3))
-        };
+        let c = call(4, 3, Some((1.0, 2.0)));
         assert!(a
-            .ended(call, packed(4, Some(3)), true, None, &mut released)
+            .ended(c, packed(4, Some(3)), true, None, &mut released)
             .is_none());
         a.release_all(&mut released);
         assert_eq!(released.len(), 1);
-        read(&released[0], |p| assert_eq!(p.reparented, None));
+        read(&released[0], |p| {
+            assert_eq!(p.reparented, None);
+            assert_eq!(p.main_conversation_id, None);
+        });
         assert_eq!(a.len(), 1, "the tokens still go to their agent");
         // A call that is not exported is never held.
-        let call = Seen {
-            call_inside_agent: true,
-            ..seen(7, Some(3))
-        };
+        let c = call(7, 3, None);
         assert!(a
-            .ended(call, packed(7, Some(3)), false, None, &mut released)
+            .ended(c, packed(7, Some(3)), false, None, &mut released)
+            .is_some());
+        // Nor a span outside any agent.
+        assert!(a
+            .ended(
+                seen(8, Some(3)),
+                packed(8, Some(3)),
+                true,
+                None,
+                &mut released
+            )
             .is_some());
     }
 
@@ -386,12 +510,8 @@ mod tests {
         let mut a = Agents::with_cap(true, 4);
         let mut released = Vec::new();
         for i in 1..=100u8 {
-            let call = Seen {
-                call_inside_agent: true,
-                ..seen(i, Some(i.wrapping_add(100)))
-            };
             a.ended(
-                call,
+                call(i, i.wrapping_add(100), None),
                 packed(i, Some(i.wrapping_add(100))),
                 true,
                 None,
@@ -401,6 +521,21 @@ mod tests {
         }
         a.release_all(&mut released);
         assert_eq!(released.len(), 100, "every span goes out");
+        // Many spans held under one parent are bounded too.
+        let mut a = Agents::with_cap(true, 4);
+        let mut released = Vec::new();
+        for i in 1..=10u8 {
+            a.ended(
+                call(i, 200, None),
+                packed(i, Some(200)),
+                true,
+                None,
+                &mut released,
+            );
+            assert!(a.held <= 4);
+        }
+        a.release_all(&mut released);
+        assert_eq!(released.len(), 10, "every span goes out");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Genkit enrichment in the worker: every span, in the order spans end, goes
 //! through the failure tracker (`failures.rs`) and the agent tracker
-//! (`agents.rs`: calls held for their agent, token totals), a tool span
+//! (`agents.rs`: spans held for their main agent, token totals), a tool span
 //! learns the id of the model's request it answers, and a span Genkit made
 //! yields the metric points and log records derived from it
 //! (`envelopes::genkit`). It runs here because only the worker sees every
@@ -70,7 +70,7 @@ impl GenkitOptions {
 pub(crate) struct Enricher {
     options: GenkitOptions,
     failures: Failures,
-    /// Agents: calls held until their agent is known, token totals.
+    /// Agents: spans held until their main agent ends, token totals.
     pub(super) agents: Agents,
     /// The tools the latest model output under each parent (a `generate`
     /// step) asked for, by name, with the request's `ref`: a tool span
@@ -78,7 +78,7 @@ pub(crate) struct Enricher {
     tool_refs: HashMap<[u8; 8], Vec<(String, String)>>,
     /// The call id found for the span at hand.
     call_id: Option<String>,
-    /// The session of the agent span at hand.
+    /// The session of the main agent span at hand.
     session: Option<String>,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
@@ -203,7 +203,6 @@ impl Enricher {
         if !scan.genkit {
             return (source, seen);
         }
-        // Only calls, agents and spans something waits on look at the path.
         let role = match scan.span.role() {
             Role::Flow if self.options.agent_flows.contains(scan.span.name) => Role::Agent,
             role => role,
@@ -215,18 +214,17 @@ impl Enricher {
                 .and_then(|refs| refs.iter().find(|(name, _)| name == scan.span.name))
                 .map(|(_, id)| id.clone());
         }
-        if matches!(role, Role::Model | Role::Tool | Role::Agent)
-            || self.agents.awaited(&seen.span_id)
-        {
-            let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
-            seen.agent = role == Role::Agent;
-            seen.main_agent = seen.agent && !inside;
-            if seen.agent {
-                self.session = scan.span.session_id.map(str::to_string);
-            }
-            seen.child_of_agent = child_of_agent;
-            seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
+        // Every span Genkit made is placed among agents by its path (one
+        // search for the agent marker when no flow is presented as one).
+        let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
+        seen.inside = inside;
+        seen.child_of_agent = child_of_agent;
+        seen.agent = role == Role::Agent;
+        if seen.agent && !inside {
+            // The main agent's session is its conversation.
+            self.session = scan.span.session_id.map(str::to_string);
         }
+        seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
         let model_inside_agent = seen.call_inside_agent && role == Role::Model;
         if !(self.options.metrics || self.options.logs) {
             if role == Role::Model {

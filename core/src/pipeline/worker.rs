@@ -251,7 +251,7 @@ impl Worker {
         // traces off.
         let (sampled_out, sample_rate) = (span.sampled_out(), span.sample_rate());
         let exported = self.settings.export_spans && !sampled_out;
-        // A call inside an agent may wait here for its agent (`agents.rs`).
+        // A span inside an agent may wait here for its main agent (`agents.rs`).
         let span = self
             .enricher
             .settle(seen, span, exported, &mut self.released);

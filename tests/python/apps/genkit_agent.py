@@ -15,7 +15,8 @@ the tool, then answers), the second says thanks (the model answers). Every model
 reports usage.
 
 Prints ``RESULT {json}`` with the replies, the spans the app produced (recorded by a
-second span processor), the usage its model reported, and the session's id.
+second span processor), the usage its model reported, the session's id, and the sessions
+the store holds.
 """
 
 from __future__ import annotations
@@ -115,12 +116,13 @@ async def get_forecast(city: str) -> str:
     raise ForecastUnavailable(f"no forecast for {city}")
 
 
+store: InMemorySessionStore[Any] = InMemorySessionStore()
 agent = ai.define_agent(
     name="weatherAgent",
     model="fake/agent-model",
     system="You are a weather assistant.",
     tools=[get_weather, get_forecast],
-    store=InMemorySessionStore(),
+    store=store,
 )
 
 
@@ -161,7 +163,9 @@ async def main() -> dict[str, Any]:
 
         dataset = [BaseDataPoint(input="What is the weather in Paris?", output=replies[0], test_case_id="tc1")]
         await ai.evaluate(evaluator="myeval/relevance", dataset=dataset)
-    return {"replies": replies, "session_id": getattr(chat, "session_id", None)}
+    # The sessions the store saved snapshots for (its own record of the conversation).
+    stored = {snap.session_id or (snap.state.session_id if snap.state else None) for snap in store.snapshots.values()}
+    return {"replies": replies, "session_id": getattr(chat, "session_id", None), "stored_sessions": sorted(stored)}
 
 
 outcome = asyncio.run(main())

@@ -100,12 +100,17 @@ impl AgentFlows {
             let parent_segment = above.rfind("/{").map_or(above, |i| &above[i..]);
             return (true, parent_segment.contains(AGENT));
         }
-        let segs: Vec<(&str, &str)> = segments(path).collect();
-        let Some((_, above)) = segs.split_last() else {
-            return (false, false);
-        };
-        let inside = above.iter().any(|(n, m)| self.is_agent(n, m));
-        let parent = above.last().is_some_and(|(n, m)| self.is_agent(n, m));
+        // Every Genkit span asks: no allocation, one walk. The segment
+        // before the last is the parent's; the last is the span's own.
+        let (mut inside, mut parent) = (false, false);
+        let mut segs = segments(path).peekable();
+        while let Some((n, m)) = segs.next() {
+            if segs.peek().is_none() {
+                break;
+            }
+            parent = self.is_agent(n, m);
+            inside |= parent;
+        }
         (inside, parent)
     }
 }
