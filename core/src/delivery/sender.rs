@@ -226,13 +226,38 @@ impl Sender {
 
 /// Says what failed without the URL's query or any header (no secrets).
 fn describe_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(tls) = tls_failure(e) {
+        format!("TLS failed: {tls}; nothing was sent (the endpoint's certificate must be trusted by the system's roots or SSL_CERT_FILE)")
+    } else if e.is_timeout() {
         "request timed out".into()
     } else if e.is_connect() {
         "could not connect".into()
     } else {
         "connection failed before an answer".into()
     }
+}
+
+/// The TLS layer's own words when the handshake failed (an untrusted or
+/// invalid certificate, a name mismatch), e.g. `invalid peer certificate:
+/// UnknownIssuer`. They name no URL, header or key. rustls' error sits
+/// inside an `io::Error`, whose `source()` skips it, so each `io::Error` is
+/// opened too.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inner].into_iter().flatten() {
+            let text = candidate.to_string();
+            if text.contains("certificate") || text.contains("handshake") {
+                return Some(text);
+            }
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// The absolute track URL a `Location` points to, if it is one we trust:
