@@ -48,7 +48,7 @@ test-bench: build python-dev
 ## a few seconds: built on the stable toolchain with libFuzzer's coverage into target/fuzz.
 FUZZ_TEST_SECONDS ?= 10
 test-fuzz:
-	fuzz/run.sh $(FUZZ_TEST_SECONDS)
+	FUZZ_SCRATCH=1 fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 ## The same targets for longer (FUZZ_SECONDS each, 10 minutes by default); new inputs are kept
 ## in target/fuzz/corpus, a crash's input in target/fuzz/artifacts.

@@ -6,7 +6,8 @@
 # usage: fuzz/run.sh SECONDS [TARGET...]      (default: every target)
 #
 # New inputs go to target/fuzz/corpus/<target> (kept between runs, not
-# committed); the seeds in fuzz/corpus/<target> are read, never written. A
+# committed; with FUZZ_SCRATCH=1 to target/fuzz/scratch/<target>, emptied
+# first); the seeds in fuzz/corpus/<target> are read, never written. A
 # crash leaves its input in target/fuzz/artifacts/<target>/ and fails the run;
 # replay it with `target/fuzz/<triple>/debug/<target> <file>`.
 set -euo pipefail
@@ -34,7 +35,14 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
     $(printf -- '--bin %s ' "${targets[@]}"))
 
 for t in "${targets[@]}"; do
-    mkdir -p "$out/corpus/$t" "$out/artifacts/$t"
+    # FUZZ_SCRATCH=1 (make test): new inputs go to a directory emptied first,
+    # so a short run always replays the same seeds and takes the same time.
+    corpus="$out/corpus/$t"
+    if [ -n "${FUZZ_SCRATCH:-}" ]; then
+        corpus="$out/scratch/$t"
+        rm -rf "$corpus"
+    fi
+    mkdir -p "$corpus" "$out/artifacts/$t"
     dict=()
     if [ -f "$here/dict/$t.dict" ]; then
         dict=("-dict=$here/dict/$t.dict")
@@ -49,7 +57,7 @@ for t in "${targets[@]}"; do
         -max_len=16384 -print_final_stats=1 \
         -artifact_prefix="$out/artifacts/$t/" \
         "${dict[@]}" \
-        "$out/corpus/$t" "$here/corpus/$t" 2> "$out/$t.log" || {
+        "$corpus" "$here/corpus/$t" 2> "$out/$t.log" || {
         tail -n 60 "$out/$t.log"
         echo "fuzz: $t FAILED; input in $out/artifacts/$t/" >&2
         exit 1
