@@ -9,7 +9,7 @@ PYTHON ?= python3
 CARGO ?= cargo
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: all build venv python-dev test test-rust test-python test-bench typecheck demo sample header readme bless bench lint install
+.PHONY: all build venv python-dev test test-rust test-python test-bench test-fuzz fuzz typecheck demo sample header readme bless bench lint install
 
 all: build
 
@@ -44,9 +44,22 @@ typecheck: venv
 test-bench: build python-dev
 	$(PY) bench/run.py --smoke
 
+## The fuzz targets (fuzz/: connection string, attribute conversion, the C structs and config), each for
+## a few seconds: built on the stable toolchain with libFuzzer's coverage into target/fuzz.
+FUZZ_TEST_SECONDS ?= 10
+test-fuzz:
+	FUZZ_SCRATCH=1 fuzz/run.sh $(FUZZ_TEST_SECONDS)
+
+## The same targets for longer (FUZZ_SECONDS each, 10 minutes by default); new inputs are kept
+## in target/fuzz/corpus, a crash's input in target/fuzz/artifacts.
+FUZZ_SECONDS ?= 600
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
 ## Every test: Rust unit and integration tests, the C programs, the header and README checks,
-## Python with a real Genkit, the Python package's types, and the azure-hello sample.
-test: test-bench test-rust test-python typecheck sample
+## the fuzz targets briefly, Python with a real Genkit, the Python package's types, and the
+## azure-hello sample.
+test: test-bench test-rust test-fuzz test-python typecheck sample
 
 ## Runs a small Genkit app against the local emulator and prints what arrived.
 demo: build python-dev

@@ -1,12 +1,20 @@
 //! The library's own diagnostics: what went wrong in delivery, said once in a
 //! while, never per item, and never with a secret in it.
 //!
-//! They go to stderr with a `genkit-azure:` prefix unless a face installs its
-//! own sink (`face::set_diagnostic_sink`). The Python face does: its
-//! diagnostics become warnings of the `genkit_azure_rs` logger, which its log
-//! handler never exports, so there is no feedback loop. A sink may be called
-//! on a runtime thread holding a pipeline lock, so it must not block (Python's
-//! queues the text for a thread of its own).
+//! Where they go, first that applies:
+//! - a sink a face installed (`face::set_diagnostic_sink`). The Python face
+//!   does: its diagnostics become warnings of the `genkit_azure_rs` logger,
+//!   which its log handler never exports, so there is no feedback loop; the C
+//!   face's optional callback is one too. A sink may be called on a runtime
+//!   thread holding a pipeline lock, so it must not block (Python's queues the
+//!   text for a thread of its own).
+//! - `tracing`, when the process has a global subscriber (a Rust host that
+//!   set one listens there): a WARN event of target `genkit_azure`, the text in
+//!   its message.
+//! - stderr, with a `genkit-azure:` prefix, where nobody else listens.
+//!
+//! Each is rate-limited the same way (`Diagnostics::say`), and no text holds a
+//! secret (every caller words its text without keys, tokens or URLs' queries).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -59,6 +67,11 @@ fn emit(text: &str) {
     let sink = SINK.read().unwrap_or_else(|p| p.into_inner()).clone();
     match sink {
         Some(sink) => sink(text),
+        // Only a global subscriber is seen from the runtime's threads (a
+        // scoped one belongs to the thread that set it).
+        None if tracing::dispatcher::has_been_set() => {
+            tracing::warn!(target: "genkit_azure", "{text}");
+        }
         None => eprintln!("genkit-azure: {text}"),
     }
 }

@@ -326,6 +326,10 @@ macro_rules! config_from_settings {
             /// Not a setting: Live Metrics' intervals, which tests scale down.
             #[doc(hidden)]
             pub live_metrics_timings: crate::live::LiveTimings,
+            /// Not a setting: the bytes of JSON and the envelopes one request
+            /// may hold, which tests make small (`None`: the service's).
+            #[doc(hidden)]
+            pub request_limits: Option<(usize, usize)>,
             $(
                 $(#[doc = $doc])*
                 #[doc = ""]
@@ -356,6 +360,7 @@ macro_rules! config_from_settings {
                     model_prices: std::collections::HashMap::new(),
                     agent_flows: Vec::new(),
                     live_metrics_timings: crate::live::LiveTimings::default(),
+                    request_limits: None,
                     $($name: $default,)*
                 }
             }

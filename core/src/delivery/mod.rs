@@ -19,8 +19,12 @@
 //!   the payload goes again as soon as it is here; only a refusal of that
 //!   new token means a person has to act. No token at all (a failing
 //!   credential) keeps the data and retries with the usual backoff.
-//! - 413: the payload is split in halves and each is sent; only a single
-//!   envelope that is still too large is dropped, counted.
+//! - Too large: a body past the service's request limits ([`RequestLimits`])
+//!   is cut into requests within them before it is sent or written to disk
+//!   ([`fit`]), so none is sent that the service would refuse for its size; an
+//!   envelope over the byte limit on its own is dropped, counted. Should the
+//!   service still answer 413, the payload is split in halves and each is
+//!   sent; only a single envelope that is still too large is dropped, counted.
 //!
 //! A payload's batch settles (for `flush`) when it is delivered, persisted,
 //! rejected, or dropped: [`Payload::finish`], exactly once per part.
@@ -36,8 +40,8 @@ mod tests;
 
 pub(crate) use backoff::Backoff;
 use backoff::MAX_RETRY_AFTER;
-pub(crate) use payload::Payload;
-use payload::Split;
+pub(crate) use payload::{Payload, RequestLimits};
+use payload::{Piece, Split};
 pub(crate) use sender::{http_client, Sender};
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
 pub(crate) use storage_error::StorageError;
@@ -53,6 +57,56 @@ use std::time::Duration;
 use storage::Leased;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
+
+/// The service's limits on one request, as far as they are known: its
+/// documented limit is 64,000 telemetry items per batch (we stay at half);
+/// its limit on a request's bytes is not documented, so we keep every body
+/// under 16 MiB of JSON (a default batch, `max_batch_bytes` = 1 MiB of
+/// content, is far below both). Bodies are cut to fit before they are sent.
+pub(crate) const REQUEST_LIMITS: RequestLimits = RequestLimits {
+    max_bytes: 16 * 1024 * 1024,
+    max_envelopes: 32_768,
+};
+
+/// Cuts a freshly written body (`json_bytes` of JSON, `envelopes` envelopes)
+/// into requests within `limits`. An envelope too large to ever be sent is
+/// finished here, dropped and counted (`dropped_too_large`,
+/// `envelopes_dropped_too_large`) with one diagnostic; what comes back fits.
+pub(crate) fn fit(
+    payload: Payload,
+    json_bytes: usize,
+    envelopes: usize,
+    limits: RequestLimits,
+    counters: &Counters,
+    diagnostics: &Diagnostics,
+) -> Vec<Payload> {
+    if limits.fit(json_bytes, envelopes) {
+        return vec![payload];
+    }
+    match payload.fit(limits) {
+        Ok(pieces) => pieces
+            .into_iter()
+            .filter_map(|piece| match piece {
+                Piece::Fits(p) => Some(p),
+                Piece::TooLarge(p) => {
+                    Counters::add(&counters.envelopes_dropped_too_large, 1);
+                    diagnostics.say("too-large", || {
+                        format!(
+                            "an envelope larger than the {} bytes one request may hold was \
+                             dropped (a span or log with very many or very large attributes)",
+                            limits.max_bytes
+                        )
+                    });
+                    p.finish(Fate::Dropped(DropReason::TooLarge));
+                    None
+                }
+            })
+            .collect(),
+        // Our own writer's output is always gzip of a JSON array; should it
+        // not be, the whole payload goes on and a 413 splits it.
+        Err((payload, _)) => vec![payload],
+    }
+}
 
 /// `now + wait`, or as late as the clock allows: a wait read from the wire or
 /// a setting must never panic the task that computes it.
@@ -92,6 +146,8 @@ pub(crate) struct Delivery {
     /// The longest the endpoint's `Retry-After` may close the gate
     /// ([`MAX_RETRY_AFTER`]; shorter in tests, which cannot wait an hour).
     max_retry_after: Duration,
+    /// What one request may hold ([`REQUEST_LIMITS`]; smaller in tests).
+    limits: RequestLimits,
     /// Tests make the retry driver panic through this, to prove it is restarted.
     #[cfg(test)]
     panic_next_retry: std::sync::atomic::AtomicBool,
@@ -147,8 +203,32 @@ impl Delivery {
             storage,
             drain_by: Mutex::new(None),
             max_retry_after: MAX_RETRY_AFTER,
+            limits: REQUEST_LIMITS,
             #[cfg(test)]
             panic_next_retry: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// What one request may hold (tests make it small).
+    pub fn with_request_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// [`Delivery::deliver`] for a body just written: cut to the request
+    /// limits first ([`fit`]).
+    pub async fn deliver_written(&self, payload: Payload, json_bytes: usize, envelopes: usize) {
+        let (limits, counters, diagnostics) = (self.limits, &self.counters, &self.diagnostics);
+        let pieces = fit(
+            payload,
+            json_bytes,
+            envelopes,
+            limits,
+            counters,
+            diagnostics,
+        );
+        for p in pieces {
+            self.deliver(p).await;
         }
     }
 

@@ -27,6 +27,33 @@ pub(crate) struct Payload {
     pub attempts: u32,
 }
 
+/// The most one request may hold: the service refuses larger ones (413), so
+/// a body past either limit is cut into requests within both before it is
+/// ever sent or written to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestLimits {
+    /// Bytes of JSON before gzip.
+    pub max_bytes: usize,
+    /// Envelopes in the array.
+    pub max_envelopes: usize,
+}
+
+impl RequestLimits {
+    /// Whether a body of `json_bytes` holding `envelopes` fits.
+    pub fn fit(&self, json_bytes: usize, envelopes: usize) -> bool {
+        json_bytes <= self.max_bytes && envelopes <= self.max_envelopes
+    }
+}
+
+/// One request of a payload cut to fit [`RequestLimits`].
+#[derive(Debug)]
+pub(crate) enum Piece {
+    /// Within the limits: send it.
+    Fits(Payload),
+    /// One envelope larger than `max_bytes` on its own: it can never be sent.
+    TooLarge(Payload),
+}
+
 /// What splitting a payload in two gave.
 pub(crate) enum Split {
     /// Two payloads with half the envelopes each (the first half first).
@@ -72,9 +99,73 @@ impl Payload {
         }
     }
 
+    /// Cuts the envelopes, in order, into as few requests within `limits`
+    /// as it can (all parts of this one's batch); an envelope over
+    /// `max_bytes` on its own becomes a [`Piece::TooLarge`] of its own. On
+    /// failure (not gzip of a JSON array) this payload comes back unchanged.
+    pub fn fit(self, limits: RequestLimits) -> Result<Vec<Piece>, (Payload, String)> {
+        let mut alone = Vec::new();
+        let groups = self.regroup(|items| {
+            let mut groups: Vec<Vec<usize>> = Vec::new();
+            // `[` and `]`, then each envelope and its comma.
+            let mut bytes = 2;
+            for (i, item) in items.iter().enumerate() {
+                let size = item.get().len() + 1;
+                if size + 2 > limits.max_bytes {
+                    alone.push(groups.len());
+                    groups.push(vec![i]);
+                    // Nothing joins an envelope that cannot be sent.
+                    bytes = usize::MAX;
+                    continue;
+                }
+                match groups.last_mut() {
+                    Some(g)
+                        if bytes.saturating_add(size) <= limits.max_bytes
+                            && g.len() < limits.max_envelopes =>
+                    {
+                        g.push(i);
+                        bytes += size;
+                    }
+                    _ => {
+                        groups.push(vec![i]);
+                        bytes = 2 + size;
+                    }
+                }
+            }
+            groups
+        });
+        let mut bodies = match groups {
+            Ok(bodies) => bodies.into_iter(),
+            Err(e) => return Err((self, e)),
+        };
+        let mut pieces = Vec::with_capacity(bodies.len());
+        let Some(first) = bodies.next() else {
+            // No envelope at all: nothing to cut.
+            return Ok(vec![Piece::Fits(self)]);
+        };
+        let rest: Vec<Payload> = bodies
+            .map(|body| Payload {
+                body,
+                part: self.part.as_ref().map(Part::split),
+                attempts: self.attempts,
+            })
+            .collect();
+        for (n, payload) in std::iter::once(self.with_body(first))
+            .chain(rest)
+            .enumerate()
+        {
+            pieces.push(if alone.contains(&n) {
+                Piece::TooLarge(payload)
+            } else {
+                Piece::Fits(payload)
+            });
+        }
+        Ok(pieces)
+    }
+
     /// Splits the envelopes into two halves, both parts of this one's batch.
     pub fn split(self) -> Result<Split, (Payload, String)> {
-        let halves = self.regroup(|n| match n {
+        let halves = self.regroup(|items| match items.len() {
             0 | 1 => Vec::new(),
             n => vec![(0..n / 2).collect(), (n / 2..n).collect()],
         });
@@ -104,17 +195,24 @@ impl Payload {
     }
 
     /// New bodies, one per group of indexes (as numbered in this body) that
-    /// `groups` returns when told how many envelopes there are. Envelopes
-    /// are copied verbatim, in the group's order; indexes past the end are
-    /// skipped.
-    fn regroup(&self, groups: impl FnOnce(usize) -> Vec<Vec<usize>>) -> Result<Vec<Bytes>, String> {
+    /// `groups` returns when shown the envelopes. Envelopes are copied
+    /// verbatim, in the group's order; indexes past the end are skipped.
+    fn regroup(
+        &self,
+        groups: impl FnOnce(&[&RawValue]) -> Vec<Vec<usize>>,
+    ) -> Result<Vec<Bytes>, String> {
         let json = gunzip(&self.body)?;
         let items: Vec<&RawValue> = serde_json::from_slice(&json)
             .map_err(|e| format!("payload is not a JSON array: {e}"))?;
-        groups(items.len())
+        groups(&items)
             .into_iter()
             .map(|indexes| {
-                let mut out = Vec::with_capacity(json.len());
+                let size: usize = indexes
+                    .iter()
+                    .filter_map(|&i| items.get(i))
+                    .map(|item| item.get().len() + 1)
+                    .sum();
+                let mut out = Vec::with_capacity(size + 2);
                 out.push(b'[');
                 for (n, item) in indexes.iter().filter_map(|&i| items.get(i)).enumerate() {
                     if n > 0 {
@@ -200,6 +298,51 @@ mod tests {
             "items count once, under what reached furthest"
         );
         assert_eq!((stats.batches_failed, stats.batches_exported), (1, 0));
+    }
+
+    #[test]
+    fn fit_cuts_in_order_within_both_limits_and_sets_a_too_large_envelope_apart() {
+        // Envelopes of 7 bytes ("[1,2,3]" style numbers padded), one of 40.
+        let big = format!("\"{}\"", "z".repeat(38));
+        let json = format!(r#"[1111111,2222222,3333333,{big},4444444,5555555]"#);
+        let (p, progress, counters) = owned(json.as_bytes(), 6);
+        let limits = RequestLimits {
+            max_bytes: 20,
+            max_envelopes: 2,
+        };
+        let pieces = p.fit(limits).unwrap();
+        let bodies: Vec<(bool, String)> = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Fits(p) => (true, String::from_utf8(gunzip(&p.body).unwrap()).unwrap()),
+                Piece::TooLarge(p) => (false, String::from_utf8(gunzip(&p.body).unwrap()).unwrap()),
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![
+                (true, "[1111111,2222222]".to_string()),
+                (true, "[3333333]".to_string()),
+                (false, format!("[{big}]")),
+                (true, "[4444444,5555555]".to_string()),
+            ]
+        );
+        assert!(bodies
+            .iter()
+            .filter(|(fits, _)| *fits)
+            .all(|(_, b)| b.len() <= 20));
+        for piece in pieces {
+            match piece {
+                Piece::Fits(p) => p.finish(Fate::Delivered),
+                Piece::TooLarge(p) => p.finish(Fate::Dropped(DropReason::TooLarge)),
+            }
+        }
+        assert_eq!(
+            settled(&progress),
+            Some(false),
+            "settled once, something lost"
+        );
+        assert_eq!(counters.snapshot().items_delivered, 6);
     }
 
     #[test]

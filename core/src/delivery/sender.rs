@@ -76,13 +76,33 @@ pub(crate) struct Sender {
 /// The HTTP client of every request to Azure (ingestion, Live Metrics):
 /// redirects are never followed by the client, but by the caller, where the
 /// new host can be checked (and, for ingestion, remembered).
+///
+/// Certificates are verified by rustls with the platform's verifier (on
+/// Linux: the system's CA bundle, or `SSL_CERT_FILE`). On a machine with no
+/// CA certificates at all (a slim container without `ca-certificates`) the
+/// verifier would refuse every certificate; there, and only there, the
+/// webpki roots (Mozilla's) are trusted instead.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+        .redirect(reqwest::redirect::Policy::none());
+    if !system_has_roots() {
+        builder = builder.tls_certs_merge(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+        );
+    }
+    builder.build()
+}
+
+/// Whether the system offers any CA certificate (read once per process: the
+/// platform's verifier reads the same store).
+fn system_has_roots() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| !rustls_native_certs::load_native_certs().certs.is_empty())
 }
 
 impl Sender {
@@ -226,13 +246,38 @@ impl Sender {
 
 /// Says what failed without the URL's query or any header (no secrets).
 fn describe_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    if let Some(tls) = tls_failure(e) {
+        format!("TLS failed: {tls}; nothing was sent (the endpoint's certificate must be trusted by the system's roots or SSL_CERT_FILE)")
+    } else if e.is_timeout() {
         "request timed out".into()
     } else if e.is_connect() {
         "could not connect".into()
     } else {
         "connection failed before an answer".into()
     }
+}
+
+/// The TLS layer's own words when the handshake failed (an untrusted or
+/// invalid certificate, a name mismatch), e.g. `invalid peer certificate:
+/// UnknownIssuer`. They name no URL, header or key. rustls' error sits
+/// inside an `io::Error`, whose `source()` skips it, so each `io::Error` is
+/// opened too.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        for candidate in [Some(err), inner].into_iter().flatten() {
+            let text = candidate.to_string();
+            if text.contains("certificate") || text.contains("handshake") {
+                return Some(text);
+            }
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// The absolute track URL a `Location` points to, if it is one we trust:

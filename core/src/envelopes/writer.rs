@@ -49,6 +49,10 @@ pub(crate) struct Body {
     pub gzip: Vec<u8>,
     /// Strings cut to their field's limit.
     pub cut: u64,
+    /// The JSON's length before gzip (what the service's size limit reads).
+    pub json_bytes: usize,
+    /// Envelopes in the array.
+    pub envelopes: usize,
 }
 
 /// Writes envelopes for one instrumentation key and resource.
@@ -65,6 +69,8 @@ struct Out {
     json: Json,
     gz: GzEncoder<Vec<u8>>,
     envelopes: usize,
+    /// JSON bytes already handed to the compressor.
+    flushed: usize,
 }
 
 impl Out {
@@ -76,6 +82,7 @@ impl Out {
             json,
             gz: GzEncoder::new(Vec::new(), level),
             envelopes: 0,
+            flushed: 0,
         }
     }
 
@@ -83,6 +90,7 @@ impl Out {
     fn next(&mut self) -> std::io::Result<&mut Json> {
         if self.json.buf.len() >= CHUNK {
             self.gz.write_all(&self.json.buf)?;
+            self.flushed += self.json.buf.len();
             self.json.buf.clear();
         }
         if self.envelopes > 0 {
@@ -98,6 +106,8 @@ impl Out {
         Ok(Body {
             gzip: self.gz.finish()?,
             cut: self.json.cut,
+            json_bytes: self.flushed + self.json.buf.len(),
+            envelopes: self.envelopes,
         })
     }
 }

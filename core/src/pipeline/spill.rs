@@ -11,7 +11,7 @@
 use super::msg::Msg;
 use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
-use crate::delivery::Storage;
+use crate::delivery::{fit, Payload, RequestLimits, Storage};
 use crate::diagnostics::Diagnostics;
 use crate::envelopes::{AzureExporter, Batch};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub(crate) struct Spill {
     pub ledger: Ledger,
     pub diagnostics: Arc<Diagnostics>,
     pub batch_limits: BatchLimits,
+    /// What one request may hold: a file is sent as one request later.
+    pub request_limits: RequestLimits,
 }
 
 impl Spill {
@@ -84,24 +86,37 @@ impl Spill {
         let counters = Arc::clone(self.ledger.counters());
         let exporter = Arc::clone(&self.exporter);
         let mapping = tokio::spawn(async move { exporter.write(&batch) });
-        let body = match mapping.await {
+        let (body, json_bytes, envelopes) = match mapping.await {
             Ok(Ok(body)) => {
                 Counters::add(&counters.values_truncated, body.cut);
-                body.gzip
+                (body.gzip, body.json_bytes, body.envelopes)
             }
             Ok(Err(_)) => return part.finish(Fate::Dropped(DropReason::WriteFailed)),
             Err(_) => return part.finish(Fate::Dropped(DropReason::MappingPanicked)),
         };
-        let storage = Arc::clone(&self.storage);
-        let diagnostics = Arc::clone(&self.diagnostics);
-        let written =
-            tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
-                .await
-                .unwrap_or(false);
-        part.finish(if written {
-            Fate::Persisted
-        } else {
-            Fate::Dropped(DropReason::SpillFailed)
-        });
+        let payload = Payload::new(body.into(), Some(part));
+        let pieces = fit(
+            payload,
+            json_bytes,
+            envelopes,
+            self.request_limits,
+            &counters,
+            &self.diagnostics,
+        );
+        for piece in pieces {
+            let storage = Arc::clone(&self.storage);
+            let diagnostics = Arc::clone(&self.diagnostics);
+            let counters = Arc::clone(&counters);
+            let body = piece.body.clone();
+            let written =
+                tokio::task::spawn_blocking(move || storage.write(&body, &counters, &diagnostics))
+                    .await
+                    .unwrap_or(false);
+            piece.finish(if written {
+                Fate::Persisted
+            } else {
+                Fate::Dropped(DropReason::SpillFailed)
+            });
+        }
     }
 }

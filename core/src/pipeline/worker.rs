@@ -391,8 +391,9 @@ impl Worker {
             match mapped {
                 Ok(Ok(body)) => {
                     Counters::add(&counters.values_truncated, body.cut);
+                    let payload = Payload::new(body.gzip.into(), Some(part));
                     delivery
-                        .deliver(Payload::new(body.gzip.into(), Some(part)))
+                        .deliver_written(payload, body.json_bytes, body.envelopes)
                         .await;
                 }
                 Ok(Err(_)) => part.finish(Fate::Dropped(DropReason::WriteFailed)),

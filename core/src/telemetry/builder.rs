@@ -198,6 +198,13 @@ impl AzureTelemetryBuilder {
         self.config.live_metrics_timings = timings;
         self
     }
+    /// Not API: the bytes of JSON and the envelopes one request may hold
+    /// (tests make them small to watch bodies being cut to fit).
+    #[doc(hidden)]
+    pub fn request_limits(mut self, max_bytes: usize, max_envelopes: usize) -> Self {
+        self.config.request_limits = Some((max_bytes.max(1), max_envelopes.max(1)));
+        self
+    }
     /// `false`: a process with `GENKIT_ENV=dev` exports nothing (default `true`).
     pub fn force_dev_export(mut self, on: bool) -> Self {
         self.config.force_dev_export = on;

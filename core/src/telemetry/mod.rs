@@ -18,7 +18,8 @@ use crate::accounting::{Counters, Ledger, Progress, Stats};
 use crate::auth::{self, SharedCredential};
 use crate::config::{build_resource, Config, ConnectionString, Exports, CONNECTION_STRING_ENV};
 use crate::delivery::{
-    default_directory, Backoff, Delivery, Sender, Storage, StorageError, StorageSettings,
+    default_directory, Backoff, Delivery, RequestLimits, Sender, Storage, StorageError,
+    StorageSettings, REQUEST_LIMITS,
 };
 use crate::envelopes::{AzureExporter, ViewOptions};
 use crate::error::{Error, Result};
@@ -135,16 +136,24 @@ impl AzureTelemetry {
             // The first token is fetched now, so the first batch finds it.
             runtime.spawn(Arc::clone(auth).run());
         }
+        let request_limits = match config.request_limits {
+            Some((max_bytes, max_envelopes)) => RequestLimits {
+                max_bytes,
+                max_envelopes,
+            },
+            None => REQUEST_LIMITS,
+        };
         let storage = open_storage(&config, &connection_string);
         let storage_for_spill = storage.as_ref().ok().cloned().flatten();
-        let delivery = Arc::new(Delivery::new(
+        let delivery = Delivery::new(
             sender,
             Backoff::new(config.retry_base_delay, config.retry_max_delay),
             config.max_backlog_bytes,
             config.max_concurrent_exports,
             Arc::clone(&counters),
             storage.as_ref().ok().cloned().flatten(),
-        ));
+        );
+        let delivery = Arc::new(delivery.with_request_limits(request_limits));
         if let Err(reason) = storage {
             delivery.diagnostics().say("storage-off", || {
                 format!("disk persistence is off: {reason}; undelivered data waits in memory only")
@@ -227,6 +236,7 @@ impl AzureTelemetry {
                     ledger: ledger.clone(),
                     diagnostics: Arc::clone(&diagnostics),
                     batch_limits,
+                    request_limits,
                 }
                 .run(),
             );

@@ -76,6 +76,12 @@ pub use state::State;
 pub use store::{RequestRecord, Stats};
 pub use validate::{validate_envelope, TelemetryKind};
 
+/// The longest track body the emulator accepts by default, in bytes of JSON
+/// after gzip: longer ones get 413 and nothing is accepted. It is the limit
+/// genkit-azure keeps its requests under (`REQUEST_LIMITS` in
+/// `core/src/delivery/mod.rs`): the service's own is not documented.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
 /// How to run an emulator.
 #[derive(Debug, Clone, Default)]
 pub struct EmulatorConfig {
@@ -87,6 +93,9 @@ pub struct EmulatorConfig {
     pub jsonl_path: Option<PathBuf>,
     /// TCP port on 127.0.0.1; 0 lets the OS pick a free one (what tests should use).
     pub port: u16,
+    /// Longest track body accepted, in bytes of JSON after gzip (413 past it);
+    /// `None`: [`MAX_REQUEST_BYTES`].
+    pub max_request_bytes: Option<usize>,
 }
 
 /// A running emulator on its own thread. Stops on [`Emulator::shutdown`] or drop.

@@ -577,12 +577,13 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
                 } => (item_errors, message),
                 _ => (BTreeMap::new(), None),
             };
-            let outcome = process_body_with_faults(
+            let outcome = process_body_limited(
                 state.instrumentation_key(),
                 encoding.as_deref(),
                 &body,
                 &forced,
                 message.as_deref(),
+                state.max_request_bytes(),
             );
             record.item_count = outcome.response.items_received;
             record.items_accepted = outcome.response.items_accepted;
@@ -679,17 +680,48 @@ pub fn process_body_with_faults(
     forced: &BTreeMap<usize, u16>,
     message: Option<&str>,
 ) -> Outcome {
-    let items =
-        match decode::decompress(content_encoding, body).and_then(|b| decode::split_items(&b)) {
-            Ok(items) => items,
-            Err(message) => {
-                return Outcome {
-                    status: StatusCode::BAD_REQUEST,
-                    response: body_error(StatusCode::BAD_REQUEST, message),
-                    accepted: Vec::new(),
-                }
+    process_body_limited(ikey, content_encoding, body, forced, message, usize::MAX)
+}
+
+/// [`process_body_with_faults`] that first refuses, as the service does, a body
+/// whose JSON (after gzip) is longer than `max_request_bytes`: 413, nothing accepted.
+pub fn process_body_limited(
+    ikey: Option<&str>,
+    content_encoding: Option<&str>,
+    body: &[u8],
+    forced: &BTreeMap<usize, u16>,
+    message: Option<&str>,
+    max_request_bytes: usize,
+) -> Outcome {
+    let decoded = decode::decompress(content_encoding, body).and_then(|b| {
+        if b.len() > max_request_bytes {
+            Err(format!(
+                "request of {} bytes exceeds the limit of {max_request_bytes} bytes",
+                b.len()
+            ))
+        } else {
+            Ok(b)
+        }
+    });
+    if let Err(message) = &decoded {
+        if message.contains("exceeds the limit") {
+            return Outcome {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                response: body_error(StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
+                accepted: Vec::new(),
+            };
+        }
+    }
+    let items = match decoded.and_then(|b| decode::split_items(&b)) {
+        Ok(items) => items,
+        Err(message) => {
+            return Outcome {
+                status: StatusCode::BAD_REQUEST,
+                response: body_error(StatusCode::BAD_REQUEST, message),
+                accepted: Vec::new(),
             }
-        };
+        }
+    };
     if items.is_empty() {
         return Outcome {
             status: StatusCode::BAD_REQUEST,

@@ -38,6 +38,8 @@ pub struct State {
     outage: watch::Sender<Option<Instant>>,
     /// Whether the accept loop holds a bound listener right now.
     listening: watch::Sender<bool>,
+    /// Longest track body accepted, in bytes of JSON after gzip; longer: 413.
+    max_request_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl State {
@@ -55,7 +57,22 @@ impl State {
             started: Instant::now(),
             outage: watch::channel(None).0,
             listening: watch::channel(false).0,
+            max_request_bytes: std::sync::atomic::AtomicUsize::new(
+                config.max_request_bytes.unwrap_or(crate::MAX_REQUEST_BYTES),
+            ),
         })
+    }
+
+    /// Longest track body accepted, in bytes of JSON after gzip.
+    pub fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the longest track body accepted (bytes of JSON after gzip).
+    pub fn set_max_request_bytes(&self, bytes: usize) {
+        self.max_request_bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn instrumentation_key(&self) -> Option<&str> {
