@@ -1,7 +1,7 @@
-//! Fuzz target: `genkit_azure_config` through `genkit_azure_new`. Every
+//! Fuzz target: `genkit_azure_config` through `genkit_azure_new_v1`. Every
 //! number field takes edge values (0 for the default, GENKIT_AZURE_ZERO,
 //! either side of its range, the type's maximum) or any value, strings are
-//! NULL, odd or non-UTF-8, resource attributes anything. `genkit_azure_new`
+//! NULL, odd or non-UTF-8, resource attributes anything. `genkit_azure_new_v1`
 //! must refuse a bad config with a status and a message naming the field,
 //! or start a pipeline that then shuts down cleanly; never panic. Offline
 //! storage is always off (nothing is written to disk) and the endpoint is a
@@ -15,7 +15,7 @@ use arbitrary::Arbitrary;
 use genkit_azure_ffi::attribute::genkit_azure_attribute;
 use genkit_azure_ffi::config::{genkit_azure_config, GENKIT_AZURE_ZERO};
 use genkit_azure_ffi::handle::{
-    genkit_azure_free, genkit_azure_handle, genkit_azure_new, genkit_azure_shutdown,
+    genkit_azure_free, genkit_azure_handle, genkit_azure_new_v1, genkit_azure_shutdown,
 };
 use genkit_azure_ffi::status::genkit_azure_last_error;
 use genkit_azure_ffi::status::genkit_azure_status::*;
@@ -213,6 +213,7 @@ fuzz_target!(|c: Config| {
 
     // SAFETY: all-zero is a valid config (every field its default).
     let mut cfg: genkit_azure_config = unsafe { std::mem::zeroed() };
+    cfg.struct_size = std::mem::size_of::<genkit_azure_config>();
     cfg.connection_string = arena.bytes(&endpoint);
     cfg.service_name = arena.text(&c.service_name);
     cfg.service_version = arena.text(&c.service_version);
@@ -257,11 +258,11 @@ fuzz_target!(|c: Config| {
 
     let mut h: *mut genkit_azure_handle = std::ptr::null_mut();
     // SAFETY: every pointer in `cfg` is NULL or points into `arena` or `attrs`.
-    let status = unsafe { genkit_azure_new(&cfg, &mut h) };
+    let status = unsafe { genkit_azure_new_v1(&cfg, &mut h) };
     match status {
         GENKIT_AZURE_OK => {
             assert!(!h.is_null());
-            // SAFETY: a live handle from genkit_azure_new, freed once.
+            // SAFETY: a live handle from genkit_azure_new_v1, freed once.
             let down = unsafe { genkit_azure_shutdown(h, 0) };
             assert!(
                 !matches!(down, GENKIT_AZURE_PANIC | GENKIT_AZURE_INTERNAL),
@@ -272,7 +273,7 @@ fuzz_target!(|c: Config| {
             unsafe { genkit_azure_free(h) };
         }
         GENKIT_AZURE_PANIC | GENKIT_AZURE_INTERNAL => {
-            panic!("genkit_azure_new returned {status:?}: {}", last_error())
+            panic!("genkit_azure_new_v1 returned {status:?}: {}", last_error())
         }
         _ => {
             assert!(h.is_null(), "no handle on failure");

@@ -16,12 +16,12 @@ use arbitrary::Arbitrary;
 use genkit_azure_ffi::attribute::genkit_azure_attribute;
 use genkit_azure_ffi::config::genkit_azure_config;
 use genkit_azure_ffi::custom::{
-    genkit_azure_custom_event, genkit_azure_measurement, genkit_azure_track_event,
+    genkit_azure_custom_event, genkit_azure_measurement, genkit_azure_track_event_v1,
 };
-use genkit_azure_ffi::handle::{genkit_azure_handle, genkit_azure_new};
-use genkit_azure_ffi::log::{genkit_azure_emit_log, genkit_azure_log_record};
-use genkit_azure_ffi::operation::{genkit_azure_span_start, genkit_azure_span_started};
-use genkit_azure_ffi::span::{genkit_azure_event, genkit_azure_export_span, genkit_azure_span};
+use genkit_azure_ffi::handle::{genkit_azure_handle, genkit_azure_new_v1};
+use genkit_azure_ffi::log::{genkit_azure_emit_log_v1, genkit_azure_log_record};
+use genkit_azure_ffi::operation::{genkit_azure_span_start, genkit_azure_span_started_v1};
+use genkit_azure_ffi::span::{genkit_azure_event, genkit_azure_export_span_v1, genkit_azure_span};
 use genkit_azure_ffi::status::genkit_azure_last_error;
 use genkit_azure_ffi::status::genkit_azure_status::{self, *};
 use libfuzzer_sys::fuzz_target;
@@ -192,6 +192,7 @@ fn handle() -> *mut genkit_azure_handle {
         let cs = Box::leak(cs.into_boxed_c_str());
         // SAFETY: all-zero is a valid config (every field its default).
         let mut config: genkit_azure_config = unsafe { std::mem::zeroed() };
+        config.struct_size = std::mem::size_of::<genkit_azure_config>();
         config.connection_string = cs.as_ptr();
         config.service_name = c"fuzz".as_ptr();
         config.disable_offline_storage = true;
@@ -202,7 +203,7 @@ fn handle() -> *mut genkit_azure_handle {
         config.worker_threads = 1;
         let mut out: *mut genkit_azure_handle = std::ptr::null_mut();
         // SAFETY: both pointers are valid for the call.
-        let status = unsafe { genkit_azure_new(&config, &mut out) };
+        let status = unsafe { genkit_azure_new_v1(&config, &mut out) };
         assert_eq!(status, GENKIT_AZURE_OK, "{}", last_error());
         out as usize
     }) as *mut genkit_azure_handle
@@ -243,6 +244,7 @@ fuzz_target!(|calls: Vec<Call>| {
             Call::Span(s) => {
                 // SAFETY: all-zero is a valid span (what C's `= {0}` gives).
                 let mut c: genkit_azure_span = unsafe { std::mem::zeroed() };
+                c.struct_size = std::mem::size_of::<genkit_azure_span>();
                 c.trace_id = s.trace_id;
                 c.span_id = s.span_id;
                 c.parent_span_id = s.parent_span_id;
@@ -282,12 +284,13 @@ fuzz_target!(|calls: Vec<Call>| {
                 // SAFETY: every pointer in `c` is NULL or points into `arena`
                 // or `events`, both alive for the call.
                 check("genkit_azure_export_span", unsafe {
-                    genkit_azure_export_span(h, &c)
+                    genkit_azure_export_span_v1(h, &c)
                 });
             }
             Call::Log(l) => {
                 // SAFETY: all-zero is a valid record.
                 let mut c: genkit_azure_log_record = unsafe { std::mem::zeroed() };
+                c.struct_size = std::mem::size_of::<genkit_azure_log_record>();
                 c.time_unix_nano = l.time_unix_nano;
                 c.severity_number = l.severity_number;
                 c.body = arena.text(&l.body);
@@ -297,12 +300,13 @@ fuzz_target!(|calls: Vec<Call>| {
                 c.logger_name = arena.text(&l.logger_name);
                 // SAFETY: as for spans.
                 check("genkit_azure_emit_log", unsafe {
-                    genkit_azure_emit_log(h, &c)
+                    genkit_azure_emit_log_v1(h, &c)
                 });
             }
             Call::Event(e) => {
                 // SAFETY: all-zero is a valid event.
                 let mut c: genkit_azure_custom_event = unsafe { std::mem::zeroed() };
+                c.struct_size = std::mem::size_of::<genkit_azure_custom_event>();
                 c.time_unix_nano = e.time_unix_nano;
                 c.name = arena.text(&e.name);
                 (c.properties, c.property_count) = arena.attributes(&e.properties);
@@ -332,19 +336,20 @@ fuzz_target!(|calls: Vec<Call>| {
                 c.operation_name = arena.text(&e.operation_name);
                 // SAFETY: as for spans.
                 check("genkit_azure_track_event", unsafe {
-                    genkit_azure_track_event(h, &c)
+                    genkit_azure_track_event_v1(h, &c)
                 });
             }
             Call::Started(s) => {
                 // SAFETY: all-zero is a valid start.
                 let mut c: genkit_azure_span_start = unsafe { std::mem::zeroed() };
+                c.struct_size = std::mem::size_of::<genkit_azure_span_start>();
                 c.trace_id = s.trace_id;
                 c.parent_span_id = s.parent_span_id;
                 c.parent_is_remote = s.parent_is_remote;
                 c.root_operation_name = arena.text(&s.root_operation_name);
                 // SAFETY: as for spans.
                 check("genkit_azure_span_started", unsafe {
-                    genkit_azure_span_started(h, &c)
+                    genkit_azure_span_started_v1(h, &c)
                 });
             }
         }

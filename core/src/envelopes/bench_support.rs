@@ -44,6 +44,7 @@ impl SpanEncoder {
     pub fn log_input_and_output(mut self, on: bool) -> Self {
         self.writer = self.writer.with_view(ViewOptions {
             log_input_and_output: on,
+            ..ViewOptions::default()
         });
         self
     }
