@@ -397,6 +397,34 @@ impl EnvelopeWriter {
         Self::end(j);
     }
 
+    /// The opening of an item a span carries (a span event, an evaluation):
+    /// head, tags in the span's operation with the span as parent, and
+    /// `data` up to the base data's first field.
+    fn under_span<'a>(
+        &self,
+        j: &mut Json,
+        kind: &str,
+        time_unix_nanos: u64,
+        span: &SpanParts<'a>,
+        view: &SpanView<'a>,
+        own: &mut ItemTags<'a>,
+    ) {
+        self.head(
+            j,
+            kind,
+            time_unix_nanos,
+            Some(span.sample_rate.unwrap_or(100.0)),
+        );
+        own.clear();
+        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
+        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
+        if let Some(op) = &view.operation_name {
+            own.set(tags::OPERATION_NAME, op.clone());
+        }
+        self.tags(j, own);
+        Self::data(j, kind);
+    }
+
     fn span_event<'a>(
         &self,
         j: &mut Json,
@@ -411,20 +439,7 @@ impl EnvelopeWriter {
             EVENT_CUSTOM => "Event",
             _ => "Message",
         };
-        self.head(
-            j,
-            kind,
-            event.time_unix_nanos,
-            Some(span.sample_rate.unwrap_or(100.0)),
-        );
-        own.clear();
-        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
-        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
-        if let Some(op) = &view.operation_name {
-            own.set(tags::OPERATION_NAME, op.clone());
-        }
-        self.tags(j, own);
-        Self::data(j, kind);
+        self.under_span(j, kind, event.time_unix_nanos, span, view, own);
         let get = |key: &str| Attr::last(attrs, key).map(text);
         let skip: fn(&str) -> bool = match kind {
             "Exception" => {
@@ -486,20 +501,7 @@ impl EnvelopeWriter {
         e: &Evaluation,
         own: &mut ItemTags<'a>,
     ) {
-        self.head(
-            j,
-            "Event",
-            span.end_unix_nanos,
-            Some(span.sample_rate.unwrap_or(100.0)),
-        );
-        own.clear();
-        own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
-        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span.span_id));
-        if let Some(op) = &view.operation_name {
-            own.set(tags::OPERATION_NAME, op.clone());
-        }
-        self.tags(j, own);
-        Self::data(j, "Event");
+        self.under_span(j, "Event", span.end_unix_nanos, span, view, own);
         j.field_str_after_comma("name", "gen_ai.evaluation.result", MAX_EVENT_NAME);
         let mut props = Properties::open(j);
         props.value("gen_ai.evaluation.name", &e.name);
