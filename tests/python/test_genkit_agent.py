@@ -392,5 +392,6 @@ def test_an_evaluator_s_score_is_an_evaluation_result(chat: Run, configured: Run
     assert float(p["gen_ai.evaluation.score.value"]) == 0.8
     assert p["gen_ai.evaluation.score.label"] == "pass"
     assert p["gen_ai.evaluation.explanation"] == "on topic"
-    # Run outside the agent (offline, over a dataset): no agent to join it to.
-    assert "gen_ai.agent.id" not in p
+    # Run outside the agent, over a data point that names the first turn's trace: joined to the
+    # agent that ran there, by the id the app mapped it to.
+    assert p["gen_ai.agent.id"] == "asst_weather"

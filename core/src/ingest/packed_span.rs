@@ -34,6 +34,8 @@
 //!                                    the model's request it answers)
 //! MAIN_CONVERSATION str             (set by the worker on a call inside an agent: the
 //!                                    main agent's session)
+//! EVALUATED_AGENT str               (set by the worker on an evaluator's test case: the
+//!                                    main agent of a trace the test case names)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -82,6 +84,7 @@ pub(super) const REPARENT: u8 = 10;
 pub(super) const AGENT_USAGE: u8 = 11;
 pub(super) const TOOL_CALL_ID: u8 = 12;
 pub(super) const MAIN_CONVERSATION: u8 = 13;
+pub(super) const EVALUATED_AGENT: u8 = 14;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -547,6 +550,12 @@ impl PackedSpan {
     /// A call's main agent's session (its conversation).
     pub(crate) fn main_conversation_id(&mut self, id: &str) {
         self.append_str(MAIN_CONVERSATION, id);
+    }
+
+    /// An evaluator test case's agent: the main agent of a trace its data
+    /// point names (`traceIds`), for `gen_ai.agent.id` on its results.
+    pub(crate) fn evaluated_agent(&mut self, name: &str) {
+        self.append_str(EVALUATED_AGENT, name);
     }
 
     fn append_str(&mut self, tag: u8, s: &str) {

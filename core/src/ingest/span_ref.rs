@@ -7,7 +7,7 @@
 
 use super::intern;
 use super::packed_span::{
-    read_u64, PackedSpan, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
+    read_u64, PackedSpan, AGENT_USAGE, ATTR, EVALUATED_AGENT, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
     FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK,
     MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT,
     STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
@@ -212,6 +212,9 @@ pub(crate) struct SpanParts<'a> {
     pub tool_call_id: Option<&'a str>,
     /// A call's main agent's session (set by the worker).
     pub main_conversation_id: Option<&'a str>,
+    /// An evaluator test case's agent, by the trace its data point names
+    /// (set by the worker).
+    pub evaluated_agent: Option<&'a str>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -244,6 +247,7 @@ impl Default for SpanParts<'_> {
             agent_usage: None,
             tool_call_id: None,
             main_conversation_id: None,
+            evaluated_agent: None,
         }
     }
 }
@@ -269,6 +273,7 @@ impl<'a> SpanParts<'a> {
         self.agent_usage = None;
         self.tool_call_id = None;
         self.main_conversation_id = None;
+        self.evaluated_agent = None;
         if b.len() < HEADER {
             return false;
         }
@@ -307,6 +312,7 @@ impl<'a> SpanParts<'a> {
                 REPARENT => self.reparented = Some(r.bytes(8)?.try_into().ok()?),
                 TOOL_CALL_ID => self.tool_call_id = Some(r.str()?),
                 MAIN_CONVERSATION => self.main_conversation_id = Some(r.str()?),
+                EVALUATED_AGENT => self.evaluated_agent = Some(r.str()?),
                 AGENT_USAGE => {
                     let input = f64::from_bits(r.u64()?);
                     self.agent_usage = Some((input, f64::from_bits(r.u64()?)));

@@ -21,7 +21,7 @@ use crate::envelopes::genkit::{
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
 use opentelemetry_sdk::Resource;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// What the worker derives from Genkit spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,12 @@ pub(crate) struct Enricher {
     call_id: Option<String>,
     /// The session of the main agent span at hand.
     session: Option<String>,
+    /// The main agents of recent traces, by trace id, oldest first: an
+    /// evaluator's test case that names one of those traces (`traceIds`)
+    /// is joined to its agent.
+    agent_traces: VecDeque<([u8; 16], String)>,
+    /// The agent found for the evaluator test case at hand.
+    evaluated_agent: Option<String>,
     /// Reused for every span, so reading allocates nothing after the first
     /// few spans (emptied between spans: see [`recycled`]).
     parts: SpanParts<'static>,
@@ -94,6 +100,8 @@ impl Enricher {
             tool_refs: HashMap::new(),
             call_id: None,
             session: None,
+            agent_traces: VecDeque::new(),
+            evaluated_agent: None,
             options,
             failures: Failures::default(),
             parts: SpanParts::default(),
@@ -123,6 +131,9 @@ impl Enricher {
         }
         if let Some(id) = self.call_id.take() {
             span.tool_call_id(&id);
+        }
+        if let Some(agent) = self.evaluated_agent.take() {
+            span.evaluated_agent(&agent);
         }
         seen
     }
@@ -223,6 +234,10 @@ impl Enricher {
         if seen.agent && !inside {
             // The main agent's session is its conversation.
             self.session = scan.span.session_id.map(str::to_string);
+            self.note_agent_trace(*parts.trace_id, scan.span.name);
+        }
+        if scan.span.kind == "evaluator" && !self.agent_traces.is_empty() {
+            self.evaluated_agent = scan.span.input.and_then(|i| self.agent_of_data_point(i));
         }
         seen.call_inside_agent = inside && matches!(role, Role::Model | Role::Tool);
         let model_inside_agent = seen.call_inside_agent && role == Role::Model;
@@ -255,7 +270,39 @@ impl Enricher {
     }
 }
 
+/// Recent traces remembered for joining evaluations to their agents.
+const AGENT_TRACES: usize = 1024;
+
 impl Enricher {
+    /// A main agent ended in `trace`: an evaluation of that trace is its.
+    fn note_agent_trace(&mut self, trace: [u8; 16], agent: &str) {
+        if self.agent_traces.iter().any(|(t, _)| *t == trace) {
+            return;
+        }
+        if self.agent_traces.len() >= AGENT_TRACES {
+            self.agent_traces.pop_front();
+        }
+        self.agent_traces.push_back((trace, agent.to_string()));
+    }
+
+    /// The agent of the first trace an evaluator's data point names (its
+    /// `traceIds`, as Genkit's evaluation runs fill them) that this process
+    /// saw an agent run in.
+    fn agent_of_data_point(&self, data_point: &str) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(data_point).ok()?;
+        let ids = v.get("traceIds")?.as_array()?;
+        ids.iter()
+            .filter_map(serde_json::Value::as_str)
+            .find_map(|id| {
+                let trace = parse_trace_id(id)?;
+                self.agent_traces
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| *t == trace)
+                    .map(|(_, agent)| agent.clone())
+            })
+    }
+
     /// A model call ended under `parent`: the tools its output asks for are
     /// what the next tool spans there answer.
     fn note_tool_refs(&mut self, parent: Option<[u8; 8]>, model: Option<&ModelOutput>) {
@@ -276,6 +323,18 @@ impl Enricher {
             None => {}
         }
     }
+}
+
+/// A trace id in its 32 hex digits.
+fn parse_trace_id(hex: &str) -> Option<[u8; 16]> {
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A model call's input and output tokens (absent counts as none).
@@ -340,6 +399,59 @@ mod tests {
         let mut parts = SpanParts::default();
         parts.read(s);
         parts.failure_source
+    }
+
+    /// An evaluation run over an agent's traces (Genkit fills a data
+    /// point's `traceIds`) is joined to the agent that ran in one of them;
+    /// a test case naming no trace seen here is joined to none.
+    #[test]
+    fn an_evaluated_trace_names_its_agent() {
+        let evaluated = |e: &mut Enricher, input: &str| {
+            let mut p = SpanPacker::new([9; 16], [7; 8], None, false, SpanKind::Internal, 0, 1);
+            for (k, v) in [
+                ("genkit:name", "Test Case tc1"),
+                ("genkit:type", "evaluator"),
+                (
+                    "genkit:path",
+                    "/{myeval/relevance,t:action,s:evaluator}/{Test Case tc1,t:evaluator}",
+                ),
+                ("genkit:input", input),
+            ] {
+                p.attribute_str(k, v);
+            }
+            let mut s = p.finish().unwrap();
+            run(e, &mut s);
+            let mut parts = SpanParts::default();
+            assert!(parts.read(&s));
+            parts.evaluated_agent.map(str::to_string)
+        };
+        let mut e = Enricher::new(GenkitOptions::default());
+        let mut agent = span(
+            1,
+            None,
+            &[
+                ("genkit:name", "weather_agent"),
+                ("genkit:type", "action"),
+                ("genkit:metadata:subtype", "agent"),
+                ("genkit:path", "/{weather_agent,t:action,s:agent}"),
+            ],
+            false,
+        );
+        run(&mut e, &mut agent);
+        let agent_trace = "01010101010101010101010101010101";
+        let other_trace = "02020202020202020202020202020202";
+        assert_eq!(
+            evaluated(
+                &mut e,
+                &format!(r#"{{"input":"hi","traceIds":["{other_trace}","{agent_trace}"]}}"#)
+            ),
+            Some("weather_agent".to_string())
+        );
+        assert_eq!(
+            evaluated(&mut e, &format!(r#"{{"traceIds":["{other_trace}"]}}"#)),
+            None
+        );
+        assert_eq!(evaluated(&mut e, r#"{"input":"no traces"}"#), None);
     }
 
     #[test]

@@ -161,7 +161,15 @@ async def main() -> dict[str, Any]:
     if "--evaluate" in sys.argv:
         from genkit.evaluator import BaseDataPoint
 
-        dataset = [BaseDataPoint(input="What is the weather in Paris?", output=replies[0], test_case_id="tc1")]
+        # Over the first turn's trace, as an evaluation run over an agent's traces names them.
+        first_turn = next(
+            s["trace_id"] for s in recorder.spans if s["attributes"].get("genkit:metadata:subtype") == "agent"
+        )
+        dataset = [
+            BaseDataPoint(
+                input="What is the weather in Paris?", output=replies[0], test_case_id="tc1", trace_ids=[first_turn]
+            )
+        ]
         await ai.evaluate(evaluator="myeval/relevance", dataset=dataset)
     # The sessions the store saved snapshots for (its own record of the conversation).
     stored = {snap.session_id or (snap.state.session_id if snap.state else None) for snap in store.snapshots.values()}

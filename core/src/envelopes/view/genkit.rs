@@ -186,11 +186,17 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     // An evaluator's test case: its scores are evaluation results.
     if g.kind == "evaluator" {
         if let Some(out) = g.output {
+            // The agent it runs in, else the agent of the trace its data
+            // point names (an evaluation run over an agent's traces).
             let agent_id = view
                 .extra
                 .iter()
                 .find(|(k, _)| *k == "gen_ai.agent.id")
-                .map(|(_, v)| v.to_string());
+                .map(|(_, v)| v.to_string())
+                .or_else(|| {
+                    span.evaluated_agent
+                        .map(|a| options.agent_id(&Cow::Borrowed(a)).into_owned())
+                });
             view.evaluations = evaluations(g.path, out, options.log_input_and_output, agent_id);
         }
     }
