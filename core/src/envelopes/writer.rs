@@ -541,13 +541,7 @@ impl EnvelopeWriter {
         }
         self.tags(j, &own);
         Self::data(j, kind);
-        let get = |key: &str| {
-            log.attributes
-                .iter()
-                .rev()
-                .find(|kv| kv.key.as_str() == key)
-                .map(|kv| kv.value.as_str())
-        };
+        let get = |key: &str| log.attribute(key);
         if is_exception {
             // The body is what the user wrote (`log.exception("division
             // failed")`): it is the message, as the official distro keeps it.

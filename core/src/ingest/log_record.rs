@@ -7,6 +7,7 @@
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::KeyValue;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -45,6 +46,16 @@ impl LogRecord {
             operation_name: None,
             sample_rate: None,
         }
+    }
+
+    /// The value of an attribute as text, the last when the key repeats (as
+    /// its envelope says it): what the writer and Live Metrics read.
+    pub fn attribute(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.attributes
+            .iter()
+            .rev()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
     }
 
     pub fn with_attribute(mut self, kv: KeyValue) -> Self {

@@ -162,13 +162,7 @@ impl<'a> LiveItem<'a> {
     /// A log record: an Exception when it carries `exception.*` attributes
     /// (as its envelope is), else a Trace.
     pub fn from_log(log: &'a LogRecord) -> Self {
-        let get = |key: &str| {
-            log.attributes
-                .iter()
-                .rev()
-                .find(|kv| kv.key.as_str() == key)
-                .map(|kv| kv.value.as_str())
-        };
+        let get = |key: &str| log.attribute(key);
         let is_exception = log
             .attributes
             .iter()

@@ -475,11 +475,7 @@ mod tests {
     }
 
     fn attr(r: &LogRecord, key: &str) -> Option<String> {
-        r.attributes
-            .iter()
-            .rev()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.as_str().into_owned())
+        r.attribute(key).map(Cow::into_owned)
     }
 
     fn model_span() -> PackedSpan {
