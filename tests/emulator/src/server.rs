@@ -331,28 +331,16 @@ async fn route(state: &State, req: Request<Incoming>) -> Reply {
 /// is refused on its next connection attempt. An invalid plan is a 400 and leaves the
 /// current plan in place.
 async fn post_faults(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let bad = |message: String| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": message }),
-        )
+    let text = match plan_text(req).await {
+        Ok(text) => text,
+        Err(refused) => return refused,
     };
-    let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
-        .collect()
-        .await
-    {
-        Ok(c) => c.to_bytes(),
-        Err(e) => return bad(format!("failed to read body: {e}")),
-    };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return bad("body is not UTF-8".to_string());
-    };
-    match FaultPlan::from_json(text).and_then(|plan| state.set_faults(plan)) {
+    match FaultPlan::from_json(&text).and_then(|plan| state.set_faults(plan)) {
         Ok(()) => {
             settle_listener(state).await;
             json_response(StatusCode::OK, &state.fault_status())
         }
-        Err(e) => bad(e.to_string()),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 
@@ -370,12 +358,7 @@ async fn handle_live(
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_PLAN_BYTES).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({"error": format!("failed to read body: {e}")}),
-            )
-        }
+        Err(e) => return bad_request(format!("failed to read body: {e}")),
     };
     let answer = state.live_answer(live::Incoming {
         kind,
@@ -402,27 +385,16 @@ async fn handle_live(
 /// `LiveControl` as JSON; `{}` is nobody watching). An invalid one is a 400 and
 /// leaves the current one in place.
 async fn post_live(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
-        .collect()
-        .await
-    {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({"error": format!("failed to read body: {e}")}),
-            )
-        }
+    let text = match plan_text(req).await {
+        Ok(text) => text,
+        Err(refused) => return refused,
     };
-    match std::str::from_utf8(&body)
-        .map_err(|_| "body is not UTF-8".to_string())
-        .and_then(LiveControl::from_json)
-    {
+    match LiveControl::from_json(&text) {
         Ok(control) => {
             state.set_live(control);
             json_response(StatusCode::OK, &state.live_control())
         }
-        Err(e) => json_response(StatusCode::BAD_REQUEST, &serde_json::json!({"error": e})),
+        Err(e) => bad_request(e),
     }
 }
 
@@ -430,26 +402,35 @@ async fn post_live(state: &State, req: Request<Incoming>) -> Response<Full<Bytes
 /// the JSON form; `{}` or an empty body requires none). An invalid plan is a 400 and
 /// leaves the current one in place.
 async fn post_auth(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let bad = |message: String| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": message }),
-        )
+    let text = match plan_text(req).await {
+        Ok(text) => text,
+        Err(refused) => return refused,
     };
+    match AuthPlan::from_json(&text).and_then(|plan| state.set_auth(plan)) {
+        Ok(()) => json_response(StatusCode::OK, &state.auth_status()),
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+/// The text of a control request's body (a fault, Live Metrics or auth plan): at
+/// most `MAX_PLAN_BYTES` of UTF-8, else the 400 to answer.
+async fn plan_text(req: Request<Incoming>) -> Result<String, Response<Full<Bytes>>> {
     let body = match Limited::new(req.into_body(), MAX_PLAN_BYTES)
         .collect()
         .await
     {
         Ok(c) => c.to_bytes(),
-        Err(e) => return bad(format!("failed to read body: {e}")),
+        Err(e) => return Err(bad_request(format!("failed to read body: {e}"))),
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return bad("body is not UTF-8".to_string());
-    };
-    match AuthPlan::from_json(text).and_then(|plan| state.set_auth(plan)) {
-        Ok(()) => json_response(StatusCode::OK, &state.auth_status()),
-        Err(e) => bad(e.to_string()),
-    }
+    String::from_utf8(body.to_vec()).map_err(|_| bad_request("body is not UTF-8".to_string()))
+}
+
+/// A 400 saying `message` as `{"error": ...}`.
+fn bad_request(message: String) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": message }),
+    )
 }
 
 /// Waits (bounded) until the accept loop has closed or reopened the listener as the
