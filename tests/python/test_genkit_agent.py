@@ -161,6 +161,30 @@ def test_every_span_of_the_agent_names_it(chat: Run) -> None:
             assert p["genkit:name"] == span["name"]
 
 
+def http_calls(run: AppRun) -> list[dict[str, Any]]:
+    """The spans Genkit did not make: the tool's HTTP calls (urllib's instrumentation)."""
+    return [s for s in run.result["spans"] if "genkit:path" not in s["attributes"]]
+
+
+@pytest.mark.parametrize("tree", ["chat", "genkit_tree"])
+def test_the_tool_s_http_call_names_the_agent_it_runs_in(tree: str, request: pytest.FixtureRequest) -> None:
+    """A span Genkit did not make has no genkit:path, yet it runs inside the agent: its
+    dependency names the agent and the main agent and carries the conversation, stays
+    under the tool that made it, and is still an HTTP dependency."""
+    run, envelopes = request.getfixturevalue(tree)
+    arrived = by_span_id(envelopes)
+    tools = {s["span_id"] for s in run.result["spans"] if s["name"] == "get_weather"}
+    (call,) = http_calls(run)
+    (d,) = arrived[call["span_id"]]
+    p = props(d)
+    assert base(d)["type"] == "HTTP" and base(d)["target"].startswith("127.0.0.1:")
+    assert p["gen_ai.agent.name"] == p["microsoft.gen_ai.main_agent.name"] == "weatherAgent"
+    assert p["gen_ai.agent.id"] == p["microsoft.gen_ai.main_agent.id"] == "weatherAgent"
+    assert p["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"]
+    assert d["tags"]["ai.operation.parentId"] == call["parent_id"] and call["parent_id"] in tools
+    assert "gen_ai.operation.name" not in p, "not a GenAI operation"
+
+
 def test_the_tools_and_models_tiles_find_the_tool_and_the_model(chat: Run) -> None:
     _, envelopes = chat
     deps = dependencies(envelopes)
@@ -221,7 +245,7 @@ def test_the_agent_span_carries_its_model_calls_token_totals(chat: Run) -> None:
 def test_reparenting_off_exports_the_tree_as_genkit_made_it(genkit_tree: Run) -> None:
     run, envelopes = genkit_tree
     arrived = by_span_id(envelopes)
-    assert len(run.result["spans"]) == 10, "two turns: agent, turn, generate, and their calls"
+    assert len(run.result["spans"]) == 11, "two turns: agent, turn, generate, their calls, the tool's HTTP call"
     for span in run.result["spans"]:
         (d,) = arrived[span["span_id"]]
         assert d["tags"].get("ai.operation.parentId") == span["parent_id"], span["name"]
@@ -350,6 +374,10 @@ def test_a_flow_in_agent_flows_is_listed_with_its_tool_and_model(flow_agent: Run
     assert {props(d).get("gen_ai.request.model") for d in under if operation(d) == "chat"} == {"agent-model"}
     usage = run.result["usage"]
     assert int(props(agent)["gen_ai.usage.input_tokens"]) == sum(u["input_tokens"] for u in usage)
+    # The tool's HTTP call, inside the flow presented as an agent, names it.
+    (call,) = http_calls(run)
+    (d,) = by_span_id(envelopes)[call["span_id"]]
+    assert props(d)["gen_ai.agent.name"] == props(d)["microsoft.gen_ai.main_agent.name"] == "support_flow"
 
 
 def test_calls_and_main_agents_carry_the_conversation(chat: Run) -> None:
@@ -367,15 +395,16 @@ def test_calls_and_main_agents_carry_the_conversation(chat: Run) -> None:
 def test_every_span_inside_the_agent_carries_the_main_agent_s_conversation(
     tree: str, request: pytest.FixtureRequest
 ) -> None:
-    """Every span of the two-turn chat (agent, turns, generate, model and tool calls) is
-    inside the agent and carries the session the app chatted in, the one the session store
-    holds, as microsoft.gen_ai.main_agent.conversation_id, with re-parenting on and off."""
+    """Every span of the two-turn chat (agent, turns, generate, model and tool calls, the
+    tool's HTTP call) is inside the agent and carries the session the app chatted in, the
+    one the session store holds, as microsoft.gen_ai.main_agent.conversation_id, with
+    re-parenting on and off."""
     run, envelopes = request.getfixturevalue(tree)
     assert run.result["stored_sessions"] == [run.result["session_id"]]
     arrived = by_span_id(envelopes)
     names = {s["name"] for s in run.result["spans"]}
     assert {"weatherAgent", "runTurn-1", "generate", "fake/agent-model", "get_weather"} <= names
-    assert len(run.result["spans"]) == 10, "two turns: agent, turn, generate, and their calls"
+    assert len(run.result["spans"]) == 11, "two turns: agent, turn, generate, their calls, the tool's HTTP call"
     for span in run.result["spans"]:
         (d,) = arrived[span["span_id"]]
         assert props(d)["microsoft.gen_ai.main_agent.conversation_id"] == run.result["session_id"], span["name"]

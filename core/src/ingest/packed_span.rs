@@ -36,6 +36,8 @@
 //!                                    main agent's session)
 //! EVALUATED_AGENT str               (set by the worker on an evaluator's test case: the
 //!                                    main agent of a trace the test case names)
+//! AGENT_NAMES str str               (set by the worker on a span Genkit did not make inside
+//!                                    an agent: its nearest agent and the main agent)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -85,6 +87,7 @@ pub(super) const AGENT_USAGE: u8 = 11;
 pub(super) const TOOL_CALL_ID: u8 = 12;
 pub(super) const MAIN_CONVERSATION: u8 = 13;
 pub(super) const EVALUATED_AGENT: u8 = 14;
+pub(super) const AGENT_NAMES: u8 = 15;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -556,6 +559,18 @@ impl PackedSpan {
     /// point names (`traceIds`), for `gen_ai.agent.id` on its results.
     pub(crate) fn evaluated_agent(&mut self, name: &str) {
         self.append_str(EVALUATED_AGENT, name);
+    }
+
+    /// The agents a span Genkit did not make runs in (an HTTP call inside a
+    /// tool has no `genkit:path` to say them): its nearest and the main one.
+    pub(crate) fn agent_names(&mut self, nearest: &str, main: &str) {
+        let mut record = Vec::with_capacity(9 + nearest.len() + main.len());
+        record.push(AGENT_NAMES);
+        for s in [nearest, main] {
+            record.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            record.extend_from_slice(s.as_bytes());
+        }
+        self.append(&record);
     }
 
     fn append_str(&mut self, tag: u8, s: &str) {

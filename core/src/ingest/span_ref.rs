@@ -7,10 +7,10 @@
 
 use super::intern;
 use super::packed_span::{
-    read_u64, PackedSpan, AGENT_USAGE, ATTR, EVALUATED_AGENT, A_BOOL, A_F64, A_I64, A_STR, END_AT, EVENT, FLAGS_AT,
-    FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER, INLINE_KEY, LINK,
-    MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT,
-    STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
+    read_u64, PackedSpan, AGENT_NAMES, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT,
+    EVALUATED_AGENT, EVENT, FLAGS_AT, FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER,
+    INLINE_KEY, LINK, MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE,
+    SCOPE_INLINE, START_AT, STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -215,6 +215,9 @@ pub(crate) struct SpanParts<'a> {
     /// An evaluator test case's agent, by the trace its data point names
     /// (set by the worker).
     pub evaluated_agent: Option<&'a str>,
+    /// A span Genkit did not make, inside an agent: its nearest agent and
+    /// the main one (set by the worker).
+    pub agent_names: Option<(&'a str, &'a str)>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -248,6 +251,7 @@ impl Default for SpanParts<'_> {
             tool_call_id: None,
             main_conversation_id: None,
             evaluated_agent: None,
+            agent_names: None,
         }
     }
 }
@@ -274,6 +278,7 @@ impl<'a> SpanParts<'a> {
         self.tool_call_id = None;
         self.main_conversation_id = None;
         self.evaluated_agent = None;
+        self.agent_names = None;
         if b.len() < HEADER {
             return false;
         }
@@ -313,6 +318,10 @@ impl<'a> SpanParts<'a> {
                 TOOL_CALL_ID => self.tool_call_id = Some(r.str()?),
                 MAIN_CONVERSATION => self.main_conversation_id = Some(r.str()?),
                 EVALUATED_AGENT => self.evaluated_agent = Some(r.str()?),
+                AGENT_NAMES => {
+                    let nearest = r.str()?;
+                    self.agent_names = Some((nearest, r.str()?));
+                }
                 AGENT_USAGE => {
                     let input = f64::from_bits(r.u64()?);
                     self.agent_usage = Some((input, f64::from_bits(r.u64()?)));

@@ -26,12 +26,25 @@
 //! the tree as Genkit made it). Token counts travel up the same way and
 //! stop at each agent span they reach, which gets their sum (an
 //! `AGENT_USAGE` record); an outer agent sums its inner agents' calls too.
-//! Spans that are not Genkit's have no path: they are never held and carry
-//! no agent.
+//!
+//! A span Genkit did not make (an HTTP call inside a tool) has no path to
+//! say whether it runs inside an agent, and it ends before the spans above
+//! it. Once an agent has run in this process, such a span with a parent
+//! here waits on its parent tentatively, and what waits on a span that is
+//! not Genkit's waits on with it, up to the first Genkit span above: if
+//! that span is inside an agent (or is one) they learn their agents from
+//! its path (an `AGENT_NAMES` record: the nearest and the main agent) and
+//! wait on for the main agent's conversation like Genkit's spans; if not,
+//! they go on as they are. They are never re-parented. Before the first
+//! agent span inside an agent ends in the process, nothing is held
+//! tentatively, so spans Genkit did not make that end first in the first
+//! agent run carry no agent.
 //!
 //! Cost: a span with nothing waiting on it and outside any agent costs a
 //! check that the table is empty, or one lookup while agents are running
 //! (the enricher finds its place among agents with one search of its path).
+//! Once an agent has run, a span Genkit did not make with a parent here
+//! costs an entry in the table until its parent ends.
 //!
 //! Held spans are released when their main agent ends, on every flush and
 //! at shutdown (then without the conversation; calls whose agent is known
@@ -65,6 +78,9 @@ pub(crate) struct Seen {
     pub call_inside_agent: bool,
     /// A model call's input and output tokens, inside an agent.
     pub tokens: Option<(f64, f64)>,
+    /// Genkit made it: its path says where it sits among agents (`inside`,
+    /// `agent`); a span that is not Genkit's learns it from above.
+    pub genkit: bool,
 }
 
 /// A span held for its main agent: the agent it goes under once known.
@@ -75,6 +91,9 @@ struct Held {
     /// direct child, with re-parenting on.
     reparent: bool,
     agent: Option<[u8; 8]>,
+    /// Not Genkit's: waiting for the first Genkit span above it to say
+    /// whether it runs inside an agent.
+    tentative: bool,
 }
 
 /// What waits on one span's end.
@@ -111,6 +130,9 @@ pub(crate) struct Agents {
     /// Spans held in `waiting`, all entries together.
     held: usize,
     cap: usize,
+    /// An agent has run in this process: spans Genkit did not make wait on
+    /// their parents to learn whether they run inside one.
+    agents_seen: bool,
 }
 
 impl Agents {
@@ -124,21 +146,36 @@ impl Agents {
             waiting: HashMap::new(),
             held: 0,
             cap: cap.max(1),
+            agents_seen: false,
         }
     }
 
+    /// Whether spans that are not Genkit's wait on `span_id` to learn their
+    /// agents: then its end needs the names of its agents.
+    pub fn awaits_names(&self, span_id: &[u8; 8]) -> bool {
+        self.agents_seen
+            && self
+                .waiting
+                .get(span_id)
+                .is_some_and(|w| w.held.iter().any(|h| h.tentative))
+    }
+
     /// Takes in a span as it ends. `exported`: the span will be batched
-    /// (only those are held); `session`: an agent's session. Returns the
-    /// span when it goes on now, `None` when it is held; spans released by
-    /// its end go to `released`.
+    /// (only those are held); `session`: an agent's session; `names`: the
+    /// nearest and the main agent of a Genkit span inside an agent (or
+    /// that is one), when [`Agents::awaits_names`] asked for them. Returns
+    /// the span when it goes on now, `None` when it is held; spans released
+    /// by its end go to `released`.
     pub fn ended(
         &mut self,
         seen: Seen,
         mut span: PackedSpan,
         exported: bool,
         session: Option<&str>,
+        names: Option<(&str, &str)>,
         released: &mut Vec<PackedSpan>,
     ) -> Option<PackedSpan> {
+        self.agents_seen |= seen.inside || seen.agent;
         let mut w = match self.waiting.is_empty() {
             true => None,
             false => self.waiting.remove(&seen.span_id),
@@ -147,6 +184,9 @@ impl Agents {
             w.get_or_insert_with(Waiting::default).add_tokens(t);
         }
         if let Some(mut w) = w {
+            if seen.genkit {
+                self.place_tentative(&mut w, seen.agent || seen.inside, names, released);
+            }
             if seen.agent {
                 if let Some((input, output)) = w.tokens {
                     span.agent_usage(input, output);
@@ -181,7 +221,8 @@ impl Agents {
                 self.forward(seen.parent, w, released);
             }
         }
-        if exported && seen.inside {
+        let tentative = !seen.genkit && self.agents_seen;
+        if exported && (seen.inside || tentative) {
             if let Some(parent) = seen.parent {
                 if self.room(released) {
                     let reparent = self.reparent && seen.call_inside_agent && !seen.child_of_agent;
@@ -189,6 +230,7 @@ impl Agents {
                         span,
                         reparent,
                         agent: None,
+                        tentative,
                     };
                     self.waiting.entry(parent).or_default().held.push(held);
                     self.held += 1;
@@ -197,6 +239,36 @@ impl Agents {
             }
         }
         Some(span)
+    }
+
+    /// Spans that are not Genkit's reached the first Genkit span above them:
+    /// inside an agent (`inside`, also for an agent span) they are named
+    /// after its agents and wait on like the others; outside any agent they
+    /// go on now, as they are.
+    fn place_tentative(
+        &mut self,
+        w: &mut Waiting,
+        inside: bool,
+        names: Option<(&str, &str)>,
+        released: &mut Vec<PackedSpan>,
+    ) {
+        if !w.held.iter().any(|h| h.tentative) {
+            return;
+        }
+        if inside {
+            for h in w.held.iter_mut().filter(|h| h.tentative) {
+                if let Some((nearest, main)) = names {
+                    h.span.agent_names(nearest, main);
+                }
+                h.tentative = false;
+            }
+            return;
+        }
+        let before = w.held.len();
+        let (outside, held): (Vec<Held>, Vec<Held>) = w.held.drain(..).partition(|h| h.tentative);
+        w.held = held;
+        self.held -= before - w.held.len();
+        released.extend(outside.into_iter().map(|h| h.span));
     }
 
     /// Hands what waited on a span to its parent; at a root (or a remote
@@ -258,6 +330,7 @@ fn release(held: &mut Vec<Held>, conversation: Option<&str>, released: &mut Vec<
         mut span,
         reparent,
         agent,
+        ..
     } in held.drain(..)
     {
         if let (true, Some(agent)) = (reparent, agent) {
@@ -290,10 +363,12 @@ mod tests {
         .unwrap()
     }
 
+    /// A Genkit span.
     fn seen(id: u8, parent: Option<u8>) -> Seen {
         Seen {
             span_id: [id; 8],
             parent: parent.map(|p| [p; 8]),
+            genkit: true,
             ..Seen::default()
         }
     }
@@ -327,7 +402,7 @@ mod tests {
         let mut out = Vec::new();
         let mut end = |s: Seen, parent: Option<u8>, session| {
             let id = s.span_id[0];
-            out.push(a.ended(s, packed(id, parent), true, session, &mut released));
+            out.push(a.ended(s, packed(id, parent), true, session, None, &mut released));
         };
         end(call(4, 3, Some((12.0, 4.0))), Some(3), None);
         end(call(5, 3, None), Some(3), None);
@@ -412,7 +487,7 @@ mod tests {
         let mut released = Vec::new();
         let mut end = |s: Seen, parent: Option<u8>, session| {
             let id = s.span_id[0];
-            a.ended(s, packed(id, parent), true, session, &mut released)
+            a.ended(s, packed(id, parent), true, session, None, &mut released)
         };
         assert!(end(call(7, 6, Some((5.0, 2.0))), Some(6), None).is_none());
         assert!(end(inside(6, 5), Some(5), None).is_none());
@@ -479,7 +554,7 @@ mod tests {
         let mut released = Vec::new();
         let c = call(4, 3, Some((1.0, 2.0)));
         assert!(a
-            .ended(c, packed(4, Some(3)), true, None, &mut released)
+            .ended(c, packed(4, Some(3)), true, None, None, &mut released)
             .is_none());
         a.release_all(&mut released);
         assert_eq!(released.len(), 1);
@@ -491,7 +566,7 @@ mod tests {
         // A call that is not exported is never held.
         let c = call(7, 3, None);
         assert!(a
-            .ended(c, packed(7, Some(3)), false, None, &mut released)
+            .ended(c, packed(7, Some(3)), false, None, None, &mut released)
             .is_some());
         // Nor a span outside any agent.
         assert!(a
@@ -499,6 +574,7 @@ mod tests {
                 seen(8, Some(3)),
                 packed(8, Some(3)),
                 true,
+                None,
                 None,
                 &mut released
             )
@@ -515,6 +591,7 @@ mod tests {
                 packed(i, Some(i.wrapping_add(100))),
                 true,
                 None,
+                None,
                 &mut released,
             );
             assert!(a.len() <= 4);
@@ -530,12 +607,179 @@ mod tests {
                 packed(i, Some(200)),
                 true,
                 None,
+                None,
                 &mut released,
             );
             assert!(a.held <= 4);
         }
         a.release_all(&mut released);
         assert_eq!(released.len(), 10, "every span goes out");
+    }
+
+    /// A span Genkit did not make (no path), under `parent`.
+    fn foreign(id: u8, parent: u8) -> Seen {
+        Seen {
+            genkit: false,
+            ..seen(id, Some(parent))
+        }
+    }
+
+    /// agent(1) > turn(2) > generate(3) > model(4), tool(5) > http(6) >
+    /// socket(7): the HTTP call and its child are not Genkit's.
+    #[test]
+    fn spans_genkit_did_not_make_learn_their_agents_from_the_genkit_span_above() {
+        for reparent in [true, false] {
+            let mut a = Agents::new(reparent);
+            let mut released = Vec::new();
+            let mut end = |a: &mut Agents, s: Seen, names, session| {
+                let (id, parent) = (s.span_id[0], s.parent.map(|p| p[0]));
+                a.ended(s, packed(id, parent), true, session, names, &mut released)
+            };
+            assert!(end(&mut a, call(4, 3, Some((1.0, 1.0))), None, None).is_none());
+            assert!(
+                end(&mut a, foreign(7, 6), None, None).is_none(),
+                "held tentatively"
+            );
+            assert!(
+                end(&mut a, foreign(6, 5), None, None).is_none(),
+                "and on with its child"
+            );
+            assert!(
+                a.awaits_names(&[5; 8]),
+                "the tool's end must name its agents"
+            );
+            assert!(
+                !a.awaits_names(&[3; 8]),
+                "nothing tentative waits on generate"
+            );
+            let names = Some(("weatherAgent", "mainAgent"));
+            assert!(end(&mut a, call(5, 3, None), names, None).is_none());
+            assert!(end(&mut a, inside(3, 2), None, None).is_none());
+            let turn = Seen {
+                child_of_agent: true,
+                ..inside(2, 1)
+            };
+            assert!(end(&mut a, turn, None, None).is_none());
+            let agent = Seen {
+                agent: true,
+                ..seen(1, None)
+            };
+            assert!(end(&mut a, agent, None, Some("s-1")).is_some());
+            assert_eq!(a.len(), 0);
+            let mut ids: Vec<u8> = released.iter().map(id).collect();
+            ids.sort();
+            assert_eq!(ids, [2, 3, 4, 5, 6, 7]);
+            for s in &released {
+                read(s, |p| {
+                    let foreign = p.span_id[0] >= 6;
+                    let names = foreign.then_some(("weatherAgent", "mainAgent"));
+                    assert_eq!(p.agent_names, names, "named after the tool's agents");
+                    assert_eq!(p.main_conversation_id, Some("s-1"));
+                    if foreign {
+                        assert_eq!(p.reparented, None, "never re-parented");
+                    }
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn spans_genkit_did_not_make_outside_agents_go_on_as_they_are() {
+        let mut a = Agents::new(true);
+        let mut released = Vec::new();
+        // Before any agent ran here: never held.
+        let s = a.ended(
+            foreign(9, 8),
+            packed(9, Some(8)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        assert!(s.is_some());
+        // An agent ran (its model call ended).
+        a.ended(
+            call(4, 3, None),
+            packed(4, Some(3)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        a.release_all(&mut released);
+        released.clear();
+        // flow(12) > custom(11) > http(10), outside any agent: they wait up
+        // to the flow, which says they are outside.
+        let s = a.ended(
+            foreign(10, 11),
+            packed(10, Some(11)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        assert!(s.is_none());
+        let s = a.ended(
+            foreign(11, 12),
+            packed(11, Some(12)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        assert!(s.is_none());
+        assert!(!a.awaits_names(&[11; 8]));
+        let flow = seen(12, None);
+        assert!(a
+            .ended(flow, packed(12, None), true, None, None, &mut released)
+            .is_some());
+        let mut ids: Vec<u8> = released.iter().map(id).collect();
+        ids.sort();
+        assert_eq!(ids, [10, 11], "released at the flow's end");
+        for s in &released {
+            read(s, |p| {
+                assert_eq!(p.agent_names, None);
+                assert_eq!(p.main_conversation_id, None);
+            });
+        }
+        assert_eq!((a.len(), a.held), (0, 0));
+        // Under a root that is not Genkit's, and at a flush: as they are.
+        released.clear();
+        a.ended(
+            foreign(20, 21),
+            packed(20, Some(21)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        a.ended(
+            foreign(21, 22),
+            packed(21, Some(22)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        let root = Seen {
+            genkit: false,
+            ..seen(22, None)
+        };
+        assert!(a
+            .ended(root, packed(22, None), true, None, None, &mut released)
+            .is_some());
+        assert_eq!(released.len(), 2);
+        a.ended(
+            foreign(30, 31),
+            packed(30, Some(31)),
+            true,
+            None,
+            None,
+            &mut released,
+        );
+        a.release_all(&mut released);
+        assert_eq!(released.len(), 3, "a flush lets it go");
+        assert_eq!(a.held, 0);
     }
 
     #[test]

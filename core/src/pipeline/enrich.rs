@@ -15,7 +15,7 @@ use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::metrics::Measure;
 use crate::envelopes::genkit::{
-    logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
+    enclosing_agents, logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
 };
 #[cfg(test)]
 use crate::ingest::MetricPoint;
@@ -80,6 +80,9 @@ pub(crate) struct Enricher {
     call_id: Option<String>,
     /// The session of the main agent span at hand.
     session: Option<String>,
+    /// The nearest and the main agent of the span at hand, when spans that
+    /// are not Genkit's wait on it to learn them.
+    agent_names: Option<(String, String)>,
     /// The main agents of recent traces, by trace id, oldest first: an
     /// evaluator's test case that names one of those traces (`traceIds`)
     /// is joined to its agent.
@@ -100,6 +103,7 @@ impl Enricher {
             tool_refs: HashMap::new(),
             call_id: None,
             session: None,
+            agent_names: None,
             agent_traces: VecDeque::new(),
             evaluated_agent: None,
             options,
@@ -167,8 +171,10 @@ impl Enricher {
         released: &mut Vec<PackedSpan>,
     ) -> Option<PackedSpan> {
         let session = self.session.take();
+        let names = self.agent_names.take();
+        let names = names.as_ref().map(|(n, m)| (n.as_str(), m.as_str()));
         self.agents
-            .ended(seen, span, exported, session.as_deref(), released)
+            .ended(seen, span, exported, session.as_deref(), names, released)
     }
 
     /// Every span held for its agent (a flush, the shutdown).
@@ -185,6 +191,7 @@ impl Enricher {
         log: &mut impl FnMut(LogRecord),
     ) -> (bool, Seen) {
         self.session = None;
+        self.agent_names = None;
         // One pass over the attributes, for the tracker and the facts both.
         let scan = GenkitSpan::scan(parts);
         let source = self.failures.ended(Ended {
@@ -228,9 +235,16 @@ impl Enricher {
         // Every span Genkit made is placed among agents by its path (one
         // search for the agent marker when no flow is presented as one).
         let (inside, child_of_agent) = self.options.agent_flows.position(scan.span.path);
+        seen.genkit = true;
         seen.inside = inside;
         seen.child_of_agent = child_of_agent;
         seen.agent = role == Role::Agent;
+        if (inside || seen.agent) && self.agents.awaits_names(&seen.span_id) {
+            // Spans that are not Genkit's ran below it: its agents are theirs.
+            self.agent_names = enclosing_agents(scan.span.path, &self.options.agent_flows)
+                .map(|(main, nearest)| (nearest.into_owned(), main.into_owned()))
+                .or_else(|| Some((scan.span.name.to_string(), scan.span.name.to_string())));
+        }
         if seen.agent && !inside {
             // The main agent's session is its conversation.
             self.session = scan.span.session_id.map(str::to_string);
@@ -581,6 +595,76 @@ mod tests {
             run(&mut e, &mut late);
             assert_eq!(call_id(&late), None);
         }
+    }
+
+    /// triage > turn > generate > billing > turn > generate > model, tool >
+    /// HTTP call (not Genkit's): ending in that order through the enricher,
+    /// the HTTP call learns its agents from the tool's path, the nearest
+    /// (billing) and the main one (triage).
+    #[test]
+    fn a_span_genkit_did_not_make_takes_the_agents_of_the_genkit_span_above() {
+        let outer = "/{triage,t:action,s:agent}/{runTurn-1,t:flowStep}/{generate,t:util}";
+        let inner = format!(
+            "{outer}/{{billing,t:action,s:agent}}/{{runTurn-1,t:flowStep}}/{{generate,t:util}}"
+        );
+        let genkit = |name: &str, kind: &str, subtype: &str, path: String| {
+            vec![
+                ("genkit:name", name.to_string()),
+                ("genkit:type", kind.to_string()),
+                ("genkit:metadata:subtype", subtype.to_string()),
+                ("genkit:path", path),
+            ]
+        };
+        let model = genkit(
+            "m",
+            "action",
+            "model",
+            format!("{inner}/{{m,t:action,s:model}}"),
+        );
+        let tool = genkit(
+            "lookup",
+            "action",
+            "tool.v2",
+            format!("{inner}/{{lookup,t:action,s:tool.v2}}"),
+        );
+        let mut e = Enricher::new(GenkitOptions {
+            metrics: false,
+            logs: false,
+            ..GenkitOptions::default()
+        });
+        let mut released = Vec::new();
+        let mut end = |e: &mut Enricher, id: u8, parent: u8, attrs: &[(&str, String)]| {
+            let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut s = span(id, Some(parent), &attrs, false);
+            let seen = e.enrich(&mut s, &mut |_, _| {}, &mut |_| {});
+            e.settle(seen, s, true, &mut released)
+        };
+        assert!(
+            end(&mut e, 7, 6, &model).is_none(),
+            "a call inside an agent waits"
+        );
+        assert!(
+            end(&mut e, 9, 8, &[]).is_none(),
+            "the HTTP call waits on the tool"
+        );
+        assert!(end(&mut e, 8, 6, &tool).is_none());
+        e.release_all(&mut released);
+        let http = released
+            .iter()
+            .find(|s| s.bytes()[16] == 9)
+            .expect("released");
+        let mut parts = SpanParts::default();
+        assert!(parts.read(http));
+        assert_eq!(parts.agent_names, Some(("billing", "triage")));
+        let model = released
+            .iter()
+            .find(|s| s.bytes()[16] == 7)
+            .expect("released");
+        assert!(parts.read(model));
+        assert_eq!(
+            parts.agent_names, None,
+            "Genkit's spans say it through their path"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ with ``agent_flows``. ``--evaluate`` also runs a Genkit evaluator over one test 
 chat.
 
 ``weatherAgent`` has a fake model and a ``get_weather`` tool and keeps its session in an
-in-memory store. One chat of two turns: the first asks for the weather (the model calls
+in-memory store. The tool asks a weather service over HTTP (a server on 127.0.0.1 in this
+process; ``urllib``'s OpenTelemetry instrumentation, on by default, traces the call): a span
+Genkit did not make, inside the agent. One chat of two turns: the first asks for the weather (the model calls
 the tool, then answers), the second says thanks (the model answers). Every model call
 reports usage.
 
@@ -23,6 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from _common import SpanRecorder, emit_result
@@ -100,10 +105,30 @@ async def agent_model(request: ModelRequest, ctx: object) -> ModelResponse:
 ai.define_model(name="fake/agent-model", fn=agent_model)
 
 
+class WeatherService(BaseHTTPRequestHandler):
+    """The weather service the tool asks: sunny everywhere."""
+
+    def do_GET(self) -> None:
+        body = f"sunny in {self.path.rsplit('/', 1)[-1]}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+weather_service = ThreadingHTTPServer(("127.0.0.1", 0), WeatherService)
+threading.Thread(target=weather_service.serve_forever, daemon=True).start()
+WEATHER_URL = f"http://127.0.0.1:{weather_service.server_address[1]}/weather"
+
+
 @ai.tool()
 async def get_weather(city: str) -> str:
     """Current weather in a city."""
-    return f"sunny in {city}"
+    with urllib.request.urlopen(f"{WEATHER_URL}/{city}", timeout=10) as answer:
+        return answer.read().decode()
 
 
 class ForecastUnavailable(Exception):

@@ -26,6 +26,12 @@ fn count(n: f64) -> Cow<'static, str> {
 
 pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options: &ViewOptions) {
     let Some(g) = GenkitSpan::read(span) else {
+        // Not Genkit's, inside an agent (an HTTP call in a tool): the
+        // worker learnt its agents from the Genkit span above it.
+        if let Some((nearest, main)) = span.agent_names {
+            let (main, nearest) = (Cow::Borrowed(main), Cow::Borrowed(nearest));
+            name_agents(view, main, nearest, span.main_conversation_id, options);
+        }
         return;
     };
     view.content = Content::Genkit {
@@ -170,18 +176,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
             Role::Agent if main == nearest => g.session_id,
             _ => span.main_conversation_id,
         };
-        if let Some(c) = conversation {
-            view.extra.push((
-                "microsoft.gen_ai.main_agent.conversation_id",
-                Cow::Borrowed(c),
-            ));
-        }
-        view.extra.extend([
-            ("gen_ai.agent.id", options.agent_id(&nearest)),
-            ("gen_ai.agent.name", nearest),
-            ("microsoft.gen_ai.main_agent.id", options.agent_id(&main)),
-            ("microsoft.gen_ai.main_agent.name", main),
-        ]);
+        name_agents(view, main, nearest, conversation, options);
     }
     // An evaluator's test case: its scores are evaluation results.
     if g.kind == "evaluator" {
@@ -209,6 +204,29 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         view.extra
             .push(("genkit:isFailureSource", Cow::Borrowed("true")));
     }
+}
+
+/// The agent a span serves, the outermost one, and the main agent's
+/// conversation, in the GenAI conventions' and Microsoft's properties.
+fn name_agents<'a>(
+    view: &mut SpanView<'a>,
+    main: Cow<'a, str>,
+    nearest: Cow<'a, str>,
+    conversation: Option<&'a str>,
+    options: &ViewOptions,
+) {
+    if let Some(c) = conversation {
+        view.extra.push((
+            "microsoft.gen_ai.main_agent.conversation_id",
+            Cow::Borrowed(c),
+        ));
+    }
+    view.extra.extend([
+        ("gen_ai.agent.id", options.agent_id(&nearest)),
+        ("gen_ai.agent.name", nearest),
+        ("microsoft.gen_ai.main_agent.id", options.agent_id(&main)),
+        ("microsoft.gen_ai.main_agent.name", main),
+    ]);
 }
 
 /// The scores in a Genkit evaluator test case's output (`EvalFnResponse`:
@@ -741,6 +759,50 @@ mod tests {
         view_of(&tool, ViewOptions::default(), |v| {
             assert_eq!(extra(v, "gen_ai.agent.name"), None);
             assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), None);
+        });
+    }
+
+    /// An HTTP call inside a tool: the worker found its agents above it.
+    #[test]
+    fn a_span_genkit_did_not_make_names_the_agents_the_worker_found() {
+        let http = || {
+            packed(
+                Some(1),
+                SpanKind::Client,
+                "GET",
+                vec![
+                    KeyValue::new("http.request.method", "GET"),
+                    KeyValue::new("url.full", "http://127.0.0.1:8080/weather"),
+                    KeyValue::new("http.response.status_code", 200),
+                ],
+            )
+        };
+        view_of(&http(), ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.agent.name"), None, "outside agents");
+        });
+        let mut span = http();
+        span.agent_names("billing", "triage");
+        span.main_conversation_id("s-1");
+        let ids = [("triage".to_string(), "asst_7".to_string())];
+        let options = ViewOptions {
+            agent_ids: Some(std::sync::Arc::new(ids.into_iter().collect())),
+            ..ViewOptions::default()
+        };
+        view_of(&span, options, |v| {
+            assert_eq!(v.name, "GET /weather", "the standard mapping stays");
+            assert_eq!(extra(v, "gen_ai.agent.name"), Some("billing"));
+            assert_eq!(extra(v, "gen_ai.agent.id"), Some("billing"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.name"), Some("triage"));
+            assert_eq!(extra(v, "microsoft.gen_ai.main_agent.id"), Some("asst_7"));
+            assert_eq!(
+                extra(v, "microsoft.gen_ai.main_agent.conversation_id"),
+                Some("s-1")
+            );
+            assert_eq!(
+                extra(v, "gen_ai.operation.name"),
+                None,
+                "not a GenAI operation"
+            );
         });
     }
 
