@@ -279,7 +279,9 @@ mod tests {
     #[test]
     fn the_word_at_a_time_scan_finds_the_first_byte_to_escape() {
         let mut rng = fastrand::Rng::with_seed(3);
-        let pool = [b'"', b'\\', 0, 0x1f, 0x20, b'a', 0x7f, 0x80, 0xc3, 0xff, b'!', b'#', b']'];
+        let pool = [
+            b'"', b'\\', 0, 0x1f, 0x20, b'a', 0x7f, 0x80, 0xc3, 0xff, b'!', b'#', b']',
+        ];
         for len in 0..40 {
             for _ in 0..300 {
                 let bytes: Vec<u8> = (0..len)
