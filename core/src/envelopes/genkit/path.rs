@@ -88,17 +88,16 @@ impl AgentFlows {
     /// segment before its own), and whether its Genkit parent is one.
     pub fn position(&self, path: &str) -> (bool, bool) {
         if self.is_empty() {
-            // The common case: one search for the marker, no parsing.
-            const AGENT: &str = ",s:agent}";
-            let Some(own) = path.rfind("/{") else {
+            // The common case: one walk for the marker, no parsing.
+            let Some(own) = last_segment(path) else {
                 return (false, false);
             };
             let above = &path[..own];
-            if !above.contains(AGENT) {
+            if !has_agent_meta(above) {
                 return (false, false);
             }
-            let parent_segment = above.rfind("/{").map_or(above, |i| &above[i..]);
-            return (true, parent_segment.contains(AGENT));
+            let parent_segment = last_segment(above).map_or(above, |i| &above[i..]);
+            return (true, has_agent_meta(parent_segment));
         }
         // Every Genkit span asks: no allocation, one walk. The segment
         // before the last is the parent's; the last is the span's own.
@@ -115,6 +114,27 @@ impl AgentFlows {
     }
 }
 
+/// Where the last segment (`/{...}`) of a path starts.
+fn last_segment(path: &str) -> Option<usize> {
+    let b = path.as_bytes();
+    (1..b.len())
+        .rev()
+        .find(|&i| b[i] == b'{' && b[i - 1] == b'/')
+        .map(|i| i - 1)
+}
+
+/// Whether some segment's meta in `path` says `s:agent`, as Genkit writes it
+/// (after a comma, before a comma or the segment's end). A walk over the
+/// bytes: every Genkit span's path is asked, few have one, and for texts
+/// this short a substring search's setup cost more than the whole walk.
+fn has_agent_meta(path: &str) -> bool {
+    const META: &[u8] = b",s:agent";
+    let b = path.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b',' && b[i..].starts_with(META) && matches!(b.get(i + META.len()), Some(b',' | b'}'))
+    })
+}
+
 /// The agents a span runs in, by its path's segments whose subtype is
 /// `agent` or that are flows presented as agents (its own segment
 /// included): the outermost and the nearest. Both are known from the path
@@ -125,7 +145,7 @@ pub(crate) fn enclosing_agents<'p>(
 ) -> Option<(Cow<'p, str>, Cow<'p, str>)> {
     // Every Genkit span asks; few are inside an agent. With no flow named,
     // one substring search answers most of them without walking segments.
-    if flows.is_empty() && !path.contains("s:agent") {
+    if flows.is_empty() && !has_agent_meta(path) {
         return None;
     }
     let mut agents = segments(path)
@@ -155,6 +175,22 @@ mod tests {
 
     const MODEL: &str =
         "/{weather_flow,t:action,s:flow}/{generate,t:util}/{fake%2Fweather-model,t:action,s:model}";
+
+    #[test]
+    fn an_agent_segment_is_found_by_its_meta_only() {
+        let says = |p: &str| has_agent_meta(p);
+        assert!(says("/{a,t:action,s:agent}"));
+        assert!(says(
+            "/{f,t:flow}/{a,s:agent,t:action}/{m,t:action,s:model}"
+        ));
+        assert!(!says("/{s:agent,t:flow}"), "a name is not meta");
+        assert!(!says("/{a,t:action,s:agents}"));
+        assert!(!says("/{a,t:action,s:agent"), "a cut path");
+        assert!(!says(""));
+        assert_eq!(last_segment("/{a,t:flow}/{b,t:util}"), Some(11));
+        assert_eq!(last_segment("/{a,t:flow}"), Some(0));
+        assert_eq!(last_segment("no segments"), None);
+    }
 
     #[test]
     fn the_first_segment_names_the_root_and_the_feature() {
