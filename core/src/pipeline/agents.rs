@@ -683,60 +683,32 @@ mod tests {
         }
     }
 
+    /// Ends `s` (a span with its ids) with nothing to say.
+    fn end(a: &mut Agents, s: Seen, released: &mut Vec<PackedSpan>) -> Option<PackedSpan> {
+        let (id, parent) = (s.span_id[0], s.parent.map(|p| p[0]));
+        a.ended(s, packed(id, parent), true, None, None, released)
+    }
+
     #[test]
     fn spans_genkit_did_not_make_outside_agents_go_on_as_they_are() {
         let mut a = Agents::new(true);
-        let mut released = Vec::new();
+        let r = &mut Vec::new();
         // Before any agent ran here: never held.
-        let s = a.ended(
-            foreign(9, 8),
-            packed(9, Some(8)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        assert!(s.is_some());
+        assert!(end(&mut a, foreign(9, 8), r).is_some());
         // An agent ran (its model call ended).
-        a.ended(
-            call(4, 3, None),
-            packed(4, Some(3)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        a.release_all(&mut released);
-        released.clear();
+        end(&mut a, call(4, 3, None), r);
+        a.release_all(r);
+        r.clear();
         // flow(12) > custom(11) > http(10), outside any agent: they wait up
         // to the flow, which says they are outside.
-        let s = a.ended(
-            foreign(10, 11),
-            packed(10, Some(11)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        assert!(s.is_none());
-        let s = a.ended(
-            foreign(11, 12),
-            packed(11, Some(12)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        assert!(s.is_none());
+        assert!(end(&mut a, foreign(10, 11), r).is_none());
+        assert!(end(&mut a, foreign(11, 12), r).is_none());
         assert!(!a.awaits_names(&[11; 8]));
-        let flow = seen(12, None);
-        assert!(a
-            .ended(flow, packed(12, None), true, None, None, &mut released)
-            .is_some());
-        let mut ids: Vec<u8> = released.iter().map(id).collect();
+        assert!(end(&mut a, seen(12, None), r).is_some());
+        let mut ids: Vec<u8> = r.iter().map(id).collect();
         ids.sort();
         assert_eq!(ids, [10, 11], "released at the flow's end");
-        for s in &released {
+        for s in r.iter() {
             read(s, |p| {
                 assert_eq!(p.agent_names, None);
                 assert_eq!(p.main_conversation_id, None);
@@ -744,41 +716,18 @@ mod tests {
         }
         assert_eq!((a.len(), a.held), (0, 0));
         // Under a root that is not Genkit's, and at a flush: as they are.
-        released.clear();
-        a.ended(
-            foreign(20, 21),
-            packed(20, Some(21)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        a.ended(
-            foreign(21, 22),
-            packed(21, Some(22)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
+        r.clear();
+        end(&mut a, foreign(20, 21), r);
+        end(&mut a, foreign(21, 22), r);
         let root = Seen {
             genkit: false,
             ..seen(22, None)
         };
-        assert!(a
-            .ended(root, packed(22, None), true, None, None, &mut released)
-            .is_some());
-        assert_eq!(released.len(), 2);
-        a.ended(
-            foreign(30, 31),
-            packed(30, Some(31)),
-            true,
-            None,
-            None,
-            &mut released,
-        );
-        a.release_all(&mut released);
-        assert_eq!(released.len(), 3, "a flush lets it go");
+        assert!(end(&mut a, root, r).is_some());
+        assert_eq!(r.len(), 2);
+        end(&mut a, foreign(30, 31), r);
+        a.release_all(r);
+        assert_eq!(r.len(), 3, "a flush lets it go");
         assert_eq!(a.held, 0);
     }
 
