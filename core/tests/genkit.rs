@@ -527,3 +527,85 @@ fn a_flush_sends_what_waits_for_its_agent() {
     }
     assert!(t.shutdown(Duration::from_secs(5)).unwrap());
 }
+
+/// An HTTP call as an instrumentation makes it: not Genkit's (no
+/// `genkit:*`), under `parent`.
+fn http_call(trace: [u8; 16], id: u8, parent: u8) -> PackedSpan {
+    let end = now_nanos();
+    let mut p = SpanPacker::new(
+        trace,
+        [id; 8],
+        Some([parent; 8]),
+        false,
+        SpanKind::Client,
+        end - 2_000_000,
+        end,
+    );
+    p.name("GET");
+    p.attribute_str("http.request.method", "GET");
+    p.attribute_str("url.full", "http://weather.example:8080/paris");
+    p.attribute_i64("http.response.status_code", 200);
+    p.finish().unwrap()
+}
+
+/// A span Genkit did not make inside an agent's tool (its HTTP call) names
+/// the agents and carries the conversation, from any host; it stays under
+/// the tool.
+#[test]
+fn an_http_call_inside_an_agent_s_tool_names_the_agent() {
+    let emu = emulator();
+    let t = builder(&emu).build().unwrap();
+    let trace = trace(62);
+    let spans = agent_turn(trace);
+    t.push_packed(spans[0].pack()).unwrap(); // the model call
+    t.push_packed(http_call(trace, 6, 5)).unwrap(); // inside the tool
+    for span in &spans[1..] {
+        t.push_packed(span.pack()).unwrap();
+    }
+    assert!(t.flush(Duration::from_secs(10)).unwrap());
+    let envs = items(&emu);
+    let http = by_name(&envs, "GET /paris");
+    assert_eq!(tag(http, "ai.operation.parentId"), Some("0505050505050505"));
+    assert_eq!(prop(http, "gen_ai.agent.name"), Some("weatherAgent"));
+    assert_eq!(
+        prop(http, "microsoft.gen_ai.main_agent.id"),
+        Some("weatherAgent")
+    );
+    assert_eq!(
+        prop(http, "microsoft.gen_ai.main_agent.conversation_id"),
+        Some("s-1")
+    );
+    assert_eq!(http["data"]["baseData"]["type"], "HTTP");
+    assert_accounted(&t);
+    assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+}
+
+/// Once agents ran, a span Genkit did not make waits on its parent to learn
+/// whether it runs in one; under a parent that ends much later it still
+/// goes out, as it is, within two sweeps (a batch delay, at least a second,
+/// each), with no flush.
+#[test]
+fn a_span_under_a_parent_that_ends_much_later_is_not_held_for_it() {
+    let emu = emulator();
+    let t = builder(&emu).build().unwrap();
+    let trace = trace(63);
+    t.push_packed(agent_turn(trace)[0].pack()).unwrap(); // an agent runs
+    t.push_packed(http_call(trace, 9, 8)).unwrap(); // 8: a stream, still open
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let http = loop {
+        let envs = items(&emu);
+        if let Some(e) = envs
+            .iter()
+            .find(|e| e["data"]["baseData"]["name"] == "GET /paris")
+        {
+            break e.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "held for its parent");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(prop(&http, "gen_ai.agent.name"), None, "as it is");
+    for span in &agent_turn(trace)[1..] {
+        t.push_packed(span.pack()).unwrap();
+    }
+    assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+}

@@ -38,7 +38,11 @@
 //! they go on as they are. They are never re-parented. Before the first
 //! agent span inside an agent ends in the process, nothing is held
 //! tentatively, so spans Genkit did not make that end first in the first
-//! agent run carry no agent.
+//! agent run carry no agent. A span waits tentatively two sweeps at most
+//! (one every batch delay, at least [`TENTATIVE_SWEEP_MIN`]; see
+//! [`Agents::sweep`]), then goes on as it is: a parent that ends much later
+//! (a long stream, a session span) or never here must not delay its
+//! children's export.
 //!
 //! Cost: a span with nothing waiting on it and outside any agent costs a
 //! check that the table is empty, or one lookup while agents are running
@@ -59,6 +63,12 @@ use std::collections::HashMap;
 /// Spans awaited, and spans held, at most; past it the table is emptied
 /// (see the module doc).
 pub(crate) const MAX_PENDING: usize = 8192;
+
+/// How often the worker sweeps spans held tentatively, at least: every
+/// batch delay (the latency the app chose for its telemetry), but not more
+/// often than this, so a tool that works on after its HTTP call still names
+/// its agents. One held through two sweeps goes on as it is.
+pub(crate) const TENTATIVE_SWEEP_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What the tracker needs of a span that ended.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,6 +104,8 @@ struct Held {
     /// Not Genkit's: waiting for the first Genkit span above it to say
     /// whether it runs inside an agent.
     tentative: bool,
+    /// The sweep generation it was held in (see [`Agents::sweep`]).
+    since: u32,
 }
 
 /// What waits on one span's end.
@@ -133,6 +145,8 @@ pub(crate) struct Agents {
     /// An agent has run in this process: spans Genkit did not make wait on
     /// their parents to learn whether they run inside one.
     agents_seen: bool,
+    /// Sweeps so far (see [`Agents::sweep`]).
+    generation: u32,
 }
 
 impl Agents {
@@ -147,6 +161,7 @@ impl Agents {
             held: 0,
             cap: cap.max(1),
             agents_seen: false,
+            generation: 0,
         }
     }
 
@@ -231,6 +246,7 @@ impl Agents {
                         reparent,
                         agent: None,
                         tentative,
+                        since: self.generation,
                     };
                     self.waiting.entry(parent).or_default().held.push(held);
                     self.held += 1;
@@ -299,6 +315,36 @@ impl Agents {
         }
         self.held = 0;
         true
+    }
+
+    /// Whether spans may be held tentatively, so that [`Agents::sweep`] is
+    /// due (see [`TENTATIVE_SWEEP_MIN`]).
+    pub fn sweeps(&self) -> bool {
+        self.agents_seen
+    }
+
+    /// Spans held tentatively since before the previous sweep go on as they
+    /// are: none waits longer than two sweep periods. Spans held for their
+    /// main agent stay.
+    pub fn sweep(&mut self, released: &mut Vec<PackedSpan>) {
+        self.generation = self.generation.wrapping_add(1);
+        let recent = [self.generation, self.generation.wrapping_sub(1)];
+        let stale = |h: &Held| h.tentative && !recent.contains(&h.since);
+        let mut gone = 0;
+        for w in self.waiting.values_mut() {
+            if !w.held.iter().any(stale) {
+                continue;
+            }
+            let (old, kept): (Vec<Held>, Vec<Held>) = w.held.drain(..).partition(stale);
+            w.held = kept;
+            gone += old.len();
+            released.extend(old.into_iter().map(|h| h.span));
+        }
+        if gone > 0 {
+            self.held -= gone;
+            self.waiting
+                .retain(|_, w| !w.held.is_empty() || w.tokens.is_some());
+        }
     }
 
     /// Every held span, under its agent when it is known, else under its
@@ -614,6 +660,34 @@ mod tests {
         }
         a.release_all(&mut released);
         assert_eq!(released.len(), 10, "every span goes out");
+    }
+
+    /// Spans held tentatively go on, as they are, by the second sweep after
+    /// they were held; spans held for their main agent stay.
+    #[test]
+    fn a_sweep_lets_spans_held_tentatively_too_long_go() {
+        let mut a = Agents::new(true);
+        let r = &mut Vec::new();
+        assert!(!a.sweeps(), "nothing to sweep before an agent ran");
+        end(&mut a, call(4, 3, None), r);
+        assert!(a.sweeps());
+        // http(10) waits on a parent that ends only much later (a stream).
+        assert!(end(&mut a, foreign(10, 11), r).is_none());
+        a.sweep(r);
+        assert!(r.is_empty(), "held through one sweep");
+        assert!(end(&mut a, foreign(12, 11), r).is_none(), "held after it");
+        a.sweep(r);
+        assert_eq!(r.iter().map(id).collect::<Vec<_>>(), [10]);
+        a.sweep(r);
+        assert_eq!(r.iter().map(id).collect::<Vec<_>>(), [10, 12]);
+        for s in r.iter() {
+            read(s, |p| assert_eq!(p.agent_names, None, "as it is"));
+        }
+        assert_eq!(a.len(), 1, "the model call still waits for its agent");
+        assert_eq!(a.held, 1);
+        // When the parent ends at last, nothing is left of its children.
+        assert!(end(&mut a, seen(11, None), r).is_some());
+        assert_eq!(r.len(), 2);
     }
 
     /// A span Genkit did not make (no path), under `parent`.

@@ -177,6 +177,17 @@ impl Enricher {
             .ended(seen, span, exported, session.as_deref(), names, released)
     }
 
+    /// Whether spans may wait tentatively for the agent tracker, so that
+    /// [`Enricher::sweep`] is due (see `agents.rs`).
+    pub fn sweeps(&self) -> bool {
+        self.agents.sweeps()
+    }
+
+    /// Spans held tentatively for too long go on (see [`Agents::sweep`]).
+    pub fn sweep(&mut self, released: &mut Vec<PackedSpan>) {
+        self.agents.sweep(released);
+    }
+
     /// Every span held for its agent (a flush, the shutdown).
     pub fn release_all(&mut self, released: &mut Vec<PackedSpan>) {
         self.agents.release_all(released);

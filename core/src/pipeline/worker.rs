@@ -10,6 +10,7 @@
 //! traces off, spans still come here for that, and stop here
 //! (`spans_not_exported`).
 
+use super::agents;
 use super::collection::CollectionRequests;
 use super::enrich::{Enricher, GenkitOptions};
 use super::msg::{Msg, ShutdownMarker};
@@ -72,6 +73,9 @@ pub(crate) struct Worker {
     /// When the metric series are next collected (or, while producers are
     /// asked, when the collection stops waiting for them).
     next_metrics: tokio::time::Instant,
+    /// When spans held tentatively for the agent tracker are next swept
+    /// (see `agents.rs`).
+    next_sweep: tokio::time::Instant,
     /// Producers asked for their points that have not answered yet.
     awaiting_producers: Option<usize>,
     /// When the oldest item of the pending batches arrived.
@@ -101,6 +105,7 @@ impl Worker {
             gathering: Gathering::new(settings.batch_limits),
             metrics: MetricsRecorder::new(settings.metric_series_limit),
             next_metrics: tokio::time::Instant::now() + settings.metric_interval,
+            next_sweep: tokio::time::Instant::now(),
             enricher: Enricher::new(settings.genkit.clone()),
             awaiting_producers: None,
             settings,
@@ -116,6 +121,7 @@ impl Worker {
             let metrics_due = (self.metrics.has_series()
                 || self.settings.collection_requests.producers() > 0)
                 .then_some(self.next_metrics);
+            let sweep_due = self.enricher.sweeps().then_some(self.next_sweep);
             let msg = tokio::select! {
                 biased;
                 msg = self.rx.recv() => msg,
@@ -125,6 +131,10 @@ impl Worker {
                 }
                 _ = sleep_until(metrics_due), if metrics_due.is_some() => {
                     self.metrics_due().await;
+                    continue;
+                }
+                _ = sleep_until(sweep_due), if sweep_due.is_some() => {
+                    self.sweep_held().await;
                     continue;
                 }
             };
@@ -146,6 +156,9 @@ impl Worker {
             // A queue that never runs dry must not starve the collection.
             if tokio::time::Instant::now() >= self.next_metrics {
                 self.metrics_due().await;
+            }
+            if self.enricher.sweeps() && tokio::time::Instant::now() >= self.next_sweep {
+                self.sweep_held().await;
             }
             // ...then let the next items gather. While this task waits in
             // `recv`, every push wakes it: a futex wake and a context switch
@@ -308,6 +321,16 @@ impl Worker {
             self.batch_span(span).await;
         }
         self.released = released;
+    }
+
+    /// Spans held tentatively for the agent tracker too long go on (see
+    /// `agents.rs`); the next sweep is a batch delay away, at least
+    /// `TENTATIVE_SWEEP_MIN`.
+    async fn sweep_held(&mut self) {
+        self.enricher.sweep(&mut self.released);
+        self.send_released().await;
+        let period = self.settings.batch_delay.max(agents::TENTATIVE_SWEEP_MIN);
+        self.next_sweep = tokio::time::Instant::now() + period;
     }
 
     /// Every span still held for its agent goes on (a flush, the shutdown).
