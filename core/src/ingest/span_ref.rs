@@ -261,6 +261,18 @@ impl<'a> SpanParts<'a> {
     /// the bytes are malformed (`SpanPacker` never writes such; a reader still
     /// never panics): what was read up to that point stays.
     pub fn read(&mut self, span: &'a PackedSpan) -> bool {
+        self.read_keeping(span, None)
+    }
+
+    /// Reads `span` as [`SpanParts::read`] does, but keeps only the span
+    /// attributes whose key `keep` accepts: the others are stepped over, their
+    /// values neither checked nor collected. The worker's Genkit enrichment
+    /// reads only `genkit:*` before the writer reads the whole span again.
+    pub fn read_attributes(&mut self, span: &'a PackedSpan, keep: fn(&str) -> bool) -> bool {
+        self.read_keeping(span, Some(keep))
+    }
+
+    fn read_keeping(&mut self, span: &'a PackedSpan, keep: Option<fn(&str) -> bool>) -> bool {
         let b = span.bytes();
         self.attrs.clear();
         self.events.clear();
@@ -305,10 +317,10 @@ impl<'a> SpanParts<'a> {
         self.start_unix_nanos = read_u64(b, START_AT);
         self.end_unix_nanos = read_u64(b, END_AT);
         let mut r = Reader { b, at: HEADER };
-        self.records(&mut r).is_some()
+        self.records(&mut r, keep).is_some()
     }
 
-    fn records(&mut self, r: &mut Reader<'a>) -> Option<()> {
+    fn records(&mut self, r: &mut Reader<'a>, keep: Option<fn(&str) -> bool>) -> Option<()> {
         while r.at < r.b.len() {
             match r.u8()? {
                 NAME => self.name = r.str()?,
@@ -341,8 +353,13 @@ impl<'a> SpanParts<'a> {
                     self.scope_attrs = self.nested_pairs(r, n)?;
                 }
                 ATTR => {
-                    let attr = r.pair()?;
-                    self.attrs.push(attr);
+                    let key = r.key()?;
+                    if keep.is_none_or(|keep| keep(key)) {
+                        let value = r.value()?;
+                        self.attrs.push(Attr { key, value });
+                    } else {
+                        r.skip_value()?;
+                    }
                 }
                 EVENT => {
                     let name = r.str()?;
@@ -432,18 +449,45 @@ impl<'a> Reader<'a> {
     }
 
     fn pair(&mut self) -> Option<Attr<'a>> {
-        let key = match self.u32()? {
-            INLINE_KEY => self.str()?,
-            id => intern::key_str_by_id(id)?,
-        };
+        let key = self.key()?;
         Some(Attr {
             key,
             value: self.value()?,
         })
     }
 
+    fn key(&mut self) -> Option<&'a str> {
+        match self.u32()? {
+            INLINE_KEY => self.str(),
+            id => intern::key_str_by_id(id),
+        }
+    }
+
+    /// Steps over a value without checking its text.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.u8()? {
+            V_FALSE | V_TRUE => {}
+            V_I64 | V_F64 => {
+                self.bytes(8)?;
+            }
+            V_STR => {
+                let n = self.u32()? as usize;
+                self.bytes(n)?;
+            }
+            tag => {
+                self.value_tagged(tag)?;
+            }
+        }
+        Some(())
+    }
+
     fn value(&mut self) -> Option<ValueRef<'a>> {
-        Some(match self.u8()? {
+        let tag = self.u8()?;
+        self.value_tagged(tag)
+    }
+
+    fn value_tagged(&mut self, tag: u8) -> Option<ValueRef<'a>> {
+        Some(match tag {
             V_FALSE => ValueRef::Bool(false),
             V_TRUE => ValueRef::Bool(true),
             V_I64 => ValueRef::I64(self.u64()? as i64),
@@ -482,6 +526,41 @@ mod tests {
     use crate::ingest::SpanPacker;
     use opentelemetry::trace::{SpanKind, Status};
     use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+
+    /// A read keeping some attributes steps over the others, of every value
+    /// type, and reads the rest of the span as a whole read does.
+    #[test]
+    fn a_read_keeping_some_attributes_steps_over_the_others() {
+        let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Client, 1, 2);
+        p.name("n");
+        p.attribute_str("genkit:path", "/{f,t:flow}");
+        p.attribute_str("http.method", "GET\u{e9}");
+        p.attribute_i64("n", 4);
+        p.attribute_f64("f", 0.5);
+        p.attribute_bool("b", false);
+        p.attribute("arr", &Value::Array(Array::I64(vec![1, 2])));
+        p.attribute_str("an inline key, not interned", "v");
+        p.attribute_str("genkit:state", "success");
+        p.event("exception", 2, 1);
+        p.attribute_str("exception.type", "E");
+        let packed = p.finish().unwrap();
+        let (mut all, mut some) = (SpanParts::default(), SpanParts::default());
+        assert!(all.read(&packed));
+        assert!(some.read_attributes(&packed, |k| k.starts_with("genkit:")));
+        let keys: Vec<_> = some.attrs.iter().map(|a| (a.key, a.value)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("genkit:path", ValueRef::Str("/{f,t:flow}")),
+                ("genkit:state", ValueRef::Str("success"))
+            ]
+        );
+        assert_eq!(all.attrs.len(), 8);
+        assert_eq!((some.name, some.kind), (all.name, all.kind));
+        assert_eq!(some.events.len(), 1);
+        let (mine, whole) = (some.events[0].attrs.clone(), all.events[0].attrs.clone());
+        assert_eq!(some.nested[mine], all.nested[whole]);
+    }
 
     #[test]
     fn reads_what_the_packer_wrote_without_copying() {

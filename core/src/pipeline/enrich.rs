@@ -124,7 +124,9 @@ impl Enricher {
         log: &mut impl FnMut(LogRecord),
     ) -> Seen {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
-        let (source, seen) = if parts.read(span) {
+        // Only `genkit:*` attributes are asked for here: the others are
+        // stepped over (the writer reads them when it writes the span).
+        let (source, seen) = if parts.read_attributes(span, |k| k.starts_with("genkit:")) {
             self.derive(&parts, points, log)
         } else {
             (false, Seen::default())
@@ -682,7 +684,7 @@ mod tests {
     fn the_reading_buffer_is_reused() {
         let mut e = Enricher::new(GenkitOptions::default());
         let attrs: Vec<(String, String)> = (0..20)
-            .map(|i| (format!("k{i}"), "v".to_string()))
+            .map(|i| (format!("genkit:k{i}"), "v".to_string()))
             .collect();
         let refs: Vec<(&str, &str)> = attrs
             .iter()
