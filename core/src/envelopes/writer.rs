@@ -369,9 +369,7 @@ impl EnvelopeWriter {
             {
                 continue;
             }
-            if let Some(value) = view.property(a.key, a.value) {
-                props.value(a.key, &value);
-            }
+            view.with_property(a.key, a.value, |value| props.value(a.key, value));
         }
         for (key, value) in &view.extra {
             props.value(key, value);

@@ -170,6 +170,56 @@ pub(crate) fn text<'a>(v: ValueRef<'a>) -> Cow<'a, str> {
     }
 }
 
+/// [`text`] handed to `f`, numbers written on the stack: the writer turns
+/// every numeric attribute of every span into a property, and an owned
+/// string each was two allocations a number.
+pub(crate) fn with_text<R>(v: ValueRef<'_>, f: impl FnOnce(&str) -> R) -> R {
+    match v {
+        ValueRef::I64(i) => f(itoa::Buffer::new().format(i)),
+        ValueRef::F64(x) => {
+            let mut buf = StackText::default();
+            match std::fmt::Write::write_fmt(&mut buf, format_args!("{x}")) {
+                Ok(()) => f(buf.as_str()),
+                // Longer than the buffer (Display writes 1e300 in full).
+                Err(_) => f(&x.to_string()),
+            }
+        }
+        other => f(&text(other)),
+    }
+}
+
+/// A short text written on the stack; writing past its room fails.
+struct StackText {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are written in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// The attributes the standard mapping reads, by key; the last value of a
 /// repeated key wins (as in a map).
 #[derive(Default)]
@@ -486,19 +536,38 @@ impl<'a> SpanView<'a> {
     /// The property a span attribute becomes: `None` when a property the
     /// view adds says it instead; redacted content says `<redacted>`.
     pub fn property(&self, key: &str, value: ValueRef<'a>) -> Option<Cow<'a, str>> {
+        match self.property_of(key)? {
+            Some(redacted) => Some(Cow::Borrowed(redacted)),
+            None => Some(text(value)),
+        }
+    }
+
+    /// [`SpanView::property`] handed to `f`, without allocating for a number.
+    pub fn with_property(&self, key: &str, value: ValueRef<'a>, f: impl FnOnce(&str)) {
+        match self.property_of(key) {
+            None => {}
+            Some(Some(redacted)) => f(redacted),
+            Some(None) => with_text(value, f),
+        }
+    }
+
+    /// Whether a span attribute becomes a property (`None`: a property the
+    /// view adds says it instead), and the text that replaces its value when
+    /// it is redacted content.
+    fn property_of(&self, key: &str) -> Option<Option<&'static str>> {
         if !self.extra.is_empty() && self.extra.iter().any(|(k, _)| *k == key) {
             return None;
         }
         if let Content::Genkit { keep_io } = self.content {
             match key {
-                "genkit:metadata:context" => return Some(Cow::Borrowed(REDACTED)),
+                "genkit:metadata:context" => return Some(Some(REDACTED)),
                 "genkit:input" | "genkit:output" | "genkit:init" if !keep_io => {
-                    return Some(Cow::Borrowed(REDACTED))
+                    return Some(Some(REDACTED))
                 }
                 _ => {}
             }
         }
-        Some(text(value))
+        Some(None)
     }
 
     /// Whether `key` is already said by this envelope's fields or tags, so
@@ -679,6 +748,21 @@ impl<'a> SpanView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Numbers written on the stack read as the owned text does, the
+    /// longest floats (past the stack's room) included.
+    #[test]
+    fn numbers_on_the_stack_say_what_their_text_says() {
+        let floats = [0.25, -1.5e-7, 1e21, 1e300, -f64::MAX, f64::MIN_POSITIVE, f64::NAN];
+        let values = floats
+            .into_iter()
+            .map(ValueRef::F64)
+            .chain([i64::MIN, -1, 0, i64::MAX].map(ValueRef::I64))
+            .chain([ValueRef::Str("s"), ValueRef::Bool(true)]);
+        for v in values {
+            assert_eq!(with_text(v, str::to_string), text(v), "{v:?}");
+        }
+    }
 
     #[test]
     fn url_targets_drop_user_info_and_default_ports() {
