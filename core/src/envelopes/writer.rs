@@ -524,15 +524,19 @@ impl EnvelopeWriter {
             .any(|kv| matches!(kv.key.as_str(), "exception.type" | "exception.message"));
         let kind = if is_exception { "Exception" } else { "Message" };
         self.head(j, kind, unix_nanos(log.time), log.sample_rate);
+        // The ids' bytes, which the tags borrow (written as hex, no string).
+        let ids = log
+            .trace_context
+            .map(|(trace_id, span_id)| (trace_id.to_bytes(), span_id.to_bytes()));
         let mut own = ItemTags::default();
         for kv in &log.attributes {
             if let Some((key, _)) = tags::tag(kv.key.as_str()) {
                 own.set(key, kv.value.as_str());
             }
         }
-        if let Some((trace_id, span_id)) = log.trace_context {
-            own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
-            own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
+        if let Some((trace_id, span_id)) = &ids {
+            own.set(tags::OPERATION_ID, TagValue::Hex(trace_id));
+            own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span_id));
         }
         if let Some(name) = &log.operation_name {
             own.set(tags::OPERATION_NAME, Cow::Borrowed(&**name));
