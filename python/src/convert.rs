@@ -135,7 +135,7 @@ fn trace_id_u128(obj: &Bound<'_, PyAny>) -> PyResult<u128> {
 
 /// The members of the API's `SpanKind` and `StatusCode` with their values,
 /// so that a span's kind and status code are found by identity instead of
-/// reading `_value_` from the member each time; and two types whose
+/// reading `_value_` from the member each time; and the types whose
 /// objects are read faster.
 struct Members {
     kinds: Vec<(Py<PyAny>, i64)>,
@@ -144,6 +144,8 @@ struct Members {
     deque: Option<Py<PyAny>>,
     /// The SDK's `InstrumentationScope`.
     scope_type: Option<Py<PyAny>>,
+    /// The API's `Status`.
+    status_type: Option<Py<PyAny>>,
 }
 
 static MEMBERS: PyOnceLock<Members> = PyOnceLock::new();
@@ -171,6 +173,11 @@ fn members(py: Python<'_>) -> &Members {
             scope_type: py
                 .import("opentelemetry.sdk.util.instrumentation")
                 .and_then(|m| m.getattr("InstrumentationScope"))
+                .map(Bound::unbind)
+                .ok(),
+            status_type: py
+                .import("opentelemetry.trace.status")
+                .and_then(|m| m.getattr("Status"))
                 .map(Bound::unbind)
                 .ok(),
         }
@@ -493,7 +500,7 @@ fn start_attributes<'py>(span: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>>
 }
 
 /// A string attribute of a starting span, from its attribute dict.
-fn start_attribute(dict: Option<&Bound<'_, PyDict>>, key: &str) -> Option<String> {
+fn start_attribute(dict: Option<&Bound<'_, PyDict>>, key: &Bound<'_, PyString>) -> Option<String> {
     let v = dict?.get_item(key).ok().flatten()?;
     v.cast::<PyString>().ok().map(py_str)
 }
@@ -506,8 +513,9 @@ const SAMPLE_RATE_ATTRIBUTE: &str = "_MS.sampleRate";
 /// read from its `_MS.sampleRate` attribute (a root without one was not
 /// decided by such a sampler: the registry decides).
 fn decided_at_start(attrs: Option<&Bound<'_, PyDict>>) -> Option<Sampled> {
-    let rate: f64 = attrs?
-        .get_item(SAMPLE_RATE_ATTRIBUTE)
+    let attrs = attrs?;
+    let rate: f64 = attrs
+        .get_item(intern!(attrs.py(), SAMPLE_RATE_ATTRIBUTE))
         .ok()
         .flatten()?
         .extract()
@@ -535,9 +543,10 @@ fn root_name(span: &Bound<'_, PyAny>, attrs: Option<&Bound<'_, PyDict>>) -> (Str
     if kind != 1 && kind != 4 {
         return (name, false);
     }
-    let method = start_attribute(attrs, "http.request.method")
-        .or_else(|| start_attribute(attrs, "http.method"));
-    let route = start_attribute(attrs, "http.route");
+    // Interned keys: their hash is computed once, not on every root.
+    let method = start_attribute(attrs, intern!(py, "http.request.method"))
+        .or_else(|| start_attribute(attrs, intern!(py, "http.method")));
+    let route = start_attribute(attrs, intern!(py, "http.route"));
     // An HTTP request not routed yet: its name will change.
     let provisional = route.is_none() && method.is_some();
     (
@@ -691,6 +700,35 @@ fn pack_scope(p: &mut SpanPacker, scope: &Bound<'_, PyAny>, known: &Members) -> 
     Ok(())
 }
 
+thread_local! {
+    /// The last SDK `Status` read on this thread whose code was UNSET: every
+    /// span the SDK starts shares one such object (a default argument) until
+    /// its status is set, so most spans skip reading its code. Only that
+    /// exact type is kept (it never changes).
+    static UNSET_STATUS: RefCell<Option<Py<PyAny>>> = const { RefCell::new(None) };
+}
+
+/// Whether `status` is the [`UNSET_STATUS`] object.
+fn is_last_unset_status(status: &Bound<'_, PyAny>) -> bool {
+    UNSET_STATUS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|s| s.as_ptr() == status.as_ptr())
+    })
+}
+
+/// Keeps `status`, read as UNSET, as the [`UNSET_STATUS`] object.
+fn remember_unset_status(status: &Bound<'_, PyAny>, known: &Members) {
+    let sdk_status = known
+        .status_type
+        .as_ref()
+        .is_some_and(|ty| status.get_type().as_ptr() == ty.as_ptr());
+    if sdk_status {
+        let previous = UNSET_STATUS.with(|c| c.replace(Some(status.clone().unbind())));
+        drop(previous);
+    }
+}
+
 /// Converts a finished SDK span straight into its packed form, with the
 /// operation name `operations` holds for it (and forgets it). `Ok(None)`
 /// when the span is not sampled (the SDK also ends spans that are recorded
@@ -767,7 +805,7 @@ pub fn span<'py>(
     }
 
     let status_obj = span_field(intern!(py, "_status"), intern!(py, "status"))?;
-    if !status_obj.is_none() {
+    if !status_obj.is_none() && !is_last_unset_status(&status_obj) {
         let code = field(
             &status_obj,
             intern!(py, "_status_code"),
@@ -785,7 +823,10 @@ pub fn span<'py>(
                     description: Cow::Owned(opt_string(&d).unwrap_or_default()),
                 }
             }
-            _ => Status::Unset,
+            _ => {
+                remember_unset_status(&status_obj, known);
+                Status::Unset
+            }
         });
     }
 
