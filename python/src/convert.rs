@@ -5,6 +5,7 @@
 //! falling back to the public properties: the properties copy (a
 //! `MappingProxyType`, a `tuple(events)`) and each is a Python-level call.
 
+use genkit_azure::face::{interned_key_id, KeyId};
 use genkit_azure::opentelemetry::trace::{SpanKind, Status};
 use genkit_azure::opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use genkit_azure::{Operations, PackedSpan, Sampled, SpanPacker};
@@ -412,29 +413,39 @@ fn pack_attribute(p: &mut SpanPacker, k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>
 
 /// [`pack_attribute`] for the usual pair, an exact `str` key with an exact
 /// `str`, `bool`, `int` (within i64) or `float` value, read in place with no
-/// reference taken and no temporary object; false (nothing written) for any
-/// other pair. Calls no Python code.
+/// temporary object, the key by its interned id (see [`KEY_IDS`]); false
+/// (nothing written) for any other pair. Calls no Python code.
 ///
 /// # Safety
 /// `k` and `v` are live for the call and the GIL is held.
 unsafe fn pack_attribute_exact(
+    py: Python<'_>,
     p: &mut SpanPacker,
     k: *mut ffi::PyObject,
     v: *mut ffi::PyObject,
 ) -> bool {
-    let Some(key) = exact_str(k) else {
-        return false;
+    let key = match key_id_of(py, k) {
+        Some(id) => PackKey::Id(id),
+        None => match exact_str(k) {
+            Some(text) => PackKey::Text(text),
+            None => return false,
+        },
     };
     let t = ffi::Py_TYPE(v);
     if t == &raw mut ffi::PyUnicode_Type {
         let Some(text) = exact_str(v) else {
             return false;
         };
-        p.attribute_str(key, text);
-    } else if v == ffi::Py_True() {
-        p.attribute_bool(key, true);
-    } else if v == ffi::Py_False() {
-        p.attribute_bool(key, false);
+        match key {
+            PackKey::Id(id) => p.attribute_str_at(id, text),
+            PackKey::Text(key) => p.attribute_str(key, text),
+        }
+    } else if v == ffi::Py_True() || v == ffi::Py_False() {
+        let b = v == ffi::Py_True();
+        match key {
+            PackKey::Id(id) => p.attribute_bool_at(id, b),
+            PackKey::Text(key) => p.attribute_bool(key, b),
+        }
     } else if t == &raw mut ffi::PyLong_Type {
         let mut overflow = 0;
         let i = ffi::PyLong_AsLongLongAndOverflow(v, &mut overflow);
@@ -445,13 +456,66 @@ unsafe fn pack_attribute_exact(
             ffi::PyErr_Clear();
             return false;
         }
-        p.attribute_i64(key, i);
+        match key {
+            PackKey::Id(id) => p.attribute_i64_at(id, i),
+            PackKey::Text(key) => p.attribute_i64(key, i),
+        }
     } else if t == &raw mut ffi::PyFloat_Type {
-        p.attribute_f64(key, ffi::PyFloat_AsDouble(v));
+        let f = ffi::PyFloat_AsDouble(v);
+        match key {
+            PackKey::Id(id) => p.attribute_f64_at(id, f),
+            PackKey::Text(key) => p.attribute_f64(key, f),
+        }
     } else {
         return false;
     }
     true
+}
+
+/// An attribute key as [`pack_attribute_exact`] writes it.
+enum PackKey<'a> {
+    Id(KeyId),
+    Text(&'a str),
+}
+
+/// One slot of [`KEY_IDS`]: a key object and its interned id.
+type KeySlot = Option<(Py<PyAny>, KeyId)>;
+
+/// How many slots [`KEY_IDS`] has: a power of two, well above the keys a
+/// service uses.
+const KEY_WAYS: usize = 256;
+
+thread_local! {
+    /// Interned key ids by the key's `str` object, per thread, direct-mapped
+    /// by address: instrumentation passes the same key objects (string
+    /// literals) on every span, so a key costs a pointer comparison instead
+    /// of reading its text and looking that up. Holding the object keeps its
+    /// address unique; an exact `str` never changes.
+    static KEY_IDS: RefCell<[KeySlot; KEY_WAYS]> =
+        const { RefCell::new([const { None }; KEY_WAYS]) };
+}
+
+/// The interned id of an exact `str` key (see [`KEY_IDS`]); `None` for
+/// anything else, or a key that cannot be interned.
+///
+/// # Safety
+/// `k` is live and the GIL is held.
+unsafe fn key_id_of(py: Python<'_>, k: *mut ffi::PyObject) -> Option<KeyId> {
+    let addr = k as usize;
+    let slot = (addr >> 4 ^ addr >> 12) % KEY_WAYS;
+    let hit = KEY_IDS.with(|c| match &c.borrow()[slot] {
+        Some((o, id)) if o.as_ptr() == k => Some(*id),
+        _ => None,
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let id = interned_key_id(exact_str(k)?)?;
+    let held = Bound::from_borrowed_ptr(py, k).unbind();
+    // The previous key is dropped outside the borrow.
+    let previous = KEY_IDS.with(|c| c.borrow_mut()[slot].replace((held, id)));
+    drop(previous);
+    Some(id)
 }
 
 /// Writes a plain dict's pairs in place: `PyDict_Next` with borrowed
@@ -467,7 +531,7 @@ fn pack_dict_attributes(p: &mut SpanPacker, d: &Bound<'_, PyDict>) {
     // are used before anything can run Python code, or held first.
     unsafe {
         while ffi::PyDict_Next(d.as_ptr(), &mut pos, &mut k, &mut v) != 0 {
-            if !pack_attribute_exact(p, k, v) {
+            if !pack_attribute_exact(py, p, k, v) {
                 let k = Borrowed::from_ptr(py, k).to_owned();
                 let v = Borrowed::from_ptr(py, v).to_owned();
                 pack_attribute(p, &k, &v);

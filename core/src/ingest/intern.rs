@@ -56,6 +56,17 @@ pub fn key_id(s: &str) -> Option<u32> {
     Some(id as u32)
 }
 
+/// An interned key's id, for a face that keeps it by its own key objects
+/// (see `SpanPacker::attribute_str_at`). Only [`interned_key_id`] makes one,
+/// so it always names a filled slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyId(pub(crate) u32);
+
+/// [`key_id`] as a [`KeyId`].
+pub fn interned_key_id(s: &str) -> Option<KeyId> {
+    key_id(s).map(KeyId)
+}
+
 /// `key_id` through a small per-thread cache keyed by the text's address.
 ///
 /// Hosts pass the same key objects over and over (Python's interned string
@@ -183,6 +194,32 @@ pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_packed_by_key_ids_is_the_one_packed_by_key_texts() {
+        use crate::ingest::packed_span::SpanPacker;
+        use opentelemetry::trace::SpanKind;
+        let pack = |by_id: bool| {
+            let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Server, 1, 2);
+            let id = |k: &str| interned_key_id(k).expect("interned");
+            p.event("e", 1, 1);
+            if by_id {
+                p.attribute_str_at(id("event.key"), "v");
+                p.attribute_str_at(id("s"), "text");
+                p.attribute_i64_at(id("i"), -7);
+                p.attribute_f64_at(id("f"), 0.5);
+                p.attribute_bool_at(id("b"), true);
+            } else {
+                p.attribute_str("event.key", "v");
+                p.attribute_str("s", "text");
+                p.attribute_i64("i", -7);
+                p.attribute_f64("f", 0.5);
+                p.attribute_bool("b", true);
+            }
+            p.finish().expect("valid")
+        };
+        assert!(pack(true) == pack(false));
+    }
 
     #[test]
     fn the_same_text_gives_equal_keys_and_scopes() {
