@@ -5,7 +5,7 @@
 //! falling back to the public properties: the properties copy (a
 //! `MappingProxyType`, a `tuple(events)`) and each is a Python-level call.
 
-use genkit_azure::face::{interned_key_id, KeyId};
+use genkit_azure::face::{interned_key_id, interned_scope_id, KeyId, ScopeId};
 use genkit_azure::opentelemetry::trace::{SpanKind, Status};
 use genkit_azure::opentelemetry::{Array, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use genkit_azure::{Operations, PackedSpan, Sampled, SpanPacker};
@@ -690,6 +690,8 @@ struct ScopeText {
     name: String,
     version: Option<String>,
     schema_url: Option<String>,
+    /// The interned scope, for a plain name and version that could be.
+    id: Option<ScopeId>,
 }
 
 impl ScopeText {
@@ -710,14 +712,23 @@ impl ScopeText {
             .then(|| text(&version_obj, &mut version_owned))
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
+        let id = match schema_url {
+            None => interned_scope_id(&name, version.as_deref()),
+            Some(_) => None,
+        };
         Ok(Self {
             name,
             version,
             schema_url,
+            id,
         })
     }
 
     fn pack(&self, p: &mut SpanPacker) {
+        if let Some(id) = self.id {
+            // What `scope` writes for it, without looking the text up.
+            return p.scope_at(id);
+        }
         match &self.schema_url {
             // The usual case: a shared scope looked up from borrowed text.
             None => p.scope(&self.name, self.version.as_deref()),

@@ -255,6 +255,13 @@ impl SpanPacker {
         }
     }
 
+    /// [`Self::scope`] with the scope as an interned scope's id, for a face
+    /// that keeps ids by its own scope objects; the same bytes.
+    pub fn scope_at(&mut self, scope: intern::ScopeId) {
+        self.buf.push(SCOPE);
+        self.u32(scope.0);
+    }
+
     /// Any instrumentation scope (schema URL and attributes included).
     pub fn instrumentation_scope(&mut self, scope: &InstrumentationScope) {
         if scope.schema_url().is_none() && scope.attributes().next().is_none() {
