@@ -118,17 +118,24 @@ thread_local! {
 
 /// A trace id as a u128 (see [`LAST_TRACE_ID`]).
 fn trace_id_u128(obj: &Bound<'_, PyAny>) -> PyResult<u128> {
-    let hit = LAST_TRACE_ID.with(|c| match &*c.borrow() {
-        Some((o, v)) if o.as_ptr() == obj.as_ptr() => Some(*v),
-        _ => None,
-    });
+    // `try_with`: a thread tearing down its locals simply misses.
+    let hit = LAST_TRACE_ID
+        .try_with(|c| match &*c.borrow() {
+            Some((o, v)) if o.as_ptr() == obj.as_ptr() => Some(*v),
+            _ => None,
+        })
+        .ok()
+        .flatten();
     if let Some(v) = hit {
         return Ok(v);
     }
     let v = obj.extract::<u128>()?;
     if obj.is_exact_instance_of::<PyInt>() {
         // The previous one is dropped outside the borrow.
-        let previous = LAST_TRACE_ID.with(|c| c.replace(Some((obj.clone().unbind(), v))));
+        let previous = LAST_TRACE_ID
+            .try_with(|c| c.replace(Some((obj.clone().unbind(), v))))
+            .ok()
+            .flatten();
         drop(previous);
     }
     Ok(v)
@@ -503,17 +510,23 @@ thread_local! {
 unsafe fn key_id_of(py: Python<'_>, k: *mut ffi::PyObject) -> Option<KeyId> {
     let addr = k as usize;
     let slot = (addr >> 4 ^ addr >> 12) % KEY_WAYS;
-    let hit = KEY_IDS.with(|c| match &c.borrow()[slot] {
-        Some((o, id)) if o.as_ptr() == k => Some(*id),
-        _ => None,
-    });
+    let hit = KEY_IDS
+        .try_with(|c| match &c.borrow()[slot] {
+            Some((o, id)) if o.as_ptr() == k => Some(*id),
+            _ => None,
+        })
+        .ok()
+        .flatten();
     if hit.is_some() {
         return hit;
     }
     let id = interned_key_id(exact_str(k)?)?;
     let held = Bound::from_borrowed_ptr(py, k).unbind();
     // The previous key is dropped outside the borrow.
-    let previous = KEY_IDS.with(|c| c.borrow_mut()[slot].replace((held, id)));
+    let previous = KEY_IDS
+        .try_with(|c| c.borrow_mut()[slot].replace((held, id)))
+        .ok()
+        .flatten();
     drop(previous);
     Some(id)
 }
@@ -752,13 +765,15 @@ thread_local! {
 
 /// Writes the span's scope (see [`LAST_SCOPE`]).
 fn pack_scope(p: &mut SpanPacker, scope: &Bound<'_, PyAny>, known: &Members) -> PyResult<()> {
-    let hit = LAST_SCOPE.with(|c| match &*c.borrow() {
-        Some((o, t)) if o.as_ptr() == scope.as_ptr() => {
-            t.pack(p);
-            true
-        }
-        _ => false,
-    });
+    let hit = LAST_SCOPE
+        .try_with(|c| match &*c.borrow() {
+            Some((o, t)) if o.as_ptr() == scope.as_ptr() => {
+                t.pack(p);
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
     if hit {
         return Ok(());
     }
@@ -769,7 +784,10 @@ fn pack_scope(p: &mut SpanPacker, scope: &Bound<'_, PyAny>, known: &Members) -> 
         .as_ref()
         .is_some_and(|ty| scope.get_type().as_ptr() == ty.as_ptr());
     if sdk_scope {
-        let previous = LAST_SCOPE.with(|c| c.replace(Some((scope.clone().unbind(), t))));
+        let previous = LAST_SCOPE
+            .try_with(|c| c.replace(Some((scope.clone().unbind(), t))))
+            .ok()
+            .flatten();
         drop(previous);
     }
     Ok(())
@@ -785,11 +803,13 @@ thread_local! {
 
 /// Whether `status` is the [`UNSET_STATUS`] object.
 fn is_last_unset_status(status: &Bound<'_, PyAny>) -> bool {
-    UNSET_STATUS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .is_some_and(|s| s.as_ptr() == status.as_ptr())
-    })
+    UNSET_STATUS
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|s| s.as_ptr() == status.as_ptr())
+        })
+        .unwrap_or(false)
 }
 
 /// Keeps `status`, read as UNSET, as the [`UNSET_STATUS`] object.
@@ -799,7 +819,10 @@ fn remember_unset_status(status: &Bound<'_, PyAny>, known: &Members) {
         .as_ref()
         .is_some_and(|ty| status.get_type().as_ptr() == ty.as_ptr());
     if sdk_status {
-        let previous = UNSET_STATUS.with(|c| c.replace(Some(status.clone().unbind())));
+        let previous = UNSET_STATUS
+            .try_with(|c| c.replace(Some(status.clone().unbind())))
+            .ok()
+            .flatten();
         drop(previous);
     }
 }
