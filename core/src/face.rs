@@ -17,6 +17,7 @@ pub use crate::config::{
 };
 pub use crate::diagnostics::{set_diagnostic_sink, DiagnosticSink};
 pub use crate::ingest::intern::key as intern_key;
+pub use crate::ingest::intern::{interned_key_id, interned_scope_id, KeyId, ScopeId};
 
 use crate::config::Config;
 use crate::error::ConfigError;

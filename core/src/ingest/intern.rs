@@ -56,6 +56,17 @@ pub fn key_id(s: &str) -> Option<u32> {
     Some(id as u32)
 }
 
+/// An interned key's id, for a face that keeps it by its own key objects
+/// (see `SpanPacker::attribute_str_at`). Only [`interned_key_id`] makes one,
+/// so it always names a filled slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyId(pub(crate) u32);
+
+/// [`key_id`] as a [`KeyId`].
+pub fn interned_key_id(s: &str) -> Option<KeyId> {
+    key_id(s).map(KeyId)
+}
+
 /// `key_id` through a small per-thread cache keyed by the text's address.
 ///
 /// Hosts pass the same key objects over and over (Python's interned string
@@ -162,6 +173,17 @@ pub fn scope_id(name: &str, version: Option<&str>) -> Option<u32> {
     Some(id as u32)
 }
 
+/// An interned scope's id, for a face that keeps it by its own scope objects
+/// (see `SpanPacker::scope_at`). Only [`interned_scope_id`] makes one, so it
+/// always names a filled slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScopeId(pub(crate) u32);
+
+/// [`scope_id`] as a [`ScopeId`].
+pub fn interned_scope_id(name: &str, version: Option<&str>) -> Option<ScopeId> {
+    scope_id(name, version).map(ScopeId)
+}
+
 /// The interned scope with this id.
 pub fn scope_by_id(id: u32) -> Option<InstrumentationScope> {
     SCOPE_SLOTS.get(id as usize)?.get().cloned()
@@ -183,6 +205,48 @@ pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_packed_by_key_ids_is_the_one_packed_by_key_texts() {
+        use crate::ingest::packed_span::SpanPacker;
+        use opentelemetry::trace::SpanKind;
+        let pack = |by_id: bool| {
+            let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Server, 1, 2);
+            let id = |k: &str| interned_key_id(k).expect("interned");
+            p.event("e", 1, 1);
+            if by_id {
+                p.attribute_str_at(id("event.key"), "v");
+                p.attribute_str_at(id("s"), "text");
+                p.attribute_i64_at(id("i"), -7);
+                p.attribute_f64_at(id("f"), 0.5);
+                p.attribute_bool_at(id("b"), true);
+            } else {
+                p.attribute_str("event.key", "v");
+                p.attribute_str("s", "text");
+                p.attribute_i64("i", -7);
+                p.attribute_f64("f", 0.5);
+                p.attribute_bool("b", true);
+            }
+            p.finish().expect("valid")
+        };
+        assert!(pack(true) == pack(false));
+    }
+
+    #[test]
+    fn a_scope_packed_by_id_is_the_one_packed_by_name() {
+        use crate::ingest::packed_span::SpanPacker;
+        use opentelemetry::trace::SpanKind;
+        let pack = |by_id: bool| {
+            let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Server, 1, 2);
+            if by_id {
+                p.scope_at(interned_scope_id("tracer", Some("1.0")).expect("interned"));
+            } else {
+                p.scope("tracer", Some("1.0"));
+            }
+            p.finish().expect("valid")
+        };
+        assert!(pack(true) == pack(false));
+    }
 
     #[test]
     fn the_same_text_gives_equal_keys_and_scopes() {

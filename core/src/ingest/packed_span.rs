@@ -258,6 +258,13 @@ impl SpanPacker {
         }
     }
 
+    /// [`Self::scope`] with the scope as an interned scope's id, for a face
+    /// that keeps ids by its own scope objects; the same bytes.
+    pub fn scope_at(&mut self, scope: intern::ScopeId) {
+        self.buf.push(SCOPE);
+        self.u32(scope.0);
+    }
+
     /// Any instrumentation scope (schema URL and attributes included).
     pub fn instrumentation_scope(&mut self, scope: &InstrumentationScope) {
         if scope.schema_url().is_none() && scope.attributes().next().is_none() {
@@ -357,6 +364,46 @@ impl SpanPacker {
 
     pub fn attribute_bool(&mut self, key: &str, value: bool) {
         self.key(key);
+        self.buf.push(if value { V_TRUE } else { V_FALSE });
+    }
+
+    /// The key of an attribute as an interned key's id (no look-up of its
+    /// text): what `key` writes for an interned key.
+    fn key_at(&mut self, key: intern::KeyId) {
+        if self.owed > 0 {
+            self.owed -= 1;
+        } else {
+            self.buf.push(ATTR);
+            self.span_attributes = self.span_attributes.saturating_add(1);
+        }
+        self.u32(key.0);
+    }
+
+    /// [`Self::attribute_str`] with the key as an interned key's id, for a
+    /// face that keeps ids by its own key objects; the same bytes.
+    pub fn attribute_str_at(&mut self, key: intern::KeyId, value: &str) {
+        self.key_at(key);
+        self.buf.push(V_STR);
+        self.str(value);
+    }
+
+    /// [`Self::attribute_i64`] with the key's id.
+    pub fn attribute_i64_at(&mut self, key: intern::KeyId, value: i64) {
+        self.key_at(key);
+        self.buf.push(V_I64);
+        self.buf.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// [`Self::attribute_f64`] with the key's id.
+    pub fn attribute_f64_at(&mut self, key: intern::KeyId, value: f64) {
+        self.key_at(key);
+        self.buf.push(V_F64);
+        self.buf.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// [`Self::attribute_bool`] with the key's id.
+    pub fn attribute_bool_at(&mut self, key: intern::KeyId, value: bool) {
+        self.key_at(key);
         self.buf.push(if value { V_TRUE } else { V_FALSE });
     }
 
