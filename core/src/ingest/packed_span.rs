@@ -328,83 +328,97 @@ impl SpanPacker {
         self.owed = attributes;
     }
 
-    fn key(&mut self, key: &str) {
+    /// Opens an attribute record, or counts one of the pairs an event or a
+    /// link announced.
+    fn attribute_start(&mut self) {
         if self.owed > 0 {
             self.owed -= 1;
         } else {
             self.buf.push(ATTR);
             self.span_attributes = self.span_attributes.saturating_add(1);
         }
+    }
+
+    fn key(&mut self, key: &str) {
         match intern::key_id_cached(key) {
-            Some(id) => self.u32(id),
+            Some(id) => self.key_at(intern::KeyId(id)),
             None => {
+                self.attribute_start();
                 self.u32(INLINE_KEY);
                 self.str(key);
             }
         }
     }
 
-    pub fn attribute_str(&mut self, key: &str, value: &str) {
-        self.key(key);
+    /// The key of an attribute as an interned key's id (no look-up of its
+    /// text): what `key` writes for an interned key.
+    fn key_at(&mut self, key: intern::KeyId) {
+        self.attribute_start();
+        self.u32(key.0);
+    }
+
+    fn str_value(&mut self, value: &str) {
         self.buf.push(V_STR);
         self.str(value);
     }
 
-    pub fn attribute_i64(&mut self, key: &str, value: i64) {
-        self.key(key);
+    fn i64_value(&mut self, value: i64) {
         self.buf.push(V_I64);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
-    pub fn attribute_f64(&mut self, key: &str, value: f64) {
-        self.key(key);
+    fn f64_value(&mut self, value: f64) {
         self.buf.push(V_F64);
         self.buf.extend_from_slice(&value.to_le_bytes());
     }
 
-    pub fn attribute_bool(&mut self, key: &str, value: bool) {
-        self.key(key);
+    fn bool_value(&mut self, value: bool) {
         self.buf.push(if value { V_TRUE } else { V_FALSE });
     }
 
-    /// The key of an attribute as an interned key's id (no look-up of its
-    /// text): what `key` writes for an interned key.
-    fn key_at(&mut self, key: intern::KeyId) {
-        if self.owed > 0 {
-            self.owed -= 1;
-        } else {
-            self.buf.push(ATTR);
-            self.span_attributes = self.span_attributes.saturating_add(1);
-        }
-        self.u32(key.0);
+    pub fn attribute_str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.str_value(value);
+    }
+
+    pub fn attribute_i64(&mut self, key: &str, value: i64) {
+        self.key(key);
+        self.i64_value(value);
+    }
+
+    pub fn attribute_f64(&mut self, key: &str, value: f64) {
+        self.key(key);
+        self.f64_value(value);
+    }
+
+    pub fn attribute_bool(&mut self, key: &str, value: bool) {
+        self.key(key);
+        self.bool_value(value);
     }
 
     /// [`Self::attribute_str`] with the key as an interned key's id, for a
     /// face that keeps ids by its own key objects; the same bytes.
     pub fn attribute_str_at(&mut self, key: intern::KeyId, value: &str) {
         self.key_at(key);
-        self.buf.push(V_STR);
-        self.str(value);
+        self.str_value(value);
     }
 
     /// [`Self::attribute_i64`] with the key's id.
     pub fn attribute_i64_at(&mut self, key: intern::KeyId, value: i64) {
         self.key_at(key);
-        self.buf.push(V_I64);
-        self.buf.extend_from_slice(&value.to_le_bytes());
+        self.i64_value(value);
     }
 
     /// [`Self::attribute_f64`] with the key's id.
     pub fn attribute_f64_at(&mut self, key: intern::KeyId, value: f64) {
         self.key_at(key);
-        self.buf.push(V_F64);
-        self.buf.extend_from_slice(&value.to_le_bytes());
+        self.f64_value(value);
     }
 
     /// [`Self::attribute_bool`] with the key's id.
     pub fn attribute_bool_at(&mut self, key: intern::KeyId, value: bool) {
         self.key_at(key);
-        self.buf.push(if value { V_TRUE } else { V_FALSE });
+        self.bool_value(value);
     }
 
     /// Several attributes, in order.
