@@ -578,16 +578,19 @@ class AzureTelemetry:
         ``is_shut_down`` answer at once.
         """
         with self._lock:
-            if self._log_handler is not None:
-                logging.getLogger().removeHandler(self._log_handler)
-            if _structlog.current_sink_telemetry() is self._native:
-                _structlog.set_sink(None)
             if self._atexit_registered:
                 atexit.unregister(self._at_exit)
                 self._atexit_registered = False
             self._stop_metrics()
+        # The pipeline refuses every item from here on, logs and spans alike; only then
+        # is the log handler detached. Detached first, a log written inside a span in
+        # between was lost while its span was still taken.
         result = self._native.shutdown(timeout_s)
         with self._lock:
+            if self._log_handler is not None:
+                logging.getLogger().removeHandler(self._log_handler)
+            if _structlog.current_sink_telemetry() is self._native:
+                _structlog.set_sink(None)
             reader, provider = self._metric_reader, self._meter_provider
             self._metric_reader = None
         if reader is not None and provider is not None:
