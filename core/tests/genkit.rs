@@ -609,3 +609,33 @@ fn a_span_under_a_parent_that_ends_much_later_is_not_held_for_it() {
     }
     assert!(t.shutdown(Duration::from_secs(5)).unwrap());
 }
+
+/// The first spans of the first agent run in a process: an HTTP call that
+/// ends before anything inside an agent did names its agent when the
+/// configuration names agents (`agent_ids` here), and cannot otherwise.
+#[test]
+fn the_first_agent_run_names_its_http_calls_when_agents_are_configured() {
+    for configured in [false, true] {
+        let emu = emulator();
+        let mut b = builder(&emu);
+        if configured {
+            b = b.agent_ids([("weatherAgent", "asst_1")]);
+        }
+        let t = b.build().unwrap();
+        let trace = trace(64);
+        t.push_packed(http_call(trace, 6, 5)).unwrap(); // first of all
+        for span in agent_turn(trace) {
+            t.push_packed(span.pack()).unwrap();
+        }
+        assert!(t.flush(Duration::from_secs(10)).unwrap());
+        let envs = items(&emu);
+        let http = by_name(&envs, "GET /paris");
+        let expected = configured.then_some("asst_1");
+        assert_eq!(
+            prop(http, "gen_ai.agent.id"),
+            expected,
+            "configured: {configured}"
+        );
+        assert!(t.shutdown(Duration::from_secs(5)).unwrap());
+    }
+}

@@ -37,7 +37,8 @@
 //! wait on for the main agent's conversation like Genkit's spans; if not,
 //! they go on as they are. They are never re-parented. Before the first
 //! agent span inside an agent ends in the process, nothing is held
-//! tentatively, so spans Genkit did not make that end first in the first
+//! tentatively (unless the configuration names agents: `agent_flows`,
+//! `agent_ids`), so spans Genkit did not make that end first in the first
 //! agent run carry no agent. A span waits tentatively two sweeps at most
 //! (one every batch delay, at least [`TENTATIVE_SWEEP_MIN`]; see
 //! [`Agents::sweep`]), then goes on as it is: a parent that ends much later
@@ -163,6 +164,14 @@ impl Agents {
             agents_seen: false,
             generation: 0,
         }
+    }
+
+    /// Agents are known to run here (the configuration names some): spans
+    /// Genkit did not make wait to learn their agents from the start, so
+    /// the first agent run names them too.
+    pub fn expecting_agents(mut self, expected: bool) -> Self {
+        self.agents_seen |= expected;
+        self
     }
 
     /// Whether spans that are not Genkit's wait on `span_id` to learn their

@@ -40,6 +40,10 @@ pub(crate) struct GenkitOptions {
     pub agent_reparenting: bool,
     /// Flows presented as agents (`agent_flows`).
     pub agent_flows: AgentFlows,
+    /// The configuration names agents (`agent_flows`, `agent_ids`): spans
+    /// Genkit did not make wait to learn their agents from the first agent
+    /// run on, not only once an agent has run (see `agents.rs`).
+    pub agents_expected: bool,
 }
 
 impl Default for GenkitOptions {
@@ -51,6 +55,7 @@ impl Default for GenkitOptions {
             source: Source::default(),
             agent_reparenting: true,
             agent_flows: AgentFlows::default(),
+            agents_expected: false,
         }
     }
 }
@@ -99,7 +104,8 @@ pub(crate) struct Enricher {
 impl Enricher {
     pub fn new(options: GenkitOptions) -> Self {
         Self {
-            agents: Agents::new(options.agent_reparenting),
+            agents: Agents::new(options.agent_reparenting)
+                .expecting_agents(options.agents_expected || !options.agent_flows.is_empty()),
             tool_refs: HashMap::new(),
             call_id: None,
             session: None,

@@ -218,6 +218,7 @@ impl AzureTelemetry {
                     logs: exports.logs,
                     agent_reparenting: config.enable_agent_reparenting,
                     agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
+                    agents_expected: !config.agent_ids.is_empty(),
                     ..crate::pipeline::GenkitOptions::for_resource(&resource)
                 },
                 export_spans: exports.traces,
