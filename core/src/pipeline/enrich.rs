@@ -40,9 +40,10 @@ pub(crate) struct GenkitOptions {
     pub agent_reparenting: bool,
     /// Flows presented as agents (`agent_flows`).
     pub agent_flows: AgentFlows,
-    /// The configuration names agents (`agent_flows`, `agent_ids`): spans
-    /// Genkit did not make wait to learn their agents from the first agent
-    /// run on, not only once an agent has run (see `agents.rs`).
+    /// The configuration maps agents' ids (`agent_ids`): spans Genkit did
+    /// not make wait to learn their agents from the first agent run on, not
+    /// only once an agent has run (see `agents.rs`); flows presented as
+    /// agents (`agent_flows`) have the same effect.
     pub agents_expected: bool,
 }
 
