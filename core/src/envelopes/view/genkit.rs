@@ -41,7 +41,9 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     // The request is the trace's root here; `genkit:isRoot` is Genkit's own
     // notion (the outermost Genkit span), which the feature metrics use too.
     let is_root = span.parent_span_id.is_none() || span.parent_is_remote || g.is_root;
-    if view.operation_name.is_none() {
+    // The name the face registered at the span's start wins (`SpanView::of`);
+    // the path's root only stands in without one.
+    if view.operation_name.is_none() && span.operation_name.is_none() {
         view.operation_name = root_name(g.path);
     }
     // A flow presented as an agent (`agent_flows`) is one.
