@@ -214,9 +214,13 @@ impl Json {
 /// Appends the lowercase hex of `bytes`.
 pub(crate) fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 15) as usize]);
+    // Ids are 8 or 16 bytes, three of them an envelope: the digits go into
+    // room reserved once rather than through a capacity check each.
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    for (pair, &b) in out[start..].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 15) as usize];
     }
 }
 
