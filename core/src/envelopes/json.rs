@@ -19,6 +19,7 @@ use crate::text::truncated;
 /// can flag a byte after a true one (borrows), never miss one and never flag
 /// one before it, so the lowest flagged byte is the one. The last few bytes
 /// are read as a word padded with spaces (which need no escaping).
+#[inline]
 fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
@@ -85,6 +86,7 @@ impl Json {
     }
 
     /// `s` as a JSON string, cut to at most `max` bytes at a character boundary.
+    #[inline]
     pub fn str(&mut self, s: &str, max: usize) {
         let t = truncated(s, max);
         if t.len() < s.len() {
@@ -115,6 +117,7 @@ impl Json {
     }
 
     /// The text of `s` escaped for a JSON string, without quotes.
+    #[inline]
     pub fn escaped(&mut self, s: &str) {
         let bytes = s.as_bytes();
         // Most text needs no escaping at all: copy the runs between the
