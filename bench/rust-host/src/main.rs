@@ -340,11 +340,18 @@ fn flush(provider: &SdkTracerProvider, pipeline: &Pipeline) -> bool {
             // The SDK's BatchSpanProcessor gives force_flush a fixed 5 s; the export
             // goes on after a timeout, and a later flush message is served only once
             // the earlier one has drained the queue. So: ask again until one succeeds.
+            // The provider reports a processor's timeout inside an
+            // `InternalFailure` ("errs: [Err(Timeout(5s))]"), so it is told by
+            // its text too: taken for a failure, a crate slower than 5 s was
+            // measured on the spans it had delivered by then.
+            let timed_out = |e: &OTelSdkError| {
+                matches!(e, OTelSdkError::Timeout(_)) || e.to_string().contains("Timeout(")
+            };
             let deadline = Instant::now() + FLUSH_TIMEOUT;
             loop {
                 match provider.force_flush() {
                     Ok(()) => return true,
-                    Err(OTelSdkError::Timeout(_)) if Instant::now() < deadline => continue,
+                    Err(e) if timed_out(&e) && Instant::now() < deadline => continue,
                     Err(e) => {
                         eprintln!("force_flush failed: {e}");
                         return false;
