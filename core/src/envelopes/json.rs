@@ -227,6 +227,13 @@ pub(crate) fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// `bytes` as lowercase hex, in a string of its own.
+pub(crate) fn hex_string(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(2 * bytes.len());
+    hex_into(&mut out, bytes);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// Writes `n` as exactly `out.len()` decimal digits (zero padded).
 fn write_digits(out: &mut [u8], mut n: u64) {
     for slot in out.iter_mut().rev() {

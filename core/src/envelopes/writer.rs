@@ -203,9 +203,8 @@ impl EnvelopeWriter {
     /// The body for custom telemetry: Event, Exception and Availability envelopes.
     pub fn custom(&self, items: &[Custom], with_resource: bool) -> std::io::Result<Body> {
         self.body(with_resource, |out| {
-            let mut own = ItemTags::default();
             for item in items {
-                self.custom_item(out.next()?, item, &mut own);
+                self.custom_item(out.next()?, item);
             }
             Ok(())
         })
@@ -524,23 +523,14 @@ impl EnvelopeWriter {
             .any(|kv| matches!(kv.key.as_str(), "exception.type" | "exception.message"));
         let kind = if is_exception { "Exception" } else { "Message" };
         self.head(j, kind, unix_nanos(log.time), log.sample_rate);
-        // The ids' bytes, which the tags borrow (written as hex, no string).
-        let ids = log
-            .trace_context
-            .map(|(trace_id, span_id)| (trace_id.to_bytes(), span_id.to_bytes()));
+        let ids = id_bytes(log.trace_context);
         let mut own = ItemTags::default();
         for kv in &log.attributes {
             if let Some((key, _)) = tags::tag(kv.key.as_str()) {
                 own.set(key, kv.value.as_str());
             }
         }
-        if let Some((trace_id, span_id)) = &ids {
-            own.set(tags::OPERATION_ID, TagValue::Hex(trace_id));
-            own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span_id));
-        }
-        if let Some(name) = &log.operation_name {
-            own.set(tags::OPERATION_NAME, Cow::Borrowed(&**name));
-        }
+        operation_tags(&mut own, &ids, log.operation_name.as_deref());
         self.tags(j, &own);
         Self::data(j, kind);
         let get = |key: &str| log.attribute(key);
@@ -625,22 +615,17 @@ impl EnvelopeWriter {
 
     /// An Event, Exception or Availability envelope. An exception is written
     /// by the same code as a span's or a log's (`write_exception`).
-    fn custom_item<'a>(&self, j: &mut Json, item: &'a Custom, own: &mut ItemTags<'a>) {
+    fn custom_item(&self, j: &mut Json, item: &Custom) {
         let kind = match item {
             Custom::Event(_) => "Event",
             Custom::Exception(_) => "Exception",
             Custom::Availability(_) => "Availability",
         };
         self.head(j, kind, unix_nanos(item.time()), item.sample_rate());
-        own.clear();
-        if let Some((trace_id, span_id)) = item.trace_context() {
-            own.set(tags::OPERATION_ID, hex(&trace_id.to_bytes()));
-            own.set(tags::OPERATION_PARENT_ID, hex(&span_id.to_bytes()));
-        }
-        if let Some(name) = item.operation_name() {
-            own.set(tags::OPERATION_NAME, Cow::Borrowed(name));
-        }
-        self.tags(j, own);
+        let ids = id_bytes(item.trace_context());
+        let mut own = ItemTags::default();
+        operation_tags(&mut own, &ids, item.operation_name());
+        self.tags(j, &own);
         Self::data(j, kind);
         match item {
             Custom::Event(e) => j.field_str_after_comma("name", &e.name, MAX_EVENT_NAME),
@@ -723,10 +708,29 @@ fn write_exception(j: &mut Json, type_name: &str, message: &str, stack: Option<&
     j.raw("}]");
 }
 
-fn hex(bytes: &[u8]) -> Cow<'static, str> {
-    let mut v = Vec::with_capacity(bytes.len() * 2);
-    hex_into(&mut v, bytes);
-    Cow::Owned(String::from_utf8(v).expect("hex is ASCII"))
+/// A trace context's ids as bytes, for tags that borrow them (written as
+/// hex, without a string each).
+fn id_bytes(
+    context: Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>,
+) -> Option<([u8; 16], [u8; 8])> {
+    context.map(|(trace_id, span_id)| (trace_id.to_bytes(), span_id.to_bytes()))
+}
+
+/// The tags of an item recorded in a trace that is not a span: its trace
+/// (`ai.operation.id`), the span it was recorded in (`ai.operation.parentId`)
+/// and the operation's name.
+fn operation_tags<'a>(
+    own: &mut ItemTags<'a>,
+    ids: &'a Option<([u8; 16], [u8; 8])>,
+    operation_name: Option<&'a str>,
+) {
+    if let Some((trace_id, span_id)) = ids {
+        own.set(tags::OPERATION_ID, TagValue::Hex(trace_id));
+        own.set(tags::OPERATION_PARENT_ID, TagValue::Hex(span_id));
+    }
+    if let Some(name) = operation_name {
+        own.set(tags::OPERATION_NAME, Cow::Borrowed(name));
+    }
 }
 
 /// `,"properties":{...}`, written only when there is at least one.

@@ -423,13 +423,8 @@ pub(crate) fn media_reference(url: &str) -> String {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
-    let mut out = String::with_capacity(64);
-    for b in digest.as_ref() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::envelopes::json::hex_string(digest.as_ref())
 }
 
 #[cfg(test)]

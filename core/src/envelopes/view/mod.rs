@@ -11,6 +11,7 @@
 
 mod genkit;
 
+use crate::envelopes::json::hex_string;
 use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
 
@@ -66,16 +67,6 @@ pub(crate) enum Content {
 
 /// The property that keeps a re-parented call's true (Genkit) parent span id.
 pub(crate) const GENKIT_PARENT_ID: &str = "genkit_azure.genkit_parent_id";
-
-fn hex(id: &[u8; 8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(16);
-    for b in id {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
 
 /// What replaces content that is not exported.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -496,7 +487,7 @@ impl<'a> SpanView<'a> {
         }
         if let (Some(_), Some(parent)) = (span.reparented, span.parent_span_id) {
             // Exported under its agent: its place in Genkit's tree is kept.
-            view.extra.push((GENKIT_PARENT_ID, Cow::Owned(hex(parent))));
+            view.extra.push((GENKIT_PARENT_ID, Cow::Owned(hex_string(parent))));
         }
         view
     }
