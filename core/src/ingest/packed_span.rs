@@ -625,20 +625,22 @@ impl PackedSpan {
     /// The agents a span Genkit did not make runs in (an HTTP call inside a
     /// tool has no `genkit:path` to say them): its nearest and the main one.
     pub(crate) fn agent_names(&mut self, nearest: &str, main: &str) {
-        let mut record = Vec::with_capacity(9 + nearest.len() + main.len());
-        record.push(AGENT_NAMES);
-        for s in [nearest, main] {
-            record.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            record.extend_from_slice(s.as_bytes());
-        }
-        self.append(&record);
+        self.append_strs(AGENT_NAMES, &[nearest, main]);
     }
 
     fn append_str(&mut self, tag: u8, s: &str) {
-        let mut record = Vec::with_capacity(5 + s.len());
+        self.append_strs(tag, &[s]);
+    }
+
+    /// A record of texts, each a `str` as the packer writes one.
+    fn append_strs(&mut self, tag: u8, texts: &[&str]) {
+        let len: usize = texts.iter().map(|s| 4 + s.len()).sum();
+        let mut record = Vec::with_capacity(1 + len);
         record.push(tag);
-        record.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        record.extend_from_slice(s.as_bytes());
+        for s in texts {
+            record.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            record.extend_from_slice(s.as_bytes());
+        }
         self.append(&record);
     }
 

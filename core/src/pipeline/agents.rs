@@ -289,11 +289,7 @@ impl Agents {
             }
             return;
         }
-        let before = w.held.len();
-        let (outside, held): (Vec<Held>, Vec<Held>) = w.held.drain(..).partition(|h| h.tentative);
-        w.held = held;
-        self.held -= before - w.held.len();
-        released.extend(outside.into_iter().map(|h| h.span));
+        self.held -= release_where(&mut w.held, |h| h.tentative, released);
     }
 
     /// Hands what waited on a span to its parent; at a root (or a remote
@@ -341,13 +337,7 @@ impl Agents {
         let stale = |h: &Held| h.tentative && !recent.contains(&h.since);
         let mut gone = 0;
         for w in self.waiting.values_mut() {
-            if !w.held.iter().any(stale) {
-                continue;
-            }
-            let (old, kept): (Vec<Held>, Vec<Held>) = w.held.drain(..).partition(stale);
-            w.held = kept;
-            gone += old.len();
-            released.extend(old.into_iter().map(|h| h.span));
+            gone += release_where(&mut w.held, stale, released);
         }
         if gone > 0 {
             self.held -= gone;
@@ -376,6 +366,22 @@ impl Agents {
     pub fn len(&self) -> usize {
         self.waiting.len()
     }
+}
+
+/// The held spans `which` picks go on as they are; how many did.
+fn release_where(
+    held: &mut Vec<Held>,
+    which: impl Fn(&Held) -> bool,
+    released: &mut Vec<PackedSpan>,
+) -> usize {
+    if !held.iter().any(&which) {
+        return 0;
+    }
+    let (go, stay): (Vec<Held>, Vec<Held>) = held.drain(..).partition(&which);
+    *held = stay;
+    let n = go.len();
+    released.extend(go.into_iter().map(|h| h.span));
+    n
 }
 
 /// Held spans go on: calls under their agent when it is known (and
