@@ -15,7 +15,7 @@ use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
 use crate::envelopes::genkit::metrics::Measure;
 use crate::envelopes::genkit::{
-    enclosing_agents, logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
+    logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
 };
 #[cfg(test)]
 use crate::ingest::MetricPoint;
@@ -241,10 +241,7 @@ impl Enricher {
         if !scan.genkit {
             return (source, seen);
         }
-        let role = match scan.span.role() {
-            Role::Flow if self.options.agent_flows.contains(scan.span.name) => Role::Agent,
-            role => role,
-        };
+        let role = scan.span.role_among(&self.options.agent_flows);
         if role == Role::Tool && !self.tool_refs.is_empty() {
             self.call_id = seen
                 .parent
@@ -261,9 +258,10 @@ impl Enricher {
         seen.agent = role == Role::Agent;
         if (inside || seen.agent) && self.agents.awaits_names(&seen.span_id) {
             // Spans that are not Genkit's ran below it: its agents are theirs.
-            self.agent_names = enclosing_agents(scan.span.path, &self.options.agent_flows)
-                .map(|(main, nearest)| (nearest.into_owned(), main.into_owned()))
-                .or_else(|| Some((scan.span.name.to_string(), scan.span.name.to_string())));
+            self.agent_names = scan
+                .span
+                .agents(&self.options.agent_flows)
+                .map(|(main, nearest)| (nearest.into_owned(), main.into_owned()));
         }
         if seen.agent && !inside {
             // The main agent's session is its conversation.

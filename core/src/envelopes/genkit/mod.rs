@@ -19,5 +19,5 @@ mod span;
 pub(crate) use facts::SpanFacts;
 pub(crate) use metrics::Source;
 pub(crate) use model::{provider, ModelOutput};
-pub(crate) use path::{display_path, enclosing_agents, feature_name, root_name, AgentFlows};
+pub(crate) use path::{display_path, feature_name, root_name, AgentFlows};
 pub(crate) use span::{GenkitSpan, Role};

@@ -1,5 +1,6 @@
 //! One Genkit span's `genkit:*` attributes, read in one pass over the span.
 
+use super::path::{enclosing_agents, AgentFlows};
 use crate::ingest::{SpanParts, ValueRef};
 use std::borrow::Cow;
 
@@ -124,6 +125,25 @@ impl<'a> GenkitSpan<'a> {
             _ if self.kind == "userEngagement" => Role::UserEngagement,
             _ => Role::Other,
         }
+    }
+
+    /// [`GenkitSpan::role`], with a flow presented as an agent
+    /// (`agent_flows`) an agent.
+    pub fn role_among(&self, flows: &AgentFlows) -> Role {
+        match self.role() {
+            Role::Flow if flows.contains(self.name) => Role::Agent,
+            role => role,
+        }
+    }
+
+    /// The agents it runs in, the outermost and the nearest (its own, for an
+    /// agent; see [`enclosing_agents`]); an agent span without a path still
+    /// names itself.
+    pub fn agents(&self, flows: &AgentFlows) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+        enclosing_agents(self.path, flows).or_else(|| {
+            (self.role_among(flows) == Role::Agent)
+                .then_some((Cow::Borrowed(self.name), Cow::Borrowed(self.name)))
+        })
     }
 
     /// The outermost Genkit span of its operation, as Genkit JS sets

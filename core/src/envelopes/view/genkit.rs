@@ -9,9 +9,7 @@
 //! Facts: `shared/notes/genkit.md` and `shared/notes/azure-ai-views.md`.
 
 use super::{Content, Item, SpanView, ViewOptions};
-use crate::envelopes::genkit::{
-    enclosing_agents, messages, provider, root_name, GenkitSpan, ModelOutput, Role,
-};
+use crate::envelopes::genkit::{messages, provider, root_name, GenkitSpan, ModelOutput, Role};
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
 
@@ -47,10 +45,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         view.operation_name = root_name(g.path);
     }
     // A flow presented as an agent (`agent_flows`) is one.
-    let role = match g.role() {
-        Role::Flow if options.agent_flows.contains(g.name) => Role::Agent,
-        role => role,
-    };
+    let role = g.role_among(&options.agent_flows);
     match role {
         // A flow with no request above it is the request. (An agent at the
         // root stays a dependency: the Agents view reads only dependencies.)
@@ -167,11 +162,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
     // as Microsoft's span processor copies it: the view's "only main agents"
     // filter compares the two. The id is the name unless `agent_ids` maps
     // it (to the id of an agent registered in Foundry).
-    let agents = enclosing_agents(g.path, &options.agent_flows).or_else(|| {
-        // An agent span without a path still names itself.
-        (role == Role::Agent).then_some((Cow::Borrowed(g.name), Cow::Borrowed(g.name)))
-    });
-    if let Some((main, nearest)) = agents {
+    if let Some((main, nearest)) = g.agents(&options.agent_flows) {
         // The main agent's session: an agent's own when it is the main one,
         // a call's as the worker learnt it at its agent's end.
         let conversation = match role {
