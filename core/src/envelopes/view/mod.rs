@@ -136,8 +136,7 @@ pub(crate) fn text<'a>(v: ValueRef<'a>) -> Cow<'a, str> {
     match v {
         ValueRef::Str(s) => Cow::Borrowed(s),
         ValueRef::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
-        ValueRef::I64(i) => Cow::Owned(itoa::Buffer::new().format(i).to_string()),
-        ValueRef::F64(f) => Cow::Owned(f.to_string()),
+        ValueRef::I64(_) | ValueRef::F64(_) => Cow::Owned(with_text(v, str::to_owned)),
         ValueRef::Array(a) => {
             let mut s = String::from("[");
             for (i, e) in a.elements().enumerate() {
@@ -740,10 +739,10 @@ impl<'a> SpanView<'a> {
 mod tests {
     use super::*;
 
-    /// Numbers written on the stack read as the owned text does, the
-    /// longest floats (past the stack's room) included.
+    /// Values, numbers written on the stack included, read as OpenTelemetry
+    /// renders them, the longest floats (past the stack's room) too.
     #[test]
-    fn numbers_on_the_stack_say_what_their_text_says() {
+    fn values_say_what_opentelemetry_says() {
         let floats = [0.25, -1.5e-7, 1e21, 1e300, -f64::MAX, f64::MIN_POSITIVE, f64::NAN];
         let values = floats
             .into_iter()
@@ -751,7 +750,9 @@ mod tests {
             .chain([i64::MIN, -1, 0, i64::MAX].map(ValueRef::I64))
             .chain([ValueRef::Str("s"), ValueRef::Bool(true)]);
         for v in values {
-            assert_eq!(with_text(v, str::to_string), text(v), "{v:?}");
+            let expected = v.to_value().as_str().into_owned();
+            assert_eq!(with_text(v, str::to_string), expected, "{v:?}");
+            assert_eq!(text(v), expected, "{v:?}");
         }
     }
 
