@@ -11,15 +11,14 @@
 
 mod common;
 
-use common::{emulator, IKEY};
+use common::{emulator, tls_acceptor, IKEY};
 use genkit_azure::opentelemetry::logs::Severity;
 use genkit_azure::{face, AzureTelemetry, LogRecord};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::pki_types::CertificateDer;
 
 /// A CA and a server certificate for 127.0.0.1 that it signed.
 struct Authority {
@@ -58,18 +57,10 @@ fn authority(name: &str) -> Authority {
 /// emulator's plain HTTP port. Returns its port and a count of handshakes
 /// that failed.
 fn https_front(rt: &tokio::runtime::Runtime, a: &Authority, to: u16) -> (u16, Arc<AtomicUsize>) {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
+    let acceptor = tls_acceptor(
         vec![a.leaf_der.clone(), a.ca_der.clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(a.leaf_key.clone())),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        a.leaf_key.clone(),
+    );
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

@@ -7,14 +7,12 @@
 
 mod common;
 
-use common::IKEY;
+use common::{tls_acceptor, IKEY};
 use genkit_azure::opentelemetry::logs::Severity;
 use genkit_azure::{face, AzureTelemetry, LogRecord};
 use rcgen::{CertificateParams, KeyPair};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 #[test]
 fn without_system_roots_the_webpki_roots_verify() {
@@ -37,18 +35,7 @@ fn without_system_roots_the_webpki_roots_verify() {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.der().clone()],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tls_acceptor(vec![cert.der().clone()], key.serialize_der());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -40,6 +40,28 @@ pub fn items(emu: &Emulator) -> Vec<Value> {
 
 pub use genkit_azure_emulator::is_resource_metric;
 
+/// A TLS acceptor presenting `chain` (leaf first) with the leaf's PKCS#8
+/// key, as an HTTPS server on 127.0.0.1 in the TLS tests does.
+pub fn tls_acceptor(
+    chain: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    leaf_key_pkcs8: Vec<u8>,
+) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        chain,
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key_pkcs8)),
+    )
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+}
+
 pub fn short_name(env: &Value) -> &str {
     env["name"]
         .as_str()
