@@ -75,26 +75,37 @@ pub fn interned_key_id(s: &str) -> Option<KeyId> {
 /// reuse an address is never mistaken for the one before it. A hit costs no
 /// hashing of the text and no lock.
 pub fn key_id_cached(s: &str) -> Option<u32> {
-    const WAYS: usize = 256;
+    // Two ways a set: a span's keys are adjacent constants, and with one way
+    // two of them sharing a set would evict each other on every span.
+    const SETS: usize = 128;
     thread_local! {
-        static CACHE: std::cell::RefCell<[(usize, u32); WAYS]> =
-            const { std::cell::RefCell::new([(0, 0); WAYS]) };
+        static CACHE: std::cell::RefCell<[[(usize, u32); 2]; SETS]> =
+            const { std::cell::RefCell::new([[(0, 0); 2]; SETS]) };
     }
     let addr = s.as_ptr() as usize;
-    let slot = (addr >> 3 ^ addr >> 11 ^ s.len()) % WAYS;
-    let hit = CACHE.with(|c| {
-        let (cached, id) = c.borrow()[slot];
-        let same = cached == addr
+    // Fibonacci hashing spreads nearby addresses over all the sets.
+    let set = ((addr ^ s.len()) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57;
+    let set = set as usize % SETS;
+    let is = |(cached, id): (usize, u32)| {
+        cached == addr
             && KEY_SLOTS[id as usize]
                 .get()
-                .is_some_and(|k| k.as_str() == s);
-        same.then_some(id)
+                .is_some_and(|k| k.as_str() == s)
+    };
+    let hit = CACHE.with(|c| {
+        let ways = c.borrow()[set];
+        ways.into_iter().find(|&w| is(w)).map(|(_, id)| id)
     });
     if hit.is_some() {
         return hit;
     }
     let id = key_id(s)?;
-    CACHE.with(|c| c.borrow_mut()[slot] = (addr, id));
+    // The newer entry goes first; the older one moves to the second way.
+    CACHE.with(|c| {
+        let ways = &mut c.borrow_mut()[set];
+        ways[1] = ways[0];
+        ways[0] = (addr, id);
+    });
     Some(id)
 }
 
@@ -275,6 +286,20 @@ mod tests {
         let s = scope_id("genkit-tracer", Some("v2")).unwrap();
         assert_eq!(scope_id("genkit-tracer", Some("v2")), Some(s));
         assert_eq!(scope_by_id(s).unwrap().version(), Some("v2"));
+    }
+
+    #[test]
+    fn the_cache_keeps_adjacent_keys_apart() {
+        // Keys side by side in memory, as a program's constants are, more
+        // of them than the cache has room for, each looked up twice.
+        let all: String = (0..400).map(|i| format!("adj.{i:04}")).collect();
+        for round in 0..2 {
+            for i in 0..400 {
+                let k = &all[i * 8..i * 8 + 8];
+                let id = key_id_cached(k).unwrap();
+                assert_eq!(key_by_id(id).unwrap().as_str(), k, "round {round}");
+            }
+        }
     }
 
     #[test]
