@@ -160,9 +160,7 @@ impl Json {
     /// and is written as 0.
     pub fn f64(&mut self, f: f64) {
         if f.is_finite() {
-            // Rust's Display for f64: the shortest text that reads back as `f`.
-            use std::io::Write;
-            let _ = write!(self.buf, "{f}");
+            with_f64_text(f, |t| self.buf.extend_from_slice(t.as_bytes()));
         } else {
             self.buf.push(b'0');
         }
@@ -255,6 +253,35 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `x` as Rust's `Display` writes it (the shortest text that reads back as
+/// `x`, in plain decimals, a whole number without `.0`: what the reference
+/// crate's `Value::as_str` gives), handed to `f`.
+///
+/// Written by `zmij` on the stack: `Display` through `fmt` cost about 1,000
+/// instructions a number, and the writer formats one for every float
+/// attribute and every envelope's `sampleRate`. Up to 15 significant digits
+/// only one decimal of that length reads back as `x`, so both write the
+/// same; past that two may, and `zmij` does not always pick the one
+/// `Display` picks. Those, and `zmij`'s exponent form, are left to `Display`.
+pub(crate) fn with_f64_text<R>(x: f64, f: impl FnOnce(&str) -> R) -> R {
+    if x.is_finite() {
+        let mut buf = zmij::Buffer::new();
+        let t = buf.format_finite(x);
+        let plain = !t.as_bytes().contains(&b'e');
+        if plain && significant_digits(t) <= 15 {
+            return f(t.strip_suffix(".0").unwrap_or(t));
+        }
+    }
+    f(&x.to_string())
+}
+
+/// The digits of a plain decimal after its leading zeros (trailing zeros
+/// count too: an over-count only sends a number to the slow path).
+fn significant_digits(t: &str) -> usize {
+    let digits = t.bytes().filter(u8::is_ascii_digit);
+    digits.skip_while(|&d| d == b'0').count()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 mod genkit;
 
-use crate::envelopes::json::hex_string;
+use crate::envelopes::json::{hex_string, with_f64_text};
 use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
 
@@ -146,7 +146,7 @@ pub(crate) fn text<'a>(v: ValueRef<'a>) -> Cow<'a, str> {
                 match e {
                     Element::Bool(b) => s.push_str(if b { "true" } else { "false" }),
                     Element::I64(n) => s.push_str(itoa::Buffer::new().format(n)),
-                    Element::F64(f) => s.push_str(&f.to_string()),
+                    Element::F64(f) => with_f64_text(f, |t| s.push_str(t)),
                     Element::Str(t) => {
                         s.push('"');
                         s.push_str(t);
@@ -166,47 +166,8 @@ pub(crate) fn text<'a>(v: ValueRef<'a>) -> Cow<'a, str> {
 pub(crate) fn with_text<R>(v: ValueRef<'_>, f: impl FnOnce(&str) -> R) -> R {
     match v {
         ValueRef::I64(i) => f(itoa::Buffer::new().format(i)),
-        ValueRef::F64(x) => {
-            let mut buf = StackText::default();
-            match std::fmt::Write::write_fmt(&mut buf, format_args!("{x}")) {
-                Ok(()) => f(buf.as_str()),
-                // Longer than the buffer (Display writes 1e300 in full).
-                Err(_) => f(&x.to_string()),
-            }
-        }
+        ValueRef::F64(x) => with_f64_text(x, f),
         other => f(&text(other)),
-    }
-}
-
-/// A short text written on the stack; writing past its room fails.
-struct StackText {
-    bytes: [u8; 40],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        Self {
-            bytes: [0; 40],
-            len: 0,
-        }
-    }
-}
-
-impl StackText {
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are written in.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        room.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -744,8 +705,22 @@ mod tests {
     #[test]
     fn values_say_what_opentelemetry_says() {
         let floats = [0.25, -1.5e-7, 1e21, 1e300, -f64::MAX, f64::MIN_POSITIVE, f64::NAN];
+        let edges = [
+            1.0, -0.0, 0.0, 1e15, 1e16, 9_007_199_254_740_993.0, 1e-5, 1e-6, 0.1 + 0.2,
+            123_456.789, f64::INFINITY, f64::NEG_INFINITY, 5e-324,
+        ];
+        // Any bit pattern at all, and numbers of every size in plain ranges.
+        let mut rng = fastrand::Rng::with_seed(8);
+        let random = (0..30_000).map(|i| match i % 3 {
+            0 => f64::from_bits(rng.u64(..)),
+            1 => rng.f64() * 10f64.powi(rng.i32(-8..=18)),
+            // Short decimals, the fast path's numbers.
+            _ => rng.i64(-999_999_999..1_000_000_000) as f64 / 10f64.powi(rng.i32(0..=12)),
+        });
         let values = floats
             .into_iter()
+            .chain(edges)
+            .chain(random)
             .map(ValueRef::F64)
             .chain([i64::MIN, -1, 0, i64::MAX].map(ValueRef::I64))
             .chain([ValueRef::Str("s"), ValueRef::Bool(true)]);
