@@ -12,6 +12,7 @@ mod export;
 pub(crate) mod genkit;
 #[cfg(test)]
 mod golden;
+mod gzip;
 mod json;
 #[cfg(test)]
 mod limits;

@@ -8,6 +8,7 @@
 //! length limits (cut at character boundaries, counted).
 
 use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
+use super::gzip::{Deflaters, Gzip};
 use super::json::{hex_into, Json};
 use super::metrics::Series;
 use super::resource::ResourceTags;
@@ -16,11 +17,9 @@ use super::view::{text, Evaluation, Item, SpanView, ViewOptions};
 use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
-use flate2::write::GzEncoder;
 use flate2::Compression;
 use opentelemetry::logs::Severity;
 use std::borrow::Cow;
-use std::io::Write;
 use std::time::SystemTime;
 
 pub(crate) const MAX_NAME: usize = 1024;
@@ -60,27 +59,27 @@ pub(crate) struct Body {
 pub(crate) struct EnvelopeWriter {
     ikey: String,
     resource: ResourceTags,
-    level: Compression,
+    deflaters: Deflaters,
     view: ViewOptions,
 }
 
 /// One body being written.
-struct Out {
+struct Out<'a> {
     json: Json,
-    gz: GzEncoder<Vec<u8>>,
+    gz: Gzip<'a>,
     envelopes: usize,
     /// JSON bytes already handed to the compressor.
     flushed: usize,
 }
 
-impl Out {
-    fn new(level: Compression) -> Self {
+impl<'a> Out<'a> {
+    fn new(deflaters: &'a Deflaters) -> Self {
         let mut json = Json::default();
         json.buf.reserve(CHUNK + CHUNK / 2);
         json.byte(b'[');
         Self {
             json,
-            gz: GzEncoder::new(Vec::new(), level),
+            gz: deflaters.start(),
             envelopes: 0,
             flushed: 0,
         }
@@ -89,7 +88,7 @@ impl Out {
     /// Starts an envelope: a separator after the first.
     fn next(&mut self) -> std::io::Result<&mut Json> {
         if self.json.buf.len() >= CHUNK {
-            self.gz.write_all(&self.json.buf)?;
+            self.gz.write(&self.json.buf)?;
             self.flushed += self.json.buf.len();
             self.json.buf.clear();
         }
@@ -102,7 +101,7 @@ impl Out {
 
     fn finish(mut self) -> std::io::Result<Body> {
         self.json.byte(b']');
-        self.gz.write_all(&self.json.buf)?;
+        self.gz.write(&self.json.buf)?;
         Ok(Body {
             gzip: self.gz.finish()?,
             cut: self.json.cut,
@@ -146,7 +145,7 @@ impl EnvelopeWriter {
         Self {
             ikey: instrumentation_key.to_string(),
             resource,
-            level: Compression::new(level.min(9)),
+            deflaters: Deflaters::new(Compression::new(level.min(9))),
             view: ViewOptions::default(),
         }
     }
@@ -218,7 +217,7 @@ impl EnvelopeWriter {
         with_resource: bool,
         write: impl FnOnce(&mut Out) -> std::io::Result<()>,
     ) -> std::io::Result<Body> {
-        let mut out = Out::new(self.level);
+        let mut out = Out::new(&self.deflaters);
         write(&mut out)?;
         if with_resource {
             self.resource_metric(out.next()?);
