@@ -14,10 +14,11 @@
 //! memory without bound, and no point is lost.
 
 use crate::ingest::{MetricKind, MetricPoint, Summary};
+use foldhash::fast::RandomState;
 use opentelemetry::Value;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// The attribute that marks the overflow series.
 const OVERFLOW: (&str, &str) = ("otel.metric.overflow", "true");
@@ -259,7 +260,9 @@ pub(crate) struct MetricsRecorder {
     /// Metrics that overflowed at least once, each said once.
     overflowed: HashSet<String>,
     /// Keyed at random: labels can come from users' data, so a chosen set
-    /// of them must not be able to crowd one hash.
+    /// of them must not be able to crowd one hash. foldhash rather than
+    /// std's SipHash: it is seeded per recorder the same way, and a
+    /// derived point's two hashes were a third of recording it.
     hasher: RandomState,
     /// The hash of the overflow series' attribute set.
     overflow_hash: u64,
@@ -267,7 +270,7 @@ pub(crate) struct MetricsRecorder {
 
 impl MetricsRecorder {
     pub fn new(series_limit: usize) -> Self {
-        let hasher = RandomState::new();
+        let hasher = RandomState::default();
         let overflow_hash = labels_hash(&hasher, &[OVERFLOW]);
         Self {
             current: Table::default(),
@@ -427,8 +430,8 @@ impl MetricsRecorder {
 }
 
 /// The hash of a canonical attribute set: its values and every key's and
-/// value's length. Keys' text is left out (SipHash costs per call more than
-/// per byte, and keys are the app's own names, not users' data): sets that
+/// value's length. Keys' text is left out (a hash call costs more than its
+/// bytes, and keys are the app's own names, not users' data): sets that
 /// differ only there share a hash and are told apart by their keys.
 fn labels_hash(hasher: &RandomState, attributes: &[(&str, &str)]) -> u64 {
     let mut h = hasher.build_hasher();
@@ -444,7 +447,7 @@ fn labels_hash(hasher: &RandomState, attributes: &[(&str, &str)]) -> u64 {
 fn series_hash(hasher: &RandomState, kind: MetricKind, name: &str, labels: u64) -> u64 {
     let mut h = hasher.build_hasher();
     h.write_u64(labels ^ kind as u64);
-    // Last, so its length needs no marker: SipHash counts the bytes.
+    h.write_usize(name.len());
     h.write(name.as_bytes());
     h.finish()
 }
