@@ -58,8 +58,8 @@
 //! goes as it is: a parent that never ends here, spilled or not sampled, or
 //! an agent running very long, cannot keep spans or memory for good).
 
+use super::BySpanId;
 use crate::ingest::PackedSpan;
-use std::collections::HashMap;
 
 /// Spans awaited, and spans held, at most; past it the table is emptied
 /// (see the module doc).
@@ -139,7 +139,7 @@ impl Waiting {
 pub(crate) struct Agents {
     /// Export model and tool calls under their agent.
     reparent: bool,
-    waiting: HashMap<[u8; 8], Waiting>,
+    waiting: BySpanId<Waiting>,
     /// Spans held in `waiting`, all entries together.
     held: usize,
     cap: usize,
@@ -158,7 +158,7 @@ impl Agents {
     pub fn with_cap(reparent: bool, cap: usize) -> Self {
         Self {
             reparent,
-            waiting: HashMap::new(),
+            waiting: BySpanId::default(),
             held: 0,
             cap: cap.max(1),
             agents_seen: false,

@@ -13,6 +13,7 @@
 
 use super::agents::{self, Agents, Seen};
 use super::failures::{Ended, Failures};
+use super::BySpanId;
 use crate::envelopes::genkit::metrics::Measure;
 use crate::envelopes::genkit::{
     logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
@@ -21,7 +22,7 @@ use crate::envelopes::genkit::{
 use crate::ingest::MetricPoint;
 use crate::ingest::{LogRecord, PackedSpan, SpanParts, StatusCode};
 use opentelemetry_sdk::Resource;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// What the worker derives from Genkit spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub(crate) struct Enricher {
     /// The tools the latest model output under each parent (a `generate`
     /// step) asked for, by name, with the request's `ref`: a tool span
     /// that ends under that parent is that call (`gen_ai.tool.call.id`).
-    tool_refs: HashMap<[u8; 8], Vec<(String, String)>>,
+    tool_refs: BySpanId<Vec<(String, String)>>,
     /// The call id found for the span at hand.
     call_id: Option<String>,
     /// The session of the main agent span at hand.
@@ -107,7 +108,7 @@ impl Enricher {
         Self {
             agents: Agents::new(options.agent_reparenting)
                 .expecting_agents(options.agents_expected || !options.agent_flows.is_empty()),
-            tool_refs: HashMap::new(),
+            tool_refs: BySpanId::default(),
             call_id: None,
             session: None,
             agent_names: None,

@@ -17,7 +17,8 @@
 //! forgets its oldest entry past it; the cost of forgetting is a parent that
 //! fails much later being taken for a failure source.
 
-use std::collections::{HashMap, VecDeque};
+use super::BySpanId;
+use std::collections::VecDeque;
 
 /// Entries kept at most: spans a failure reached whose parent has not ended.
 /// Thousands of flows failing at the same moment still fit.
@@ -40,7 +41,7 @@ pub(crate) struct Ended {
 pub(crate) struct Failures {
     /// Spans a failure reached from below, by id, with when it did (a
     /// sequence number, so eviction can tell a stale `order` entry).
-    reached: HashMap<[u8; 8], u64>,
+    reached: BySpanId<u64>,
     /// Insertion order for eviction; may hold entries already removed.
     order: VecDeque<([u8; 8], u64)>,
     next: u64,
@@ -58,7 +59,7 @@ impl Default for Failures {
 impl Failures {
     pub fn with_cap(cap: usize) -> Self {
         Self {
-            reached: HashMap::new(),
+            reached: BySpanId::default(),
             order: VecDeque::new(),
             next: 0,
             cap: cap.max(1),

@@ -18,3 +18,8 @@ pub(crate) use msg::{Msg, ShutdownMarker};
 pub(crate) use pending::BatchLimits;
 pub(crate) use spill::Spill;
 pub(crate) use worker::{Worker, WorkerSettings};
+
+/// The worker's tables of spans by id. Keyed at random like std's maps (a
+/// remote parent's id is the caller's choice), with foldhash rather than
+/// SipHash: every span ended looks one up.
+type BySpanId<V> = std::collections::HashMap<[u8; 8], V, foldhash::fast::RandomState>;
