@@ -14,6 +14,7 @@ pub(crate) mod genkit;
 mod golden;
 mod gzip;
 mod json;
+mod keys;
 #[cfg(test)]
 mod limits;
 mod metrics;

@@ -10,6 +10,7 @@
 use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
 use super::gzip::{Deflaters, Gzip};
 use super::json::{hex_into, Json};
+use super::keys::{KeyFacts, KeyTable};
 use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
@@ -161,11 +162,12 @@ impl EnvelopeWriter {
         self.body(with_resource, |out| {
             let mut parts = SpanParts::default();
             let mut tags = ItemTags::default();
+            let mut keys = KeyTable::default();
             for span in spans {
                 // Malformed bytes never come from `SpanPacker`; what was read is written.
                 let _ = parts.read(span);
                 let view = SpanView::of(&parts, &self.view);
-                self.span(out.next()?, &parts, &view, &mut tags);
+                self.span(out.next()?, &parts, &view, &mut tags, &mut keys);
                 for event in &parts.events {
                     self.span_event(out.next()?, &parts, &view, event, &mut tags);
                 }
@@ -282,6 +284,7 @@ impl EnvelopeWriter {
         span: &SpanParts<'a>,
         view: &SpanView<'a>,
         own: &mut ItemTags<'a>,
+        keys: &mut KeyTable,
     ) {
         let kind = match view.item {
             Item::Request => "Request",
@@ -298,8 +301,8 @@ impl EnvelopeWriter {
             .iter()
             .chain(span.attrs.iter())
         {
-            if let Some((key, _)) = tags::tag(a.key) {
-                own.set(key, text(a.value));
+            if let Some(tag) = keys.of(a).tag {
+                own.set(tag, text(a.value));
             }
         }
         own.set(tags::OPERATION_ID, TagValue::Hex(span.trace_id));
@@ -360,14 +363,15 @@ impl EnvelopeWriter {
         }
         let mut props = Properties::open(j);
         for (i, a) in span.attrs.iter().enumerate() {
-            if a.key.starts_with("_MS.")
-                || view.maps(a.key)
-                || tags::tag(a.key).is_some()
+            let key = keys.of(a);
+            if key.reserved
+                || key.maps(view.item)
+                || key.tag.is_some()
                 || repeated_later(&span.attrs, i, |a| a.key)
             {
                 continue;
             }
-            view.with_property(a.key, a.value, |value| props.value(a.key, value));
+            view.with_property(a.key, a.value, |value| props.value_of(key, value));
         }
         for (key, value) in &view.extra {
             props.value(key, value);
@@ -748,17 +752,31 @@ impl<'j> Properties<'j> {
         self.any = true;
         self.j.str(key, MAX_PROPERTY_KEY);
         self.j.byte(b':');
-        // GenAI messages get what Microsoft's exporters give them.
-        let max = match is_content_key(key) {
-            true => MAX_CONTENT_BYTES,
-            false => MAX_PROPERTY_VALUE,
-        };
-        self.j.str(value, max);
+        self.j.str(value, value_limit(is_content_key(key)));
+    }
+
+    /// [`Properties::value`] for a key whose facts are known.
+    fn value_of(&mut self, key: &KeyFacts, value: &str) {
+        self.j.raw(if self.any { "," } else { ",\"properties\":{" });
+        self.any = true;
+        self.j.buf.extend_from_slice(&key.json);
+        self.j.cut += u64::from(key.cut);
+        self.j.byte(b':');
+        self.j.str(value, value_limit(key.content));
     }
 
     fn close(self) {
         if self.any {
             self.j.byte(b'}');
         }
+    }
+}
+
+/// A property value's limit: GenAI messages get what Microsoft's exporters
+/// give them.
+fn value_limit(content: bool) -> usize {
+    match content {
+        true => MAX_CONTENT_BYTES,
+        false => MAX_PROPERTY_VALUE,
     }
 }

@@ -127,6 +127,9 @@ impl ValueRef<'_> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Attr<'a> {
     pub key: &'a str,
+    /// The key's interned id (see `intern.rs`), when it has one: what a
+    /// reader may keep facts about the key by.
+    pub key_id: Option<u32>,
     pub value: ValueRef<'a>,
 }
 
@@ -353,10 +356,10 @@ impl<'a> SpanParts<'a> {
                     self.scope_attrs = self.nested_pairs(r, n)?;
                 }
                 ATTR => {
-                    let key = r.key()?;
+                    let (key, key_id) = r.key()?;
                     if keep.is_none_or(|keep| keep(key)) {
                         let value = r.value()?;
-                        self.attrs.push(Attr { key, value });
+                        self.attrs.push(Attr { key, key_id, value });
                     } else {
                         r.skip_value()?;
                     }
@@ -449,17 +452,18 @@ impl<'a> Reader<'a> {
     }
 
     fn pair(&mut self) -> Option<Attr<'a>> {
-        let key = self.key()?;
+        let (key, key_id) = self.key()?;
         Some(Attr {
             key,
+            key_id,
             value: self.value()?,
         })
     }
 
-    fn key(&mut self) -> Option<&'a str> {
+    fn key(&mut self) -> Option<(&'a str, Option<u32>)> {
         match self.u32()? {
-            INLINE_KEY => self.str(),
-            id => intern::key_str_by_id(id),
+            INLINE_KEY => Some((self.str()?, None)),
+            id => Some((intern::key_str_by_id(id)?, Some(id))),
         }
     }
 
@@ -627,6 +631,7 @@ mod tests {
             parts.nested[e.attrs.clone()],
             [Attr {
                 key: "exception.type",
+                key_id: crate::ingest::intern::key_id("exception.type"),
                 value: ValueRef::Str("E")
             }]
         );
