@@ -66,7 +66,8 @@ impl Gzip<'_> {
 
     /// Ends the stream and returns the whole member.
     pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
-        while self.run(&[], FlushCompress::Finish)? != Status::StreamEnd {}
+        // `run` returns from a finish only at the stream's end (or an error).
+        self.run(&[], FlushCompress::Finish)?;
         let mut out = std::mem::take(&mut self.out);
         out.extend_from_slice(&self.crc.sum().to_le_bytes());
         out.extend_from_slice(&self.crc.amount().to_le_bytes());
@@ -77,23 +78,32 @@ impl Gzip<'_> {
     }
 
     /// Feeds all of `input`, growing the output as the compressor asks.
+    /// A call that takes nothing in and gives nothing out is an error, not
+    /// a loop: a body is never left half-written by a spinning thread.
     fn run(&mut self, mut input: &[u8], flush: FlushCompress) -> std::io::Result<Status> {
         let deflate = self.deflate.as_mut().expect("present until finish");
         loop {
             if self.out.capacity() - self.out.len() < 1024 {
                 self.out.reserve(self.out.capacity().max(16 * 1024));
             }
-            let before = deflate.total_in();
+            let (before_in, before_out) = (deflate.total_in(), deflate.total_out());
             let status = deflate
                 .compress_vec(input, &mut self.out, flush)
                 .map_err(std::io::Error::other)?;
-            input = &input[(deflate.total_in() - before) as usize..];
+            input = &input[(deflate.total_in() - before_in) as usize..];
             let room_left = self.out.len() < self.out.capacity();
             match status {
                 Status::StreamEnd => return Ok(status),
                 // All taken in and the compressor did not fill the output:
                 // nothing is pending for this call.
-                _ if input.is_empty() && room_left => return Ok(status),
+                _ if input.is_empty() && room_left && flush != FlushCompress::Finish => {
+                    return Ok(status)
+                }
+                _ if (deflate.total_in(), deflate.total_out()) == (before_in, before_out) => {
+                    return Err(std::io::Error::other(
+                        "gzip: the compressor made no progress",
+                    ));
+                }
                 _ => {}
             }
         }
