@@ -11,7 +11,7 @@
 use super::genkit::messages::is_content_key;
 use super::json::Json;
 use super::tags;
-use super::view::{item_maps, Item};
+use super::view::{item_maps, view_reads, Item};
 use super::writer::MAX_PROPERTY_KEY;
 use crate::ingest::Attr;
 
@@ -27,6 +27,8 @@ pub(crate) struct KeyFacts {
     maps_dependency: bool,
     /// A GenAI message key, whose values have a larger limit.
     pub content: bool,
+    /// Read by the view's standard mapping.
+    pub view_reads: bool,
     /// `"key"` escaped and cut to `MAX_PROPERTY_KEY`.
     pub json: Box<[u8]>,
     /// Whether the cut shortened it.
@@ -43,6 +45,7 @@ impl KeyFacts {
             maps_request: item_maps(Item::Request, key),
             maps_dependency: item_maps(Item::Dependency, key),
             content: is_content_key(key),
+            view_reads: view_reads(key),
             json: j.buf.into_boxed_slice(),
             cut: j.cut > 0,
         }
@@ -66,8 +69,22 @@ pub(crate) struct KeyTable {
 }
 
 impl KeyTable {
-    /// The facts of `a`'s key.
+    /// The facts of `a`'s key: a lookup by id once they are known, which
+    /// is every time but the first for each key of a body.
+    #[inline]
     pub fn of(&mut self, a: &Attr<'_>) -> &KeyFacts {
+        if let Some(id) = a.key_id {
+            if let Some(Some(_)) = self.by_id.get(id as usize) {
+                return self.by_id[id as usize].as_ref().expect("present");
+            }
+        }
+        self.first(a)
+    }
+
+    /// [`KeyTable::of`] for a key not met yet in this body, or inline.
+    #[cold]
+    #[inline(never)]
+    fn first(&mut self, a: &Attr<'_>) -> &KeyFacts {
         let Some(id) = a.key_id else {
             return self.inline.insert(KeyFacts::of(a.key));
         };
@@ -75,7 +92,7 @@ impl KeyTable {
         if i >= self.by_id.len() {
             self.by_id.resize_with(i + 1, || None);
         }
-        self.by_id[i].get_or_insert_with(|| KeyFacts::of(a.key))
+        self.by_id[i].insert(KeyFacts::of(a.key))
     }
 }
 
@@ -122,6 +139,7 @@ mod tests {
                     assert_eq!(f.tag, tags::tag(key).map(|(t, _)| t), "{key}");
                     assert_eq!(f.reserved, key.starts_with("_MS."), "{key}");
                     assert_eq!(f.content, is_content_key(key), "{key}");
+                    assert_eq!(f.view_reads, view_reads(key), "{key}");
                     for item in [Item::Request, Item::Dependency] {
                         assert_eq!(f.maps(item), item_maps(item, key), "{key}");
                     }

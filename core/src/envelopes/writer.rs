@@ -166,7 +166,7 @@ impl EnvelopeWriter {
             for span in spans {
                 // Malformed bytes never come from `SpanPacker`; what was read is written.
                 let _ = parts.read(span);
-                let view = SpanView::of(&parts, &self.view);
+                let view = SpanView::of_where(&parts, &self.view, |a| keys.of(a).view_reads);
                 self.span(out.next()?, &parts, &view, &mut tags, &mut keys);
                 for event in &parts.events {
                     self.span_event(out.next()?, &parts, &view, event, &mut tags);

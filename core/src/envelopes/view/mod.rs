@@ -12,7 +12,7 @@
 mod genkit;
 
 use crate::envelopes::json::{hex_string, with_f64_text};
-use crate::ingest::{Kind, SpanParts, StatusCode, ValueRef};
+use crate::ingest::{Attr, Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
 
 /// What the view step is told by configuration.
@@ -226,63 +226,81 @@ struct Known<'a> {
 }
 
 impl<'a> Known<'a> {
-    fn read(span: &SpanParts<'a>) -> Self {
+    /// The attributes of `span` the mapping reads, among those `reads`
+    /// lets through (all of them, or those a caller knows it may read).
+    fn read_where(span: &SpanParts<'a>, mut reads: impl FnMut(&Attr<'a>) -> bool) -> Self {
         let mut k = Known::default();
         for a in &span.attrs {
-            let v = Some(a.value);
-            match a.key {
-                "http.request.method" => k.http_request_method = v,
-                "http.method" => k.http_method = v,
-                "http.route" => k.http_route = v,
-                "http.response.status_code" => k.http_response_status_code = v,
-                "http.status_code" => k.http_status_code = v,
-                "url.full" => k.url_full = v,
-                "http.url" => k.http_url = v,
-                "url.path" => k.url_path = v,
-                "url.query" => k.url_query = v,
-                "http.target" => k.http_target = v,
-                "url.scheme" => k.url_scheme = v,
-                "http.scheme" => k.http_scheme = v,
-                "http.request.header.host" => k.http_request_header_host = v,
-                "http.host" => k.http_host = v,
-                "server.address" => k.server_address = v,
-                "server.port" => k.server_port = v,
-                "net.host.name" => k.net_host_name = v,
-                "net.host.port" => k.net_host_port = v,
-                "client.address" => k.client_address = v,
-                "http.client_ip" => k.http_client_ip = v,
-                "network.peer.address" => k.network_peer_address = v,
-                "network.peer.port" => k.network_peer_port = v,
-                "client.socket.address" => k.client_socket_address = v,
-                "server.socket.address" => k.server_socket_address = v,
-                "server.socket.port" => k.server_socket_port = v,
-                "net.sock.peer.addr" => k.net_sock_peer_addr = v,
-                "net.sock.peer.name" => k.net_sock_peer_name = v,
-                "net.sock.peer.port" => k.net_sock_peer_port = v,
-                "net.peer.name" => k.net_peer_name = v,
-                "net.peer.port" => k.net_peer_port = v,
-                "net.peer.ip" => k.net_peer_ip = v,
-                "db.query.text" => k.db_query_text = v,
-                "db.statement" => k.db_statement = v,
-                "db.namespace" => k.db_namespace = v,
-                "db.name" => k.db_name = v,
-                "db.system.name" => k.db_system_name = v,
-                "db.system" => k.db_system = v,
-                "messaging.system" => k.messaging_system = v,
-                "rpc.system.name" => k.rpc_system_name = v,
-                "rpc.system" => k.rpc_system = v,
-                "user.id" => k.user_id = v,
-                "enduser.id" => k.enduser_id = v,
-                "gen_ai.provider.name" => k.gen_ai_provider_name = v,
-                "gen_ai.system" => k.gen_ai_system = v,
-                "user_agent.original" => k.user_agent_original = v,
-                "http.user_agent" => k.http_user_agent = v,
-                _ => {}
+            if reads(a) {
+                k.note(a.key, a.value);
             }
-            k.any_http |= a.key.starts_with("http.");
-            k.any_db |= a.key.starts_with("db.");
         }
         k
+    }
+
+    /// Keeps `value` when `key` is one the mapping reads; says whether it
+    /// is (an `http.*` or `db.*` key counts: the mapping notes their presence).
+    fn note(&mut self, key: &str, value: ValueRef<'a>) -> bool {
+        let flagged = self.flag(key);
+        let slot = match key {
+            "http.request.method" => &mut self.http_request_method,
+            "http.method" => &mut self.http_method,
+            "http.route" => &mut self.http_route,
+            "http.response.status_code" => &mut self.http_response_status_code,
+            "http.status_code" => &mut self.http_status_code,
+            "url.full" => &mut self.url_full,
+            "http.url" => &mut self.http_url,
+            "url.path" => &mut self.url_path,
+            "url.query" => &mut self.url_query,
+            "http.target" => &mut self.http_target,
+            "url.scheme" => &mut self.url_scheme,
+            "http.scheme" => &mut self.http_scheme,
+            "http.request.header.host" => &mut self.http_request_header_host,
+            "http.host" => &mut self.http_host,
+            "server.address" => &mut self.server_address,
+            "server.port" => &mut self.server_port,
+            "net.host.name" => &mut self.net_host_name,
+            "net.host.port" => &mut self.net_host_port,
+            "client.address" => &mut self.client_address,
+            "http.client_ip" => &mut self.http_client_ip,
+            "network.peer.address" => &mut self.network_peer_address,
+            "network.peer.port" => &mut self.network_peer_port,
+            "client.socket.address" => &mut self.client_socket_address,
+            "server.socket.address" => &mut self.server_socket_address,
+            "server.socket.port" => &mut self.server_socket_port,
+            "net.sock.peer.addr" => &mut self.net_sock_peer_addr,
+            "net.sock.peer.name" => &mut self.net_sock_peer_name,
+            "net.sock.peer.port" => &mut self.net_sock_peer_port,
+            "net.peer.name" => &mut self.net_peer_name,
+            "net.peer.port" => &mut self.net_peer_port,
+            "net.peer.ip" => &mut self.net_peer_ip,
+            "db.query.text" => &mut self.db_query_text,
+            "db.statement" => &mut self.db_statement,
+            "db.namespace" => &mut self.db_namespace,
+            "db.name" => &mut self.db_name,
+            "db.system.name" => &mut self.db_system_name,
+            "db.system" => &mut self.db_system,
+            "messaging.system" => &mut self.messaging_system,
+            "rpc.system.name" => &mut self.rpc_system_name,
+            "rpc.system" => &mut self.rpc_system,
+            "user.id" => &mut self.user_id,
+            "enduser.id" => &mut self.enduser_id,
+            "gen_ai.provider.name" => &mut self.gen_ai_provider_name,
+            "gen_ai.system" => &mut self.gen_ai_system,
+            "user_agent.original" => &mut self.user_agent_original,
+            "http.user_agent" => &mut self.http_user_agent,
+            _ => return flagged,
+        };
+        *slot = Some(value);
+        true
+    }
+
+    /// Notes an `http.*` or `db.*` key; says whether it was one.
+    fn flag(&mut self, key: &str) -> bool {
+        let (http, db) = (key.starts_with("http."), key.starts_with("db."));
+        self.any_http |= http;
+        self.any_db |= db;
+        http || db
     }
 
     fn method(&self) -> Option<ValueRef<'a>> {
@@ -388,6 +406,11 @@ pub(crate) fn item_maps(item: Item, key: &str) -> bool {
     }
 }
 
+/// Whether the standard mapping reads an attribute with this key at all.
+pub(crate) fn view_reads(key: &str) -> bool {
+    Known::default().note(key, ValueRef::Bool(false))
+}
+
 fn joined<'a>(a: Cow<'a, str>, sep: &str, b: Cow<'a, str>) -> Cow<'a, str> {
     Cow::Owned(format!("{a}{sep}{b}"))
 }
@@ -437,7 +460,18 @@ impl<'a> SpanView<'a> {
     /// semantics for spans Genkit made, with the operation name the face
     /// registered at the span's start.
     pub fn of(span: &SpanParts<'a>, options: &ViewOptions) -> Self {
-        let mut view = Self::standard(span);
+        Self::of_where(span, options, |_| true)
+    }
+
+    /// [`SpanView::of`] reading only the attributes `reads` lets through
+    /// for the standard mapping: a writer that knows which keys the mapping
+    /// reads ([`view_reads`]) spares every other key the string matches.
+    pub fn of_where(
+        span: &SpanParts<'a>,
+        options: &ViewOptions,
+        reads: impl FnMut(&Attr<'a>) -> bool,
+    ) -> Self {
+        let mut view = Self::standard_where(span, reads);
         genkit::refine(&mut view, span, options);
         if let Some(op) = span.operation_name {
             view.operation_name = Some(Cow::Borrowed(op));
@@ -475,9 +509,16 @@ impl<'a> SpanView<'a> {
         }
     }
 
-    /// The standard OpenTelemetry mapping of a span.
+    /// [`SpanView::standard_where`] over every attribute.
+    #[cfg(test)]
     pub fn standard(span: &SpanParts<'a>) -> Self {
-        let k = Known::read(span);
+        Self::standard_where(span, |_| true)
+    }
+
+    /// The standard OpenTelemetry mapping of a span, from the attributes
+    /// `reads` lets through.
+    fn standard_where(span: &SpanParts<'a>, reads: impl FnMut(&Attr<'a>) -> bool) -> Self {
+        let k = Known::read_where(span, reads);
         match span.kind {
             Kind::Server | Kind::Consumer => Self::request(span, &k),
             Kind::Client | Kind::Producer | Kind::Internal => Self::dependency(span, &k),
