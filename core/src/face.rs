@@ -8,6 +8,7 @@
 //! - interning of attribute keys, so keys the faces build are shared;
 //! - where diagnostics go, for a face that routes them to its own logging;
 //! - the one check of a log severity number;
+//! - the one check that a host's bytes are text ([`utf8`]);
 //! - the one parser of `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`, for
 //!   Python, which makes a managed identity credential from it.
 
@@ -18,6 +19,7 @@ pub use crate::config::{
 pub use crate::diagnostics::{set_diagnostic_sink, DiagnosticSink};
 pub use crate::ingest::intern::key as intern_key;
 pub use crate::ingest::intern::{interned_key_id, interned_scope_id, KeyId, ScopeId};
+pub use crate::text::utf8;
 
 use crate::config::Config;
 use crate::error::ConfigError;

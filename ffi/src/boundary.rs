@@ -159,14 +159,7 @@ pub(crate) unsafe fn try_str<'a>(ptr: *const c_char, path: &Path<'_>) -> FfiResu
     }
     // SAFETY: non-NULL checked; termination and lifetime are the caller's promise.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    // Nearly every text a host passes is short ASCII (keys, names, ids),
-    // which `is_ascii` checks a word at a time for a fraction of what the
-    // general validation's setup costs (it was a third of packing a span).
-    if bytes.is_ascii() {
-        // SAFETY: ASCII bytes are valid UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
-    }
-    std::str::from_utf8(bytes).map_err(|e| {
+    genkit_azure::face::utf8(bytes).map_err(|e| {
         // The offset locates the problem without echoing the text.
         FfiError::new(
             GENKIT_AZURE_INVALID_UTF8,

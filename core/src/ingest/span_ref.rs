@@ -433,15 +433,7 @@ impl<'a> Reader<'a> {
 
     fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
-        let b = self.bytes(n)?;
-        // Nearly every text here is short and ASCII, which `is_ascii` checks
-        // a word at a time for a fraction of what the general validation's
-        // setup costs such a text (it was 3 % of a span's instructions).
-        if b.is_ascii() {
-            // SAFETY: ASCII bytes are valid UTF-8.
-            return Some(unsafe { std::str::from_utf8_unchecked(b) });
-        }
-        std::str::from_utf8(b).ok()
+        crate::text::utf8(self.bytes(n)?).ok()
     }
 
     fn opt_str(&mut self) -> Option<Option<&'a str>> {
