@@ -34,6 +34,7 @@ pub fn truncated_chars(s: &str, max: usize) -> &str {
 /// Nearly every text read (packed keys and values, the strings a C host
 /// passes) is short ASCII, which `is_ascii` checks a word at a time for a
 /// fraction of what the general validation's setup costs such a text.
+#[inline]
 pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     if bytes.is_ascii() {
         // SAFETY: ASCII bytes are valid UTF-8.
