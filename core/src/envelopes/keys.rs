@@ -1,7 +1,8 @@
 //! What the writer knows of a span attribute's key from its text alone,
 //! worked out once per key and body rather than once per attribute: whether
 //! it is a tag, a field the envelope already says, one of the `_MS.` keys,
-//! GenAI content, and its property key as JSON, escaped and cut.
+//! GenAI content, read by the view's standard mapping, and its property key
+//! as JSON, escaped and cut.
 //!
 //! Every span of a batch carries much the same ten or twenty keys, and these
 //! questions (several string matches each) and the key's JSON were most of

@@ -748,21 +748,26 @@ impl<'j> Properties<'j> {
     }
 
     fn value(&mut self, key: &str, value: &str) {
-        self.j.raw(if self.any { "," } else { ",\"properties\":{" });
-        self.any = true;
-        self.j.str(key, MAX_PROPERTY_KEY);
-        self.j.byte(b':');
-        self.j.str(value, value_limit(is_content_key(key)));
+        let j = self.entry();
+        j.str(key, MAX_PROPERTY_KEY);
+        j.byte(b':');
+        j.str(value, value_limit(is_content_key(key)));
     }
 
     /// [`Properties::value`] for a key whose facts are known.
     fn value_of(&mut self, key: &KeyFacts, value: &str) {
+        let j = self.entry();
+        j.buf.extend_from_slice(&key.json);
+        j.cut += u64::from(key.cut);
+        j.byte(b':');
+        j.str(value, value_limit(key.content));
+    }
+
+    /// Opens the object before the first entry, separates the others.
+    fn entry(&mut self) -> &mut Json {
         self.j.raw(if self.any { "," } else { ",\"properties\":{" });
         self.any = true;
-        self.j.buf.extend_from_slice(&key.json);
-        self.j.cut += u64::from(key.cut);
-        self.j.byte(b':');
-        self.j.str(value, value_limit(key.content));
+        self.j
     }
 
     fn close(self) {
