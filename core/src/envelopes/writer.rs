@@ -18,7 +18,6 @@ use super::view::{text, Evaluation, Item, SpanView, ViewOptions};
 use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
-use flate2::Compression;
 use opentelemetry::logs::Severity;
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -74,16 +73,16 @@ struct Out<'a> {
 }
 
 impl<'a> Out<'a> {
-    fn new(deflaters: &'a Deflaters) -> Self {
+    fn new(deflaters: &'a Deflaters) -> std::io::Result<Self> {
         let mut json = Json::default();
         json.buf.reserve(CHUNK + CHUNK / 2);
         json.byte(b'[');
-        Self {
+        Ok(Self {
             json,
-            gz: deflaters.start(),
+            gz: deflaters.start()?,
             envelopes: 0,
             flushed: 0,
-        }
+        })
     }
 
     /// Starts an envelope: a separator after the first.
@@ -146,7 +145,7 @@ impl EnvelopeWriter {
         Self {
             ikey: instrumentation_key.to_string(),
             resource,
-            deflaters: Deflaters::new(Compression::new(level.min(9))),
+            deflaters: Deflaters::new(level),
             view: ViewOptions::default(),
         }
     }
@@ -219,7 +218,7 @@ impl EnvelopeWriter {
         with_resource: bool,
         write: impl FnOnce(&mut Out) -> std::io::Result<()>,
     ) -> std::io::Result<Body> {
-        let mut out = Out::new(&self.deflaters);
+        let mut out = Out::new(&self.deflaters)?;
         write(&mut out)?;
         if with_resource {
             self.resource_metric(out.next()?);
