@@ -11,7 +11,6 @@
 //! are zlib-rs's own `z_stream`s, through `libz-rs-sys` (its zlib API, which
 //! exports no symbols unless asked to).
 
-use flate2::Crc;
 use libz_rs_sys as zlib;
 use std::ffi::c_int;
 use std::sync::Mutex;
@@ -60,8 +59,10 @@ const PRESETS: [Preset; 10] = {
     ]
 };
 
-/// One raw deflate stream of zlib-rs: boxed, as zlib's state points back to
-/// it, and ended when dropped.
+/// One gzip stream of zlib-rs: boxed, as zlib's state points back to it,
+/// and ended when dropped. zlib writes the member's header and trailer,
+/// computing the CRC-32 as it copies the input into its window rather than
+/// in a pass of its own.
 struct Deflater {
     stream: Box<zlib::z_stream>,
     tune: Option<[c_int; 4]>,
@@ -75,13 +76,13 @@ impl Deflater {
     fn new(preset: Preset) -> std::io::Result<Self> {
         let mut stream = Box::new(zlib::z_stream::default());
         // SAFETY: a zeroed stream (no allocator: zlib-rs's own) initialised
-        // once; -15 asks for raw deflate, the gzip framing being ours.
+        // once; 15 + 16 asks for a 32 KB window in a gzip member.
         let rc = unsafe {
             zlib::deflateInit2_(
                 &mut *stream,
                 preset.zlib_level,
                 zlib::Z_DEFLATED,
-                -15,
+                15 + 16,
                 8,
                 zlib::Z_DEFAULT_STRATEGY,
                 zlib::zlibVersion(),
@@ -202,12 +203,10 @@ impl Deflaters {
             Some(kept) => kept,
             None => Deflater::new(PRESETS[self.level as usize])?,
         };
-        let mut out = Vec::with_capacity(16 * 1024);
-        out.extend_from_slice(&header(self.level));
+        let out = Vec::with_capacity(16 * 1024);
         Ok(Gzip {
             owner: self,
             deflate: Some(deflate),
-            crc: Crc::new(),
             out,
         })
     }
@@ -221,20 +220,18 @@ impl Deflaters {
     }
 }
 
-/// One gzip member (RFC 1952): header, raw deflate, CRC-32 and length.
+/// One gzip member (RFC 1952) being written.
 pub(crate) struct Gzip<'a> {
     owner: &'a Deflaters,
     /// Taken back by `finish`; a body abandoned half-way drops its state, so
     /// a kept state never holds another body's unfinished stream.
     deflate: Option<Deflater>,
-    crc: Crc,
     out: Vec<u8>,
 }
 
 impl Gzip<'_> {
     /// Compresses `input` into the body.
     pub fn write(&mut self, input: &[u8]) -> std::io::Result<()> {
-        self.crc.update(input);
         self.run(input, false)
     }
 
@@ -242,9 +239,7 @@ impl Gzip<'_> {
     pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
         // `run` returns from a finish only at the stream's end (or an error).
         self.run(&[], true)?;
-        let mut out = std::mem::take(&mut self.out);
-        out.extend_from_slice(&self.crc.sum().to_le_bytes());
-        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        let out = std::mem::take(&mut self.out);
         if let Some(deflate) = self.deflate.take() {
             self.owner.keep(deflate);
         }
@@ -279,16 +274,6 @@ impl Gzip<'_> {
             }
         }
     }
-}
-
-/// The member header: no name, no time, the level's hint, OS unknown.
-fn header(level: u32) -> [u8; 10] {
-    let xfl = match level {
-        9 => 2,
-        0 | 1 => 4,
-        _ => 0,
-    };
-    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
 }
 
 #[cfg(test)]
@@ -368,9 +353,8 @@ mod tests {
 
     /// At every level, bodies written one after the other on kept states
     /// read back (the decoder checks the CRC-32 and the length), whatever
-    /// their sizes and however they are handed over, in the member flate2's
-    /// encoder writes: the same header. (The deflate streams themselves may
-    /// differ: where zlib cuts blocks depends on how input and output come.)
+    /// their sizes and however they are handed over; the header is gzip's
+    /// without a name or a time.
     #[test]
     fn kept_states_write_whole_members() {
         let mut rng = fastrand::Rng::with_seed(3);
@@ -383,7 +367,7 @@ mod tests {
                 for part in [7_000, usize::MAX] {
                     let body = ours_in(&deflaters, &text, part);
                     assert_eq!(gunzip(&body), text, "level {level}, {size} bytes");
-                    assert_eq!(body[..10], flate2s(level, &text)[..10], "level {level}");
+                    assert_eq!(body[..8], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0], "level {level}");
                 }
             }
             assert!(
