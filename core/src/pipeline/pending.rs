@@ -76,10 +76,13 @@ impl<T: Weighed> Pending<T> {
         self.items.len() >= self.limits.max_items || self.bytes >= self.limits.max_bytes
     }
 
-    /// The gathered items, leaving this empty.
+    /// The gathered items, leaving this empty, with room for as many as
+    /// they were: the next batch is likely as long, and growing a vector by
+    /// doubling copies it and touches fresh pages at every step.
     pub fn take(&mut self) -> Vec<T> {
         self.bytes = 0;
-        mem::take(&mut self.items)
+        let room = Vec::with_capacity(self.items.len());
+        mem::replace(&mut self.items, room)
     }
 
     pub fn is_empty(&self) -> bool {
