@@ -42,6 +42,10 @@
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
 //!
+//! Outside the header a `u32` (ids, counts, lengths) is a varint (LEB128):
+//! one byte below 128, which most are, so a queued span holds a fifth fewer
+//! bytes than with fixed four.
+//!
 //! Only [`SpanPacker`] writes the bytes, so they are well formed by
 //! construction; unpacking still never panics on them.
 
@@ -185,15 +189,11 @@ impl SpanPacker {
     }
 
     fn str(&mut self, s: &str) {
-        // Lengths are 32-bit; a longer text (far past every field's limit
-        // anyway) is cut at a character boundary so it stays UTF-8.
-        let s = crate::text::truncated(s, u32::MAX as usize);
-        self.buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(s.as_bytes());
+        put_str(&mut self.buf, s);
     }
 
     fn u32(&mut self, v: u32) {
-        self.buf.extend_from_slice(&v.to_le_bytes());
+        put_u32(&mut self.buf, v);
     }
 
     pub fn name(&mut self, name: &str) {
@@ -444,28 +444,28 @@ impl SpanPacker {
     }
 
     fn array(&mut self, a: &Array) {
-        let count = |n: usize| (n.min(u32::MAX as usize) as u32).to_le_bytes();
+        let count = |n: usize| n.min(u32::MAX as usize) as u32;
         match a {
             Array::Bool(v) => {
                 self.buf.push(A_BOOL);
-                self.buf.extend_from_slice(&count(v.len()));
+                self.u32(count(v.len()));
                 self.buf.extend(v.iter().map(|b| *b as u8));
             }
             Array::I64(v) => {
                 self.buf.push(A_I64);
-                self.buf.extend_from_slice(&count(v.len()));
+                self.u32(count(v.len()));
                 v.iter()
                     .for_each(|i| self.buf.extend_from_slice(&i.to_le_bytes()));
             }
             Array::F64(v) => {
                 self.buf.push(A_F64);
-                self.buf.extend_from_slice(&count(v.len()));
+                self.u32(count(v.len()));
                 v.iter()
                     .for_each(|f| self.buf.extend_from_slice(&f.to_le_bytes()));
             }
             Array::String(v) => {
                 self.buf.push(A_STR);
-                self.buf.extend_from_slice(&count(v.len()));
+                self.u32(count(v.len()));
                 v.iter().for_each(|s| self.str(s.as_str()));
             }
             // `Array` is non-exhaustive: anything new travels as its text.
@@ -521,6 +521,25 @@ thread_local! {
     /// Each thread's packing buffer: a span is written here, then copied
     /// once into an allocation of its exact size.
     static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A `u32` of the records as a varint (LEB128): seven bits a byte, low
+/// first, the high bit set on all but the last. `Reader::u32` reads it.
+pub(super) fn put_u32(buf: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// A text: its length, then its bytes. Lengths are 32-bit; a longer text
+/// (far past every field's limit anyway) is cut at a character boundary so
+/// it stays UTF-8.
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    let s = crate::text::truncated(s, u32::MAX as usize);
+    put_u32(buf, s.len() as u32);
+    buf.extend_from_slice(s.as_bytes());
 }
 
 pub(super) fn read_u64(b: &[u8], at: usize) -> u64 {
@@ -634,12 +653,11 @@ impl PackedSpan {
 
     /// A record of texts, each a `str` as the packer writes one.
     fn append_strs(&mut self, tag: u8, texts: &[&str]) {
-        let len: usize = texts.iter().map(|s| 4 + s.len()).sum();
+        let len: usize = texts.iter().map(|s| 5 + s.len()).sum();
         let mut record = Vec::with_capacity(1 + len);
         record.push(tag);
         for s in texts {
-            record.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            record.extend_from_slice(s.as_bytes());
+            put_str(&mut record, s);
         }
         self.append(&record);
     }

@@ -423,8 +423,28 @@ impl<'a> Reader<'a> {
         Some(self.bytes(1)?[0])
     }
 
+    /// A varint (see `packed_span::put_u32`); `None` past the end and for
+    /// one that does not fit 32 bits.
     fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
+        let first = *self.b.get(self.at)?;
+        self.at += 1;
+        if first < 0x80 {
+            return Some(u32::from(first));
+        }
+        let mut v = u32::from(first & 0x7f);
+        for shift in [7, 14, 21, 28] {
+            let b = *self.b.get(self.at)?;
+            self.at += 1;
+            // The fifth byte has room for 4 bits and ends the number.
+            if shift == 28 && b > 0x0f {
+                return None;
+            }
+            v |= u32::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
     }
 
     fn u64(&mut self) -> Option<u64> {
@@ -522,6 +542,26 @@ mod tests {
     use crate::ingest::SpanPacker;
     use opentelemetry::trace::{SpanKind, Status};
     use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+
+    /// Varints read back what was written at every length's edge, and an
+    /// unfinished one or one past 32 bits reads as nothing.
+    #[test]
+    fn varints_read_back_and_bad_ones_do_not() {
+        let edges = [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 1 << 21, u32::MAX];
+        let mut b = Vec::new();
+        for v in edges {
+            crate::ingest::packed_span::put_u32(&mut b, v);
+        }
+        assert_eq!(b.len(), 1 + 1 + 1 + 2 + 2 + 3 + 3 + 4 + 5);
+        let mut r = Reader { b: &b, at: 0 };
+        for v in edges {
+            assert_eq!(r.u32(), Some(v));
+        }
+        assert_eq!(r.at, b.len());
+        for bad in [&[0x80][..], &[0xff, 0xff, 0xff, 0xff, 0x10], &[0xff; 6]] {
+            assert_eq!(Reader { b: bad, at: 0 }.u32(), None, "{bad:?}");
+        }
+    }
 
     /// A read keeping some attributes steps over the others, of every value
     /// type, and reads the rest of the span as a whole read does.
