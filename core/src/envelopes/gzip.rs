@@ -13,6 +13,7 @@
 
 use libz_rs_sys as zlib;
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// What one `gzip_level` asks of zlib: its level, and for a tuned level
@@ -174,6 +175,9 @@ impl Drop for Deflater {
 pub(crate) struct Deflaters {
     level: u32,
     spare: Mutex<Vec<Deflater>>,
+    /// The last body's size, the next one's first room: a body's output
+    /// then grows in place instead of by copies into fresh pages.
+    last_len: AtomicUsize,
 }
 
 impl std::fmt::Debug for Deflaters {
@@ -187,12 +191,17 @@ impl std::fmt::Debug for Deflaters {
 /// States kept beyond this many are dropped (each is a few hundred KB).
 const KEEP: usize = 2;
 
+/// A body's first room is the last one's size and an eighth, within these:
+/// after a body of large prompts, a small one does not hold megabytes.
+const FIRST_ROOM: std::ops::RangeInclusive<usize> = 16 * 1024..=1024 * 1024;
+
 impl Deflaters {
     /// Levels above 9 are 9.
     pub fn new(level: u32) -> Self {
         Self {
             level: level.min(9),
             spare: Mutex::new(Vec::new()),
+            last_len: AtomicUsize::new(0),
         }
     }
 
@@ -203,7 +212,9 @@ impl Deflaters {
             Some(kept) => kept,
             None => Deflater::new(PRESETS[self.level as usize])?,
         };
-        let out = Vec::with_capacity(16 * 1024);
+        let last = self.last_len.load(Ordering::Relaxed);
+        let room = (last + last / 8).clamp(*FIRST_ROOM.start(), *FIRST_ROOM.end());
+        let out = Vec::with_capacity(room);
         Ok(Gzip {
             owner: self,
             deflate: Some(deflate),
@@ -240,6 +251,7 @@ impl Gzip<'_> {
         // `run` returns from a finish only at the stream's end (or an error).
         self.run(&[], true)?;
         let out = std::mem::take(&mut self.out);
+        self.owner.last_len.store(out.len(), Ordering::Relaxed);
         if let Some(deflate) = self.deflate.take() {
             self.owner.keep(deflate);
         }
@@ -396,6 +408,26 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(5);
         let noise: Vec<u8> = (0..100_000).map(|_| rng.u8(..)).collect();
         assert_eq!(gunzip(&ours(&Deflaters::new(3), &noise)), noise);
+    }
+
+    /// A body starts with room for what the last one took (and an eighth),
+    /// within 16 KB and 1 MB.
+    #[test]
+    fn a_body_starts_with_the_last_ones_room() {
+        let deflaters = Deflaters::new(3);
+        assert_eq!(deflaters.start().unwrap().out.capacity(), 16 * 1024);
+        let body = envelopes(1024);
+        let len = ours(&deflaters, &body).len();
+        assert!(len > 16 * 1024, "{len}");
+        let room = deflaters.start().unwrap().out.capacity();
+        assert!(
+            (len..len + len / 8 + 1).contains(&room),
+            "{room} after {len}"
+        );
+        let mut rng = fastrand::Rng::with_seed(6);
+        let noise: Vec<u8> = (0..3 << 20).map(|_| rng.u8(..)).collect();
+        ours(&deflaters, &noise);
+        assert_eq!(deflaters.start().unwrap().out.capacity(), 1024 * 1024);
     }
 
     /// A body dropped before its end gives its state up rather than keep a
