@@ -5,7 +5,7 @@
 //! allocations (a 352-byte struct, 56 bytes per `KeyValue`, a `String` per
 //! value). Queued spans are the pipeline's largest memory cost whenever export
 //! falls behind, and every allocation on the host's thread is time the app
-//! waits. Packed, the same span is one allocation of about 300-400 bytes:
+//! waits. Packed, the same span is one allocation of about 250-350 bytes:
 //! keys are 4-byte ids of interned keys (see `intern.rs`), strings are copied
 //! straight from the caller's text. A span is unpacked into `SpanData` in the
 //! mapping task, just before the crate maps it.
