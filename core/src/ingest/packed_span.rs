@@ -6,9 +6,9 @@
 //! value). Queued spans are the pipeline's largest memory cost whenever export
 //! falls behind, and every allocation on the host's thread is time the app
 //! waits. Packed, the same span is one allocation of about 250-350 bytes:
-//! keys are 4-byte ids of interned keys (see `intern.rs`), strings are copied
-//! straight from the caller's text. A span is unpacked into `SpanData` in the
-//! mapping task, just before the crate maps it.
+//! keys are ids of interned keys (see `intern.rs`), strings are copied
+//! straight from the caller's text. The worker and the envelope writer read
+//! it in place (`span_ref.rs`).
 //!
 //! Layout (little endian, unaligned): a fixed header, then records, each
 //! starting with a tag byte, in any order.
