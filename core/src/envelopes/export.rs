@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 /// telemetry or metric series, never a mix.
 pub(crate) enum Batch {
     Spans(Vec<PackedSpan>),
-    Logs(Vec<LogRecord>),
+    /// Boxed as they were queued (see `pipeline/pending.rs`).
+    Logs(Vec<Box<LogRecord>>),
     /// Custom events and availability results.
-    Custom(Vec<Custom>),
+    Custom(Vec<Box<Custom>>),
     /// One collection, and how many points went into it.
     Metrics {
         series: Vec<Series>,

@@ -19,7 +19,7 @@ use crate::ingest::{
     unix_nanos, Attr, Custom, EventRef, LogRecord, MetricKind, PackedSpan, SpanParts,
 };
 use opentelemetry::logs::Severity;
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::time::SystemTime;
 
 pub(crate) const MAX_NAME: usize = 1024;
@@ -178,11 +178,15 @@ impl EnvelopeWriter {
         })
     }
 
-    /// The body for a batch of log records.
-    pub fn logs(&self, logs: &[LogRecord], with_resource: bool) -> std::io::Result<Body> {
+    /// The body for a batch of log records (held by value or boxed).
+    pub fn logs(
+        &self,
+        logs: &[impl Borrow<LogRecord>],
+        with_resource: bool,
+    ) -> std::io::Result<Body> {
         self.body(with_resource, |out| {
             for log in logs {
-                self.log(out.next()?, log);
+                self.log(out.next()?, log.borrow());
             }
             Ok(())
         })
@@ -201,10 +205,14 @@ impl EnvelopeWriter {
     }
 
     /// The body for custom telemetry: Event, Exception and Availability envelopes.
-    pub fn custom(&self, items: &[Custom], with_resource: bool) -> std::io::Result<Body> {
+    pub fn custom(
+        &self,
+        items: &[impl Borrow<Custom>],
+        with_resource: bool,
+    ) -> std::io::Result<Body> {
         self.body(with_resource, |out| {
             for item in items {
-                self.custom_item(out.next()?, item);
+                self.custom_item(out.next()?, item.borrow());
             }
             Ok(())
         })

@@ -53,6 +53,12 @@ impl Weighed for Custom {
     }
 }
 
+impl<T: Weighed> Weighed for Box<T> {
+    fn weight(&self) -> usize {
+        (**self).weight()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Pending<T> {
     items: Vec<T>,
@@ -91,12 +97,15 @@ impl<T: Weighed> Pending<T> {
 }
 
 /// Spans, logs and custom telemetry gathering at once, each kind into
-/// batches of its own (one request body holds one kind).
+/// batches of its own (one request body holds one kind). Logs and custom
+/// items stay in the boxes they were queued in: a batch of 1,024 records
+/// held by value would be a 160 KB vector, which the allocator maps afresh
+/// (and the kernel zeroes) for every batch.
 #[derive(Debug)]
 pub(crate) struct Gathering {
     spans: Pending<PackedSpan>,
-    logs: Pending<LogRecord>,
-    custom: Pending<Custom>,
+    logs: Pending<Box<LogRecord>>,
+    custom: Pending<Box<Custom>>,
 }
 
 impl Gathering {
@@ -114,10 +123,10 @@ impl Gathering {
     pub fn push(&mut self, msg: Msg) -> Result<Option<Batch>, Msg> {
         Ok(match msg {
             Msg::Span(s) => self.spans.push(s).then(|| Batch::Spans(self.spans.take())),
-            Msg::Log(l) => self.logs.push(*l).then(|| Batch::Logs(self.logs.take())),
+            Msg::Log(l) => self.logs.push(l).then(|| Batch::Logs(self.logs.take())),
             Msg::Custom(c) => self
                 .custom
-                .push(*c)
+                .push(c)
                 .then(|| Batch::Custom(self.custom.take())),
             other => return Err(other),
         })
