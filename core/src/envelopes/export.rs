@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 /// telemetry or metric series, never a mix.
 pub(crate) enum Batch {
     Spans(Vec<PackedSpan>),
-    /// Boxed as they were queued (see `pipeline/pending.rs`).
+    /// Boxed as they were queued: moved into a vector by value, a full
+    /// batch is a vector large enough to be mapped afresh each time (see
+    /// `pipeline/pending.rs`).
+    #[allow(clippy::vec_box)]
     Logs(Vec<Box<LogRecord>>),
-    /// Custom events and availability results.
+    /// Custom events and availability results, boxed alike.
+    #[allow(clippy::vec_box)]
     Custom(Vec<Box<Custom>>),
     /// One collection, and how many points went into it.
     Metrics {
