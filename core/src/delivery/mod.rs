@@ -37,6 +37,7 @@ mod storage;
 mod storage_error;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub(crate) use backoff::Backoff;
 use backoff::MAX_RETRY_AFTER;

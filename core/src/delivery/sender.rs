@@ -75,34 +75,16 @@ pub(crate) struct Sender {
 
 /// The HTTP client of every request to Azure (ingestion, Live Metrics):
 /// redirects are never followed by the client, but by the caller, where the
-/// new host can be checked (and, for ingestion, remembered).
-///
-/// Certificates are verified by rustls with the platform's verifier (on
-/// Linux: the system's CA bundle, or `SSL_CERT_FILE`). On a machine with no
-/// CA certificates at all (a slim container without `ca-certificates`) the
-/// verifier would refuse every certificate; there, and only there, the
-/// webpki roots (Mozilla's) are trusted instead.
+/// new host can be checked (and, for ingestion, remembered). Certificates
+/// are verified as `tls.rs` says, by a verifier built at the first handshake.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    let mut builder = reqwest::Client::builder()
+    reqwest::Client::builder()
         .timeout(timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none());
-    if !system_has_roots() {
-        builder = builder.tls_certs_merge(
-            webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
-        );
-    }
-    builder.build()
-}
-
-/// Whether the system offers any CA certificate (read once per process: the
-/// platform's verifier reads the same store).
-fn system_has_roots() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| !rustls_native_certs::load_native_certs().certs.is_empty())
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(super::tls::client_config())
+        .build()
 }
 
 impl Sender {
