@@ -78,33 +78,30 @@ pub fn key_id_cached(s: &str) -> Option<u32> {
     // Two ways a set: a span's keys are adjacent constants, and with one way
     // two of them sharing a set would evict each other on every span.
     const SETS: usize = 128;
+    type Way = std::cell::Cell<(usize, u32)>;
     thread_local! {
-        static CACHE: std::cell::RefCell<[[(usize, u32); 2]; SETS]> =
-            const { std::cell::RefCell::new([[(0, 0); 2]; SETS]) };
+        static CACHE: [[Way; 2]; SETS] =
+            const { [const { [const { Way::new((0, 0)) }, const { Way::new((0, 0)) }] }; SETS] };
     }
     let addr = s.as_ptr() as usize;
     // Fibonacci hashing spreads nearby addresses over all the sets.
     let set = ((addr ^ s.len()) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57;
     let set = set as usize % SETS;
-    let is = |(cached, id): (usize, u32)| {
-        cached == addr
+    let ways = CACHE.with(|c| [c[set][0].get(), c[set][1].get()]);
+    for (cached, id) in ways {
+        if cached == addr
             && KEY_SLOTS[id as usize]
                 .get()
                 .is_some_and(|k| k.as_str() == s)
-    };
-    let hit = CACHE.with(|c| {
-        let ways = c.borrow()[set];
-        ways.into_iter().find(|&w| is(w)).map(|(_, id)| id)
-    });
-    if hit.is_some() {
-        return hit;
+        {
+            return Some(id);
+        }
     }
     let id = key_id(s)?;
     // The newer entry goes first; the older one moves to the second way.
     CACHE.with(|c| {
-        let ways = &mut c.borrow_mut()[set];
-        ways[1] = ways[0];
-        ways[0] = (addr, id);
+        c[set][1].set(ways[0]);
+        c[set][0].set((addr, id));
     });
     Some(id)
 }
@@ -149,7 +146,30 @@ fn find(
 
 /// The id of the scope named `name` at `version` (no attributes, no schema
 /// URL); `None` when it cannot be interned.
+///
+/// A thread's spans nearly always come from one tracer, so the last scope
+/// found on the thread is tried first, by the address of its name (the
+/// text is still compared, as for keys): no lock and no hashing of the name
+/// for every span.
 pub fn scope_id(name: &str, version: Option<&str>) -> Option<u32> {
+    thread_local! {
+        static LAST: std::cell::Cell<(usize, u32)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    let addr = name.as_ptr() as usize;
+    let (last_addr, last_id) = LAST.get();
+    if last_addr == addr
+        && SCOPE_SLOTS[last_id as usize]
+            .get()
+            .is_some_and(|s| s.name() == name && s.version() == version)
+    {
+        return Some(last_id);
+    }
+    let id = scope_id_by_table(name, version)?;
+    LAST.set((addr, id));
+    Some(id)
+}
+
+fn scope_id_by_table(name: &str, version: Option<&str>) -> Option<u32> {
     let read = |name, version| {
         find(
             &scope_ids().read().unwrap_or_else(|p| p.into_inner()),
@@ -257,6 +277,24 @@ mod tests {
             p.finish().expect("valid")
         };
         assert!(pack(true) == pack(false));
+    }
+
+    /// The thread's last scope is found by its name's address; a name
+    /// rewritten in place, or the same name at another version, is still
+    /// its own scope.
+    #[test]
+    fn a_scope_name_reused_in_place_is_looked_up_again() {
+        let mut name = String::from("reused-scope-a");
+        let a = scope_id(&name, Some("1")).unwrap();
+        assert_eq!(scope_id(&name, Some("1")), Some(a));
+        let b = scope_id(&name, Some("2")).unwrap();
+        assert_ne!(a, b);
+        // SAFETY: ASCII replaced by ASCII keeps the text UTF-8.
+        unsafe { name.as_bytes_mut()[13] = b'b' };
+        let c = scope_id(&name, Some("1")).unwrap();
+        assert_ne!(c, a);
+        assert_eq!(scope_by_id(c).unwrap().name(), "reused-scope-b");
+        assert_eq!(scope_id("reused-scope-a", Some("1")), Some(a));
     }
 
     #[test]
