@@ -172,6 +172,27 @@ fn escape_mask(x: u64) -> u64 {
 pub(crate) struct Json {
     pub buf: Vec<u8>,
     pub cut: u64,
+    /// The whole second [`Json::time`] wrote last, as text.
+    second: LastSecond,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of one whole second: the envelopes of a body are
+/// mostly within a second of each other, so the calendar is worked out once
+/// for them, not for every envelope.
+#[derive(Debug)]
+struct LastSecond {
+    secs: u64,
+    text: [u8; 19],
+}
+
+impl Default for LastSecond {
+    fn default() -> Self {
+        // No time is `u64::MAX` seconds after 1970 in nanoseconds.
+        Self {
+            secs: u64::MAX,
+            text: [0; 19],
+        }
+    }
 }
 
 impl Json {
@@ -297,28 +318,33 @@ impl Json {
 
     /// `"time":"..."`: RFC 3339 UTC with microseconds, as the official distro sends.
     pub fn time(&mut self, unix_nanos: u64) {
-        self.buf.push(b'"');
         let secs = unix_nanos / 1_000_000_000;
         let micros = (unix_nanos % 1_000_000_000) / 1000;
-        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-        let rem = secs % 86_400;
-        let mut t = [0u8; 27];
-        write_digits(&mut t[0..4], y.clamp(0, 9999) as u64);
-        t[4] = b'-';
-        write_digits(&mut t[5..7], mo as u64);
-        t[7] = b'-';
-        write_digits(&mut t[8..10], d as u64);
-        t[10] = b'T';
-        write_digits(&mut t[11..13], rem / 3600);
-        t[13] = b':';
-        write_digits(&mut t[14..16], rem / 60 % 60);
-        t[16] = b':';
-        write_digits(&mut t[17..19], rem % 60);
-        t[19] = b'.';
-        write_digits(&mut t[20..26], micros);
-        t[26] = b'Z';
-        self.buf.extend_from_slice(&t);
-        self.buf.push(b'"');
+        if self.second.secs != secs {
+            let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+            let rem = secs % 86_400;
+            let t = &mut self.second.text;
+            write_digits(&mut t[0..4], y.clamp(0, 9999) as u64);
+            t[4] = b'-';
+            write_digits(&mut t[5..7], mo as u64);
+            t[7] = b'-';
+            write_digits(&mut t[8..10], d as u64);
+            t[10] = b'T';
+            write_digits(&mut t[11..13], rem / 3600);
+            t[13] = b':';
+            write_digits(&mut t[14..16], rem / 60 % 60);
+            t[16] = b':';
+            write_digits(&mut t[17..19], rem % 60);
+            self.second.secs = secs;
+        }
+        let mut t = [0u8; 30];
+        t[0] = b'"';
+        t[1..20].copy_from_slice(&self.second.text);
+        t[20] = b'.';
+        write_digits(&mut t[21..27], micros);
+        t[27] = b'Z';
+        t[28] = b'"';
+        self.buf.extend_from_slice(&t[..29]);
     }
 
     /// A duration as `d.hh:mm:ss.ffffff`, quoted.
@@ -543,6 +569,27 @@ mod tests {
             "\"1.10:17:36.789123\""
         );
         assert_eq!(out(|j| j.duration(0)), "\"0.00:00:00.000000\"");
+    }
+
+    /// One body writes many times: each says what a body of its own would,
+    /// within a second, across seconds and days, and back again.
+    #[test]
+    fn times_written_one_after_another_each_say_their_own() {
+        let t = 1_795_554_295_572_456_789u64;
+        let day = 86_400 * 1_000_000_000;
+        let times = [t, t + 1_000, t + 999_999_999, t + 1_000_000_000, t + day, t, 0, t];
+        let mut j = Json::default();
+        let mut expected = String::new();
+        for (i, &x) in times.iter().enumerate() {
+            if i > 0 {
+                j.byte(b',');
+                expected.push(',');
+            }
+            j.time(x);
+            expected.push_str(&out(|k| k.time(x)));
+        }
+        assert_eq!(String::from_utf8(j.buf).unwrap(), expected);
+        assert!(expected.contains("\"2026-11-25T21:04:55.572456Z\""));
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub(crate) struct Body {
 /// Writes envelopes for one instrumentation key and resource.
 #[derive(Debug)]
 pub(crate) struct EnvelopeWriter {
-    ikey: String,
+    /// `,"iKey":"..."` as every envelope writes it, and whether the key had
+    /// to be cut to its limit (counted for every envelope, as written).
+    ikey_field: (Vec<u8>, bool),
     resource: ResourceTags,
     deflaters: Deflaters,
     view: ViewOptions,
@@ -143,7 +145,12 @@ fn repeated_later<T>(items: &[T], i: usize, key: impl Fn(&T) -> &str) -> bool {
 impl EnvelopeWriter {
     pub fn new(instrumentation_key: &str, resource: ResourceTags, level: u32) -> Self {
         Self {
-            ikey: instrumentation_key.to_string(),
+            ikey_field: {
+                let mut j = Json::default();
+                j.raw(",\"iKey\":");
+                j.str(instrumentation_key, 40);
+                (j.buf, j.cut > 0)
+            },
             resource,
             deflaters: Deflaters::new(level),
             view: ViewOptions::default(),
@@ -241,12 +248,17 @@ impl EnvelopeWriter {
         j.raw(kind);
         j.raw("\",\"time\":");
         j.time(time_unix_nanos);
-        j.raw(",\"iKey\":");
-        j.str(&self.ikey, 40);
+        let (ikey, cut) = &self.ikey_field;
+        j.buf.extend_from_slice(ikey);
+        j.cut += u64::from(*cut);
         if let Some(rate) = sample_rate {
             j.raw(",\"sampleRate\":");
-            j.f64(rate);
             // A whole percentage as the official distro writes it: `25.0`.
+            if rate.fract() == 0.0 && (0.0..=100.0).contains(&rate) {
+                j.u64(rate as u64);
+            } else {
+                j.f64(rate);
+            }
             if rate.fract() == 0.0 {
                 j.raw(".0");
             }
