@@ -78,13 +78,16 @@ pub(crate) struct Sender {
 /// new host can be checked (and, for ingestion, remembered). Certificates
 /// are verified as `tls.rs` says, by a verifier built at the first handshake.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
         .tcp_nodelay(true)
         .user_agent(concat!("genkit-azure/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_backend_preconfigured(super::tls::client_config())
-        .build()
+        .redirect(reqwest::redirect::Policy::none());
+    match super::tls::client_config() {
+        Some(tls) => builder.tls_backend_preconfigured(tls),
+        None => builder,
+    }
+    .build()
 }
 
 impl Sender {

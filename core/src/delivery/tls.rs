@@ -23,17 +23,19 @@ use std::sync::{Arc, OnceLock};
 /// The TLS configuration our HTTP clients hand to reqwest: TLS 1.2 and 1.3
 /// with the process's crypto provider (reqwest's choice: the one installed
 /// as the process default, else aws-lc-rs), HTTP/1.1 by ALPN, and
-/// [`LazyVerifier`] for certificates.
-pub(crate) fn client_config() -> ClientConfig {
+/// [`LazyVerifier`] for certificates. `None` when the provider offers
+/// neither version (a host's own provider could): reqwest then builds its
+/// own configuration, as it did before this one existed.
+pub(crate) fn client_config() -> Option<ClientConfig> {
     let provider = provider();
     let mut config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .expect("the provider's defaults support TLS 1.2 and 1.3")
+        .ok()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(LazyVerifier { provider }))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config
+    Some(config)
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -140,7 +142,7 @@ mod tests {
     /// hyper connection behind it speaks HTTP/1.1 only.
     #[test]
     fn the_config_asks_for_http1_with_sni() {
-        let config = client_config();
+        let config = client_config().expect("aws-lc-rs speaks TLS 1.2 and 1.3");
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(config.enable_sni);
     }
