@@ -195,7 +195,34 @@ impl Default for LastSecond {
     }
 }
 
+/// A string as JSON, rendered once to be written many times (a property
+/// key, the instrumentation key): escaped and cut to its limit, and whether
+/// the cut shortened it, counted at every write as a fresh [`Json::str`]
+/// would count it.
+#[derive(Debug)]
+pub(crate) struct RenderedStr {
+    json: Box<[u8]>,
+    cut: bool,
+}
+
+impl RenderedStr {
+    pub fn new(s: &str, max: usize) -> Self {
+        let mut j = Json::default();
+        j.str(s, max);
+        Self {
+            json: j.buf.into_boxed_slice(),
+            cut: j.cut > 0,
+        }
+    }
+}
+
 impl Json {
+    /// What [`Json::str`] writes for the string `s` was rendered from.
+    pub fn rendered(&mut self, s: &RenderedStr) {
+        self.buf.extend_from_slice(&s.json);
+        self.cut += u64::from(s.cut);
+    }
+
     pub fn raw(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
     }

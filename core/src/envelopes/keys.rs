@@ -10,7 +10,7 @@
 //! a key packed inline has none and is worked out where it is met.
 
 use super::genkit::messages::is_content_key;
-use super::json::Json;
+use super::json::RenderedStr;
 use super::tags;
 use super::view::{item_maps, view_reads, Item};
 use super::writer::MAX_PROPERTY_KEY;
@@ -31,15 +31,11 @@ pub(crate) struct KeyFacts {
     /// Read by the view's standard mapping.
     pub view_reads: bool,
     /// `"key"` escaped and cut to `MAX_PROPERTY_KEY`.
-    pub json: Box<[u8]>,
-    /// Whether the cut shortened it.
-    pub cut: bool,
+    pub json: RenderedStr,
 }
 
 impl KeyFacts {
     fn of(key: &str) -> Self {
-        let mut j = Json::default();
-        j.str(key, MAX_PROPERTY_KEY);
         Self {
             tag: tags::tag(key).map(|(tag, _)| tag),
             reserved: key.starts_with("_MS."),
@@ -47,8 +43,7 @@ impl KeyFacts {
             maps_dependency: item_maps(Item::Dependency, key),
             content: is_content_key(key),
             view_reads: view_reads(key),
-            json: j.buf.into_boxed_slice(),
-            cut: j.cut > 0,
+            json: RenderedStr::new(key, MAX_PROPERTY_KEY),
         }
     }
 
@@ -100,6 +95,7 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelopes::json::Json;
     use crate::ingest::{intern, ValueRef};
 
     fn attr(key: &str, interned: bool) -> Attr<'_> {
@@ -133,10 +129,11 @@ mod tests {
             for key in keys {
                 for interned in [true, false] {
                     let f = table.of(&attr(key, interned));
-                    let mut j = Json::default();
-                    j.str(key, MAX_PROPERTY_KEY);
-                    assert_eq!(*f.json, *j.buf, "{key} round {round}");
-                    assert_eq!(f.cut, j.cut > 0, "{key}");
+                    let (mut fresh, mut rendered) = (Json::default(), Json::default());
+                    fresh.str(key, MAX_PROPERTY_KEY);
+                    rendered.rendered(&f.json);
+                    assert_eq!(rendered.buf, fresh.buf, "{key} round {round}");
+                    assert_eq!(rendered.cut, fresh.cut, "{key}");
                     assert_eq!(f.tag, tags::tag(key).map(|(t, _)| t), "{key}");
                     assert_eq!(f.reserved, key.starts_with("_MS."), "{key}");
                     assert_eq!(f.content, is_content_key(key), "{key}");
@@ -148,6 +145,8 @@ mod tests {
             }
         }
         assert!(table.of(&attr("url.full", true)).maps(Item::Dependency));
-        assert!(table.of(&attr(&long, true)).cut);
+        let mut j = Json::default();
+        j.rendered(&table.of(&attr(&long, true)).json);
+        assert_eq!(j.cut, 1, "a long key is cut, and counted");
     }
 }

@@ -9,7 +9,7 @@
 
 use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
 use super::gzip::{Deflaters, Gzip};
-use super::json::{hex_into, Json};
+use super::json::{hex_into, Json, RenderedStr};
 use super::keys::{KeyFacts, KeyTable};
 use super::metrics::Series;
 use super::resource::ResourceTags;
@@ -57,9 +57,8 @@ pub(crate) struct Body {
 /// Writes envelopes for one instrumentation key and resource.
 #[derive(Debug)]
 pub(crate) struct EnvelopeWriter {
-    /// `,"iKey":"..."` as every envelope writes it, and whether the key had
-    /// to be cut to its limit (counted for every envelope, as written).
-    ikey_field: (Vec<u8>, bool),
+    /// The instrumentation key as every envelope writes it.
+    ikey: RenderedStr,
     resource: ResourceTags,
     deflaters: Deflaters,
     view: ViewOptions,
@@ -145,12 +144,7 @@ fn repeated_later<T>(items: &[T], i: usize, key: impl Fn(&T) -> &str) -> bool {
 impl EnvelopeWriter {
     pub fn new(instrumentation_key: &str, resource: ResourceTags, level: u32) -> Self {
         Self {
-            ikey_field: {
-                let mut j = Json::default();
-                j.raw(",\"iKey\":");
-                j.str(instrumentation_key, 40);
-                (j.buf, j.cut > 0)
-            },
+            ikey: RenderedStr::new(instrumentation_key, 40),
             resource,
             deflaters: Deflaters::new(level),
             view: ViewOptions::default(),
@@ -248,9 +242,8 @@ impl EnvelopeWriter {
         j.raw(kind);
         j.raw("\",\"time\":");
         j.time(time_unix_nanos);
-        let (ikey, cut) = &self.ikey_field;
-        j.buf.extend_from_slice(ikey);
-        j.cut += u64::from(*cut);
+        j.raw(",\"iKey\":");
+        j.rendered(&self.ikey);
         if let Some(rate) = sample_rate {
             j.raw(",\"sampleRate\":");
             // A whole percentage as the official distro writes it: `25.0`.
@@ -776,8 +769,7 @@ impl<'j> Properties<'j> {
     /// [`Properties::value`] for a key whose facts are known.
     fn value_of(&mut self, key: &KeyFacts, value: &str) {
         let j = self.entry();
-        j.buf.extend_from_slice(&key.json);
-        j.cut += u64::from(key.cut);
+        j.rendered(&key.json);
         j.byte(b':');
         j.str(value, value_limit(key.content));
     }
