@@ -246,6 +246,49 @@ fn after_shutdown_every_call_says_so() {
 }
 
 #[test]
+fn spans_and_logs_queued_right_before_shutdown_all_arrive_once() {
+    // The worker takes a queued item ahead of the one it handles (to load
+    // the next span's bytes early): none may be lost or handled twice, and
+    // none taken past the shutdown marker.
+    let emu = emulator();
+    let telemetry = builder(&emu)
+        .queue_capacity(10_000)
+        .max_batch_size(64)
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(AzureSpanProcessor::new(telemetry.clone()))
+        .build();
+    let tracer = provider.tracer("pipeline-test");
+    let n = 1_500;
+    for i in 0..n {
+        tracer.start(format!("span {i}")).end();
+        telemetry.emit_log(log(i)).unwrap();
+    }
+    assert!(telemetry.shutdown(Duration::from_secs(30)).unwrap());
+    let stats = telemetry.stats();
+    assert_eq!(stats.spans_accepted + stats.logs_accepted, 2 * n as u64);
+    assert_eq!(stats.items_delivered, 2 * n as u64, "{stats:?}");
+    assert_eq!(finished(&stats), 2 * n as u64, "{stats:?}");
+    let envs = items(&emu);
+    let logs = arrivals(&envs);
+    let mut spans = std::collections::HashMap::<&str, usize>::new();
+    for e in of_kind(&envs, "RemoteDependency") {
+        *spans
+            .entry(e["data"]["baseData"]["name"].as_str().unwrap())
+            .or_default() += 1;
+    }
+    for i in 0..n {
+        assert_eq!(logs.get(&format!("item {i}")), Some(&1), "log {i}");
+        assert_eq!(
+            spans.get(format!("span {i}").as_str()),
+            Some(&1),
+            "span {i}"
+        );
+    }
+}
+
+#[test]
 fn requests_use_v2_1_track_and_gzip() {
     let emu = emulator();
     let telemetry = builder(&emu).build().unwrap();

@@ -163,7 +163,10 @@ impl EnvelopeWriter {
             let mut parts = SpanParts::default();
             let mut tags = ItemTags::default();
             let mut keys = KeyTable::default();
-            for span in spans {
+            for (i, span) in spans.iter().enumerate() {
+                if let Some(next) = spans.get(i + 1) {
+                    next.prefetch();
+                }
                 // Malformed bytes never come from `SpanPacker`; what was read is written.
                 let _ = parts.read(span);
                 let view = SpanView::of_where(&parts, &self.view, |a| keys.of(a).view_reads);

@@ -147,8 +147,18 @@ impl Worker {
             if self.on_msg(msg).await == Flow::Stop {
                 return;
             }
-            // Take what else is queued without waiting...
-            while let Ok(msg) = self.rx.try_recv() {
+            // Take what else is queued without waiting, one item ahead: the
+            // next span's bytes load while this one is handled (see
+            // `PackedSpan::prefetch`). Nothing is taken past a shutdown
+            // marker, which drains the queue itself.
+            let mut next = self.rx.try_recv().ok();
+            while let Some(msg) = next.take() {
+                if !matches!(msg, Msg::Shutdown(_)) {
+                    next = self.rx.try_recv().ok();
+                    if let Some(Msg::Span(span)) = &next {
+                        span.prefetch();
+                    }
+                }
                 if self.on_msg(msg).await == Flow::Stop {
                     return;
                 }
