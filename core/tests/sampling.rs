@@ -285,3 +285,89 @@ fn a_ratio_and_a_rate_together_are_refused() {
          traces are sampled either at a fixed ratio or up to a rate (got 0.5 and 5 traces/s)"
     );
 }
+
+/// A flow calling a model: the model call's `Config[...]` record, derived by
+/// the pipeline, is sampled as the host's logs are. Kept with its trace, it
+/// travels with its span (a derived item of the span's batch); logs not
+/// sampled by trace are all kept, without a `sampleRate`. Returns the trace id.
+fn model_flow(tracer: &SdkTracer) -> String {
+    let root = tracer
+        .span_builder("weather_flow")
+        .with_attributes([
+            KeyValue::new("genkit:type", "action"),
+            KeyValue::new("genkit:metadata:subtype", "flow"),
+            KeyValue::new("genkit:name", "weather_flow"),
+            KeyValue::new("genkit:path", FLOW),
+            KeyValue::new("genkit:state", "success"),
+        ])
+        .start(tracer);
+    let trace = root.span_context().trace_id();
+    let cx = Context::current_with_span(root);
+    tracer
+        .span_builder("fake-model")
+        .with_attributes([
+            KeyValue::new("genkit:type", "action"),
+            KeyValue::new("genkit:metadata:subtype", "model"),
+            KeyValue::new("genkit:name", "fake-model"),
+            KeyValue::new(
+                "genkit:path",
+                format!("{FLOW}/{{fake-model,t:action,s:model}}"),
+            ),
+            KeyValue::new("genkit:state", "success"),
+        ])
+        .start_with_context(tracer, &cx)
+        .end();
+    cx.span().end();
+    format!("{trace:032x}")
+}
+
+#[test]
+fn a_model_calls_config_record_is_sampled_as_the_hosts_logs_are() {
+    const N: usize = 120;
+    for logs_by_trace in [true, false] {
+        let emu = emulator();
+        let (t, provider) = pipeline(&emu, |b| {
+            b.sampling_ratio(0.5)
+                .enable_trace_based_sampling_for_logs(logs_by_trace)
+        });
+        let tracer = provider.tracer("sampling-test");
+        let traces: Vec<String> = (0..N).map(|_| model_flow(&tracer)).collect();
+        assert!(t.flush(Duration::from_secs(10)).unwrap());
+        let envs = items(&emu);
+        let kept: BTreeSet<&str> = traces
+            .iter()
+            .filter(|id| score(id) < 0.5)
+            .map(String::as_str)
+            .collect();
+        let configs = named(&envs, "Message", "message", "Config[");
+        let mut per_trace: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &configs {
+            assert_eq!(
+                e["data"]["baseData"]["message"],
+                "Config[weather_flow > fake-model, fake-model]"
+            );
+            assert_eq!(tag(e, "ai.operation.name"), Some("weather_flow"));
+            *per_trace.entry(operation(e)).or_default() += 1;
+        }
+        assert!(per_trace.values().all(|n| *n == 1), "{per_trace:?}");
+        if logs_by_trace {
+            let operations: BTreeSet<&str> = per_trace.keys().map(String::as_str).collect();
+            assert_eq!(operations, kept);
+            assert!(configs.iter().all(|e| e["sampleRate"] == 50.0));
+        } else {
+            assert_eq!(per_trace.len(), N, "every one kept");
+            assert!(configs.iter().all(|e| e.get("sampleRate").is_none()));
+        }
+        // Each arrived Config record is a derived log, settled once.
+        let s = t.stats();
+        assert_eq!(s.logs_derived, N as u64);
+        let dropped = (N - kept.len()) as u64;
+        assert_eq!(s.logs_sampled_out, if logs_by_trace { dropped } else { 0 });
+        assert_eq!(
+            s.items_delivered,
+            finished(&s) - s.spans_sampled_out - s.logs_sampled_out
+        );
+        accounted(&s);
+        provider.shutdown().unwrap();
+    }
+}

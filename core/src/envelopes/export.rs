@@ -30,10 +30,11 @@ pub(crate) enum Batch {
 }
 
 impl Batch {
-    /// The items (spans, logs, metric points) the batch accounts for.
+    /// The items the batch accounts for: spans and the `Config[...]` log
+    /// records they carry (see `PackedSpan::items`), logs, metric points.
     pub fn len(&self) -> usize {
         match self {
-            Batch::Spans(v) => v.len(),
+            Batch::Spans(v) => v.iter().map(PackedSpan::items).sum(),
             Batch::Logs(v) => v.len(),
             Batch::Custom(v) => v.len(),
             Batch::Metrics { points, .. } => *points as usize,

@@ -7,7 +7,9 @@
 //! only knows Application Insights' schema: field names, order, formats and
 //! length limits (cut at character boundaries, counted).
 
+use super::genkit::logs::{ConfigLog, LOGGER};
 use super::genkit::messages::{is_content_key, MAX_CONTENT_BYTES};
+use super::genkit::GenkitSpan;
 use super::gzip::{Deflaters, Gzip};
 use super::json::{hex_into, Json, RenderedStr};
 use super::keys::{KeyFacts, KeyTable};
@@ -176,6 +178,12 @@ impl EnvelopeWriter {
                 }
                 for e in &view.evaluations {
                     self.evaluation(out.next()?, &parts, &view, e, &mut tags);
+                }
+                if span.has_config_log() {
+                    // Marked only on a model call, which reads as Genkit's.
+                    if let Some(genkit) = GenkitSpan::read(&parts) {
+                        self.config_log(out.next()?, &parts, &genkit);
+                    }
                 }
             }
             Ok(())
@@ -589,6 +597,32 @@ impl EnvelopeWriter {
         if let Some(name) = &log.logger_name {
             props.value("logger_name", name);
         }
+        props.close();
+        Self::end(j);
+    }
+
+    /// A model call's `Config[...]` record, written with its span: the
+    /// Message envelope [`EnvelopeWriter::log`] writes for the record the
+    /// worker would otherwise have derived (`logs::derive_with`), from the
+    /// same description ([`ConfigLog`]) and with the span's sampling, as the
+    /// worker marks only a span whose records share it.
+    fn config_log(&self, j: &mut Json, span: &SpanParts<'_>, genkit: &GenkitSpan<'_>) {
+        let config = ConfigLog::of(genkit, ConfigLog::display_path(genkit));
+        let operation = ConfigLog::operation(span, genkit);
+        self.head(j, "Message", span.end_unix_nanos, span.sample_rate);
+        let ids = Some((*span.trace_id, *span.span_id));
+        let mut own = ItemTags::default();
+        operation_tags(&mut own, &ids, operation.as_deref());
+        self.tags(j, &own);
+        Self::data(j, "Message");
+        j.field_str_after_comma("message", &config.message(), MAX_MESSAGE);
+        j.raw(",\"severityLevel\":");
+        j.u64(severity_level(Severity::Info).into());
+        let mut props = Properties::open(j);
+        for (key, value) in config.attributes(&self.view.source) {
+            props.value(key, value);
+        }
+        props.value("logger_name", LOGGER);
         props.close();
         Self::end(j);
     }

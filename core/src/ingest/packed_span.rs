@@ -76,6 +76,10 @@ pub(super) const FLAG_FAILURE_SOURCE: u8 = 4;
 /// Its trace was sampled out: the worker derives Genkit's metrics and logs
 /// from it, then drops it (`spans_sampled_out`).
 pub(super) const FLAG_SAMPLED_OUT: u8 = 8;
+/// Set by the worker on an exported model call: the writer writes the call's
+/// `Config[...]` log record next to the span (`ConfigLog`), an item of its
+/// own that the span's batch accounts for (see [`PackedSpan::items`]).
+pub(super) const FLAG_CONFIG_LOG: u8 = 16;
 
 pub(super) const NAME: u8 = 1;
 pub(super) const STATUS: u8 = 2;
@@ -604,6 +608,28 @@ impl PackedSpan {
         if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
             *flags |= FLAG_FAILURE_SOURCE;
         }
+    }
+
+    /// Has the writer write the span's `Config[...]` log record with it: a
+    /// derived log record that travels in the span's batch (see
+    /// `envelopes::genkit::logs::ConfigLog`).
+    pub(crate) fn mark_config_log(&mut self) {
+        if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
+            *flags |= FLAG_CONFIG_LOG;
+        }
+    }
+
+    /// Whether the span carries its `Config[...]` log record.
+    pub(crate) fn has_config_log(&self) -> bool {
+        self.bytes
+            .get(FLAGS_AT)
+            .is_some_and(|f| f & FLAG_CONFIG_LOG != 0)
+    }
+
+    /// The items the span accounts for: itself, and the log record it
+    /// carries, if any.
+    pub(crate) fn items(&self) -> usize {
+        1 + usize::from(self.has_config_log())
     }
 
     /// The packed bytes, for reading in place (see `span_ref.rs`).

@@ -124,24 +124,33 @@ impl Enricher {
     /// Takes in a span as it ends: marks it when it is a failure source,
     /// and hands what it derives to `points` (labels and the measurements
     /// that share them, borrowed: see [`metrics::derive_groups`]) and `log`.
+    /// With `config_with_span` (the span is exported, and its records would
+    /// share its sampling), a model call's `Config[...]` record is not
+    /// handed to `log` but marked on the span for the writer to write with
+    /// it (see `logs::ConfigLog`); the caller counts it as derived.
     /// Returns what the agent tracker needs of it (see [`Agents::ended`]).
     pub fn enrich(
         &mut self,
         span: &mut PackedSpan,
+        config_with_span: bool,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
     ) -> Seen {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
         // Only `genkit:*` attributes are asked for here: the others are
         // stepped over (the writer reads them when it writes the span).
-        let (source, seen) = if parts.read_attributes(span, |k| k.starts_with("genkit:")) {
-            self.derive(&parts, points, log)
-        } else {
-            (false, Seen::default())
-        };
+        let (source, seen, config_left) =
+            if parts.read_attributes(span, |k| k.starts_with("genkit:")) {
+                self.derive(&parts, config_with_span, points, log)
+            } else {
+                (false, Seen::default(), false)
+            };
         self.parts = recycled(parts);
         if source {
             span.mark_failure_source();
+        }
+        if config_left {
+            span.mark_config_log();
         }
         if let Some(id) = self.call_id.take() {
             span.tool_call_id(&id);
@@ -162,6 +171,7 @@ impl Enricher {
     ) {
         self.enrich(
             span,
+            false,
             &mut |labels: &[(&str, &str)], measures: &[Measure]| {
                 for m in measures {
                     point(metrics::point_of(labels, m));
@@ -203,14 +213,16 @@ impl Enricher {
         self.agents.release_all(released);
     }
 
-    /// Everything but the marking; true when the span is a failure source,
-    /// and what the agent tracker needs of it.
+    /// Everything but the marking: whether the span is a failure source,
+    /// what the agent tracker needs of it, and whether its `Config[...]`
+    /// record was left to the writer.
     fn derive(
         &mut self,
         parts: &SpanParts<'_>,
+        config_with_span: bool,
         points: &mut impl FnMut(&[(&str, &str)], &[Measure]),
         log: &mut impl FnMut(LogRecord),
-    ) -> (bool, Seen) {
+    ) -> (bool, Seen, bool) {
         self.session = None;
         self.agent_names = None;
         // One pass over the attributes, for the tracker and the facts both.
@@ -240,7 +252,7 @@ impl Enricher {
             self.tool_refs.remove(&seen.span_id);
         }
         if !scan.genkit {
-            return (source, seen);
+            return (source, seen, false);
         }
         let role = scan.span.role_among(&self.options.agent_flows);
         if role == Role::Tool && !self.tool_refs.is_empty() {
@@ -282,7 +294,7 @@ impl Enricher {
                 }
                 self.note_tool_refs(seen.parent, model.as_ref());
             }
-            return (source, seen);
+            return (source, seen, false);
         }
         let facts = SpanFacts::of(scan.span, parts, source);
         if role == Role::Model {
@@ -295,11 +307,11 @@ impl Enricher {
         if o.metrics {
             metrics::derive_groups(&facts, &o.source, points);
         }
-        if o.logs {
-            let cache = &mut self.log_cache;
-            logs::derive_with(&facts, &o.source, o.log_input_and_output, cache, log);
-        }
-        (source, seen)
+        let config_left = o.logs && {
+            let (cache, io) = (&mut self.log_cache, o.log_input_and_output);
+            logs::derive_with(&facts, &o.source, io, cache, config_with_span, log)
+        };
+        (source, seen, config_left)
     }
 }
 
@@ -655,7 +667,7 @@ mod tests {
         let mut end = |e: &mut Enricher, id: u8, parent: u8, attrs: &[(&str, String)]| {
             let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let mut s = span(id, Some(parent), &attrs, false);
-            let seen = e.enrich(&mut s, &mut |_, _| {}, &mut |_| {});
+            let seen = e.enrich(&mut s, false, &mut |_, _| {}, &mut |_| {});
             e.settle(seen, s, true, &mut released)
         };
         assert!(

@@ -24,9 +24,20 @@ pub(crate) trait Weighed {
 
 impl Weighed for PackedSpan {
     fn weight(&self) -> usize {
+        // A `Config[...]` record it carries weighs what it would as a log
+        // record of its own (its text and seven short attributes).
         self.heap_bytes()
+            + if self.has_config_log() {
+                CONFIG_LOG_WEIGHT
+            } else {
+                0
+            }
     }
 }
+
+/// About what a model call's `Config[...]` log record weighs as a
+/// [`LogRecord`]: the 64 below, a 60-byte text, 180 bytes of attributes.
+const CONFIG_LOG_WEIGHT: usize = 300;
 
 fn attributes_weight(attributes: &[KeyValue]) -> usize {
     attributes

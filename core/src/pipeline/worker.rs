@@ -247,10 +247,18 @@ impl Worker {
     /// Enriches a span, batches it (unless traces are off), then batches
     /// the logs derived from it.
     async fn span(&mut self, mut span: PackedSpan) {
+        // Sampling dropped its trace: derived from, then dropped as with
+        // traces off.
+        let (sampled_out, sample_rate) = (span.sampled_out(), span.sample_rate());
+        let exported = self.settings.export_spans && !sampled_out;
+        // A model call's `Config[...]` record goes with its span when both
+        // are exported alike (the record then takes the span's sampling).
+        let config_with_span = exported && (self.settings.sample_logs || sample_rate.is_none());
         let (metrics, counters, derived) = (&mut self.metrics, &self.counters, &mut self.derived);
         let mut first_folds = Vec::new();
         let seen = self.enricher.enrich(
             &mut span,
+            config_with_span,
             &mut |labels, measures| {
                 // Borrowed: a series seen before costs no allocation.
                 let labels = metrics.label_set(labels.iter().copied());
@@ -270,10 +278,11 @@ impl Worker {
         for name in first_folds {
             self.say_overflow(&name);
         }
-        // Sampling dropped its trace: derived from, then dropped as with
-        // traces off.
-        let (sampled_out, sample_rate) = (span.sampled_out(), span.sample_rate());
-        let exported = self.settings.export_spans && !sampled_out;
+        if span.has_config_log() {
+            // A derived log record, settled with the span's batch.
+            Counters::add(&self.counters.logs_derived, 1);
+            Counters::add(&self.counters.items_pending, 1);
+        }
         // A span inside an agent may wait here for its main agent (`agents.rs`).
         let span = self
             .enricher

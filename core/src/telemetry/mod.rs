@@ -166,6 +166,7 @@ impl AzureTelemetry {
             model_prices: (!config.model_prices.is_empty())
                 .then(|| Arc::new(config.model_prices.clone())),
             agent_flows: crate::envelopes::genkit::AgentFlows::new(&config.agent_flows),
+            source: crate::envelopes::genkit::Source::of(&resource),
         };
         let exporter = Arc::new(AzureExporter::new(
             &connection_string,

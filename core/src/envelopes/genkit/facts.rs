@@ -129,11 +129,7 @@ impl<'a> SpanFacts<'a> {
     /// The feature the span serves (the flow's name, else the path's
     /// outermost feature), `fallback` when neither says.
     pub fn feature_name(&self, fallback: &'a str) -> Cow<'a, str> {
-        let name = match self.span.feature_name() {
-            n if n == "<unknown>" || n.is_empty() => Cow::Borrowed(fallback),
-            n => n,
-        };
-        cut(name, limits::NAME)
+        self.span.feature_name_or(fallback)
     }
 
     /// A span attribute's text (strings only).

@@ -18,8 +18,8 @@
 
 use super::facts::{cut, limits, SpanFacts};
 use super::metrics::Source;
-use super::{display_path, feature_name, root_name, Role};
-use crate::ingest::{time_from_unix_nanos, LogRecord};
+use super::{display_path, feature_name, root_name, GenkitSpan, Role};
+use crate::ingest::{time_from_unix_nanos, LogRecord, SpanParts};
 use crate::text::truncated_chars;
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{SpanId, TraceId};
@@ -98,74 +98,158 @@ pub(crate) fn derive(
     input_and_output: bool,
     out: &mut impl FnMut(LogRecord),
 ) {
-    derive_with(f, source, input_and_output, &mut LogCache::default(), out);
+    derive_with(
+        f,
+        source,
+        input_and_output,
+        &mut LogCache::default(),
+        false,
+        out,
+    );
 }
 
-/// Hands `out` every log record the span's facts call for.
+/// Hands `out` every log record the span's facts call for. With
+/// `config_with_span`, a model call's `Config[...]` record is left to the
+/// writer, which writes it next to the span (see [`ConfigLog`]): the return
+/// says whether it was.
 pub(crate) fn derive_with(
     f: &SpanFacts<'_>,
     source: &Source,
     input_and_output: bool,
     cache: &mut LogCache,
+    config_with_span: bool,
     out: &mut impl FnMut(LogRecord),
-) {
+) -> bool {
     let role = f.span.role();
-    let wanted = role == Role::Model
+    let config_left = role == Role::Model && config_with_span;
+    let wanted = (role == Role::Model && (input_and_output || !config_left))
         || f.failure_source
         || (input_and_output && f.root)
         || (input_and_output && role == Role::Tool);
     if !wanted {
-        return;
+        return config_left;
     }
-    let operation = f
-        .parts
-        .operation_name
-        .map(Cow::Borrowed)
-        .or_else(|| root_name(f.span.path))
-        .map(|name| cache.operation(&name));
-    let mut path = display_path(f.span.path);
-    path.truncate(truncated_chars(&path, limits::PATH).len());
+    let operation = ConfigLog::operation(f.parts, &f.span).map(|name| cache.operation(&name));
     let c = Common {
         facts: f,
         source,
         operation,
-        path,
+        path: ConfigLog::display_path(&f.span),
     };
     if role == Role::Model {
-        model(&c, input_and_output, out);
+        model(&c, input_and_output, config_left, out);
     } else if input_and_output && (f.root || role == Role::Tool) {
         whole_input_and_output(&c, out);
     }
     if f.failure_source {
         error(&c, out);
     }
+    config_left
 }
 
-/// `Config[...]` and, when asked, `Input[...]` / `Output[...]` per part.
-fn model(c: &Common<'_>, input_and_output: bool, out: &mut impl FnMut(LogRecord)) {
-    let f = c.facts;
-    let model = truncated_chars(f.span.name, limits::NAME);
-    let feature = f.feature_name("generate");
-    // The model, and room for the two config fields.
-    let mut attrs = c.attributes(&feature, 3);
-    attrs.push(KeyValue::new("model", model.to_string()));
-    // What each Input / Output record adds to (the common case, without
-    // them, copies nothing).
-    let shared = input_and_output.then(|| attrs.clone());
-    if let Some(config) = f.span.input.and_then(request_config) {
-        for (key, name) in [
-            ("maxOutputTokens", "maxOutputTokens"),
-            ("stopSequences", "stopSequences"),
-        ] {
-            if let Some(v) = config.get(key).filter(|v| !v.is_null()) {
-                attrs.push(KeyValue::new(name, json_text(v)));
+/// A model call's `Config[<path>, <model>]` record, read from its span: the
+/// one description of the record, which the worker hands on as a log record
+/// ([`derive_with`]) or the writer writes next to its span, in the span's
+/// body, when the span is exported with it (a span marked with
+/// `PackedSpan::mark_config_log`): the record then needs no log record of
+/// its own, no batch and no body, and compresses against its span.
+pub(crate) struct ConfigLog<'a> {
+    /// The display path (`flow > generate > model`), cut.
+    path: String,
+    /// The qualified path, cut.
+    qualified_path: &'a str,
+    feature: Cow<'a, str>,
+    model: &'a str,
+    /// `maxOutputTokens` and `stopSequences`, when the request sets them.
+    request: Vec<(&'static str, String)>,
+}
+
+impl<'a> ConfigLog<'a> {
+    /// The record of model call `span`, whose display path is `path` (see
+    /// [`ConfigLog::display_path`]).
+    pub fn of(span: &GenkitSpan<'a>, path: String) -> Self {
+        let mut request = Vec::new();
+        if let Some(config) = span.input.and_then(request_config) {
+            for key in ["maxOutputTokens", "stopSequences"] {
+                if let Some(v) = config.get(key).filter(|v| !v.is_null()) {
+                    request.push((key, json_text(v)));
+                }
             }
         }
+        ConfigLog {
+            path,
+            qualified_path: truncated_chars(span.path, limits::PATH),
+            feature: span.feature_name_or("generate"),
+            model: truncated_chars(span.name, limits::NAME),
+            request,
+        }
     }
-    out(c.record(Severity::Info, titled("Config", &c.path, model, ""), attrs));
-    let Some(shared) = shared else {
+
+    /// The display path every record of `span` names, cut.
+    pub fn display_path(span: &GenkitSpan<'_>) -> String {
+        let mut path = display_path(span.path);
+        path.truncate(truncated_chars(&path, limits::PATH).len());
+        path
+    }
+
+    /// Its text: `Config[<path>, <model>]`.
+    pub fn message(&self) -> String {
+        titled("Config", &self.path, self.model, "")
+    }
+
+    /// Its attributes, in the plugin's order (its `logger_name`,
+    /// [`LOGGER`], comes apart).
+    pub fn attributes<'s>(
+        &'s self,
+        source: &'s Source,
+    ) -> impl Iterator<Item = (&'static str, &'s str)> {
+        [
+            ("path", self.path.as_str()),
+            ("qualifiedPath", self.qualified_path),
+            ("featureName", &self.feature),
+            ("source", &source.source),
+            ("sourceVersion", &source.version),
+            ("model", self.model),
+        ]
+        .into_iter()
+        .chain(self.request.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+
+    /// The operation its span is in: the name registered at the span's
+    /// start, else the path's root.
+    pub fn operation(parts: &'a SpanParts<'a>, span: &GenkitSpan<'a>) -> Option<Cow<'a, str>> {
+        parts
+            .operation_name
+            .map(Cow::Borrowed)
+            .or_else(|| root_name(span.path))
+    }
+}
+
+/// `Config[...]` (unless `config_left` to the writer) and, when asked,
+/// `Input[...]` / `Output[...]` per part.
+fn model(
+    c: &Common<'_>,
+    input_and_output: bool,
+    config_left: bool,
+    out: &mut impl FnMut(LogRecord),
+) {
+    let f = c.facts;
+    let config = ConfigLog::of(&f.span, c.path.clone());
+    if !config_left {
+        let attrs = config
+            .attributes(c.source)
+            .map(|(k, v)| KeyValue::new(k, v.to_string()))
+            .collect();
+        out(c.record(Severity::Info, config.message(), attrs));
+    }
+    if !input_and_output {
         return;
-    };
+    }
+    // What each Input / Output record adds to: the Config record's
+    // attributes up to the model.
+    let model = config.model;
+    let mut shared = c.attributes(&config.feature, 1);
+    shared.push(KeyValue::new("model", model.to_string()));
     if let Some(input) = f
         .span
         .input
@@ -518,6 +602,87 @@ mod tests {
         assert_eq!(attr(r, "content"), None, "no content without the option");
     }
 
+    /// The model span of [`model_span`], its trace kept by sampling at 25 %.
+    fn sampled_model_span() -> PackedSpan {
+        let mut p = SpanPacker::new(
+            [1; 16],
+            [2; 8],
+            Some([3; 8]),
+            false,
+            SpanKind::Client,
+            0,
+            5_000,
+        );
+        p.sampling(crate::ingest::Sampled {
+            keep: true,
+            percentage: 25.0,
+        });
+        let mut parts = SpanParts::default();
+        let model = model_span();
+        parts.read(&model);
+        p.operation_name("weather_flow");
+        for a in &parts.attrs {
+            p.attribute_str(a.key, &a.value.to_value().as_str());
+        }
+        p.finish().unwrap()
+    }
+
+    /// What `derive_with` hands on for `span`, and whether it left the
+    /// Config record to the writer.
+    fn derived(span: &PackedSpan, io: bool, config_with_span: bool) -> (Vec<LogRecord>, bool) {
+        let mut parts = SpanParts::default();
+        parts.read(span);
+        let facts = SpanFacts::read(&parts, false).unwrap();
+        let mut out = Vec::new();
+        let (source, cache) = (&Source::default(), &mut LogCache::default());
+        let left = derive_with(&facts, source, io, cache, config_with_span, &mut |r| {
+            out.push(r)
+        });
+        (out, left)
+    }
+
+    #[test]
+    fn a_config_record_left_to_the_writer_is_the_envelope_its_log_record_makes() {
+        use crate::envelopes::test_support::decode;
+        use crate::envelopes::writer::EnvelopeWriter;
+        use crate::envelopes::{ResourceTags, ViewOptions};
+        let span = sampled_model_span();
+        // What the worker hands on without the writer's help: the record,
+        // with its span's sampling (`enable_trace_based_sampling_for_logs`).
+        let (mut records, left) = derived(&span, false, false);
+        assert!(!left);
+        assert_eq!(records.len(), 1, "{records:#?}");
+        records[0].sample_rate = span.sample_rate();
+        // Left to the writer: nothing is handed on; Input and Output records
+        // (with the option) still are.
+        let (handed_on, left) = derived(&span, false, true);
+        assert!(left);
+        assert!(handed_on.is_empty(), "{handed_on:#?}");
+        let (with_io, left) = derived(&span, true, true);
+        assert!(left);
+        assert!(!with_io.is_empty());
+        assert!(
+            with_io.iter().all(|r| !r.body.starts_with("Config[")),
+            "{with_io:#?}"
+        );
+
+        let resource = opentelemetry_sdk::Resource::builder_empty().build();
+        let writer =
+            EnvelopeWriter::new("k", ResourceTags::new(&resource), 1).with_view(ViewOptions {
+                source: Source::default(),
+                ..ViewOptions::default()
+            });
+        let as_record = decode(&writer.logs(&records, false).unwrap().gzip);
+        let mut marked = span.clone();
+        marked.mark_config_log();
+        let with_span = decode(&writer.spans(&[marked], false).unwrap().gzip);
+        assert_eq!(with_span.len(), 2, "{with_span:#?}");
+        assert_eq!(with_span[1], as_record[0]);
+        assert_eq!(with_span[1]["sampleRate"], 25.0);
+        // Unmarked, the span is written alone.
+        assert_eq!(decode(&writer.spans(&[span], false).unwrap().gzip).len(), 1);
+    }
+
     #[test]
     fn with_the_option_each_message_part_is_a_record_and_media_is_hashed() {
         let out = logs(&model_span(), false, true);
@@ -642,9 +807,14 @@ mod tests {
         let facts = SpanFacts::read(&parts, false).unwrap();
         let (mut cache, mut out) = (LogCache::default(), Vec::new());
         for _ in 0..2 {
-            derive_with(&facts, &Source::default(), false, &mut cache, &mut |r| {
-                out.push(r)
-            });
+            derive_with(
+                &facts,
+                &Source::default(),
+                false,
+                &mut cache,
+                false,
+                &mut |r| out.push(r),
+            );
         }
         let names: Vec<Arc<str>> = out
             .iter()

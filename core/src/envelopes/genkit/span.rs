@@ -172,6 +172,16 @@ impl<'a> GenkitSpan<'a> {
         }
         super::feature_name(self.path).unwrap_or(Cow::Borrowed("<unknown>"))
     }
+
+    /// [`GenkitSpan::feature_name`], `fallback` when it names none, cut
+    /// as the plugin's labels are.
+    pub fn feature_name_or(&self, fallback: &'a str) -> Cow<'a, str> {
+        let name = match self.feature_name() {
+            n if n == "<unknown>" || n.is_empty() => Cow::Borrowed(fallback),
+            n => n,
+        };
+        super::facts::cut(name, super::facts::limits::NAME)
+    }
 }
 
 /// How many of `path`'s `/`-separated parts start with `{`, counted up to

@@ -27,6 +27,9 @@ pub(crate) struct ViewOptions {
     pub model_prices: Option<std::sync::Arc<std::collections::HashMap<String, (f64, f64)>>>,
     /// Flows presented as agents (`agent_flows`).
     pub agent_flows: crate::envelopes::genkit::AgentFlows,
+    /// Genkit's `source` / `sourceVersion` labels (from the resource), for
+    /// the `Config[...]` records written with their spans.
+    pub source: crate::envelopes::genkit::Source,
 }
 
 impl ViewOptions {
