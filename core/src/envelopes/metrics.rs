@@ -246,6 +246,41 @@ pub(crate) enum Recorded {
     FirstOverflow(String),
 }
 
+/// How many groups of points [`MetricsRecorder::record_group`] remembers:
+/// the few label sets an app's spans repeat (a flow's and a model call's,
+/// by outcome).
+const REMEMBERED_GROUPS: usize = 8;
+
+/// A group of points seen since the last collection: its labels as they
+/// were given (in that order), and the series each of its measurements
+/// went into.
+#[derive(Debug)]
+struct Remembered {
+    labels: Vec<(String, String)>,
+    series: Vec<RememberedSeries>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RememberedSeries {
+    kind: MetricKind,
+    name: &'static str,
+    /// Its entry in its table (`totals` for an up-down counter).
+    index: usize,
+    /// It is its metric's overflow series.
+    overflowed: bool,
+}
+
+impl Remembered {
+    fn is(&self, labels: &[(&str, &str)]) -> bool {
+        self.labels.len() == labels.len()
+            && self
+                .labels
+                .iter()
+                .zip(labels)
+                .all(|((k, v), (bk, bv))| k == bk && v == bv)
+    }
+}
+
 /// The worker's side: series by key, recorded in arrival order.
 #[derive(Debug)]
 pub(crate) struct MetricsRecorder {
@@ -266,6 +301,10 @@ pub(crate) struct MetricsRecorder {
     hasher: RandomState,
     /// The hash of the overflow series' attribute set.
     overflow_hash: u64,
+    /// Groups of points recorded since the last collection, and the slot
+    /// the next new one takes.
+    remembered: Vec<Remembered>,
+    next_slot: usize,
 }
 
 impl MetricsRecorder {
@@ -280,12 +319,14 @@ impl MetricsRecorder {
             overflowed: HashSet::new(),
             hasher,
             overflow_hash,
+            remembered: Vec::new(),
+            next_slot: 0,
         }
     }
 
     /// `labels` as the set of a series: the same series whatever their
     /// order, the last value of a repeated key kept. Made once for the
-    /// points that share them ([`MetricsRecorder::record_borrowed`]).
+    /// points that share them ([`MetricsRecorder::record_group`]).
     pub fn label_set<'a>(
         &self,
         labels: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -305,17 +346,77 @@ impl MetricsRecorder {
         set
     }
 
-    /// A point from borrowed parts, into the same series as
-    /// [`MetricsRecorder::record`]'s: nothing is allocated unless the
-    /// series is new (or the metric first overflows).
-    pub fn record_borrowed(
+    /// Points that share `labels` (in no particular order, borrowed), each
+    /// `(kind, name, value)`, handing `recorded` what became of each: into
+    /// the same series as [`MetricsRecorder::record`]'s, nothing allocated
+    /// unless a series is new, the labels' set made once for the group.
+    /// A group whose labels, in the order given, were seen since the last
+    /// collection needs no set at all: where its points went is remembered,
+    /// so the derived points of a span that repeats the last ones' labels
+    /// (most spans do) are added without sorting, hashing and comparing
+    /// them again.
+    pub fn record_group(
         &mut self,
-        kind: MetricKind,
-        name: &str,
-        labels: &LabelSet<'_>,
-        value: f64,
-    ) -> Recorded {
-        self.add(kind, name, labels, value, None)
+        labels: &[(&str, &str)],
+        measures: impl IntoIterator<Item = (MetricKind, &'static str, f64)>,
+        recorded: &mut impl FnMut(Recorded),
+    ) {
+        let slot = match self.remembered.iter().position(|g| g.is(labels)) {
+            Some(slot) => slot,
+            None => {
+                let group = Remembered {
+                    labels: labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    series: Vec::new(),
+                };
+                if self.remembered.len() < REMEMBERED_GROUPS {
+                    self.remembered.push(group);
+                    self.remembered.len() - 1
+                } else {
+                    let slot = self.next_slot;
+                    self.next_slot = (slot + 1) % REMEMBERED_GROUPS;
+                    self.remembered[slot] = group;
+                    slot
+                }
+            }
+        };
+        let mut set = None;
+        for (kind, name, value) in measures {
+            let known = self.remembered[slot]
+                .series
+                .iter()
+                .find(|s| s.kind == kind && s.name == name)
+                .copied();
+            if let Some(s) = known {
+                self.table(kind).entries[s.index]
+                    .aggregate
+                    .add(kind, value, None);
+                self.points += 1;
+                recorded(match s.overflowed {
+                    true => Recorded::Overflowed,
+                    false => Recorded::InSeries,
+                });
+                continue;
+            }
+            let set = set.get_or_insert_with(|| self.label_set(labels.iter().copied()));
+            let (index, r) = self.add_at(kind, name, set, value, None);
+            self.remembered[slot].series.push(RememberedSeries {
+                kind,
+                name,
+                index,
+                overflowed: r != Recorded::InSeries,
+            });
+            recorded(r);
+        }
+    }
+
+    fn table(&mut self, kind: MetricKind) -> &mut Table {
+        match kind {
+            MetricKind::UpDownCounter => &mut self.totals,
+            _ => &mut self.current,
+        }
     }
 
     pub fn record(&mut self, point: MetricPoint) -> Recorded {
@@ -356,6 +457,18 @@ impl MetricsRecorder {
         value: f64,
         summary: Option<Summary>,
     ) -> Recorded {
+        self.add_at(kind, name, labels, value, summary).1
+    }
+
+    /// [`MetricsRecorder::add`], and the entry the point went into.
+    fn add_at(
+        &mut self,
+        kind: MetricKind,
+        name: &str,
+        labels: &LabelSet<'_>,
+        value: f64,
+        summary: Option<Summary>,
+    ) -> (usize, Recorded) {
         let table = match kind {
             MetricKind::UpDownCounter => &mut self.totals,
             _ => &mut self.current,
@@ -392,14 +505,15 @@ impl MetricsRecorder {
         };
         table.entries[i].aggregate.add(kind, value, summary);
         self.points += 1;
-        match overflowed {
+        let recorded = match overflowed {
             false => Recorded::InSeries,
             true if self.overflowed.contains(name) => Recorded::Overflowed,
             true => {
                 self.overflowed.insert(name.to_string());
                 Recorded::FirstOverflow(name.to_string())
             }
-        }
+        };
+        (i, recorded)
     }
 
     /// Whether a collection now would write anything.
@@ -421,6 +535,9 @@ impl MetricsRecorder {
             .collect();
         self.current.index.clear();
         self.current.sets.clear();
+        // Where their points went is gone with the entries.
+        self.remembered.clear();
+        self.next_slot = 0;
         out.extend(self.totals.entries.iter().map(|e| Series {
             key: e.key.clone(),
             aggregate: e.aggregate,
@@ -611,12 +728,70 @@ mod tests {
     fn borrowed(
         r: &mut MetricsRecorder,
         kind: MetricKind,
-        name: &str,
+        name: &'static str,
         labels: &[(&str, &str)],
         v: f64,
     ) -> Recorded {
-        let set = r.label_set(labels.iter().copied());
-        r.record_borrowed(kind, name, &set, v)
+        let mut recorded = None;
+        r.record_group(labels, [(kind, name, v)], &mut |rec| recorded = Some(rec));
+        recorded.expect("one point, one answer")
+    }
+
+    /// Groups recorded through the remembered series aggregate exactly as
+    /// the same points recorded one by one, owned: across collections, up
+    /// to and past the series limit (overflow said once), for more label
+    /// sets than are remembered, in the orders they come in.
+    #[test]
+    fn remembered_groups_record_what_single_points_do() {
+        const NAMES: [&str; 3] = ["g/requests", "g/latency", "g/tokens"];
+        const KINDS: [MetricKind; 3] = [
+            MetricKind::Counter,
+            MetricKind::Histogram,
+            MetricKind::UpDownCounter,
+        ];
+        // 10 label sets, each in two orders: more than are remembered, few
+        // enough to come back while remembered, past the limit of 6.
+        let values = ["a", "b", "c", "d", "e"];
+        let (mut grouped, mut single) = (MetricsRecorder::new(6), MetricsRecorder::new(6));
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for step in 0..3_000 {
+            if step % 97 == 96 {
+                assert_eq!(grouped.collect(), single.collect(), "step {step}");
+            }
+            let (v1, v2) = (values[next(values.len())], values[next(2)]);
+            let labels: Vec<(&str, &str)> = match next(2) {
+                0 => vec![("feature", v1), ("status", v2)],
+                _ => vec![("status", v2), ("feature", v1)],
+            };
+            let measures: Vec<(MetricKind, &'static str, f64)> = (0..1 + next(3))
+                .map(|i| (KINDS[i], NAMES[i], next(100) as f64))
+                .collect();
+            let mut answers = Vec::new();
+            grouped.record_group(&labels, measures.iter().copied(), &mut |r| answers.push(r));
+            let expected: Vec<Recorded> = measures
+                .iter()
+                .map(|&(kind, name, v)| {
+                    let mut p = MetricPoint::new(kind, name, v);
+                    for (k, val) in &labels {
+                        p = p.with_attribute(KeyValue::new(k.to_string(), val.to_string()));
+                    }
+                    single.record(p)
+                })
+                .collect();
+            assert_eq!(answers, expected, "step {step}");
+        }
+        assert_eq!(grouped.collect(), single.collect());
+        assert!(
+            grouped.overflowed.len() == NAMES.len(),
+            "the limit was reached: {:?}",
+            grouped.overflowed
+        );
     }
 
     #[test]
