@@ -57,16 +57,7 @@ fn the_independent_score_agrees_with_the_official_vectors() {
 /// Genkit's `genkit/feature/requests` is derived), a child span, and inside
 /// the child a log record and a custom event. Returns the trace id.
 fn flow(tracer: &SdkTracer, t: &AzureTelemetry, i: usize) -> String {
-    let root = tracer
-        .span_builder("weather_flow")
-        .with_attributes([
-            KeyValue::new("genkit:type", "action"),
-            KeyValue::new("genkit:metadata:subtype", "flow"),
-            KeyValue::new("genkit:name", "weather_flow"),
-            KeyValue::new("genkit:path", FLOW),
-            KeyValue::new("genkit:state", "success"),
-        ])
-        .start(tracer);
+    let root = flow_span(tracer);
     let trace = root.span_context().trace_id();
     let cx = Context::current_with_span(root);
     let mut child = tracer.start_with_context("lookup", &cx);
@@ -87,6 +78,20 @@ fn flow(tracer: &SdkTracer, t: &AzureTelemetry, i: usize) -> String {
     child.end();
     cx.span().end();
     format!("{trace:032x}")
+}
+
+/// The span of a Genkit flow, started (the root of its trace).
+fn flow_span(tracer: &SdkTracer) -> genkit_azure::opentelemetry_sdk::trace::Span {
+    tracer
+        .span_builder("weather_flow")
+        .with_attributes([
+            KeyValue::new("genkit:type", "action"),
+            KeyValue::new("genkit:metadata:subtype", "flow"),
+            KeyValue::new("genkit:name", "weather_flow"),
+            KeyValue::new("genkit:path", FLOW),
+            KeyValue::new("genkit:state", "success"),
+        ])
+        .start(tracer)
 }
 
 fn pipeline(
@@ -291,16 +296,7 @@ fn a_ratio_and_a_rate_together_are_refused() {
 /// travels with its span (a derived item of the span's batch); logs not
 /// sampled by trace are all kept, without a `sampleRate`. Returns the trace id.
 fn model_flow(tracer: &SdkTracer) -> String {
-    let root = tracer
-        .span_builder("weather_flow")
-        .with_attributes([
-            KeyValue::new("genkit:type", "action"),
-            KeyValue::new("genkit:metadata:subtype", "flow"),
-            KeyValue::new("genkit:name", "weather_flow"),
-            KeyValue::new("genkit:path", FLOW),
-            KeyValue::new("genkit:state", "success"),
-        ])
-        .start(tracer);
+    let root = flow_span(tracer);
     let trace = root.span_context().trace_id();
     let cx = Context::current_with_span(root);
     tracer

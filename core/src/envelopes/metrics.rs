@@ -401,7 +401,7 @@ impl MetricsRecorder {
                 continue;
             }
             let set = set.get_or_insert_with(|| self.label_set(labels.iter().copied()));
-            let (index, r) = self.add_at(kind, name, set, value, None);
+            let (index, r) = self.add(kind, name, set, value, None);
             self.remembered[slot].series.push(RememberedSeries {
                 kind,
                 name,
@@ -436,7 +436,7 @@ impl MetricsRecorder {
                     .iter()
                     .map(|kv| (kv.key.as_str(), string(kv).unwrap_or_default())),
             );
-            self.add(kind, name, &labels, value, summary)
+            self.add(kind, name, &labels, value, summary).1
         } else {
             let texts: Vec<Cow<'_, str>> = attributes.iter().map(|kv| kv.value.as_str()).collect();
             let labels = self.label_set(
@@ -445,23 +445,13 @@ impl MetricsRecorder {
                     .zip(&texts)
                     .map(|(kv, v)| (kv.key.as_str(), &**v)),
             );
-            self.add(kind, name, &labels, value, summary)
+            self.add(kind, name, &labels, value, summary).1
         }
     }
 
+    /// Adds a point to its series: what became of it, and the entry it
+    /// went into.
     fn add(
-        &mut self,
-        kind: MetricKind,
-        name: &str,
-        labels: &LabelSet<'_>,
-        value: f64,
-        summary: Option<Summary>,
-    ) -> Recorded {
-        self.add_at(kind, name, labels, value, summary).1
-    }
-
-    /// [`MetricsRecorder::add`], and the entry the point went into.
-    fn add_at(
         &mut self,
         kind: MetricKind,
         name: &str,
