@@ -734,3 +734,29 @@ fn the_readme_lists_every_intended_difference() {
         );
     }
 }
+
+/// A key a span repeats is one property, with its last value: the decoded
+/// comparison above would not see a key written twice (JSON keeps the
+/// last), so this reads the text.
+#[test]
+fn a_repeated_key_is_written_once_with_its_last_value() {
+    use crate::ingest::SpanPacker;
+    let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Client, 1, 2);
+    p.name("n");
+    p.attribute_str("dup", "first");
+    p.attribute_str("other", "x");
+    p.attribute_str("dup", "last");
+    // Too long to be interned: packed inline, compared by text.
+    let long = "k".repeat(300);
+    p.attribute_str(&long, "a");
+    p.attribute_str(&long, "b");
+    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource(true)), 1);
+    let mut json = String::new();
+    let gzip = writer.spans(&[p.finish().unwrap()], false).unwrap().gzip;
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut json).unwrap();
+    assert_eq!(json.matches("\"dup\":").count(), 1, "{json}");
+    assert!(json.contains("\"dup\":\"last\""), "{json}");
+    assert!(json.contains("\"other\":\"x\""), "{json}");
+    assert_eq!(json.matches("kkkk\":").count(), 1, "{json}");
+    assert!(json.contains("kkkk\":\"b\""), "{json}");
+}
