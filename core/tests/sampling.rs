@@ -137,6 +137,31 @@ fn feature_requests(envs: &[Value]) -> f64 {
         .sum()
 }
 
+/// A pipeline sampling at a ratio of 0.5, its logs by trace or not, after
+/// `n` traces made by `trace` and a flush: the pipeline, its provider, the
+/// envelopes that arrived and the ids of the traces the score keeps.
+fn half_sampled(
+    logs_by_trace: bool,
+    n: usize,
+    trace: impl Fn(&SdkTracer, &AzureTelemetry, usize) -> String,
+) -> (
+    AzureTelemetry,
+    SdkTracerProvider,
+    Vec<Value>,
+    BTreeSet<String>,
+) {
+    let emu = emulator();
+    let (telemetry, provider) = pipeline(&emu, |b| {
+        b.sampling_ratio(0.5)
+            .enable_trace_based_sampling_for_logs(logs_by_trace)
+    });
+    let tracer = provider.tracer("sampling-test");
+    let traces: Vec<String> = (0..n).map(|i| trace(&tracer, &telemetry, i)).collect();
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    let kept = traces.into_iter().filter(|id| score(id) < 0.5).collect();
+    (telemetry, provider, items(&emu), kept)
+}
+
 fn accounted(s: &Stats) {
     let accepted = s.spans_accepted + s.logs_accepted + s.metrics_accepted + s.custom_accepted;
     assert_eq!(s.items_pending, 0, "{s:#?}");
@@ -151,21 +176,8 @@ fn accounted(s: &Stats) {
 fn a_ratio_keeps_exactly_the_traces_scoring_below_it_whole_with_their_logs() {
     const N: usize = 120;
     for logs_by_trace in [true, false] {
-        let emu = emulator();
-        let (t, provider) = pipeline(&emu, |b| {
-            b.sampling_ratio(0.5)
-                .enable_trace_based_sampling_for_logs(logs_by_trace)
-        });
-        let tracer = provider.tracer("sampling-test");
-        let traces: Vec<String> = (0..N).map(|i| flow(&tracer, &t, i)).collect();
-        assert!(t.flush(Duration::from_secs(10)).unwrap());
-        let envs = items(&emu);
-
-        let kept: BTreeSet<&str> = traces
-            .iter()
-            .filter(|id| score(id) < 0.5)
-            .map(String::as_str)
-            .collect();
+        let (t, provider, envs, kept) = half_sampled(logs_by_trace, N, flow);
+        let kept: BTreeSet<&str> = kept.iter().map(String::as_str).collect();
         let dropped = N - kept.len();
         assert!(
             (20..=100).contains(&kept.len()),
@@ -321,20 +333,9 @@ fn model_flow(tracer: &SdkTracer) -> String {
 fn a_model_calls_config_record_is_sampled_as_the_hosts_logs_are() {
     const N: usize = 120;
     for logs_by_trace in [true, false] {
-        let emu = emulator();
-        let (t, provider) = pipeline(&emu, |b| {
-            b.sampling_ratio(0.5)
-                .enable_trace_based_sampling_for_logs(logs_by_trace)
-        });
-        let tracer = provider.tracer("sampling-test");
-        let traces: Vec<String> = (0..N).map(|_| model_flow(&tracer)).collect();
-        assert!(t.flush(Duration::from_secs(10)).unwrap());
-        let envs = items(&emu);
-        let kept: BTreeSet<&str> = traces
-            .iter()
-            .filter(|id| score(id) < 0.5)
-            .map(String::as_str)
-            .collect();
+        let (t, provider, envs, kept) =
+            half_sampled(logs_by_trace, N, |tracer, _, _| model_flow(tracer));
+        let kept: BTreeSet<&str> = kept.iter().map(String::as_str).collect();
         let configs = named(&envs, "Message", "message", "Config[");
         let mut per_trace: BTreeMap<String, usize> = BTreeMap::new();
         for e in &configs {
