@@ -607,7 +607,7 @@ impl EnvelopeWriter {
     /// same description ([`ConfigLog`]) and with the span's sampling, as the
     /// worker marks only a span whose records share it.
     fn config_log(&self, j: &mut Json, span: &SpanParts<'_>, genkit: &GenkitSpan<'_>) {
-        let config = ConfigLog::of(genkit, ConfigLog::display_path(genkit));
+        let config = ConfigLog::of(genkit, Cow::Owned(ConfigLog::display_path(genkit)));
         let operation = ConfigLog::operation(span, genkit);
         self.head(j, "Message", span.end_unix_nanos, span.sample_rate);
         let ids = Some((*span.trace_id, *span.span_id));

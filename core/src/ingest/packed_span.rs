@@ -605,25 +605,30 @@ impl PackedSpan {
     /// Marks the span as the source of a failure (it failed, none of its
     /// children did).
     pub(crate) fn mark_failure_source(&mut self) {
-        if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
-            *flags |= FLAG_FAILURE_SOURCE;
-        }
+        self.set_flag(FLAG_FAILURE_SOURCE);
     }
 
     /// Has the writer write the span's `Config[...]` log record with it: a
     /// derived log record that travels in the span's batch (see
     /// `envelopes::genkit::logs::ConfigLog`).
     pub(crate) fn mark_config_log(&mut self) {
-        if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
-            *flags |= FLAG_CONFIG_LOG;
-        }
+        self.set_flag(FLAG_CONFIG_LOG);
     }
 
     /// Whether the span carries its `Config[...]` log record.
     pub(crate) fn has_config_log(&self) -> bool {
-        self.bytes
-            .get(FLAGS_AT)
-            .is_some_and(|f| f & FLAG_CONFIG_LOG != 0)
+        self.flag(FLAG_CONFIG_LOG)
+    }
+
+    /// Sets a header flag the worker learnt (in place: the header is fixed).
+    fn set_flag(&mut self, flag: u8) {
+        if let Some(flags) = self.bytes.get_mut(FLAGS_AT) {
+            *flags |= flag;
+        }
+    }
+
+    fn flag(&self, flag: u8) -> bool {
+        self.bytes.get(FLAGS_AT).is_some_and(|f| f & flag != 0)
     }
 
     /// The items the span accounts for: itself, and the log record it
@@ -719,9 +724,7 @@ impl PackedSpan {
 
     /// Its trace was sampled out (see [`SpanPacker::sampling`]).
     pub fn sampled_out(&self) -> bool {
-        self.bytes
-            .get(FLAGS_AT)
-            .is_some_and(|f| f & FLAG_SAMPLED_OUT != 0)
+        self.flag(FLAG_SAMPLED_OUT)
     }
 
     /// The percentage of traces kept when its trace was kept by sampling

@@ -75,19 +75,31 @@ impl Common<'_> {
         r
     }
 
-    /// `path`, `qualifiedPath`, `featureName`, `source`, `sourceVersion`,
-    /// with room for `more`.
+    /// The [`shared_attributes`], with room for `more`.
     fn attributes(&self, feature: &str, more: usize) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(5 + more);
-        attrs.extend([
-            KeyValue::new("path", self.path.clone()),
-            KeyValue::new("qualifiedPath", self.facts.path().to_string()),
-            KeyValue::new("featureName", feature.to_string()),
-            KeyValue::new("source", Arc::clone(&self.source.source)),
-            KeyValue::new("sourceVersion", Arc::clone(&self.source.version)),
-        ]);
+        let shared = shared_attributes(&self.path, self.facts.path(), feature, self.source);
+        attrs.extend(shared.map(|(k, v)| KeyValue::new(k, v.to_string())));
         attrs
     }
+}
+
+/// What every record of a span carries first, in the plugin's order:
+/// `path` (the display path), `qualifiedPath`, `featureName`, `source`,
+/// `sourceVersion`.
+fn shared_attributes<'s>(
+    path: &'s str,
+    qualified_path: &'s str,
+    feature: &'s str,
+    source: &'s Source,
+) -> [(&'static str, &'s str); 5] {
+    [
+        ("path", path),
+        ("qualifiedPath", qualified_path),
+        ("featureName", feature),
+        ("source", &source.source),
+        ("sourceVersion", &source.version),
+    ]
 }
 
 /// [`derive_with`] with nothing kept from earlier spans.
@@ -155,7 +167,7 @@ pub(crate) fn derive_with(
 /// its own, no batch and no body, and compresses against its span.
 pub(crate) struct ConfigLog<'a> {
     /// The display path (`flow > generate > model`), cut.
-    path: String,
+    path: Cow<'a, str>,
     /// The qualified path, cut.
     qualified_path: &'a str,
     feature: Cow<'a, str>,
@@ -167,7 +179,7 @@ pub(crate) struct ConfigLog<'a> {
 impl<'a> ConfigLog<'a> {
     /// The record of model call `span`, whose display path is `path` (see
     /// [`ConfigLog::display_path`]).
-    pub fn of(span: &GenkitSpan<'a>, path: String) -> Self {
+    pub fn of(span: &GenkitSpan<'a>, path: Cow<'a, str>) -> Self {
         let mut request = Vec::new();
         if let Some(config) = span.input.and_then(request_config) {
             for key in ["maxOutputTokens", "stopSequences"] {
@@ -203,16 +215,10 @@ impl<'a> ConfigLog<'a> {
         &'s self,
         source: &'s Source,
     ) -> impl Iterator<Item = (&'static str, &'s str)> {
-        [
-            ("path", self.path.as_str()),
-            ("qualifiedPath", self.qualified_path),
-            ("featureName", &self.feature),
-            ("source", &source.source),
-            ("sourceVersion", &source.version),
-            ("model", self.model),
-        ]
-        .into_iter()
-        .chain(self.request.iter().map(|(k, v)| (*k, v.as_str())))
+        shared_attributes(&self.path, self.qualified_path, &self.feature, source)
+            .into_iter()
+            .chain([("model", self.model)])
+            .chain(self.request.iter().map(|(k, v)| (*k, v.as_str())))
     }
 
     /// The operation its span is in: the name registered at the span's
@@ -234,7 +240,7 @@ fn model(
     out: &mut impl FnMut(LogRecord),
 ) {
     let f = c.facts;
-    let config = ConfigLog::of(&f.span, c.path.clone());
+    let config = ConfigLog::of(&f.span, Cow::Borrowed(&c.path));
     if !config_left {
         let attrs = config
             .attributes(c.source)
