@@ -390,7 +390,7 @@ impl MetricsRecorder {
                 .find(|s| s.kind == kind && s.name == name)
                 .copied();
             if let Some(s) = known {
-                self.table(kind).entries[s.index]
+                table_of(kind, &mut self.current, &mut self.totals).entries[s.index]
                     .aggregate
                     .add(kind, value, None);
                 self.points += 1;
@@ -409,13 +409,6 @@ impl MetricsRecorder {
                 overflowed: r != Recorded::InSeries,
             });
             recorded(r);
-        }
-    }
-
-    fn table(&mut self, kind: MetricKind) -> &mut Table {
-        match kind {
-            MetricKind::UpDownCounter => &mut self.totals,
-            _ => &mut self.current,
         }
     }
 
@@ -459,10 +452,7 @@ impl MetricsRecorder {
         value: f64,
         summary: Option<Summary>,
     ) -> (usize, Recorded) {
-        let table = match kind {
-            MetricKind::UpDownCounter => &mut self.totals,
-            _ => &mut self.current,
-        };
+        let table = table_of(kind, &mut self.current, &mut self.totals);
         let attributes = labels.attributes();
         let hash = series_hash(&self.hasher, kind, name, labels.hash);
         let (i, overflowed) = match table.find(hash, kind, name, attributes) {
@@ -533,6 +523,15 @@ impl MetricsRecorder {
             aggregate: e.aggregate,
         }));
         (out, std::mem::take(&mut self.points))
+    }
+}
+
+/// The table a metric's series are in: up-down counters' totals run from
+/// the start, the rest from the last collection.
+fn table_of<'t>(kind: MetricKind, current: &'t mut Table, totals: &'t mut Table) -> &'t mut Table {
+    match kind {
+        MetricKind::UpDownCounter => totals,
+        _ => current,
     }
 }
 
