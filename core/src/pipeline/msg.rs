@@ -27,7 +27,9 @@ pub(crate) enum Msg {
 
 pub(crate) struct ShutdownMarker {
     pub deadline: Instant,
-    pub done: SyncSender<()>,
+    /// Answered as a flush is (every batch made lies below the id), so that
+    /// shutdown waits for what was queued behind the last flush.
+    pub done: SyncSender<u64>,
 }
 
 const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");

@@ -55,13 +55,17 @@ impl Spill {
                 }
                 Err(Msg::Shutdown(marker)) => {
                     self.rx.close();
-                    while let Ok(m) = self.rx.try_recv() {
+                    // `recv` waits for a push that took its place before the
+                    // close but has not put its item in yet (see the worker).
+                    let deadline = marker.deadline.into();
+                    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, self.rx.recv()).await
+                    {
                         if let Ok(Some(batch)) = gathering.push(m) {
                             self.persist(batch).await;
                         }
                     }
                     self.persist_all(&mut gathering).await;
-                    let _ = marker.done.send(());
+                    let _ = marker.done.send(self.ledger.allocated());
                     return;
                 }
             };

@@ -185,14 +185,18 @@ impl Worker {
         };
         let ShutdownMarker { deadline, done } = *marker;
         self.rx.close();
-        while let Ok(msg) = self.rx.try_recv() {
+        // `recv`, not `try_recv`: a push that took its place before the close
+        // may not have put its item in yet, and `try_recv` would call the
+        // queue empty while that item (already counted as accepted) is on its
+        // way. `recv` ends only when every such push has finished.
+        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await {
             self.handle(msg).await;
         }
         self.release_held().await;
         self.send_pending().await;
         self.collect_metrics().await;
         self.wait_for_exports(deadline).await;
-        let _ = done.send(());
+        let _ = done.send(self.ledger.allocated());
         Flow::Stop
     }
 
@@ -239,7 +243,7 @@ impl Worker {
             // A second shutdown marker behind the first cannot happen: the
             // handle lets only one through.
             Msg::Shutdown(marker) => {
-                let _ = marker.done.send(());
+                let _ = marker.done.send(self.ledger.allocated());
             }
         }
     }

@@ -517,13 +517,22 @@ impl AzureTelemetry {
     }
 
     fn flush_until(&self, deadline: Instant) -> bool {
+        let answers = self.round_trip(Msg::Flush, deadline);
+        self.wait_for_batches(answers, deadline)
+    }
+
+    /// Waits until every batch below the queues' answers (to a flush or
+    /// shutdown marker) settled: `true` when all of those since the previous
+    /// wait were delivered or persisted, `false` on a loss, a missing answer
+    /// or the deadline.
+    fn wait_for_batches(&self, answers: Vec<Option<u64>>, deadline: Instant) -> bool {
         let start = *self
             .inner
             .flushed_below
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let mut end = 0;
-        for below in self.round_trip(Msg::Flush, deadline) {
+        for below in answers {
             match below {
                 Some(below) => end = end.max(below),
                 None => return false,
@@ -592,10 +601,15 @@ impl AzureTelemetry {
         self.inner.ledger.stop();
         self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
-        self.round_trip(
+        // A push that passed the shut-down check before it was set may have
+        // queued behind the flush marker. The shutdown marker is answered as
+        // a flush is, so shutdown waits for those items' batches too: until
+        // they are delivered (or persisted), the runtime must not stop.
+        let stopped = self.round_trip(
             |done| Msg::Shutdown(Box::new(ShutdownMarker { deadline, done })),
             deadline,
         );
+        let late_delivered = self.wait_for_batches(stopped, deadline);
         let handle = self
             .inner
             .runtime
@@ -611,7 +625,7 @@ impl AzureTelemetry {
             );
         }
         self.inner.stop_runtime(deadline);
-        Ok(delivered && self.inner.unsettled() == 0)
+        Ok(delivered && late_delivered && self.inner.unsettled() == 0)
     }
 
     /// A snapshot of the counters.
