@@ -84,6 +84,11 @@ struct Inner {
     /// Operation names of open spans, registered by the faces' `on_start`.
     operations: Operations,
     exports: Exports,
+    /// Tests only: runs between shutdown's last flush and its shutdown
+    /// marker, where a push that passed the shut-down check before the
+    /// check's flag was set can land.
+    #[cfg(test)]
+    before_shutdown_marker: Mutex<Option<fn(&AzureTelemetry)>>,
 }
 
 impl AzureTelemetry {
@@ -261,6 +266,8 @@ impl AzureTelemetry {
                 config,
                 operations: Operations::new(sampler),
                 exports,
+                #[cfg(test)]
+                before_shutdown_marker: Mutex::new(None),
             }),
         })
     }
@@ -457,6 +464,12 @@ impl AzureTelemetry {
         if self.inner.shut_down.load(Relaxed) {
             return Err(Error::ShutDown);
         }
+        self.enqueue(msg, accepted)
+    }
+
+    /// [`Self::push`] past its shut-down check: the queue refuses once the
+    /// worker closed it, and until then takes the item.
+    fn enqueue(&self, msg: Msg, accepted: &std::sync::atomic::AtomicU64) -> Result<Pushed> {
         // Count the depth (and the item pending) before sending so the
         // worker's decrement never runs ahead of it: a gauge stops at zero,
         // and a span the worker settles at once (traces off, sampled out)
@@ -601,6 +614,16 @@ impl AzureTelemetry {
         self.inner.ledger.stop();
         self.inner.delivery.drain_by(deadline - margin);
         let delivered = self.flush_until(deadline);
+        #[cfg(test)]
+        if let Some(late) = self
+            .inner
+            .before_shutdown_marker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            late(self);
+        }
         // A push that passed the shut-down check before it was set may have
         // queued behind the flush marker. The shutdown marker is answered as
         // a flush is, so shutdown waits for those items' batches too: until
@@ -851,5 +874,56 @@ mod tests {
             );
             assert!(!format!("{err:?}").contains("11111111"), "{err:?}");
         }
+    }
+
+    /// A push that passed the shut-down check just before shutdown set it
+    /// can queue behind shutdown's last flush. Shutdown must wait for that
+    /// item's delivery too: stopping the runtime under it would lose an item
+    /// its caller was told was accepted (CI caught this once in the C
+    /// threads test; here the item lands there every time, and a slow
+    /// answer keeps its request in flight).
+    #[test]
+    fn an_item_queued_behind_shutdowns_last_flush_is_delivered() {
+        use crate::ingest::LogRecord;
+        use genkit_azure_emulator::{Emulator, EmulatorConfig, FaultPlan};
+        use opentelemetry::logs::Severity;
+        let emu = Emulator::start(EmulatorConfig {
+            instrumentation_key: Some(KEY.to_string()),
+            ..Default::default()
+        })
+        .unwrap();
+        let telemetry = AzureTelemetry::builder()
+            .connection_string(emu.connection_string(KEY))
+            .batch_delay(Duration::from_millis(50))
+            .disable_storage()
+            .build()
+            .unwrap();
+        telemetry
+            .emit_log(LogRecord::new(Severity::Info, "before".to_string()))
+            .unwrap();
+        emu.set_faults(FaultPlan {
+            delay_ms: 300,
+            ..FaultPlan::default()
+        })
+        .unwrap();
+        *telemetry.inner.before_shutdown_marker.lock().unwrap() = Some(|t| {
+            let late = LogRecord::new(Severity::Info, "late".to_string());
+            let accepted = &t.inner.counters.logs_accepted;
+            assert_eq!(
+                t.enqueue(Msg::Log(Box::new(late)), accepted).unwrap(),
+                Pushed::Accepted
+            );
+        });
+        assert!(telemetry.shutdown(Duration::from_secs(10)).unwrap());
+        let stats = telemetry.stats();
+        assert_eq!(stats.logs_accepted, 2);
+        assert_eq!(stats.dropped_shut_down, 0, "{stats:?}");
+        assert_eq!(stats.items_delivered, 2, "{stats:?}");
+        let messages: Vec<String> = emu
+            .envelopes()
+            .iter()
+            .filter_map(|e| e["data"]["baseData"]["message"].as_str().map(String::from))
+            .collect();
+        assert!(messages.contains(&"late".to_string()), "{messages:?}");
     }
 }
