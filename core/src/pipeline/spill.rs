@@ -8,7 +8,7 @@
 //! metrics or logs, and no failure-source mark (see `enrich.rs`). Under an
 //! overload that spills, Genkit's metrics undercount by `spilled_items`' spans.
 
-use super::msg::Msg;
+use super::msg::{left_after_close, Msg};
 use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{fit, Payload, RequestLimits, Storage};
@@ -55,11 +55,7 @@ impl Spill {
                 }
                 Err(Msg::Shutdown(marker)) => {
                     self.rx.close();
-                    // `recv` waits for a push that took its place before the
-                    // close but has not put its item in yet (see the worker).
-                    let deadline = marker.deadline.into();
-                    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, self.rx.recv()).await
-                    {
+                    while let Some(m) = left_after_close(&mut self.rx, marker.deadline).await {
                         if let Ok(Some(batch)) = gathering.push(m) {
                             self.persist(batch).await;
                         }

@@ -13,7 +13,7 @@
 use super::agents;
 use super::collection::CollectionRequests;
 use super::enrich::{Enricher, GenkitOptions};
-use super::msg::{Msg, ShutdownMarker};
+use super::msg::{left_after_close, Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Gathering};
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
@@ -185,11 +185,7 @@ impl Worker {
         };
         let ShutdownMarker { deadline, done } = *marker;
         self.rx.close();
-        // `recv`, not `try_recv`: a push that took its place before the close
-        // may not have put its item in yet, and `try_recv` would call the
-        // queue empty while that item (already counted as accepted) is on its
-        // way. `recv` ends only when every such push has finished.
-        while let Ok(Some(msg)) = tokio::time::timeout_at(deadline.into(), self.rx.recv()).await {
+        while let Some(msg) = left_after_close(&mut self.rx, deadline).await {
             self.handle(msg).await;
         }
         self.release_held().await;
