@@ -220,8 +220,9 @@ fuzz_target!(|input: Input| {
     let resource = Resource::builder_empty()
         .with_attribute(KeyValue::new("service.name", "fuzz"))
         .build();
+    // The default gzip level: our own encoder, which reads the writer's marks.
     let encoder =
-        SpanEncoder::new(IKEY, &resource, 0).log_input_and_output(input.log_input_and_output);
+        SpanEncoder::new(IKEY, &resource, 3).log_input_and_output(input.log_input_and_output);
     let spans: Vec<_> = input.spans.iter().take(MAX).filter_map(pack).collect();
     if !spans.is_empty() {
         let body = encoder

@@ -17,4 +17,6 @@ pub(crate) use sampling_env::apply_sampler_env;
 pub use resource::ResourceSettings;
 pub use setting::{Face, Kind, Setting, SettingDefault, SettingType, SettingValue};
 pub(crate) use settings::for_each_setting;
+#[cfg(test)]
+pub(crate) use settings::DEFAULT_GZIP_LEVEL;
 pub use settings::{setting, Config, CONNECTION_STRING_ENV, SETTINGS};

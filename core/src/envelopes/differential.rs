@@ -13,6 +13,7 @@ use super::resource::ResourceTags;
 use super::test_support::{decode, kv, span_data};
 use super::view::{item_maps, Item};
 use super::writer::EnvelopeWriter;
+use crate::config::DEFAULT_GZIP_LEVEL;
 use crate::ingest::{LogRecord, PackedSpan};
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{
@@ -688,7 +689,10 @@ async fn the_writer_matches_the_crate_except_where_the_table_says() {
             has_instance_id,
         };
         let reference = Reference::new(KEY, &case.resource, CaptureClient::new(Arc::new(|_| {})));
-        let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&case.resource), 6);
+        // The default level: the corpus's odd and huge values go through the
+        // encoder every body goes through.
+        let writer =
+            EnvelopeWriter::new(KEY, ResourceTags::new(&case.resource), DEFAULT_GZIP_LEVEL);
 
         let mut ours = decode(&writer.spans(&packed, false).expect("written").gzip);
         let mut theirs = decode(&reference.spans(&packed).await);

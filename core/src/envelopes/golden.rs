@@ -8,6 +8,7 @@ use super::metrics::MetricsRecorder;
 use super::resource::ResourceTags;
 use super::test_support::{decode, kv, span_data};
 use super::writer::EnvelopeWriter;
+use crate::config::DEFAULT_GZIP_LEVEL;
 use crate::ingest::{LogRecord, MetricKind, MetricPoint, PackedSpan};
 use genkit_azure_emulator::validate::validate_envelope;
 use opentelemetry::logs::Severity;
@@ -298,7 +299,7 @@ fn compare(ours: &Json, gold: &Json, what: &str) {
 
 #[test]
 fn our_envelopes_say_what_the_official_distro_said() {
-    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource()), 6);
+    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource()), DEFAULT_GZIP_LEVEL);
     let packed: Vec<PackedSpan> = spans()
         .iter()
         .map(|s| PackedSpan::from_span_data(s).unwrap())
@@ -350,7 +351,7 @@ fn our_metrics_say_what_the_official_distro_said() {
     }
     let (series, points) = recorder.collect();
     assert_eq!(points, 7);
-    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource()), 6);
+    let writer = EnvelopeWriter::new(KEY, ResourceTags::new(&resource()), DEFAULT_GZIP_LEVEL);
     let ours = decode(&writer.metrics(&series, false).unwrap().gzip);
     for (file, name) in [
         ("10", "genkit_requests"),

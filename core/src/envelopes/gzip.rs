@@ -1,62 +1,45 @@
-//! The gzip of a request body, written with deflate states kept between
-//! bodies: a fresh state is about 300 KB allocated and zeroed per body, which
-//! cost as much per span as the JSON of a small batch's envelopes.
+//! The gzip of a request body, written with states kept between bodies: a
+//! fresh zlib state is about 300 KB allocated and zeroed per body, which cost
+//! as much per span as the JSON of a small batch's envelopes.
 //!
-//! Level 3, the default, is zlib's fast matcher tuned for envelope bodies,
-//! whose long runs repeat from one envelope of a kind to the next, often a
-//! few envelopes back (the head, the tags, the property keys): it follows
-//! 12 links of a hash chain for a match up to deflate's longest, 258 bytes,
-//! where zlib's level 3 follows 6 and takes the first of 16. zlib's
-//! `deflateTune` sets that, which flate2 does not expose, so the states here
-//! are zlib-rs's own `z_stream`s, through `libz-rs-sys` (its zlib API, which
-//! exports no symbols unless asked to).
+//! Level 3, the default, is our own encoder (`deflate/`), which finds its
+//! matches where the writer marks them. The other levels are zlib's, through
+//! zlib-rs's own `z_stream`s (`libz-rs-sys`, its zlib API, which exports no
+//! symbols unless asked to), whose states can be reset and kept.
 
+use super::deflate::{EnvelopeDeflate, Mark};
 use libz_rs_sys as zlib;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// What one `gzip_level` asks of zlib: its level, and for a tuned level
-/// `deflateTune`'s good length, lazy length (for the fast matcher: the
-/// longest match whose every position enters the hash), nice length and
-/// chain.
+/// What one `gzip_level` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Preset {
-    zlib_level: c_int,
-    tune: Option<[c_int; 4]>,
+enum Preset {
+    /// zlib at this level.
+    Zlib(c_int),
+    /// Our envelope-aware encoder.
+    Ours,
 }
 
-/// By `gzip_level`, 0 to 9: zlib's own levels, but for 3. Measured against
-/// zlib's level 3 (one-shot, a state reused) on the benchmark's span bodies,
-/// the Python synthetic workload's and a real Genkit app's, cut into bodies
-/// of 60 KB and 1 MB of JSON: 7-12 % less CPU everywhere, and 1-10 % fewer
-/// bytes (on the Genkit app's 1 MB bodies 40.9 bytes a KB of JSON against
-/// 41.3; on the benchmark's batches of 1,024 spans 36.5 bytes a span against
-/// 40.5). A longer chain found little more; zlib's lazy matcher (levels 4 and
-/// up) is where smaller bodies cost more. Level 2 tuned alike sent fewer
-/// bytes but cost a tenth more on the Genkit app's bodies: it stays zlib's.
+/// By `gzip_level`, 0 to 9: zlib's own levels, but for 3. Measured on the
+/// benchmark's bodies of 1,024 spans against zlib's level 3 tuned to follow
+/// longer hash chains (the default before it): 12-14 % less CPU for the
+/// whole writer, JSON included, and the same bytes (40.4 a span against
+/// 40.3); see `bench/ANALYSIS.md`.
 const PRESETS: [Preset; 10] = {
-    const fn zlib(zlib_level: c_int) -> Preset {
-        Preset {
-            zlib_level,
-            tune: None,
-        }
-    }
-    let fast_searching_further = Preset {
-        zlib_level: 2,
-        tune: Some([4, 32, 258, 12]),
-    };
+    use Preset::Zlib;
     [
-        zlib(0),
-        zlib(1),
-        zlib(2),
-        fast_searching_further,
-        zlib(4),
-        zlib(5),
-        zlib(6),
-        zlib(7),
-        zlib(8),
-        zlib(9),
+        Zlib(0),
+        Zlib(1),
+        Zlib(2),
+        Preset::Ours,
+        Zlib(4),
+        Zlib(5),
+        Zlib(6),
+        Zlib(7),
+        Zlib(8),
+        Zlib(9),
     ]
 };
 
@@ -66,7 +49,6 @@ const PRESETS: [Preset; 10] = {
 /// in a pass of its own.
 struct Deflater {
     stream: Box<zlib::z_stream>,
-    tune: Option<[c_int; 4]>,
 }
 
 // SAFETY: the stream and the state it owns are used by one thread at a time
@@ -74,14 +56,14 @@ struct Deflater {
 unsafe impl Send for Deflater {}
 
 impl Deflater {
-    fn new(preset: Preset) -> std::io::Result<Self> {
+    fn new(level: c_int) -> std::io::Result<Self> {
         let mut stream = Box::new(zlib::z_stream::default());
         // SAFETY: a zeroed stream (no allocator: zlib-rs's own) initialised
         // once; 15 + 16 asks for a 32 KB window in a gzip member.
         let rc = unsafe {
             zlib::deflateInit2_(
                 &mut *stream,
-                preset.zlib_level,
+                level,
                 zlib::Z_DEFLATED,
                 15 + 16,
                 8,
@@ -95,27 +77,12 @@ impl Deflater {
                 "gzip: the compressor did not start ({rc})"
             )));
         }
-        let mut deflater = Deflater {
-            stream,
-            tune: preset.tune,
-        };
-        deflater.retune();
-        Ok(deflater)
-    }
-
-    /// `deflateReset` puts the level's own settings back.
-    fn retune(&mut self) {
-        if let Some([good, lazy, nice, chain]) = self.tune {
-            // SAFETY: an initialised stream. Its answer can only be an error
-            // for a stream that is not one.
-            unsafe { zlib::deflateTune(&mut *self.stream, good, lazy, nice, chain) };
-        }
+        Ok(Deflater { stream })
     }
 
     fn reset(&mut self) {
         // SAFETY: an initialised stream.
         unsafe { zlib::deflateReset(&mut *self.stream) };
-        self.retune();
     }
 
     /// One `deflate` call from `input` into `out`'s spare capacity: how many
@@ -163,6 +130,21 @@ impl Deflater {
     }
 }
 
+/// A kept compressor: zlib's, or ours for envelope bodies.
+enum State {
+    Zlib(Deflater),
+    Ours(Box<EnvelopeDeflate>),
+}
+
+impl State {
+    fn new(preset: Preset) -> std::io::Result<Self> {
+        Ok(match preset {
+            Preset::Ours => State::Ours(Box::default()),
+            Preset::Zlib(level) => State::Zlib(Deflater::new(level)?),
+        })
+    }
+}
+
 impl Drop for Deflater {
     fn drop(&mut self) {
         // SAFETY: an initialised stream, ended once.
@@ -174,7 +156,7 @@ impl Drop for Deflater {
 /// one at a time on each export task, so a couple of states cover them all.
 pub(crate) struct Deflaters {
     level: u32,
-    spare: Mutex<Vec<Deflater>>,
+    spare: Mutex<Vec<State>>,
     /// The last body's size, the next one's first room: a body's output
     /// then grows in place instead of by copies into fresh pages.
     last_len: AtomicUsize,
@@ -208,22 +190,29 @@ impl Deflaters {
     /// A gzip member being written, with a kept state when there is one.
     pub fn start(&self) -> std::io::Result<Gzip<'_>> {
         let kept = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let deflate = match kept {
+        let mut deflate = match kept {
             Some(kept) => kept,
-            None => Deflater::new(PRESETS[self.level as usize])?,
+            None => State::new(PRESETS[self.level as usize])?,
         };
         let last = self.last_len.load(Ordering::Relaxed);
         let room = (last + last / 8).clamp(*FIRST_ROOM.start(), *FIRST_ROOM.end());
-        let out = Vec::with_capacity(room);
+        let mut out = Vec::with_capacity(room);
+        if let State::Ours(ours) = &mut deflate {
+            ours.begin(&mut out);
+        }
         Ok(Gzip {
             owner: self,
             deflate: Some(deflate),
             out,
+            #[cfg(test)]
+            history: Vec::new(),
         })
     }
 
-    fn keep(&self, mut deflate: Deflater) {
-        deflate.reset();
+    fn keep(&self, mut deflate: State) {
+        if let State::Zlib(zlib) = &mut deflate {
+            zlib.reset();
+        }
         let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
         if spare.len() < KEEP {
             spare.push(deflate);
@@ -236,20 +225,53 @@ pub(crate) struct Gzip<'a> {
     owner: &'a Deflaters,
     /// Taken back by `finish`; a body abandoned half-way drops its state, so
     /// a kept state never holds another body's unfinished stream.
-    deflate: Option<Deflater>,
+    deflate: Option<State>,
     out: Vec<u8>,
+    /// What [`Gzip::write`] keeps of the text it was given.
+    #[cfg(test)]
+    history: Vec<u8>,
 }
 
 impl Gzip<'_> {
-    /// Compresses `input` into the body.
+    /// Compresses `input` into the body, unmarked, keeping what the
+    /// compressor asks to see of it next time.
+    #[cfg(test)]
     pub fn write(&mut self, input: &[u8]) -> std::io::Result<()> {
-        self.run(input, false)
+        let mut text = std::mem::take(&mut self.history);
+        let from = text.len();
+        text.extend_from_slice(input);
+        let keep = self.write_after(&text, from, &[])?;
+        text.drain(..text.len() - keep);
+        self.history = text;
+        Ok(())
+    }
+
+    /// Compresses `text[from..]` into the body, where `text[..from]` is the
+    /// text that came just before it, and `marks` say where pieces of fixed
+    /// text and values start in `text` (`deflate/marks.rs`). Says how many
+    /// of `text`'s last bytes the next call should get before its own.
+    pub fn write_after(
+        &mut self,
+        text: &[u8],
+        from: usize,
+        marks: &[Mark],
+    ) -> std::io::Result<usize> {
+        match self.deflate.as_mut().expect("present until finish") {
+            State::Ours(ours) => {
+                ours.write(text, from, marks, &mut self.out);
+                Ok(text.len().min(EnvelopeDeflate::HISTORY))
+            }
+            State::Zlib(_) => self.run(&text[from..], false).map(|()| 0),
+        }
     }
 
     /// Ends the stream and returns the whole member.
     pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
-        // `run` returns from a finish only at the stream's end (or an error).
-        self.run(&[], true)?;
+        match self.deflate.as_mut().expect("present until finish") {
+            State::Ours(ours) => ours.finish(&mut self.out),
+            // `run` returns from a finish only at the stream's end (or an error).
+            State::Zlib(_) => self.run(&[], true)?,
+        }
         let out = std::mem::take(&mut self.out);
         self.owner.last_len.store(out.len(), Ordering::Relaxed);
         if let Some(deflate) = self.deflate.take() {
@@ -262,7 +284,9 @@ impl Gzip<'_> {
     /// A call that takes nothing in and gives nothing out is an error, not
     /// a loop: a body is never left half-written by a spinning thread.
     fn run(&mut self, mut input: &[u8], finish: bool) -> std::io::Result<()> {
-        let deflate = self.deflate.as_mut().expect("present until finish");
+        let Some(State::Zlib(deflate)) = self.deflate.as_mut() else {
+            unreachable!("zlib's state, present until finish")
+        };
         loop {
             if self.out.capacity() - self.out.len() < 1024 {
                 self.out.reserve(self.out.capacity().max(16 * 1024));
@@ -389,20 +413,21 @@ mod tests {
         }
     }
 
-    /// The tuned level reads back, again after a reset (which must tune the
-    /// state again), and on envelopes sends fewer bytes than zlib's level 3.
+    /// Our level reads back, again on a kept state (which must start from
+    /// nothing: the same body compresses alike); on unmarked text, where it
+    /// searches every byte it does not match, it keeps up with zlib's level 2.
     #[test]
-    fn the_tuned_level_beats_zlibs_on_envelopes() {
+    fn our_level_reads_back_and_searches_unmarked_text() {
         let body = envelopes(1024);
         let deflaters = Deflaters::new(3);
         let first = ours(&deflaters, &body);
         let again = ours(&deflaters, &body);
         assert_eq!(gunzip(&first), body);
         assert!(first == again, "a kept state compresses alike");
-        let zlibs = flate2s(3, &body).len();
+        let zlibs = flate2s(2, &body).len();
         assert!(
             first.len() < zlibs,
-            "{} bytes, zlib's level 3 {zlibs}",
+            "{} bytes, zlib's level 2 {zlibs}",
             first.len()
         );
         let mut rng = fastrand::Rng::with_seed(5);

@@ -6,6 +6,7 @@
 //! values borrowed from packed spans: serde would need a struct (or a map) per
 //! envelope to serialise from, which is the per-envelope cost this replaces.
 
+use super::deflate::{self, Mark};
 use crate::text::truncated;
 
 /// The index of the first byte at or after `from` that needs escaping.
@@ -174,6 +175,9 @@ pub(crate) struct Json {
     pub cut: u64,
     /// The whole second [`Json::time`] wrote last, as text.
     second: LastSecond,
+    /// Where pieces of fixed text and values start, for the compressor
+    /// (`deflate/marks.rs`); kept only by a body's text.
+    pub marks: Option<Vec<Mark>>,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` of one whole second: the envelopes of a body are
@@ -217,13 +221,33 @@ impl RenderedStr {
 }
 
 impl Json {
+    /// A body's text, which keeps marks for the compressor.
+    pub fn marked() -> Self {
+        Self {
+            marks: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
+    /// Marks that what is written next starts with `key`.
+    #[inline]
+    fn mark(&mut self, key: u32) {
+        if let Some(marks) = &mut self.marks {
+            marks.push(deflate::mark(self.buf.len(), key));
+        }
+    }
+
     /// What [`Json::str`] writes for the string `s` was rendered from.
     pub fn rendered(&mut self, s: &RenderedStr) {
+        self.mark(deflate::template(&s.json));
         self.buf.extend_from_slice(&s.json);
         self.cut += u64::from(s.cut);
     }
 
+    /// Fixed text (see [`deflate::template`]: text written from one place
+    /// in memory compresses best).
     pub fn raw(&mut self, s: &str) {
+        self.mark(deflate::template(s.as_bytes()));
         self.buf.extend_from_slice(s.as_bytes());
     }
 
@@ -240,6 +264,7 @@ impl Json {
             self.cut += 1;
             truncated(s, max)
         };
+        self.mark(deflate::TEXT);
         self.buf.push(b'"');
         self.escaped(t);
         self.buf.push(b'"');
@@ -259,6 +284,7 @@ impl Json {
 
     /// `"key":` for a key known to need no escaping (a schema field name).
     pub fn key(&mut self, key: &str) {
+        self.mark(deflate::template(key.as_bytes()));
         self.buf.push(b'"');
         self.buf.extend_from_slice(key.as_bytes());
         self.buf.extend_from_slice(b"\":");
@@ -323,6 +349,7 @@ impl Json {
 
     /// Lowercase hex of `bytes`, quoted (trace and span ids).
     pub fn hex(&mut self, bytes: &[u8]) {
+        self.mark(deflate::ID);
         self.buf.push(b'"');
         hex_into(&mut self.buf, bytes);
         self.buf.push(b'"');

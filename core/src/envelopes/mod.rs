@@ -8,6 +8,7 @@ pub mod bench_support;
 mod capture;
 #[cfg(test)]
 mod differential;
+mod deflate;
 mod export;
 pub(crate) mod genkit;
 #[cfg(test)]

@@ -73,27 +73,43 @@ struct Out<'a> {
     envelopes: usize,
     /// JSON bytes already handed to the compressor.
     flushed: usize,
+    /// The first bytes of `json` are text already compressed, kept for the
+    /// compressor to refer back to.
+    history: usize,
 }
 
 impl<'a> Out<'a> {
     fn new(deflaters: &'a Deflaters) -> std::io::Result<Self> {
-        let mut json = Json::default();
-        json.buf.reserve(CHUNK + CHUNK / 2);
+        let mut json = Json::marked();
+        json.buf.reserve(2 * CHUNK);
         json.byte(b'[');
         Ok(Self {
             json,
             gz: deflaters.start()?,
             envelopes: 0,
             flushed: 0,
+            history: 0,
         })
+    }
+
+    /// Hands the text written since the last time to the compressor.
+    fn compress(&mut self) -> std::io::Result<()> {
+        let marks = self.json.marks.as_mut().expect("a body's text is marked");
+        let keep = self.gz.write_after(&self.json.buf, self.history, marks)?;
+        marks.clear();
+        self.flushed += self.json.buf.len() - self.history;
+        let buf = &mut self.json.buf;
+        let len = buf.len();
+        buf.copy_within(len - keep.., 0);
+        buf.truncate(keep);
+        self.history = keep;
+        Ok(())
     }
 
     /// Starts an envelope: a separator after the first.
     fn next(&mut self) -> std::io::Result<&mut Json> {
-        if self.json.buf.len() >= CHUNK {
-            self.gz.write(&self.json.buf)?;
-            self.flushed += self.json.buf.len();
-            self.json.buf.clear();
+        if self.json.buf.len() - self.history >= CHUNK {
+            self.compress()?;
         }
         if self.envelopes > 0 {
             self.json.byte(b',');
@@ -104,11 +120,11 @@ impl<'a> Out<'a> {
 
     fn finish(mut self) -> std::io::Result<Body> {
         self.json.byte(b']');
-        self.gz.write(&self.json.buf)?;
+        self.compress()?;
         Ok(Body {
             gzip: self.gz.finish()?,
             cut: self.json.cut,
-            json_bytes: self.flushed + self.json.buf.len(),
+            json_bytes: self.flushed,
             envelopes: self.envelopes,
         })
     }

@@ -1,0 +1,339 @@
+//! The matcher: LZ77 for envelope bodies, steered by the writer's marks.
+//!
+//! An envelope body is mostly the same text again: each envelope of a kind
+//! repeats the fixed text of the one before it (field names, tags, property
+//! keys), with values between, a few of them new. A general matcher hashes
+//! and searches at every byte it does not match; this one looks for a match
+//! where the writer says a piece of fixed text or a value starts. A piece of
+//! fixed text is matched against its own last copy and the match runs on as
+//! long as the bytes agree, through values that did not change; a value is
+//! looked up by its first four bytes. Only inside string values (prompts,
+//! paths, anything long) and text with no marks does it search byte by
+//! byte, with one candidate per hash, as a fast level of zlib would.
+
+use super::block::{Symbols, MAX_DISTANCE, MAX_MATCH};
+use super::marks::{self, Mark, ID};
+
+/// A match shorter than this costs about what its literals would.
+const MIN_USEFUL: usize = 4;
+const HASH_BITS: u32 = 15;
+const TEMPLATE_BITS: u32 = 12;
+/// Where no mark follows for this long, bytes after a match of fixed text
+/// are searched rather than written as literals (text the writer did not
+/// mark).
+const LONG_GAP: usize = 24;
+
+/// Positions are the stream's (counted from 1, 0 meaning none) and kept
+/// across bodies: a candidate before the current body's start is stale.
+pub(super) struct Matcher {
+    /// Latest position of each four-byte hash.
+    hash_head: Box<[u32]>,
+    /// The position before each one in its hash's chain, by position
+    /// modulo the window (zlib's `prev`).
+    hash_prev: Box<[u32]>,
+    /// Latest (key, position) of each piece of fixed text.
+    template_head: Box<[u64]>,
+    /// The piece's position before each one.
+    template_prev: Box<[u32]>,
+    /// Stream position of the current body's first byte.
+    body_start: u32,
+    /// The distance of a match the end of the last text cut short: the
+    /// next text may go on agreeing there.
+    cut: usize,
+}
+
+/// Candidates tried where a mark stands, and at each byte searched.
+const MARK_CHAIN: usize = 8;
+const SEARCH_CHAIN: usize = 4;
+const WINDOW_MASK: usize = MAX_DISTANCE - 1;
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Bytes up to the next mark are literals (the rest of a value whose
+    /// start matched, or of an id).
+    Literals,
+    /// Bytes are searched one by one.
+    Search,
+}
+
+impl Matcher {
+    pub fn new() -> Self {
+        Self {
+            hash_head: vec![0; 1 << HASH_BITS].into_boxed_slice(),
+            hash_prev: vec![0; MAX_DISTANCE].into_boxed_slice(),
+            template_head: vec![0; 1 << TEMPLATE_BITS].into_boxed_slice(),
+            template_prev: vec![0; MAX_DISTANCE].into_boxed_slice(),
+            body_start: 1,
+            cut: 0,
+        }
+    }
+
+    /// A new body starts at stream position `start`; when positions are
+    /// about to overflow, the tables start again from nothing.
+    pub fn begin(&mut self, start: u32) -> u32 {
+        self.cut = 0;
+        if start > u32::MAX / 2 {
+            self.hash_head.fill(0);
+            self.hash_prev.fill(0);
+            self.template_head.fill(0);
+            self.template_prev.fill(0);
+            self.body_start = 1;
+            return 1;
+        }
+        self.body_start = start;
+        start
+    }
+
+    /// Chooses literals and matches for `text[from..]`, where `text[0]` is
+    /// at stream position `base` and `text[..from]` came before (matches
+    /// may reach back into it). `marks` are positions in `text`, ascending.
+    pub fn encode(
+        &mut self,
+        text: &[u8],
+        from: usize,
+        marks: &[Mark],
+        base: u32,
+        out: &mut Symbols,
+    ) {
+        let end = text.len();
+        let mut p = from;
+        let mut next = marks.partition_point(|&m| marks::position(m) < from);
+        let mut after = After::Search;
+        // The distance of a match cut at the longest length or at the end of
+        // the text: the text may go on agreeing there.
+        let mut again = std::mem::take(&mut self.cut);
+        while p < end {
+            if again > 0 && again <= p {
+                let len = extend(text, p - again, p);
+                if len >= MIN_USEFUL {
+                    out.matched(len, again);
+                    again = if len == MAX_MATCH || p + len == end {
+                        again
+                    } else {
+                        0
+                    };
+                    p += len;
+                    continue;
+                }
+                again = 0;
+            }
+            // Marks a match ran over are remembered, not searched from.
+            // The last one says what the match ended in.
+            while next < marks.len() && marks::position(marks[next]) < p {
+                self.remember(text, marks[next], base);
+                after = if marks::key(marks[next]) == ID {
+                    After::Literals
+                } else {
+                    After::Search
+                };
+                next += 1;
+            }
+            // Several marks at one position (an empty piece): the last says
+            // what starts there.
+            while next + 1 < marks.len() && marks::position(marks[next + 1]) == p {
+                self.remember(text, marks[next], base);
+                next += 1;
+            }
+            if next < marks.len() && marks::position(marks[next]) == p {
+                let key = marks::key(marks[next]);
+                next += 1;
+                let (len, distance) = self.at_mark(text, p, key, base);
+                if len >= MIN_USEFUL {
+                    out.matched(len, distance);
+                    after = if key == ID {
+                        After::Literals
+                    } else {
+                        After::Search
+                    };
+                    again = if len == MAX_MATCH || p + len == end {
+                        distance
+                    } else {
+                        0
+                    };
+                    p += len;
+                    continue;
+                }
+                after = if key == ID {
+                    After::Literals
+                } else {
+                    After::Search
+                };
+            }
+            let stop = marks
+                .get(next)
+                .map_or(end, |&m| marks::position(m).min(end));
+            if after == After::Literals && stop - p <= LONG_GAP {
+                out.literals(&text[p..stop]);
+                p = stop;
+                continue;
+            }
+            // Search byte by byte; a match may run past the next mark.
+            while p < stop {
+                let (len, distance) = self.search(text, p, base, SEARCH_CHAIN);
+                if len >= MIN_USEFUL {
+                    out.matched(len, distance);
+                    again = if len == MAX_MATCH || p + len == end {
+                        distance
+                    } else {
+                        0
+                    };
+                    p += len;
+                    break;
+                }
+                out.literal(text[p]);
+                p += 1;
+            }
+        }
+        if again > 0 && p == end {
+            self.cut = again;
+        }
+        // Marks at the very end (nothing written after them yet).
+        for &m in &marks[next..] {
+            if marks::position(m) < end {
+                self.remember(text, m, base);
+            }
+        }
+    }
+
+    /// The stream position of `text[p]`, counted from 1.
+    fn stream(base: u32, p: usize) -> u32 {
+        base + p as u32
+    }
+
+    /// `text[p..]`'s distance back to a remembered position, if it is in
+    /// this body, in `text` and within reach.
+    fn reach(&self, candidate: u32, base: u32, p: usize) -> Option<usize> {
+        let here = Self::stream(base, p);
+        let ok = candidate >= self.body_start
+            && candidate >= base
+            && candidate < here
+            && (here - candidate) as usize <= MAX_DISTANCE;
+        ok.then(|| (here - candidate) as usize)
+    }
+
+    fn hash_slot(text: &[u8], p: usize) -> Option<usize> {
+        let four = text.get(p..p + 4)?;
+        let x = u32::from_le_bytes(four.try_into().expect("4 bytes"));
+        Some((x.wrapping_mul(0x9e37_79b1) >> (32 - HASH_BITS)) as usize)
+    }
+
+    fn template_slot(key: u32) -> usize {
+        (key.wrapping_mul(0x85eb_ca6b) >> (32 - TEMPLATE_BITS)) as usize
+    }
+
+    /// Notes a mark the matcher did not stop at.
+    fn remember(&mut self, text: &[u8], mark: Mark, base: u32) {
+        let (p, key) = (marks::position(mark), marks::key(mark));
+        let here = Self::stream(base, p);
+        if marks::is_template(key) {
+            self.insert_template(key, here);
+        } else if let Some(slot) = Self::hash_slot(text, p) {
+            self.insert_hash(slot, here);
+        }
+    }
+
+    /// Puts `here` at the head of the piece `key`'s chain; the old head.
+    fn insert_template(&mut self, key: u32, here: u32) -> u32 {
+        let slot = &mut self.template_head[Self::template_slot(key)];
+        let last = *slot;
+        *slot = u64::from(key) << 32 | u64::from(here);
+        // Another piece in the same slot starts no chain of this one.
+        let last = if (last >> 32) as u32 == key {
+            last as u32
+        } else {
+            0
+        };
+        self.template_prev[here as usize & WINDOW_MASK] = last;
+        last
+    }
+
+    fn insert_hash(&mut self, slot: usize, here: u32) -> u32 {
+        let last = std::mem::replace(&mut self.hash_head[slot], here);
+        self.hash_prev[here as usize & WINDOW_MASK] = last;
+        last
+    }
+
+    /// The longest match among up to `chain` candidates from `first` on,
+    /// following `prev`.
+    fn longest(
+        &self,
+        text: &[u8],
+        p: usize,
+        base: u32,
+        first: u32,
+        prev: &[u32],
+        chain: usize,
+    ) -> (usize, usize) {
+        let mut best = (0, 0);
+        let mut candidate = first;
+        for _ in 0..chain {
+            let Some(distance) = self.reach(candidate, base, p) else {
+                break;
+            };
+            let len = extend(text, p - distance, p);
+            if len > best.0 {
+                best = (len, distance);
+                if len == MAX_MATCH {
+                    break;
+                }
+            }
+            let next = prev[candidate as usize & WINDOW_MASK];
+            if next >= candidate {
+                break;
+            }
+            candidate = next;
+        }
+        best
+    }
+
+    /// The longest match found where a mark with `key` stands, remembering
+    /// the mark.
+    fn at_mark(&mut self, text: &[u8], p: usize, key: u32, base: u32) -> (usize, usize) {
+        let here = Self::stream(base, p);
+        if marks::is_template(key) {
+            let first = self.insert_template(key, here);
+            let best = self.longest(text, p, base, first, &self.template_prev, MARK_CHAIN);
+            if best.0 >= MIN_USEFUL {
+                return best;
+            }
+        }
+        self.search(text, p, base, MARK_CHAIN)
+    }
+
+    /// Candidates by the hash of `text[p..p + 4]`, whose chain `p` joins.
+    #[inline]
+    fn search(&mut self, text: &[u8], p: usize, base: u32, chain: usize) -> (usize, usize) {
+        let Some(slot) = Self::hash_slot(text, p) else {
+            return (0, 0);
+        };
+        let first = self.insert_hash(slot, Self::stream(base, p));
+        self.longest(text, p, base, first, &self.hash_prev, chain)
+    }
+}
+
+/// How many bytes from `text[p..]` equal those from `text[from..]`
+/// (`from` < `p`), up to the longest match and the end of the text.
+#[inline]
+fn extend(text: &[u8], from: usize, p: usize) -> usize {
+    let max = (text.len() - p).min(MAX_MATCH);
+    let (a, b) = (&text[from..from + max], &text[p..p + max]);
+    let mut n = 0;
+    while n + 8 <= max {
+        let x = u64::from_le_bytes(a[n..n + 8].try_into().expect("8 bytes"))
+            ^ u64::from_le_bytes(b[n..n + 8].try_into().expect("8 bytes"));
+        if x != 0 {
+            return n + (x.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while n < max && a[n] == b[n] {
+        n += 1;
+    }
+    n
+}

@@ -1,0 +1,228 @@
+//! gzip written by a DEFLATE encoder of our own, for envelope bodies: the
+//! writer marks where each piece of fixed text and each value starts, and
+//! the matcher (`matcher.rs`) looks for matches there instead of hashing and
+//! searching at every byte as zlib does. Blocks use dynamic Huffman codes
+//! (`block.rs`); the member's CRC-32 is zlib-rs's.
+
+mod bits;
+mod block;
+mod huffman;
+mod marks;
+mod matcher;
+
+pub(crate) use marks::{mark, template, Mark, ID, TEXT};
+
+use bits::Bits;
+use block::{Symbols, MAX_DISTANCE};
+use matcher::Matcher;
+
+/// A block is written once this many symbols are gathered (zlib's level 3
+/// gathers 16,384): fewer blocks cost fewer code tables, longer ones adapt
+/// less to what the text turns into.
+const BLOCK_SYMBOLS: usize = 24 * 1024;
+
+/// gzip's header: deflate, no flags, no time, no extra flags, unknown OS.
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+/// A gzip encoder kept from one body to the next (its tables are 160 KB).
+#[derive(Debug)]
+pub(crate) struct EnvelopeDeflate {
+    matcher: Matcher,
+    symbols: Symbols,
+    bits: Bits,
+    crc: u32,
+    /// Input bytes of the current member.
+    len: u64,
+    /// Stream position of the next input byte (see `Matcher`).
+    pos: u32,
+}
+
+impl Default for EnvelopeDeflate {
+    fn default() -> Self {
+        Self {
+            matcher: Matcher::new(),
+            symbols: Symbols::default(),
+            bits: Bits::default(),
+            crc: 0,
+            len: 0,
+            pos: 1,
+        }
+    }
+}
+
+impl EnvelopeDeflate {
+    /// How much of the text before new text a call wants to see.
+    pub const HISTORY: usize = MAX_DISTANCE;
+
+    /// Starts a member: its header goes to `out`.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        self.pos = self.matcher.begin(self.pos);
+        self.symbols = Symbols::default();
+        self.bits = Bits::default();
+        self.crc = 0;
+        self.len = 0;
+        out.extend_from_slice(&HEADER);
+    }
+
+    /// Compresses `text[from..]`; `text[..from]` is the text just before it
+    /// (up to [`Self::HISTORY`] bytes of it are referred back to), `marks`
+    /// are positions in `text`, ascending.
+    pub fn write(&mut self, text: &[u8], from: usize, marks: &[Mark], out: &mut Vec<u8>) {
+        let new = &text[from..];
+        if new.is_empty() {
+            return;
+        }
+        // A body is far below 4 GB; were it not, positions start again
+        // rather than wrap (matches then only reach into the new text).
+        let (text, from, marks) = if u32::try_from(text.len()).is_err()
+            || self
+                .pos
+                .checked_add(text.len() as u32)
+                .is_none_or(|p| p > u32::MAX / 2)
+        {
+            self.pos = self.matcher.begin(u32::MAX);
+            (new, 0, &[][..])
+        } else {
+            (text, from, marks)
+        };
+        self.crc = zlib_rs::crc32::crc32(self.crc, new);
+        self.len += new.len() as u64;
+        let base = self.pos - from as u32;
+        self.matcher
+            .encode(text, from, marks, base, &mut self.symbols);
+        self.pos += new.len() as u32;
+        if self.symbols.len() >= BLOCK_SYMBOLS {
+            self.symbols.write_block(out, &mut self.bits, false);
+        }
+    }
+
+    /// Ends the member: the last block, the CRC-32 and the length.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.symbols.write_block(out, &mut self.bits, true);
+        self.bits.align(out);
+        out.extend_from_slice(&self.crc.to_le_bytes());
+        out.extend_from_slice(&(self.len as u32).to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gunzip(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut out)
+            .expect("a valid gzip member");
+        out
+    }
+
+    /// Fixed pieces, as the writer's `&'static str`s.
+    const PIECES: [&str; 6] = [
+        "{\"name\":\"Microsoft.ApplicationInsights.Request\",\"time\":",
+        ",\"tags\":{\"ai.operation.id\":",
+        ",\"ai.cloud.role\":\"checkout\"},\"data\":{\"baseData\":{\"id\":",
+        ",\"properties\":{",
+        "\"http.route\":",
+        "}}},",
+    ];
+
+    /// Envelope-like text with its marks, as `Json` writes them: pieces,
+    /// string values (some repeating), ids (some repeating); `noise` adds
+    /// marks where nothing starts, with any key, twice at one place, at the
+    /// very end.
+    fn marked_text(rng: &mut fastrand::Rng, n: usize, noise: bool) -> (Vec<u8>, Vec<Mark>) {
+        let (mut text, mut marks) = (Vec::new(), Vec::new());
+        let trace = format!("\"{:032x}\"", rng.u128(..));
+        for _ in 0..n {
+            for (i, piece) in PIECES.iter().enumerate() {
+                marks.push(mark(text.len(), template(piece.as_bytes())));
+                text.extend_from_slice(piece.as_bytes());
+                let value = match i {
+                    0 => format!("\"2026-11-30T19:{:02}:{:09}Z\"", rng.u8(..60), rng.u32(..)),
+                    1 if rng.bool() => trace.clone(),
+                    1 | 2 => format!("\"{:016x}\"", rng.u64(..)),
+                    4 => format!("\"/api/items/{}\",", rng.u8(..4)),
+                    _ => continue,
+                };
+                marks.push(mark(text.len(), if i < 3 { ID } else { TEXT }));
+                text.extend_from_slice(value.as_bytes());
+            }
+            if noise && rng.u8(..4) == 0 {
+                let at = rng.usize(..=text.len());
+                let key = [TEXT, ID, rng.u32(..)][rng.usize(..3)];
+                marks.push(mark(at, key));
+                marks.push(mark(at, key));
+            }
+        }
+        marks.push(mark(text.len(), TEXT));
+        marks.sort_unstable_by_key(|&m| marks::position(m));
+        (text, marks)
+    }
+
+    /// `text` through `deflate` in parts of `part` bytes, each with the
+    /// history it asks for and the marks that fall in its text.
+    fn compress(
+        deflate: &mut EnvelopeDeflate,
+        text: &[u8],
+        marks: &[Mark],
+        part: usize,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        deflate.begin(&mut out);
+        let mut start = 0;
+        while start < text.len() {
+            let end = (start + part).min(text.len());
+            let from = start.min(EnvelopeDeflate::HISTORY);
+            let window = &text[start - from..end];
+            let ours: Vec<Mark> = marks
+                .iter()
+                .filter(|&&m| (start..end).contains(&marks::position(m)))
+                .map(|&m| mark(marks::position(m) - (start - from), marks::key(m)))
+                .collect();
+            deflate.write(window, from, &ours, &mut out);
+            start = end;
+        }
+        deflate.finish(&mut out);
+        out
+    }
+
+    /// Whatever the marks say, and however the text is handed over, the
+    /// member reads back (the decoder checks the CRC-32 and the length);
+    /// bodies one after the other on one encoder do too (none refers back
+    /// into the one before).
+    #[test]
+    fn any_marks_and_parts_read_back() {
+        let mut rng = fastrand::Rng::with_seed(21);
+        let mut deflate = EnvelopeDeflate::default();
+        for round in 0..12 {
+            let (text, marks) = marked_text(&mut rng, 50 + round * 97, round % 2 == 1);
+            for part in [1, 700, 40_000, usize::MAX] {
+                if part == 1 && text.len() > 20_000 {
+                    continue;
+                }
+                let body = compress(&mut deflate, &text, &marks, part);
+                assert!(gunzip(&body) == text, "round {round}, parts of {part}");
+            }
+        }
+        let body = compress(&mut deflate, b"", &[], 10);
+        assert!(gunzip(&body).is_empty());
+    }
+
+    /// The marks are what makes it cheap and small: marked, the text takes
+    /// fewer bytes than unmarked, and fewer than zlib's level 3.
+    #[test]
+    fn marks_find_the_repeats() {
+        let mut rng = fastrand::Rng::with_seed(22);
+        let (text, marks) = marked_text(&mut rng, 2000, false);
+        let mut deflate = EnvelopeDeflate::default();
+        let marked = compress(&mut deflate, &text, &marks, 32 * 1024).len();
+        let unmarked = compress(&mut deflate, &text, &[], 32 * 1024).len();
+        let mut zlib = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(3));
+        std::io::Write::write_all(&mut zlib, &text).unwrap();
+        let zlib = zlib.finish().unwrap().len();
+        assert!(marked < unmarked, "marked {marked}, unmarked {unmarked}");
+        assert!(marked < zlib, "marked {marked}, zlib's level 3 {zlib}");
+    }
+}
