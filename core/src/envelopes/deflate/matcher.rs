@@ -44,6 +44,7 @@ pub(super) struct Matcher {
 
 /// Candidates tried where a mark stands, and at each byte searched.
 const MARK_CHAIN: usize = 8;
+const NICE: usize = 64;
 const SEARCH_CHAIN: usize = 4;
 const WINDOW_MASK: usize = MAX_DISTANCE - 1;
 
@@ -276,11 +277,18 @@ impl Matcher {
             let Some(distance) = self.reach(candidate, base, p) else {
                 break;
             };
-            let len = extend(text, p - distance, p);
-            if len > best.0 {
-                best = (len, distance);
-                if len == MAX_MATCH {
-                    break;
+            let from = p - distance;
+            // A candidate that differs where the best so far ends cannot be
+            // longer (zlib's test): most are turned away by one compare.
+            let beats = best.0 == 0
+                || text.get(p + best.0).is_some_and(|&b| b == text[from + best.0]);
+            if beats {
+                let len = extend(text, from, p);
+                if len > best.0 {
+                    best = (len, distance);
+                    if len >= NICE {
+                        break;
+                    }
                 }
             }
             let next = prev[candidate as usize & WINDOW_MASK];
