@@ -119,6 +119,14 @@ impl Symbols {
         self.symbols.len()
     }
 
+    /// Forgets what was gathered, keeping the room: a body's symbols would
+    /// otherwise grow by copies into fresh pages every time.
+    pub fn clear(&mut self) {
+        self.symbols.clear();
+        self.lit_len.fill(0);
+        self.distance.fill(0);
+    }
+
     #[inline]
     pub fn literal(&mut self, b: u8) {
         self.symbols.push(u32::from(b));
@@ -232,9 +240,7 @@ impl Symbols {
             u32::from(lit_codes[END_OF_BLOCK]),
             u32::from(lit_lens[END_OF_BLOCK]),
         );
-        self.symbols.clear();
-        self.lit_len.fill(0);
-        self.distance.fill(0);
+        self.clear();
     }
 }
 

@@ -16,8 +16,8 @@ use super::marks::{self, Mark, ID};
 
 /// A match shorter than this costs about what its literals would.
 const MIN_USEFUL: usize = 4;
-const HASH_BITS: u32 = 15;
-const TEMPLATE_BITS: u32 = 12;
+const HASH_BITS: u32 = 13;
+const TEMPLATE_BITS: u32 = 10;
 /// Where no mark follows for this long, bytes after a match of fixed text
 /// are searched rather than written as literals (text the writer did not
 /// mark).

@@ -57,7 +57,7 @@ impl EnvelopeDeflate {
     /// Starts a member: its header goes to `out`.
     pub fn begin(&mut self, out: &mut Vec<u8>) {
         self.pos = self.matcher.begin(self.pos);
-        self.symbols = Symbols::default();
+        self.symbols.clear();
         self.bits = Bits::default();
         self.crc = 0;
         self.len = 0;
