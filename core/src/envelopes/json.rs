@@ -178,6 +178,10 @@ pub(crate) struct Json {
     /// Where pieces of fixed text and values start, for the compressor
     /// (`deflate/marks.rs`); kept only by a body's text.
     pub marks: Option<Vec<Mark>>,
+    /// Where the last piece of fixed text ended: a piece written right
+    /// after it needs no mark of its own, as a match of the first runs on
+    /// through it (half the marks an envelope would have otherwise).
+    fixed_end: usize,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` of one whole second: the envelopes of a body are
@@ -225,6 +229,7 @@ impl Json {
     pub fn marked() -> Self {
         Self {
             marks: Some(Vec::new()),
+            fixed_end: usize::MAX,
             ..Self::default()
         }
     }
@@ -237,18 +242,40 @@ impl Json {
         }
     }
 
+    /// Marks that a piece of fixed text starts here, unless one just ended.
+    #[inline]
+    fn mark_fixed(&mut self, piece: &[u8]) {
+        if self.buf.len() != self.fixed_end {
+            self.mark(deflate::template(piece));
+        }
+    }
+
+    /// Keeps the last `keep` bytes of the text (what the compressor refers
+    /// back to) and forgets the marks, which it has read.
+    pub fn keep_last(&mut self, keep: usize) {
+        let len = self.buf.len();
+        self.buf.copy_within(len - keep.., 0);
+        self.buf.truncate(keep);
+        if let Some(marks) = &mut self.marks {
+            marks.clear();
+        }
+        self.fixed_end = usize::MAX;
+    }
+
     /// What [`Json::str`] writes for the string `s` was rendered from.
     pub fn rendered(&mut self, s: &RenderedStr) {
-        self.mark(deflate::template(&s.json));
+        self.mark_fixed(&s.json);
         self.buf.extend_from_slice(&s.json);
+        self.fixed_end = self.buf.len();
         self.cut += u64::from(s.cut);
     }
 
     /// Fixed text (see [`deflate::template`]: text written from one place
     /// in memory compresses best).
     pub fn raw(&mut self, s: &str) {
-        self.mark(deflate::template(s.as_bytes()));
+        self.mark_fixed(s.as_bytes());
         self.buf.extend_from_slice(s.as_bytes());
+        self.fixed_end = self.buf.len();
     }
 
     pub fn byte(&mut self, b: u8) {
@@ -284,10 +311,11 @@ impl Json {
 
     /// `"key":` for a key known to need no escaping (a schema field name).
     pub fn key(&mut self, key: &str) {
-        self.mark(deflate::template(key.as_bytes()));
+        self.mark_fixed(key.as_bytes());
         self.buf.push(b'"');
         self.buf.extend_from_slice(key.as_bytes());
         self.buf.extend_from_slice(b"\":");
+        self.fixed_end = self.buf.len();
     }
 
     /// The text of `s` escaped for a JSON string, without quotes.
@@ -496,6 +524,42 @@ fn significant_digits(t: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body's text marks where fixed text, strings and ids start; fixed
+    /// text right after fixed text needs no mark, fixed text after a value
+    /// does. Text that is not a body's keeps none.
+    #[test]
+    fn marks_say_what_starts_where() {
+        use super::deflate::{mark, template, ID, TEXT};
+        const HEAD: &str = "{\"a\":";
+        const MORE: &str = ",\"b\":";
+        let mut j = Json::marked();
+        j.raw(HEAD);
+        j.raw(MORE);
+        j.u64(7);
+        j.key("c");
+        j.str("x", 10);
+        j.hex(&[1, 2]);
+        j.raw(MORE);
+        let c = j.buf.iter().position(|&b| b == b'c').unwrap() - 1;
+        let want = [
+            mark(0, template(HEAD.as_bytes())),
+            mark(c, template(b"c")),
+            mark(c + 4, TEXT),
+            mark(c + 7, ID),
+            mark(c + 13, template(MORE.as_bytes())),
+        ];
+        let text = String::from_utf8_lossy(&j.buf).into_owned();
+        assert_eq!(j.marks.as_deref(), Some(&want[..]), "{text}");
+        j.keep_last(3);
+        assert_eq!(j.marks.as_deref(), Some(&[][..]));
+        j.raw(MORE);
+        assert_eq!(j.marks.as_ref().unwrap().len(), 1, "a mark again after the history");
+        let mut plain = Json::default();
+        plain.raw(HEAD);
+        plain.str("x", 10);
+        assert!(plain.marks.is_none());
+    }
 
     fn out(f: impl FnOnce(&mut Json)) -> String {
         let mut j = Json::default();

@@ -94,14 +94,10 @@ impl<'a> Out<'a> {
 
     /// Hands the text written since the last time to the compressor.
     fn compress(&mut self) -> std::io::Result<()> {
-        let marks = self.json.marks.as_mut().expect("a body's text is marked");
+        let marks = self.json.marks.as_deref().expect("a body's text is marked");
         let keep = self.gz.write_after(&self.json.buf, self.history, marks)?;
-        marks.clear();
         self.flushed += self.json.buf.len() - self.history;
-        let buf = &mut self.json.buf;
-        let len = buf.len();
-        buf.copy_within(len - keep.., 0);
-        buf.truncate(keep);
+        self.json.keep_last(keep);
         self.history = keep;
         Ok(())
     }
