@@ -18,7 +18,19 @@ impl Bits {
         self.acc |= u64::from(value) << self.n;
         self.n += count;
         if self.n >= 32 {
-            out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            if out.capacity() - out.len() < 8 {
+                out.reserve(1024);
+            }
+            let len = out.len();
+            // SAFETY: eight bytes of room were made sure of above; four of
+            // them are kept (one store, not a copy of four).
+            unsafe {
+                out.as_mut_ptr()
+                    .add(len)
+                    .cast::<[u8; 8]>()
+                    .write_unaligned(self.acc.to_le_bytes());
+                out.set_len(len + 4);
+            }
             self.acc >>= 32;
             self.n -= 32;
         }
