@@ -9,8 +9,20 @@ use genkit_azure_emulator::{Emulator, EmulatorConfig};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Items `0..n` each arrived once. Waits for them first (up to 20 s): the
+/// emulator's item count, which the tests wait on, includes the resource's
+/// `_OTELRESOURCE_` metric, so that wait can end while the last item is still
+/// being resent from disk (a flush counts a spilled item as persisted).
 fn assert_exactly_once(emu: &Emulator, n: usize) {
-    let seen = arrivals(&emu.envelopes());
+    let all_in = |seen: &std::collections::HashMap<String, usize>| {
+        (0..n).all(|i| seen.contains_key(&format!("item {i}")))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = arrivals(&emu.envelopes());
+    while !all_in(&seen) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = arrivals(&emu.envelopes());
+    }
     let missing: Vec<_> = (0..n)
         .filter(|i| !seen.contains_key(&format!("item {i}")))
         .collect();
