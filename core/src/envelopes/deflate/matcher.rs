@@ -118,11 +118,7 @@ impl Matcher {
                 let len = extend(text, p - again, p);
                 if len >= MIN_USEFUL {
                     out.matched(len, again);
-                    again = if len == MAX_MATCH || p + len == end {
-                        again
-                    } else {
-                        0
-                    };
+                    again = cut_short(len, again, p + len == end);
                     p += len;
                     continue;
                 }
@@ -156,11 +152,7 @@ impl Matcher {
                     } else {
                         After::Search
                     };
-                    again = if len == MAX_MATCH || p + len == end {
-                        distance
-                    } else {
-                        0
-                    };
+                    again = cut_short(len, distance, p + len == end);
                     p += len;
                     continue;
                 }
@@ -183,11 +175,7 @@ impl Matcher {
                 let (len, distance) = self.search(text, p, base, SEARCH_CHAIN);
                 if len >= MIN_USEFUL {
                     out.matched(len, distance);
-                    again = if len == MAX_MATCH || p + len == end {
-                        distance
-                    } else {
-                        0
-                    };
+                    again = cut_short(len, distance, p + len == end);
                     p += len;
                     break;
                 }
@@ -327,6 +315,18 @@ impl Matcher {
         };
         let first = self.insert_hash(slot, Self::stream(base, p));
         self.longest(text, p, base, first, &self.hash_prev, chain)
+    }
+}
+
+/// The distance to try first after a match of `len`: its own when the
+/// longest length or the end of the text cut it short, as the text may go
+/// on agreeing there; none otherwise (the next byte differs).
+#[inline]
+fn cut_short(len: usize, distance: usize, at_end: bool) -> usize {
+    if len == MAX_MATCH || at_end {
+        distance
+    } else {
+        0
     }
 }
 
