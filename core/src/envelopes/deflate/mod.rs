@@ -21,6 +21,9 @@ use matcher::Matcher;
 /// less to what the text turns into.
 const BLOCK_SYMBOLS: usize = 24 * 1024;
 
+/// The longest text [`EnvelopeDeflate::write`] takes in one piece.
+const PIECE: usize = 1 << 30;
+
 /// gzip's header: deflate, no flags, no time, no extra flags, unknown OS.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
@@ -72,19 +75,20 @@ impl EnvelopeDeflate {
         if new.is_empty() {
             return;
         }
-        // A body is far below 4 GB; were it not, positions start again
-        // rather than wrap (matches then only reach into the new text).
-        let (text, from, marks) = if u32::try_from(text.len()).is_err()
-            || self
-                .pos
-                .checked_add(text.len() as u32)
-                .is_none_or(|p| p > u32::MAX / 2)
-        {
-            self.pos = self.matcher.begin(u32::MAX);
-            (new, 0, &[][..])
-        } else {
-            (text, from, marks)
-        };
+        // Positions are 32-bit: a text past a quarter of that (no body is
+        // near it) goes in pieces, without its history or marks.
+        if text.len() > PIECE {
+            for piece in new.chunks(PIECE) {
+                self.write(piece, 0, &[], out);
+            }
+            return;
+        }
+        // Positions near their limit start again, the tables empty; the
+        // history is still the text before, so matches may reach into it.
+        if self.pos + text.len() as u32 > u32::MAX / 2 {
+            self.matcher.begin(u32::MAX);
+            self.pos = 1 + from as u32;
+        }
         self.crc = zlib_rs::crc32::crc32(self.crc, new);
         self.len += new.len() as u64;
         let base = self.pos - from as u32;
@@ -208,6 +212,21 @@ mod tests {
         }
         let body = compress(&mut deflate, b"", &[], 10);
         assert!(gunzip(&body).is_empty());
+    }
+
+    /// Stream positions near their limit start again from nothing, in the
+    /// middle of a body and at a body's start, and the text still reads back.
+    #[test]
+    fn positions_start_again_before_they_overflow() {
+        let mut rng = fastrand::Rng::with_seed(23);
+        let (text, marks) = marked_text(&mut rng, 300, true);
+        let mut deflate = EnvelopeDeflate::default();
+        for before in [50_000u32, 10, 0] {
+            deflate.pos = u32::MAX / 2 - before;
+            let body = compress(&mut deflate, &text, &marks, 20_000);
+            assert!(gunzip(&body) == text, "{before} positions before the limit");
+            assert!(deflate.pos < 1 << 20, "started again: {}", deflate.pos);
+        }
     }
 
     /// The marks are what makes it cheap and small: marked, the text takes
