@@ -264,17 +264,21 @@ impl Json {
 
     /// What [`Json::str`] writes for the string `s` was rendered from.
     pub fn rendered(&mut self, s: &RenderedStr) {
-        self.mark_fixed(&s.json);
-        self.buf.extend_from_slice(&s.json);
-        self.fixed_end = self.buf.len();
+        self.raw_bytes(&s.json);
         self.cut += u64::from(s.cut);
     }
 
     /// Fixed text (see [`deflate::template`]: text written from one place
     /// in memory compresses best).
     pub fn raw(&mut self, s: &str) {
-        self.mark_fixed(s.as_bytes());
-        self.buf.extend_from_slice(s.as_bytes());
+        self.raw_bytes(s.as_bytes());
+    }
+
+    /// [`Json::raw`] for a piece already in bytes.
+    #[inline]
+    fn raw_bytes(&mut self, piece: &[u8]) {
+        self.mark_fixed(piece);
+        self.buf.extend_from_slice(piece);
         self.fixed_end = self.buf.len();
     }
 

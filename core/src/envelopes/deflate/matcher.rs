@@ -64,11 +64,21 @@ impl std::fmt::Debug for Matcher {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum After {
-    /// Bytes up to the next mark are literals (the rest of a value whose
-    /// start matched, or of an id).
+    /// Bytes up to the next mark are literals (the rest of an id).
     Literals,
     /// Bytes are searched one by one.
     Search,
+}
+
+impl After {
+    /// What the bytes after a mark with `key` get, up to the next mark.
+    fn mark(key: u32) -> Self {
+        if key == ID {
+            After::Literals
+        } else {
+            After::Search
+        }
+    }
 }
 
 impl Matcher {
@@ -83,20 +93,21 @@ impl Matcher {
         }
     }
 
-    /// A new body starts at stream position `start`; when positions are
-    /// about to overflow, the tables start again from nothing.
-    pub fn begin(&mut self, start: u32) -> u32 {
+    /// A new body starts at stream position `start`: nothing before it is
+    /// a candidate.
+    pub fn begin(&mut self, start: u32) {
         self.cut = 0;
-        if start > u32::MAX / 2 {
-            self.hash_head.fill(0);
-            self.hash_prev.fill(0);
-            self.template_head.fill(0);
-            self.template_prev.fill(0);
-            self.body_start = 1;
-            return 1;
-        }
         self.body_start = start;
-        start
+    }
+
+    /// Positions start again from 1, before they would overflow: the
+    /// tables are emptied, so no candidate refers to the old ones.
+    pub fn restart(&mut self) {
+        self.hash_head.fill(0);
+        self.hash_prev.fill(0);
+        self.template_head.fill(0);
+        self.template_prev.fill(0);
+        self.begin(1);
     }
 
     /// Chooses literals and matches for `text[from..]`, where `text[0]` is
@@ -132,11 +143,7 @@ impl Matcher {
             // The last one says what the match ended in.
             while next < marks.len() && marks::position(marks[next]) < p {
                 self.remember(text, marks[next], base);
-                after = if marks::key(marks[next]) == ID {
-                    After::Literals
-                } else {
-                    After::Search
-                };
+                after = After::mark(marks::key(marks[next]));
                 next += 1;
             }
             // Several marks at one position (an empty piece): the last says
@@ -149,22 +156,13 @@ impl Matcher {
                 let key = marks::key(marks[next]);
                 next += 1;
                 let (len, distance) = self.at_mark(text, p, key, base);
+                after = After::mark(key);
                 if len >= MIN_USEFUL {
                     out.matched(len, distance);
-                    after = if key == ID {
-                        After::Literals
-                    } else {
-                        After::Search
-                    };
                     again = cut_short(len, distance, p + len == end);
                     p += len;
                     continue;
                 }
-                after = if key == ID {
-                    After::Literals
-                } else {
-                    After::Search
-                };
             }
             let stop = marks
                 .get(next)
@@ -348,7 +346,7 @@ fn cut_short(len: usize, distance: usize, at_end: bool) -> usize {
 fn extend(text: &[u8], from: usize, p: usize) -> usize {
     assert!(from < p && p <= text.len());
     let max = (text.len() - p).min(MAX_MATCH);
-    let (a, b) = (text.as_ptr(), text.as_ptr());
+    let t = text.as_ptr();
     let mut n = 0;
     // SAFETY: `from < p` and `p + max <= text.len()`, so every byte read,
     // at `from + i` or `p + i` for `i < max`, is within `text`. This runs
@@ -356,14 +354,14 @@ fn extend(text: &[u8], from: usize, p: usize) -> usize {
     // the encoder's time.
     unsafe {
         while n + 8 <= max {
-            let x = a.add(from + n).cast::<u64>().read_unaligned()
-                ^ b.add(p + n).cast::<u64>().read_unaligned();
+            let x = t.add(from + n).cast::<u64>().read_unaligned()
+                ^ t.add(p + n).cast::<u64>().read_unaligned();
             if x != 0 {
                 return n + (u64::from_le(x).trailing_zeros() / 8) as usize;
             }
             n += 8;
         }
-        while n < max && *a.add(from + n) == *b.add(p + n) {
+        while n < max && *t.add(from + n) == *t.add(p + n) {
             n += 1;
         }
     }

@@ -59,7 +59,7 @@ impl EnvelopeDeflate {
 
     /// Starts a member: its header goes to `out`.
     pub fn begin(&mut self, out: &mut Vec<u8>) {
-        self.pos = self.matcher.begin(self.pos);
+        self.matcher.begin(self.pos);
         self.symbols.clear();
         self.bits = Bits::default();
         self.crc = 0;
@@ -86,7 +86,7 @@ impl EnvelopeDeflate {
         // Positions near their limit start again, the tables empty; the
         // history is still the text before, so matches may reach into it.
         if self.pos + text.len() as u32 > u32::MAX / 2 {
-            self.matcher.begin(u32::MAX);
+            self.matcher.restart();
             self.pos = 1 + from as u32;
         }
         self.crc = zlib_rs::crc32::crc32(self.crc, new);
