@@ -191,8 +191,8 @@ macro_rules! for_each_setting {
                 /// The default was chosen by measurement (`make bench`, envelope
                 /// writing, the benchmark's spans in batches of 1,024). Level 3
                 /// is our own encoder (envelopes/deflate), which matches where the
-                /// writer marks fixed text and values: the whole writer costs 1.4
-                /// µs a span for 40 bytes on the wire, what zlib's level 1 costs for
+                /// writer marks fixed text and values: the whole writer costs 1.3
+                /// µs a span for 37 bytes on the wire, what zlib's level 1 costs for
                 /// 71; the other levels are zlib-rs's: 1.9 µs for 39 at level 4,
                 /// 2.4 µs for 36 at 5 and 2.7 µs for 34 at 6 (the crate: 6.8 µs for
                 /// 33). 5 or 6 send about what the crate sent, for more CPU.

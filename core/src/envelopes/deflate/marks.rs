@@ -33,8 +33,9 @@ pub(super) fn is_template(key: u32) -> bool {
 }
 
 /// The key of a piece of fixed text, from where it lives: the writer's
-/// pieces are `&'static str`s and rendered strings kept for the process,
-/// each at one address. Two pieces that share a key only cost a match
+/// pieces are `&'static str`s, kept for the process, and rendered strings
+/// (the instrumentation key, a body's property keys), kept at least for the
+/// body, each at one address. Two pieces that share a key only cost a match
 /// candidate that is checked and found short.
 #[inline]
 pub(crate) fn template(text: &[u8]) -> u32 {
