@@ -316,15 +316,8 @@ impl Gzip<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flate2::read::GzDecoder;
+    use crate::envelopes::test_support::gunzip;
     use flate2::Compression;
-    use std::io::Read;
-
-    fn gunzip(body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        GzDecoder::new(body).read_to_end(&mut out).expect("gzip");
-        out
-    }
 
     /// `text` gzipped, handed over `part` bytes at a time.
     fn ours_in(deflaters: &Deflaters, text: &[u8], part: usize) -> Vec<u8> {

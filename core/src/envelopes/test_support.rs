@@ -10,13 +10,18 @@ use serde_json::Value as Json;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
 
+/// A gzip member's text (its CRC-32 and length checked by the decoder).
+pub(crate) fn gunzip(gzip: &[u8]) -> Vec<u8> {
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(gzip)
+        .read_to_end(&mut text)
+        .expect("gzip");
+    text
+}
+
 /// The envelopes of a gzipped request body.
 pub(crate) fn decode(gzip: &[u8]) -> Vec<Json> {
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(gzip)
-        .read_to_end(&mut json)
-        .expect("gzip");
-    serde_json::from_slice(&json).expect("a JSON array")
+    serde_json::from_slice(&gunzip(gzip)).expect("a JSON array")
 }
 
 pub(crate) fn kv(k: &'static str, v: impl Into<Value>) -> KeyValue {

@@ -112,15 +112,7 @@ impl EnvelopeDeflate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-
-    fn gunzip(body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(body)
-            .read_to_end(&mut out)
-            .expect("a valid gzip member");
-        out
-    }
+    use crate::envelopes::test_support::gunzip;
 
     /// Fixed pieces, as the writer's `&'static str`s.
     const PIECES: [&str; 6] = [
