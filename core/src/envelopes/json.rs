@@ -379,10 +379,12 @@ impl Json {
         self.buf.extend_from_slice(&bytes[start..]);
     }
 
-    /// Lowercase hex of `bytes`, quoted (trace and span ids).
+    /// Lowercase hex of `bytes`, quoted (trace and span ids). The id is
+    /// marked after its quote: a match of the text before may take the
+    /// quote, and the id is looked up by its own first bytes.
     pub fn hex(&mut self, bytes: &[u8]) {
-        self.mark(deflate::ID);
         self.buf.push(b'"');
+        self.mark(deflate::ID);
         hex_into(&mut self.buf, bytes);
         self.buf.push(b'"');
     }
@@ -550,7 +552,7 @@ mod tests {
             mark(0, template(HEAD.as_bytes())),
             mark(c, template(b"c")),
             mark(c + 4, TEXT),
-            mark(c + 7, ID),
+            mark(c + 8, ID),
             mark(c + 13, template(MORE.as_bytes())),
         ];
         let text = String::from_utf8_lossy(&j.buf).into_owned();

@@ -142,7 +142,13 @@ mod tests {
                     4 => format!("\"/api/items/{}\",", rng.u8(..4)),
                     _ => continue,
                 };
-                marks.push(mark(text.len(), if i < 3 { ID } else { TEXT }));
+                // As the writer marks them: a time not at all, an id after
+                // its quote, a string value at its quote.
+                match i {
+                    0 => {}
+                    1 | 2 => marks.push(mark(text.len() + 1, ID)),
+                    _ => marks.push(mark(text.len(), TEXT)),
+                }
                 text.extend_from_slice(value.as_bytes());
             }
             if noise && rng.u8(..4) == 0 {
@@ -219,6 +225,51 @@ mod tests {
             assert!(gunzip(&body) == text, "{before} positions before the limit");
             assert!(deflate.pos < 1 << 20, "started again: {}", deflate.pos);
         }
+    }
+
+    /// An id that comes back in another place (a span's id as its
+    /// children's parent id) is matched there, though the text before it
+    /// was matched from an envelope where another id followed.
+    #[test]
+    fn an_id_that_comes_back_elsewhere_is_matched() {
+        const PIECES: [&str; 3] = [
+            "{\"name\":\"Microsoft.ApplicationInsights.RemoteDependency\",\"id\":",
+            ",\"tags\":{\"ai.operation.parentId\":",
+            "}},",
+        ];
+        let body = |repeat: bool| {
+            let mut rng = fastrand::Rng::with_seed(24);
+            let (mut text, mut marks) = (Vec::new(), Vec::new());
+            let mut last = String::new();
+            for _ in 0..1000 {
+                let own = format!("{:016x}", rng.u64(..));
+                let parent = if repeat {
+                    std::mem::replace(&mut last, own.clone())
+                } else {
+                    format!("{:016x}", rng.u64(..))
+                };
+                for (piece, id) in PIECES.iter().zip([Some(&own), Some(&parent), None]) {
+                    marks.push(mark(text.len(), template(piece.as_bytes())));
+                    text.extend_from_slice(piece.as_bytes());
+                    if let Some(id) = id {
+                        text.push(b'"');
+                        marks.push(mark(text.len(), ID));
+                        text.extend_from_slice(id.as_bytes());
+                        text.push(b'"');
+                    }
+                }
+            }
+            let mut deflate = EnvelopeDeflate::default();
+            let gz = compress(&mut deflate, &text, &marks, 32 * 1024);
+            assert!(gunzip(&gz) == text);
+            gz.len()
+        };
+        let (fresh, repeated) = (body(false), body(true));
+        // 16 hex digits as literals take about 8 bytes; a match about 3.
+        assert!(
+            repeated + 1000 * 4 < fresh,
+            "parent ids written again: {repeated} B, fresh ones: {fresh} B"
+        );
     }
 
     /// The marks are what makes it cheap and small: marked, the text takes
