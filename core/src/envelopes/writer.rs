@@ -35,8 +35,11 @@ const MAX_EVENT_NAME: usize = 512;
 /// At most this many links go into `_MS.links` (what fits its property).
 const MAX_LINKS: usize = 107;
 
-/// JSON text gathered before it is handed to the compressor.
-const CHUNK: usize = 32 * 1024;
+/// JSON text gathered before it is handed to the compressor. Each hand-over
+/// moves the last 32 KB to the front of the text, as the compressor refers
+/// back into them: with 32 KB chunks that was a copy of every byte (Rust
+/// host, 8 interleaved runs: 1.6 % less CPU with 128 KB).
+const CHUNK: usize = 128 * 1024;
 
 /// Span events with these names become Exception and Event envelopes.
 const EVENT_EXCEPTION: &str = "exception";
