@@ -208,31 +208,44 @@ impl Symbols {
         codes(&lit_lens, &mut lit_codes);
         let mut dist_codes = [0u16; DISTANCES];
         codes(&dist_lens, &mut dist_codes);
-        // Each symbol's code and extra bits as one value: at most 15 + 5
-        // bits for a length, 15 + 13 for a distance.
+        // What each literal and each length writes, its code and extra bits
+        // as one value with their count (at most 15 + 5 bits), and each
+        // distance code's code, length, base and extra bits: one look-up a
+        // symbol rather than five (the tables cost less than a hundred
+        // symbols; a block has thousands).
+        let literal: [(u32, u32); 256] =
+            std::array::from_fn(|b| (u32::from(lit_codes[b]), u32::from(lit_lens[b])));
+        let length: [(u32, u32); 256] = std::array::from_fn(|less| {
+            let code = LENGTH_CODE[less] as usize;
+            let sym_bits = u32::from(lit_lens[257 + code]);
+            let extra = (less + MIN_MATCH - LENGTH_BASE[code] as usize) as u32;
+            (
+                u32::from(lit_codes[257 + code]) | extra << sym_bits,
+                sym_bits + u32::from(LENGTH_EXTRA[code]),
+            )
+        });
+        let distance: [(u32, u32, u32, u32); DISTANCES] = std::array::from_fn(|code| {
+            (
+                u32::from(dist_codes[code]),
+                u32::from(dist_lens[code]),
+                u32::from(DISTANCE_BASE[code]),
+                u32::from(DISTANCE_EXTRA[code]),
+            )
+        });
         for &s in &self.symbols {
             if s & MATCH == 0 {
-                let b = s as usize;
-                bits.put(out, u32::from(lit_codes[b]), u32::from(lit_lens[b]));
+                let (value, count) = literal[s as usize];
+                bits.put(out, value, count);
                 continue;
             }
-            let len = ((s >> 16) & 0xff) as usize;
-            let code = LENGTH_CODE[len] as usize;
-            let (sym_bits, extra_bits) = (u32::from(lit_lens[257 + code]), LENGTH_EXTRA[code]);
-            let extra = (len + MIN_MATCH - LENGTH_BASE[code] as usize) as u32;
+            let (value, count) = length[((s >> 16) & 0xff) as usize];
+            bits.put(out, value, count);
+            let d = (s & 0x7fff) as usize + 1;
+            let (code, sym_bits, base, extra_bits) = distance[distance_code(d)];
             bits.put(
                 out,
-                u32::from(lit_codes[257 + code]) | extra << sym_bits,
-                sym_bits + u32::from(extra_bits),
-            );
-            let distance = (s & 0x7fff) as usize + 1;
-            let code = distance_code(distance);
-            let (sym_bits, extra_bits) = (u32::from(dist_lens[code]), DISTANCE_EXTRA[code]);
-            let extra = (distance - DISTANCE_BASE[code] as usize) as u32;
-            bits.put(
-                out,
-                u32::from(dist_codes[code]) | extra << sym_bits,
-                sym_bits + u32::from(extra_bits),
+                code | (d as u32 - base) << sym_bits,
+                sym_bits + extra_bits,
             );
         }
         bits.put(
