@@ -240,9 +240,12 @@ impl Matcher {
             if mark_at >= end {
                 break;
             }
-            // An id followed by a mark at the match's end was matched whole.
+            // An id followed by a mark at the match's end was matched whole;
+            // one the match ran far into shares a prefix with the id there
+            // (ids counted up rather than drawn), worth keeping.
             if key == ID
                 && mark_at > p
+                && end - mark_at < MIN_USEFUL
                 && (t.marks.get(at.next + 1)).is_none_or(|&n| marks::position(n) > end)
             {
                 len = mark_at - p;
