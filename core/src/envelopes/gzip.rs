@@ -23,11 +23,11 @@ enum Preset {
 }
 
 /// By `gzip_level`, 0 to 9: zlib's own levels, but for 3. On the benchmark's
-/// bodies of 1,024 spans the whole writer, JSON included, takes 1.32 µs a
-/// span for 36.8 bytes; with zlib's level 3 tuned to follow longer hash
-/// chains (the default before it) it took 1.68 µs for 40.0 (in one process,
-/// before this encoder's tuning: 1.55 against 1.75 µs, the same bytes); see
-/// `bench/ANALYSIS.md`.
+/// bodies of 1,024 spans the whole writer, JSON included, takes 1.31 µs a
+/// span for 35.2 bytes (zlib's level 6: 2.8 µs for 34.2); with zlib's level
+/// 3 tuned to follow longer hash chains (the default before it) it took
+/// 1.68 µs for 40.0 (in one process, before this encoder's tuning: 1.55
+/// against 1.75 µs, the same bytes); see `bench/ANALYSIS.md`.
 const PRESETS: [Preset; 10] = {
     use Preset::Zlib;
     [
