@@ -871,7 +871,8 @@ def write_report(path: Path, data: dict[str, Any], json_rel: str) -> None:
             "(the crate rewrites `http://` to `https://`, so a stock client cannot reach the loopback emulator; the "
             "client is leaner than reqwest, so if anything it flatters the baseline). Both variants run in the same "
             "binary, so they share one gzip backend (flate2's, whatever the workspace enables). The C host "
-            "(`bench/c-host/bench.c`) hands the spans to `libgenkit_azure.so` through `genkit_azure_export_span`. "
+            "(`bench/c-host/bench.c`) hands the same workload, with random ids as a tracer draws them, to "
+            "`libgenkit_azure.so` through `genkit_azure_export_span`. "
             "Delivered spans/s is also bounded by the emulator, which parses, validates and stores every envelope "
             "on the same two cores (its CPU per span is the last column); an exporter with one request in flight "
             "(the SDK's batch processor) waits for it, one with several overlaps with it.",

@@ -92,6 +92,17 @@ static void put_u64_be(uint8_t *out, uint64_t v, int n) {
     for (int i = n - 1; i >= 0; i--) { out[i] = (uint8_t)(v & 0xff); v >>= 8; }
 }
 
+/* Random ids, as a tracer draws them (splitmix64, seeded the same every run):
+ * ids counted up share their first bytes, which compresses better than the
+ * ids real tracers send, and the bare crate's host draws random ones. */
+static uint64_t id_state = 0x5eed5eed5eed5eedull;
+static uint64_t random_id(void) {
+    uint64_t z = (id_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* Fills the 10 attributes of span c (0 = root) of trace t; the strings live in bufs. */
 static void fill_attributes(genkit_azure_attribute *a, char bufs[2][32], long t, int c) {
     memset(a, 0, 10 * sizeof *a);
@@ -125,9 +136,9 @@ static long run_workload(genkit_azure_handle *h, long spans) {
     for (long t = 0; t < traces; t++) {
         genkit_azure_span root;
         memset(&root, 0, sizeof root); root.struct_size = sizeof root;
-        put_u64_be(root.trace_id, 0x5eed5eed5eed5eedull, 8);
-        put_u64_be(root.trace_id + 8, (uint64_t)t + 1, 8);
-        put_u64_be(root.span_id, (uint64_t)t * 5 + 1, 8);
+        put_u64_be(root.trace_id, random_id(), 8);
+        put_u64_be(root.trace_id + 8, random_id(), 8);
+        put_u64_be(root.span_id, random_id(), 8);
         root.name = "POST /answer";
         root.kind = GENKIT_AZURE_SPAN_KIND_SERVER;
         root.start_time_unix_nano = now_unix_ns();
@@ -137,7 +148,7 @@ static long run_workload(genkit_azure_handle *h, long spans) {
             memset(&child, 0, sizeof child); child.struct_size = sizeof child;
             memcpy(child.trace_id, root.trace_id, 16);
             memcpy(child.parent_span_id, root.span_id, 8);
-            put_u64_be(child.span_id, (uint64_t)t * 5 + 2 + (uint64_t)c, 8);
+            put_u64_be(child.span_id, random_id(), 8);
             child.name = CHILD_NAMES[c];
             child.kind = CHILD_KINDS[c];
             child.start_time_unix_nano = now_unix_ns();
