@@ -827,6 +827,69 @@ fn remember_unset_status(status: &Bound<'_, PyAny>, known: &Members) {
     }
 }
 
+/// An iterator over a span's events or links, or `None` when there are
+/// none: the SDK keeps them in a `BoundedList` whose items are in a deque
+/// (`_dq`); the public properties give a tuple. Most spans have none, and an
+/// empty deque or tuple is told without an iterator (only those two are
+/// measured: their length runs no Python); `None` has none.
+fn sdk_items<'py>(
+    obj: &Bound<'py, PyAny>,
+    known: &Members,
+) -> PyResult<Option<Bound<'py, pyo3::types::PyIterator>>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    let items = match obj.getattr_opt(intern!(obj.py(), "_dq"))? {
+        Some(dq) => dq,
+        None => obj.clone(),
+    };
+    let empty = if let Ok(t) = items.cast::<PyTuple>() {
+        t.is_empty()
+    } else {
+        known
+            .deque
+            .as_ref()
+            .is_some_and(|d| items.get_type().as_ptr() == d.as_ptr())
+            && items.len()? == 0
+    };
+    if empty {
+        Ok(None)
+    } else {
+        items.try_iter().map(Some)
+    }
+}
+
+/// Writes one of a span's links: the linked span's trace and span ids (an
+/// API `Link`'s `context`, a `SpanContext`) and the link's attributes.
+fn pack_link(p: &mut SpanPacker, link: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = link.py();
+    let ctx = field(link, intern!(py, "_context"), intern!(py, "context"))?;
+    let (trace_id, span_id, remote) = match ctx.cast::<PyTuple>() {
+        // SpanContext is a tuple: (trace_id, span_id, is_remote, ...).
+        Ok(t) => (t.get_item(0)?, t.get_item(1)?, t.get_item(2)?),
+        Err(_) => (
+            ctx.getattr(intern!(py, "trace_id"))?,
+            ctx.getattr(intern!(py, "span_id"))?,
+            ctx.getattr(intern!(py, "is_remote"))?,
+        ),
+    };
+    let items = attribute_items(&field(
+        link,
+        intern!(py, "_attributes"),
+        intern!(py, "attributes"),
+    )?)?;
+    p.link(
+        trace_id_bytes(&trace_id)?,
+        span_id_bytes(&span_id)?,
+        is_true(&remote)?,
+        items.len() as u32,
+    );
+    for (k, v) in &items {
+        pack_attribute(p, k, v);
+    }
+    Ok(())
+}
+
 /// Converts a finished SDK span straight into its packed form, with the
 /// operation name `operations` holds for it (and forgets it). `Ok(None)`
 /// when the span is not sampled (the SDK also ends spans that are recorded
@@ -933,28 +996,11 @@ pub fn span<'py>(
         &span_field(intern!(py, "_attributes"), intern!(py, "attributes"))?,
     )?;
 
-    let events_obj = span_field(intern!(py, "_events"), intern!(py, "events"))?;
-    let events = match events_obj.getattr_opt(intern!(py, "_dq"))? {
-        Some(dq) => dq,
-        None => events_obj,
-    };
-    // Most spans have none: an empty deque (the SDK's) or tuple needs no
-    // iterator. Only those two are measured, as their length runs no Python.
-    let no_events = if let Ok(t) = events.cast::<PyTuple>() {
-        t.is_empty()
-    } else {
-        known
-            .deque
-            .as_ref()
-            .is_some_and(|d| events.get_type().as_ptr() == d.as_ptr())
-            && events.len()? == 0
-    };
-    let events_iter = if no_events {
-        None
-    } else {
-        Some(events.try_iter()?)
-    };
-    for ev in events_iter.into_iter().flatten() {
+    let events = sdk_items(
+        &span_field(intern!(py, "_events"), intern!(py, "events"))?,
+        known,
+    )?;
+    for ev in events.into_iter().flatten() {
         let ev = ev?;
         let ev_name = field(&ev, intern!(py, "_name"), intern!(py, "name"))?;
         let ts: u64 = field(&ev, intern!(py, "_timestamp"), intern!(py, "timestamp"))?
@@ -975,6 +1021,14 @@ pub fn span<'py>(
         for (k, v) in &items {
             pack_attribute(&mut p, k, v);
         }
+    }
+
+    let links = sdk_items(
+        &span_field(intern!(py, "_links"), intern!(py, "links"))?,
+        known,
+    )?;
+    for link in links.into_iter().flatten() {
+        pack_link(&mut p, &link?)?;
     }
 
     let scope_obj = span_field(
