@@ -884,6 +884,34 @@ typedef struct genkit_azure_event {
 } genkit_azure_event;
 
 /**
+ * A link from a span to another span it relates to without being its
+ * child (a message a consumer processes, an item of a batch): an entry of
+ * the span's `_MS.links` property, which the portal follows to the linked
+ * operation.
+ */
+typedef struct genkit_azure_link {
+    /**
+     * The linked span's trace id; must not be all zeros.
+     */
+    uint8_t trace_id[16];
+    /**
+     * The linked span's id; must not be all zeros.
+     */
+    uint8_t span_id[8];
+    /**
+     * True when the linked span lives in another process.
+     */
+    bool is_remote;
+    /**
+     * May be NULL when `attribute_count` is 0. Checked like a span's, but
+     * not sent: `_MS.links` has no place for them (nor does the official
+     * distro send them).
+     */
+    const struct genkit_azure_attribute *attributes;
+    size_t attribute_count;
+} genkit_azure_link;
+
+/**
  * A finished span. Zero-initialise it and set what you need: zero ids and
  * NULL optional strings mean "not set". The library copies everything it
  * reads; the struct and its strings may be freed when the call returns.
@@ -961,6 +989,13 @@ typedef struct genkit_azure_span {
      * for its trace, else (a Genkit span) its `genkit:path`'s first name.
      */
     const char *operation_name;
+    /**
+     * The spans this one is linked to. May be NULL when `link_count` is 0.
+     * (Appended after the struct's first ABI 1 version: a program built
+     * before it passes a smaller `struct_size` and has no links.)
+     */
+    const struct genkit_azure_link *links;
+    size_t link_count;
 } genkit_azure_span;
 
 /**

@@ -62,6 +62,26 @@ pub struct genkit_azure_event {
     pub attribute_count: usize,
 }
 
+/// A link from a span to another span it relates to without being its
+/// child (a message a consumer processes, an item of a batch): an entry of
+/// the span's `_MS.links` property, which the portal follows to the linked
+/// operation.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct genkit_azure_link {
+    /// The linked span's trace id; must not be all zeros.
+    pub trace_id: [u8; 16],
+    /// The linked span's id; must not be all zeros.
+    pub span_id: [u8; 8],
+    /// True when the linked span lives in another process.
+    pub is_remote: bool,
+    /// May be NULL when `attribute_count` is 0. Checked like a span's, but
+    /// not sent: `_MS.links` has no place for them (nor does the official
+    /// distro send them).
+    pub attributes: *const genkit_azure_attribute,
+    pub attribute_count: usize,
+}
+
 /// A finished span. Zero-initialise it and set what you need: zero ids and
 /// NULL optional strings mean "not set". The library copies everything it
 /// reads; the struct and its strings may be freed when the call returns.
@@ -109,6 +129,11 @@ pub struct genkit_azure_span {
     /// root's name. NULL = the name `genkit_azure_span_started` registered
     /// for its trace, else (a Genkit span) its `genkit:path`'s first name.
     pub operation_name: *const c_char,
+    /// The spans this one is linked to. May be NULL when `link_count` is 0.
+    /// (Appended after the struct's first ABI 1 version: a program built
+    /// before it passes a smaller `struct_size` and has no links.)
+    pub links: *const genkit_azure_link,
+    pub link_count: usize,
 }
 
 fn span_kind(value: u32, path: &Path<'_>) -> FfiResult<SpanKind> {
@@ -147,14 +172,7 @@ unsafe fn pack_event(p: &mut SpanPacker, e: &genkit_azure_event, path: &Path<'_>
     let name = unsafe { try_str(e.name, &path.field("name")) }?;
     let time = time(e.time_unix_nano, &path.field("time_unix_nano"))?;
     let count_path = path.field("attribute_count");
-    // The packer counts an event's attributes in 32 bits; more cannot be
-    // real (and would not fit a request anyway).
-    let count = u32::try_from(e.attribute_count).map_err(|_| {
-        FfiError::invalid(format!(
-            "{count_path} is {}, which is impossibly large",
-            e.attribute_count
-        ))
-    })?;
+    let count = attribute_count(e.attribute_count, &count_path)?;
     p.event(name, time, count);
     // SAFETY: forwarded from the caller.
     unsafe {
@@ -162,6 +180,45 @@ unsafe fn pack_event(p: &mut SpanPacker, e: &genkit_azure_event, path: &Path<'_>
             p,
             e.attributes,
             e.attribute_count,
+            &path.field("attributes"),
+            &count_path,
+        )
+    }
+}
+
+/// A 32-bit attribute count, as the packer keeps it for an event or a link:
+/// more cannot be real (and would not fit a request anyway).
+fn attribute_count(count: usize, path: &Path<'_>) -> FfiResult<u32> {
+    u32::try_from(count)
+        .map_err(|_| FfiError::invalid(format!("{path} is {count}, which is impossibly large")))
+}
+
+/// Writes one link and its attributes into the packed span.
+///
+/// # Safety
+/// The link's pointers must satisfy the `boundary` checks' contracts.
+unsafe fn pack_link(p: &mut SpanPacker, l: &genkit_azure_link, path: &Path<'_>) -> FfiResult<()> {
+    if l.trace_id == [0; 16] {
+        return Err(FfiError::invalid(format!(
+            "{} is all zeros; a link names an existing span",
+            path.field("trace_id")
+        )));
+    }
+    if l.span_id == [0; 8] {
+        return Err(FfiError::invalid(format!(
+            "{} is all zeros; a link names an existing span",
+            path.field("span_id")
+        )));
+    }
+    let count_path = path.field("attribute_count");
+    let count = attribute_count(l.attribute_count, &count_path)?;
+    p.link(l.trace_id, l.span_id, l.is_remote, count);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        pack_attributes(
+            p,
+            l.attributes,
+            l.attribute_count,
             &path.field("attributes"),
             &count_path,
         )
@@ -237,6 +294,18 @@ pub(crate) unsafe fn pack(
     }?;
     for (i, e) in events.iter().enumerate() {
         unsafe { pack_event(&mut p, e, &events_path.index(i)) }?;
+    }
+    let links_path = path.field("links");
+    let links = unsafe {
+        try_slice(
+            s.links,
+            s.link_count,
+            &links_path,
+            &path.field("link_count"),
+        )
+    }?;
+    for (i, l) in links.iter().enumerate() {
+        unsafe { pack_link(&mut p, l, &links_path.index(i)) }?;
     }
     let scope_name = unsafe { try_opt_str(s.scope_name, &path.field("scope_name")) }?;
     let scope_version_path = path.field("scope_version");
@@ -369,6 +438,22 @@ pub(crate) mod tests {
             attributes: attrs.as_ptr(),
             attribute_count: 1,
         }];
+        let links = [
+            genkit_azure_link {
+                trace_id: [0x11; 16],
+                span_id: [0x22; 8],
+                is_remote: true,
+                attributes: attrs[1..].as_ptr(),
+                attribute_count: 1,
+            },
+            genkit_azure_link {
+                trace_id: [0x33; 16],
+                span_id: [0x44; 8],
+                is_remote: false,
+                attributes: std::ptr::null(),
+                attribute_count: 0,
+            },
+        ];
         let s = genkit_azure_span {
             parent_span_id: [1; 8],
             parent_is_remote: true,
@@ -381,6 +466,8 @@ pub(crate) mod tests {
             event_count: 1,
             scope_name: c"genkit-tracer".as_ptr(),
             scope_version: c"1.0".as_ptr(),
+            links: links.as_ptr(),
+            link_count: links.len(),
             ..valid_span()
         };
         let span = convert(&s).unwrap();
@@ -402,6 +489,34 @@ pub(crate) mod tests {
             span.events.events[0].attributes,
             vec![KeyValue::new("genkit:name", "v")]
         );
+        let got: Vec<_> = span
+            .links
+            .links
+            .iter()
+            .map(|l| {
+                let c = &l.span_context;
+                (
+                    c.trace_id().to_bytes(),
+                    c.span_id().to_bytes(),
+                    c.is_remote(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ([0x11; 16], [0x22; 8], true),
+                ([0x33; 16], [0x44; 8], false)
+            ]
+        );
+        assert_eq!(
+            span.links.links[0].attributes,
+            vec![KeyValue::new("n", 7i64)]
+        );
+        assert!(span.links.links[1].attributes.is_empty());
+        // The event's attributes and the link's stay theirs: the span keeps
+        // its own four.
+        assert_eq!(span.attributes.len(), 4);
         assert_eq!(span.instrumentation_scope.name(), "genkit-tracer");
         assert_eq!(span.instrumentation_scope.version(), Some("1.0"));
 
@@ -413,6 +528,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_span_from_a_header_before_links_has_none() {
+        // A program built before `links` passes the first ABI 1 size; what
+        // lies after it in its memory is not a field and is never read.
+        let s = genkit_azure_span {
+            struct_size: <genkit_azure_span as crate::growable::Growable>::FIRST_SIZE,
+            links: std::ptr::dangling(),
+            link_count: 3,
+            ..valid_span()
+        };
+        let path = Path::Root("span");
+        // SAFETY: `struct_size` bytes of a live struct are readable.
+        let read = unsafe { read_sized(&s, &path) }.unwrap();
+        assert_eq!((read.links, read.link_count), (std::ptr::null(), 0));
+        assert!(convert(&read).unwrap().links.links.is_empty());
+    }
+
+    #[test]
     fn refuses_bad_fields_with_their_names() {
         let attrs = [attr(c"k", GENKIT_AZURE_ATTRIBUTE_INT)];
         let bad_event = [genkit_azure_event {
@@ -421,6 +553,16 @@ pub(crate) mod tests {
             attributes: std::ptr::null(),
             attribute_count: 2,
         }];
+        let link = |trace_id, span_id, attribute_count| genkit_azure_link {
+            trace_id,
+            span_id,
+            is_remote: false,
+            attributes: std::ptr::null(),
+            attribute_count,
+        };
+        let zero_trace = [link([0; 16], [1; 8], 0)];
+        let zero_span = [link([1; 16], [1; 8], 0), link([1; 16], [0; 8], 0)];
+        let no_attributes = [link([1; 16], [1; 8], 3)];
         let cases: Vec<(genkit_azure_span, genkit_azure_status, &str)> = vec![
             (
                 genkit_azure_span {
@@ -504,6 +646,41 @@ pub(crate) mod tests {
                 },
                 GENKIT_AZURE_NULL_ARGUMENT,
                 "span.events is NULL but span.event_count is 1",
+            ),
+            (
+                genkit_azure_span {
+                    link_count: 2,
+                    ..valid_span()
+                },
+                GENKIT_AZURE_NULL_ARGUMENT,
+                "span.links is NULL but span.link_count is 2",
+            ),
+            (
+                genkit_azure_span {
+                    links: zero_trace.as_ptr(),
+                    link_count: 1,
+                    ..valid_span()
+                },
+                GENKIT_AZURE_INVALID_ARGUMENT,
+                "span.links[0].trace_id is all zeros",
+            ),
+            (
+                genkit_azure_span {
+                    links: zero_span.as_ptr(),
+                    link_count: 2,
+                    ..valid_span()
+                },
+                GENKIT_AZURE_INVALID_ARGUMENT,
+                "span.links[1].span_id is all zeros",
+            ),
+            (
+                genkit_azure_span {
+                    links: no_attributes.as_ptr(),
+                    link_count: 1,
+                    ..valid_span()
+                },
+                GENKIT_AZURE_NULL_ARGUMENT,
+                "span.links[0].attributes is NULL but span.links[0].attribute_count is 3",
             ),
             (
                 genkit_azure_span {

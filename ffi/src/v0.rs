@@ -269,6 +269,8 @@ impl From<&genkit_azure_span_v0> for genkit_azure_span {
             scope_name: v.scope_name,
             scope_version: v.scope_version,
             operation_name: v.operation_name,
+            links: std::ptr::null(),
+            link_count: 0,
         }
     }
 }

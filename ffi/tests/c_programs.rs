@@ -334,6 +334,23 @@ fn span_tree_arrives_as_a_correlated_operation() {
     assert_eq!(base_data(root)["name"], "POST /api/generate");
     assert_eq!(base_data(root)["responseCode"], "200");
     assert_eq!(base_data(root)["success"], true);
+    // Its link, as the official distro writes links (only the root has one).
+    let links: Value = serde_json::from_str(
+        base_data(root)["properties"]["_MS.links"]
+            .as_str()
+            .expect("the root's _MS.links"),
+    )
+    .expect("_MS.links is JSON");
+    assert_eq!(
+        links,
+        serde_json::json!([{"operation_Id": "5e".repeat(16), "id": "7d".repeat(8)}])
+    );
+    assert!(base_data(root)["properties"]
+        .get("messaging.message.id")
+        .is_none());
+    for dep in [flow, model, tool] {
+        assert!(base_data(dep)["properties"].get("_MS.links").is_none());
+    }
     assert_eq!(base_data(flow)["name"], "generate");
     assert_eq!(base_data(flow)["properties"]["genkit:name"], "generate");
     assert_eq!(base_data(flow)["properties"]["genkit:type"], "action");

@@ -1,5 +1,5 @@
-//! Fuzz target: the C structs through the public C API. Spans (with events
-//! and attributes), log records, custom events and span starts are built from
+//! Fuzz target: the C structs through the public C API. Spans (with events,
+//! links and attributes), log records, custom events and span starts are built from
 //! fuzz input the way a C program builds them (zero-initialised, then fields
 //! assigned; any integer in an enum field, NULL or non-UTF-8 strings, NULL
 //! arrays with counts) and handed to the `extern "C"` functions of
@@ -21,7 +21,9 @@ use genkit_azure_ffi::custom::{
 use genkit_azure_ffi::handle::{genkit_azure_handle, genkit_azure_new_v1};
 use genkit_azure_ffi::log::{genkit_azure_emit_log_v1, genkit_azure_log_record};
 use genkit_azure_ffi::operation::{genkit_azure_span_start, genkit_azure_span_started_v1};
-use genkit_azure_ffi::span::{genkit_azure_event, genkit_azure_export_span_v1, genkit_azure_span};
+use genkit_azure_ffi::span::{
+    genkit_azure_event, genkit_azure_export_span_v1, genkit_azure_link, genkit_azure_span,
+};
 use genkit_azure_ffi::status::genkit_azure_last_error;
 use genkit_azure_ffi::status::genkit_azure_status::{self, *};
 use libfuzzer_sys::fuzz_target;
@@ -64,6 +66,14 @@ struct Event {
 }
 
 #[derive(Arbitrary, Debug)]
+struct Link {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    is_remote: bool,
+    attributes: Array<Attr>,
+}
+
+#[derive(Arbitrary, Debug)]
 struct Span {
     trace_id: [u8; 16],
     span_id: [u8; 8],
@@ -80,6 +90,7 @@ struct Span {
     scope_name: Text,
     scope_version: Text,
     operation_name: Text,
+    links: Array<Link>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -281,8 +292,31 @@ fuzz_target!(|calls: Vec<Call>| {
                 c.scope_name = arena.text(&s.scope_name);
                 c.scope_version = arena.text(&s.scope_version);
                 c.operation_name = arena.text(&s.operation_name);
-                // SAFETY: every pointer in `c` is NULL or points into `arena`
-                // or `events`, both alive for the call.
+                let (links, link_count) = match &s.links {
+                    Array::Null(n) => (Vec::new(), *n % 4),
+                    Array::Items(v) => (v.iter().collect::<Vec<_>>(), v.len()),
+                    Array::EmptyCount(v) => (v.iter().collect(), 0),
+                };
+                let links: Vec<genkit_azure_link> = links
+                    .into_iter()
+                    .map(|l| {
+                        // SAFETY: all-zero is a valid link.
+                        let mut cl: genkit_azure_link = unsafe { std::mem::zeroed() };
+                        cl.trace_id = l.trace_id;
+                        cl.span_id = l.span_id;
+                        cl.is_remote = l.is_remote;
+                        (cl.attributes, cl.attribute_count) = arena.attributes(&l.attributes);
+                        cl
+                    })
+                    .collect();
+                c.links = if links.is_empty() {
+                    std::ptr::null()
+                } else {
+                    links.as_ptr()
+                };
+                c.link_count = link_count;
+                // SAFETY: every pointer in `c` is NULL or points into `arena`,
+                // `events` or `links`, all alive for the call.
                 check("genkit_azure_export_span", unsafe {
                     genkit_azure_export_span_v1(h, &c)
                 });

@@ -18,6 +18,7 @@
 #include "genkit_azure.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,6 +501,23 @@ static void span_cases(genkit_azure_handle *h)
     s.events = &event;
     s.event_count = 1;
     EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.events[0].name is NULL");
+
+    /* A link must name a span: ids not all zeros, attributes where their count says. */
+    genkit_azure_link links[2];
+    memset(links, 0, sizeof links);
+    memset(links[0].trace_id, 1, 16);
+    memset(links[0].span_id, 2, 8);
+    memset(links[1].span_id, 2, 8);
+    s = good_span();
+    s.links = links;
+    s.link_count = 2;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.links[1].trace_id is all zeros");
+    memset(links[1].trace_id, 1, 16);
+    links[1].attribute_count = 1;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT,
+           "span.links[1].attributes is NULL but span.links[1].attribute_count is 1");
+    s.links = NULL;
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT, "span.links is NULL but span.link_count is 2");
 }
 
 /*
@@ -513,7 +531,8 @@ static void struct_size_cases(genkit_azure_handle *h)
     span.struct_size = 0;
     EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_INVALID_STRUCT_SIZE,
            "span.struct_size is 0, but a genkit_azure_span has at least", "never set", "sizeof");
-    span.struct_size = sizeof span - 9;
+    /* One byte short of the struct's first ABI 1 version, which ended with operation_name. */
+    span.struct_size = offsetof(genkit_azure_span, operation_name) + sizeof span.operation_name - 1;
     EXPECT(genkit_azure_export_span(h, &span), GENKIT_AZURE_INVALID_STRUCT_SIZE,
            "span.struct_size is", "genkit_azure_span");
 

@@ -3,7 +3,7 @@
  *
  * Builds one trace:
  *
- *   POST /api/generate          SERVER    a100000000000001  (root, http attributes)
+ *   POST /api/generate          SERVER    a100000000000001  (root, http attributes, a link)
  *   └─ generate                 INTERNAL  a100000000000002  (genkit:* attributes)
  *      ├─ POST generativelanguage  CLIENT a100000000000003
  *      └─ tool:lookupOrder      INTERNAL  a100000000000004  (status ERROR + "exception" event)
@@ -161,6 +161,19 @@ int main(int argc, char **argv)
     root.attribute_count = COUNT(root_attrs);
     root.scope_name = "genkit-tracer";
     root.scope_version = "v1";
+    /* The message that caused the request, sent from another service: a link. */
+    genkit_azure_attribute link_attrs[] = {
+        str_attr("messaging.message.id", "m-17"),
+    };
+    genkit_azure_link root_links[1];
+    memset(root_links, 0, sizeof root_links);
+    memset(root_links[0].trace_id, 0x5e, 16);
+    memset(root_links[0].span_id, 0x7d, 8);
+    root_links[0].is_remote = true;
+    root_links[0].attributes = link_attrs;
+    root_links[0].attribute_count = COUNT(link_attrs);
+    root.links = root_links;
+    root.link_count = COUNT(root_links);
 
     /* A Genkit action inside the request. */
     genkit_azure_attribute flow_attrs[] = {
