@@ -184,6 +184,37 @@ impl Arena {
     }
 }
 
+/// A C array built from fuzz input: its items, and the count C is told
+/// (any count with NULL, 0 with items).
+struct CArray<T> {
+    items: Vec<T>,
+    count: usize,
+}
+
+impl<T> CArray<T> {
+    /// The pointer and count a C struct holds: NULL when there are no items.
+    fn raw(&self) -> (*const T, usize) {
+        let ptr = if self.items.is_empty() {
+            std::ptr::null()
+        } else {
+            self.items.as_ptr()
+        };
+        (ptr, self.count)
+    }
+}
+
+fn c_array<I, T>(a: &Array<I>, item: impl FnMut(&I) -> T) -> CArray<T> {
+    let (items, count) = match a {
+        Array::Null(n) => (&[][..], *n % 4),
+        Array::Items(v) => (&v[..], v.len()),
+        Array::EmptyCount(v) => (&v[..], 0),
+    };
+    CArray {
+        items: items.iter().map(item).collect(),
+        count,
+    }
+}
+
 /// One handle for the whole run: a closed loopback port as the endpoint (no
 /// traffic leaves the machine), no disk, no Live Metrics, a small queue and
 /// backlog so that memory stays bounded however long the run.
@@ -267,54 +298,28 @@ fuzz_target!(|calls: Vec<Call>| {
                 c.status_code = s.status_code;
                 c.status_message = arena.text(&s.status_message);
                 (c.attributes, c.attribute_count) = arena.attributes(&s.attributes);
-                let (events, event_count) = match &s.events {
-                    Array::Null(n) => (Vec::new(), *n % 4),
-                    Array::Items(v) => (v.iter().collect::<Vec<_>>(), v.len()),
-                    Array::EmptyCount(v) => (v.iter().collect(), 0),
-                };
-                let events: Vec<genkit_azure_event> = events
-                    .into_iter()
-                    .map(|e| {
-                        // SAFETY: all-zero is a valid event.
-                        let mut ce: genkit_azure_event = unsafe { std::mem::zeroed() };
-                        ce.name = arena.text(&e.name);
-                        ce.time_unix_nano = e.time_unix_nano;
-                        (ce.attributes, ce.attribute_count) = arena.attributes(&e.attributes);
-                        ce
-                    })
-                    .collect();
-                c.events = if events.is_empty() {
-                    std::ptr::null()
-                } else {
-                    events.as_ptr()
-                };
-                c.event_count = event_count;
+                let events = c_array(&s.events, |e| {
+                    // SAFETY: all-zero is a valid event.
+                    let mut ce: genkit_azure_event = unsafe { std::mem::zeroed() };
+                    ce.name = arena.text(&e.name);
+                    ce.time_unix_nano = e.time_unix_nano;
+                    (ce.attributes, ce.attribute_count) = arena.attributes(&e.attributes);
+                    ce
+                });
+                (c.events, c.event_count) = events.raw();
                 c.scope_name = arena.text(&s.scope_name);
                 c.scope_version = arena.text(&s.scope_version);
                 c.operation_name = arena.text(&s.operation_name);
-                let (links, link_count) = match &s.links {
-                    Array::Null(n) => (Vec::new(), *n % 4),
-                    Array::Items(v) => (v.iter().collect::<Vec<_>>(), v.len()),
-                    Array::EmptyCount(v) => (v.iter().collect(), 0),
-                };
-                let links: Vec<genkit_azure_link> = links
-                    .into_iter()
-                    .map(|l| {
-                        // SAFETY: all-zero is a valid link.
-                        let mut cl: genkit_azure_link = unsafe { std::mem::zeroed() };
-                        cl.trace_id = l.trace_id;
-                        cl.span_id = l.span_id;
-                        cl.is_remote = l.is_remote;
-                        (cl.attributes, cl.attribute_count) = arena.attributes(&l.attributes);
-                        cl
-                    })
-                    .collect();
-                c.links = if links.is_empty() {
-                    std::ptr::null()
-                } else {
-                    links.as_ptr()
-                };
-                c.link_count = link_count;
+                let links = c_array(&s.links, |l| {
+                    // SAFETY: all-zero is a valid link.
+                    let mut cl: genkit_azure_link = unsafe { std::mem::zeroed() };
+                    cl.trace_id = l.trace_id;
+                    cl.span_id = l.span_id;
+                    cl.is_remote = l.is_remote;
+                    (cl.attributes, cl.attribute_count) = arena.attributes(&l.attributes);
+                    cl
+                });
+                (c.links, c.link_count) = links.raw();
                 // SAFETY: every pointer in `c` is NULL or points into `arena`,
                 // `events` or `links`, all alive for the call.
                 check("genkit_azure_export_span", unsafe {
