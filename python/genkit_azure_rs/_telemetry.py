@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from . import _dispatch, _instrumentation, _native, _propagation, _structlog
+from . import _instrumentation, _native, _propagation, _structlog
 # Loaded here so the native diagnostics thread finds it imported, never importing itself.
 from . import _diagnostics  # noqa: F401
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
@@ -456,9 +456,6 @@ class AzureTelemetry:
             if provider is not None:
                 self._span_processor = AzureSpanProcessor(self._native)
                 provider.add_span_processor(self._span_processor)
-                # Ours alone: spans skip the SDK's Python loop over processors until
-                # another is added.
-                _dispatch.attach(provider, self._span_processor)
                 self._tracer_provider = provider
 
             if self._native.exports["metrics"]:
