@@ -230,6 +230,15 @@ pub(crate) unsafe fn try_slice<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts(ptr, count) })
 }
 
+/// Refuses an id that is all zeros, which is what an unset field holds: a
+/// trace or span id names something.
+pub(crate) fn try_id(id: &[u8], path: &Path<'_>) -> FfiResult {
+    if id.iter().all(|&b| b == 0) {
+        return Err(FfiError::invalid(format!("{path} must not be all zeros")));
+    }
+    Ok(())
+}
+
 /// Writes `value` to the out-pointer `out`, refusing NULL.
 ///
 /// # Safety

@@ -4,7 +4,7 @@
 //! `on_start`: children end before their root, so the name must travel down
 //! when spans start.
 
-use crate::boundary::{boundary, try_opt_str, FfiError, FfiResult, Path};
+use crate::boundary::{boundary, try_id, try_opt_str, FfiResult, Path};
 use crate::growable::read_sized;
 use crate::handle::genkit_azure_handle;
 use crate::status::genkit_azure_status;
@@ -79,12 +79,7 @@ pub(crate) unsafe fn started(
 ) -> FfiResult {
     // SAFETY: forwarded from the caller.
     let telemetry = unsafe { genkit_azure_handle::telemetry(handle) }?;
-    if s.trace_id == [0; 16] {
-        return Err(FfiError::invalid(format!(
-            "{} must not be all zeros",
-            path.field("trace_id")
-        )));
-    }
+    try_id(&s.trace_id, &path.field("trace_id"))?;
     // SAFETY: forwarded from the caller.
     let root_name =
         unsafe { try_opt_str(s.root_operation_name, &path.field("root_operation_name")) }?;

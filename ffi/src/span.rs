@@ -7,7 +7,9 @@
 //! call returns.
 
 use crate::attribute::{genkit_azure_attribute, pack_attributes};
-use crate::boundary::{boundary, try_opt_str, try_slice, try_str, FfiError, FfiResult, Path};
+use crate::boundary::{
+    boundary, try_id, try_opt_str, try_slice, try_str, FfiError, FfiResult, Path,
+};
 use crate::growable::read_sized;
 use crate::handle::{genkit_azure_handle, pushed};
 use crate::status::genkit_azure_status;
@@ -198,18 +200,8 @@ fn attribute_count(count: usize, path: &Path<'_>) -> FfiResult<u32> {
 /// # Safety
 /// The link's pointers must satisfy the `boundary` checks' contracts.
 unsafe fn pack_link(p: &mut SpanPacker, l: &genkit_azure_link, path: &Path<'_>) -> FfiResult<()> {
-    if l.trace_id == [0; 16] {
-        return Err(FfiError::invalid(format!(
-            "{} is all zeros; a link names an existing span",
-            path.field("trace_id")
-        )));
-    }
-    if l.span_id == [0; 8] {
-        return Err(FfiError::invalid(format!(
-            "{} is all zeros; a link names an existing span",
-            path.field("span_id")
-        )));
-    }
+    try_id(&l.trace_id, &path.field("trace_id"))?;
+    try_id(&l.span_id, &path.field("span_id"))?;
     let count_path = path.field("attribute_count");
     let count = attribute_count(l.attribute_count, &count_path)?;
     p.link(l.trace_id, l.span_id, l.is_remote, count);
@@ -662,7 +654,7 @@ pub(crate) mod tests {
                     ..valid_span()
                 },
                 GENKIT_AZURE_INVALID_ARGUMENT,
-                "span.links[0].trace_id is all zeros",
+                "span.links[0].trace_id must not be all zeros",
             ),
             (
                 genkit_azure_span {
@@ -671,7 +663,7 @@ pub(crate) mod tests {
                     ..valid_span()
                 },
                 GENKIT_AZURE_INVALID_ARGUMENT,
-                "span.links[1].span_id is all zeros",
+                "span.links[1].span_id must not be all zeros",
             ),
             (
                 genkit_azure_span {

@@ -511,7 +511,7 @@ static void span_cases(genkit_azure_handle *h)
     s = good_span();
     s.links = links;
     s.link_count = 2;
-    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.links[1].trace_id is all zeros");
+    EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_INVALID_ARGUMENT, "span.links[1].trace_id must not be all zeros");
     memset(links[1].trace_id, 1, 16);
     links[1].attribute_count = 1;
     EXPECT(genkit_azure_export_span(h, &s), GENKIT_AZURE_NULL_ARGUMENT,
