@@ -1,8 +1,8 @@
 //! What the writer knows of a span attribute's key from its text alone,
 //! worked out once per key and body rather than once per attribute: whether
 //! it is a tag, a field the envelope already says, one of the `_MS.` keys,
-//! GenAI content, read by the view's standard mapping, and its property key
-//! as JSON, escaped and cut.
+//! GenAI content, read by the view's standard mapping, the `genkit:*`
+//! attribute it names, and its property key as JSON, escaped and cut.
 //!
 //! Every span of a batch carries much the same ten or twenty keys, and these
 //! questions (several string matches each) and the key's JSON were most of
@@ -10,6 +10,7 @@
 //! a key packed inline has none and is worked out where it is met.
 
 use super::genkit::messages::is_content_key;
+use super::genkit::GenkitKey;
 use super::json::RenderedStr;
 use super::tags;
 use super::view::{item_maps, view_reads, Item};
@@ -30,6 +31,8 @@ pub(crate) struct KeyFacts {
     pub content: bool,
     /// Read by the view's standard mapping.
     pub view_reads: bool,
+    /// The `genkit:*` attribute it names, if any (what the view redacts).
+    pub genkit: GenkitKey,
     /// `"key"` escaped and cut to `MAX_PROPERTY_KEY`.
     pub json: RenderedStr,
 }
@@ -43,6 +46,7 @@ impl KeyFacts {
             maps_dependency: item_maps(Item::Dependency, key),
             content: is_content_key(key),
             view_reads: view_reads(key),
+            genkit: GenkitKey::of_key(key, None),
             json: RenderedStr::new(key, MAX_PROPERTY_KEY),
         }
     }
@@ -121,6 +125,7 @@ mod tests {
             "_MS.links",
             "gen_ai.input.messages",
             "genkit:path",
+            "genkit:input",
             "app.\"quoted\"\n",
             long.as_str(),
         ];
@@ -138,6 +143,7 @@ mod tests {
                     assert_eq!(f.reserved, key.starts_with("_MS."), "{key}");
                     assert_eq!(f.content, is_content_key(key), "{key}");
                     assert_eq!(f.view_reads, view_reads(key), "{key}");
+                    assert_eq!(f.genkit, GenkitKey::of_key(key, None), "{key}");
                     for item in [Item::Request, Item::Dependency] {
                         assert_eq!(f.maps(item), item_maps(item, key), "{key}");
                     }

@@ -409,7 +409,7 @@ impl EnvelopeWriter {
             {
                 continue;
             }
-            view.with_property(a.key, a.value, |value| props.value_of(key, value));
+            view.with_property(a, key.genkit, |value| props.value_of(key, value));
         }
         for (key, value) in &view.extra {
             props.value(key, value);

@@ -14,6 +14,7 @@
 
 use opentelemetry::{InstrumentationScope, Key};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 const MAX_KEYS: usize = 4096;
@@ -110,6 +111,43 @@ pub fn key_id_cached(s: &str) -> Option<u32> {
 /// life of the process, so it borrows from nothing.
 pub(crate) fn key_str_by_id(id: u32) -> Option<&'static str> {
     KEY_SLOTS.get(id as usize)?.get().map(Key::as_str)
+}
+
+/// A small fact worked out from a key's text once per interned key, then
+/// read by the key's id: the worker asks the same few questions ("which
+/// `genkit:*` field is this?") of the same ten or twenty keys on every
+/// span, and a string match per attribute per question was a few per cent
+/// of its time. Lock-free: a fact is a pure function of the text, so two
+/// threads that work one out at once store the same byte.
+pub(crate) struct KeyMemo {
+    /// The fact plus one; 0 is "not worked out yet".
+    slots: [AtomicU8; MAX_KEYS],
+}
+
+impl KeyMemo {
+    pub const fn new() -> Self {
+        Self {
+            slots: [const { AtomicU8::new(0) }; MAX_KEYS],
+        }
+    }
+
+    /// `of(key)`, by `id` once it is known; a key with no id (packed
+    /// inline) is worked out each time. A fact of 255 is never kept, only
+    /// worked out again.
+    #[inline]
+    pub fn get(&self, key: &str, id: Option<u32>, of: impl FnOnce(&str) -> u8) -> u8 {
+        let Some(slot) = id.and_then(|id| self.slots.get(id as usize)) else {
+            return of(key);
+        };
+        match slot.load(Ordering::Relaxed) {
+            0 => {
+                let fact = of(key);
+                slot.store(fact.wrapping_add(1), Ordering::Relaxed);
+                fact
+            }
+            kept => kept - 1,
+        }
+    }
 }
 
 /// The interned key with this id.
@@ -236,6 +274,41 @@ pub fn scope(name: &str, version: Option<&str>) -> InstrumentationScope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A memo works a key's fact out once per interned key and gives it
+    /// back by id; a key with no id, and a fact of 255, are worked out
+    /// every time.
+    #[test]
+    fn a_memo_works_a_fact_out_once_per_interned_key() {
+        static MEMO: KeyMemo = KeyMemo::new();
+        let calls = std::cell::Cell::new(0);
+        let fact = |k: &str| {
+            calls.set(calls.get() + 1);
+            k.len() as u8
+        };
+        let id = key_id("memo.test.key");
+        assert!(id.is_some());
+        assert_eq!(MEMO.get("memo.test.key", id, fact), 13);
+        assert_eq!(MEMO.get("memo.test.key", id, fact), 13);
+        assert_eq!(calls.get(), 1, "the second read comes from the memo");
+        assert_eq!(MEMO.get("inline", None, fact), 6);
+        assert_eq!(MEMO.get("inline", None, fact), 6);
+        assert_eq!(calls.get(), 3, "a key with no id is worked out each time");
+        assert_eq!(
+            MEMO.get("k", Some(MAX_KEYS as u32), fact),
+            1,
+            "an id past the table"
+        );
+        let max = key_id("memo.test.max");
+        for _ in 0..2 {
+            assert_eq!(MEMO.get("memo.test.max", max, |_| 255), 255);
+        }
+        assert_eq!(
+            MEMO.get("memo.test.max", max, |_| 7),
+            7,
+            "255 is never kept"
+        );
+    }
 
     #[test]
     fn a_span_packed_by_key_ids_is_the_one_packed_by_key_texts() {

@@ -264,18 +264,29 @@ impl<'a> SpanParts<'a> {
     /// the bytes are malformed (`SpanPacker` never writes such; a reader still
     /// never panics): what was read up to that point stays.
     pub fn read(&mut self, span: &'a PackedSpan) -> bool {
-        self.read_keeping(span, None)
+        self.read_keeping(span, |_, _| true)
     }
 
     /// Reads `span` as [`SpanParts::read`] does, but keeps only the span
     /// attributes whose key `keep` accepts: the others are stepped over, their
     /// values neither checked nor collected. The worker's Genkit enrichment
     /// reads only `genkit:*` before the writer reads the whole span again.
-    pub fn read_attributes(&mut self, span: &'a PackedSpan, keep: fn(&str) -> bool) -> bool {
-        self.read_keeping(span, Some(keep))
+    /// `keep` is given the key and its interned id, if any (what a reader
+    /// may keep facts about the key by: see `KeyMemo`).
+    pub fn read_attributes(
+        &mut self,
+        span: &'a PackedSpan,
+        keep: impl Fn(&str, Option<u32>) -> bool,
+    ) -> bool {
+        self.read_keeping(span, keep)
     }
 
-    fn read_keeping(&mut self, span: &'a PackedSpan, keep: Option<fn(&str) -> bool>) -> bool {
+    #[inline]
+    fn read_keeping(
+        &mut self,
+        span: &'a PackedSpan,
+        keep: impl Fn(&str, Option<u32>) -> bool,
+    ) -> bool {
         let b = span.bytes();
         self.attrs.clear();
         self.events.clear();
@@ -323,7 +334,11 @@ impl<'a> SpanParts<'a> {
         self.records(&mut r, keep).is_some()
     }
 
-    fn records(&mut self, r: &mut Reader<'a>, keep: Option<fn(&str) -> bool>) -> Option<()> {
+    fn records(
+        &mut self,
+        r: &mut Reader<'a>,
+        keep: impl Fn(&str, Option<u32>) -> bool,
+    ) -> Option<()> {
         while r.at < r.b.len() {
             match r.u8()? {
                 NAME => self.name = r.str()?,
@@ -357,7 +372,7 @@ impl<'a> SpanParts<'a> {
                 }
                 ATTR => {
                     let (key, key_id) = r.key()?;
-                    if keep.is_none_or(|keep| keep(key)) {
+                    if keep(key, key_id) {
                         let value = r.value()?;
                         self.attrs.push(Attr { key, key_id, value });
                     } else {
@@ -582,7 +597,7 @@ mod tests {
         let packed = p.finish().unwrap();
         let (mut all, mut some) = (SpanParts::default(), SpanParts::default());
         assert!(all.read(&packed));
-        assert!(some.read_attributes(&packed, |k| k.starts_with("genkit:")));
+        assert!(some.read_attributes(&packed, |k, _| k.starts_with("genkit:")));
         let keys: Vec<_> = some.attrs.iter().map(|a| (a.key, a.value)).collect();
         assert_eq!(
             keys,

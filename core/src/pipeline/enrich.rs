@@ -16,7 +16,7 @@ use super::failures::{Ended, Failures};
 use super::BySpanId;
 use crate::envelopes::genkit::metrics::Measure;
 use crate::envelopes::genkit::{
-    logs, metrics, AgentFlows, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
+    logs, metrics, AgentFlows, GenkitKey, GenkitSpan, ModelOutput, Role, Source, SpanFacts,
 };
 #[cfg(test)]
 use crate::ingest::MetricPoint;
@@ -139,12 +139,11 @@ impl Enricher {
         let mut parts: SpanParts<'_> = std::mem::take(&mut self.parts);
         // Only `genkit:*` attributes are asked for here: the others are
         // stepped over (the writer reads them when it writes the span).
-        let (source, seen, config_left) =
-            if parts.read_attributes(span, |k| k.starts_with("genkit:")) {
-                self.derive(&parts, config_with_span, points, log)
-            } else {
-                (false, Seen::default(), false)
-            };
+        let (source, seen, config_left) = if parts.read_attributes(span, GenkitKey::is_genkit) {
+            self.derive(&parts, config_with_span, points, log)
+        } else {
+            (false, Seen::default(), false)
+        };
         self.parts = recycled(parts);
         if source {
             span.mark_failure_source();

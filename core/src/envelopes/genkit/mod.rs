@@ -20,4 +20,4 @@ pub(crate) use facts::SpanFacts;
 pub(crate) use metrics::Source;
 pub(crate) use model::{provider, ModelOutput};
 pub(crate) use path::{display_path, feature_name, root_name, AgentFlows};
-pub(crate) use span::{GenkitSpan, Role};
+pub(crate) use span::{GenkitKey, GenkitSpan, Role};

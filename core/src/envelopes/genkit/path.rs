@@ -5,11 +5,26 @@
 
 use std::borrow::Cow;
 
-/// The segments' names, still quoted.
+/// The segments' names, still quoted, and their meta. Split at bytes
+/// found by `memchr` (`/` and `,` are ASCII, so every cut is at a character
+/// boundary): `str::split` by a `char` cost twice as much, and every Genkit
+/// span's path is split for its feature and its display path.
 fn segments(path: &str) -> impl Iterator<Item = (&str, &str)> {
-    path.split('/').filter_map(|seg| {
-        let inner = seg.strip_prefix('{')?.strip_suffix('}')?;
-        Some(inner.split_once(',').unwrap_or((inner, "")))
+    let mut rest = Some(path);
+    std::iter::from_fn(move || loop {
+        let r = rest?;
+        let (seg, after) = match memchr::memchr(b'/', r.as_bytes()) {
+            Some(i) => (&r[..i], Some(&r[i + 1..])),
+            None => (r, None),
+        };
+        rest = after;
+        let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            continue;
+        };
+        return Some(match memchr::memchr(b',', inner.as_bytes()) {
+            Some(i) => (&inner[..i], &inner[i + 1..]),
+            None => (inner, ""),
+        });
     })
 }
 
@@ -242,6 +257,39 @@ mod tests {
             flows.position("/{other,t:action,s:flow}/{g,t:util}"),
             (false, false)
         );
+    }
+
+    /// The segments are what splitting at every `/` and the first `,`
+    /// gives, for odd paths too.
+    #[test]
+    fn segments_split_at_slashes_and_the_first_comma() {
+        let split = |path: &str| -> Vec<(String, String)> {
+            path.split('/')
+                .filter_map(|seg| {
+                    let inner = seg.strip_prefix('{')?.strip_suffix('}')?;
+                    let (n, m) = inner.split_once(',').unwrap_or((inner, ""));
+                    Some((n.to_string(), m.to_string()))
+                })
+                .collect()
+        };
+        for path in [
+            MODEL,
+            "",
+            "/",
+            "//",
+            "{a}",
+            "/{a}",
+            "/{a,}/{,b}/{}",
+            "/{é,t:flow}/x/{ü,s:model,t:action}/",
+            "/{a/b,t:flow}",
+            "no/{segments",
+            "/{a,t:flow}}/{b}",
+        ] {
+            let ours: Vec<(String, String)> = segments(path)
+                .map(|(n, m)| (n.to_string(), m.to_string()))
+                .collect();
+            assert_eq!(ours, split(path), "{path:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One Genkit span's `genkit:*` attributes, read in one pass over the span.
 
 use super::path::{enclosing_agents, AgentFlows};
-use crate::ingest::{SpanParts, ValueRef};
+use crate::ingest::intern::KeyMemo;
+use crate::ingest::{Attr, SpanParts, ValueRef};
 use std::borrow::Cow;
 
 /// What a Genkit span is, by `genkit:metadata:subtype` / `genkit:type`.
@@ -55,6 +56,103 @@ pub(crate) struct Scan<'a> {
     pub has_type: bool,
 }
 
+/// Which `genkit:*` attribute a key names, worked out once per interned
+/// key (see `KeyMemo`): the worker reads a span's Genkit attributes twice
+/// (its enrichment, then the view), and matching each key's text against a
+/// dozen names was most of what a read cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum GenkitKey {
+    /// Not `genkit:*`.
+    None,
+    /// A `genkit:*` key the worker does not read.
+    Other,
+    Name,
+    Type,
+    Subtype,
+    Path,
+    State,
+    Error,
+    Input,
+    Output,
+    FlowName,
+    SessionId,
+    IsRoot,
+    IsFailureSource,
+    /// `genkit:metadata:context`: always redacted.
+    Context,
+    /// `genkit:init`: content, like input and output.
+    Init,
+}
+
+impl GenkitKey {
+    const ALL: [GenkitKey; 16] = [
+        GenkitKey::None,
+        GenkitKey::Other,
+        GenkitKey::Name,
+        GenkitKey::Type,
+        GenkitKey::Subtype,
+        GenkitKey::Path,
+        GenkitKey::State,
+        GenkitKey::Error,
+        GenkitKey::Input,
+        GenkitKey::Output,
+        GenkitKey::FlowName,
+        GenkitKey::SessionId,
+        GenkitKey::IsRoot,
+        GenkitKey::IsFailureSource,
+        GenkitKey::Context,
+        GenkitKey::Init,
+    ];
+
+    /// The attribute `a`'s key, by its id once known.
+    #[inline]
+    pub fn of(a: &Attr<'_>) -> Self {
+        Self::of_key(a.key, a.key_id)
+    }
+
+    /// The key `key`, whose interned id is `key_id` (if it has one).
+    #[inline]
+    pub fn of_key(key: &str, key_id: Option<u32>) -> Self {
+        static MEMO: KeyMemo = KeyMemo::new();
+        let fact = MEMO.get(key, key_id, |k| Self::of_text(k) as u8);
+        Self::ALL
+            .get(usize::from(fact))
+            .copied()
+            .unwrap_or(GenkitKey::None)
+    }
+
+    /// Whether the key is `genkit:*` (what the enrichment reads).
+    #[inline]
+    pub fn is_genkit(key: &str, key_id: Option<u32>) -> bool {
+        static MEMO: KeyMemo = KeyMemo::new();
+        MEMO.get(key, key_id, |k| u8::from(k.starts_with("genkit:"))) == 1
+    }
+
+    fn of_text(key: &str) -> Self {
+        let Some(key) = key.strip_prefix("genkit:") else {
+            return GenkitKey::None;
+        };
+        match key {
+            "name" => GenkitKey::Name,
+            "type" => GenkitKey::Type,
+            "metadata:subtype" => GenkitKey::Subtype,
+            "path" => GenkitKey::Path,
+            "state" => GenkitKey::State,
+            "error" => GenkitKey::Error,
+            "input" => GenkitKey::Input,
+            "output" => GenkitKey::Output,
+            "metadata:flow:name" => GenkitKey::FlowName,
+            "metadata:agent:sessionId" => GenkitKey::SessionId,
+            "isRoot" => GenkitKey::IsRoot,
+            "isFailureSource" => GenkitKey::IsFailureSource,
+            "metadata:context" => GenkitKey::Context,
+            "init" => GenkitKey::Init,
+            _ => GenkitKey::Other,
+        }
+    }
+}
+
 fn str_of(v: ValueRef<'_>) -> Option<&str> {
     match v {
         ValueRef::Str(s) => Some(s),
@@ -80,30 +178,27 @@ impl<'a> GenkitSpan<'a> {
         let mut g = GenkitSpan::default();
         let (mut genkit, mut has_type) = (false, false);
         for a in &span.attrs {
-            let Some(key) = a.key.strip_prefix("genkit:") else {
-                continue;
-            };
             let v = a.value;
-            match key {
-                "name" => g.name = str_of(v).unwrap_or(g.name),
-                "type" => {
+            match GenkitKey::of(a) {
+                GenkitKey::None | GenkitKey::Other | GenkitKey::Context | GenkitKey::Init => {}
+                GenkitKey::Name => g.name = str_of(v).unwrap_or(g.name),
+                GenkitKey::Type => {
                     has_type = true;
                     if let Some(t) = str_of(v) {
                         g.kind = t;
                         genkit = true;
                     }
                 }
-                "metadata:subtype" => g.subtype = str_of(v).unwrap_or(g.subtype),
-                "path" => g.path = str_of(v).unwrap_or(g.path),
-                "state" => g.state = str_of(v),
-                "error" => g.error = str_of(v),
-                "input" => g.input = str_of(v),
-                "output" => g.output = str_of(v),
-                "metadata:flow:name" => g.flow_name = str_of(v),
-                "metadata:agent:sessionId" => g.session_id = str_of(v),
-                "isRoot" => g.is_root = bool_of(v),
-                "isFailureSource" => g.is_failure_source = bool_of(v),
-                _ => {}
+                GenkitKey::Subtype => g.subtype = str_of(v).unwrap_or(g.subtype),
+                GenkitKey::Path => g.path = str_of(v).unwrap_or(g.path),
+                GenkitKey::State => g.state = str_of(v),
+                GenkitKey::Error => g.error = str_of(v),
+                GenkitKey::Input => g.input = str_of(v),
+                GenkitKey::Output => g.output = str_of(v),
+                GenkitKey::FlowName => g.flow_name = str_of(v),
+                GenkitKey::SessionId => g.session_id = str_of(v),
+                GenkitKey::IsRoot => g.is_root = bool_of(v),
+                GenkitKey::IsFailureSource => g.is_failure_source = bool_of(v),
             }
         }
         if g.name.is_empty() {
@@ -208,6 +303,47 @@ mod tests {
     use crate::envelopes::test_support::span_data;
     use crate::ingest::PackedSpan;
     use opentelemetry::KeyValue;
+
+    /// A key is told the same by its interned id as by its text, on a
+    /// first meeting and after, and `ALL` lists the kinds in their order.
+    #[test]
+    fn genkit_keys_are_told_alike_by_id_and_by_text() {
+        for (i, k) in GenkitKey::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+        let cases = [
+            ("genkit:name", GenkitKey::Name),
+            ("genkit:type", GenkitKey::Type),
+            ("genkit:metadata:subtype", GenkitKey::Subtype),
+            ("genkit:path", GenkitKey::Path),
+            ("genkit:state", GenkitKey::State),
+            ("genkit:error", GenkitKey::Error),
+            ("genkit:input", GenkitKey::Input),
+            ("genkit:output", GenkitKey::Output),
+            ("genkit:metadata:flow:name", GenkitKey::FlowName),
+            ("genkit:metadata:agent:sessionId", GenkitKey::SessionId),
+            ("genkit:isRoot", GenkitKey::IsRoot),
+            ("genkit:isFailureSource", GenkitKey::IsFailureSource),
+            ("genkit:metadata:context", GenkitKey::Context),
+            ("genkit:init", GenkitKey::Init),
+            ("genkit:metadata:other", GenkitKey::Other),
+            ("genkit:", GenkitKey::Other),
+            ("genkit", GenkitKey::None),
+            ("Genkit:name", GenkitKey::None),
+            ("http.route", GenkitKey::None),
+        ];
+        for _ in 0..2 {
+            for (key, kind) in cases {
+                let id = crate::ingest::intern::key_id(key);
+                assert!(id.is_some(), "{key} is interned");
+                assert_eq!(GenkitKey::of_key(key, id), kind, "{key} by id");
+                assert_eq!(GenkitKey::of_key(key, None), kind, "{key} inline");
+                let genkit = kind != GenkitKey::None;
+                assert_eq!(GenkitKey::is_genkit(key, id), genkit, "{key} by id");
+                assert_eq!(GenkitKey::is_genkit(key, None), genkit, "{key} inline");
+            }
+        }
+    }
 
     #[test]
     fn reads_a_model_span() {

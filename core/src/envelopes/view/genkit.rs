@@ -60,9 +60,11 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         Role::Model => {
             let (provider, model) = provider(g.name);
             // The conventions' span name; the Genkit name stays in
-            // `genkit:name`.
-            view.name = Cow::Owned(format!("chat {model}"));
-            view.dependency_type = Some(Cow::Owned(format!("GenAI | {provider}")));
+            // `genkit:name`. (Names are joined by `concat`, which allocates
+            // once, where `format!` costs its machinery on every model and
+            // tool span.)
+            view.name = Cow::Owned(["chat ", model].concat());
+            view.dependency_type = Some(Cow::Owned(["GenAI | ", &provider].concat()));
             view.target = Some(provider.clone());
             view.extra.extend([
                 ("gen_ai.operation.name", Cow::Borrowed("chat")),
@@ -119,7 +121,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
             }
         }
         Role::Tool => {
-            view.name = Cow::Owned(format!("execute_tool {}", g.name));
+            view.name = Cow::Owned(["execute_tool ", g.name].concat());
             view.extra.extend([
                 ("gen_ai.operation.name", Cow::Borrowed("execute_tool")),
                 ("gen_ai.tool.name", Cow::Borrowed(g.name)),
@@ -132,7 +134,7 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
         // Always a dependency, even at the root: the Agents view reads only
         // the dependencies table.
         Role::Agent => {
-            view.name = Cow::Owned(format!("invoke_agent {}", g.name));
+            view.name = Cow::Owned(["invoke_agent ", g.name].concat());
             // As Microsoft's exporter types a span with `gen_ai.system`.
             view.dependency_type = Some(Cow::Borrowed("GenAI | genkit"));
             view.target = Some(Cow::Borrowed("genkit"));

@@ -11,6 +11,7 @@
 
 mod genkit;
 
+use crate::envelopes::genkit::GenkitKey;
 use crate::envelopes::json::{hex_string, with_f64_text};
 use crate::ingest::{Attr, Kind, SpanParts, StatusCode, ValueRef};
 use std::borrow::Cow;
@@ -415,7 +416,7 @@ pub(crate) fn view_reads(key: &str) -> bool {
 }
 
 fn joined<'a>(a: Cow<'a, str>, sep: &str, b: Cow<'a, str>) -> Cow<'a, str> {
-    Cow::Owned(format!("{a}{sep}{b}"))
+    Cow::Owned([&*a, sep, &*b].concat())
 }
 
 /// The span status as the crate writes a result code.
@@ -531,32 +532,34 @@ impl<'a> SpanView<'a> {
     /// The property a span attribute becomes: `None` when a property the
     /// view adds says it instead; redacted content says `<redacted>`.
     pub fn property(&self, key: &str, value: ValueRef<'a>) -> Option<Cow<'a, str>> {
-        match self.property_of(key)? {
+        match self.property_of(key, GenkitKey::of_key(key, None))? {
             Some(redacted) => Some(Cow::Borrowed(redacted)),
             None => Some(text(value)),
         }
     }
 
-    /// [`SpanView::property`] handed to `f`, without allocating for a number.
-    pub fn with_property(&self, key: &str, value: ValueRef<'a>, f: impl FnOnce(&str)) {
-        match self.property_of(key) {
+    /// [`SpanView::property`] of the attribute `a`, whose key is the Genkit
+    /// key `genkit` (the writer knows it already), handed to `f`, without
+    /// allocating for a number.
+    pub fn with_property(&self, a: &Attr<'a>, genkit: GenkitKey, f: impl FnOnce(&str)) {
+        match self.property_of(a.key, genkit) {
             None => {}
             Some(Some(redacted)) => f(redacted),
-            Some(None) => with_text(value, f),
+            Some(None) => with_text(a.value, f),
         }
     }
 
     /// Whether a span attribute becomes a property (`None`: a property the
     /// view adds says it instead), and the text that replaces its value when
     /// it is redacted content.
-    fn property_of(&self, key: &str) -> Option<Option<&'static str>> {
+    fn property_of(&self, key: &str, genkit: GenkitKey) -> Option<Option<&'static str>> {
         if !self.extra.is_empty() && self.extra.iter().any(|(k, _)| *k == key) {
             return None;
         }
         if let Content::Genkit { keep_io } = self.content {
-            match key {
-                "genkit:metadata:context" => return Some(Some(REDACTED)),
-                "genkit:input" | "genkit:output" | "genkit:init" if !keep_io => {
+            match genkit {
+                GenkitKey::Context => return Some(Some(REDACTED)),
+                GenkitKey::Input | GenkitKey::Output | GenkitKey::Init if !keep_io => {
                     return Some(Some(REDACTED))
                 }
                 _ => {}
@@ -701,7 +704,7 @@ impl<'a> SpanView<'a> {
         let dependency_type = if let Some(system) = gen_ai {
             let system = text(system);
             target = Some(system.clone());
-            Some(Cow::Owned(format!("GenAI | {system}")))
+            Some(Cow::Owned(["GenAI | ", &*system].concat()))
         } else if span.kind == Kind::Internal {
             Some(Cow::Borrowed("InProc"))
         } else if let Some(db) = k.db_system_name.or(k.db_system) {
