@@ -46,7 +46,7 @@ impl KeyFacts {
             maps_dependency: item_maps(Item::Dependency, key),
             content: is_content_key(key),
             view_reads: view_reads(key),
-            genkit: GenkitKey::of_key(key, None),
+            genkit: GenkitKey::of_text(key),
             json: RenderedStr::new(key, MAX_PROPERTY_KEY),
         }
     }
@@ -143,7 +143,7 @@ mod tests {
                     assert_eq!(f.reserved, key.starts_with("_MS."), "{key}");
                     assert_eq!(f.content, is_content_key(key), "{key}");
                     assert_eq!(f.view_reads, view_reads(key), "{key}");
-                    assert_eq!(f.genkit, GenkitKey::of_key(key, None), "{key}");
+                    assert_eq!(f.genkit, GenkitKey::of_text(key), "{key}");
                     for item in [Item::Request, Item::Dependency] {
                         assert_eq!(f.maps(item), item_maps(item, key), "{key}");
                     }

@@ -125,11 +125,11 @@ impl GenkitKey {
     /// Whether the key is `genkit:*` (what the enrichment reads).
     #[inline]
     pub fn is_genkit(key: &str, key_id: Option<u32>) -> bool {
-        static MEMO: KeyMemo = KeyMemo::new();
-        MEMO.get(key, key_id, |k| u8::from(k.starts_with("genkit:"))) == 1
+        Self::of_key(key, key_id) != GenkitKey::None
     }
 
-    fn of_text(key: &str) -> Self {
+    /// The key `key`, from its text (what a key with no id gets).
+    pub fn of_text(key: &str) -> Self {
         let Some(key) = key.strip_prefix("genkit:") else {
             return GenkitKey::None;
         };

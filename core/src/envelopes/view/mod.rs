@@ -532,7 +532,7 @@ impl<'a> SpanView<'a> {
     /// The property a span attribute becomes: `None` when a property the
     /// view adds says it instead; redacted content says `<redacted>`.
     pub fn property(&self, key: &str, value: ValueRef<'a>) -> Option<Cow<'a, str>> {
-        match self.property_of(key, GenkitKey::of_key(key, None))? {
+        match self.property_of(key, GenkitKey::of_text(key))? {
             Some(redacted) => Some(Cow::Borrowed(redacted)),
             None => Some(text(value)),
         }
