@@ -217,6 +217,32 @@ unsafe fn pack_link(p: &mut SpanPacker, l: &genkit_azure_link, path: &Path<'_>) 
     }
 }
 
+/// Packs each entry of the span's array `field` (`ptr[0..count]`, counted
+/// by `count_field`) with `pack`, naming an entry by its index in errors
+/// (`span.links[1].trace_id`).
+///
+/// # Safety
+/// `ptr` and `count` must satisfy [`try_slice`]'s contract, and each entry
+/// `pack`'s.
+unsafe fn pack_each<T>(
+    p: &mut SpanPacker,
+    ptr: *const T,
+    count: usize,
+    path: &Path<'_>,
+    field: &'static str,
+    count_field: &'static str,
+    pack: unsafe fn(&mut SpanPacker, &T, &Path<'_>) -> FfiResult<()>,
+) -> FfiResult<()> {
+    let entries_path = path.field(field);
+    // SAFETY: forwarded from the caller.
+    let entries = unsafe { try_slice(ptr, count, &entries_path, &path.field(count_field)) }?;
+    for (i, entry) in entries.iter().enumerate() {
+        // SAFETY: forwarded from the caller.
+        unsafe { pack(p, entry, &entries_path.index(i)) }?;
+    }
+    Ok(())
+}
+
 /// Packs a C span straight into core's `SpanPacker`, checking each field
 /// once: here what only a C caller can get wrong (NULL pointers, UTF-8,
 /// enum values, a time left 0, a version without a scope), in the packer
@@ -275,30 +301,28 @@ pub(crate) unsafe fn pack(
             &path.field("attribute_count"),
         )
     }?;
-    let events_path = path.field("events");
-    let events = unsafe {
-        try_slice(
+    unsafe {
+        pack_each(
+            &mut p,
             s.events,
             s.event_count,
-            &events_path,
-            &path.field("event_count"),
+            path,
+            "events",
+            "event_count",
+            pack_event,
         )
     }?;
-    for (i, e) in events.iter().enumerate() {
-        unsafe { pack_event(&mut p, e, &events_path.index(i)) }?;
-    }
-    let links_path = path.field("links");
-    let links = unsafe {
-        try_slice(
+    unsafe {
+        pack_each(
+            &mut p,
             s.links,
             s.link_count,
-            &links_path,
-            &path.field("link_count"),
+            path,
+            "links",
+            "link_count",
+            pack_link,
         )
     }?;
-    for (i, l) in links.iter().enumerate() {
-        unsafe { pack_link(&mut p, l, &links_path.index(i)) }?;
-    }
     let scope_name = unsafe { try_opt_str(s.scope_name, &path.field("scope_name")) }?;
     let scope_version_path = path.field("scope_version");
     let scope_version = unsafe { try_opt_str(s.scope_version, &scope_version_path) }?;
