@@ -29,7 +29,7 @@ SERVICE_NAME = "genkit-azure-bench"
 FLUSH_TIMEOUT_S = 600.0
 
 # Every variant name a worker understands.
-VARIANTS = ("floor", "official-lossless", "official-defaults", "ours")
+VARIANTS = ("floor", "official-lossless", "official-defaults", "ours", "ours-exports-off")
 
 
 def rusage() -> dict[str, float]:
@@ -79,11 +79,19 @@ class Variant:
             provider = trace.get_tracer_provider()
             self._flush = lambda: provider.force_flush(int(FLUSH_TIMEOUT_S * 1000))
             self._shutdown = provider.shutdown
-        else:  # ours
+        else:  # ours, ours-exports-off
             from genkit_azure_rs import AzureTelemetry
 
+            # "ours-exports-off" (a diagnostic): the span processor converts every span on
+            # the app's thread as "ours" does, then nothing is queued and the worker has
+            # nothing to do; what it adds to the app loop is the conversion alone.
+            off = self.name == "ours-exports-off"
             telemetry = AzureTelemetry(
-                connection_string=self.connection_string, enable_live_metrics=False
+                connection_string=self.connection_string,
+                enable_live_metrics=False,
+                disable_traces=off,
+                disable_metrics=off,
+                disable_logs=off,
             ).initialize()
             self._flush = lambda: telemetry.flush(FLUSH_TIMEOUT_S)
             self._shutdown = lambda: telemetry.shutdown(30.0)
