@@ -71,6 +71,10 @@ OFFICIAL_ENV = {
 }
 OFFICIAL_LOSSLESS_ENV = {"OTEL_BSP_MAX_QUEUE_SIZE": "131072"}
 
+# Python variants that send nothing (their rows show CPU per created span).
+NO_EXPORT = ("floor", "ours-exports-off")
+
+
 LABELS = {
     "floor": "floor: plain OTel SDK, no processor",
     "official-lossless": "official distro, lossless",
@@ -543,10 +547,6 @@ def verdict(value: float | None, limit: float, higher_is_better: bool = False) -
         return "not measured"
     ok = value >= limit if higher_is_better else value <= limit
     return "**met**" if ok else "**missed**"
-
-
-# Python variants that send nothing (their rows show CPU per created span).
-NO_EXPORT = ("floor", "ours-exports-off")
 
 
 def python_table(agg: dict[str, dict[str, Any]], order: list[str]) -> list[str]:
