@@ -191,6 +191,11 @@ class Telemetry:
         """The pipeline's counters by name, plus ``envelopes_rejected_status_<code>``
         (envelopes a 206 rejected one by one) and ``requests_rejected_status_<code>``
         (whole requests rejected) for each HTTP status seen."""
+    def _hold_ended_spans(self) -> None:
+        """Span processors feeding this pipeline hold ended spans from now on and convert
+        them sixteen at a time; the caller calls ``_convert_held_spans`` every half second."""
+    def _convert_held_spans(self) -> bool:
+        """Converts and queues the spans held; False once the pipeline is shut down."""
     def _adopt_after_fork(self, replacement: Telemetry | None) -> None:
         """In a forked child: feed ``replacement``'s pipeline from now on (None: count as
         shut down); the old pipeline, whose threads did not survive the fork, is leaked."""

@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from . import _instrumentation, _native, _propagation, _structlog
+from . import _held_spans, _instrumentation, _native, _propagation, _structlog
 # Loaded here so the native diagnostics thread finds it imported, never importing itself.
 from . import _diagnostics  # noqa: F401
 from ._context import LIBRARY_LOGGER, current_trace_ids, exception_attributes
@@ -89,6 +89,8 @@ class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
     ) -> None:
         # The native base took the arguments in __new__.
         super().__init__()
+        if isinstance(telemetry, AzureTelemetry):
+            telemetry._hold_ended_spans()
 
 
 class AzureTelemetry:
@@ -347,6 +349,8 @@ class AzureTelemetry:
         self._meter_provider: MeterProvider | None = None
         self._metric_reader: AzureMetricReader | None = None
         self._atexit_registered = False
+        # Whether the span processors hold ended spans (see _hold_ended_spans).
+        self._holding_spans = False
         _PIPELINES.add(self)
 
     # -- information -----------------------------------------------------------------
@@ -454,7 +458,7 @@ class AzureTelemetry:
 
             provider = self._ensure_tracer_provider()
             if provider is not None:
-                self._span_processor = AzureSpanProcessor(self._native)
+                self._span_processor = AzureSpanProcessor(self)
                 provider.add_span_processor(self._span_processor)
                 self._tracer_provider = provider
 
@@ -697,6 +701,15 @@ class AzureTelemetry:
         by one) and ``requests_rejected_status_<code>`` (whole requests), by HTTP status."""
         return self._native.stats()
 
+    def _hold_ended_spans(self) -> None:
+        """Has the span processors hold ended spans to convert several in a row, with
+        the thread that bounds how long (see ``_held_spans``). Once per process."""
+        with self._lock:
+            if self._holding_spans or self._native.is_shut_down:
+                return
+            _held_spans.start(self._native)
+            self._holding_spans = True
+
     def _renew_after_fork(self) -> None:
         """In a child process just forked: a fresh pipeline with the same settings.
 
@@ -720,6 +733,10 @@ class AzureTelemetry:
             self._native._adopt_after_fork(None)
             return
         self._native._adopt_after_fork(replacement)
+        if self._holding_spans:
+            # The new pipeline holds none yet, and the parent's thread is not here.
+            self._holding_spans = False
+            self._hold_ended_spans()
         if self._metric_reader is not None:
             self._metric_reader.restart_after_fork()
         mp_util = sys.modules.get("multiprocessing.util")

@@ -10,6 +10,7 @@ mod convert;
 mod credential;
 mod custom;
 mod diagnostics;
+mod held_spans;
 mod metric_producer;
 
 use genkit_azure::face::{self, Face, Kind, SettingValue, SETTINGS};
@@ -18,6 +19,7 @@ use genkit_azure::{
     AvailabilityResult, AzureTelemetry, AzureTelemetryBuilder, CustomEvent, Error, LogRecord,
     MetricKind, MetricPoint, Pushed, Summary, TrackedException,
 };
+use held_spans::{Held, HeldSpans};
 use metric_producer::MetricProducer;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -244,6 +246,8 @@ struct Shared {
     shutdown_finished: Condvar,
     /// Spans the processor could not read (malformed ids, times, ...).
     spans_invalid: AtomicU64,
+    /// Ended spans not converted yet (see `held_spans`).
+    held: HeldSpans,
 }
 
 impl Shared {
@@ -254,6 +258,7 @@ impl Shared {
             shutdown_result: Mutex::new(None),
             shutdown_finished: Condvar::new(),
             spans_invalid: AtomicU64::new(0),
+            held: HeldSpans::default(),
         }
     }
 
@@ -284,6 +289,39 @@ impl Shared {
     /// Never waits.
     fn is_shut_down(&self) -> bool {
         self.shutting_down.load(SeqCst)
+    }
+
+    /// A span the SDK ended: held, or converted and queued now (with the
+    /// ones held before it once there are enough, see `held_spans`). Never
+    /// raises: see `SpanProcessor.on_end`.
+    fn end_span(&self, span: &Bound<'_, PyAny>) {
+        match self.held.hold(span) {
+            Held::Yes => {}
+            Held::No => {
+                let _ = self.push_span(span);
+            }
+            Held::Full(spans) => self.push_spans(span.py(), spans),
+        }
+    }
+
+    /// Converts and queues the spans held so far. Called with the GIL held
+    /// before anything that reads or ends the pipeline's contents (flush,
+    /// stats, shutdown), so that a span ended before it counts.
+    fn convert_held(&self, py: Python<'_>) {
+        self.push_spans(py, self.held.take());
+    }
+
+    /// No span is held from now on, and those held are converted: the first
+    /// step of a shutdown, with the GIL held. A span that ends meanwhile on
+    /// another thread is converted as it ends, before the pipeline stops.
+    fn stop_holding(&self, py: Python<'_>) {
+        self.push_spans(py, self.held.stop());
+    }
+
+    fn push_spans(&self, py: Python<'_>, spans: Vec<Py<PyAny>>) {
+        for span in spans {
+            let _ = self.push_span(&span.into_bound(py));
+        }
     }
 
     fn push_span(&self, span: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -749,6 +787,7 @@ impl Telemetry {
             return Err(to_py_err(Error::ShutDown));
         }
         let shared = self.shared();
+        shared.convert_held(py);
         py.detach(move || shared.telemetry.flush(timeout))
             .map_err(to_py_err)
     }
@@ -761,11 +800,13 @@ impl Telemetry {
     fn shutdown(&self, py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
         let timeout = duration_from_secs("timeout_s", timeout_s)?;
         let shared = self.shared();
+        shared.stop_holding(py);
         Ok(py.detach(move || shared.shutdown(timeout)))
     }
 
     /// The pipeline's counters by name.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.shared().convert_held(py);
         let d = PyDict::new(py);
         for (name, value) in self.shared().telemetry.stats().fields() {
             d.set_item(name, value)?;
@@ -783,6 +824,25 @@ impl Telemetry {
             d.set_item(format!("requests_rejected_status_{status}"), count)?;
         }
         Ok(d)
+    }
+
+    /// From now on span processors feeding this pipeline hold the spans that
+    /// end and convert them sixteen at a time (see `held_spans`). The caller
+    /// has started a thread that calls `_convert_held_spans` every half second
+    /// or so, which bounds how long a span is held. A no-op after shutdown.
+    fn _hold_ended_spans(&self) {
+        let shared = self.shared();
+        if !shared.is_shut_down() {
+            shared.held.start();
+        }
+    }
+
+    /// Converts and queues the spans held so far; False once the pipeline
+    /// holds none any more (it is shut down), when the calling thread stops.
+    fn _convert_held_spans(&self, py: Python<'_>) -> bool {
+        let shared = self.shared();
+        shared.convert_held(py);
+        shared.held.is_holding()
     }
 
     /// In a child process forked after this pipeline was built: puts
@@ -803,6 +863,8 @@ impl Telemetry {
         let old = match replacement {
             Some(r) => std::mem::replace(&mut *slot, r.get().shared()),
             None => {
+                // The parent's spans held at the fork are the parent's to send.
+                drop(slot.held.stop());
                 slot.shutting_down.store(true, SeqCst);
                 if let Ok(mut result) = slot.shutdown_result.try_lock() {
                     *result = Some(false);
@@ -867,17 +929,19 @@ impl SpanProcessor {
         let _ = span;
     }
 
-    /// Converts and queues the span. Never raises: a span that cannot be read
-    /// is counted in `spans_invalid`, a full queue in `dropped_queue_full`,
-    /// and after shutdown there is nobody to tell.
+    /// Converts and queues the span, or holds it to convert with the next
+    /// ones (see `Telemetry._hold_ended_spans`). Never raises: a span that
+    /// cannot be read is counted in `spans_invalid`, a full queue in
+    /// `dropped_queue_full`, and after shutdown there is nobody to tell.
     fn on_end(&self, span: &Bound<'_, PyAny>) {
-        let _ = self.shared().push_span(span);
+        self.shared().end_span(span);
     }
 
     /// Stops the pipeline (called by `TracerProvider.shutdown()`); a no-op
     /// when it is already shut down.
     fn shutdown(&self, py: Python<'_>) {
         let shared = self.shared();
+        shared.stop_holding(py);
         let timeout = self.shutdown_timeout;
         py.detach(move || shared.shutdown(timeout));
     }
@@ -890,6 +954,7 @@ impl SpanProcessor {
             return false;
         }
         let shared = self.shared();
+        shared.convert_held(py);
         py.detach(move || {
             shared
                 .telemetry

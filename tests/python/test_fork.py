@@ -2,7 +2,7 @@
 
 The child gets a fresh pipeline with the same settings (the parent's runtime threads do
 not exist in it); the parent keeps working; nothing is delivered twice, in particular
-not what the parent had queued when it forked.
+not what the parent had queued, or its span processor held, when it forked.
 """
 
 from __future__ import annotations

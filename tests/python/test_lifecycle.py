@@ -41,6 +41,19 @@ def test_tracer_provider_force_flush_delivers_the_rust_pipeline(run_app) -> None
     assert message["tags"]["ai.operation.parentId"] == run.result["log_ids"]["span_id"]
 
 
+def test_spans_held_to_convert_together_are_sent_when_the_app_goes_quiet(run_app) -> None:
+    run = run_app("lifecycle", "quiet")
+    spans = span_envelopes(run.result["arrived"])
+    # Two batches of sixteen converted as the spans ended, and the last eight by the
+    # thread that bounds how long a span is held (half a second), with no flush.
+    assert sorted(base(e)["id"] for e in spans) == sorted(s["span_id"] for s in run.result["spans"])
+    assert len(spans) == 40
+    assert run.result["seconds"] < 5, run.result["seconds"]
+    # The thread is there while the pipeline runs and ends with it.
+    assert "genkit-azure-held-spans" in run.result["threads_before"]
+    assert "genkit-azure-held-spans" not in run.result["threads_after"]
+
+
 def test_stats_counts_what_went_through(run_app) -> None:
     run = run_app("lifecycle", "force_flush")
     before, after = run.result["stats_before"], run.result["stats_after"]

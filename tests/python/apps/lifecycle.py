@@ -31,7 +31,8 @@ if MODE == "existing_provider":
     users_provider = TracerProvider(resource=Resource.create({"service.name": "users-own"}))
     trace.set_tracer_provider(users_provider)
 
-telemetry = AzureTelemetry(service_name="lifecycle", batch_delay_s=60)
+# "quiet" sends on a short batch delay: it watches spans reach the emulator unflushed.
+telemetry = AzureTelemetry(service_name="lifecycle", batch_delay_s=0.05 if MODE == "quiet" else 60)
 stats_before = telemetry.stats()
 telemetry.initialize()
 recorder = SpanRecorder()
@@ -177,6 +178,33 @@ elif MODE == "gil":
     stop.set()
     thread.join()
     emit_result(timings)
+
+elif MODE == "quiet":
+    # 40 spans end, then the app goes quiet: no flush, no stats, no more spans. The
+    # processor converts ended spans sixteen at a time; the last eight are sent all the
+    # same, within the time the held spans' thread bounds.
+    ended = time.monotonic()
+    for i in range(40):
+        with tracer.start_as_current_span(f"quiet-{i}"):
+            pass
+    arrived: list[dict[str, object]] = []
+    while time.monotonic() < ended + 10 and len(arrived) < 40:
+        time.sleep(0.05)
+        arrived = envelopes_now()
+    seconds = time.monotonic() - ended
+    threads_before = [t.name for t in threading.enumerate()]
+    telemetry.shutdown(10)
+    time.sleep(1.5)
+    threads_after = [t.name for t in threading.enumerate()]
+    emit_result(
+        {
+            "arrived": arrived,
+            "seconds": seconds,
+            "spans": recorder.spans,
+            "threads_before": threads_before,
+            "threads_after": threads_after,
+        }
+    )
 
 else:
     raise SystemExit(f"unknown mode {MODE}")
