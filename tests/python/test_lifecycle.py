@@ -54,6 +54,11 @@ def test_spans_held_to_convert_together_are_sent_when_the_app_goes_quiet(run_app
     assert "genkit-azure-held-spans" not in run.result["threads_after"]
 
 
+def test_stats_counts_spans_the_processor_still_held(run_app) -> None:
+    run = run_app("lifecycle", "stats_right_after")
+    assert run.result["stats"]["spans_accepted"] == len(run.result["spans"]) == 3
+
+
 def test_stats_counts_what_went_through(run_app) -> None:
     run = run_app("lifecycle", "force_flush")
     before, after = run.result["stats_before"], run.result["stats_after"]
