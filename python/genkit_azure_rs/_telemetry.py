@@ -78,6 +78,12 @@ class AzureSpanProcessor(_native.SpanProcessor, SpanProcessor):
     your own, ``provider.add_span_processor(AzureSpanProcessor(telemetry))``.
     """
 
+    # Nothing to do when a span is ending. The SDK calls this for every span: its own no-op
+    # is a Python call the interpreter makes without leaving its loop, cheaper than a call
+    # into the extension (callgrind, the app's thread: 166 instructions and 13
+    # instruction-cache misses a span fewer).
+    _on_ending = SpanProcessor._on_ending
+
     def __new__(
         cls, telemetry: AzureTelemetry | _native.Telemetry, *, shutdown_timeout_s: float = 10.0
     ) -> AzureSpanProcessor:
