@@ -18,18 +18,19 @@ INTERVAL_S = 0.5
 
 
 def start(native: _native.Telemetry) -> None:
-    """Starts the thread, then has the span processors feeding ``native`` hold spans.
+    """Has the span processors feeding ``native`` hold spans, and starts the thread.
 
-    The thread ends once the pipeline is shut down. Call it again in a forked child:
-    the thread did not survive the fork.
+    Holding goes first: the thread ends when it finds holding off, as it would if it
+    woke before holding began. It ends once the pipeline is shut down. Call it again in
+    a forked child: the thread did not survive the fork.
     """
+    native._hold_ended_spans()
     threading.Thread(
         target=_convert_every_interval,
         args=(native,),
         name="genkit-azure-held-spans",
         daemon=True,
     ).start()
-    native._hold_ended_spans()
 
 
 def _convert_every_interval(native: _native.Telemetry) -> None:

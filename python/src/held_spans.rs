@@ -4,12 +4,12 @@
 //! parts of the interpreter it calls, cold every time: between two spans the
 //! app's own Python evicts them from the CPU's caches. Callgrind, on the app's
 //! thread of the Python synthetic workload (per span, 10,000 vs 20,000 spans):
-//! one at a time, 600 more first-level instruction-cache misses than with no
-//! processor at all and 346 more data-cache misses; sixteen at a time, 369 and
-//! 156, for the same instructions (64 at a time the cyclic garbage collector
-//! walked the held spans on every young collection: 6,000 more instructions
-//! a span). Those misses, not our instructions, were most of what the app loop
-//! lost.
+//! one at a time, 601 more first-level instruction-cache misses than with no
+//! processor at all and 346 more data-cache misses; sixteen at a time, 366 and
+//! 175, for 250 more instructions of 229,000 (64 at a time the cyclic garbage
+//! collector walked the held spans on every young collection: 6,000 more
+//! instructions a span). Those misses, not our instructions, were most of what
+//! the app loop lost.
 //!
 //! So `on_end` holds the span and converts the sixteen together. Nothing waits
 //! long: a Python thread of the pipeline's converts whatever is held every half
@@ -19,7 +19,7 @@
 //! ends, as before.
 
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::Mutex;
 
 /// How many ended spans are converted together.
@@ -35,28 +35,37 @@ pub enum Held {
     Full(Vec<Py<PyAny>>),
 }
 
+/// The states of a `HeldSpans`: not holding yet, holding, stopped for good.
+const OFF: u8 = 0;
+const HOLDING: u8 = 1;
+const STOPPED: u8 = 2;
+
 /// The spans held and whether ending spans are held at all. Touched with the
 /// GIL held; the lock is never held while Python code runs.
 #[derive(Debug, Default)]
 pub struct HeldSpans {
-    holding: AtomicBool,
+    /// [`OFF`] -> [`HOLDING`] -> [`STOPPED`], never back, so that a start
+    /// coming after a shutdown began (another thread initializing late)
+    /// cannot hold spans that nobody would convert.
+    state: AtomicU8,
     spans: Mutex<Vec<Py<PyAny>>>,
 }
 
 impl HeldSpans {
-    /// Ending spans are held from now on (until [`HeldSpans::stop`]).
+    /// Ending spans are held from now on, unless holding was stopped.
     pub fn start(&self) {
-        self.holding.store(true, SeqCst);
+        let _ = self.state.compare_exchange(OFF, HOLDING, SeqCst, SeqCst);
     }
 
-    /// No span is held from now on; returns those held so far.
+    /// No span is held from now on, for good; returns those held so far.
     pub fn stop(&self) -> Vec<Py<PyAny>> {
-        self.holding.store(false, SeqCst);
+        self.state.store(STOPPED, SeqCst);
         self.take()
     }
 
+    /// Whether ending spans are held (started and not stopped).
     pub fn is_holding(&self) -> bool {
-        self.holding.load(SeqCst)
+        self.state.load(SeqCst) == HOLDING
     }
 
     /// Holds `span`, unless ending spans are not held.

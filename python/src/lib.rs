@@ -806,17 +806,17 @@ impl Telemetry {
 
     /// The pipeline's counters by name.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.shared().convert_held(py);
+        let shared = self.shared();
+        shared.convert_held(py);
+        let telemetry = &shared.telemetry;
         let d = PyDict::new(py);
-        for (name, value) in self.shared().telemetry.stats().fields() {
+        for (name, value) in telemetry.stats().fields() {
             d.set_item(name, value)?;
         }
-        d.set_item("spans_invalid", self.shared().spans_invalid.load(Relaxed))?;
+        d.set_item("spans_invalid", shared.spans_invalid.load(Relaxed))?;
         // Rejections by HTTP status as flat keys, envelopes (one by one in a
         // 206) apart from whole requests: "envelopes_rejected_status_400",
         // "requests_rejected_status_400".
-        let shared = self.shared();
-        let telemetry = &shared.telemetry;
         for (status, count) in telemetry.envelopes_rejected_by_status() {
             d.set_item(format!("envelopes_rejected_status_{status}"), count)?;
         }
@@ -829,12 +829,10 @@ impl Telemetry {
     /// From now on span processors feeding this pipeline hold the spans that
     /// end and convert them sixteen at a time (see `held_spans`). The caller
     /// has started a thread that calls `_convert_held_spans` every half second
-    /// or so, which bounds how long a span is held. A no-op after shutdown.
+    /// or so, which bounds how long a span is held. A no-op once a shutdown
+    /// began (every shutdown stops holding first, for good).
     fn _hold_ended_spans(&self) {
-        let shared = self.shared();
-        if !shared.is_shut_down() {
-            shared.held.start();
-        }
+        self.shared().held.start();
     }
 
     /// Converts and queues the spans held so far; False once the pipeline
