@@ -254,6 +254,114 @@ fn an_envelope_too_large_even_alone_is_dropped_and_counted() {
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
 
+/// A 206 that names one envelope twice: it is sent again once, not twice
+/// (and a service that kept answering so could not make each retry twice
+/// the size of the one before).
+#[test]
+fn an_envelope_a_partial_answer_names_twice_is_sent_again_once() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(4)
+        .batch_delay(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    warm_up(&telemetry, &emu);
+    let twice = r#"{"itemsReceived":4,"itemsAccepted":3,"errors":[
+        {"index":1,"statusCode":500,"message":"busy"},{"index":1,"statusCode":500,"message":"busy"}]}"#;
+    emu.set_faults(FaultPlan::sequence([
+        Step::partial([(1, 500)]).with_body(twice)
+    ]))
+    .unwrap();
+    emit(&telemetry, 0..4);
+    assert!(
+        telemetry.flush(Duration::from_secs(10)).unwrap(),
+        "{:?}",
+        telemetry.stats()
+    );
+    assert_exactly_once(&emu, 0..4);
+    let resent: Vec<(u16, usize)> = emu
+        .requests()
+        .iter()
+        .map(|r| (r.status, r.item_count))
+        .collect();
+    assert_eq!(resent, [(206, 4), (200, 1)]);
+    let s = assert_accounted(&telemetry);
+    assert_eq!((s.items_delivered, s.envelopes_rejected), (1 + 4, 0));
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// A 206 whose item errors cannot all be read (a status past 65,535, which
+/// would wrap to 500 or 400, an error without an index) is an unreadable
+/// answer: the whole request goes again, so nothing the service may not
+/// have kept is lost, and no envelope is counted as rejected with a status
+/// the service never gave.
+#[test]
+fn a_partial_answer_with_an_unreadable_item_error_sends_the_request_again() {
+    for odd in [
+        r#"{"index":1,"statusCode":66036}"#,
+        r#"{"index":1,"statusCode":65936}"#,
+        r#"{"statusCode":500}"#,
+    ] {
+        let emu = emulator();
+        let telemetry = fast(&emu)
+            .max_batch_size(4)
+            .batch_delay(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        warm_up(&telemetry, &emu);
+        let body = format!(r#"{{"itemsReceived":4,"itemsAccepted":3,"errors":[{odd}]}}"#);
+        emu.set_faults(FaultPlan::sequence([
+            Step::partial([(1, 500)]).with_body(body)
+        ]))
+        .unwrap();
+        emit(&telemetry, 0..4);
+        assert!(telemetry.flush(Duration::from_secs(10)).unwrap(), "{odd}");
+        let seen = arrivals(&emu.envelopes());
+        assert_eq!(seen.get("item 1"), Some(&1), "{odd}: {seen:?}");
+        for i in [0, 2, 3] {
+            assert_eq!(seen.get(&format!("item {i}")), Some(&2), "{odd}: {seen:?}");
+        }
+        let s = assert_accounted(&telemetry);
+        assert_eq!(
+            (s.items_delivered, s.envelopes_rejected),
+            (1 + 4, 0),
+            "{odd}"
+        );
+        assert!(telemetry.envelopes_rejected_by_status().is_empty(), "{odd}");
+        telemetry.shutdown(Duration::from_secs(5)).unwrap();
+    }
+}
+
+/// An answer whose body never ends is read only as far as the service's
+/// longest answer could go: the request counts as answered, at once, not
+/// when the request's timeout runs out (nor never, with no timeout).
+#[test]
+fn an_answer_whose_body_never_ends_is_cut_off_and_the_data_counts_as_delivered() {
+    let emu = emulator();
+    let telemetry = fast(&emu)
+        .max_batch_size(4)
+        .batch_delay(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    warm_up(&telemetry, &emu);
+    emu.set_faults(FaultPlan::sequence([Step::ok().with_endless_body()]))
+        .unwrap();
+    emit(&telemetry, 0..4);
+    assert!(
+        telemetry.flush(Duration::from_secs(20)).unwrap(),
+        "{:?}",
+        telemetry.stats()
+    );
+    assert_exactly_once(&emu, 0..4);
+    emit(&telemetry, 4..8);
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    assert_exactly_once(&emu, 0..8);
+    let s = assert_accounted(&telemetry);
+    assert_eq!(s.items_delivered, 1 + 8);
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 #[test]
 fn a_rejected_request_counts_each_of_its_items() {
     let emu = emulator();

@@ -43,6 +43,7 @@ pub(crate) use backoff::Backoff;
 use backoff::MAX_RETRY_AFTER;
 pub(crate) use payload::{Payload, RequestLimits};
 use payload::{Piece, Split};
+pub(crate) use response::read_body;
 pub(crate) use sender::{http_client, Sender};
 pub(crate) use storage::{default_directory, Storage, StorageSettings};
 pub(crate) use storage_error::StorageError;

@@ -6,7 +6,7 @@
 //! token is handed back with the verdict so delivery can ask for a new one.
 
 use super::backoff::parse_retry_after;
-use super::response::{is_retryable, TrackResponse, TRACK_PATH};
+use super::response::{is_retryable, read_body, TrackResponse, MAX_ANSWER_BYTES, TRACK_PATH};
 use crate::accounting::Counters;
 use crate::auth::{may_carry_token, Auth, Bearer};
 use crate::config::{is_loopback, Endpoint};
@@ -208,7 +208,11 @@ impl Sender {
                     }
                 }
             }
-            let body = response.bytes().await.unwrap_or_default();
+            // An answer too long to be the service's, or cut off, reads as
+            // an empty one: a 200 is still delivered, a 206 unreadable.
+            let body = read_body(response, MAX_ANSWER_BYTES)
+                .await
+                .unwrap_or_default();
             return match classify(status, retry_after, &body, &self.counters) {
                 Verdict::Refused {
                     status,

@@ -11,6 +11,7 @@
 
 use crate::auth::{may_carry_token, Auth, Bearer};
 use crate::config::{is_loopback, Endpoint};
+use crate::delivery::read_body;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +21,11 @@ const API_VERSION: &str = "2024-04-01-preview";
 
 /// `5`: this client evaluates the service's filter configuration.
 pub(crate) const INVARIANT_VERSION: u32 = 5;
+
+/// The most of a configuration's body that is read: a configuration is a
+/// few filters and derived metrics, kilobytes; a body past this is refused
+/// rather than read on without end.
+const MAX_CONFIGURATION_BYTES: usize = 1 << 20;
 
 const SUBSCRIBED: &str = "x-ms-qps-subscribed";
 const ETAG: &str = "x-ms-qps-configuration-etag";
@@ -200,9 +206,11 @@ impl Client {
         };
         // The body matters only when it carries a configuration.
         let configuration = match etag {
-            Some(etag) => match response.bytes().await {
-                Ok(body) => Some((etag, body)),
-                Err(_) => return Reply::Failed(format!("{what}: the answer was cut off")),
+            Some(etag) => match read_body(response, MAX_CONFIGURATION_BYTES).await {
+                Some(body) => Some((etag, body.into())),
+                None => return Reply::Failed(format!(
+                    "{what}: the answer was cut off or longer than {MAX_CONFIGURATION_BYTES} bytes"
+                )),
             },
             None => None,
         };

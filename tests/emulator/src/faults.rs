@@ -104,6 +104,16 @@ pub struct Step {
     /// is read first; other connections are not held up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// The answer's body, sent verbatim instead of the one the emulator writes, as a
+    /// buggy or hostile service might answer (an index listed twice, a status past
+    /// 65,535, not JSON at all). The request is handled as `status` and `item_errors`
+    /// say; only what the client reads changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Answer with a body that never ends (a chunked stream of spaces), as a broken
+    /// or hostile endpoint might; the request is handled as `status` says.
+    #[serde(skip_serializing_if = "is_false")]
+    pub endless_body: bool,
     /// Read the request, then drop the TCP connection with a reset (SO_LINGER 0)
     /// instead of answering: the client sees "connection reset by peer".
     #[serde(skip_serializing_if = "is_false")]
@@ -317,13 +327,28 @@ impl Step {
         self
     }
 
+    /// Answer with exactly this body (see [`Step::body`]):
+    /// `Step::partial([(1, 500)]).with_body(r#"{"errors":[...]}"#)`.
+    pub fn with_body(mut self, body: impl Into<String>) -> Step {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Answer with a body that never ends (see [`Step::endless_body`]).
+    pub fn with_endless_body(mut self) -> Step {
+        self.endless_body = true;
+        self
+    }
+
     fn validate(&self) -> Result<(), String> {
         let answers = self.status.is_some()
             || self.retry_after.is_some()
             || self.retry_after_date.is_some()
             || !self.item_errors.is_empty()
             || self.location.is_some()
-            || self.message.is_some();
+            || self.message.is_some()
+            || self.body.is_some()
+            || self.endless_body;
         if self.reset || self.outage_ms.is_some() {
             if self.reset && self.outage_ms.is_some() {
                 return Err("reset and outage_ms exclude each other".into());
@@ -334,7 +359,7 @@ impl Step {
             if answers {
                 return Err(
                     "a reset or outage step sends no answer, so it takes no status, \
-                            retry_after, item_errors, location or message"
+                            retry_after, item_errors, location, message or body"
                         .into(),
                 );
             }
@@ -390,6 +415,12 @@ impl Step {
         if self.message.is_some() && !(status == 206 || error) {
             return Err("message needs status 206 or 400-599".into());
         }
+        if self.body.is_some() && self.endless_body {
+            return Err("body and endless_body exclude each other".into());
+        }
+        if (self.body.is_some() || self.endless_body) && redirect {
+            return Err("a redirect takes no body".into());
+        }
         Ok(())
     }
 }
@@ -430,6 +461,10 @@ struct StepObject {
     #[serde(default, alias = "delayMs")]
     delay_ms: Option<u64>,
     #[serde(default)]
+    body: Option<String>,
+    #[serde(default, alias = "endlessBody")]
+    endless_body: bool,
+    #[serde(default)]
     reset: bool,
     #[serde(default, alias = "outageMs")]
     outage_ms: Option<u64>,
@@ -466,6 +501,8 @@ impl TryFrom<Value> for Step {
                     location: o.location,
                     message: o.message,
                     delay_ms: o.delay_ms,
+                    body: o.body,
+                    endless_body: o.endless_body,
                     reset: o.reset,
                     outage_ms: o.outage_ms,
                 })
@@ -494,6 +531,8 @@ pub enum FaultKind {
     Outage,
     /// Answered normally, but only after an injected delay.
     Delay,
+    /// Handled normally, answered with a body of the plan's (verbatim or endless).
+    Body,
 }
 
 /// What the server does with one track request.
@@ -555,11 +594,25 @@ pub struct Decision {
     /// Sleep this long (after reading the body) before acting.
     pub delay: Duration,
     pub retry_after: Option<RetryAfter>,
+    /// The answer's body, when the plan chose it.
+    pub body: AnswerBody,
     /// Index in the plan of the step applied; `None` when no step applied (no plan,
     /// steps exhausted, or refused by an active outage).
     pub step: Option<usize>,
     /// `None` when the request is handled exactly as without a plan.
     pub kind: Option<FaultKind>,
+}
+
+/// What an answer's body is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AnswerBody {
+    /// The one the emulator writes, as the service would.
+    #[default]
+    Written,
+    /// This text, verbatim.
+    Verbatim(String),
+    /// A body that never ends.
+    Endless,
 }
 
 impl Decision {
@@ -568,6 +621,7 @@ impl Decision {
             action: Action::Normal,
             delay,
             retry_after: None,
+            body: AnswerBody::Written,
             step,
             kind: (!delay.is_zero()).then_some(FaultKind::Delay),
         }
@@ -658,6 +712,7 @@ impl Faults {
                 action: Action::Reset,
                 delay: Duration::ZERO,
                 retry_after: None,
+                body: AnswerBody::Written,
                 step: None,
                 kind: Some(FaultKind::Outage),
             };
@@ -681,6 +736,11 @@ impl Faults {
             (None, Some(secs)) => Some(RetryAfter::DateIn(secs)),
             (None, None) => None,
         };
+        let body = match (&step.body, step.endless_body) {
+            (Some(text), _) => AnswerBody::Verbatim(text.clone()),
+            (None, true) => AnswerBody::Endless,
+            (None, false) => AnswerBody::Written,
+        };
         let (action, kind) = if step.reset {
             (Action::Reset, FaultKind::Reset)
         } else if let Some(ms) = step.outage_ms {
@@ -689,7 +749,8 @@ impl Faults {
             (Action::Outage { until }, FaultKind::Outage)
         } else {
             match step.status.unwrap_or(200) {
-                200 => return Decision::normal(delay, Some(index)),
+                200 if body == AnswerBody::Written => return Decision::normal(delay, Some(index)),
+                200 => (Action::Normal, FaultKind::Body),
                 206 => (
                     Action::Partial {
                         item_errors: step.item_errors.clone(),
@@ -717,6 +778,7 @@ impl Faults {
             action,
             delay,
             retry_after,
+            body,
             step: Some(index),
             kind: Some(kind),
         }
@@ -762,7 +824,9 @@ mod tests {
             r#"{"steps": [503, {"status": 429, "retry_after": 5},
                 {"status": 206, "itemErrors": {"0": 500, "2": 400}},
                 {"status": 307, "location": "http://127.0.0.1:1/v2.1/track"},
-                {"reset": true}, {"outage_ms": 1500}, {"delay_ms": 20}],
+                {"reset": true}, {"outage_ms": 1500}, {"delay_ms": 20},
+                {"status": 206, "item_errors": {"1": 500}, "body": "{\"errors\":[]}"},
+                {"endlessBody": true}],
                 "delay_ms": 7}"#,
         )
         .unwrap();
@@ -773,6 +837,8 @@ mod tests {
             .then(Step::reset())
             .then(Step::outage(Duration::from_millis(1500)))
             .then(Step::ok().with_delay(20))
+            .then(Step::partial([(1, 500)]).with_body(r#"{"errors":[]}"#))
+            .then(Step::ok().with_endless_body())
             .with_delay(7);
         assert_eq!(plan, built);
         // Serializing and parsing again gives the same plan (GET /faults -> POST /faults).
@@ -803,6 +869,15 @@ mod tests {
             (r#"[{"reset": true, "status": 503}]"#, "no status"),
             (r#"[{"reset": true, "outage_ms": 5}]"#, "exclude"),
             (r#"[{"outage_ms": 0}]"#, "> 0"),
+            (r#"[{"reset": true, "body": "x"}]"#, "or body"),
+            (
+                r#"[{"body": "x", "endless_body": true}]"#,
+                "exclude each other",
+            ),
+            (
+                r#"[{"status": 307, "location": "x", "endless_body": true}]"#,
+                "no body",
+            ),
             (r#"[{"status": 200, "retry_after": "5"}]"#, "other than 200"),
             (r#"[{"status": 204}]"#, "not supported"),
             (r#"[{"status": 429, "retry-after": "5"}]"#, "unknown field"),
@@ -844,6 +919,21 @@ mod tests {
             (d.action, d.step, d.kind),
             (Action::Normal, None, Some(FaultKind::Delay))
         );
+
+        // A 200 with a body of the plan's is handled normally, answered with it.
+        let plan =
+            FaultPlan::sequence([Step::ok().with_body("{}"), Step::ok().with_endless_body()]);
+        let mut f = Faults::new(plan, t).unwrap();
+        let d = f.decide(&ctx(0, t));
+        assert_eq!(
+            (d.action, d.kind, d.body),
+            (
+                Action::Normal,
+                Some(FaultKind::Body),
+                AnswerBody::Verbatim("{}".into())
+            )
+        );
+        assert_eq!(f.decide(&ctx(1, t)).body, AnswerBody::Endless);
 
         let mut f = Faults::new(FaultPlan::always(503), t).unwrap();
         for i in 0..3 {

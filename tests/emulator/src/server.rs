@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::auth::AuthPlan;
 use crate::decode;
-use crate::faults::{default_message, Action, Decision, FaultKind, FaultPlan};
+use crate::faults::{default_message, Action, AnswerBody, Decision, FaultKind, FaultPlan};
 use crate::live::{self, LiveControl, LiveKind, PING_PATH, POST_PATH};
 use crate::state::State;
 use crate::store::{Batch, RequestRecord};
@@ -175,6 +175,9 @@ async fn changed<T>(rx: &mut watch::Receiver<T>) {
 /// What a handler wants done with its request.
 enum Reply {
     Answer(Response<Full<Bytes>>),
+    /// This answer's status and headers, with a body that never ends instead
+    /// of its own.
+    Endless(Response<Full<Bytes>>),
     /// Drop the connection with a TCP reset, without answering.
     Reset,
 }
@@ -192,7 +195,12 @@ async fn serve_connection(sock: TcpStream, state: Arc<State>) {
         let reset = svc_reset.clone();
         async move {
             match route(&state, req).await {
-                Reply::Answer(resp) => Ok::<_, Infallible>(resp),
+                Reply::Answer(resp) => Ok::<_, Infallible>(resp.map(Either::Left)),
+                Reply::Endless(resp) => {
+                    let (mut parts, _) = resp.into_parts();
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    Ok(Response::from_parts(parts, Either::Right(Endless)))
+                }
                 Reply::Reset => {
                     reset.notify_one();
                     std::future::pending().await
@@ -471,6 +479,7 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
                 },
                 delay: Duration::ZERO,
                 retry_after: None,
+                body: AnswerBody::Written,
                 step: None,
                 kind: None,
             },
@@ -534,6 +543,7 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
         tokio::time::sleep(decision.delay).await;
     }
 
+    let answer_body = decision.body;
     let mut action = decision.action;
     // An outage that began while this request was in flight (e.g. delayed) kills it as
     // it would on a real server going down.
@@ -571,7 +581,7 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
             record.status = outcome.status.as_u16();
             let resp = json_response(outcome.status, &outcome.response);
             commit(record, outcome.response.items_received, outcome.accepted);
-            return Reply::Answer(with_retry_after(resp, decision.retry_after));
+            return with_body(with_retry_after(resp, decision.retry_after), answer_body);
         }
         Action::Status { status, message } => {
             let n = count_items(encoding.as_deref(), &body);
@@ -608,7 +618,41 @@ async fn handle_track(state: &State, req: Request<Incoming>, raw_path: String) -
     record.status = status;
     commit(record, response.items_received, Vec::new());
     resp = with_retry_after(resp, decision.retry_after);
-    Reply::Answer(resp)
+    with_body(resp, answer_body)
+}
+
+/// The answer with the body the plan chose, if it chose one.
+fn with_body(resp: Response<Full<Bytes>>, body: AnswerBody) -> Reply {
+    match body {
+        AnswerBody::Written => Reply::Answer(resp),
+        AnswerBody::Verbatim(text) => {
+            let mut resp = resp;
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+            *resp.body_mut() = Full::new(Bytes::from(text));
+            Reply::Answer(resp)
+        }
+        AnswerBody::Endless => Reply::Endless(resp),
+    }
+}
+
+/// A body that never ends, 64 KB of spaces at a time: what a broken or
+/// hostile endpoint may answer with. It ends when the client goes away.
+struct Endless;
+
+impl hyper::body::Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            &SPACES,
+        )))))
+    }
 }
 
 /// Items in a body, for answers that don't validate it (0 when it can't be read).
