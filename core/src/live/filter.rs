@@ -331,7 +331,12 @@ pub(crate) fn parse_timespan(s: &str) -> Option<u64> {
         if hours > 23 || minutes > 59 || seconds > 59 {
             return None;
         }
-        ((days * 24 + hours) * 60 + minutes)
+        // Checked at every step: a configuration may name any number of
+        // days, and a sum that wrapped would filter on another duration.
+        days.checked_mul(24)?
+            .checked_add(hours)?
+            .checked_mul(60)?
+            .checked_add(minutes)?
             .checked_mul(60)?
             .checked_add(seconds)?
             .checked_mul(NS_PER_S)?
@@ -566,6 +571,12 @@ mod tests {
             "0:0:0.12345678",
             "1:2:3:4",
             "0:a",
+            // More days than nanoseconds fit in 64 bits, in each step of
+            // the sum (the service's configuration is not ours to trust).
+            "213503982336.00:00",
+            "99999999999999999.00:00",
+            "18446744073709551615.23:59:59.9999999",
+            "213503982335000",
         ] {
             assert_eq!(parse_timespan(bad), None, "{bad}");
         }
