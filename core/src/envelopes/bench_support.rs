@@ -7,6 +7,7 @@
 //! private: the bench host drives `opentelemetry-application-insights`
 //! itself, so the library carries no copy of it.
 
+use super::deflate::{self, EnvelopeDeflate};
 use super::resource::ResourceTags;
 use super::view::ViewOptions;
 use super::writer::EnvelopeWriter;
@@ -53,5 +54,56 @@ impl SpanEncoder {
     /// when `with_resource`.
     pub fn encode_logs(&self, logs: &[LogRecord], with_resource: bool) -> std::io::Result<Vec<u8>> {
         Ok(self.writer.logs(logs, with_resource)?.gzip)
+    }
+}
+
+/// Core's DEFLATE encoder on its own (`envelopes/deflate`), for the `deflate`
+/// fuzz target: text handed over in parts, each with the text before it
+/// and marks, as the envelope writer hands it over; the output is one gzip
+/// member per body.
+#[derive(Debug, Default)]
+pub struct MarkedDeflate {
+    deflate: EnvelopeDeflate,
+}
+
+impl MarkedDeflate {
+    /// How much of the text before a part [`Self::write`] wants to see.
+    pub const HISTORY: usize = EnvelopeDeflate::HISTORY;
+    /// A mark's key: a string value starts here.
+    pub const TEXT: u32 = deflate::TEXT;
+    /// A mark's key: an id starts here.
+    pub const ID: u32 = deflate::ID;
+
+    /// An encoder whose stream position starts at `position` (at least 1),
+    /// so that a few bodies reach the point where positions start again.
+    pub fn at_position(position: u32) -> Self {
+        Self {
+            deflate: EnvelopeDeflate::at_position(position.max(1)),
+        }
+    }
+
+    /// The key of a piece of fixed text, as the writer makes it.
+    pub fn template_key(piece: &[u8]) -> u32 {
+        deflate::template(piece)
+    }
+
+    /// Starts a body (a gzip member) in `out`.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        self.deflate.begin(out);
+    }
+
+    /// Compresses `text[from..]`; `text[..from]` is the text just before it
+    /// in this body; `marks` are (position in `text`, key), ascending.
+    pub fn write(&mut self, text: &[u8], from: usize, marks: &[(usize, u32)], out: &mut Vec<u8>) {
+        let marks: Vec<deflate::Mark> = marks
+            .iter()
+            .map(|&(at, key)| deflate::mark(at, key))
+            .collect();
+        self.deflate.write(text, from, &marks, out);
+    }
+
+    /// Ends the body.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.deflate.finish(out);
     }
 }

@@ -57,6 +57,16 @@ impl EnvelopeDeflate {
     /// How much of the text before new text a call wants to see.
     pub const HISTORY: usize = MAX_DISTANCE;
 
+    /// An encoder whose stream positions start at `pos`: the fuzz target
+    /// starts near the limit where they start again.
+    #[cfg(feature = "bench")]
+    pub(crate) fn at_position(pos: u32) -> Self {
+        Self {
+            pos,
+            ..Self::default()
+        }
+    }
+
     /// Starts a member: its header goes to `out`.
     pub fn begin(&mut self, out: &mut Vec<u8>) {
         self.matcher.begin(self.pos);
