@@ -63,10 +63,11 @@ pub use telemetry::{
     AzureTelemetryBuilder, MetricProducer, Pushed,
 };
 
-/// Not API: what bench/rust-host times (`bench` feature only).
+/// Not API: what bench/rust-host times and the fuzz targets drive (`bench`
+/// feature only).
 #[cfg(feature = "bench")]
 #[doc(hidden)]
-pub use envelopes::bench_support;
+pub mod bench_support;
 
 /// Re-exported so faces build spans and attributes with the same versions.
 pub use opentelemetry;

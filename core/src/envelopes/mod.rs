@@ -3,7 +3,7 @@
 //! limit at a character boundary on the way.
 
 #[cfg(feature = "bench")]
-pub mod bench_support;
+pub(crate) mod bench_support;
 #[cfg(test)]
 mod capture;
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! item. The protocol, and the official client's bugs not copied, are in
 //! `shared/notes/live-metrics.md`.
 
+#[cfg(feature = "bench")]
+pub(crate) mod bench_support;
 mod client;
 mod configuration;
 mod counters;

@@ -137,7 +137,7 @@ impl Collector {
         i.configuration = Arc::new(configuration);
     }
 
-    fn add(&self, items: &[LiveItem<'_>]) {
+    pub(super) fn add(&self, items: &[LiveItem<'_>]) {
         let mut guard = self.interval();
         let Interval {
             counters,
