@@ -48,6 +48,23 @@ fn warm_up(telemetry: &AzureTelemetry, emu: &Emulator) {
     emu.reset();
 }
 
+/// Builds `builder` with batches of four items, warms it up, then has `step`
+/// answer the next request it sends.
+fn four_at_a_time(
+    emu: &Emulator,
+    builder: genkit_azure::AzureTelemetryBuilder,
+    step: Step,
+) -> AzureTelemetry {
+    let telemetry = builder
+        .max_batch_size(4)
+        .batch_delay(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    warm_up(&telemetry, emu);
+    emu.set_faults(FaultPlan::sequence([step])).unwrap();
+    telemetry
+}
+
 fn emit(telemetry: &AzureTelemetry, range: std::ops::Range<usize>) {
     for i in range {
         telemetry.emit_log(log(i)).unwrap();
@@ -260,18 +277,9 @@ fn an_envelope_too_large_even_alone_is_dropped_and_counted() {
 #[test]
 fn an_envelope_a_partial_answer_names_twice_is_sent_again_once() {
     let emu = emulator();
-    let telemetry = fast(&emu)
-        .max_batch_size(4)
-        .batch_delay(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    warm_up(&telemetry, &emu);
     let twice = r#"{"itemsReceived":4,"itemsAccepted":3,"errors":[
         {"index":1,"statusCode":500,"message":"busy"},{"index":1,"statusCode":500,"message":"busy"}]}"#;
-    emu.set_faults(FaultPlan::sequence([
-        Step::partial([(1, 500)]).with_body(twice)
-    ]))
-    .unwrap();
+    let telemetry = four_at_a_time(&emu, fast(&emu), Step::partial([(1, 500)]).with_body(twice));
     emit(&telemetry, 0..4);
     assert!(
         telemetry.flush(Duration::from_secs(10)).unwrap(),
@@ -303,17 +311,8 @@ fn a_partial_answer_with_an_unreadable_item_error_sends_the_request_again() {
         r#"{"statusCode":500}"#,
     ] {
         let emu = emulator();
-        let telemetry = fast(&emu)
-            .max_batch_size(4)
-            .batch_delay(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        warm_up(&telemetry, &emu);
         let body = format!(r#"{{"itemsReceived":4,"itemsAccepted":3,"errors":[{odd}]}}"#);
-        emu.set_faults(FaultPlan::sequence([
-            Step::partial([(1, 500)]).with_body(body)
-        ]))
-        .unwrap();
+        let telemetry = four_at_a_time(&emu, fast(&emu), Step::partial([(1, 500)]).with_body(body));
         emit(&telemetry, 0..4);
         assert!(telemetry.flush(Duration::from_secs(10)).unwrap(), "{odd}");
         let seen = arrivals(&emu.envelopes());
@@ -338,15 +337,11 @@ fn a_partial_answer_with_an_unreadable_item_error_sends_the_request_again() {
 #[test]
 fn an_answer_whose_body_never_ends_is_cut_off_and_the_data_counts_as_delivered() {
     let emu = emulator();
-    let telemetry = fast(&emu)
-        .max_batch_size(4)
-        .batch_delay(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
-    warm_up(&telemetry, &emu);
-    emu.set_faults(FaultPlan::sequence([Step::ok().with_endless_body()]))
-        .unwrap();
+    let telemetry = four_at_a_time(
+        &emu,
+        fast(&emu).request_timeout(Duration::from_secs(120)),
+        Step::ok().with_endless_body(),
+    );
     emit(&telemetry, 0..4);
     assert!(
         telemetry.flush(Duration::from_secs(20)).unwrap(),
