@@ -1,5 +1,6 @@
 //! What the fuzz targets share: attribute keys worth hitting (each one the
-//! view step or the writer reads), and the check of a request body.
+//! view step or the writer reads), and the check of a request body and its
+//! gzip.
 
 use std::io::Read;
 
@@ -81,10 +82,7 @@ const MAX_PROPERTY_VALUE: usize = 8192;
 /// JSON array of `expected_at_least` envelopes or more, each with a name, a
 /// time, the key and data, and properties within the service's limits.
 pub fn check_body(gzip: &[u8], ikey: &str, expected_at_least: usize) {
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(gzip)
-        .read_to_end(&mut json)
-        .expect("the body is valid gzip");
+    let json = gunzip(gzip);
     let text = std::str::from_utf8(&json).expect("the body is UTF-8");
     let value: serde_json::Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("the body is not JSON ({e}): {text}"));
@@ -120,4 +118,14 @@ pub fn check_body(gzip: &[u8], ikey: &str, expected_at_least: usize) {
             assert!(rate > 0.0 && rate <= 100.0, "{e}");
         }
     }
+}
+
+/// A gzip member's text; panics when it is not valid gzip (the decoder
+/// checks the CRC-32 and the length).
+pub fn gunzip(gzip: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gzip)
+        .read_to_end(&mut out)
+        .expect("the body is valid gzip");
+    out
 }

@@ -9,7 +9,8 @@
 //! positions start again.
 #![no_main]
 
-use std::io::Read;
+#[allow(dead_code)] // the keys and the body check are the attributes target's
+mod common;
 
 use arbitrary::Arbitrary;
 use genkit_azure::bench_support::MarkedDeflate;
@@ -162,14 +163,6 @@ fn text(body: &Body) -> (Vec<u8>, Vec<(usize, u32)>) {
     (text, marks)
 }
 
-fn gunzip(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
-        .read_to_end(&mut out)
-        .expect("a gzip member that reads back");
-    out
-}
-
 fuzz_target!(|input: Input| {
     let mut deflate = match input.near_the_limit {
         Some(before) => {
@@ -202,7 +195,7 @@ fuzz_target!(|input: Input| {
         }
         deflate.finish(&mut out);
         assert!(
-            gunzip(&out) == text,
+            common::gunzip(&out) == text,
             "a body of {} bytes did not read back",
             text.len()
         );
