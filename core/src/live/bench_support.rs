@@ -6,11 +6,11 @@
 use super::configuration::Configuration;
 use super::data_point::Identity;
 use super::item::{LiveItem, TelemetryType};
+use super::process::ProcessSample;
 use super::tap::Collector;
 use crate::envelopes::ViewOptions;
 use opentelemetry_sdk::Resource;
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 /// An item's fields as Live Metrics reads them; a field its type does not
 /// have may hold anything (the filters must still behave).
@@ -103,15 +103,13 @@ impl LiveCollector {
         self.collector.add(&items);
     }
 
-    /// Ends the interval: the body of the post that would carry it.
+    /// Ends the interval: the body of the post that would carry it (the
+    /// process's gauges at zero).
     pub fn post(&self) -> Vec<u8> {
-        let taken = self.collector.take();
-        let metrics: Vec<(&str, f64)> = taken
-            .derived
-            .iter()
-            .map(|(id, v)| (id.as_str(), *v))
-            .collect();
-        self.identity
-            .post_body(SystemTime::now(), &metrics, taken.documents, taken.errors)
+        let idle = ProcessSample {
+            cpu_percent: 0.0,
+            memory_bytes: 0,
+        };
+        self.collector.take().post_body(&self.identity, idle)
     }
 }

@@ -12,7 +12,7 @@ use super::tap::Collector;
 use super::timing::{Mode, Outcome, Schedule};
 use crate::diagnostics::Diagnostics;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::time::Instant;
 
 pub(crate) struct Cycle {
@@ -59,12 +59,10 @@ impl Cycle {
     }
 
     async fn post(&mut self) -> Duration {
-        let taken = self.collector.take();
-        let mut metrics: Vec<(&str, f64)> = taken.counters.metrics(self.process.sample());
-        metrics.extend(taken.derived.iter().map(|(id, v)| (id.as_str(), *v)));
-        let body =
-            self.identity
-                .post_body(SystemTime::now(), &metrics, taken.documents, taken.errors);
+        let body = self
+            .collector
+            .take()
+            .post_body(&self.identity, self.process.sample());
         let reply = self.client.post(&self.etag, body).await;
         let outcome = self.read(reply);
         let delay = self.schedule.posted(Instant::now(), outcome);

@@ -6,14 +6,17 @@
 
 use super::configuration::Configuration;
 use super::counters::StandardCounters;
+use super::data_point::Identity;
 use super::derived::Accumulator;
 use super::documents::{document, MAX_DOCUMENTS};
 use super::item::LiveItem;
+use super::process::ProcessSample;
 use crate::envelopes::ViewOptions;
 use crate::ingest::{Custom, LogRecord, PackedSpan, SpanParts};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 /// The worker's handle on Live Metrics; does nothing when it is off.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +94,16 @@ pub(crate) struct Taken {
     pub documents: Vec<Value>,
     /// The configuration's errors, sent back with every post.
     pub errors: Vec<Value>,
+}
+
+impl Taken {
+    /// The post that carries this interval: the standard counters (with
+    /// `process`'s gauges), the derived metrics, documents and errors.
+    pub fn post_body(self, identity: &Identity, process: ProcessSample) -> Vec<u8> {
+        let mut metrics: Vec<(&str, f64)> = self.counters.metrics(process);
+        metrics.extend(self.derived.iter().map(|(id, v)| (id.as_str(), *v)));
+        identity.post_body(SystemTime::now(), &metrics, self.documents, self.errors)
+    }
 }
 
 /// Shared by the tap (the worker's task) and the cycle.
