@@ -1048,11 +1048,12 @@ typedef struct genkit_azure_stats {
      */
     uint64_t batches_failed;
     /**
-     * Envelopes put on the wire (retries not counted twice).
+     * Envelopes put on the wire (retries not counted twice), as the
+     * service's answers count them, but never more than a request held.
      */
     uint64_t envelopes_sent;
     /**
-     * Envelopes the server accepted.
+     * Envelopes the server accepted, never more than it received.
      */
     uint64_t envelopes_delivered;
     /**

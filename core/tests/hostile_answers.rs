@@ -331,6 +331,38 @@ fn a_partial_answer_with_an_unreadable_item_error_sends_the_request_again() {
     }
 }
 
+/// Answers claiming more envelopes received and accepted than the request
+/// held (two of them would wrap a `u64`) count only what was sent.
+#[test]
+fn an_answer_claiming_more_than_was_sent_counts_only_what_was_sent() {
+    let emu = emulator();
+    let absurd = format!(
+        r#"{{"itemsReceived":{0},"itemsAccepted":{0},"errors":[]}}"#,
+        u64::MAX
+    );
+    let telemetry = fast(&emu).max_batch_size(4).build().unwrap();
+    warm_up(&telemetry, &emu);
+    let before = telemetry.stats();
+    emu.set_faults(FaultPlan::sequence([
+        Step::ok().with_body(absurd.clone()),
+        Step::ok().with_body(absurd),
+    ]))
+    .unwrap();
+    emit(&telemetry, 0..8);
+    assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
+    assert_exactly_once(&emu, 0..8);
+    let s = assert_accounted(&telemetry);
+    assert_eq!(
+        (
+            s.envelopes_sent - before.envelopes_sent,
+            s.envelopes_delivered - before.envelopes_delivered
+        ),
+        (8, 8),
+        "{s:?}"
+    );
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 /// An answer whose body never ends is read only as far as the service's
 /// longest answer could go: the request counts as answered, at once, not
 /// when the request's timeout runs out (nor never, with no timeout).

@@ -49,9 +49,10 @@ pub struct genkit_azure_stats {
     pub batches_exported: u64,
     /// Batches that failed after the transport gave up.
     pub batches_failed: u64,
-    /// Envelopes put on the wire (retries not counted twice).
+    /// Envelopes put on the wire (retries not counted twice), as the
+    /// service's answers count them, but never more than a request held.
     pub envelopes_sent: u64,
-    /// Envelopes the server accepted.
+    /// Envelopes the server accepted, never more than it received.
     pub envelopes_delivered: u64,
     /// Envelopes the server rejected permanently.
     pub envelopes_rejected: u64,

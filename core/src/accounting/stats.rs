@@ -81,9 +81,10 @@ counters! {
     batches_exported,
     /// Batches that failed after the transport gave up.
     batches_failed,
-    /// Envelopes put on the wire (retries not counted twice).
+    /// Envelopes put on the wire (retries not counted twice), as the
+    /// service's answers count them, but never more than a request held.
     envelopes_sent,
-    /// Envelopes the server accepted.
+    /// Envelopes the server accepted, never more than it received.
     envelopes_delivered,
     /// Envelopes the server rejected permanently.
     envelopes_rejected,

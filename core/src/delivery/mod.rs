@@ -70,19 +70,18 @@ pub(crate) const REQUEST_LIMITS: RequestLimits = RequestLimits {
     max_envelopes: 32_768,
 };
 
-/// Cuts a freshly written body (`json_bytes` of JSON, `envelopes` envelopes)
-/// into requests within `limits`. An envelope too large to ever be sent is
+/// Cuts a freshly written body (`json_bytes` of JSON) into requests within
+/// `limits`. An envelope too large to ever be sent is
 /// finished here, dropped and counted (`dropped_too_large`,
 /// `envelopes_dropped_too_large`) with one diagnostic; what comes back fits.
 pub(crate) fn fit(
     payload: Payload,
     json_bytes: usize,
-    envelopes: usize,
     limits: RequestLimits,
     counters: &Counters,
     diagnostics: &Diagnostics,
 ) -> Vec<Payload> {
-    if limits.fit(json_bytes, envelopes) {
+    if limits.fit(json_bytes, payload.envelopes.unwrap_or(usize::MAX)) {
         return vec![payload];
     }
     match payload.fit(limits) {
@@ -219,16 +218,9 @@ impl Delivery {
 
     /// [`Delivery::deliver`] for a body just written: cut to the request
     /// limits first ([`fit`]).
-    pub async fn deliver_written(&self, payload: Payload, json_bytes: usize, envelopes: usize) {
+    pub async fn deliver_written(&self, payload: Payload, json_bytes: usize) {
         let (limits, counters, diagnostics) = (self.limits, &self.counters, &self.diagnostics);
-        let pieces = fit(
-            payload,
-            json_bytes,
-            envelopes,
-            limits,
-            counters,
-            diagnostics,
-        );
+        let pieces = fit(payload, json_bytes, limits, counters, diagnostics);
         for p in pieces {
             self.deliver(p).await;
         }
@@ -380,7 +372,7 @@ impl Delivery {
             return;
         };
         Counters::add(&self.counters.retries, 1);
-        let payload = Payload::new(leased.body.clone(), None);
+        let payload = Payload::read_back(leased.body.clone());
         let slot = self.send_slot().await;
         let outcome = self.attempt(payload).await;
         drop(slot);
@@ -439,7 +431,7 @@ impl Delivery {
         if left.is_some_and(|l| l < MIN_ATTEMPT) {
             return Attempted::Retry(payload);
         }
-        match self.sender.send(&payload.body, left).await {
+        match self.sender.send(&payload, left).await {
             Verdict::Delivered => {
                 self.healthy();
                 payload.finish(Fate::Delivered);

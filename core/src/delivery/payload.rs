@@ -20,6 +20,9 @@ use std::io::{Read, Write};
 pub(crate) struct Payload {
     /// gzip of a JSON array of envelopes.
     pub body: Bytes,
+    /// How many envelopes `body` holds; `None` for a file read back from
+    /// disk, whose count is not kept. It bounds what an answer may claim.
+    pub envelopes: Option<usize>,
     /// The batch this settles; `None` for a file read back from disk (its
     /// batch settled when it was written).
     part: Option<Part>,
@@ -63,10 +66,22 @@ pub(crate) enum Split {
 }
 
 impl Payload {
-    pub fn new(body: Bytes, part: Option<Part>) -> Self {
+    /// A body the writer made, holding `envelopes` envelopes, that settles `part`.
+    pub fn written(body: Bytes, envelopes: usize, part: Part) -> Self {
         Self {
             body,
-            part,
+            envelopes: Some(envelopes),
+            part: Some(part),
+            attempts: 0,
+        }
+    }
+
+    /// A body read back from disk: its batch settled when it was written.
+    pub fn read_back(body: Bytes) -> Self {
+        Self {
+            body,
+            envelopes: None,
+            part: None,
             attempts: 0,
         }
     }
@@ -92,8 +107,8 @@ impl Payload {
     pub fn subset(self, indexes: &[usize]) -> Result<Payload, (Payload, String)> {
         match self.regroup(|_| vec![indexes.to_vec()]) {
             Ok(mut bodies) => {
-                let body = bodies.pop().unwrap_or_default();
-                Ok(self.with_body(body))
+                let (body, envelopes) = bodies.pop().unwrap_or_default();
+                Ok(self.with_body(body, envelopes))
             }
             Err(e) => Err((self, e)),
         }
@@ -144,13 +159,14 @@ impl Payload {
             return Ok(vec![Piece::Fits(self)]);
         };
         let rest: Vec<Payload> = bodies
-            .map(|body| Payload {
+            .map(|(body, envelopes)| Payload {
                 body,
+                envelopes: Some(envelopes),
                 part: self.part.as_ref().map(Part::split),
                 attempts: self.attempts,
             })
             .collect();
-        for (n, payload) in std::iter::once(self.with_body(first))
+        for (n, payload) in std::iter::once(self.with_body(first.0, first.1))
             .chain(rest)
             .enumerate()
         {
@@ -178,29 +194,32 @@ impl Payload {
             Err(e) => return Err((self, e)),
         };
         let second = Payload {
-            body: second,
+            body: second.0,
+            envelopes: Some(second.1),
             part: self.part.as_ref().map(Part::split),
             attempts: self.attempts,
         };
-        Ok(Split::Halves(self.with_body(first), second))
+        Ok(Split::Halves(self.with_body(first.0, first.1), second))
     }
 
-    /// This payload's place in its batch, with another body.
-    fn with_body(mut self, body: Bytes) -> Payload {
+    /// This payload's place in its batch, with another body of `envelopes`.
+    fn with_body(mut self, body: Bytes, envelopes: usize) -> Payload {
         Payload {
             body,
+            envelopes: Some(envelopes),
             part: self.part.take(),
             attempts: self.attempts,
         }
     }
 
-    /// New bodies, one per group of indexes (as numbered in this body) that
-    /// `groups` returns when shown the envelopes. Envelopes are copied
-    /// verbatim, in the group's order; indexes past the end are skipped.
+    /// New bodies and their envelope counts, one per group of indexes (as
+    /// numbered in this body) that `groups` returns when shown the
+    /// envelopes. Envelopes are copied verbatim, in the group's order;
+    /// indexes past the end are skipped.
     fn regroup(
         &self,
         groups: impl FnOnce(&[&RawValue]) -> Vec<Vec<usize>>,
-    ) -> Result<Vec<Bytes>, String> {
+    ) -> Result<Vec<(Bytes, usize)>, String> {
         let json = gunzip(&self.body)?;
         let items: Vec<&RawValue> = serde_json::from_slice(&json)
             .map_err(|e| format!("payload is not a JSON array: {e}"))?;
@@ -214,14 +233,16 @@ impl Payload {
                     .sum();
                 let mut out = Vec::with_capacity(size + 2);
                 out.push(b'[');
-                for (n, item) in indexes.iter().filter_map(|&i| items.get(i)).enumerate() {
-                    if n > 0 {
+                let mut count = 0;
+                for item in indexes.iter().filter_map(|&i| items.get(i)) {
+                    if count > 0 {
                         out.push(b',');
                     }
                     out.extend_from_slice(item.get().as_bytes());
+                    count += 1;
                 }
                 out.push(b']');
-                Ok(gzip(&out)?.into())
+                Ok((gzip(&out)?.into(), count))
             })
             .collect()
     }
@@ -252,7 +273,11 @@ mod tests {
         let progress = Arc::new(Progress::default());
         let counters = Arc::new(Counters::default());
         let ledger = Ledger::new(Arc::clone(&progress), Arc::clone(&counters));
-        let p = Payload::new(gzip(body).unwrap().into(), Some(ledger.open(items)));
+        let p = Payload::written(
+            gzip(body).unwrap().into(),
+            items as usize,
+            ledger.open(items),
+        );
         (p, progress, counters)
     }
 
@@ -265,11 +290,12 @@ mod tests {
         let (p, progress, counters) = owned(br#"[{"a":1},{"b":[2,3]},{"c":"x,y"}]"#, 3);
         let s = p.subset(&[0, 2, 9]).unwrap();
         assert_eq!(gunzip(&s.body).unwrap(), br#"[{"a":1},{"c":"x,y"}]"#);
+        assert_eq!(s.envelopes, Some(2), "an index past the end is not counted");
         assert_eq!(settled(&progress), None, "the subset holds the batch open");
         s.finish(Fate::Delivered);
         assert_eq!(settled(&progress), Some(true));
         assert_eq!(counters.snapshot().items_delivered, 3);
-        let (back, _) = Payload::new(Bytes::from_static(b"nope"), None)
+        let (back, _) = Payload::read_back(Bytes::from_static(b"nope"))
             .subset(&[0])
             .unwrap_err();
         assert_eq!(&back.body[..], b"nope", "comes back unchanged");
@@ -283,6 +309,7 @@ mod tests {
         };
         assert_eq!(gunzip(&a.body).unwrap(), b"[1,2]");
         assert_eq!(gunzip(&b.body).unwrap(), b"[3,4,5]");
+        assert_eq!((a.envelopes, b.envelopes), (Some(2), Some(3)));
         let Ok(Split::Halves(b1, b2)) = b.split() else {
             panic!("three envelopes split")
         };
@@ -331,6 +358,13 @@ mod tests {
             .iter()
             .filter(|(fits, _)| *fits)
             .all(|(_, b)| b.len() <= 20));
+        let counts: Vec<Option<usize>> = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Fits(p) | Piece::TooLarge(p) => p.envelopes,
+            })
+            .collect();
+        assert_eq!(counts, [Some(2), Some(1), Some(1), Some(2)]);
         for piece in pieces {
             match piece {
                 Piece::Fits(p) => p.finish(Fate::Delivered),

@@ -6,11 +6,11 @@
 //! token is handed back with the verdict so delivery can ask for a new one.
 
 use super::backoff::parse_retry_after;
+use super::payload::Payload;
 use super::response::{is_retryable, read_body, TrackResponse, MAX_ANSWER_BYTES, TRACK_PATH};
 use crate::accounting::Counters;
 use crate::auth::{may_carry_token, Auth, Bearer};
 use crate::config::{is_loopback, Endpoint};
-use bytes::Bytes;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -148,9 +148,11 @@ impl Sender {
             .clone()
     }
 
-    /// One attempt (following redirects). `timeout` shortens the client's
-    /// request timeout, e.g. to fit what is left of a shutdown.
-    pub async fn send(&self, body: &Bytes, timeout: Option<Duration>) -> Verdict {
+    /// One attempt (following redirects) to send `payload`'s body. `timeout`
+    /// shortens the client's request timeout, e.g. to fit what is left of a
+    /// shutdown.
+    pub async fn send(&self, payload: &Payload, timeout: Option<Duration>) -> Verdict {
+        let body = &payload.body;
         let mut url = self.track_url();
         for _ in 0..=MAX_REDIRECTS {
             // Asked per URL: a redirect may lead where a token may not go.
@@ -213,7 +215,13 @@ impl Sender {
             let body = read_body(response, MAX_ANSWER_BYTES)
                 .await
                 .unwrap_or_default();
-            return match classify(status, retry_after, &body, &self.counters) {
+            return match classify(
+                status,
+                retry_after,
+                &body,
+                payload.envelopes,
+                &self.counters,
+            ) {
                 Verdict::Refused {
                     status,
                     retry_after,
@@ -296,17 +304,36 @@ fn redirect_target(current: &str, location: &str) -> Option<String> {
     Some(next)
 }
 
+/// The most envelopes an answer may claim for a request whose count is not
+/// known (a file read back from disk): the service's documented limit on
+/// one request's items.
+const MAX_CLAIMED: u64 = 64_000;
+
+/// Adds what an answer claims was received and accepted to the counters,
+/// believed only as far as it can be true: no more received than the
+/// request held (`sent` envelopes, when known), no more accepted than
+/// received. A buggy or hostile answer would otherwise make the counters
+/// absurd, or wrap them.
+fn count_claims(r: &TrackResponse, sent: Option<usize>, counters: &Counters) {
+    let most = sent.map_or(MAX_CLAIMED, |n| n as u64);
+    let received = r.received.min(most);
+    Counters::add(&counters.envelopes_sent, received);
+    Counters::add(&counters.envelopes_delivered, r.accepted.min(received));
+}
+
+/// What an answer with `status`, `retry_after` and `body` means for a
+/// request of `sent` envelopes (`None`: not known).
 pub(crate) fn classify(
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
+    sent: Option<usize>,
     counters: &Counters,
 ) -> Verdict {
     match status {
         200 => {
             if let Some(r) = TrackResponse::parse(body) {
-                Counters::add(&counters.envelopes_sent, r.received);
-                Counters::add(&counters.envelopes_delivered, r.accepted);
+                count_claims(&r, sent, counters);
             }
             Verdict::Delivered
         }
@@ -319,8 +346,7 @@ pub(crate) fn classify(
                     retry_after,
                 };
             };
-            Counters::add(&counters.envelopes_sent, r.received);
-            Counters::add(&counters.envelopes_delivered, r.accepted);
+            count_claims(&r, sent, counters);
             let (retry, rejected): (Vec<_>, Vec<_>) = r
                 .errors
                 .iter()
@@ -355,15 +381,16 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn answers_map_to_verdicts() {
         let c = Counters::default();
-        assert_eq!(classify(200, None, b"", &c), Verdict::Delivered);
+        assert_eq!(classify(200, None, b"", None, &c), Verdict::Delivered);
         let partial = br#"{"itemsReceived":4,"itemsAccepted":1,"errors":[
             {"index":0,"statusCode":500},{"index":2,"statusCode":400},{"index":3,"statusCode":429}]}"#;
         assert_eq!(
-            classify(206, None, partial, &c),
+            classify(206, None, partial, Some(4), &c),
             Verdict::Partial {
                 accepted: 1,
                 retry: vec![0, 3],
@@ -371,33 +398,73 @@ mod tests {
             }
         );
         assert_eq!(c.snapshot().envelopes_delivered, 1);
+        assert_eq!(c.snapshot().envelopes_sent, 4);
         let ra = Some(Duration::from_secs(5));
         assert!(
-            matches!(classify(429, ra, b"", &c), Verdict::Transient { retry_after: Some(d), .. } if d.as_secs() == 5)
+            matches!(classify(429, ra, b"", None, &c), Verdict::Transient { retry_after: Some(d), .. } if d.as_secs() == 5)
         );
         assert!(matches!(
-            classify(503, None, b"", &c),
+            classify(503, None, b"", None, &c),
             Verdict::Transient { .. }
         ));
         assert!(matches!(
-            classify(439, None, b"", &c),
+            classify(439, None, b"", None, &c),
             Verdict::Quota { status: 439, .. }
         ));
         assert!(matches!(
-            classify(400, None, b"", &c),
+            classify(400, None, b"", None, &c),
             Verdict::Permanent { status: 400, .. }
         ));
         for status in [401, 403] {
             assert!(matches!(
-                classify(status, None, b"", &c),
+                classify(status, None, b"", None, &c),
                 Verdict::Refused { status: s, retry_after: None, token: None } if s == status
             ));
         }
-        assert_eq!(classify(413, None, b"", &c), Verdict::TooLarge);
+        assert_eq!(classify(413, None, b"", None, &c), Verdict::TooLarge);
         assert!(matches!(
-            classify(404, None, b"", &c),
+            classify(404, None, b"", None, &c),
             Verdict::Permanent { status: 404, .. }
         ));
+    }
+
+    /// What an answer claims counts only as far as it can be true.
+    #[test]
+    fn claimed_counts_are_bounded_by_what_was_sent() {
+        let c = Counters::default();
+        let huge = format!(
+            r#"{{"itemsReceived":{0},"itemsAccepted":{0},"errors":[]}}"#,
+            u64::MAX
+        );
+        assert_eq!(
+            classify(200, None, huge.as_bytes(), Some(3), &c),
+            Verdict::Delivered
+        );
+        assert_eq!(
+            (
+                c.snapshot().envelopes_sent,
+                c.snapshot().envelopes_delivered
+            ),
+            (3, 3),
+            "no more than the request held"
+        );
+        // A second such answer would have wrapped the counter.
+        classify(200, None, huge.as_bytes(), Some(3), &c);
+        assert_eq!(c.snapshot().envelopes_sent, 6);
+        let more_accepted = br#"{"itemsReceived":2,"itemsAccepted":9,"errors":[]}"#;
+        classify(200, None, more_accepted, Some(5), &c);
+        assert_eq!(
+            (
+                c.snapshot().envelopes_sent,
+                c.snapshot().envelopes_delivered
+            ),
+            (8, 8),
+            "no more accepted than received"
+        );
+        // A file read back from disk: its count is not known, so the
+        // service's own limit on a request bounds the claim.
+        classify(200, None, huge.as_bytes(), None, &c);
+        assert_eq!(c.snapshot().envelopes_sent, 8 + MAX_CLAIMED);
     }
 
     /// The guard under the endpoint checks: were a plain-http URL to a
@@ -432,7 +499,8 @@ mod tests {
         )
         .unwrap();
         *sender.track_url.write().unwrap() = "http://example.com/v2.1/track".into();
-        let verdict = rt.block_on(sender.send(&Bytes::from_static(b"[]"), None));
+        let verdict =
+            rt.block_on(sender.send(&Payload::read_back(Bytes::from_static(b"[]")), None));
         let Verdict::NoToken { reason } = verdict else {
             panic!("{verdict:?}");
         };

@@ -70,7 +70,7 @@ impl Rig {
     pub fn deliver(&self, messages: &[&str]) {
         let delivery = Arc::clone(&self.delivery);
         let part = self.ledger.open(messages.len() as u64);
-        let payload = Payload::new(body(messages), Some(part));
+        let payload = Payload::written(body(messages), messages.len(), part);
         self.rt
             .block_on(async move { delivery.deliver(payload).await });
     }

@@ -94,11 +94,10 @@ impl Spill {
             Ok(Err(_)) => return part.finish(Fate::Dropped(DropReason::WriteFailed)),
             Err(_) => return part.finish(Fate::Dropped(DropReason::MappingPanicked)),
         };
-        let payload = Payload::new(body.into(), Some(part));
+        let payload = Payload::written(body.into(), envelopes, part);
         let pieces = fit(
             payload,
             json_bytes,
-            envelopes,
             self.request_limits,
             &counters,
             &self.diagnostics,

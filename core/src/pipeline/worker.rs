@@ -435,10 +435,8 @@ impl Worker {
             match mapped {
                 Ok(Ok(body)) => {
                     Counters::add(&counters.values_truncated, body.cut);
-                    let payload = Payload::new(body.gzip.into(), Some(part));
-                    delivery
-                        .deliver_written(payload, body.json_bytes, body.envelopes)
-                        .await;
+                    let payload = Payload::written(body.gzip.into(), body.envelopes, part);
+                    delivery.deliver_written(payload, body.json_bytes).await;
                 }
                 Ok(Err(_)) => part.finish(Fate::Dropped(DropReason::WriteFailed)),
                 Err(_) => part.finish(Fate::Dropped(DropReason::MappingPanicked)),
