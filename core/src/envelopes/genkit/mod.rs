@@ -14,6 +14,7 @@ pub(crate) mod messages;
 pub(crate) mod metrics;
 mod model;
 mod path;
+mod reply;
 mod span;
 
 pub(crate) use facts::SpanFacts;
