@@ -17,6 +17,7 @@
 //! content further (counted in `values_truncated`).
 
 use super::facts::{cut, limits, SpanFacts};
+use super::lenient::{members, skip, value, Lenient, Part};
 use super::metrics::Source;
 use super::{display_path, feature_name, root_name, GenkitSpan, Role};
 use crate::ingest::{time_from_unix_nanos, LogRecord, SpanParts};
@@ -24,10 +25,10 @@ use crate::text::truncated_chars;
 use opentelemetry::logs::Severity;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::KeyValue;
-use serde_json::value::RawValue;
-use serde_json::Value;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserialize, MapAccess};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The logger name derived records carry (the `logger_name` property).
@@ -429,13 +430,39 @@ fn content_of(message: &Value) -> &[Value] {
         .unwrap_or_default()
 }
 
-/// A request's `config`, without building the rest of it (prompts can be
-/// long; only the top level is scanned).
-fn request_config(input: &str) -> Option<serde_json::Map<String, Value>> {
-    let top: HashMap<String, &RawValue> = serde_json::from_str(input).ok()?;
-    match serde_json::from_str(top.get("config")?.get()).ok()? {
-        Value::Object(map) => Some(map),
-        _ => None,
+/// A request's `config`, when it is an object, without building the rest
+/// of the request (prompts can be long): the other members are stepped
+/// over (see `lenient.rs`).
+fn request_config(input: &str) -> Option<Map<String, Value>> {
+    let Lenient(RequestMembers(config)) = serde_json::from_str(input).ok()?;
+    config
+}
+
+/// The members of a request that are read: `config`.
+#[derive(Default)]
+struct RequestMembers(Option<Map<String, Value>>);
+
+impl<'de> Part<'de> for RequestMembers {
+    fn object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        let mut config = None;
+        members(map, |key, map| match key {
+            "config" => {
+                config = value::<ConfigObject, _>(map)?.0;
+                Ok(())
+            }
+            _ => skip(map),
+        })?;
+        Ok(RequestMembers(config))
+    }
+}
+
+/// A request's `config`: built whole, when it is an object.
+#[derive(Default)]
+struct ConfigObject(Option<Map<String, Value>>);
+
+impl<'de> Part<'de> for ConfigObject {
+    fn object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        Map::deserialize(MapAccessDeserializer::new(map)).map(|m| ConfigObject(Some(m)))
     }
 }
 
@@ -525,6 +552,53 @@ mod tests {
 
     const MODEL_PATH: &str =
         "/{weather_flow,t:action,s:flow}/{generate,t:util}/{fake%2Fweather-model,t:action,s:model}";
+
+    /// The request's `config` as it was read before `lenient.rs`: the top
+    /// level as raw members, then `config` into a `Value`.
+    fn config_through_raw_members(input: &str) -> Option<Map<String, Value>> {
+        use serde_json::value::RawValue;
+        let top: std::collections::HashMap<String, &RawValue> = serde_json::from_str(input).ok()?;
+        match serde_json::from_str(top.get("config")?.get()).ok()? {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_requests_config_reads_as_it_did_through_raw_members() {
+        let long = format!(
+            r#"{{"messages":{}{},"config":{{"a":1}}}}"#,
+            "[".repeat(500),
+            "]".repeat(500)
+        );
+        for input in [
+            r#"{"messages":[{"content":[{"text":"config"}]}],"config":{"maxOutputTokens":64,"stopSequences":["END"]},"tools":[]}"#,
+            r#"{"config":{"maxOutputTokens":1},"config":{"stopSequences":[]}}"#,
+            r#"{"config":{"maxOutputTokens":1},"config":null}"#,
+            r#"{"config":[1,2]}"#,
+            r#"{"con\u0066ig":{"temperature":0.5,"nested":{"deep":[{"x":null}]}}}"#,
+            r#"{"config":{"maxOutputTokens":1,"maxOutputTokens":2}}"#,
+            r#"{"config":{}}"#,
+            r#"{"tools":[{"config":{"a":1}}]}"#,
+            r#"[{"config":{}}]"#,
+            r#""config""#,
+            r#"{"config":{"a":"\ud800"}}"#,
+            r#"{"config":{"a":1e400}}"#,
+            r#"{"config":{"a":1}"#,
+            "",
+            &long,
+        ] {
+            assert_eq!(
+                request_config(input),
+                config_through_raw_members(input),
+                "{input}"
+            );
+        }
+        assert!(
+            request_config(&long).is_some(),
+            "nesting past a Value's limit is stepped over"
+        );
+    }
 
     fn span(attrs: &[(&str, &str)], failed: bool) -> PackedSpan {
         let mut p = SpanPacker::new(

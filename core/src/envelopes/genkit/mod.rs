@@ -9,6 +9,7 @@
 //! derives them, in the order spans end (`pipeline/enrich.rs`).
 
 mod facts;
+mod lenient;
 pub(crate) mod logs;
 pub(crate) mod messages;
 pub(crate) mod metrics;
