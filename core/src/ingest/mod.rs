@@ -7,15 +7,17 @@ pub(crate) mod intern;
 mod log_record;
 mod metric_point;
 mod operations;
-mod sampling;
 mod packed_span;
+mod sampling;
 mod span_ref;
 
 pub use custom::{AvailabilityResult, Custom, CustomEvent, TrackedException};
 pub use log_record::{severity_from_number, LogRecord};
 pub use metric_point::{MetricKind, MetricPoint, Summary};
 pub use operations::{Operation, Operations};
-pub use sampling::{Sampled, Sampler};
 pub(crate) use packed_span::unix_nanos;
 pub use packed_span::{time_from_unix_nanos, PackedSpan, SpanPacker};
-pub(crate) use span_ref::{Attr, Element, EventRef, Kind, SpanParts, StatusCode, ValueRef};
+pub use sampling::{Sampled, Sampler};
+pub(crate) use span_ref::{
+    Attr, Element, EventRef, Kind, ModelReply, SpanParts, StatusCode, ValueRef,
+};

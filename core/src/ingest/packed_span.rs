@@ -38,6 +38,8 @@
 //!                                    main agent of a trace the test case names)
 //! AGENT_NAMES str str               (set by the worker on a span Genkit did not make inside
 //!                                    an agent: its nearest agent and the main agent)
+//! MODEL_REPLY u8 f64 f64 f64 f64 opt-str  (set by the worker on a model call: what its
+//!                                    response says, see `ModelReply`)
 //! pair    key value;  key = u32 id | u32::MAX str
 //! value   tag:u8 payload;  str = u32 length + UTF-8 bytes
 //! ```
@@ -51,7 +53,7 @@
 
 use super::intern;
 use super::sampling::Sampled;
-use super::span_ref::{Attr, Kind, ScopeRef, SpanParts, StatusCode};
+use super::span_ref::{Attr, Kind, ModelReply, ScopeRef, SpanParts, StatusCode};
 use crate::error::{ConfigError, Error, Result};
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -96,6 +98,14 @@ pub(super) const TOOL_CALL_ID: u8 = 12;
 pub(super) const MAIN_CONVERSATION: u8 = 13;
 pub(super) const EVALUATED_AGENT: u8 = 14;
 pub(super) const AGENT_NAMES: u8 = 15;
+pub(super) const MODEL_REPLY: u8 = 16;
+
+/// `MODEL_REPLY`'s first byte: which counts are there, and `tool_calls`.
+pub(super) const REPLY_INPUT_TOKENS: u8 = 1;
+pub(super) const REPLY_OUTPUT_TOKENS: u8 = 2;
+pub(super) const REPLY_THOUGHTS_TOKENS: u8 = 4;
+pub(super) const REPLY_CACHED_CONTENT_TOKENS: u8 = 8;
+pub(super) const REPLY_TOOL_CALLS: u8 = 16;
 
 pub(super) const INLINE_KEY: u32 = u32::MAX;
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
@@ -719,6 +729,43 @@ impl PackedSpan {
         record[0] = AGENT_USAGE;
         record[1..9].copy_from_slice(&input.to_le_bytes());
         record[9..].copy_from_slice(&output.to_le_bytes());
+        self.append(&record);
+    }
+
+    /// A model call's response as the worker read it, so that the writer
+    /// need not parse `genkit:output` again.
+    pub(crate) fn model_reply(&mut self, reply: &ModelReply<'_>) {
+        let counts = [
+            (REPLY_INPUT_TOKENS, reply.input_tokens),
+            (REPLY_OUTPUT_TOKENS, reply.output_tokens),
+            (REPLY_THOUGHTS_TOKENS, reply.thoughts_tokens),
+            (REPLY_CACHED_CONTENT_TOKENS, reply.cached_content_tokens),
+        ];
+        let reason = reply.finish_reason.map_or(0, |r| 5 + r.len());
+        let mut record = Vec::with_capacity(2 + 4 * 8 + 1 + reason);
+        record.push(MODEL_REPLY);
+        let present = counts
+            .iter()
+            .filter(|(_, count)| count.is_some())
+            .fold(0, |flags, (bit, _)| flags | bit);
+        record.push(
+            present
+                | if reply.tool_calls {
+                    REPLY_TOOL_CALLS
+                } else {
+                    0
+                },
+        );
+        for (_, count) in counts {
+            record.extend_from_slice(&count.unwrap_or(0.0).to_le_bytes());
+        }
+        match reply.finish_reason {
+            Some(r) => {
+                record.push(1);
+                put_str(&mut record, r);
+            }
+            None => record.push(0),
+        }
         self.append(&record);
     }
 

@@ -9,8 +9,10 @@ use super::intern;
 use super::packed_span::{
     read_u64, PackedSpan, AGENT_NAMES, AGENT_USAGE, ATTR, A_BOOL, A_F64, A_I64, A_STR, END_AT,
     EVALUATED_AGENT, EVENT, FLAGS_AT, FLAG_FAILURE_SOURCE, FLAG_PARENT, FLAG_PARENT_REMOTE, HEADER,
-    INLINE_KEY, LINK, MAIN_CONVERSATION, NAME, OPERATION, REPARENT, SAMPLE_RATE, SCOPE,
-    SCOPE_INLINE, START_AT, STATUS, TOOL_CALL_ID, V_F64, V_FALSE, V_I64, V_STR, V_TRUE,
+    INLINE_KEY, LINK, MAIN_CONVERSATION, MODEL_REPLY, NAME, OPERATION, REPARENT,
+    REPLY_CACHED_CONTENT_TOKENS, REPLY_INPUT_TOKENS, REPLY_OUTPUT_TOKENS, REPLY_THOUGHTS_TOKENS,
+    REPLY_TOOL_CALLS, SAMPLE_RATE, SCOPE, SCOPE_INLINE, START_AT, STATUS, TOOL_CALL_ID, V_F64,
+    V_FALSE, V_I64, V_STR, V_TRUE,
 };
 use std::ops::Range;
 
@@ -221,6 +223,23 @@ pub(crate) struct SpanParts<'a> {
     /// A span Genkit did not make, inside an agent: its nearest agent and
     /// the main one (set by the worker).
     pub agent_names: Option<(&'a str, &'a str)>,
+    /// A model call's response, as the worker read it (set by the worker).
+    pub model_reply: Option<ModelReply<'a>>,
+}
+
+/// What a model call's response (`genkit:output`) says that its envelope
+/// shows: read once, by the worker, and kept on the packed span for the
+/// writer, which would otherwise parse the response a second time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct ModelReply<'a> {
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+    pub thoughts_tokens: Option<f64>,
+    pub cached_content_tokens: Option<f64>,
+    /// The response asks for a tool.
+    pub tool_calls: bool,
+    /// Genkit's `finishReason`.
+    pub finish_reason: Option<&'a str>,
 }
 
 const ZERO_16: &[u8; 16] = &[0; 16];
@@ -255,6 +274,7 @@ impl Default for SpanParts<'_> {
             main_conversation_id: None,
             evaluated_agent: None,
             agent_names: None,
+            model_reply: None,
         }
     }
 }
@@ -305,6 +325,7 @@ impl<'a> SpanParts<'a> {
         self.main_conversation_id = None;
         self.evaluated_agent = None;
         self.agent_names = None;
+        self.model_reply = None;
         if b.len() < HEADER {
             return false;
         }
@@ -355,6 +376,21 @@ impl<'a> SpanParts<'a> {
                 AGENT_USAGE => {
                     let input = f64::from_bits(r.u64()?);
                     self.agent_usage = Some((input, f64::from_bits(r.u64()?)));
+                }
+                MODEL_REPLY => {
+                    let flags = r.u8()?;
+                    let mut count = |bit: u8| -> Option<Option<f64>> {
+                        let v = f64::from_bits(r.u64()?);
+                        Some((flags & bit != 0).then_some(v))
+                    };
+                    self.model_reply = Some(ModelReply {
+                        input_tokens: count(REPLY_INPUT_TOKENS)?,
+                        output_tokens: count(REPLY_OUTPUT_TOKENS)?,
+                        thoughts_tokens: count(REPLY_THOUGHTS_TOKENS)?,
+                        cached_content_tokens: count(REPLY_CACHED_CONTENT_TOKENS)?,
+                        tool_calls: flags & REPLY_TOOL_CALLS != 0,
+                        finish_reason: r.opt_str()?,
+                    });
                 }
                 STATUS => self.status_description = r.str()?,
                 SCOPE => self.scope = ScopeRef::Interned(r.u32()?),
@@ -576,6 +612,55 @@ mod tests {
         for bad in [&[0x80][..], &[0xff, 0xff, 0xff, 0xff, 0x10], &[0xff; 6]] {
             assert_eq!(Reader { b: bad, at: 0 }.u32(), None, "{bad:?}");
         }
+    }
+
+    /// A model call's response as the worker keeps it reads back as it was,
+    /// each count there or not on its own, among the worker's other records.
+    #[test]
+    fn a_model_reply_reads_back_as_kept() {
+        let full = ModelReply {
+            input_tokens: Some(12.0),
+            output_tokens: Some(4.5),
+            thoughts_tokens: Some(3.0),
+            cached_content_tokens: Some(0.0),
+            tool_calls: true,
+            finish_reason: Some("STOP \u{e9}"),
+        };
+        let mut replies = vec![ModelReply::default(), full];
+        for missing in 0..4 {
+            let mut r = full;
+            *[
+                &mut r.input_tokens,
+                &mut r.output_tokens,
+                &mut r.thoughts_tokens,
+                &mut r.cached_content_tokens,
+            ][missing] = None;
+            r.tool_calls = missing % 2 == 0;
+            r.finish_reason = (missing != 1).then_some("length");
+            replies.push(r);
+        }
+        for reply in replies {
+            let mut p = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Internal, 1, 2);
+            p.name("m");
+            p.attribute_str("genkit:name", "m");
+            let mut packed = p.finish().unwrap();
+            packed.tool_call_id("call-1");
+            packed.model_reply(&reply);
+            packed.agent_usage(1.0, 2.0);
+            let mut parts = SpanParts::default();
+            assert!(parts.read(&packed));
+            assert_eq!(parts.model_reply, Some(reply));
+            assert_eq!(
+                (parts.tool_call_id, parts.agent_usage, parts.attrs.len()),
+                (Some("call-1"), Some((1.0, 2.0)), 1)
+            );
+        }
+        let plain = SpanPacker::new([1; 16], [2; 8], None, false, SpanKind::Internal, 1, 2)
+            .finish()
+            .unwrap();
+        let mut parts = SpanParts::default();
+        assert!(parts.read(&plain));
+        assert_eq!(parts.model_reply, None);
     }
 
     /// A read keeping some attributes steps over the others, of every value

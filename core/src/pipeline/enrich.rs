@@ -85,6 +85,9 @@ pub(crate) struct Enricher {
     tool_refs: BySpanId<Vec<(String, String)>>,
     /// The call id found for the span at hand.
     call_id: Option<String>,
+    /// The response of the model call at hand, as read here: kept on the
+    /// span, so that the writer does not parse it again.
+    model: Option<ModelOutput>,
     /// The session of the main agent span at hand.
     session: Option<String>,
     /// The nearest and the main agent of the span at hand, when spans that
@@ -110,6 +113,7 @@ impl Enricher {
                 .expecting_agents(options.agents_expected || !options.agent_flows.is_empty()),
             tool_refs: BySpanId::default(),
             call_id: None,
+            model: None,
             session: None,
             agent_names: None,
             agent_traces: VecDeque::new(),
@@ -153,6 +157,9 @@ impl Enricher {
         }
         if let Some(id) = self.call_id.take() {
             span.tool_call_id(&id);
+        }
+        if let Some(model) = self.model.take().filter(|_| !span.sampled_out()) {
+            span.model_reply(&model.reply());
         }
         if let Some(agent) = self.evaluated_agent.take() {
             span.evaluated_agent(&agent);
@@ -292,10 +299,11 @@ impl Enricher {
                     seen.tokens = model.as_ref().map(tokens);
                 }
                 self.note_tool_refs(seen.parent, model.as_ref());
+                self.model = model;
             }
             return (source, seen, false);
         }
-        let facts = SpanFacts::of(scan.span, parts, source);
+        let mut facts = SpanFacts::of(scan.span, parts, source);
         if role == Role::Model {
             if model_inside_agent {
                 seen.tokens = facts.model.as_ref().map(tokens);
@@ -310,6 +318,7 @@ impl Enricher {
             let (cache, io) = (&mut self.log_cache, o.log_input_and_output);
             logs::derive_with(&facts, &o.source, io, cache, config_with_span, log)
         };
+        self.model = facts.model.take();
         (source, seen, config_left)
     }
 }
@@ -608,7 +617,13 @@ mod tests {
             },
         ] {
             let mut e = Enricher::new(options);
-            run(&mut e, &mut model(4));
+            let mut asking = model(4);
+            run(&mut e, &mut asking);
+            // Its response as read here stays on the span, for the writer.
+            let mut parts = SpanParts::default();
+            parts.read(&asking);
+            let kept = parts.model_reply.expect("the response is kept");
+            assert!(kept.tool_calls && kept.input_tokens.is_none());
             let mut weather = tool(5, "get_weather");
             run(&mut e, &mut weather);
             assert_eq!(call_id(&weather).as_deref(), Some("call-1"));

@@ -20,6 +20,6 @@ mod span;
 
 pub(crate) use facts::SpanFacts;
 pub(crate) use metrics::Source;
-pub(crate) use model::{provider, ModelOutput};
+pub(crate) use model::{genai_finish_reason, provider, ModelOutput};
 pub(crate) use path::{display_path, feature_name, root_name, AgentFlows};
 pub(crate) use span::{GenkitKey, GenkitSpan, Role};

@@ -3,6 +3,7 @@
 //! `latencyMs`, `finishReason`), parsed from `genkit:output`.
 
 use super::reply::Reply;
+use crate::ingest::ModelReply;
 use std::borrow::Cow;
 
 /// The provider (`gen_ai.provider.name`) and the model without its plugin
@@ -105,20 +106,38 @@ impl ModelOutput {
         })
     }
 
-    /// The finish reason in the GenAI conventions' words
-    /// (`gen_ai.response.finish_reasons`): a tool request is `tool_calls`,
-    /// `blocked` is `content_filter`, `failed` and `aborted` are `error`.
+    /// The finish reason in the GenAI conventions' words (see
+    /// [`genai_finish_reason`]).
     pub fn finish_reason(&self) -> Option<Cow<'_, str>> {
-        if self.tool_calls {
-            return Some(Cow::Borrowed("tool_calls"));
-        }
-        let r = self.finish_reason.as_deref()?;
-        Some(match r {
-            "blocked" => Cow::Borrowed("content_filter"),
-            "failed" | "aborted" => Cow::Borrowed("error"),
-            other => Cow::Owned(other.to_ascii_lowercase()),
-        })
+        genai_finish_reason(self.tool_calls, self.finish_reason.as_deref())
     }
+
+    /// What the envelope of the call shows of it, as the worker keeps it on
+    /// the packed span for the writer.
+    pub fn reply(&self) -> ModelReply<'_> {
+        ModelReply {
+            input_tokens: self.usage.input_tokens,
+            output_tokens: self.usage.output_tokens,
+            thoughts_tokens: self.usage.thoughts_tokens,
+            cached_content_tokens: self.usage.cached_content_tokens,
+            tool_calls: self.tool_calls,
+            finish_reason: self.finish_reason.as_deref(),
+        }
+    }
+}
+
+/// A response's finish reason in the GenAI conventions' words
+/// (`gen_ai.response.finish_reasons`): a tool request is `tool_calls`,
+/// `blocked` is `content_filter`, `failed` and `aborted` are `error`.
+pub(crate) fn genai_finish_reason(tool_calls: bool, reason: Option<&str>) -> Option<Cow<'_, str>> {
+    if tool_calls {
+        return Some(Cow::Borrowed("tool_calls"));
+    }
+    Some(match reason? {
+        "blocked" => Cow::Borrowed("content_filter"),
+        "failed" | "aborted" => Cow::Borrowed("error"),
+        other => Cow::Owned(other.to_ascii_lowercase()),
+    })
 }
 
 #[cfg(test)]

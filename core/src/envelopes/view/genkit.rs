@@ -9,7 +9,9 @@
 //! Facts: `shared/notes/genkit.md` and `shared/notes/azure-ai-views.md`.
 
 use super::{Content, Item, SpanView, ViewOptions};
-use crate::envelopes::genkit::{messages, provider, root_name, GenkitSpan, ModelOutput, Role};
+use crate::envelopes::genkit::{
+    genai_finish_reason, messages, provider, root_name, GenkitSpan, ModelOutput, Role,
+};
 use crate::ingest::{Kind, SpanParts, StatusCode};
 use std::borrow::Cow;
 
@@ -74,15 +76,24 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 ("gen_ai.system", provider),
                 ("gen_ai.request.model", Cow::Borrowed(model)),
             ]);
-            if let Some(out) = g.output.and_then(ModelOutput::parse) {
-                let u = &out.usage;
+            // The worker's reading of the response, kept on the span; parsed
+            // here only for a span that did not pass the worker.
+            let parsed;
+            let reply = match span.model_reply {
+                Some(reply) => Some(reply),
+                None => {
+                    parsed = g.output.and_then(ModelOutput::parse);
+                    parsed.as_ref().map(ModelOutput::reply)
+                }
+            };
+            if let Some(r) = reply {
                 for (key, value) in [
-                    ("gen_ai.usage.input_tokens", u.input_tokens),
-                    ("gen_ai.usage.output_tokens", u.output_tokens),
-                    ("gen_ai.usage.reasoning.output_tokens", u.thoughts_tokens),
+                    ("gen_ai.usage.input_tokens", r.input_tokens),
+                    ("gen_ai.usage.output_tokens", r.output_tokens),
+                    ("gen_ai.usage.reasoning.output_tokens", r.thoughts_tokens),
                     (
                         "gen_ai.usage.cache_read.input_tokens",
-                        u.cached_content_tokens,
+                        r.cached_content_tokens,
                     ),
                 ] {
                     if let Some(v) = value {
@@ -92,14 +103,14 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                 // The Agents view's cost, in USD, when a price table says it.
                 if let Some((input, output)) = options.model_price(g.name, model) {
                     for (key, tokens, price) in [
-                        ("microsoft.gen_ai.cost.input", u.input_tokens, input),
-                        ("microsoft.gen_ai.cost.output", u.output_tokens, output),
+                        ("microsoft.gen_ai.cost.input", r.input_tokens, input),
+                        ("microsoft.gen_ai.cost.output", r.output_tokens, output),
                     ] {
                         let cost = tokens.unwrap_or(0.0) * price / 1e6;
                         view.extra.push((key, Cow::Owned(cost.to_string())));
                     }
                 }
-                if let Some(reason) = out.finish_reason() {
+                if let Some(reason) = genai_finish_reason(r.tool_calls, r.finish_reason) {
                     let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
                     view.extra
                         .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
@@ -376,6 +387,69 @@ mod tests {
                 );
             },
         );
+    }
+
+    /// The worker keeps its reading of a model's response on the span; the
+    /// view shows from it exactly what parsing the response would show, and
+    /// does not parse it again.
+    #[test]
+    fn the_worker_s_reading_of_a_response_shows_as_the_response_would() {
+        let model = |output: &str| {
+            packed(
+                Some(1),
+                SpanKind::Internal,
+                "googleai/gemini-2.5-flash",
+                vec![
+                    KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
+                    KeyValue::new("genkit:type", "action"),
+                    KeyValue::new("genkit:metadata:subtype", "model"),
+                    KeyValue::new("genkit:path", MODEL_PATH),
+                    KeyValue::new("genkit:output", output.to_string()),
+                ],
+            )
+        };
+        let priced = ViewOptions {
+            model_prices: Some(std::sync::Arc::new(
+                [("googleai/gemini-2.5-flash".to_string(), (0.3, 2.5))].into(),
+            )),
+            ..ViewOptions::default()
+        };
+        for output in [
+            r#"{"finishReason":"stop","usage":{"inputTokens":12,"outputTokens":4,"thoughtsTokens":3,"cachedContentTokens":2}}"#,
+            r#"{"message":{"content":[{"toolRequest":{"name":"t","ref":"1"}}]},"finishReason":"stop"}"#,
+            r#"{"candidates":[{"finishReason":"BLOCKED"}],"usage":{"outputTokens":0.5}}"#,
+            r#"{"finishReason":"failed"}"#,
+            "{}",
+            "not json",
+        ] {
+            let parsed = model(output);
+            let mut kept = model(output);
+            if let Some(out) = ModelOutput::parse(output) {
+                kept.model_reply(&out.reply());
+            }
+            for options in [ViewOptions::default(), priced.clone()] {
+                let owned = |v: &SpanView<'_>| -> Vec<(String, String)> {
+                    v.extra
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                };
+                let mut from_output = Vec::new();
+                view_of(&parsed, options.clone(), |v| from_output = owned(v));
+                view_of(&kept, options, |v| {
+                    assert_eq!(owned(v), from_output, "{output}")
+                });
+            }
+        }
+        // What the span carries is what shows: the response is not read.
+        let mut span = model(r#"{"usage":{"inputTokens":12}}"#);
+        span.model_reply(&crate::ingest::ModelReply {
+            input_tokens: Some(99.0),
+            ..Default::default()
+        });
+        view_of(&span, ViewOptions::default(), |v| {
+            assert_eq!(extra(v, "gen_ai.usage.input_tokens"), Some("99"));
+        });
     }
 
     #[test]
