@@ -328,25 +328,33 @@ mod tests {
             .map(|(_, v)| &**v)
     }
 
-    #[test]
-    fn a_model_call_is_a_genai_dependency_with_its_tokens() {
-        let span = packed(
+    /// A call of `googleai/gemini-2.5-flash` under a flow, with `attrs` besides.
+    fn model_call(attrs: Vec<KeyValue>) -> PackedSpan {
+        let mut all = vec![
+            KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
+            KeyValue::new("genkit:type", "action"),
+            KeyValue::new("genkit:metadata:subtype", "model"),
+            KeyValue::new("genkit:path", MODEL_PATH),
+        ];
+        all.extend(attrs);
+        packed(
             Some(1),
             SpanKind::Internal,
             "googleai/gemini-2.5-flash",
-            vec![
-                KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
-                KeyValue::new("genkit:type", "action"),
-                KeyValue::new("genkit:metadata:subtype", "model"),
-                KeyValue::new("genkit:path", MODEL_PATH),
-                KeyValue::new("genkit:input", "{\"messages\":[]}"),
-                KeyValue::new(
-                    "genkit:output",
-                    r#"{"finishReason":"stop","usage":{"inputTokens":12.0,"outputTokens":4.0,"thoughtsTokens":3.0}}"#,
-                ),
-                KeyValue::new("genkit:state", "success"),
-            ],
-        );
+            all,
+        )
+    }
+
+    #[test]
+    fn a_model_call_is_a_genai_dependency_with_its_tokens() {
+        let span = model_call(vec![
+            KeyValue::new("genkit:input", "{\"messages\":[]}"),
+            KeyValue::new(
+                "genkit:output",
+                r#"{"finishReason":"stop","usage":{"inputTokens":12.0,"outputTokens":4.0,"thoughtsTokens":3.0}}"#,
+            ),
+            KeyValue::new("genkit:state", "success"),
+        ]);
         view_of(&span, ViewOptions::default(), |v| {
             assert_eq!(v.item, Item::Dependency);
             assert_eq!(v.dependency_type.as_deref(), Some("GenAI | gcp.gemini"));
@@ -394,20 +402,8 @@ mod tests {
     /// does not parse it again.
     #[test]
     fn the_worker_s_reading_of_a_response_shows_as_the_response_would() {
-        let model = |output: &str| {
-            packed(
-                Some(1),
-                SpanKind::Internal,
-                "googleai/gemini-2.5-flash",
-                vec![
-                    KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
-                    KeyValue::new("genkit:type", "action"),
-                    KeyValue::new("genkit:metadata:subtype", "model"),
-                    KeyValue::new("genkit:path", MODEL_PATH),
-                    KeyValue::new("genkit:output", output.to_string()),
-                ],
-            )
-        };
+        let model =
+            |output: &str| model_call(vec![KeyValue::new("genkit:output", output.to_string())]);
         let priced = ViewOptions {
             model_prices: Some(std::sync::Arc::new(
                 [("googleai/gemini-2.5-flash".to_string(), (0.3, 2.5))].into(),
@@ -454,20 +450,10 @@ mod tests {
 
     #[test]
     fn a_price_table_gives_model_calls_their_cost() {
-        let span = packed(
-            Some(1),
-            SpanKind::Internal,
-            "googleai/gemini-2.5-flash",
-            vec![
-                KeyValue::new("genkit:name", "googleai/gemini-2.5-flash"),
-                KeyValue::new("genkit:type", "action"),
-                KeyValue::new("genkit:metadata:subtype", "model"),
-                KeyValue::new(
-                    "genkit:output",
-                    r#"{"usage":{"inputTokens":1000.0,"outputTokens":200.0}}"#,
-                ),
-            ],
-        );
+        let span = model_call(vec![KeyValue::new(
+            "genkit:output",
+            r#"{"usage":{"inputTokens":1000.0,"outputTokens":200.0}}"#,
+        )]);
         view_of(&span, ViewOptions::default(), |v| {
             assert_eq!(extra(v, "microsoft.gen_ai.cost.input"), None, "no table");
         });
