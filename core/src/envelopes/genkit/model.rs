@@ -5,6 +5,7 @@
 use super::reply::Reply;
 use crate::ingest::ModelReply;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The provider (`gen_ai.provider.name`) and the model without its plugin
 /// prefix (`gen_ai.request.model`) of a Genkit model name such as
@@ -85,17 +86,23 @@ impl ModelOutput {
     pub fn parse(json: &str) -> Option<Self> {
         let reply = Reply::read(json)?;
         let requests = &reply.tool_requests;
+        // A tool asked for twice cannot say which call a span is. Names are
+        // counted in one pass: comparing each request with every other took
+        // a reply of 20,000 requests (1 MB) seconds of the worker's time.
+        let mut asked: HashMap<&str, usize> = HashMap::new();
+        if requests.len() > 1 {
+            for name in requests.iter().filter_map(|r| r.name.as_deref()) {
+                *asked.entry(name).or_default() += 1;
+            }
+        }
         let tool_refs = requests
             .iter()
-            .filter_map(|r| Some((r.name.clone()?, r.reference.clone()?)))
-            // A tool asked for twice cannot say which call a span is.
-            .filter(|(n, _)| {
-                requests
-                    .iter()
-                    .filter(|r| r.name.as_ref() == Some(n))
-                    .count()
-                    == 1
+            .filter(|r| {
+                r.name
+                    .as_deref()
+                    .is_some_and(|n| asked.get(n).is_none_or(|&c| c == 1))
             })
+            .filter_map(|r| Some((r.name.clone()?, r.reference.clone()?)))
             .collect();
         Some(ModelOutput {
             tool_calls: !requests.is_empty(),
@@ -359,6 +366,32 @@ mod tests {
             replies > 20_000 && with_refs > 100 && with_tokens > 1_000,
             "{replies} {with_refs} {with_tokens}"
         );
+    }
+
+    /// A reply asking for very many tools (a buggy or hostile one: 1 MB
+    /// here) is read in time proportional to it, not to its square.
+    #[test]
+    fn a_reply_asking_for_very_many_tools_is_read_in_one_pass() {
+        let mut parts: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"toolRequest":{{"name":"tool-{i}","ref":"call-{i}"}}}}"#))
+            .collect();
+        parts.push(r#"{"toolRequest":{"name":"tool-7","ref":"again"}}"#.to_string());
+        let json = format!(r#"{{"message":{{"content":[{}]}}}}"#, parts.join(","));
+        let out = ModelOutput::parse(&json).unwrap();
+        assert!(out.tool_calls);
+        assert_eq!(
+            out.tool_refs.len(),
+            19_999,
+            "all but the tool asked for twice"
+        );
+        assert_eq!(
+            out.tool_refs[..2],
+            [
+                ("tool-0".to_string(), "call-0".to_string()),
+                ("tool-1".to_string(), "call-1".to_string())
+            ]
+        );
+        assert!(!out.tool_refs.iter().any(|(name, _)| name == "tool-7"));
     }
 
     #[test]
