@@ -489,3 +489,31 @@ fn items_on_their_way_are_counted_as_pending_until_their_fate() {
     let s = telemetry.stats();
     assert_eq!((s.items_pending, s.dropped_shut_down), (0, 10), "{s:?}");
 }
+
+/// A log with very many attributes, some keys given twice (a C host may pass
+/// any number): it is written in time proportional to them, with the last
+/// value of each key once, as the SDK's attribute maps keep it.
+#[test]
+fn a_log_with_very_many_attributes_keeps_the_last_value_of_each_key() {
+    let emu = emulator();
+    let telemetry = builder(&emu).build().unwrap();
+    let mut record = LogRecord::new(Severity::Info, "many attributes");
+    for i in 0..20_000 {
+        record = record.with_attribute(KeyValue::new(format!("key-{i}"), "first"));
+    }
+    for i in [0, 7, 19_999] {
+        record = record.with_attribute(KeyValue::new(format!("key-{i}"), "again"));
+    }
+    telemetry.emit_log(record).unwrap();
+    assert!(telemetry.flush(Duration::from_secs(30)).unwrap());
+    let envs = items(&emu);
+    let message = of_kind(&envs, "Message")[0];
+    let props = message["data"]["baseData"]["properties"]
+        .as_object()
+        .expect("properties");
+    assert_eq!(props.len(), 20_000);
+    assert_eq!(prop(message, "key-7"), Some("again"));
+    assert_eq!(prop(message, "key-8"), Some("first"));
+    assert_eq!(prop(message, "key-19999"), Some("again"));
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -16,6 +16,7 @@ mod golden;
 mod gzip;
 mod json;
 mod keys;
+mod last_of_key;
 #[cfg(test)]
 mod limits;
 mod metrics;

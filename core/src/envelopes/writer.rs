@@ -13,6 +13,7 @@ use super::genkit::GenkitSpan;
 use super::gzip::{Deflaters, Gzip};
 use super::json::{hex_into, Json, RenderedStr};
 use super::keys::{KeyFacts, KeyTable};
+use super::last_of_key::last_of_each_key;
 use super::metrics::Series;
 use super::resource::ResourceTags;
 use super::tags::{self, ItemTags, TagValue};
@@ -149,13 +150,6 @@ fn event_level(attrs: &[Attr<'_>]) -> Option<u8> {
         "ERROR" => Some(3),
         _ => None,
     }
-}
-
-/// True when an item after the `i`-th has the same key: the last value of a
-/// key wins, and a JSON object must not repeat it.
-fn repeated_later<T>(items: &[T], i: usize, key: impl Fn(&T) -> &str) -> bool {
-    let k = key(&items[i]);
-    items[i + 1..].iter().any(|o| key(o) == k)
 }
 
 impl EnvelopeWriter {
@@ -400,13 +394,9 @@ impl EnvelopeWriter {
             j.field_str_after_comma("type", t, MAX_FIELD);
         }
         let mut props = Properties::open(j);
-        for (i, a) in span.attrs.iter().enumerate() {
+        for a in last_of_each_key(&span.attrs, |a| a.key) {
             let key = keys.of(a);
-            if key.reserved
-                || key.maps(view.item)
-                || key.tag.is_some()
-                || repeated_later(&span.attrs, i, |a| a.key)
-            {
+            if key.reserved || key.maps(view.item) || key.tag.is_some() {
                 continue;
             }
             view.with_property(a, key.genkit, |value| props.value_of(key, value));
@@ -519,8 +509,8 @@ impl EnvelopeWriter {
             }
         };
         let mut props = Properties::open(j);
-        for (i, a) in attrs.iter().enumerate() {
-            if skip(a.key) || a.key.starts_with("_MS.") || repeated_later(attrs, i, |a| a.key) {
+        for a in last_of_each_key(attrs, |a| a.key) {
+            if skip(a.key) || a.key.starts_with("_MS.") {
                 continue;
             }
             props.value(a.key, &text(a.value));
@@ -597,10 +587,9 @@ impl EnvelopeWriter {
         j.u64(severity_level(log.severity).into());
         let mut props = Properties::open(j);
         let attrs = &log.attributes;
-        for (i, kv) in attrs.iter().enumerate() {
+        for kv in last_of_each_key(attrs, |o| o.key.as_str()) {
             let key = kv.key.as_str();
-            if repeated_later(attrs, i, |o| o.key.as_str())
-                || key.starts_with("_MS.")
+            if key.starts_with("_MS.")
                 || tags::tag(key).is_some()
                 || (is_exception && key.starts_with("exception."))
                 || (log.logger_name.is_some() && key == "logger_name")
@@ -721,20 +710,15 @@ impl EnvelopeWriter {
         }
         let properties = item.properties();
         let mut props = Properties::open(j);
-        for (i, kv) in properties.iter().enumerate() {
-            if !repeated_later(properties, i, |o| o.key.as_str()) {
-                props.value(kv.key.as_str(), &kv.value.as_str());
-            }
+        for kv in last_of_each_key(properties, |o| o.key.as_str()) {
+            props.value(kv.key.as_str(), &kv.value.as_str());
         }
         props.close();
         let measurements = item.measurements();
         if !measurements.is_empty() {
             j.raw(",\"measurements\":{");
             let mut first = true;
-            for (i, (name, value)) in measurements.iter().enumerate() {
-                if repeated_later(measurements, i, |(n, _)| n.as_str()) {
-                    continue;
-                }
+            for (name, value) in last_of_each_key(measurements, |(n, _)| n.as_str()) {
                 if !first {
                     j.byte(b',');
                 }
