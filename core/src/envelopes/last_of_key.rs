@@ -17,10 +17,10 @@ use std::collections::HashSet;
 const PAIRWISE: usize = 32;
 
 /// The items of `items` that are the last of their `key`, in order.
-pub(super) fn last_of_each_key<'t, T>(
-    items: &'t [T],
+pub(super) fn last_of_each_key<T>(
+    items: &[T],
     key: impl Fn(&T) -> &str,
-) -> impl Iterator<Item = &'t T> {
+) -> impl Iterator<Item = &T> {
     let last = (items.len() > PAIRWISE).then(|| {
         let mut seen = HashSet::with_capacity(items.len());
         let mut last = vec![false; items.len()];
