@@ -744,18 +744,17 @@ impl PackedSpan {
         let reason = reply.finish_reason.map_or(0, |r| 5 + r.len());
         let mut record = Vec::with_capacity(2 + 4 * 8 + 1 + reason);
         record.push(MODEL_REPLY);
-        let present = counts
-            .iter()
-            .filter(|(_, count)| count.is_some())
-            .fold(0, |flags, (bit, _)| flags | bit);
-        record.push(
-            present
-                | if reply.tool_calls {
-                    REPLY_TOOL_CALLS
-                } else {
-                    0
-                },
-        );
+        let mut flags = if reply.tool_calls {
+            REPLY_TOOL_CALLS
+        } else {
+            0
+        };
+        for (bit, count) in counts {
+            if count.is_some() {
+                flags |= bit;
+            }
+        }
+        record.push(flags);
         for (_, count) in counts {
             record.extend_from_slice(&count.unwrap_or(0.0).to_le_bytes());
         }
