@@ -45,8 +45,8 @@ test-bench: build python-dev
 	$(PY) bench/run.py --smoke
 
 ## The fuzz targets (fuzz/: connection string, attribute conversion, our DEFLATE encoder, the Live
-## Metrics configuration, the C structs and config), each for a few seconds: built on the stable
-## toolchain with libFuzzer's coverage into target/fuzz.
+## Metrics configuration, the worker's Genkit step, the C structs and config), each for a few
+## seconds: built on the stable toolchain with libFuzzer's coverage into target/fuzz.
 FUZZ_TEST_SECONDS ?= 10
 test-fuzz:
 	FUZZ_SCRATCH=1 fuzz/run.sh $(FUZZ_TEST_SECONDS)

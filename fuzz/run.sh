@@ -17,7 +17,7 @@ seconds="${1:?usage: fuzz/run.sh SECONDS [TARGET...]}"
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(connection_string attributes c_structs c_config deflate live_configuration)
+    targets=(connection_string attributes c_structs c_config deflate live_configuration genkit_spans)
 fi
 
 out="${FUZZ_TARGET_DIR:-$root/target/fuzz}"

@@ -4,3 +4,4 @@
 
 pub use crate::envelopes::bench_support::*;
 pub use crate::live::bench_support::*;
+pub use crate::pipeline::bench_support::*;

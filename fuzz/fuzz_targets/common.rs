@@ -78,6 +78,16 @@ pub const KEYS: &[&str] = &[
 const MAX_PROPERTY_KEY: usize = 150;
 const MAX_PROPERTY_VALUE: usize = 8192;
 
+/// The GenAI content properties (prompts and responses, exported with
+/// `log_input_and_output`) take what Microsoft's exporters give them, and
+/// stay JSON.
+const CONTENT_KEYS: &[&str] = &[
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+];
+const MAX_CONTENT: usize = 256 * 1024;
+
 /// Decompresses a request body and checks it is what the service parses: a
 /// JSON array of `expected_at_least` envelopes or more, each with a name, a
 /// time, the key and data, and properties within the service's limits.
@@ -107,6 +117,12 @@ pub fn check_body(gzip: &[u8], ikey: &str, expected_at_least: usize) {
                     "property key too long: {k}"
                 );
                 let v = v.as_str().expect("property values are strings");
+                if CONTENT_KEYS.contains(&k.as_str()) {
+                    assert!(v.len() <= MAX_CONTENT, "property {k}: {} bytes", v.len());
+                    let parsed = serde_json::from_str::<serde_json::Value>(v);
+                    assert!(parsed.is_ok(), "property {k} is not JSON: {v}");
+                    continue;
+                }
                 assert!(
                     v.chars().count() <= MAX_PROPERTY_VALUE,
                     "property {k} longer than {MAX_PROPERTY_VALUE} characters"

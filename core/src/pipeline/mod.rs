@@ -3,6 +3,8 @@
 //! disk. Per-trace decisions that need arrival order belong here.
 
 mod agents;
+#[cfg(feature = "bench")]
+pub(crate) mod bench_support;
 mod collection;
 mod enrich;
 mod failures;
