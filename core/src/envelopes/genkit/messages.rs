@@ -30,8 +30,13 @@ pub(crate) struct GenAiContent {
 }
 
 /// Reads a model span's `genkit:input` (the request) and `genkit:output`
-/// (the response).
-pub(crate) fn content(input: Option<&str>, output: Option<&str>) -> GenAiContent {
+/// (the response); `finish_reason` is the response's, in the conventions'
+/// words, as the view has it already (see `genai_finish_reason`).
+pub(crate) fn content(
+    input: Option<&str>,
+    output: Option<&str>,
+    finish_reason: Option<&str>,
+) -> GenAiContent {
     let mut c = GenAiContent::default();
     let parse = |s: Option<&str>| s.and_then(|s| serde_json::from_str::<Value>(s).ok());
     if let Some(request) = parse(input) {
@@ -71,9 +76,7 @@ pub(crate) fn content(input: Option<&str>, output: Option<&str>) -> GenAiContent
             let mut out = Map::new();
             out.insert("role".into(), role_of(role).into());
             out.insert("parts".into(), Value::Array(parts(m)));
-            let reason = super::ModelOutput::parse(output.unwrap_or_default())
-                .and_then(|o| o.finish_reason().map(|r| r.into_owned()));
-            if let Some(reason) = reason {
+            if let Some(reason) = finish_reason {
                 out.insert("finish_reason".into(), reason.into());
             }
             c.output_messages = Some(fitted(Value::Array(vec![Value::Object(out)])));
@@ -192,7 +195,10 @@ mod tests {
             {"role":"tool","content":[{"toolResponse":{"name":"get_weather","ref":"call-1","output":"sunny"}}]}
         ]}"#;
         let output = r#"{"message":{"role":"model","content":[{"text":"It is sunny."}]},"finishReason":"stop"}"#;
-        let c = content(Some(input), Some(output));
+        let reply = super::super::ModelOutput::parse(output).unwrap();
+        let reason =
+            super::super::genai_finish_reason(reply.tool_calls, reply.finish_reason.as_deref());
+        let c = content(Some(input), Some(output), reason.as_deref());
         let v = |s: &Option<String>| serde_json::from_str::<Value>(s.as_deref().unwrap()).unwrap();
         assert_eq!(
             v(&c.system_instructions),
@@ -219,7 +225,10 @@ mod tests {
             json!([{"role": "assistant", "finish_reason": "stop",
                     "parts": [{"type": "text", "content": "It is sunny."}]}])
         );
-        assert_eq!(content(Some("not json"), None), GenAiContent::default());
+        assert_eq!(
+            content(Some("not json"), None, None),
+            GenAiContent::default()
+        );
     }
 
     /// Written, a message is cut to 256 KiB (other properties at 8 KiB) and

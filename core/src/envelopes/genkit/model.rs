@@ -113,12 +113,6 @@ impl ModelOutput {
         })
     }
 
-    /// The finish reason in the GenAI conventions' words (see
-    /// [`genai_finish_reason`]).
-    pub fn finish_reason(&self) -> Option<Cow<'_, str>> {
-        genai_finish_reason(self.tool_calls, self.finish_reason.as_deref())
-    }
-
     /// What the envelope of the call shows of it, as the worker keeps it on
     /// the packed span for the writer.
     pub fn reply(&self) -> ModelReply<'_> {
@@ -494,9 +488,12 @@ mod tests {
         assert_eq!(out.usage.cached_content_tokens, Some(2.0));
         assert_eq!(out.usage.input_audio_files, Some(1.0));
         assert_eq!(out.latency_ms, Some(0.5));
-        assert_eq!(out.finish_reason().as_deref(), Some("tool_calls"));
+        fn reason(o: &ModelOutput) -> Option<Cow<'_, str>> {
+            genai_finish_reason(o.tool_calls, o.finish_reason.as_deref())
+        }
+        assert_eq!(reason(&out).as_deref(), Some("tool_calls"));
         let blocked = ModelOutput::parse(r#"{"finishReason":"blocked"}"#).unwrap();
-        assert_eq!(blocked.finish_reason().as_deref(), Some("content_filter"));
+        assert_eq!(reason(&blocked).as_deref(), Some("content_filter"));
         assert_eq!(ModelOutput::parse("\"text\""), None);
         assert_eq!(ModelOutput::parse("{broken"), None);
     }

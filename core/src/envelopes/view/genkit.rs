@@ -86,6 +86,8 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                     parsed.as_ref().map(ModelOutput::reply)
                 }
             };
+            let finish_reason =
+                reply.and_then(|r| genai_finish_reason(r.tool_calls, r.finish_reason));
             if let Some(r) = reply {
                 for (key, value) in [
                     ("gen_ai.usage.input_tokens", r.input_tokens),
@@ -110,16 +112,16 @@ pub(super) fn refine<'a>(view: &mut SpanView<'a>, span: &SpanParts<'a>, options:
                         view.extra.push((key, Cow::Owned(cost.to_string())));
                     }
                 }
-                if let Some(reason) = genai_finish_reason(r.tool_calls, r.finish_reason) {
-                    let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
-                    view.extra
-                        .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
-                }
+            }
+            if let Some(reason) = &finish_reason {
+                let reasons = serde_json::to_string(&[reason]).unwrap_or_default();
+                view.extra
+                    .push(("gen_ai.response.finish_reasons", Cow::Owned(reasons)));
             }
             // The prompt and response in the conventions' message schema,
             // only when content is exported at all.
             if options.log_input_and_output {
-                let c = messages::content(g.input, g.output);
+                let c = messages::content(g.input, g.output, finish_reason.as_deref());
                 for (key, value) in [
                     ("gen_ai.input.messages", c.input_messages),
                     ("gen_ai.output.messages", c.output_messages),
