@@ -48,12 +48,12 @@ fn warm_up(telemetry: &AzureTelemetry, emu: &Emulator) {
     emu.reset();
 }
 
-/// Builds `builder` with batches of four items, warms it up, then has `step`
-/// answer the next request it sends.
+/// Builds `builder` with batches of four items, warms it up, then has
+/// `steps` answer the next requests it sends, one each.
 fn four_at_a_time(
     emu: &Emulator,
     builder: genkit_azure::AzureTelemetryBuilder,
-    step: Step,
+    steps: impl IntoIterator<Item = Step>,
 ) -> AzureTelemetry {
     let telemetry = builder
         .max_batch_size(4)
@@ -61,8 +61,16 @@ fn four_at_a_time(
         .build()
         .unwrap();
     warm_up(&telemetry, emu);
-    emu.set_faults(FaultPlan::sequence([step])).unwrap();
+    emu.set_faults(FaultPlan::sequence(steps)).unwrap();
     telemetry
+}
+
+/// Each request the emulator saw: the status it answered, the items it held.
+fn answers(emu: &Emulator) -> Vec<(u16, usize)> {
+    emu.requests()
+        .iter()
+        .map(|r| (r.status, r.item_count))
+        .collect()
 }
 
 fn emit(telemetry: &AzureTelemetry, range: std::ops::Range<usize>) {
@@ -219,13 +227,8 @@ fn a_request_too_large_is_split_until_its_halves_pass() {
         telemetry.stats()
     );
     assert_exactly_once(&emu, 0..8);
-    let sizes: Vec<(u16, usize)> = emu
-        .requests()
-        .iter()
-        .map(|r| (r.status, r.item_count))
-        .collect();
     assert_eq!(
-        sizes,
+        answers(&emu),
         [
             (413, 8),
             (413, 4),
@@ -279,7 +282,11 @@ fn an_envelope_a_partial_answer_names_twice_is_sent_again_once() {
     let emu = emulator();
     let twice = r#"{"itemsReceived":4,"itemsAccepted":3,"errors":[
         {"index":1,"statusCode":500,"message":"busy"},{"index":1,"statusCode":500,"message":"busy"}]}"#;
-    let telemetry = four_at_a_time(&emu, fast(&emu), Step::partial([(1, 500)]).with_body(twice));
+    let telemetry = four_at_a_time(
+        &emu,
+        fast(&emu),
+        [Step::partial([(1, 500)]).with_body(twice)],
+    );
     emit(&telemetry, 0..4);
     assert!(
         telemetry.flush(Duration::from_secs(10)).unwrap(),
@@ -287,12 +294,7 @@ fn an_envelope_a_partial_answer_names_twice_is_sent_again_once() {
         telemetry.stats()
     );
     assert_exactly_once(&emu, 0..4);
-    let resent: Vec<(u16, usize)> = emu
-        .requests()
-        .iter()
-        .map(|r| (r.status, r.item_count))
-        .collect();
-    assert_eq!(resent, [(206, 4), (200, 1)]);
+    assert_eq!(answers(&emu), [(206, 4), (200, 1)]);
     let s = assert_accounted(&telemetry);
     assert_eq!((s.items_delivered, s.envelopes_rejected), (1 + 4, 0));
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
@@ -312,7 +314,11 @@ fn a_partial_answer_with_an_unreadable_item_error_sends_the_request_again() {
     ] {
         let emu = emulator();
         let body = format!(r#"{{"itemsReceived":4,"itemsAccepted":3,"errors":[{odd}]}}"#);
-        let telemetry = four_at_a_time(&emu, fast(&emu), Step::partial([(1, 500)]).with_body(body));
+        let telemetry = four_at_a_time(
+            &emu,
+            fast(&emu),
+            [Step::partial([(1, 500)]).with_body(body)],
+        );
         emit(&telemetry, 0..4);
         assert!(telemetry.flush(Duration::from_secs(10)).unwrap(), "{odd}");
         let seen = arrivals(&emu.envelopes());
@@ -340,14 +346,15 @@ fn an_answer_claiming_more_than_was_sent_counts_only_what_was_sent() {
         r#"{{"itemsReceived":{0},"itemsAccepted":{0},"errors":[]}}"#,
         u64::MAX
     );
-    let telemetry = fast(&emu).max_batch_size(4).build().unwrap();
-    warm_up(&telemetry, &emu);
+    let telemetry = four_at_a_time(
+        &emu,
+        fast(&emu),
+        [
+            Step::ok().with_body(absurd.clone()),
+            Step::ok().with_body(absurd),
+        ],
+    );
     let before = telemetry.stats();
-    emu.set_faults(FaultPlan::sequence([
-        Step::ok().with_body(absurd.clone()),
-        Step::ok().with_body(absurd),
-    ]))
-    .unwrap();
     emit(&telemetry, 0..8);
     assert!(telemetry.flush(Duration::from_secs(10)).unwrap());
     assert_exactly_once(&emu, 0..8);
@@ -372,7 +379,7 @@ fn an_answer_whose_body_never_ends_is_cut_off_and_the_data_counts_as_delivered()
     let telemetry = four_at_a_time(
         &emu,
         fast(&emu).request_timeout(Duration::from_secs(120)),
-        Step::ok().with_endless_body(),
+        [Step::ok().with_endless_body()],
     );
     emit(&telemetry, 0..4);
     assert!(
