@@ -85,40 +85,113 @@ pub(crate) fn content(
     c
 }
 
-/// The JSON text, within [`MAX_CONTENT_BYTES`] and still JSON: while it is
-/// too long, the longest string in it is shortened (at a character
-/// boundary, ending in `…`), so a reader can still parse what arrives.
+/// The JSON text, within [`MAX_CONTENT_BYTES`] and still JSON: when it is
+/// too long, every string longer than one cap is cut to it (at a character
+/// boundary, ending in `…`), the cap being the largest that fits, so a
+/// long conversation keeps the start of each of its parts rather than a few
+/// whole ones. Two serialisations and two walks, whatever the size: a
+/// 10 MB response costs the worker the same few passes over it as a small
+/// one costs, not one per string cut.
 fn fitted(mut v: Value) -> String {
-    for _ in 0..64 {
-        let text = v.to_string();
-        let Some(over) = text.len().checked_sub(MAX_CONTENT_BYTES).filter(|o| *o > 0) else {
-            return text;
-        };
-        let Some(longest) = longest_string(&mut v) else {
-            break;
-        };
-        // Escapes make the text longer than the string: cut a little more.
-        let keep = longest.len().saturating_sub(over + over / 8 + 16);
-        let cut = crate::text::truncated(longest, keep).to_string();
-        *longest = format!("{cut}…");
+    let text = v.to_string();
+    if text.len() <= MAX_CONTENT_BYTES {
+        return text;
     }
-    // Nothing left to shorten (a structure too large by itself).
-    Value::Array(Vec::new()).to_string()
+    let mut lengths = Vec::new();
+    visit_strings(&mut v, &mut |s| lengths.push(escaped_len(s)));
+    // What the text takes besides its strings' contents: brackets, keys,
+    // quotes, numbers. Cutting strings cannot shrink it.
+    let structure = text.len() - lengths.iter().sum::<usize>();
+    let Some(cap) = MAX_CONTENT_BYTES
+        .checked_sub(structure)
+        .and_then(|room| largest_cap(&lengths, room))
+    else {
+        // A structure too large by itself (keys, numbers, nesting).
+        return Value::Array(Vec::new()).to_string();
+    };
+    visit_strings(&mut v, &mut |s| {
+        if escaped_len(s) > cap {
+            let end = escaped_prefix(s, cap);
+            s.truncate(end);
+            s.push(ELLIPSIS);
+        }
+    });
+    v.to_string()
 }
 
-fn longest_string(v: &mut Value) -> Option<&mut String> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Array(a) => a
-            .iter_mut()
-            .filter_map(longest_string)
-            .max_by_key(|s| s.len()),
-        Value::Object(o) => o
-            .values_mut()
-            .filter_map(longest_string)
-            .max_by_key(|s| s.len()),
-        _ => None,
+const ELLIPSIS: char = '…';
+
+/// The largest cap such that the strings, each cut to it and given an
+/// ellipsis when longer, take at most `room` bytes; `None` when even a cap
+/// of nothing does not fit. Their cost only grows with the cap, so a
+/// binary search over it.
+fn largest_cap(lengths: &[usize], room: usize) -> Option<usize> {
+    let cost = |cap: usize| -> usize {
+        lengths
+            .iter()
+            .map(|&l| {
+                if l > cap {
+                    cap + ELLIPSIS.len_utf8()
+                } else {
+                    l
+                }
+            })
+            .sum()
+    };
+    if cost(0) > room {
+        return None;
     }
+    let (mut fits, mut over) = (0, lengths.iter().copied().max().unwrap_or(0));
+    while fits + 1 < over {
+        let mid = fits + (over - fits) / 2;
+        match cost(mid) <= room {
+            true => fits = mid,
+            false => over = mid,
+        }
+    }
+    Some(fits)
+}
+
+/// Calls `f` on every string value (not keys: they are the structure).
+fn visit_strings(v: &mut Value, f: &mut impl FnMut(&mut String)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Array(a) => a.iter_mut().for_each(|v| visit_strings(v, f)),
+        Value::Object(o) => o.values_mut().for_each(|v| visit_strings(v, f)),
+        _ => {}
+    }
+}
+
+/// What `c` takes between a JSON string's quotes as serde_json writes it:
+/// the quote and backslash escaped, control characters as `\n`-style or
+/// `\u00XX` escapes, everything else as its UTF-8.
+fn escaped_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 2,
+        '\0'..='\u{1f}' => 6,
+        c => c.len_utf8(),
+    }
+}
+
+fn escaped_len(s: &str) -> usize {
+    // Most text needs no escape: its length is its bytes'.
+    match s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        true => s.chars().map(escaped_char_len).sum(),
+        false => s.len(),
+    }
+}
+
+/// The byte length of the longest prefix of `s` at a character boundary
+/// that takes at most `cap` bytes escaped.
+fn escaped_prefix(s: &str, cap: usize) -> usize {
+    let mut taken = 0;
+    for (i, c) in s.char_indices() {
+        taken += escaped_char_len(c);
+        if taken > cap {
+            return i;
+        }
+    }
+    s.len()
 }
 
 /// Genkit's roles in the conventions' words.
@@ -282,5 +355,98 @@ mod tests {
         let ours = write(false);
         let props = &ours[0]["data"]["baseData"]["properties"];
         assert!(props.get("gen_ai.input.messages").is_none());
+    }
+    /// The escaped lengths the cap is computed with are serde_json's own.
+    #[test]
+    fn escaped_lengths_are_serde_jsons() {
+        let odd = ['\u{7f}', '\u{2028}', '\u{fffd}', '\u{10ffff}', 'é', '€'];
+        for c in (0..0x100u32).filter_map(char::from_u32).chain(odd) {
+            let text = c.to_string();
+            let written = serde_json::to_string(&text).unwrap().len() - 2;
+            assert_eq!(escaped_len(&text), written, "{c:?}");
+        }
+        let mixed = "a\"b\\c\nd\u{1}é€😀";
+        assert_eq!(
+            escaped_len(mixed),
+            serde_json::to_string(mixed).unwrap().len() - 2
+        );
+        for cap in 0..=escaped_len(mixed) {
+            let end = escaped_prefix(mixed, cap);
+            let written = serde_json::to_string(&mixed[..end]).unwrap().len() - 2;
+            assert!(written <= cap, "cap {cap}: {written}");
+            let next = mixed[end..].chars().next().map_or(0, escaped_char_len);
+            assert!(end == mixed.len() || written + next > cap, "cap {cap}");
+        }
+    }
+
+    fn texts(n: usize, each: &str) -> Value {
+        let parts: Vec<Value> = (0..n)
+            .map(|i| json!({"text": format!("{i}:{each}")}))
+            .collect();
+        json!({"messages": [{"role": "user", "content": parts}]})
+    }
+
+    /// A conversation of many long parts keeps the start of every part,
+    /// each cut to one cap, and uses most of the room; it used to cut 64
+    /// strings to nothing and then give up, sending `[]`.
+    #[test]
+    fn many_long_parts_each_keep_their_start() {
+        let each = "word \"quoted\"\nline é ".repeat(60); // about 1.4 KB
+        let input = texts(1000, &each).to_string();
+        let c = content(Some(&input), None, None);
+        let written = c.input_messages.unwrap();
+        assert!(written.len() <= MAX_CONTENT_BYTES, "{}", written.len());
+        assert!(
+            written.len() > MAX_CONTENT_BYTES * 9 / 10,
+            "{}",
+            written.len()
+        );
+        let parsed: Value = serde_json::from_str(&written).expect("still JSON");
+        let parts = parsed[0]["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 1000);
+        let lengths: Vec<usize> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let text = p["content"].as_str().unwrap();
+                let kept = text.strip_suffix('…').expect("cut");
+                assert!(format!("{i}:{each}").starts_with(kept), "part {i}");
+                kept.len()
+            })
+            .collect();
+        assert!(lengths.iter().all(|&l| l > 100), "{:?}", &lengths[..8]);
+    }
+
+    /// Short strings stay whole while the one long string is cut to fit.
+    #[test]
+    fn only_strings_over_the_cap_are_cut() {
+        let mut input = texts(10, "short");
+        input["messages"][0]["content"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"text": "x".repeat(3 << 20)}));
+        let written = content(Some(&input.to_string()), None, None)
+            .input_messages
+            .unwrap();
+        assert!(written.len() <= MAX_CONTENT_BYTES);
+        assert!(written.len() > MAX_CONTENT_BYTES - 16, "{}", written.len());
+        let parsed: Value = serde_json::from_str(&written).unwrap();
+        let parts = parsed[0]["parts"].as_array().unwrap();
+        for (i, p) in parts[..10].iter().enumerate() {
+            assert_eq!(p["content"], format!("{i}:short"));
+        }
+        assert!(parts[10]["content"].as_str().unwrap().ends_with("x…"));
+    }
+
+    /// A structure too large by itself, with nothing long to cut, is sent
+    /// as an empty list rather than as JSON cut short.
+    #[test]
+    fn a_structure_too_large_by_itself_is_an_empty_list() {
+        let parts: Vec<Value> = (0..40_000)
+            .map(|i| json!({"toolRequest": {"name": "t", "ref": i, "input": {"n": i}}}))
+            .collect();
+        let input = json!({"messages": [{"role": "model", "content": parts}]});
+        let written = content(Some(&input.to_string()), None, None).input_messages;
+        assert_eq!(written.as_deref(), Some("[]"));
     }
 }
