@@ -780,6 +780,14 @@ typedef struct genkit_azure_config {
      */
     const char *const *agent_flows;
     size_t agent_flow_count;
+    /**
+     * Bytes of content the ingest queue holds, and the spill queue too;
+     * past that, items spill to disk or are dropped and counted, as past
+     * `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
+     * Counted as `max_batch_bytes` counts a batch. An item alone in the
+     * queue is taken whatever its size.
+     */
+    uint64_t max_queue_bytes;
 } genkit_azure_config;
 
 /**
@@ -1066,7 +1074,8 @@ typedef struct genkit_azure_stats {
      */
     uint64_t items_export_failed;
     /**
-     * Spans and logs refused because the queue was full.
+     * Spans and logs refused because the queue was full (in items or in
+     * bytes: `queue_capacity`, `max_queue_bytes`).
      */
     uint64_t dropped_queue_full;
     /**

@@ -170,6 +170,90 @@ fn without_persistence_an_overflow_is_counted_as_dropped() {
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
 
+/// An item carrying `bytes` of content (a prompt, a model's output).
+fn large_log(i: usize, bytes: usize) -> genkit_azure::LogRecord {
+    log(i).with_attribute(genkit_azure::opentelemetry::KeyValue::new(
+        "genkit:output",
+        "x".repeat(bytes),
+    ))
+}
+
+/// The queue is bounded in bytes too: a burst of large items fills it long
+/// before its item count, and the rest are dropped and counted, every
+/// accepted one delivered.
+#[test]
+fn large_items_overflow_the_queue_by_bytes() {
+    let emu = emulator();
+    let telemetry = builder(&emu).max_queue_bytes(64 * 1024).build().unwrap();
+    let n = 400; // 8 KiB each: 3.2 MiB, far under 65,536 items
+    let accepted: Vec<usize> = (0..n)
+        .filter(|i| telemetry.emit_log(large_log(*i, 8 * 1024)).unwrap() == Pushed::Accepted)
+        .collect();
+    let stats = telemetry.stats();
+    let dropped = (n - accepted.len()) as u64;
+    assert!(dropped > 0, "a 64 KiB queue held 3.2 MiB: {stats:?}");
+    assert_eq!(stats.dropped_queue_full, dropped);
+    assert_eq!(stats.logs_accepted, accepted.len() as u64);
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    let seen = arrivals(&emu.envelopes());
+    for i in &accepted {
+        assert_eq!(seen.get(&format!("item {i}")), Some(&1), "item {i}");
+    }
+    assert_eq!(seen.len(), accepted.len());
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// An item larger than the whole bound is taken when the queue is empty,
+/// and delivered (its value cut to the service's limit by the writer).
+#[test]
+fn an_item_larger_than_the_byte_bound_passes_alone() {
+    let emu = emulator();
+    let telemetry = builder(&emu).max_queue_bytes(64 * 1024).build().unwrap();
+    assert_eq!(
+        telemetry.emit_log(large_log(0, 1 << 20)).unwrap(),
+        Pushed::Accepted
+    );
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    assert_eq!(arrivals(&emu.envelopes()).get("item 0"), Some(&1));
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+/// With persistence, what the byte bound refuses spills to disk and
+/// arrives later, once.
+#[test]
+fn large_items_past_the_byte_bound_spill_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator();
+    let telemetry = pipeline_to(emu.port(), dir.path())
+        .max_queue_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    let n = 400;
+    let accepted: Vec<usize> = (0..n)
+        .filter(|i| telemetry.emit_log(large_log(*i, 8 * 1024)).unwrap() == Pushed::Accepted)
+        .collect();
+    let stats = telemetry.stats();
+    assert!(stats.spilled_items > 0, "{stats:?}");
+    assert_eq!(stats.dropped_queue_full, (n - accepted.len()) as u64);
+    assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let all_in = || {
+        let seen = arrivals(&emu.envelopes());
+        accepted
+            .iter()
+            .all(|i| seen.contains_key(&format!("item {i}")))
+    };
+    while !all_in() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = arrivals(&emu.envelopes());
+    for i in &accepted {
+        assert_eq!(seen.get(&format!("item {i}")), Some(&1), "item {i}");
+    }
+    assert_eq!(seen.len(), accepted.len());
+    telemetry.shutdown(Duration::from_secs(5)).unwrap();
+}
+
 #[test]
 fn shutdown_during_an_outage_persists_and_the_next_process_sends_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -201,6 +201,12 @@ pub struct genkit_azure_config {
     /// count is 0.
     pub agent_flows: *const *const c_char,
     pub agent_flow_count: usize,
+    /// Bytes of content the ingest queue holds, and the spill queue too;
+    /// past that, items spill to disk or are dropped and counted, as past
+    /// `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
+    /// Counted as `max_batch_bytes` counts a batch. An item alone in the
+    /// queue is taken whatever its size.
+    pub max_queue_bytes: u64,
 }
 
 /// One model's prices, for `genkit_azure_config.model_prices`.
@@ -303,6 +309,7 @@ number_fields! {
     retry_base_delay_ms: u32,
     retry_max_delay_ms: u32,
     max_backlog_bytes: u64,
+    max_queue_bytes: u64,
     gzip_level: u32,
     max_disk_bytes: u64,
     disk_retention_ms: u32,

@@ -59,7 +59,8 @@ pub struct genkit_azure_stats {
     /// Spans and logs lost because their batch could not be mapped or sent
     /// (including a batch a panicking task let go of).
     pub items_export_failed: u64,
-    /// Spans and logs refused because the queue was full.
+    /// Spans and logs refused because the queue was full (in items or in
+    /// bytes: `queue_capacity`, `max_queue_bytes`).
     pub dropped_queue_full: u64,
     /// Spans and logs still queued when shutdown's timeout ran out (or the
     /// handle was freed without shutdown).

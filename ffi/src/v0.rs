@@ -122,6 +122,7 @@ impl From<&genkit_azure_config_v0> for genkit_azure_config {
             model_price_count: 0,
             agent_flows: std::ptr::null(),
             agent_flow_count: 0,
+            max_queue_bytes: 0,
         }
     }
 }

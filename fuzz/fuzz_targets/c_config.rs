@@ -142,6 +142,8 @@ struct Config {
     sampling_ratio: Ratio,
     traces_per_second: Ratio,
     flags: [bool; 8],
+    // Last, so the corpus's inputs still decode as they did before it.
+    max_queue_bytes: N64,
 }
 
 #[derive(Default)]
@@ -241,6 +243,7 @@ fuzz_target!(|c: Config| {
     cfg.retry_base_delay_ms = c.retry_base_delay_ms.get();
     cfg.retry_max_delay_ms = c.retry_max_delay_ms.get();
     cfg.max_backlog_bytes = c.max_backlog_bytes.get();
+    cfg.max_queue_bytes = c.max_queue_bytes.get();
     cfg.gzip_level = c.gzip_level.get();
     cfg.max_disk_bytes = c.max_disk_bytes.get();
     cfg.disk_retention_ms = c.disk_retention_ms.get();

@@ -58,6 +58,7 @@ class Telemetry:
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
+        max_queue_bytes: int | None = None,
         spill_capacity: int | None = None,
         max_concurrent_exports: int | None = None,
         request_timeout_s: float | None = None,

@@ -194,6 +194,9 @@ class AzureTelemetry:
             s, default 1 s.
         queue_capacity: Items the ingest queue holds; past that, items spill to disk or
             are dropped and counted. 1 to 16777216 items, default 65536 items.
+        max_queue_bytes: Bytes of content the ingest queue holds, and the spill queue
+            too; past that, items spill to disk or are dropped and counted, as past
+            ``queue_capacity``. 65536 to 1099511627776 bytes, default 268435456 bytes.
         spill_capacity: Items the spill queue holds, where spans and logs go to disk when
             the ingest queue is full. 1 to 16777216 items, default 65536 items.
         max_concurrent_exports: Export requests in flight at once. 1 to 64 requests,
@@ -276,6 +279,7 @@ class AzureTelemetry:
         max_batch_bytes: int | None = None,
         batch_delay_s: float | None = None,
         queue_capacity: int | None = None,
+        max_queue_bytes: int | None = None,
         spill_capacity: int | None = None,
         max_concurrent_exports: int | None = None,
         request_timeout_s: float | None = None,
@@ -328,6 +332,7 @@ class AzureTelemetry:
             max_batch_bytes=max_batch_bytes,
             batch_delay_s=batch_delay_s,
             queue_capacity=queue_capacity,
+            max_queue_bytes=max_queue_bytes,
             spill_capacity=spill_capacity,
             max_concurrent_exports=max_concurrent_exports,
             request_timeout_s=request_timeout_s,

@@ -91,7 +91,8 @@ counters! {
     /// Spans and logs lost because their batch could not be mapped or sent
     /// (including a batch a panicking task let go of).
     items_export_failed,
-    /// Spans and logs refused because the queue was full.
+    /// Spans and logs refused because the queue was full (in items or in
+    /// bytes: `queue_capacity`, `max_queue_bytes`).
     dropped_queue_full,
     /// Spans and logs still queued when shutdown's timeout ran out.
     dropped_shut_down,

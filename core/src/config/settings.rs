@@ -140,6 +140,14 @@ macro_rules! for_each_setting {
                 ///
                 /// The caller never waits for room.
                 queue_capacity: usize, Count("items"), default 65_536, range 1, 16_777_216;
+                /// Bytes of content the ingest queue holds, and the spill queue too; past that, items spill to disk or are dropped and counted, as past `queue_capacity`.
+                ///
+                /// Counted as `max_batch_bytes` counts a batch. A Genkit span
+                /// carries its prompt and the model's output, so a count alone
+                /// would let a burst of large responses (images as data URLs)
+                /// hold gigabytes while the worker is behind. An item alone in
+                /// the queue is taken whatever its size.
+                max_queue_bytes: u64, Bytes, default 256 << 20, range 64 << 10, 1 << 40;
                 /// Items the spill queue holds, where spans and logs go to disk when the ingest queue is full.
                 ///
                 /// Used only with persistence on; its consumer writes them

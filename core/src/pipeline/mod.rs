@@ -10,6 +10,7 @@ mod enrich;
 mod failures;
 mod msg;
 mod pending;
+pub(crate) mod queue;
 mod spill;
 mod worker;
 

@@ -32,21 +32,6 @@ pub(crate) struct ShutdownMarker {
     pub done: SyncSender<u64>,
 }
 
-/// The next item left in a queue its consumer closed, or `None` once none
-/// is left or `deadline` passed. `recv`, not `try_recv`: a push that took
-/// its place before the close may not have put its item in yet, and
-/// `try_recv` would call the queue empty while that item (already counted
-/// as accepted) is on its way; `recv` waits for every such push.
-pub(crate) async fn left_after_close(
-    rx: &mut tokio::sync::mpsc::Receiver<Msg>,
-    deadline: Instant,
-) -> Option<Msg> {
-    tokio::time::timeout_at(deadline.into(), rx.recv())
-        .await
-        .ok()
-        .flatten()
-}
-
 const _: () = assert!(std::mem::size_of::<Msg>() <= 24, "a queue slot grew");
 
 impl Msg {

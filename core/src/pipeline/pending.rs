@@ -5,7 +5,7 @@
 
 use super::msg::Msg;
 use crate::envelopes::Batch;
-use crate::ingest::{Custom, LogRecord, PackedSpan};
+use crate::ingest::{Custom, LogRecord, MetricPoint, PackedSpan};
 use opentelemetry::{KeyValue, Value};
 use std::mem;
 
@@ -61,6 +61,12 @@ impl Weighed for LogRecord {
 impl Weighed for Custom {
     fn weight(&self) -> usize {
         64 + self.text_bytes() + attributes_weight(self.properties())
+    }
+}
+
+impl Weighed for MetricPoint {
+    fn weight(&self) -> usize {
+        64 + self.name.len() + attributes_weight(&self.attributes)
     }
 }
 

@@ -8,17 +8,17 @@
 //! metrics or logs, and no failure-source mark (see `enrich.rs`). Under an
 //! overload that spills, Genkit's metrics undercount by `spilled_items`' spans.
 
-use super::msg::{left_after_close, Msg};
+use super::msg::Msg;
 use super::pending::{BatchLimits, Gathering};
+use super::queue::Receiver;
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{fit, Payload, RequestLimits, Storage};
 use crate::diagnostics::Diagnostics;
 use crate::envelopes::{AzureExporter, Batch};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub(crate) struct Spill {
-    pub rx: mpsc::Receiver<Msg>,
+    pub rx: Receiver,
     pub exporter: Arc<AzureExporter>,
     pub storage: Arc<Storage>,
     pub ledger: Ledger,
@@ -55,7 +55,7 @@ impl Spill {
                 }
                 Err(Msg::Shutdown(marker)) => {
                     self.rx.close();
-                    while let Some(m) = left_after_close(&mut self.rx, marker.deadline).await {
+                    while let Some(m) = self.rx.left_after_close(marker.deadline).await {
                         if let Ok(Some(batch)) = gathering.push(m) {
                             self.persist(batch).await;
                         }

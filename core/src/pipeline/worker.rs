@@ -13,8 +13,9 @@
 use super::agents;
 use super::collection::CollectionRequests;
 use super::enrich::{Enricher, GenkitOptions};
-use super::msg::{left_after_close, Msg, ShutdownMarker};
+use super::msg::{Msg, ShutdownMarker};
 use super::pending::{BatchLimits, Gathering};
+use super::queue::Receiver;
 use crate::accounting::{Counters, DropReason, Fate, Ledger};
 use crate::delivery::{Delivery, Payload};
 use crate::envelopes::{AzureExporter, Batch, MetricsRecorder, Recorded};
@@ -22,7 +23,7 @@ use crate::ingest::{LogRecord, PackedSpan};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 
 /// How long the worker lets items gather after draining the queue.
 const LINGER: Duration = Duration::from_millis(2);
@@ -61,7 +62,7 @@ pub(crate) struct WorkerSettings {
 }
 
 pub(crate) struct Worker {
-    rx: mpsc::Receiver<Msg>,
+    rx: Receiver,
     exporter: Arc<AzureExporter>,
     delivery: Arc<Delivery>,
     counters: Arc<Counters>,
@@ -89,7 +90,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub fn new(
-        rx: mpsc::Receiver<Msg>,
+        rx: Receiver,
         exporter: Arc<AzureExporter>,
         delivery: Arc<Delivery>,
         ledger: Ledger,
@@ -151,10 +152,10 @@ impl Worker {
             // next span's bytes load while this one is handled (see
             // `PackedSpan::prefetch`). Nothing is taken past a shutdown
             // marker, which drains the queue itself.
-            let mut next = self.rx.try_recv().ok();
+            let mut next = self.rx.try_recv();
             while let Some(msg) = next.take() {
                 if !matches!(msg, Msg::Shutdown(_)) {
-                    next = self.rx.try_recv().ok();
+                    next = self.rx.try_recv();
                     if let Some(Msg::Span(span)) = &next {
                         span.prefetch();
                     }
@@ -185,7 +186,7 @@ impl Worker {
         };
         let ShutdownMarker { deadline, done } = *marker;
         self.rx.close();
-        while let Some(msg) = left_after_close(&mut self.rx, deadline).await {
+        while let Some(msg) = self.rx.left_after_close(deadline).await {
             self.handle(msg).await;
         }
         self.release_held().await;

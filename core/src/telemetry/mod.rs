@@ -28,7 +28,7 @@ use crate::ingest::{
     TrackedException,
 };
 use crate::pipeline::{
-    BatchLimits, CollectionRequests, Msg, ShutdownMarker, Spill, Worker, WorkerSettings,
+    queue, BatchLimits, CollectionRequests, Msg, ShutdownMarker, Spill, Worker, WorkerSettings,
 };
 use block_on::block_on_until;
 use opentelemetry::trace::SpanId;
@@ -38,7 +38,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc::error::TrySendError;
 
 /// What happened to an item handed to the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +63,9 @@ pub struct AzureTelemetry {
 
 #[derive(Debug)]
 struct Inner {
-    tx: mpsc::Sender<Msg>,
+    tx: queue::Sender,
     /// Where spans and logs go when `tx` is full; `None` without persistence.
-    spill_tx: Option<mpsc::Sender<Msg>>,
+    spill_tx: Option<queue::Sender>,
     /// Batch ids below this were covered by an earlier flush.
     flushed_below: Mutex<u64>,
     delivery: Arc<Delivery>,
@@ -189,7 +189,7 @@ impl AzureTelemetry {
             max_bytes: config.max_batch_bytes,
         };
         let collection_requests = Arc::new(CollectionRequests::default());
-        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let (tx, rx) = queue::queue(config.queue_capacity, config.max_queue_bytes);
         // Live Metrics: its tap goes to the worker, its cycle to the runtime.
         let (live, live_cycle) = crate::live::start(crate::live::LiveStart {
             // `exports.custom` is off only in an unforced Genkit dev session,
@@ -234,7 +234,7 @@ impl AzureTelemetry {
         );
         runtime.spawn(worker.run());
         let spill_tx = storage_for_spill.map(|storage| {
-            let (spill_tx, spill_rx) = mpsc::channel(config.spill_capacity);
+            let (spill_tx, spill_rx) = queue::queue(config.spill_capacity, config.max_queue_bytes);
             runtime.spawn(
                 Spill {
                     rx: spill_rx,
@@ -581,7 +581,7 @@ impl AzureTelemetry {
         queues
             .map(|tx| {
                 let (reply_tx, reply_rx) = std_mpsc::sync_channel(1);
-                match block_on_until(tx.send(marker(reply_tx)), deadline) {
+                match block_on_until(tx.send_marker(marker(reply_tx)), deadline) {
                     Some(Ok(())) => reply_rx
                         .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                         .ok(),
