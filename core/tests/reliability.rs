@@ -14,8 +14,16 @@ use std::time::{Duration, Instant};
 /// `_OTELRESOURCE_` metric, so that wait can end while the last item is still
 /// being resent from disk (a flush counts a spilled item as persisted).
 fn assert_exactly_once(emu: &Emulator, n: usize) {
+    assert_these_once(emu, &(0..n).collect::<Vec<_>>());
+}
+
+/// The items numbered `items`, and no others, each arrived once (waiting
+/// for them as [`assert_exactly_once`] does).
+fn assert_these_once(emu: &Emulator, items: &[usize]) {
     let all_in = |seen: &std::collections::HashMap<String, usize>| {
-        (0..n).all(|i| seen.contains_key(&format!("item {i}")))
+        items
+            .iter()
+            .all(|i| seen.contains_key(&format!("item {i}")))
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = arrivals(&emu.envelopes());
@@ -23,7 +31,8 @@ fn assert_exactly_once(emu: &Emulator, n: usize) {
         std::thread::sleep(Duration::from_millis(50));
         seen = arrivals(&emu.envelopes());
     }
-    let missing: Vec<_> = (0..n)
+    let missing: Vec<_> = items
+        .iter()
         .filter(|i| !seen.contains_key(&format!("item {i}")))
         .collect();
     let twice: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
@@ -34,7 +43,7 @@ fn assert_exactly_once(emu: &Emulator, n: usize) {
         &missing[..missing.len().min(5)]
     );
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
-    assert_eq!(seen.len(), n);
+    assert_eq!(seen.len(), items.len());
 }
 
 fn pipeline_to(port: u16, dir: &Path) -> genkit_azure::AzureTelemetryBuilder {
@@ -195,11 +204,7 @@ fn large_items_overflow_the_queue_by_bytes() {
     assert_eq!(stats.dropped_queue_full, dropped);
     assert_eq!(stats.logs_accepted, accepted.len() as u64);
     assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
-    let seen = arrivals(&emu.envelopes());
-    for i in &accepted {
-        assert_eq!(seen.get(&format!("item {i}")), Some(&1), "item {i}");
-    }
-    assert_eq!(seen.len(), accepted.len());
+    assert_these_once(&emu, &accepted);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
 
@@ -236,21 +241,7 @@ fn large_items_past_the_byte_bound_spill_to_disk() {
     assert!(stats.spilled_items > 0, "{stats:?}");
     assert_eq!(stats.dropped_queue_full, (n - accepted.len()) as u64);
     assert!(telemetry.flush(Duration::from_secs(20)).unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let all_in = || {
-        let seen = arrivals(&emu.envelopes());
-        accepted
-            .iter()
-            .all(|i| seen.contains_key(&format!("item {i}")))
-    };
-    while !all_in() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let seen = arrivals(&emu.envelopes());
-    for i in &accepted {
-        assert_eq!(seen.get(&format!("item {i}")), Some(&1), "item {i}");
-    }
-    assert_eq!(seen.len(), accepted.len());
+    assert_these_once(&emu, &accepted);
     telemetry.shutdown(Duration::from_secs(5)).unwrap();
 }
 
