@@ -54,9 +54,11 @@
 //! Held spans are released when their main agent ends, on every flush and
 //! at shutdown (then without the conversation; calls whose agent is known
 //! go under it, the others under their true parent), and when the table
-//! reaches its cap, in spans awaited or spans held (then everything waiting
-//! goes as it is: a parent that never ends here, spilled or not sampled, or
-//! an agent running very long, cannot keep spans or memory for good).
+//! reaches its cap, in spans awaited, spans held or their bytes (then
+//! everything waiting goes as it is: a parent that never ends here, spilled
+//! or not sampled, or an agent running very long, cannot keep spans or memory
+//! for good; an agent whose calls carry large prompts and outputs holds no
+//! more than [`MAX_HELD_BYTES`] of them).
 
 use super::BySpanId;
 use crate::ingest::PackedSpan;
@@ -64,6 +66,11 @@ use crate::ingest::PackedSpan;
 /// Spans awaited, and spans held, at most; past it the table is emptied
 /// (see the module doc).
 pub(crate) const MAX_PENDING: usize = 8192;
+
+/// The packed bytes of the spans held, at most; past it the table is
+/// emptied as at [`MAX_PENDING`]. 8,192 model calls of a long agent run,
+/// each with its prompt and output, could otherwise hold gigabytes.
+pub(crate) const MAX_HELD_BYTES: usize = 64 << 20;
 
 /// How often the worker sweeps spans held tentatively, at least: every
 /// batch delay (the latency the app chose for its telemetry), but not more
@@ -107,6 +114,9 @@ struct Held {
     tentative: bool,
     /// The sweep generation it was held in (see [`Agents::sweep`]).
     since: u32,
+    /// Its packed bytes when it was held, as counted in `Agents::held`
+    /// (records added while it waits, its agents' names, are not).
+    bytes: usize,
 }
 
 /// What waits on one span's end.
@@ -140,9 +150,10 @@ pub(crate) struct Agents {
     /// Export model and tool calls under their agent.
     reparent: bool,
     waiting: BySpanId<Waiting>,
-    /// Spans held in `waiting`, all entries together.
-    held: usize,
+    /// Spans held in `waiting`, all entries together, and their bytes.
+    held: Load,
     cap: usize,
+    max_bytes: usize,
     /// An agent has run in this process: spans Genkit did not make wait on
     /// their parents to learn whether they run inside one.
     agents_seen: bool,
@@ -156,11 +167,16 @@ impl Agents {
     }
 
     pub fn with_cap(reparent: bool, cap: usize) -> Self {
+        Self::with_caps(reparent, cap, MAX_HELD_BYTES)
+    }
+
+    pub fn with_caps(reparent: bool, cap: usize, max_bytes: usize) -> Self {
         Self {
             reparent,
             waiting: BySpanId::default(),
-            held: 0,
+            held: Load::default(),
             cap: cap.max(1),
+            max_bytes,
             agents_seen: false,
             generation: 0,
         }
@@ -226,7 +242,7 @@ impl Agents {
                     self.forward(seen.parent, w, released);
                 } else {
                     // The main agent: its session is their conversation.
-                    self.held -= w.held.len();
+                    self.held.remove(Load::of(&w.held));
                     release(&mut w.held, session, released);
                     let tokens = Waiting {
                         held: Vec::new(),
@@ -251,14 +267,15 @@ impl Agents {
                 if self.room(released) {
                     let reparent = self.reparent && seen.call_inside_agent && !seen.child_of_agent;
                     let held = Held {
+                        bytes: span.heap_bytes(),
                         span,
                         reparent,
                         agent: None,
                         tentative,
                         since: self.generation,
                     };
+                    self.held.add(Load::of(std::slice::from_ref(&held)));
                     self.waiting.entry(parent).or_default().held.push(held);
-                    self.held += 1;
                     return None;
                 }
             }
@@ -289,7 +306,8 @@ impl Agents {
             }
             return;
         }
-        self.held -= release_where(&mut w.held, |h| h.tentative, released);
+        let gone = release_where(&mut w.held, |h| h.tentative, released);
+        self.held.remove(gone);
     }
 
     /// Hands what waited on a span to its parent; at a root (or a remote
@@ -303,7 +321,7 @@ impl Agents {
                 self.waiting.entry(p).or_default().merge(w);
             }
             _ => {
-                self.held -= w.held.len();
+                self.held.remove(Load::of(&w.held));
                 release(&mut w.held, None, released);
             }
         }
@@ -312,13 +330,16 @@ impl Agents {
     /// Whether a new entry or span fits; at the cap, everything held is
     /// released as it is and the table starts again empty.
     fn room(&mut self, released: &mut Vec<PackedSpan>) -> bool {
-        if self.waiting.len() < self.cap && self.held < self.cap {
+        if self.waiting.len() < self.cap
+            && self.held.spans < self.cap
+            && self.held.bytes < self.max_bytes
+        {
             return true;
         }
         for (_, mut w) in self.waiting.drain() {
             release(&mut w.held, None, released);
         }
-        self.held = 0;
+        self.held = Load::default();
         true
     }
 
@@ -335,12 +356,12 @@ impl Agents {
         self.generation = self.generation.wrapping_add(1);
         let recent = [self.generation, self.generation.wrapping_sub(1)];
         let stale = |h: &Held| h.tentative && !recent.contains(&h.since);
-        let mut gone = 0;
+        let mut gone = Load::default();
         for w in self.waiting.values_mut() {
-            gone += release_where(&mut w.held, stale, released);
+            gone.add(release_where(&mut w.held, stale, released));
         }
-        if gone > 0 {
-            self.held -= gone;
+        if gone.spans > 0 {
+            self.held.remove(gone);
             self.waiting
                 .retain(|_, w| !w.held.is_empty() || w.tokens.is_some());
         }
@@ -357,7 +378,7 @@ impl Agents {
         for w in self.waiting.values_mut() {
             release(&mut w.held, None, released);
         }
-        self.held = 0;
+        self.held = Load::default();
         self.waiting.retain(|_, w| w.tokens.is_some());
     }
 
@@ -368,20 +389,46 @@ impl Agents {
     }
 }
 
-/// The held spans `which` picks go on as they are; how many did.
+/// Spans held, and their packed bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Load {
+    spans: usize,
+    bytes: usize,
+}
+
+impl Load {
+    fn of(held: &[Held]) -> Self {
+        Self {
+            spans: held.len(),
+            bytes: held.iter().map(|h| h.bytes).sum(),
+        }
+    }
+
+    fn add(&mut self, other: Load) {
+        self.spans += other.spans;
+        self.bytes += other.bytes;
+    }
+
+    fn remove(&mut self, other: Load) {
+        self.spans -= other.spans;
+        self.bytes -= other.bytes;
+    }
+}
+
+/// The held spans `which` picks go on as they are; what went.
 fn release_where(
     held: &mut Vec<Held>,
     which: impl Fn(&Held) -> bool,
     released: &mut Vec<PackedSpan>,
-) -> usize {
+) -> Load {
     if !held.iter().any(&which) {
-        return 0;
+        return Load::default();
     }
     let (go, stay): (Vec<Held>, Vec<Held>) = held.drain(..).partition(&which);
     *held = stay;
-    let n = go.len();
+    let gone = Load::of(&go);
     released.extend(go.into_iter().map(|h| h.span));
-    n
+    gone
 }
 
 /// Held spans go on: calls under their agent when it is known (and
@@ -671,10 +718,49 @@ mod tests {
                 None,
                 &mut released,
             );
-            assert!(a.held <= 4);
+            assert!(a.held.spans <= 4);
         }
         a.release_all(&mut released);
         assert_eq!(released.len(), 10, "every span goes out");
+    }
+
+    /// Calls carrying large outputs are held up to the byte cap; past it
+    /// everything held goes on as it is, every span once.
+    #[test]
+    fn held_bytes_are_bounded_too() {
+        let large = |id: u8| {
+            let mut p = SpanPacker::new(
+                [1; 16],
+                [id; 8],
+                Some([200; 8]),
+                false,
+                SpanKind::Internal,
+                0,
+                1,
+            );
+            p.attribute_str("genkit:output", &"x".repeat(10_000));
+            p.finish().unwrap()
+        };
+        let mut a = Agents::with_caps(true, 1000, 35_000);
+        let mut released = Vec::new();
+        for i in 1..=10u8 {
+            a.ended(
+                call(i, 200, None),
+                large(i),
+                true,
+                None,
+                None,
+                &mut released,
+            );
+            assert!(a.held.bytes <= 35_000 + 10_100, "{:?}", a.held);
+            assert!(a.held.spans <= 4, "{:?}", a.held);
+        }
+        assert!(!released.is_empty(), "the cap released some");
+        a.release_all(&mut released);
+        assert_eq!(a.held, Load::default());
+        let mut ids: Vec<u8> = released.iter().map(|s| read(s, |p| p.span_id[0])).collect();
+        ids.sort();
+        assert_eq!(ids, (1..=10).collect::<Vec<u8>>(), "every span once");
     }
 
     /// Spans held tentatively go on, as they are, by the second sweep after
@@ -699,7 +785,7 @@ mod tests {
             read(s, |p| assert_eq!(p.agent_names, None, "as it is"));
         }
         assert_eq!(a.len(), 1, "the model call still waits for its agent");
-        assert_eq!(a.held, 1);
+        assert_eq!(a.held.spans, 1);
         // When the parent ends at last, nothing is left of its children.
         assert!(end(&mut a, seen(11, None), r).is_some());
         assert_eq!(r.len(), 2);
@@ -803,7 +889,7 @@ mod tests {
                 assert_eq!(p.main_conversation_id, None);
             });
         }
-        assert_eq!((a.len(), a.held), (0, 0));
+        assert_eq!((a.len(), a.held), (0, Load::default()));
         // Under a root that is not Genkit's, and at a flush: as they are.
         r.clear();
         end(&mut a, foreign(20, 21), r);
@@ -817,7 +903,7 @@ mod tests {
         end(&mut a, foreign(30, 31), r);
         a.release_all(r);
         assert_eq!(r.len(), 3, "a flush lets it go");
-        assert_eq!(a.held, 0);
+        assert_eq!(a.held, Load::default());
     }
 
     #[test]
