@@ -176,6 +176,7 @@ static genkit_azure_handle *start(const char *endpoint, const char *ikey, long s
     config.connection_string = cs;
     config.service_name = "genkit-azure-bench";
     config.queue_capacity = (uint32_t)(spans + 8192);
+    config.max_queue_bytes = 1ULL << 40; /* in bytes too: every span may wait at once */
     config.request_timeout_ms = timeout_ms;
     genkit_azure_handle *h = NULL;
     genkit_azure_status st = genkit_azure_new(&config, &h);

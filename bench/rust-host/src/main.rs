@@ -283,7 +283,10 @@ fn build(args: &Args, endpoint: &str, request_timeout: Duration) -> (SdkTracerPr
                 .max_batch_size(args.batch_size)
                 .request_timeout(request_timeout);
             if args.variant != Variant::OursDefaultQueue {
-                builder = builder.queue_capacity(lossless_queue);
+                // In bytes too: every span may wait in the queue at once.
+                builder = builder
+                    .queue_capacity(lossless_queue)
+                    .max_queue_bytes(1 << 40);
             }
             if args.variant == Variant::OursSpansOnly {
                 builder = builder.disable_metrics(true).disable_logs(true);
