@@ -114,9 +114,6 @@ struct Held {
     tentative: bool,
     /// The sweep generation it was held in (see [`Agents::sweep`]).
     since: u32,
-    /// Its packed bytes when it was held, as counted in `Agents::held`
-    /// (records added while it waits, its agents' names, are not).
-    bytes: usize,
 }
 
 /// What waits on one span's end.
@@ -267,7 +264,6 @@ impl Agents {
                 if self.room(released) {
                     let reparent = self.reparent && seen.call_inside_agent && !seen.child_of_agent;
                     let held = Held {
-                        bytes: span.heap_bytes(),
                         span,
                         reparent,
                         agent: None,
@@ -300,7 +296,10 @@ impl Agents {
         if inside {
             for h in w.held.iter_mut().filter(|h| h.tentative) {
                 if let Some((nearest, main)) = names {
+                    // The span grows while held: its bytes are counted again.
+                    let before = h.span.heap_bytes();
                     h.span.agent_names(nearest, main);
+                    self.held.bytes = self.held.bytes - before + h.span.heap_bytes();
                 }
                 h.tentative = false;
             }
@@ -387,6 +386,16 @@ impl Agents {
     pub fn len(&self) -> usize {
         self.waiting.len()
     }
+
+    /// What is held, counted afresh (to check `held` against).
+    #[cfg(test)]
+    fn recount(&self) -> Load {
+        let mut all = Load::default();
+        for w in self.waiting.values() {
+            all.add(Load::of(&w.held));
+        }
+        all
+    }
 }
 
 /// Spans held, and their packed bytes.
@@ -400,7 +409,7 @@ impl Load {
     fn of(held: &[Held]) -> Self {
         Self {
             spans: held.len(),
-            bytes: held.iter().map(|h| h.bytes).sum(),
+            bytes: held.iter().map(|h| h.span.heap_bytes()).sum(),
         }
     }
 
@@ -829,6 +838,7 @@ mod tests {
             );
             let names = Some(("weatherAgent", "mainAgent"));
             assert!(end(&mut a, call(5, 3, None), names, None).is_none());
+            assert_eq!(a.held, a.recount(), "named while held: counted again");
             assert!(end(&mut a, inside(3, 2), None, None).is_none());
             let turn = Seen {
                 child_of_agent: true,
@@ -841,6 +851,7 @@ mod tests {
             };
             assert!(end(&mut a, agent, None, Some("s-1")).is_some());
             assert_eq!(a.len(), 0);
+            assert_eq!(a.held, Load::default());
             let mut ids: Vec<u8> = released.iter().map(id).collect();
             ids.sort();
             assert_eq!(ids, [2, 3, 4, 5, 6, 7]);

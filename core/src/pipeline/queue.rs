@@ -42,6 +42,7 @@ impl Bytes {
     /// Takes room for `n` bytes; false, taking none, when that would pass
     /// the bound. An item alone in the queue is taken whatever its size:
     /// it is in memory already, and the writer cuts its values.
+    #[inline]
     fn take(&self, n: u64) -> bool {
         let queued = self.queued.fetch_add(n, Relaxed) + n;
         if queued > self.max && queued > n {
@@ -51,6 +52,7 @@ impl Bytes {
         true
     }
 
+    #[inline]
     fn give_back(&self, n: u64) {
         self.queued.fetch_sub(n, Relaxed);
     }
@@ -59,6 +61,7 @@ impl Bytes {
 /// What a message holds for the byte bound: a span's packed bytes (its
 /// length is in the handle: the span's own bytes are not touched), a
 /// record's content as a batch weighs it; markers nothing.
+#[inline]
 fn size(msg: &Msg) -> u64 {
     let n = match msg {
         Msg::Span(span) => span.heap_bytes(),
@@ -79,6 +82,7 @@ pub(crate) struct Sender {
 impl Sender {
     /// Queues `msg` without waiting: `Full` (giving it back) when either
     /// bound is reached, `Closed` once the consumer closed the queue.
+    #[inline]
     pub fn try_send(&self, msg: Msg) -> Result<(), TrySendError<Msg>> {
         let n = size(&msg);
         if !self.bytes.take(n) {
@@ -113,12 +117,14 @@ impl Receiver {
     /// The next message, waiting for one; `None` once every sender is gone
     /// or the queue is closed and empty. Cancel-safe, as tokio's `recv`: the
     /// room is given back in the same poll that takes the message.
+    #[inline]
     pub async fn recv(&mut self) -> Option<Msg> {
         let msg = self.rx.recv().await?;
         Some(self.taken(msg))
     }
 
     /// The next message if one is queued now.
+    #[inline]
     pub fn try_recv(&mut self) -> Option<Msg> {
         let msg = self.rx.try_recv().ok()?;
         Some(self.taken(msg))
@@ -145,6 +151,7 @@ impl Receiver {
         self.rx.is_empty()
     }
 
+    #[inline]
     fn taken(&self, msg: Msg) -> Msg {
         self.bytes.give_back(size(&msg));
         msg
