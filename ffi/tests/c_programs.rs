@@ -535,6 +535,33 @@ fn rejections_are_reported_by_http_status() {
     assert!(emulator.envelopes().is_empty());
 }
 
+/// Items carrying 8 KiB each overflow a 64 KiB queue by bytes: every call
+/// answers at once, queued or dropped and counted, and what was queued
+/// arrives, each once.
+#[test]
+fn large_items_overflow_the_queue_by_bytes_and_are_counted() {
+    let exe = compile("large_items");
+    let emulator = start_emulator();
+    let output = run(&exe, &emulator, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "large_items failed: {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let accepted = printed(&stdout, "accepted");
+    assert!(printed(&stdout, "dropped") > 0, "{stdout}");
+    let mut bodies: Vec<String> = items(&emulator)
+        .iter()
+        .map(|e| base_data(e)["message"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert_eq!(bodies.len() as u64, accepted, "{stdout}");
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len() as u64, accepted, "an item arrived twice");
+}
+
 /// The envelopes of one kind.
 fn of_kind<'a>(envelopes: &'a [Value], wanted: &str) -> Vec<&'a Value> {
     envelopes.iter().filter(|e| kind(e) == wanted).collect()
