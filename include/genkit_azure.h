@@ -781,9 +781,9 @@ typedef struct genkit_azure_config {
     const char *const *agent_flows;
     size_t agent_flow_count;
     /**
-     * Bytes of content the ingest queue holds, and the spill queue too;
-     * past that, items spill to disk or are dropped and counted, as past
-     * `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
+     * Bytes of content the ingest queue holds, and apart from it the spill
+     * queue; past that, items spill to disk or are dropped and counted, as
+     * past `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
      * Counted as `max_batch_bytes` counts a batch. An item alone in the
      * queue is taken whatever its size.
      */

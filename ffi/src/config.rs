@@ -201,9 +201,9 @@ pub struct genkit_azure_config {
     /// count is 0.
     pub agent_flows: *const *const c_char,
     pub agent_flow_count: usize,
-    /// Bytes of content the ingest queue holds, and the spill queue too;
-    /// past that, items spill to disk or are dropped and counted, as past
-    /// `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
+    /// Bytes of content the ingest queue holds, and apart from it the spill
+    /// queue; past that, items spill to disk or are dropped and counted, as
+    /// past `queue_capacity`. 65536 to 1099511627776 bytes; 0 = default (268435456 bytes).
     /// Counted as `max_batch_bytes` counts a batch. An item alone in the
     /// queue is taken whatever its size.
     pub max_queue_bytes: u64,

@@ -194,9 +194,9 @@ class AzureTelemetry:
             s, default 1 s.
         queue_capacity: Items the ingest queue holds; past that, items spill to disk or
             are dropped and counted. 1 to 16777216 items, default 65536 items.
-        max_queue_bytes: Bytes of content the ingest queue holds, and the spill queue
-            too; past that, items spill to disk or are dropped and counted, as past
-            ``queue_capacity``. 65536 to 1099511627776 bytes, default 268435456 bytes.
+        max_queue_bytes: Bytes of content the ingest queue holds, and apart from it the
+            spill queue; past that, items spill to disk or are dropped and counted, as
+            past ``queue_capacity``. 65536 to 1099511627776 bytes, default 268435456 bytes.
         spill_capacity: Items the spill queue holds, where spans and logs go to disk when
             the ingest queue is full. 1 to 16777216 items, default 65536 items.
         max_concurrent_exports: Export requests in flight at once. 1 to 64 requests,

@@ -140,7 +140,7 @@ macro_rules! for_each_setting {
                 ///
                 /// The caller never waits for room.
                 queue_capacity: usize, Count("items"), default 65_536, range 1, 16_777_216;
-                /// Bytes of content the ingest queue holds, and the spill queue too; past that, items spill to disk or are dropped and counted, as past `queue_capacity`.
+                /// Bytes of content the ingest queue holds, and apart from it the spill queue; past that, items spill to disk or are dropped and counted, as past `queue_capacity`.
                 ///
                 /// Counted as `max_batch_bytes` counts a batch. A Genkit span
                 /// carries its prompt and the model's output, so a count alone
