@@ -121,10 +121,12 @@ fn fitted(mut v: Value) -> String {
 
 const ELLIPSIS: char = '…';
 
-/// The largest cap such that the strings, each cut to it and given an
-/// ellipsis when longer, take at most `room` bytes; `None` when even a cap
-/// of nothing does not fit. Their cost only grows with the cap, so a
-/// binary search over it.
+/// A cap such that the strings, each cut to it and given an ellipsis when
+/// longer, take at most `room` bytes, about the largest; `None` when even a
+/// cap of nothing does not fit. Their cost grows with the cap, but for a
+/// string one or two bytes over it, whose ellipsis costs more than those
+/// bytes: a binary search keeps to caps that fit, and may stop below the
+/// largest when many strings are a byte or two longer than a cap it tries.
 fn largest_cap(lengths: &[usize], room: usize) -> Option<usize> {
     let cost = |cap: usize| -> usize {
         lengths
