@@ -121,37 +121,34 @@ fn fitted(mut v: Value) -> String {
 
 const ELLIPSIS: char = '…';
 
-/// A cap such that the strings, each cut to it and given an ellipsis when
-/// longer, take at most `room` bytes, about the largest; `None` when even a
-/// cap of nothing does not fit. Their cost grows with the cap, but for a
-/// string one or two bytes over it, whose ellipsis costs more than those
-/// bytes: a binary search keeps to caps that fit, and may stop below the
-/// largest when many strings are a byte or two longer than a cap it tries.
+/// The largest cap such that the strings, each cut to it and given an
+/// ellipsis when longer, take at most `room` bytes; `None` when even a cap
+/// of nothing does not fit. Their cost is not monotone in the cap (a string
+/// a byte over it costs more cut than whole), so each stretch of caps that
+/// leaves the same strings whole is solved on its own: with the `k`
+/// shortest whole, the cost is their bytes plus the cut ones' cap and
+/// ellipsis each.
 fn largest_cap(lengths: &[usize], room: usize) -> Option<usize> {
-    let cost = |cap: usize| -> usize {
-        lengths
-            .iter()
-            .map(|&l| {
-                if l > cap {
-                    cap + ELLIPSIS.len_utf8()
-                } else {
-                    l
-                }
-            })
-            .sum()
-    };
-    if cost(0) > room {
-        return None;
-    }
-    let (mut fits, mut over) = (0, lengths.iter().copied().max().unwrap_or(0));
-    while fits + 1 < over {
-        let mid = fits + (over - fits) / 2;
-        match cost(mid) <= room {
-            true => fits = mid,
-            false => over = mid,
+    let mut sorted = lengths.to_vec();
+    sorted.sort_unstable();
+    let mut best = None;
+    let mut whole = 0;
+    for (k, &next) in sorted.iter().enumerate() {
+        // Caps from the longest whole one up to below the shortest cut one.
+        let lowest = k.checked_sub(1).map_or(0, |i| sorted[i]);
+        let cut = sorted.len() - k;
+        let fitting = room
+            .checked_sub(whole)
+            .and_then(|left| (left / cut).checked_sub(ELLIPSIS.len_utf8()));
+        if let (Some(fitting), Some(highest)) = (fitting, next.checked_sub(1)) {
+            let cap = fitting.min(highest);
+            if cap >= lowest {
+                best = best.max(Some(cap));
+            }
         }
+        whole += next;
     }
-    Some(fits)
+    best
 }
 
 /// Calls `f` on every string value (not keys: they are the structure).
@@ -450,5 +447,34 @@ mod tests {
         let input = json!({"messages": [{"role": "model", "content": parts}]});
         let written = content(Some(&input.to_string()), None, None).input_messages;
         assert_eq!(written.as_deref(), Some("[]"));
+    }
+    /// The cap is the largest that fits, as trying every cap finds it.
+    #[test]
+    fn the_cap_is_the_largest_that_fits() {
+        let cost = |lengths: &[usize], cap: usize| -> usize {
+            lengths
+                .iter()
+                .map(|&l| if l > cap { cap + 3 } else { l })
+                .sum()
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        for _ in 0..20_000 {
+            let lengths: Vec<usize> = (0..next(8)).map(|_| next(12)).collect();
+            let room = next(80);
+            let most = lengths.iter().copied().max().unwrap_or(0);
+            let tried = (0..=most).filter(|&c| cost(&lengths, c) <= room).max();
+            // Every cap at or past the longest keeps all whole: the search
+            // is asked only when that does not fit.
+            if tried == Some(most) {
+                continue;
+            }
+            assert_eq!(largest_cap(&lengths, room), tried, "{lengths:?} in {room}");
+        }
     }
 }
